@@ -1,0 +1,217 @@
+import datetime
+
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from ipheron.common.v1 import common_pb2 as _common_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class StakeStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    STAKE_STATUS_UNSPECIFIED: _ClassVar[StakeStatus]
+    STAKE_STATUS_ACTIVE: _ClassVar[StakeStatus]
+    STAKE_STATUS_MATURED: _ClassVar[StakeStatus]
+    STAKE_STATUS_CLOSED: _ClassVar[StakeStatus]
+STAKE_STATUS_UNSPECIFIED: StakeStatus
+STAKE_STATUS_ACTIVE: StakeStatus
+STAKE_STATUS_MATURED: StakeStatus
+STAKE_STATUS_CLOSED: StakeStatus
+
+class AprComponent(_message.Message):
+    __slots__ = ("rule", "rate", "explanation")
+    RULE_FIELD_NUMBER: _ClassVar[int]
+    RATE_FIELD_NUMBER: _ClassVar[int]
+    EXPLANATION_FIELD_NUMBER: _ClassVar[int]
+    rule: str
+    rate: str
+    explanation: str
+    def __init__(self, rule: _Optional[str] = ..., rate: _Optional[str] = ..., explanation: _Optional[str] = ...) -> None: ...
+
+class Stake(_message.Message):
+    __slots__ = ("id", "user_id", "asset_id", "amount", "duration_days", "apr", "start_time", "end_time", "status", "total_rewards_earned", "rewards_claimed", "claimable_rewards", "expected_total_rewards", "last_reward_calculation", "as_of", "closed_at", "penalty", "payout", "created_at")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    ASSET_ID_FIELD_NUMBER: _ClassVar[int]
+    AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    DURATION_DAYS_FIELD_NUMBER: _ClassVar[int]
+    APR_FIELD_NUMBER: _ClassVar[int]
+    START_TIME_FIELD_NUMBER: _ClassVar[int]
+    END_TIME_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_REWARDS_EARNED_FIELD_NUMBER: _ClassVar[int]
+    REWARDS_CLAIMED_FIELD_NUMBER: _ClassVar[int]
+    CLAIMABLE_REWARDS_FIELD_NUMBER: _ClassVar[int]
+    EXPECTED_TOTAL_REWARDS_FIELD_NUMBER: _ClassVar[int]
+    LAST_REWARD_CALCULATION_FIELD_NUMBER: _ClassVar[int]
+    AS_OF_FIELD_NUMBER: _ClassVar[int]
+    CLOSED_AT_FIELD_NUMBER: _ClassVar[int]
+    PENALTY_FIELD_NUMBER: _ClassVar[int]
+    PAYOUT_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    user_id: str
+    asset_id: str
+    amount: _common_pb2.Money
+    duration_days: int
+    apr: str
+    start_time: _timestamp_pb2.Timestamp
+    end_time: _timestamp_pb2.Timestamp
+    status: StakeStatus
+    total_rewards_earned: str
+    rewards_claimed: str
+    claimable_rewards: str
+    expected_total_rewards: str
+    last_reward_calculation: _timestamp_pb2.Timestamp
+    as_of: _timestamp_pb2.Timestamp
+    closed_at: _timestamp_pb2.Timestamp
+    penalty: str
+    payout: str
+    created_at: _timestamp_pb2.Timestamp
+    def __init__(self, id: _Optional[str] = ..., user_id: _Optional[str] = ..., asset_id: _Optional[str] = ..., amount: _Optional[_Union[_common_pb2.Money, _Mapping]] = ..., duration_days: _Optional[int] = ..., apr: _Optional[str] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., status: _Optional[_Union[StakeStatus, str]] = ..., total_rewards_earned: _Optional[str] = ..., rewards_claimed: _Optional[str] = ..., claimable_rewards: _Optional[str] = ..., expected_total_rewards: _Optional[str] = ..., last_reward_calculation: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., as_of: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., closed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., penalty: _Optional[str] = ..., payout: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class GetQuoteRequest(_message.Message):
+    __slots__ = ("asset_id", "amount", "duration_days")
+    ASSET_ID_FIELD_NUMBER: _ClassVar[int]
+    AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    DURATION_DAYS_FIELD_NUMBER: _ClassVar[int]
+    asset_id: str
+    amount: str
+    duration_days: int
+    def __init__(self, asset_id: _Optional[str] = ..., amount: _Optional[str] = ..., duration_days: _Optional[int] = ...) -> None: ...
+
+class GetQuoteResponse(_message.Message):
+    __slots__ = ("asset_id", "amount", "duration_days", "apr", "apr_components", "expected_rewards", "early_unstake_penalty_rate", "start_time", "end_time", "allowed_durations")
+    ASSET_ID_FIELD_NUMBER: _ClassVar[int]
+    AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    DURATION_DAYS_FIELD_NUMBER: _ClassVar[int]
+    APR_FIELD_NUMBER: _ClassVar[int]
+    APR_COMPONENTS_FIELD_NUMBER: _ClassVar[int]
+    EXPECTED_REWARDS_FIELD_NUMBER: _ClassVar[int]
+    EARLY_UNSTAKE_PENALTY_RATE_FIELD_NUMBER: _ClassVar[int]
+    START_TIME_FIELD_NUMBER: _ClassVar[int]
+    END_TIME_FIELD_NUMBER: _ClassVar[int]
+    ALLOWED_DURATIONS_FIELD_NUMBER: _ClassVar[int]
+    asset_id: str
+    amount: _common_pb2.Money
+    duration_days: int
+    apr: str
+    apr_components: _containers.RepeatedCompositeFieldContainer[AprComponent]
+    expected_rewards: str
+    early_unstake_penalty_rate: str
+    start_time: _timestamp_pb2.Timestamp
+    end_time: _timestamp_pb2.Timestamp
+    allowed_durations: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, asset_id: _Optional[str] = ..., amount: _Optional[_Union[_common_pb2.Money, _Mapping]] = ..., duration_days: _Optional[int] = ..., apr: _Optional[str] = ..., apr_components: _Optional[_Iterable[_Union[AprComponent, _Mapping]]] = ..., expected_rewards: _Optional[str] = ..., early_unstake_penalty_rate: _Optional[str] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., allowed_durations: _Optional[_Iterable[int]] = ...) -> None: ...
+
+class OpenStakeRequest(_message.Message):
+    __slots__ = ("user_id", "asset_id", "amount", "duration_days", "idempotency_key")
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    ASSET_ID_FIELD_NUMBER: _ClassVar[int]
+    AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    DURATION_DAYS_FIELD_NUMBER: _ClassVar[int]
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
+    user_id: str
+    asset_id: str
+    amount: str
+    duration_days: int
+    idempotency_key: str
+    def __init__(self, user_id: _Optional[str] = ..., asset_id: _Optional[str] = ..., amount: _Optional[str] = ..., duration_days: _Optional[int] = ..., idempotency_key: _Optional[str] = ...) -> None: ...
+
+class OpenStakeResponse(_message.Message):
+    __slots__ = ("stake", "apr_components", "replayed")
+    STAKE_FIELD_NUMBER: _ClassVar[int]
+    APR_COMPONENTS_FIELD_NUMBER: _ClassVar[int]
+    REPLAYED_FIELD_NUMBER: _ClassVar[int]
+    stake: Stake
+    apr_components: _containers.RepeatedCompositeFieldContainer[AprComponent]
+    replayed: bool
+    def __init__(self, stake: _Optional[_Union[Stake, _Mapping]] = ..., apr_components: _Optional[_Iterable[_Union[AprComponent, _Mapping]]] = ..., replayed: _Optional[bool] = ...) -> None: ...
+
+class GetStakeRequest(_message.Message):
+    __slots__ = ("stake_id", "user_id")
+    STAKE_ID_FIELD_NUMBER: _ClassVar[int]
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    stake_id: str
+    user_id: str
+    def __init__(self, stake_id: _Optional[str] = ..., user_id: _Optional[str] = ...) -> None: ...
+
+class GetStakeResponse(_message.Message):
+    __slots__ = ("stake",)
+    STAKE_FIELD_NUMBER: _ClassVar[int]
+    stake: Stake
+    def __init__(self, stake: _Optional[_Union[Stake, _Mapping]] = ...) -> None: ...
+
+class ListStakesRequest(_message.Message):
+    __slots__ = ("user_id", "status", "asset_id", "page")
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    ASSET_ID_FIELD_NUMBER: _ClassVar[int]
+    PAGE_FIELD_NUMBER: _ClassVar[int]
+    user_id: str
+    status: StakeStatus
+    asset_id: str
+    page: _common_pb2.PageRequest
+    def __init__(self, user_id: _Optional[str] = ..., status: _Optional[_Union[StakeStatus, str]] = ..., asset_id: _Optional[str] = ..., page: _Optional[_Union[_common_pb2.PageRequest, _Mapping]] = ...) -> None: ...
+
+class ListStakesResponse(_message.Message):
+    __slots__ = ("stakes", "page_info")
+    STAKES_FIELD_NUMBER: _ClassVar[int]
+    PAGE_INFO_FIELD_NUMBER: _ClassVar[int]
+    stakes: _containers.RepeatedCompositeFieldContainer[Stake]
+    page_info: _common_pb2.PageInfo
+    def __init__(self, stakes: _Optional[_Iterable[_Union[Stake, _Mapping]]] = ..., page_info: _Optional[_Union[_common_pb2.PageInfo, _Mapping]] = ...) -> None: ...
+
+class ClaimRewardsRequest(_message.Message):
+    __slots__ = ("stake_id", "user_id", "idempotency_key")
+    STAKE_ID_FIELD_NUMBER: _ClassVar[int]
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
+    stake_id: str
+    user_id: str
+    idempotency_key: str
+    def __init__(self, stake_id: _Optional[str] = ..., user_id: _Optional[str] = ..., idempotency_key: _Optional[str] = ...) -> None: ...
+
+class ClaimRewardsResponse(_message.Message):
+    __slots__ = ("stake", "claimed", "replayed")
+    STAKE_FIELD_NUMBER: _ClassVar[int]
+    CLAIMED_FIELD_NUMBER: _ClassVar[int]
+    REPLAYED_FIELD_NUMBER: _ClassVar[int]
+    stake: Stake
+    claimed: str
+    replayed: bool
+    def __init__(self, stake: _Optional[_Union[Stake, _Mapping]] = ..., claimed: _Optional[str] = ..., replayed: _Optional[bool] = ...) -> None: ...
+
+class UnstakeRequest(_message.Message):
+    __slots__ = ("stake_id", "user_id", "idempotency_key")
+    STAKE_ID_FIELD_NUMBER: _ClassVar[int]
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
+    stake_id: str
+    user_id: str
+    idempotency_key: str
+    def __init__(self, stake_id: _Optional[str] = ..., user_id: _Optional[str] = ..., idempotency_key: _Optional[str] = ...) -> None: ...
+
+class UnstakeResponse(_message.Message):
+    __slots__ = ("stake", "early", "principal_returned", "rewards_paid", "rewards_forfeited", "penalty", "payout", "replayed")
+    STAKE_FIELD_NUMBER: _ClassVar[int]
+    EARLY_FIELD_NUMBER: _ClassVar[int]
+    PRINCIPAL_RETURNED_FIELD_NUMBER: _ClassVar[int]
+    REWARDS_PAID_FIELD_NUMBER: _ClassVar[int]
+    REWARDS_FORFEITED_FIELD_NUMBER: _ClassVar[int]
+    PENALTY_FIELD_NUMBER: _ClassVar[int]
+    PAYOUT_FIELD_NUMBER: _ClassVar[int]
+    REPLAYED_FIELD_NUMBER: _ClassVar[int]
+    stake: Stake
+    early: bool
+    principal_returned: str
+    rewards_paid: str
+    rewards_forfeited: str
+    penalty: str
+    payout: str
+    replayed: bool
+    def __init__(self, stake: _Optional[_Union[Stake, _Mapping]] = ..., early: _Optional[bool] = ..., principal_returned: _Optional[str] = ..., rewards_paid: _Optional[str] = ..., rewards_forfeited: _Optional[str] = ..., penalty: _Optional[str] = ..., payout: _Optional[str] = ..., replayed: _Optional[bool] = ...) -> None: ...
