@@ -1,0 +1,137 @@
+"""RFC 9457 problem+json, and the one table from gRPC status to HTTP status."""
+
+from __future__ import annotations
+
+import logging
+from http import HTTPStatus
+from typing import Any
+
+import grpc
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+from ipheron_libs.errors import FIELD_METADATA_KEY
+
+log = logging.getLogger("ipheron.gateway")
+PROBLEM_TYPE_BASE = "https://ipheron.dev/problems/"
+
+GRPC_TO_HTTP: dict[grpc.StatusCode, int] = {
+    grpc.StatusCode.INVALID_ARGUMENT: 400,
+    grpc.StatusCode.FAILED_PRECONDITION: 400,
+    grpc.StatusCode.OUT_OF_RANGE: 400,
+    grpc.StatusCode.UNAUTHENTICATED: 401,
+    grpc.StatusCode.PERMISSION_DENIED: 403,
+    grpc.StatusCode.NOT_FOUND: 404,
+    grpc.StatusCode.ALREADY_EXISTS: 409,
+    grpc.StatusCode.ABORTED: 409,
+    grpc.StatusCode.RESOURCE_EXHAUSTED: 429,
+    grpc.StatusCode.CANCELLED: 499,
+    grpc.StatusCode.UNIMPLEMENTED: 501,
+    grpc.StatusCode.UNAVAILABLE: 503,
+    grpc.StatusCode.DEADLINE_EXCEEDED: 504,
+}
+# Statuses whose gRPC detail is written by our services for clients; others are internal.
+_CLIENT_SAFE = {400, 401, 403, 404, 409, 429}
+
+
+class Problem(Exception):
+    """Raise from a route to answer with a problem+json."""
+
+    def __init__(self, status: int, detail: str, *, title: str | None = None, type_: str | None = None,
+                 headers: dict[str, str] | None = None, **extra: Any) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+        self.title = title or HTTPStatus(status).phrase
+        self.type = type_ or PROBLEM_TYPE_BASE + self.title.lower().replace(" ", "-")
+        self.headers = headers or {}
+        self.extra = extra
+
+
+def problem_response(status: int, detail: str, *, instance: str | None = None, title: str | None = None,
+                     type_: str | None = None, headers: dict[str, str] | None = None, **extra: Any) -> Response:
+    title = title or (HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Error")
+    body: dict[str, Any] = {
+        "type": type_ or PROBLEM_TYPE_BASE + title.lower().replace(" ", "-"),
+        "title": title,
+        "status": status,
+        "detail": detail,
+    }
+    if instance:
+        body["instance"] = instance
+    body.update(extra)
+    return Response(orjson.dumps(body), status_code=status, media_type="application/problem+json", headers=headers)
+
+
+def grpc_problem(exc: grpc.aio.AioRpcError, service: str | None, instance: str) -> Response:
+    """Map an upstream gRPC error; internal details never reach the client."""
+    code = exc.code()
+    status = GRPC_TO_HTTP.get(code, 500)
+    extra: dict[str, Any] = {}
+    if status in _CLIENT_SAFE:
+        detail = exc.details() or HTTPStatus(status).phrase
+        field = dict(exc.trailing_metadata() or ()).get(FIELD_METADATA_KEY)
+        if field:
+            extra["errors"] = [{"field": field, "message": detail}]
+    elif status == 503:
+        detail = f"the {service or 'upstream'} service is unavailable"
+        extra["service"] = service
+    elif status == 504:
+        detail = f"the {service or 'upstream'} service did not answer in time"
+        extra["service"] = service
+    else:
+        log.error("upstream %s failed: %s %s", service, code.name, exc.details())
+        detail = "internal error"
+    headers = {"Retry-After": "1"} if status in (429, 503) else None
+    return problem_response(status, detail, instance=instance, headers=headers, **extra)
+
+
+def _field_path(loc: tuple[Any, ...]) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
+    return ".".join(parts) or str(loc[-1] if loc else "")
+
+
+def install(app: FastAPI) -> None:
+    """Register the handlers that make every error a problem+json."""
+
+    @app.exception_handler(Problem)
+    async def _problem(request: Request, exc: Problem) -> Response:
+        return problem_response(exc.status, exc.detail, instance=request.url.path, title=exc.title,
+                                type_=exc.type, headers=exc.headers, **exc.extra)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> Response:
+        errors = [{"field": _field_path(tuple(e.get("loc", ()))), "message": e.get("msg", "invalid")}
+                  for e in exc.errors()]
+        fields = ", ".join(sorted({e["field"] for e in errors}))
+        json_error = any(e.get("type") == "json_invalid" for e in exc.errors())
+        if json_error:
+            return problem_response(400, "malformed JSON body", instance=request.url.path, title="Bad Request",
+                                    errors=errors)
+        return problem_response(422, f"invalid request: {fields}", instance=request.url.path,
+                                title="Unprocessable Content", errors=errors)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
+        if exc.status_code == 404 and detail == "Not Found":
+            detail = f"no route for {request.method} {request.url.path}"
+        return problem_response(exc.status_code, detail, instance=request.url.path,
+                                headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(grpc.aio.AioRpcError)
+    async def _grpc(request: Request, exc: grpc.aio.AioRpcError) -> Response:
+        service = getattr(request.state, "upstream", None) or _service_of(exc)
+        return grpc_problem(exc, service, request.url.path)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> Response:
+        log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+        return problem_response(500, "internal error", instance=request.url.path)
+
+
+def _service_of(exc: grpc.aio.AioRpcError) -> str | None:
+    return getattr(exc, "_ipheron_service", None)

@@ -1,0 +1,45 @@
+"""Outgoing gRPC: channels that carry the caller's trace context and request id,
+and a default deadline for every call."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import grpc
+
+from ipheron_libs import telemetry
+from ipheron_libs.grpc_server import REQUEST_ID_KEY
+
+DEFAULT_TIMEOUT = 5.0
+
+
+class _ContextInterceptor(grpc.aio.UnaryUnaryClientInterceptor, grpc.aio.UnaryStreamClientInterceptor):
+    """Adds traceparent and x-request-id metadata, and a deadline when the caller set none."""
+
+    def __init__(self, default_timeout: float) -> None:
+        self.default_timeout = default_timeout
+
+    def _details(self, details: grpc.aio.ClientCallDetails) -> grpc.aio.ClientCallDetails:
+        md: list[tuple[str, Any]] = list(details.metadata or ())
+        telemetry.inject_metadata(md)
+        rid = telemetry.request_id_var.get()
+        if rid and not any(k == REQUEST_ID_KEY for k, _ in md):
+            md.append((REQUEST_ID_KEY, rid))
+        timeout = details.timeout if details.timeout is not None else self.default_timeout
+        return grpc.aio.ClientCallDetails(details.method, timeout, grpc.aio.Metadata(*md), details.credentials,
+                                          details.wait_for_ready)
+
+    async def intercept_unary_unary(self, continuation, details, request):  # type: ignore[no-untyped-def]
+        return await continuation(self._details(details), request)
+
+    async def intercept_unary_stream(self, continuation, details, request):  # type: ignore[no-untyped-def]
+        return await continuation(self._details(details), request)
+
+
+def channel(addr: str, *, default_timeout: float = DEFAULT_TIMEOUT) -> grpc.aio.Channel:
+    """An insecure channel (mTLS is the mesh's job on a cluster) with context propagation."""
+    return grpc.aio.insecure_channel(
+        addr,
+        interceptors=[_ContextInterceptor(default_timeout)],
+        options=[("grpc.keepalive_time_ms", 30000), ("grpc.max_receive_message_length", 8 * 1024 * 1024)],
+    )

@@ -1,0 +1,208 @@
+"""grpc.aio server bootstrap shared by every service: health (SERVING only after
+start, NOT_SERVING on shutdown), reflection, graceful stop, and one interceptor
+that gives every RPC a request id, a server span continuing the caller's trace,
+a log line, a metric, and the mapping from typed domain errors to gRPC status."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+
+from ipheron_libs import telemetry
+from ipheron_libs.errors import FIELD_METADATA_KEY, DomainError
+from ipheron_libs.metrics import GRPC_REQUESTS
+
+log = logging.getLogger("ipheron.grpc")
+REQUEST_ID_KEY = "x-request-id"
+SLOW_RPC_SECONDS = 1.0
+
+
+class ServiceInterceptor(grpc.aio.ServerInterceptor):
+    """Request id, tracing, logging, metrics and error mapping, in one wrapper.
+
+    One wrapper rather than four stacked ones: every layer costs a coroutine frame
+    per call, and the hot paths are measured against a bare server in bench/.
+    """
+
+    def __init__(self, service: str) -> None:
+        self.tracer = telemetry.tracer("ipheron.grpc")
+        self.service = service
+
+    async def intercept_service(self, continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+                                details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler:
+        handler = await continuation(details)
+        if handler is None or details.method.startswith(("/grpc.health", "/grpc.reflection")):
+            return handler
+        if handler.unary_unary is not None:
+            return grpc.unary_unary_rpc_method_handler(
+                self._wrap_unary(handler.unary_unary, details),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        if handler.unary_stream is not None:
+            return grpc.unary_stream_rpc_method_handler(
+                self._wrap_stream(handler.unary_stream, details),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        return handler
+
+    def _enter(self, details: grpc.HandlerCallDetails) -> tuple[Any, Any, Any]:
+        md = details.invocation_metadata or ()
+        rid = next((v for k, v in md if k == REQUEST_ID_KEY), None) or uuid.uuid4().hex
+        token = telemetry.request_id_var.set(rid)
+        ctx = telemetry.extract_context(md)
+        span = self.tracer.start_span(details.method, context=ctx, kind=trace.SpanKind.SERVER,
+                                      attributes={"rpc.system": "grpc", "rpc.method": details.method})
+        octx = otel_context.attach(trace.set_span_in_context(span, ctx))
+        return token, span, octx
+
+    def _exit(self, details: grpc.HandlerCallDetails, token: Any, span: Any, octx: Any, code: grpc.StatusCode, started: float) -> None:
+        elapsed = time.perf_counter() - started
+        GRPC_REQUESTS.labels(method=details.method, code=code.name).inc()
+        if code is not grpc.StatusCode.OK:
+            span.set_attribute("rpc.grpc.status_code", code.value[0])
+        if code is grpc.StatusCode.INTERNAL or elapsed > SLOW_RPC_SECONDS:
+            log.warning("rpc %s %s %.1fms", details.method, code.name, elapsed * 1000)
+        elif log.isEnabledFor(logging.DEBUG):
+            log.debug("rpc %s %s %.1fms", details.method, code.name, elapsed * 1000)
+        span.end()
+        otel_context.detach(octx)
+        telemetry.request_id_var.reset(token)
+
+    async def _fail(self, context: grpc.aio.ServicerContext, exc: BaseException, span: Any) -> grpc.StatusCode:
+        if isinstance(exc, DomainError):
+            if exc.field:
+                context.set_trailing_metadata(((FIELD_METADATA_KEY, exc.field),))
+            span.set_status(trace.Status(trace.StatusCode.ERROR, exc.code.name))
+            await context.abort(exc.code, exc.message)
+        log.error("unhandled error in RPC", exc_info=exc)
+        span.record_exception(exc)
+        span.set_status(trace.Status(trace.StatusCode.ERROR, "INTERNAL"))
+        await context.abort(grpc.StatusCode.INTERNAL, "internal error")
+        raise AssertionError("unreachable")  # abort always raises
+
+    def _wrap_unary(self, behavior: Callable[..., Any], details: grpc.HandlerCallDetails) -> Callable[..., Any]:
+        async def wrapper(request: Any, context: grpc.aio.ServicerContext) -> Any:
+            started = time.perf_counter()
+            token, span, octx = self._enter(details)
+            code = grpc.StatusCode.OK
+            try:
+                return await behavior(request, context)
+            except asyncio.CancelledError:
+                code = grpc.StatusCode.CANCELLED
+                raise
+            except Exception as exc:  # noqa: BLE001 - the one place errors become statuses
+                if _is_abort(exc):
+                    code = context.code() or grpc.StatusCode.UNKNOWN
+                    raise
+                code = exc.code if isinstance(exc, DomainError) else grpc.StatusCode.INTERNAL
+                await self._fail(context, exc, span)
+            finally:
+                self._exit(details, token, span, octx, code, started)
+
+        return wrapper
+
+    def _wrap_stream(self, behavior: Callable[..., Any], details: grpc.HandlerCallDetails) -> Callable[..., Any]:
+        async def wrapper(request: Any, context: grpc.aio.ServicerContext) -> Any:
+            started = time.perf_counter()
+            token, span, octx = self._enter(details)
+            code = grpc.StatusCode.OK
+            try:
+                async for item in behavior(request, context):
+                    yield item
+            except Exception as exc:  # noqa: BLE001
+                if _is_abort(exc):
+                    code = context.code() or grpc.StatusCode.UNKNOWN
+                    raise
+                code = exc.code if isinstance(exc, DomainError) else grpc.StatusCode.INTERNAL
+                await self._fail(context, exc, span)
+            finally:
+                self._exit(details, token, span, octx, code, started)
+
+        return wrapper
+
+
+def _is_abort(exc: BaseException) -> bool:
+    # grpc.aio raises this internal exception type from context.abort().
+    return type(exc).__name__ == "AbortError"
+
+
+def build_server(name: str, register: Callable[[grpc.aio.Server], None], service_full_names: Iterable[str],
+                 *, host: str = "127.0.0.1", port: int = 0) -> tuple[grpc.aio.Server, int, health.aio.HealthServicer]:
+    """A configured, not yet started server; returns (server, bound port, health servicer).
+
+    Health starts NOT_SERVING and is flipped by `start`, so nothing routes traffic
+    to a server that is not ready.
+    """
+    server = grpc.aio.server(
+        interceptors=[ServiceInterceptor(name)],
+        options=[("grpc.so_reuseport", 0), ("grpc.max_receive_message_length", 8 * 1024 * 1024)],
+    )
+    register(server)
+    health_servicer = health.aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    names = list(service_full_names)
+    reflection.enable_server_reflection([*names, health.SERVICE_NAME, reflection.SERVICE_NAME], server)
+    bound = server.add_insecure_port(f"{host}:{port}")
+    if bound == 0:
+        raise OSError(f"cannot bind gRPC port {host}:{port}")
+    server._ipheron_service_names = names  # type: ignore[attr-defined]
+    return server, bound, health_servicer
+
+
+async def start(server: grpc.aio.Server, health_servicer: health.aio.HealthServicer) -> None:
+    """Start serving and only then report SERVING."""
+    await server.start()
+    for name in [*getattr(server, "_ipheron_service_names", []), ""]:
+        await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+
+
+async def stop(server: grpc.aio.Server, health_servicer: health.aio.HealthServicer, grace: float = 5.0) -> None:
+    """Report NOT_SERVING first so balancers drain, then stop with a grace period."""
+    await health_servicer.enter_graceful_shutdown()
+    await server.stop(grace)
+
+
+async def serve(name: str, register: Callable[[grpc.aio.Server], None], service_full_names: Iterable[str], *,
+                host: str, port: int, on_start: Callable[[], Awaitable[None]] | None = None,
+                on_stop: Callable[[], Awaitable[None]] | None = None, grace: float = 5.0) -> None:
+    """Run a service until SIGTERM/SIGINT; then drain and stop gracefully."""
+    server, bound, health_servicer = build_server(name, register, service_full_names, host=host, port=port)
+    stop_event = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop_event.set)
+    try:
+        if on_start is not None:
+            await on_start()
+        await start(server, health_servicer)
+        log.info("%s serving gRPC on %s:%d", name, host, bound)
+        await stop_event.wait()
+    finally:
+        log.info("%s stopping", name)
+        await stop(server, health_servicer, grace)
+        if on_stop is not None:
+            await on_stop()
+        telemetry.shutdown()
+
+
+def run(main: Callable[[], Awaitable[None]]) -> None:
+    """asyncio.run with uvloop when available (≈30 % faster gRPC here)."""
+    try:
+        import uvloop
+
+        uvloop.run(main())
+    except ImportError:
+        asyncio.run(main())

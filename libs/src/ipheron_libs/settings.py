@@ -1,0 +1,63 @@
+"""Settings shared by every deployable, read from the environment (pydantic-settings).
+
+Shared settings use their plain names (DATABASE_URL, REDIS_URL, ...); each service
+subclasses `ServiceSettings` with its own `env_prefix` for what only it reads. Outside
+development a setting still holding a development default is refused at start-up.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_SECRET_PREFIX = "dev-insecure-"
+
+
+class InsecureSettingError(ValueError):
+    """A secret still holds its development default outside development."""
+
+
+def require_secret(env: str, name: str, value: str | None) -> None:
+    """Refuse a missing or development-default secret when not in development."""
+    if env == "development":
+        return
+    if not value or value.startswith(DEV_SECRET_PREFIX):
+        raise InsecureSettingError(
+            f"{name} must be set to a real secret when IPHERON_ENV={env}"
+        )
+
+
+def _shared(name: str, default: object) -> object:
+    """A field read from its plain, unprefixed environment variable."""
+    return Field(default=default, validation_alias=AliasChoices(name, name.lower()))
+
+
+class ServiceSettings(BaseSettings):
+    """Settings every service and the gateway read the same way."""
+
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
+
+    env: Literal["development", "test", "production"] = _shared("IPHERON_ENV", "development")  # type: ignore[assignment]
+    data_dir: Path = _shared("DATA_DIR", Path(".data"))  # type: ignore[assignment]
+    database_url: str | None = _shared("DATABASE_URL", None)  # type: ignore[assignment]
+    redis_url: str | None = _shared("REDIS_URL", None)  # type: ignore[assignment]
+    log_level: str = _shared("LOG_LEVEL", "INFO")  # type: ignore[assignment]
+    otel_exporter_otlp_endpoint: str | None = _shared("OTEL_EXPORTER_OTLP_ENDPOINT", None)  # type: ignore[assignment]
+    trace_file: Path | None = _shared("IPHERON_TRACE_FILE", None)  # type: ignore[assignment]
+    trace_sample_ratio: float = _shared("IPHERON_TRACE_SAMPLE_RATIO", 1.0)  # type: ignore[assignment]
+    grpc_port: int = 0
+    grpc_host: str = "127.0.0.1"
+    db_pool_size: int = 8
+    db_max_overflow: int = 8
+
+    @model_validator(mode="after")
+    def _production_needs_real_servers(self) -> ServiceSettings:
+        if self.env == "production":
+            if not self.database_url:
+                raise InsecureSettingError("DATABASE_URL is required when IPHERON_ENV=production")
+            if not self.redis_url:
+                raise InsecureSettingError("REDIS_URL is required when IPHERON_ENV=production")
+        return self
