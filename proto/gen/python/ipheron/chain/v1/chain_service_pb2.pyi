@@ -1,0 +1,427 @@
+import datetime
+
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from ipheron.common.v1 import common_pb2 as _common_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class TransactionType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    TRANSACTION_TYPE_UNSPECIFIED: _ClassVar[TransactionType]
+    TRANSACTION_TYPE_DEPLOY: _ClassVar[TransactionType]
+    TRANSACTION_TYPE_ADMIN: _ClassVar[TransactionType]
+    TRANSACTION_TYPE_MINT: _ClassVar[TransactionType]
+    TRANSACTION_TYPE_LIST: _ClassVar[TransactionType]
+    TRANSACTION_TYPE_UNLIST: _ClassVar[TransactionType]
+    TRANSACTION_TYPE_BUY: _ClassVar[TransactionType]
+    TRANSACTION_TYPE_TRANSFER: _ClassVar[TransactionType]
+    TRANSACTION_TYPE_WITHDRAW: _ClassVar[TransactionType]
+    TRANSACTION_TYPE_NATIVE_TRANSFER: _ClassVar[TransactionType]
+
+class TransactionStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    TRANSACTION_STATUS_UNSPECIFIED: _ClassVar[TransactionStatus]
+    TRANSACTION_STATUS_PENDING: _ClassVar[TransactionStatus]
+    TRANSACTION_STATUS_CONFIRMED: _ClassVar[TransactionStatus]
+    TRANSACTION_STATUS_FAILED: _ClassVar[TransactionStatus]
+    TRANSACTION_STATUS_REPLACED: _ClassVar[TransactionStatus]
+
+class PayoutKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    PAYOUT_KIND_UNSPECIFIED: _ClassVar[PayoutKind]
+    PAYOUT_KIND_SELLER: _ClassVar[PayoutKind]
+    PAYOUT_KIND_ROYALTY: _ClassVar[PayoutKind]
+TRANSACTION_TYPE_UNSPECIFIED: TransactionType
+TRANSACTION_TYPE_DEPLOY: TransactionType
+TRANSACTION_TYPE_ADMIN: TransactionType
+TRANSACTION_TYPE_MINT: TransactionType
+TRANSACTION_TYPE_LIST: TransactionType
+TRANSACTION_TYPE_UNLIST: TransactionType
+TRANSACTION_TYPE_BUY: TransactionType
+TRANSACTION_TYPE_TRANSFER: TransactionType
+TRANSACTION_TYPE_WITHDRAW: TransactionType
+TRANSACTION_TYPE_NATIVE_TRANSFER: TransactionType
+TRANSACTION_STATUS_UNSPECIFIED: TransactionStatus
+TRANSACTION_STATUS_PENDING: TransactionStatus
+TRANSACTION_STATUS_CONFIRMED: TransactionStatus
+TRANSACTION_STATUS_FAILED: TransactionStatus
+TRANSACTION_STATUS_REPLACED: TransactionStatus
+PAYOUT_KIND_UNSPECIFIED: PayoutKind
+PAYOUT_KIND_SELLER: PayoutKind
+PAYOUT_KIND_ROYALTY: PayoutKind
+
+class CoCreator(_message.Message):
+    __slots__ = ("address", "share_bps")
+    ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    SHARE_BPS_FIELD_NUMBER: _ClassVar[int]
+    address: str
+    share_bps: int
+    def __init__(self, address: _Optional[str] = ..., share_bps: _Optional[int] = ...) -> None: ...
+
+class ChainEvent(_message.Message):
+    __slots__ = ("name", "contract_address", "args_json", "log_index")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    CONTRACT_ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    ARGS_JSON_FIELD_NUMBER: _ClassVar[int]
+    LOG_INDEX_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    contract_address: str
+    args_json: str
+    log_index: int
+    def __init__(self, name: _Optional[str] = ..., contract_address: _Optional[str] = ..., args_json: _Optional[str] = ..., log_index: _Optional[int] = ...) -> None: ...
+
+class Receipt(_message.Message):
+    __slots__ = ("succeeded", "block_hash", "block_number", "gas_used", "effective_gas_price_wei", "confirmations", "contract_address", "events")
+    SUCCEEDED_FIELD_NUMBER: _ClassVar[int]
+    BLOCK_HASH_FIELD_NUMBER: _ClassVar[int]
+    BLOCK_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    GAS_USED_FIELD_NUMBER: _ClassVar[int]
+    EFFECTIVE_GAS_PRICE_WEI_FIELD_NUMBER: _ClassVar[int]
+    CONFIRMATIONS_FIELD_NUMBER: _ClassVar[int]
+    CONTRACT_ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    EVENTS_FIELD_NUMBER: _ClassVar[int]
+    succeeded: bool
+    block_hash: str
+    block_number: int
+    gas_used: int
+    effective_gas_price_wei: str
+    confirmations: int
+    contract_address: str
+    events: _containers.RepeatedCompositeFieldContainer[ChainEvent]
+    def __init__(self, succeeded: _Optional[bool] = ..., block_hash: _Optional[str] = ..., block_number: _Optional[int] = ..., gas_used: _Optional[int] = ..., effective_gas_price_wei: _Optional[str] = ..., confirmations: _Optional[int] = ..., contract_address: _Optional[str] = ..., events: _Optional[_Iterable[_Union[ChainEvent, _Mapping]]] = ...) -> None: ...
+
+class Transaction(_message.Message):
+    __slots__ = ("tx_hash", "from_address", "to_address", "asset_id", "token_id", "amount_wei", "type", "status", "gas_used", "gas_price_wei", "block_number", "block_time", "nonce", "replaced_by", "error", "created_at", "counterparty", "receipt")
+    TX_HASH_FIELD_NUMBER: _ClassVar[int]
+    FROM_ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    TO_ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    ASSET_ID_FIELD_NUMBER: _ClassVar[int]
+    TOKEN_ID_FIELD_NUMBER: _ClassVar[int]
+    AMOUNT_WEI_FIELD_NUMBER: _ClassVar[int]
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    GAS_USED_FIELD_NUMBER: _ClassVar[int]
+    GAS_PRICE_WEI_FIELD_NUMBER: _ClassVar[int]
+    BLOCK_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    BLOCK_TIME_FIELD_NUMBER: _ClassVar[int]
+    NONCE_FIELD_NUMBER: _ClassVar[int]
+    REPLACED_BY_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    COUNTERPARTY_FIELD_NUMBER: _ClassVar[int]
+    RECEIPT_FIELD_NUMBER: _ClassVar[int]
+    tx_hash: str
+    from_address: str
+    to_address: str
+    asset_id: str
+    token_id: int
+    amount_wei: str
+    type: TransactionType
+    status: TransactionStatus
+    gas_used: int
+    gas_price_wei: str
+    block_number: int
+    block_time: _timestamp_pb2.Timestamp
+    nonce: int
+    replaced_by: str
+    error: str
+    created_at: _timestamp_pb2.Timestamp
+    counterparty: str
+    receipt: Receipt
+    def __init__(self, tx_hash: _Optional[str] = ..., from_address: _Optional[str] = ..., to_address: _Optional[str] = ..., asset_id: _Optional[str] = ..., token_id: _Optional[int] = ..., amount_wei: _Optional[str] = ..., type: _Optional[_Union[TransactionType, str]] = ..., status: _Optional[_Union[TransactionStatus, str]] = ..., gas_used: _Optional[int] = ..., gas_price_wei: _Optional[str] = ..., block_number: _Optional[int] = ..., block_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., nonce: _Optional[int] = ..., replaced_by: _Optional[str] = ..., error: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., counterparty: _Optional[str] = ..., receipt: _Optional[_Union[Receipt, _Mapping]] = ...) -> None: ...
+
+class Payout(_message.Message):
+    __slots__ = ("address", "amount_wei", "kind")
+    ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    AMOUNT_WEI_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    address: str
+    amount_wei: str
+    kind: PayoutKind
+    def __init__(self, address: _Optional[str] = ..., amount_wei: _Optional[str] = ..., kind: _Optional[_Union[PayoutKind, str]] = ...) -> None: ...
+
+class Listing(_message.Message):
+    __slots__ = ("listed", "seller", "price_wei")
+    LISTED_FIELD_NUMBER: _ClassVar[int]
+    SELLER_FIELD_NUMBER: _ClassVar[int]
+    PRICE_WEI_FIELD_NUMBER: _ClassVar[int]
+    listed: bool
+    seller: str
+    price_wei: str
+    def __init__(self, listed: _Optional[bool] = ..., seller: _Optional[str] = ..., price_wei: _Optional[str] = ...) -> None: ...
+
+class MintAssetRequest(_message.Message):
+    __slots__ = ("asset_id", "owner_address", "token_uri", "co_creators", "royalty_bps")
+    ASSET_ID_FIELD_NUMBER: _ClassVar[int]
+    OWNER_ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    TOKEN_URI_FIELD_NUMBER: _ClassVar[int]
+    CO_CREATORS_FIELD_NUMBER: _ClassVar[int]
+    ROYALTY_BPS_FIELD_NUMBER: _ClassVar[int]
+    asset_id: str
+    owner_address: str
+    token_uri: str
+    co_creators: _containers.RepeatedCompositeFieldContainer[CoCreator]
+    royalty_bps: int
+    def __init__(self, asset_id: _Optional[str] = ..., owner_address: _Optional[str] = ..., token_uri: _Optional[str] = ..., co_creators: _Optional[_Iterable[_Union[CoCreator, _Mapping]]] = ..., royalty_bps: _Optional[int] = ...) -> None: ...
+
+class MintAssetResponse(_message.Message):
+    __slots__ = ("token_id", "contract_address", "transaction", "already_minted")
+    TOKEN_ID_FIELD_NUMBER: _ClassVar[int]
+    CONTRACT_ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    TRANSACTION_FIELD_NUMBER: _ClassVar[int]
+    ALREADY_MINTED_FIELD_NUMBER: _ClassVar[int]
+    token_id: int
+    contract_address: str
+    transaction: Transaction
+    already_minted: bool
+    def __init__(self, token_id: _Optional[int] = ..., contract_address: _Optional[str] = ..., transaction: _Optional[_Union[Transaction, _Mapping]] = ..., already_minted: _Optional[bool] = ...) -> None: ...
+
+class ListTokenRequest(_message.Message):
+    __slots__ = ("token_id", "price_wei")
+    TOKEN_ID_FIELD_NUMBER: _ClassVar[int]
+    PRICE_WEI_FIELD_NUMBER: _ClassVar[int]
+    token_id: int
+    price_wei: str
+    def __init__(self, token_id: _Optional[int] = ..., price_wei: _Optional[str] = ...) -> None: ...
+
+class ListTokenResponse(_message.Message):
+    __slots__ = ("transaction", "listing")
+    TRANSACTION_FIELD_NUMBER: _ClassVar[int]
+    LISTING_FIELD_NUMBER: _ClassVar[int]
+    transaction: Transaction
+    listing: Listing
+    def __init__(self, transaction: _Optional[_Union[Transaction, _Mapping]] = ..., listing: _Optional[_Union[Listing, _Mapping]] = ...) -> None: ...
+
+class UnlistTokenRequest(_message.Message):
+    __slots__ = ("token_id",)
+    TOKEN_ID_FIELD_NUMBER: _ClassVar[int]
+    token_id: int
+    def __init__(self, token_id: _Optional[int] = ...) -> None: ...
+
+class UnlistTokenResponse(_message.Message):
+    __slots__ = ("transaction",)
+    TRANSACTION_FIELD_NUMBER: _ClassVar[int]
+    transaction: Transaction
+    def __init__(self, transaction: _Optional[_Union[Transaction, _Mapping]] = ...) -> None: ...
+
+class BuyTokenRequest(_message.Message):
+    __slots__ = ("token_id", "recipient_address", "price_wei", "idempotency_key", "asset_id")
+    TOKEN_ID_FIELD_NUMBER: _ClassVar[int]
+    RECIPIENT_ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    PRICE_WEI_FIELD_NUMBER: _ClassVar[int]
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
+    ASSET_ID_FIELD_NUMBER: _ClassVar[int]
+    token_id: int
+    recipient_address: str
+    price_wei: str
+    idempotency_key: str
+    asset_id: str
+    def __init__(self, token_id: _Optional[int] = ..., recipient_address: _Optional[str] = ..., price_wei: _Optional[str] = ..., idempotency_key: _Optional[str] = ..., asset_id: _Optional[str] = ...) -> None: ...
+
+class BuyTokenResponse(_message.Message):
+    __slots__ = ("transaction", "payouts", "seller_address", "royalty_wei")
+    TRANSACTION_FIELD_NUMBER: _ClassVar[int]
+    PAYOUTS_FIELD_NUMBER: _ClassVar[int]
+    SELLER_ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    ROYALTY_WEI_FIELD_NUMBER: _ClassVar[int]
+    transaction: Transaction
+    payouts: _containers.RepeatedCompositeFieldContainer[Payout]
+    seller_address: str
+    royalty_wei: str
+    def __init__(self, transaction: _Optional[_Union[Transaction, _Mapping]] = ..., payouts: _Optional[_Iterable[_Union[Payout, _Mapping]]] = ..., seller_address: _Optional[str] = ..., royalty_wei: _Optional[str] = ...) -> None: ...
+
+class TransferTokenRequest(_message.Message):
+    __slots__ = ("token_id", "to_address")
+    TOKEN_ID_FIELD_NUMBER: _ClassVar[int]
+    TO_ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    token_id: int
+    to_address: str
+    def __init__(self, token_id: _Optional[int] = ..., to_address: _Optional[str] = ...) -> None: ...
+
+class TransferTokenResponse(_message.Message):
+    __slots__ = ("transaction",)
+    TRANSACTION_FIELD_NUMBER: _ClassVar[int]
+    transaction: Transaction
+    def __init__(self, transaction: _Optional[_Union[Transaction, _Mapping]] = ...) -> None: ...
+
+class GetTokenRequest(_message.Message):
+    __slots__ = ("token_id", "asset_id")
+    TOKEN_ID_FIELD_NUMBER: _ClassVar[int]
+    ASSET_ID_FIELD_NUMBER: _ClassVar[int]
+    token_id: int
+    asset_id: str
+    def __init__(self, token_id: _Optional[int] = ..., asset_id: _Optional[str] = ...) -> None: ...
+
+class GetTokenResponse(_message.Message):
+    __slots__ = ("token_id", "asset_id", "owner_address", "token_uri", "co_creators", "royalty_bps", "listing", "contract_address")
+    TOKEN_ID_FIELD_NUMBER: _ClassVar[int]
+    ASSET_ID_FIELD_NUMBER: _ClassVar[int]
+    OWNER_ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    TOKEN_URI_FIELD_NUMBER: _ClassVar[int]
+    CO_CREATORS_FIELD_NUMBER: _ClassVar[int]
+    ROYALTY_BPS_FIELD_NUMBER: _ClassVar[int]
+    LISTING_FIELD_NUMBER: _ClassVar[int]
+    CONTRACT_ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    token_id: int
+    asset_id: str
+    owner_address: str
+    token_uri: str
+    co_creators: _containers.RepeatedCompositeFieldContainer[CoCreator]
+    royalty_bps: int
+    listing: Listing
+    contract_address: str
+    def __init__(self, token_id: _Optional[int] = ..., asset_id: _Optional[str] = ..., owner_address: _Optional[str] = ..., token_uri: _Optional[str] = ..., co_creators: _Optional[_Iterable[_Union[CoCreator, _Mapping]]] = ..., royalty_bps: _Optional[int] = ..., listing: _Optional[_Union[Listing, _Mapping]] = ..., contract_address: _Optional[str] = ...) -> None: ...
+
+class GetRoyaltyInfoRequest(_message.Message):
+    __slots__ = ("token_id", "sale_price_wei")
+    TOKEN_ID_FIELD_NUMBER: _ClassVar[int]
+    SALE_PRICE_WEI_FIELD_NUMBER: _ClassVar[int]
+    token_id: int
+    sale_price_wei: str
+    def __init__(self, token_id: _Optional[int] = ..., sale_price_wei: _Optional[str] = ...) -> None: ...
+
+class GetRoyaltyInfoResponse(_message.Message):
+    __slots__ = ("receiver", "royalty_wei", "split", "seller_proceeds_wei")
+    RECEIVER_FIELD_NUMBER: _ClassVar[int]
+    ROYALTY_WEI_FIELD_NUMBER: _ClassVar[int]
+    SPLIT_FIELD_NUMBER: _ClassVar[int]
+    SELLER_PROCEEDS_WEI_FIELD_NUMBER: _ClassVar[int]
+    receiver: str
+    royalty_wei: str
+    split: _containers.RepeatedCompositeFieldContainer[Payout]
+    seller_proceeds_wei: str
+    def __init__(self, receiver: _Optional[str] = ..., royalty_wei: _Optional[str] = ..., split: _Optional[_Iterable[_Union[Payout, _Mapping]]] = ..., seller_proceeds_wei: _Optional[str] = ...) -> None: ...
+
+class GetBalanceRequest(_message.Message):
+    __slots__ = ("address",)
+    ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    address: str
+    def __init__(self, address: _Optional[str] = ...) -> None: ...
+
+class GetBalanceResponse(_message.Message):
+    __slots__ = ("address", "pending_withdrawal_wei", "native_balance_wei", "pending_withdrawal", "native_balance")
+    ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    PENDING_WITHDRAWAL_WEI_FIELD_NUMBER: _ClassVar[int]
+    NATIVE_BALANCE_WEI_FIELD_NUMBER: _ClassVar[int]
+    PENDING_WITHDRAWAL_FIELD_NUMBER: _ClassVar[int]
+    NATIVE_BALANCE_FIELD_NUMBER: _ClassVar[int]
+    address: str
+    pending_withdrawal_wei: str
+    native_balance_wei: str
+    pending_withdrawal: _common_pb2.Money
+    native_balance: _common_pb2.Money
+    def __init__(self, address: _Optional[str] = ..., pending_withdrawal_wei: _Optional[str] = ..., native_balance_wei: _Optional[str] = ..., pending_withdrawal: _Optional[_Union[_common_pb2.Money, _Mapping]] = ..., native_balance: _Optional[_Union[_common_pb2.Money, _Mapping]] = ...) -> None: ...
+
+class WithdrawRequest(_message.Message):
+    __slots__ = ("payees",)
+    PAYEES_FIELD_NUMBER: _ClassVar[int]
+    payees: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, payees: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class WithdrawalResult(_message.Message):
+    __slots__ = ("address", "amount_wei", "succeeded")
+    ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    AMOUNT_WEI_FIELD_NUMBER: _ClassVar[int]
+    SUCCEEDED_FIELD_NUMBER: _ClassVar[int]
+    address: str
+    amount_wei: str
+    succeeded: bool
+    def __init__(self, address: _Optional[str] = ..., amount_wei: _Optional[str] = ..., succeeded: _Optional[bool] = ...) -> None: ...
+
+class WithdrawResponse(_message.Message):
+    __slots__ = ("transaction", "results")
+    TRANSACTION_FIELD_NUMBER: _ClassVar[int]
+    RESULTS_FIELD_NUMBER: _ClassVar[int]
+    transaction: Transaction
+    results: _containers.RepeatedCompositeFieldContainer[WithdrawalResult]
+    def __init__(self, transaction: _Optional[_Union[Transaction, _Mapping]] = ..., results: _Optional[_Iterable[_Union[WithdrawalResult, _Mapping]]] = ...) -> None: ...
+
+class GetTransactionRequest(_message.Message):
+    __slots__ = ("tx_hash",)
+    TX_HASH_FIELD_NUMBER: _ClassVar[int]
+    tx_hash: str
+    def __init__(self, tx_hash: _Optional[str] = ...) -> None: ...
+
+class GetTransactionResponse(_message.Message):
+    __slots__ = ("transaction",)
+    TRANSACTION_FIELD_NUMBER: _ClassVar[int]
+    transaction: Transaction
+    def __init__(self, transaction: _Optional[_Union[Transaction, _Mapping]] = ...) -> None: ...
+
+class ListTransactionsRequest(_message.Message):
+    __slots__ = ("asset_id", "token_id", "address", "page")
+    ASSET_ID_FIELD_NUMBER: _ClassVar[int]
+    TOKEN_ID_FIELD_NUMBER: _ClassVar[int]
+    ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    PAGE_FIELD_NUMBER: _ClassVar[int]
+    asset_id: str
+    token_id: int
+    address: str
+    page: _common_pb2.PageRequest
+    def __init__(self, asset_id: _Optional[str] = ..., token_id: _Optional[int] = ..., address: _Optional[str] = ..., page: _Optional[_Union[_common_pb2.PageRequest, _Mapping]] = ...) -> None: ...
+
+class ListTransactionsResponse(_message.Message):
+    __slots__ = ("transactions", "page_info")
+    TRANSACTIONS_FIELD_NUMBER: _ClassVar[int]
+    PAGE_INFO_FIELD_NUMBER: _ClassVar[int]
+    transactions: _containers.RepeatedCompositeFieldContainer[Transaction]
+    page_info: _common_pb2.PageInfo
+    def __init__(self, transactions: _Optional[_Iterable[_Union[Transaction, _Mapping]]] = ..., page_info: _Optional[_Union[_common_pb2.PageInfo, _Mapping]] = ...) -> None: ...
+
+class GetNetworkStatusRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class GetNetworkStatusResponse(_message.Message):
+    __slots__ = ("chain_id", "latest_block", "gas_price_wei", "base_fee_wei", "token_address", "marketplace_address", "signer_address", "signer_balance_wei", "network", "healthy", "journaled_transactions")
+    CHAIN_ID_FIELD_NUMBER: _ClassVar[int]
+    LATEST_BLOCK_FIELD_NUMBER: _ClassVar[int]
+    GAS_PRICE_WEI_FIELD_NUMBER: _ClassVar[int]
+    BASE_FEE_WEI_FIELD_NUMBER: _ClassVar[int]
+    TOKEN_ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    MARKETPLACE_ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    SIGNER_ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    SIGNER_BALANCE_WEI_FIELD_NUMBER: _ClassVar[int]
+    NETWORK_FIELD_NUMBER: _ClassVar[int]
+    HEALTHY_FIELD_NUMBER: _ClassVar[int]
+    JOURNALED_TRANSACTIONS_FIELD_NUMBER: _ClassVar[int]
+    chain_id: int
+    latest_block: int
+    gas_price_wei: str
+    base_fee_wei: str
+    token_address: str
+    marketplace_address: str
+    signer_address: str
+    signer_balance_wei: str
+    network: str
+    healthy: bool
+    journaled_transactions: int
+    def __init__(self, chain_id: _Optional[int] = ..., latest_block: _Optional[int] = ..., gas_price_wei: _Optional[str] = ..., base_fee_wei: _Optional[str] = ..., token_address: _Optional[str] = ..., marketplace_address: _Optional[str] = ..., signer_address: _Optional[str] = ..., signer_balance_wei: _Optional[str] = ..., network: _Optional[str] = ..., healthy: _Optional[bool] = ..., journaled_transactions: _Optional[int] = ...) -> None: ...
+
+class VerifySignatureRequest(_message.Message):
+    __slots__ = ("address", "message", "digest", "signature")
+    ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    DIGEST_FIELD_NUMBER: _ClassVar[int]
+    SIGNATURE_FIELD_NUMBER: _ClassVar[int]
+    address: str
+    message: bytes
+    digest: bytes
+    signature: bytes
+    def __init__(self, address: _Optional[str] = ..., message: _Optional[bytes] = ..., digest: _Optional[bytes] = ..., signature: _Optional[bytes] = ...) -> None: ...
+
+class VerifySignatureResponse(_message.Message):
+    __slots__ = ("valid", "method", "recovered_address")
+    VALID_FIELD_NUMBER: _ClassVar[int]
+    METHOD_FIELD_NUMBER: _ClassVar[int]
+    RECOVERED_ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    valid: bool
+    method: str
+    recovered_address: str
+    def __init__(self, valid: _Optional[bool] = ..., method: _Optional[str] = ..., recovered_address: _Optional[str] = ...) -> None: ...
