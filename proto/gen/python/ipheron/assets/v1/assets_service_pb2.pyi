@@ -1,0 +1,369 @@
+import datetime
+
+from google.protobuf import field_mask_pb2 as _field_mask_pb2
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from ipheron.common.v1 import common_pb2 as _common_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class AssetType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    ASSET_TYPE_UNSPECIFIED: _ClassVar[AssetType]
+    ASSET_TYPE_ART: _ClassVar[AssetType]
+    ASSET_TYPE_MUSIC: _ClassVar[AssetType]
+    ASSET_TYPE_VIDEO: _ClassVar[AssetType]
+    ASSET_TYPE_LITERATURE: _ClassVar[AssetType]
+    ASSET_TYPE_SOFTWARE: _ClassVar[AssetType]
+    ASSET_TYPE_DESIGN: _ClassVar[AssetType]
+    ASSET_TYPE_PATENT: _ClassVar[AssetType]
+    ASSET_TYPE_TRADEMARK: _ClassVar[AssetType]
+    ASSET_TYPE_OTHER: _ClassVar[AssetType]
+
+class AssetStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    ASSET_STATUS_UNSPECIFIED: _ClassVar[AssetStatus]
+    ASSET_STATUS_PENDING: _ClassVar[AssetStatus]
+    ASSET_STATUS_PENDING_REVIEW: _ClassVar[AssetStatus]
+    ASSET_STATUS_ACTIVE: _ClassVar[AssetStatus]
+    ASSET_STATUS_ARCHIVED: _ClassVar[AssetStatus]
+    ASSET_STATUS_FAILED: _ClassVar[AssetStatus]
+
+class AssetSortField(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    ASSET_SORT_FIELD_UNSPECIFIED: _ClassVar[AssetSortField]
+    ASSET_SORT_FIELD_CREATED: _ClassVar[AssetSortField]
+    ASSET_SORT_FIELD_PRICE: _ClassVar[AssetSortField]
+    ASSET_SORT_FIELD_NAME: _ClassVar[AssetSortField]
+
+class SortDirection(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    SORT_DIRECTION_UNSPECIFIED: _ClassVar[SortDirection]
+    SORT_DIRECTION_ASC: _ClassVar[SortDirection]
+    SORT_DIRECTION_DESC: _ClassVar[SortDirection]
+
+class PurchaseState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    PURCHASE_STATE_UNSPECIFIED: _ClassVar[PurchaseState]
+    PURCHASE_STATE_RESERVED: _ClassVar[PurchaseState]
+    PURCHASE_STATE_BUYING: _ClassVar[PurchaseState]
+    PURCHASE_STATE_BOUGHT: _ClassVar[PurchaseState]
+    PURCHASE_STATE_COMPLETED: _ClassVar[PurchaseState]
+    PURCHASE_STATE_FAILED: _ClassVar[PurchaseState]
+
+class ProvenanceKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    PROVENANCE_KIND_UNSPECIFIED: _ClassVar[ProvenanceKind]
+    PROVENANCE_KIND_MINT: _ClassVar[ProvenanceKind]
+    PROVENANCE_KIND_SALE: _ClassVar[ProvenanceKind]
+    PROVENANCE_KIND_TRANSFER: _ClassVar[ProvenanceKind]
+ASSET_TYPE_UNSPECIFIED: AssetType
+ASSET_TYPE_ART: AssetType
+ASSET_TYPE_MUSIC: AssetType
+ASSET_TYPE_VIDEO: AssetType
+ASSET_TYPE_LITERATURE: AssetType
+ASSET_TYPE_SOFTWARE: AssetType
+ASSET_TYPE_DESIGN: AssetType
+ASSET_TYPE_PATENT: AssetType
+ASSET_TYPE_TRADEMARK: AssetType
+ASSET_TYPE_OTHER: AssetType
+ASSET_STATUS_UNSPECIFIED: AssetStatus
+ASSET_STATUS_PENDING: AssetStatus
+ASSET_STATUS_PENDING_REVIEW: AssetStatus
+ASSET_STATUS_ACTIVE: AssetStatus
+ASSET_STATUS_ARCHIVED: AssetStatus
+ASSET_STATUS_FAILED: AssetStatus
+ASSET_SORT_FIELD_UNSPECIFIED: AssetSortField
+ASSET_SORT_FIELD_CREATED: AssetSortField
+ASSET_SORT_FIELD_PRICE: AssetSortField
+ASSET_SORT_FIELD_NAME: AssetSortField
+SORT_DIRECTION_UNSPECIFIED: SortDirection
+SORT_DIRECTION_ASC: SortDirection
+SORT_DIRECTION_DESC: SortDirection
+PURCHASE_STATE_UNSPECIFIED: PurchaseState
+PURCHASE_STATE_RESERVED: PurchaseState
+PURCHASE_STATE_BUYING: PurchaseState
+PURCHASE_STATE_BOUGHT: PurchaseState
+PURCHASE_STATE_COMPLETED: PurchaseState
+PURCHASE_STATE_FAILED: PurchaseState
+PROVENANCE_KIND_UNSPECIFIED: ProvenanceKind
+PROVENANCE_KIND_MINT: ProvenanceKind
+PROVENANCE_KIND_SALE: ProvenanceKind
+PROVENANCE_KIND_TRANSFER: ProvenanceKind
+
+class Actor(_message.Message):
+    __slots__ = ("user_id", "wallet")
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    WALLET_FIELD_NUMBER: _ClassVar[int]
+    user_id: str
+    wallet: str
+    def __init__(self, user_id: _Optional[str] = ..., wallet: _Optional[str] = ...) -> None: ...
+
+class CreatorShare(_message.Message):
+    __slots__ = ("user_id", "wallet", "share_percent")
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    WALLET_FIELD_NUMBER: _ClassVar[int]
+    SHARE_PERCENT_FIELD_NUMBER: _ClassVar[int]
+    user_id: str
+    wallet: str
+    share_percent: str
+    def __init__(self, user_id: _Optional[str] = ..., wallet: _Optional[str] = ..., share_percent: _Optional[str] = ...) -> None: ...
+
+class Asset(_message.Message):
+    __slots__ = ("id", "name", "asset_type", "price", "royalty_rate", "status", "listed", "metadata_json", "utility_features", "region", "creators", "owner_user_id", "owner_wallet", "ipfs_hash", "token_id", "contract_address", "mint_tx_hash", "review_reasons", "risk_score", "reserved", "version", "created_at", "updated_at")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    ASSET_TYPE_FIELD_NUMBER: _ClassVar[int]
+    PRICE_FIELD_NUMBER: _ClassVar[int]
+    ROYALTY_RATE_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    LISTED_FIELD_NUMBER: _ClassVar[int]
+    METADATA_JSON_FIELD_NUMBER: _ClassVar[int]
+    UTILITY_FEATURES_FIELD_NUMBER: _ClassVar[int]
+    REGION_FIELD_NUMBER: _ClassVar[int]
+    CREATORS_FIELD_NUMBER: _ClassVar[int]
+    OWNER_USER_ID_FIELD_NUMBER: _ClassVar[int]
+    OWNER_WALLET_FIELD_NUMBER: _ClassVar[int]
+    IPFS_HASH_FIELD_NUMBER: _ClassVar[int]
+    TOKEN_ID_FIELD_NUMBER: _ClassVar[int]
+    CONTRACT_ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    MINT_TX_HASH_FIELD_NUMBER: _ClassVar[int]
+    REVIEW_REASONS_FIELD_NUMBER: _ClassVar[int]
+    RISK_SCORE_FIELD_NUMBER: _ClassVar[int]
+    RESERVED_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    UPDATED_AT_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    name: str
+    asset_type: AssetType
+    price: _common_pb2.Money
+    royalty_rate: str
+    status: AssetStatus
+    listed: bool
+    metadata_json: str
+    utility_features: _containers.RepeatedScalarFieldContainer[str]
+    region: str
+    creators: _containers.RepeatedCompositeFieldContainer[CreatorShare]
+    owner_user_id: str
+    owner_wallet: str
+    ipfs_hash: str
+    token_id: str
+    contract_address: str
+    mint_tx_hash: str
+    review_reasons: _containers.RepeatedScalarFieldContainer[str]
+    risk_score: int
+    reserved: bool
+    version: int
+    created_at: _timestamp_pb2.Timestamp
+    updated_at: _timestamp_pb2.Timestamp
+    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., asset_type: _Optional[_Union[AssetType, str]] = ..., price: _Optional[_Union[_common_pb2.Money, _Mapping]] = ..., royalty_rate: _Optional[str] = ..., status: _Optional[_Union[AssetStatus, str]] = ..., listed: _Optional[bool] = ..., metadata_json: _Optional[str] = ..., utility_features: _Optional[_Iterable[str]] = ..., region: _Optional[str] = ..., creators: _Optional[_Iterable[_Union[CreatorShare, _Mapping]]] = ..., owner_user_id: _Optional[str] = ..., owner_wallet: _Optional[str] = ..., ipfs_hash: _Optional[str] = ..., token_id: _Optional[str] = ..., contract_address: _Optional[str] = ..., mint_tx_hash: _Optional[str] = ..., review_reasons: _Optional[_Iterable[str]] = ..., risk_score: _Optional[int] = ..., reserved: _Optional[bool] = ..., version: _Optional[int] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class CreateAssetRequest(_message.Message):
+    __slots__ = ("actor", "name", "asset_type", "price", "royalty_rate", "metadata_json", "utility_features", "region", "creators", "ipfs_hash")
+    ACTOR_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    ASSET_TYPE_FIELD_NUMBER: _ClassVar[int]
+    PRICE_FIELD_NUMBER: _ClassVar[int]
+    ROYALTY_RATE_FIELD_NUMBER: _ClassVar[int]
+    METADATA_JSON_FIELD_NUMBER: _ClassVar[int]
+    UTILITY_FEATURES_FIELD_NUMBER: _ClassVar[int]
+    REGION_FIELD_NUMBER: _ClassVar[int]
+    CREATORS_FIELD_NUMBER: _ClassVar[int]
+    IPFS_HASH_FIELD_NUMBER: _ClassVar[int]
+    actor: Actor
+    name: str
+    asset_type: AssetType
+    price: str
+    royalty_rate: str
+    metadata_json: str
+    utility_features: _containers.RepeatedScalarFieldContainer[str]
+    region: str
+    creators: _containers.RepeatedCompositeFieldContainer[CreatorShare]
+    ipfs_hash: str
+    def __init__(self, actor: _Optional[_Union[Actor, _Mapping]] = ..., name: _Optional[str] = ..., asset_type: _Optional[_Union[AssetType, str]] = ..., price: _Optional[str] = ..., royalty_rate: _Optional[str] = ..., metadata_json: _Optional[str] = ..., utility_features: _Optional[_Iterable[str]] = ..., region: _Optional[str] = ..., creators: _Optional[_Iterable[_Union[CreatorShare, _Mapping]]] = ..., ipfs_hash: _Optional[str] = ...) -> None: ...
+
+class CreateAssetResponse(_message.Message):
+    __slots__ = ("asset",)
+    ASSET_FIELD_NUMBER: _ClassVar[int]
+    asset: Asset
+    def __init__(self, asset: _Optional[_Union[Asset, _Mapping]] = ...) -> None: ...
+
+class GetAssetRequest(_message.Message):
+    __slots__ = ("asset_id",)
+    ASSET_ID_FIELD_NUMBER: _ClassVar[int]
+    asset_id: str
+    def __init__(self, asset_id: _Optional[str] = ...) -> None: ...
+
+class GetAssetResponse(_message.Message):
+    __slots__ = ("asset",)
+    ASSET_FIELD_NUMBER: _ClassVar[int]
+    asset: Asset
+    def __init__(self, asset: _Optional[_Union[Asset, _Mapping]] = ...) -> None: ...
+
+class ListAssetsRequest(_message.Message):
+    __slots__ = ("asset_type", "status", "region", "creator", "owner", "min_price", "max_price", "q", "sort_field", "sort_direction", "page")
+    ASSET_TYPE_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    REGION_FIELD_NUMBER: _ClassVar[int]
+    CREATOR_FIELD_NUMBER: _ClassVar[int]
+    OWNER_FIELD_NUMBER: _ClassVar[int]
+    MIN_PRICE_FIELD_NUMBER: _ClassVar[int]
+    MAX_PRICE_FIELD_NUMBER: _ClassVar[int]
+    Q_FIELD_NUMBER: _ClassVar[int]
+    SORT_FIELD_FIELD_NUMBER: _ClassVar[int]
+    SORT_DIRECTION_FIELD_NUMBER: _ClassVar[int]
+    PAGE_FIELD_NUMBER: _ClassVar[int]
+    asset_type: AssetType
+    status: AssetStatus
+    region: str
+    creator: str
+    owner: str
+    min_price: str
+    max_price: str
+    q: str
+    sort_field: AssetSortField
+    sort_direction: SortDirection
+    page: _common_pb2.PageRequest
+    def __init__(self, asset_type: _Optional[_Union[AssetType, str]] = ..., status: _Optional[_Union[AssetStatus, str]] = ..., region: _Optional[str] = ..., creator: _Optional[str] = ..., owner: _Optional[str] = ..., min_price: _Optional[str] = ..., max_price: _Optional[str] = ..., q: _Optional[str] = ..., sort_field: _Optional[_Union[AssetSortField, str]] = ..., sort_direction: _Optional[_Union[SortDirection, str]] = ..., page: _Optional[_Union[_common_pb2.PageRequest, _Mapping]] = ...) -> None: ...
+
+class ListAssetsResponse(_message.Message):
+    __slots__ = ("assets", "page")
+    ASSETS_FIELD_NUMBER: _ClassVar[int]
+    PAGE_FIELD_NUMBER: _ClassVar[int]
+    assets: _containers.RepeatedCompositeFieldContainer[Asset]
+    page: _common_pb2.PageInfo
+    def __init__(self, assets: _Optional[_Iterable[_Union[Asset, _Mapping]]] = ..., page: _Optional[_Union[_common_pb2.PageInfo, _Mapping]] = ...) -> None: ...
+
+class UpdateAssetRequest(_message.Message):
+    __slots__ = ("actor", "asset_id", "price", "listed", "metadata_json", "update_mask")
+    ACTOR_FIELD_NUMBER: _ClassVar[int]
+    ASSET_ID_FIELD_NUMBER: _ClassVar[int]
+    PRICE_FIELD_NUMBER: _ClassVar[int]
+    LISTED_FIELD_NUMBER: _ClassVar[int]
+    METADATA_JSON_FIELD_NUMBER: _ClassVar[int]
+    UPDATE_MASK_FIELD_NUMBER: _ClassVar[int]
+    actor: Actor
+    asset_id: str
+    price: str
+    listed: bool
+    metadata_json: str
+    update_mask: _field_mask_pb2.FieldMask
+    def __init__(self, actor: _Optional[_Union[Actor, _Mapping]] = ..., asset_id: _Optional[str] = ..., price: _Optional[str] = ..., listed: _Optional[bool] = ..., metadata_json: _Optional[str] = ..., update_mask: _Optional[_Union[_field_mask_pb2.FieldMask, _Mapping]] = ...) -> None: ...
+
+class UpdateAssetResponse(_message.Message):
+    __slots__ = ("asset",)
+    ASSET_FIELD_NUMBER: _ClassVar[int]
+    asset: Asset
+    def __init__(self, asset: _Optional[_Union[Asset, _Mapping]] = ...) -> None: ...
+
+class ArchiveAssetRequest(_message.Message):
+    __slots__ = ("actor", "asset_id")
+    ACTOR_FIELD_NUMBER: _ClassVar[int]
+    ASSET_ID_FIELD_NUMBER: _ClassVar[int]
+    actor: Actor
+    asset_id: str
+    def __init__(self, actor: _Optional[_Union[Actor, _Mapping]] = ..., asset_id: _Optional[str] = ...) -> None: ...
+
+class ArchiveAssetResponse(_message.Message):
+    __slots__ = ("asset",)
+    ASSET_FIELD_NUMBER: _ClassVar[int]
+    asset: Asset
+    def __init__(self, asset: _Optional[_Union[Asset, _Mapping]] = ...) -> None: ...
+
+class Purchase(_message.Message):
+    __slots__ = ("id", "asset_id", "buyer_user_id", "buyer_wallet", "seller_user_id", "seller_wallet", "price", "state", "tx_hash", "block_number", "failure_reason", "created_at", "updated_at")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    ASSET_ID_FIELD_NUMBER: _ClassVar[int]
+    BUYER_USER_ID_FIELD_NUMBER: _ClassVar[int]
+    BUYER_WALLET_FIELD_NUMBER: _ClassVar[int]
+    SELLER_USER_ID_FIELD_NUMBER: _ClassVar[int]
+    SELLER_WALLET_FIELD_NUMBER: _ClassVar[int]
+    PRICE_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    TX_HASH_FIELD_NUMBER: _ClassVar[int]
+    BLOCK_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    FAILURE_REASON_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    UPDATED_AT_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    asset_id: str
+    buyer_user_id: str
+    buyer_wallet: str
+    seller_user_id: str
+    seller_wallet: str
+    price: _common_pb2.Money
+    state: PurchaseState
+    tx_hash: str
+    block_number: int
+    failure_reason: str
+    created_at: _timestamp_pb2.Timestamp
+    updated_at: _timestamp_pb2.Timestamp
+    def __init__(self, id: _Optional[str] = ..., asset_id: _Optional[str] = ..., buyer_user_id: _Optional[str] = ..., buyer_wallet: _Optional[str] = ..., seller_user_id: _Optional[str] = ..., seller_wallet: _Optional[str] = ..., price: _Optional[_Union[_common_pb2.Money, _Mapping]] = ..., state: _Optional[_Union[PurchaseState, str]] = ..., tx_hash: _Optional[str] = ..., block_number: _Optional[int] = ..., failure_reason: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class PurchaseAssetRequest(_message.Message):
+    __slots__ = ("actor", "asset_id", "idempotency_key", "max_price")
+    ACTOR_FIELD_NUMBER: _ClassVar[int]
+    ASSET_ID_FIELD_NUMBER: _ClassVar[int]
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
+    MAX_PRICE_FIELD_NUMBER: _ClassVar[int]
+    actor: Actor
+    asset_id: str
+    idempotency_key: str
+    max_price: str
+    def __init__(self, actor: _Optional[_Union[Actor, _Mapping]] = ..., asset_id: _Optional[str] = ..., idempotency_key: _Optional[str] = ..., max_price: _Optional[str] = ...) -> None: ...
+
+class PurchaseAssetResponse(_message.Message):
+    __slots__ = ("purchase",)
+    PURCHASE_FIELD_NUMBER: _ClassVar[int]
+    purchase: Purchase
+    def __init__(self, purchase: _Optional[_Union[Purchase, _Mapping]] = ...) -> None: ...
+
+class GetPurchaseRequest(_message.Message):
+    __slots__ = ("purchase_id",)
+    PURCHASE_ID_FIELD_NUMBER: _ClassVar[int]
+    purchase_id: str
+    def __init__(self, purchase_id: _Optional[str] = ...) -> None: ...
+
+class GetPurchaseResponse(_message.Message):
+    __slots__ = ("purchase",)
+    PURCHASE_FIELD_NUMBER: _ClassVar[int]
+    purchase: Purchase
+    def __init__(self, purchase: _Optional[_Union[Purchase, _Mapping]] = ...) -> None: ...
+
+class ProvenanceEntry(_message.Message):
+    __slots__ = ("kind", "tx_hash", "block_number", "from_wallet", "to_wallet", "price", "purchase_id", "occurred_at")
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    TX_HASH_FIELD_NUMBER: _ClassVar[int]
+    BLOCK_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    FROM_WALLET_FIELD_NUMBER: _ClassVar[int]
+    TO_WALLET_FIELD_NUMBER: _ClassVar[int]
+    PRICE_FIELD_NUMBER: _ClassVar[int]
+    PURCHASE_ID_FIELD_NUMBER: _ClassVar[int]
+    OCCURRED_AT_FIELD_NUMBER: _ClassVar[int]
+    kind: ProvenanceKind
+    tx_hash: str
+    block_number: int
+    from_wallet: str
+    to_wallet: str
+    price: _common_pb2.Money
+    purchase_id: str
+    occurred_at: _timestamp_pb2.Timestamp
+    def __init__(self, kind: _Optional[_Union[ProvenanceKind, str]] = ..., tx_hash: _Optional[str] = ..., block_number: _Optional[int] = ..., from_wallet: _Optional[str] = ..., to_wallet: _Optional[str] = ..., price: _Optional[_Union[_common_pb2.Money, _Mapping]] = ..., purchase_id: _Optional[str] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class GetProvenanceRequest(_message.Message):
+    __slots__ = ("asset_id",)
+    ASSET_ID_FIELD_NUMBER: _ClassVar[int]
+    asset_id: str
+    def __init__(self, asset_id: _Optional[str] = ...) -> None: ...
+
+class GetProvenanceResponse(_message.Message):
+    __slots__ = ("entries",)
+    ENTRIES_FIELD_NUMBER: _ClassVar[int]
+    entries: _containers.RepeatedCompositeFieldContainer[ProvenanceEntry]
+    def __init__(self, entries: _Optional[_Iterable[_Union[ProvenanceEntry, _Mapping]]] = ...) -> None: ...
