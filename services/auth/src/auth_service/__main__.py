@@ -1,0 +1,29 @@
+"""python -m auth_service: read settings, set up telemetry, serve gRPC on :50051.
+
+`python -m auth_service rotate-dev-keys` rotates the development signing keys
+(current becomes previous; both stay in the JWKS until the next rotation).
+"""
+
+from __future__ import annotations
+
+import sys
+
+from auth_service.config import Settings
+from auth_service.keys import rotate_dev_keys
+from auth_service.server import SERVICE_NAME, serve
+from ipheron_libs import grpc_server, telemetry
+
+
+def main() -> None:
+    settings = Settings()
+    if sys.argv[1:] == ["rotate-dev-keys"]:
+        ring = rotate_dev_keys(settings.dev_keys_dir)
+        sys.stdout.write(f"current kid {ring.current.kid}\n")
+        return
+    telemetry.setup(SERVICE_NAME, log_level=settings.log_level, trace_file=settings.trace_file,
+                    otlp_endpoint=settings.otel_exporter_otlp_endpoint, sample_ratio=settings.trace_sample_ratio)
+    grpc_server.run(lambda: serve(settings))
+
+
+if __name__ == "__main__":
+    main()

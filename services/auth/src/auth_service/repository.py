@@ -1,0 +1,333 @@
+"""PostgreSQL access for the auth schema: users, SIWE nonces, refresh tokens, operations.
+
+Models are SQLAlchemy 2.0 `Mapped[]` classes (the migration mirrors them); the
+queries are Core statements on their tables, kept short and free of needless
+transactions because the read paths are hot. Every function is sync and runs in
+the libs thread pool (`run_db`).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    Boolean, DateTime, Engine, ForeignKey, Integer, LargeBinary, Numeric, String, Text, and_, func, insert,
+    literal_column, select, text, update,
+)
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from ipheron_libs import events
+from ipheron_libs.errors import Conflict, InvalidArgument, NotFound
+
+SCHEMA = "auth"
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class UserRow(Base):
+    __tablename__ = "users"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, server_default=func.gen_random_uuid())
+    wallet_address: Mapped[str] = mapped_column(String(42), unique=True)
+    username: Mapped[str] = mapped_column(String(80))
+    email: Mapped[str | None] = mapped_column(String(120))
+    reputation_score: Mapped[int] = mapped_column(Integer, server_default="50")
+    region: Mapped[str] = mapped_column(String(100), server_default="Global")
+    skills: Mapped[list[str]] = mapped_column(JSONB, server_default=text("'[]'::jsonb"))
+    bio: Mapped[str] = mapped_column(Text, server_default="")
+    verified: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    total_sales: Mapped[Decimal] = mapped_column(Numeric(24, 6), server_default="0")
+    total_assets_created: Mapped[int] = mapped_column(Integer, server_default="0")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class NonceRow(Base):
+    __tablename__ = "siwe_nonces"
+
+    nonce: Mapped[str] = mapped_column(String(64), primary_key=True)
+    address: Mapped[str] = mapped_column(String(42))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class RefreshTokenRow(Base):
+    __tablename__ = "refresh_tokens"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    family_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), index=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), ForeignKey("users.id", ondelete="CASCADE"))
+    token_hash: Mapped[bytes] = mapped_column(LargeBinary, unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class OperationRow(Base):
+    __tablename__ = "user_operations"
+
+    operation_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), ForeignKey("users.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(40))
+    amount: Mapped[Decimal | None] = mapped_column(Numeric(24, 6))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+users = UserRow.__table__
+nonces = NonceRow.__table__
+refresh_tokens = RefreshTokenRow.__table__
+operations = OperationRow.__table__
+
+USER_COLUMNS = [c for c in users.c]  # noqa: C416 - a list, reused in every SELECT/RETURNING
+
+
+@dataclass(frozen=True)
+class User:
+    """A user profile as the domain sees it."""
+
+    id: str
+    wallet_address: str
+    username: str
+    email: str | None
+    reputation_score: int
+    region: str
+    skills: list[str]
+    bio: str
+    verified: bool
+    total_sales: Decimal
+    total_assets_created: int
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def from_row(cls, row: Any) -> User:
+        m = row._mapping
+        return cls(id=str(m["id"]), wallet_address=m["wallet_address"], username=m["username"], email=m["email"],
+                   reputation_score=m["reputation_score"], region=m["region"], skills=list(m["skills"] or []),
+                   bio=m["bio"] or "", verified=m["verified"], total_sales=m["total_sales"],
+                   total_assets_created=m["total_assets_created"], created_at=m["created_at"],
+                   updated_at=m["updated_at"])
+
+    def event_payload(self) -> dict[str, Any]:
+        return {"user_id": self.id, "wallet_address": self.wallet_address, "username": self.username,
+                "region": self.region, "skills": self.skills, "created_at": self.created_at.isoformat()}
+
+
+@dataclass(frozen=True)
+class RefreshOutcome:
+    """What presenting a refresh token did: rotated (user set), or why it failed."""
+
+    user: User | None
+    family_id: uuid.UUID | None
+    failure: str | None  # "unknown" | "revoked" | "expired" | "reused"
+
+
+def _parse_uuid(value: str, field: str = "id") -> uuid.UUID:
+    try:
+        return uuid.UUID(value)
+    except (ValueError, TypeError, AttributeError):
+        raise InvalidArgument(f"{field} must be a UUID", field=field) from None
+
+
+class Repository:
+    """All SQL of the auth service."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    # --- nonces -------------------------------------------------------------
+    def create_nonce(self, nonce: str, address: str, expires_at: datetime) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(insert(nonces).values(nonce=nonce, address=address, expires_at=expires_at))
+            # Keep the table small: expired nonces are useless (bounded delete per call).
+            conn.execute(text(
+                "DELETE FROM siwe_nonces WHERE nonce IN (SELECT nonce FROM siwe_nonces "
+                "WHERE expires_at < now() - interval '1 hour' LIMIT 100)"))
+
+    def nonce_state(self, nonce: str) -> tuple[str, datetime, datetime | None] | None:
+        """(address, expires_at, used_at) of a nonce, to explain why consuming it failed."""
+        with self.engine.connect() as conn:
+            row = conn.execute(select(nonces.c.address, nonces.c.expires_at, nonces.c.used_at)
+                               .where(nonces.c.nonce == nonce)).first()
+        return None if row is None else (row.address, row.expires_at, row.used_at)
+
+    # --- login ----------------------------------------------------------------
+    def login(self, nonce: str, address: str, default_username: str) -> tuple[User, bool] | None:
+        """Consume the nonce and get-or-create the user in one transaction.
+
+        Returns None when the nonce was not consumable (unknown, used, expired or
+        issued for another address); the single UPDATE ... RETURNING makes a replay
+        lose the race even when two logins arrive at once.
+        """
+        with self.engine.begin() as conn:
+            consumed = conn.execute(
+                update(nonces)
+                .where(nonces.c.nonce == nonce, nonces.c.address == address, nonces.c.used_at.is_(None),
+                       nonces.c.expires_at > func.now())
+                .values(used_at=func.now())
+                .returning(nonces.c.nonce)
+            ).first()
+            if consumed is None:
+                return None
+            row = conn.execute(select(*USER_COLUMNS).where(users.c.wallet_address == address)).first()
+            if row is not None:
+                return User.from_row(row), False
+            username = default_username
+            taken = conn.execute(select(users.c.id).where(func.lower(users.c.username) == username.lower())).first()
+            if taken is not None:
+                username = address.lower()  # unique because the wallet is
+            row = conn.execute(
+                insert(users).values(wallet_address=address, username=username).returning(*USER_COLUMNS)
+            ).first()
+            user = User.from_row(row)
+            events.emit(conn, "user.created", user.id, user.event_payload())
+            return user, True
+
+    # --- refresh tokens -------------------------------------------------------------
+    def store_refresh_token(self, user_id: str, family_id: uuid.UUID, token_hash: bytes, expires_at: datetime) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(insert(refresh_tokens).values(id=uuid.uuid4(), family_id=family_id, user_id=uuid.UUID(user_id),
+                                                       token_hash=token_hash, expires_at=expires_at))
+
+    def rotate_refresh_token(self, token_hash: bytes, new_hash: bytes, new_expires_at: datetime) -> RefreshOutcome:
+        """Mark the presented token used and store its successor, atomically.
+
+        Presenting a token that was already used means it leaked (or a client
+        retried after a lost response): the whole family is revoked, so both the
+        thief and the victim must sign in again (OAuth 2.0 Security BCP, 4.14).
+        """
+        with self.engine.begin() as conn:
+            row = conn.execute(select(refresh_tokens).where(refresh_tokens.c.token_hash == token_hash)
+                               .with_for_update()).first()
+            if row is None:
+                return RefreshOutcome(None, None, "unknown")
+            if row.revoked_at is not None:
+                return RefreshOutcome(None, row.family_id, "revoked")
+            if row.used_at is not None:
+                conn.execute(update(refresh_tokens)
+                             .where(refresh_tokens.c.family_id == row.family_id, refresh_tokens.c.revoked_at.is_(None))
+                             .values(revoked_at=func.now()))
+                return RefreshOutcome(None, row.family_id, "reused")
+            expired = conn.execute(select(literal_column("now()") >= row.expires_at)).scalar_one()
+            if expired:
+                return RefreshOutcome(None, row.family_id, "expired")
+            conn.execute(update(refresh_tokens).where(refresh_tokens.c.id == row.id).values(used_at=func.now()))
+            conn.execute(insert(refresh_tokens).values(id=uuid.uuid4(), family_id=row.family_id, user_id=row.user_id,
+                                                       token_hash=new_hash, expires_at=new_expires_at))
+            user_row = conn.execute(select(*USER_COLUMNS).where(users.c.id == row.user_id)).first()
+            if user_row is None:
+                return RefreshOutcome(None, row.family_id, "unknown")
+            return RefreshOutcome(User.from_row(user_row), row.family_id, None)
+
+    def revoke_family_of(self, token_hash: bytes) -> bool:
+        """Revoke every token in the family of the given token; False if the token is unknown."""
+        with self.engine.begin() as conn:
+            family = conn.execute(select(refresh_tokens.c.family_id)
+                                  .where(refresh_tokens.c.token_hash == token_hash)).scalar_one_or_none()
+            if family is None:
+                return False
+            conn.execute(update(refresh_tokens)
+                         .where(refresh_tokens.c.family_id == family, refresh_tokens.c.revoked_at.is_(None))
+                         .values(revoked_at=func.now()))
+            return True
+
+    # --- users -------------------------------------------------------------------
+    def get_user(self, user_id: str) -> User:
+        uid = _parse_uuid(user_id)
+        with self.engine.connect() as conn:
+            row = conn.execute(select(*USER_COLUMNS).where(users.c.id == uid)).first()
+        if row is None:
+            raise NotFound(f"user {user_id} not found")
+        return User.from_row(row)
+
+    def get_user_by_wallet(self, address: str) -> User:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(*USER_COLUMNS).where(users.c.wallet_address == address)).first()
+        if row is None:
+            raise NotFound(f"no user with wallet {address}")
+        return User.from_row(row)
+
+    def list_users(self, skill: str | None, region: str | None, page: int, per_page: int) -> tuple[list[User], int]:
+        conds = []
+        if skill:
+            conds.append(text("EXISTS (SELECT 1 FROM jsonb_array_elements_text(users.skills) s "
+                              "WHERE lower(s) = lower(:skill))").bindparams(skill=skill))
+        if region:
+            conds.append(func.lower(users.c.region) == region.lower())
+        where = and_(*conds) if conds else None
+        base = select(*USER_COLUMNS, func.count().over().label("total_count"))
+        if where is not None:
+            base = base.where(where)
+        stmt = base.order_by(users.c.created_at, users.c.id).limit(per_page).offset((page - 1) * per_page)
+        with self.engine.connect() as conn:
+            rows = conn.execute(stmt).all()
+            if rows:
+                total = int(rows[0].total_count)
+            else:  # page past the end: the window count is not available, count directly
+                count = select(func.count()).select_from(users)
+                total = int(conn.execute(count.where(where) if where is not None else count).scalar_one())
+        return [User.from_row(r) for r in rows], total
+
+    def update_profile(self, user_id: str, changes: dict[str, Any]) -> User:
+        uid = _parse_uuid(user_id, "user_id")
+        try:
+            with self.engine.begin() as conn:
+                if not changes:
+                    row = conn.execute(select(*USER_COLUMNS).where(users.c.id == uid)).first()
+                else:
+                    if "username" in changes:
+                        clash = conn.execute(select(users.c.id).where(
+                            func.lower(users.c.username) == changes["username"].lower(), users.c.id != uid)).first()
+                        if clash is not None:
+                            raise Conflict("username is already taken", field="username")
+                    if changes.get("email"):
+                        clash = conn.execute(select(users.c.id).where(
+                            users.c.email == changes["email"], users.c.id != uid)).first()
+                        if clash is not None:
+                            raise Conflict("email is already in use", field="email")
+                    row = conn.execute(update(users).where(users.c.id == uid)
+                                       .values(**changes, updated_at=func.now()).returning(*USER_COLUMNS)).first()
+        except IntegrityError as exc:
+            # Two concurrent updates passed the pre-checks; the unique indexes decide.
+            name = getattr(getattr(exc.orig, "diag", None), "constraint_name", "") or ""
+            field = "email" if "email" in name else "username"
+            raise Conflict(f"{field} is already taken", field=field) from None
+        if row is None:
+            raise NotFound(f"user {user_id} not found")
+        return User.from_row(row)
+
+    def apply_operation(self, user_id: str, operation_id: str, kind: str, amount: Decimal | None) -> tuple[User, bool]:
+        """Apply a totals change once per operation id; a replay returns applied=False."""
+        uid = _parse_uuid(user_id, "user_id")
+        with self.engine.begin() as conn:
+            exists = conn.execute(select(users.c.id).where(users.c.id == uid).with_for_update()).first()
+            if exists is None:
+                raise NotFound(f"user {user_id} not found")
+            inserted = conn.execute(
+                pg_insert(operations).values(operation_id=operation_id, user_id=uid, kind=kind, amount=amount)
+                .on_conflict_do_nothing(index_elements=["operation_id"]).returning(operations.c.operation_id)
+            ).first()
+            if inserted is None:
+                prev = conn.execute(select(operations).where(operations.c.operation_id == operation_id)).one()
+                if prev.user_id != uid or prev.kind != kind or (amount is not None and prev.amount != amount):
+                    raise Conflict("operation_id was already used with different arguments", field="operation_id")
+                row = conn.execute(select(*USER_COLUMNS).where(users.c.id == uid)).one()
+                return User.from_row(row), False
+            values: dict[str, Any] = {"updated_at": func.now()}
+            if kind == "sale":
+                values["total_sales"] = users.c.total_sales + amount
+            else:
+                values["total_assets_created"] = users.c.total_assets_created + 1
+            row = conn.execute(update(users).where(users.c.id == uid).values(**values).returning(*USER_COLUMNS)).one()
+            return User.from_row(row), True

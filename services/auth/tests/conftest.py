@@ -1,0 +1,78 @@
+"""Fixtures for the auth tests: a migrated "auth" schema on the real PostgreSQL from
+ipheron_libs.testing (emptied between tests), real Ed25519 keys, and the AuthService
+started in-process on port 0 behind a real gRPC channel."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import grpc
+import pytest
+from sqlalchemy import Engine, text
+
+from auth_service.config import Settings
+from auth_service.keys import KeyRing, SigningKey
+from auth_service.repository import SCHEMA
+from auth_service.server import FULL_NAME, MIGRATIONS_DIR, AuthApp
+from ipheron.auth.v1 import auth_service_pb2_grpc
+from ipheron_libs import db, grpc_server
+
+DOMAIN = "app.ipheron.test"
+URI = "https://app.ipheron.test"
+CHAIN_ID = 31337
+
+
+@pytest.fixture(scope="session")
+def auth_url(pg_admin_url: str) -> str:
+    """A fresh auth schema and role, migrated to head once per session."""
+    db.drop_schema(pg_admin_url, SCHEMA)
+    url = db.provision(pg_admin_url, SCHEMA)
+    db.migrate(url, SCHEMA, MIGRATIONS_DIR)
+    return url
+
+
+@pytest.fixture(scope="session")
+def engine(auth_url: str) -> Iterator[Engine]:
+    eng = db.make_engine(auth_url, SCHEMA, pool_size=4, max_overflow=4)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture()
+def clean_engine(engine: Engine) -> Engine:
+    with engine.begin() as conn:
+        conn.execute(text("TRUNCATE users, siwe_nonces, refresh_tokens, user_operations, outbox CASCADE"))
+    return engine
+
+
+@pytest.fixture(scope="session")
+def keyring() -> KeyRing:
+    return KeyRing([SigningKey.generate()])
+
+
+def make_settings(tmp: Path, **overrides: object) -> Settings:
+    values: dict[str, object] = dict(siwe_domain=DOMAIN, siwe_uri=URI, siwe_chain_id=CHAIN_ID, env="test",
+                                     data_dir=tmp, redis_url=None, database_url=None, chain_addr=None)
+    values.update(overrides)
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+@pytest.fixture()
+async def auth_app(clean_engine: Engine, auth_url: str, keyring: KeyRing, tmp_path: Path) -> AsyncIterator[AuthApp]:
+    app = AuthApp(make_settings(tmp_path), auth_url, keyring=keyring)
+    yield app
+    app.engine.dispose()
+
+
+@pytest.fixture()
+async def stub(auth_app: AuthApp) -> AsyncIterator[auth_service_pb2_grpc.AuthServiceStub]:
+    """The AuthService on port 0 with the production interceptors, over a real channel."""
+    server, port, health = grpc_server.build_server("auth", auth_app.register, [FULL_NAME])
+    await grpc_server.start(server, health)
+    channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
+    try:
+        yield auth_service_pb2_grpc.AuthServiceStub(channel)
+    finally:
+        await channel.close()
+        await server.stop(0)
