@@ -1,0 +1,1 @@
+"""IPheron staking service: stakes on IP assets, exact reward accrual, claims and unstaking."""

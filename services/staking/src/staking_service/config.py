@@ -1,0 +1,27 @@
+"""Staking settings: the shared ones plus STAKING_* (port, currency, maturity sweep)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ipheron_libs.settings import ServiceSettings
+from pydantic_settings import SettingsConfigDict
+
+SCHEMA = "staking"
+SERVICE_NAME = "staking"
+
+
+class Settings(ServiceSettings):
+    """Environment: STAKING_GRPC_PORT, STAKING_GRPC_HOST, STAKING_CURRENCY, ..."""
+
+    model_config = SettingsConfigDict(env_prefix="STAKING_", extra="ignore", populate_by_name=True)
+
+    grpc_port: int = 50053
+    # The unit stakes are denominated in (the marketplace's settlement currency).
+    currency: str = "ETH"
+    # How often active stakes past their end time are recorded as matured.
+    maturity_interval_seconds: float = 30.0
+    # Run the outbox relay in this process (off only in tests without Redis).
+    relay_events: bool = True
+    # Alembic scripts; defaults to services/staking/migrations beside the sources.
+    migrations_dir: Path | None = None

@@ -1,0 +1,252 @@
+"""The "staking" schema: stakes and idempotency keys (the outbox comes from
+ipheron_libs.events). Tables are unqualified: each connection's search_path is
+the service's own schema, so the same code serves any provisioned schema name.
+
+Queries use SQLAlchemy Core on these mapped tables: the hot read paths are
+measured and Core costs less CPU than ORM sessions here (see design.md)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from ipheron_libs.errors import Conflict
+from sqlalchemy import (
+    CheckConstraint,
+    DateTime,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    and_,
+    func,
+    or_,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.dialects.postgresql import JSONB, UUID, insert
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from staking_service.domain import Stake, StakeStatus
+
+AMOUNT = Numeric(36, 18)
+
+
+class Base(DeclarativeBase):
+    """Declarative base for the staking schema."""
+
+
+class StakeRow(Base):
+    """One stake; money columns are NUMERIC(36,18), never floats."""
+
+    __tablename__ = "stakes"
+    __table_args__ = (
+        CheckConstraint("amount > 0", name="ck_stakes_amount_positive"),
+        CheckConstraint("status IN ('active', 'matured', 'closed')", name="ck_stakes_status"),
+        CheckConstraint("end_time > start_time", name="ck_stakes_period"),
+        CheckConstraint("rewards_claimed <= total_rewards_earned", name="ck_stakes_claimed_le_earned"),
+        Index("idx_stakes_user_id", "user_id"),
+        Index("idx_stakes_status", "status"),
+        Index("idx_stakes_user_created", "user_id", "created_at"),
+        Index("idx_stakes_asset_id", "asset_id"),
+        # The maturity sweep looks only at active stakes by end time.
+        Index("idx_stakes_active_end", "end_time", postgresql_where=text("status = 'active'")),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(128))
+    asset_id: Mapped[str] = mapped_column(String(128))
+    amount: Mapped[Decimal] = mapped_column(AMOUNT)
+    duration_days: Mapped[int] = mapped_column(Integer)
+    apr: Mapped[Decimal] = mapped_column(Numeric(9, 4))
+    start_time: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    end_time: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    status: Mapped[str] = mapped_column(String(16))
+    total_rewards_earned: Mapped[Decimal] = mapped_column(AMOUNT)
+    rewards_claimed: Mapped[Decimal] = mapped_column(AMOUNT)
+    last_reward_calculation: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    penalty: Mapped[Decimal | None] = mapped_column(AMOUNT, nullable=True)
+    payout: Mapped[Decimal | None] = mapped_column(AMOUNT, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class IdempotencyKeyRow(Base):
+    """A value-moving request already answered: (user, key) -> request hash + answer."""
+
+    __tablename__ = "idempotency_keys"
+
+    user_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    key: Mapped[str] = mapped_column(String(128), primary_key=True)
+    operation: Mapped[str] = mapped_column(String(32))
+    request_hash: Mapped[str] = mapped_column(String(64))
+    response: Mapped[dict[str, Any] | None] = mapped_column(JSONB, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+stakes = StakeRow.__table__
+idempotency_keys = IdempotencyKeyRow.__table__
+
+
+def _to_domain(row: Any) -> Stake:
+    return Stake(
+        id=str(row.id),
+        user_id=row.user_id,
+        asset_id=row.asset_id,
+        amount=row.amount,
+        duration_days=row.duration_days,
+        apr=row.apr,
+        start_time=row.start_time,
+        end_time=row.end_time,
+        status=StakeStatus(row.status),
+        total_rewards_earned=row.total_rewards_earned,
+        rewards_claimed=row.rewards_claimed,
+        last_reward_calculation=row.last_reward_calculation,
+        created_at=row.created_at,
+        closed_at=row.closed_at,
+        penalty=row.penalty,
+        payout=row.payout,
+    )
+
+
+def _values(stake: Stake) -> dict[str, Any]:
+    return {
+        "user_id": stake.user_id,
+        "asset_id": stake.asset_id,
+        "amount": stake.amount,
+        "duration_days": stake.duration_days,
+        "apr": stake.apr,
+        "start_time": stake.start_time,
+        "end_time": stake.end_time,
+        "status": stake.status.value,
+        "total_rewards_earned": stake.total_rewards_earned,
+        "rewards_claimed": stake.rewards_claimed,
+        "last_reward_calculation": stake.last_reward_calculation,
+        "closed_at": stake.closed_at,
+        "penalty": stake.penalty,
+        "payout": stake.payout,
+    }
+
+
+def parse_stake_id(stake_id: str) -> uuid.UUID | None:
+    """A stake id is a UUID; anything else cannot name a stake."""
+    try:
+        return uuid.UUID(stake_id)
+    except (ValueError, AttributeError, TypeError):
+        return None
+
+
+def insert_stake(conn: Connection, stake: Stake, now: datetime) -> None:
+    conn.execute(
+        stakes.insert().values(id=uuid.UUID(stake.id), created_at=stake.created_at, updated_at=now, **_values(stake))
+    )
+
+
+def update_stake(conn: Connection, stake: Stake, now: datetime) -> None:
+    conn.execute(
+        update(stakes).where(stakes.c.id == uuid.UUID(stake.id)).values(updated_at=now, **_values(stake))
+    )
+
+
+def get_stake(conn: Connection, stake_id: str, *, for_update: bool = False) -> Stake | None:
+    sid = parse_stake_id(stake_id)
+    if sid is None:
+        return None
+    query = select(stakes).where(stakes.c.id == sid)
+    if for_update:
+        query = query.with_for_update()
+    row = conn.execute(query).first()
+    return _to_domain(row) if row else None
+
+
+def _status_filter(status: StakeStatus, now: datetime) -> Any:
+    # "matured" includes active stakes past their end time that the sweep has not
+    # recorded yet, so a list agrees with what GetStake reports.
+    if status is StakeStatus.ACTIVE:
+        return and_(stakes.c.status == "active", stakes.c.end_time > now)
+    if status is StakeStatus.MATURED:
+        return or_(stakes.c.status == "matured", and_(stakes.c.status == "active", stakes.c.end_time <= now))
+    return stakes.c.status == "closed"
+
+
+def list_stakes(
+    conn: Connection,
+    *,
+    user_id: str | None,
+    status: StakeStatus | None,
+    asset_id: str | None,
+    now: datetime,
+    page: int,
+    per_page: int,
+) -> tuple[list[Stake], int]:
+    """One page of stakes, newest first, and the total matching."""
+    conditions = []
+    if user_id:
+        conditions.append(stakes.c.user_id == user_id)
+    if asset_id:
+        conditions.append(stakes.c.asset_id == asset_id)
+    if status is not None:
+        conditions.append(_status_filter(status, now))
+    total = conn.execute(select(func.count()).select_from(stakes).where(*conditions)).scalar_one()
+    rows = conn.execute(
+        select(stakes)
+        .where(*conditions)
+        .order_by(stakes.c.created_at.desc(), stakes.c.id.desc())
+        .limit(per_page)
+        .offset((page - 1) * per_page)
+    ).all()
+    return [_to_domain(r) for r in rows], int(total)
+
+
+def due_for_maturity(conn: Connection, now: datetime, limit: int) -> list[Stake]:
+    """Active stakes past their end time, locked so replicas do not both mature one."""
+    rows = conn.execute(
+        select(stakes)
+        .where(stakes.c.status == "active", stakes.c.end_time <= now)
+        .order_by(stakes.c.end_time)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    ).all()
+    return [_to_domain(r) for r in rows]
+
+
+def reserve_idempotency_key(
+    conn: Connection, user_id: str, key: str, operation: str, request_hash: str
+) -> dict[str, Any] | None:
+    """Claim (user_id, key) for this request, in the caller's transaction.
+
+    Returns None when the key is new (the caller goes on and then calls
+    `store_idempotent_response`), or the stored answer of the earlier identical
+    request. A concurrent first use blocks on the primary key until the other
+    transaction ends, so both callers see one answer. A different request under
+    the same key is a Conflict.
+    """
+    inserted = conn.execute(
+        insert(idempotency_keys)
+        .values(user_id=user_id, key=key, operation=operation, request_hash=request_hash)
+        .on_conflict_do_nothing()
+        .returning(idempotency_keys.c.key)
+    ).first()
+    if inserted is not None:
+        return None
+    row = conn.execute(
+        select(idempotency_keys.c.operation, idempotency_keys.c.request_hash, idempotency_keys.c.response).where(
+            idempotency_keys.c.user_id == user_id, idempotency_keys.c.key == key
+        )
+    ).one()
+    if row.request_hash != request_hash or row.operation != operation:
+        raise Conflict("this Idempotency-Key was already used for a different request")
+    return dict(row.response or {})
+
+
+def store_idempotent_response(conn: Connection, user_id: str, key: str, response: dict[str, Any]) -> None:
+    conn.execute(
+        update(idempotency_keys)
+        .where(idempotency_keys.c.user_id == user_id, idempotency_keys.c.key == key)
+        .values(response=response)
+    )

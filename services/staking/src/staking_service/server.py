@@ -1,0 +1,96 @@
+"""Wires the staking service: database (migrated on start), servicer, outbox relay
+and the maturity sweep, on the shared grpc.aio bootstrap from ipheron_libs."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+
+import grpc
+from ipheron.staking.v1 import staking_service_pb2, staking_service_pb2_grpc
+from ipheron_libs import db, embedded, events
+from ipheron_libs.db import run_db
+
+from staking_service import domain
+from staking_service.config import SCHEMA, SERVICE_NAME, Settings
+from staking_service.service import StakingService
+from staking_service.servicer import StakingServicer
+
+log = logging.getLogger("staking_service")
+
+MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
+FULL_NAME = staking_service_pb2.DESCRIPTOR.services_by_name["StakingService"].full_name
+
+
+def database_url(settings: Settings) -> str:
+    """DATABASE_URL as given, else the embedded PostgreSQL under DATA_DIR with our own role."""
+    if settings.database_url:
+        return settings.database_url
+    pg = embedded.start_postgres(Path(settings.data_dir) / "pg")
+    return db.provision(pg.admin_url, SCHEMA)
+
+
+class StakingApp:
+    """Everything the process runs besides the gRPC server itself."""
+
+    def __init__(self, settings: Settings, url: str, clock: Callable[[], datetime] = domain.utcnow) -> None:
+        self.settings = settings
+        self.url = url
+        self.engine = db.make_engine(url, SCHEMA, pool_size=settings.db_pool_size,
+                                     max_overflow=settings.db_max_overflow)
+        self.service = StakingService(self.engine, clock)
+        self.servicer = StakingServicer(self.service, settings.currency)
+        self.relay: events.OutboxRelay | None = None
+        self._sweeper: asyncio.Task[None] | None = None
+
+    def migrate(self) -> None:
+        db.migrate(self.url, SCHEMA, self.settings.migrations_dir or MIGRATIONS_DIR)
+
+    def register(self, server: grpc.aio.Server) -> None:
+        staking_service_pb2_grpc.add_StakingServiceServicer_to_server(self.servicer, server)
+
+    async def _sweep_forever(self) -> None:
+        while True:
+            try:
+                n = await run_db(self.service.mature_due)
+                if n:
+                    log.info("recorded %d matured stakes", n)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 - keep sweeping after a DB hiccup
+                log.warning("maturity sweep failed; retrying", exc_info=True)
+            await asyncio.sleep(self.settings.maturity_interval_seconds)
+
+    async def on_start(self) -> None:
+        await run_db(self.migrate)
+        if self.settings.relay_events and self.settings.redis_url:
+            self.relay = events.OutboxRelay(self.engine, SCHEMA, self.settings.redis_url)
+            self.relay.start()
+        if self.settings.maturity_interval_seconds > 0:
+            self._sweeper = asyncio.get_running_loop().create_task(self._sweep_forever())
+
+    async def on_stop(self) -> None:
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            try:
+                await self._sweeper
+            except asyncio.CancelledError:
+                pass
+        if self.relay is not None:
+            await self.relay.stop()
+        self.engine.dispose()
+
+
+async def serve(settings: Settings) -> None:
+    """Run until SIGTERM/SIGINT."""
+    from ipheron_libs import grpc_server
+
+    url = await run_db(database_url, settings)
+    app = StakingApp(settings, url)
+    await grpc_server.serve(
+        SERVICE_NAME, app.register, [FULL_NAME], host=settings.grpc_host, port=settings.grpc_port,
+        on_start=app.on_start, on_stop=app.on_stop,
+    )
