@@ -139,6 +139,15 @@ def _is_abort(exc: BaseException) -> bool:
     return type(exc).__name__ == "AbortError"
 
 
+class _Health(health.aio.HealthServicer):
+    """The library's servicer, but starting NOT_SERVING: the stock one reports the
+    overall "" entry as SERVING from construction, before anything is ready."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._server_status[""] = health_pb2.HealthCheckResponse.NOT_SERVING
+
+
 def build_server(name: str, register: Callable[[grpc.aio.Server], None], service_full_names: Iterable[str],
                  *, host: str = "127.0.0.1", port: int = 0) -> tuple[grpc.aio.Server, int, health.aio.HealthServicer]:
     """A configured, not yet started server; returns (server, bound port, health servicer).
@@ -151,7 +160,7 @@ def build_server(name: str, register: Callable[[grpc.aio.Server], None], service
         options=[("grpc.so_reuseport", 0), ("grpc.max_receive_message_length", 8 * 1024 * 1024)],
     )
     register(server)
-    health_servicer = health.aio.HealthServicer()
+    health_servicer = _Health()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     names = list(service_full_names)
     reflection.enable_server_reflection([*names, health.SERVICE_NAME, reflection.SERVICE_NAME], server)
@@ -175,10 +184,50 @@ async def stop(server: grpc.aio.Server, health_servicer: health.aio.HealthServic
     await server.stop(grace)
 
 
+DependencyCheck = Callable[[], Awaitable[bool]]
+
+
+async def watch_dependencies(health_servicer: health.aio.HealthServicer, checks: dict[str, DependencyCheck],
+                             interval: float = 5.0) -> None:
+    """Publish each dependency's state as its own health entry (e.g. "postgresql"),
+    so the gateway's /health can name what is down without reaching into schemas."""
+    while True:
+        for dep, check in checks.items():
+            try:
+                ok = await asyncio.wait_for(check(), timeout=max(1.0, interval / 2))
+            except Exception:  # noqa: BLE001 - a failing check means the dependency is down
+                ok = False
+            status = health_pb2.HealthCheckResponse.SERVING if ok else health_pb2.HealthCheckResponse.NOT_SERVING
+            await health_servicer.set(dep, status)
+        await asyncio.sleep(interval)
+
+
+def engine_check(engine: Any) -> DependencyCheck:
+    """A dependency check that runs SELECT 1 on the service's own pool."""
+    from sqlalchemy import text
+
+    from ipheron_libs.db import run_db
+
+    def ping() -> bool:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        return True
+
+    async def check() -> bool:
+        return await run_db(ping)
+
+    return check
+
+
 async def serve(name: str, register: Callable[[grpc.aio.Server], None], service_full_names: Iterable[str], *,
                 host: str, port: int, on_start: Callable[[], Awaitable[None]] | None = None,
-                on_stop: Callable[[], Awaitable[None]] | None = None, grace: float = 5.0) -> None:
-    """Run a service until SIGTERM/SIGINT; then drain and stop gracefully."""
+                on_stop: Callable[[], Awaitable[None]] | None = None, grace: float = 5.0,
+                dependency_checks: dict[str, DependencyCheck] | None = None) -> None:
+    """Run a service until SIGTERM/SIGINT; then drain and stop gracefully.
+
+    `dependency_checks` (e.g. {"postgresql": engine_check(engine)}) are polled and
+    published as health entries of their own.
+    """
     server, bound, health_servicer = build_server(name, register, service_full_names, host=host, port=port)
     stop_event = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -188,8 +237,10 @@ async def serve(name: str, register: Callable[[grpc.aio.Server], None], service_
         if on_start is not None:
             await on_start()
         await start(server, health_servicer)
+        watcher = asyncio.create_task(watch_dependencies(health_servicer, dependency_checks or {}))
         log.info("%s serving gRPC on %s:%d", name, host, bound)
         await stop_event.wait()
+        watcher.cancel()
     finally:
         log.info("%s stopping", name)
         await stop(server, health_servicer, grace)

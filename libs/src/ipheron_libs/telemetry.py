@@ -111,6 +111,10 @@ def setup(service: str, *, log_level: str = "INFO", trace_file: Path | None = No
         root.handlers = [handler]
     if _provider is not None:
         return
+    if trace_file is None and not otlp_endpoint:
+        # No exporter: keep the no-op tracer, so unexported spans cost nothing.
+        # Incoming trace context is still propagated to the services we call.
+        return
     provider = TracerProvider(
         resource=Resource.create({"service.name": service}),
         sampler=ParentBased(TraceIdRatioBased(sample_ratio)),

@@ -1,0 +1,1 @@
+"""The local orchestrator: embedded PostgreSQL + Redis, every service as its own process, the gateway."""

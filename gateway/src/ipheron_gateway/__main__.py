@@ -1,0 +1,21 @@
+"""python -m ipheron_gateway: serve the REST API with uvicorn (uvloop + httptools)."""
+
+from __future__ import annotations
+
+import uvicorn
+
+from ipheron_gateway.app import create_app
+from ipheron_gateway.config import GatewaySettings
+from ipheron_libs import telemetry
+
+
+def main() -> None:
+    settings = GatewaySettings()
+    telemetry.setup("gateway", log_level=settings.log_level, trace_file=settings.trace_file,
+                    otlp_endpoint=settings.otel_exporter_otlp_endpoint, sample_ratio=settings.trace_sample_ratio)
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, loop="uvloop", http="httptools",
+                access_log=False, log_config=None, lifespan="on", timeout_graceful_shutdown=10)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,91 @@
+"""The FastAPI application: routers under /api/v1, CORS, telemetry, problem+json,
+health and metrics; upstream channels opened once in the lifespan."""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import logging
+import pkgutil
+from collections.abc import AsyncIterator
+
+import redis.asyncio as aioredis
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import ORJSONResponse
+
+from ipheron_gateway import health, problems, routers
+from ipheron_gateway.clients import Upstreams
+from ipheron_gateway.config import GatewaySettings
+from ipheron_gateway.middleware import TelemetryMiddleware
+
+log = logging.getLogger("ipheron.gateway")
+API_PREFIX = "/api/v1"
+
+
+def _area_routers() -> list[tuple[str, object]]:
+    """Every routers/<area>.py module's `router`, in name order."""
+    found = []
+    for mod in sorted(pkgutil.iter_modules(routers.__path__), key=lambda m: m.name):
+        module = importlib.import_module(f"{routers.__name__}.{mod.name}")
+        router = getattr(module, "router", None)
+        if router is not None:
+            found.append((mod.name, router))
+    return found
+
+
+def create_app(settings: GatewaySettings | None = None) -> FastAPI:
+    settings = settings or GatewaySettings()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.upstreams = Upstreams(settings)
+        app.state.redis = aioredis.Redis.from_url(settings.redis_url) if settings.redis_url else None
+        hooks = getattr(app.state, "lifespan_hooks", [])
+        for start, _ in hooks:
+            await start(app)
+        try:
+            yield
+        finally:
+            for _, stop in reversed(hooks):
+                await stop(app)
+            await app.state.upstreams.close()
+            if app.state.redis is not None:
+                await app.state.redis.aclose()
+
+    app = FastAPI(
+        title="IPheron API",
+        version="1.0.0",
+        description="Marketplace for intellectual-property assets: register, mint, buy, stake, analyse.",
+        default_response_class=ORJSONResponse,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.lifespan_hooks = []
+    problems.install(app)
+    app.include_router(health.router)
+    for name, router in _area_routers():
+        prefix = "" if getattr(router, "root_level", False) else API_PREFIX
+        app.include_router(router, prefix=prefix)  # type: ignore[arg-type]
+        log.debug("included router %s", name)
+    _install_security(app, settings)
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.cors_origins,
+        allow_credentials=settings.cors_allow_credentials,
+        allow_methods=["GET", "POST", "PATCH", "DELETE", "OPTIONS"],
+        allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "X-Request-ID"],
+        expose_headers=["X-Request-ID", "Retry-After", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset"],
+    )
+    app.add_middleware(TelemetryMiddleware)
+    return app
+
+
+def _install_security(app: FastAPI, settings: GatewaySettings) -> None:
+    """JWT verification (JWKS from auth) and rate limits, wired from their modules."""
+    try:
+        from ipheron_gateway import security_wiring
+    except ImportError:
+        log.warning("security wiring not present; token checks and rate limits are off")
+        return
+    security_wiring.install(app, settings)

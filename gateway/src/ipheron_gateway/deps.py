@@ -1,0 +1,103 @@
+"""FastAPI dependencies, as Annotated aliases so handlers read like sentences:
+`async def me(user: CurrentUser, stubs: Stubs)`."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+
+from fastapi import Depends, Header, Request
+
+from ipheron_gateway.clients import Upstreams
+from ipheron_gateway.problems import Problem
+
+_IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_\-:.]{8,128}$")
+
+
+@dataclass(frozen=True)
+class User:
+    """The caller, from a verified access token."""
+
+    id: str
+    wallet: str | None
+    claims: dict[str, Any] = field(default_factory=dict)
+
+
+def _upstreams(request: Request) -> Upstreams:
+    return request.app.state.upstreams  # type: ignore[no-any-return]
+
+
+Stubs = Annotated[Upstreams, Depends(_upstreams)]
+
+
+def bearer_token(request: Request) -> str | None:
+    header = request.headers.get("authorization")
+    if not header:
+        return None
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Problem(401, "Authorization header must be 'Bearer <access token>'",
+                      headers={"WWW-Authenticate": 'Bearer error="invalid_request"'})
+    return token.strip()
+
+
+def user_from_request(request: Request) -> User | None:
+    """Verify the bearer token locally (JWKS cache, no auth hop); None when absent."""
+    cached = getattr(request.state, "user", None)
+    if cached is not None:
+        return cached  # type: ignore[no-any-return]
+    token = bearer_token(request)
+    if token is None:
+        return None
+    verifier = getattr(request.app.state, "verifier", None)
+    if verifier is None:
+        raise Problem(503, "token verification is not available yet")
+    try:
+        claims = verifier.verify(token)
+    except Exception as exc:  # the verifier raises its TokenError with a safe reason
+        reason = getattr(exc, "reason", None) or str(exc) or "invalid token"
+        raise Problem(401, f"invalid access token: {reason}",
+                      headers={"WWW-Authenticate": 'Bearer error="invalid_token"'}) from None
+    data = claims if isinstance(claims, dict) else getattr(claims, "__dict__", {})
+    sub = data.get("sub") if isinstance(data, dict) else None
+    sub = sub or getattr(claims, "sub", None)
+    user = User(id=str(sub), wallet=data.get("wallet") or getattr(claims, "wallet", None), claims=dict(data))
+    request.state.user = user
+    return user
+
+
+def _current_user(request: Request) -> User:
+    user = user_from_request(request)
+    if user is None:
+        raise Problem(401, "authentication required", headers={"WWW-Authenticate": "Bearer"})
+    return user
+
+
+def _optional_user(request: Request) -> User | None:
+    return user_from_request(request)
+
+
+CurrentUser = Annotated[User, Depends(_current_user)]
+OptionalUser = Annotated[User | None, Depends(_optional_user)]
+
+
+def _idempotency_key(idempotency_key: Annotated[str | None, Header()] = None) -> str:
+    if idempotency_key is None:
+        raise Problem(400, "the Idempotency-Key header is required for this request",
+                      errors=[{"field": "Idempotency-Key", "message": "required"}])
+    if not _IDEMPOTENCY_KEY.match(idempotency_key):
+        raise Problem(400, "Idempotency-Key must be 8-128 characters of A-Z a-z 0-9 _ - : .",
+                      errors=[{"field": "Idempotency-Key", "message": "invalid format"}])
+    return idempotency_key
+
+
+IdempotencyKey = Annotated[str, Depends(_idempotency_key)]
+
+
+def client_ip(request: Request, trust_forwarded_for: bool) -> str:
+    if trust_forwarded_for:
+        fwd = request.headers.get("x-forwarded-for")
+        if fwd:
+            return fwd.split(",")[0].strip()
+    return request.client.host if request.client else "unknown"

@@ -1,0 +1,98 @@
+"""/health (every component, 200 or 503 naming what is down), /health/live, /health/ready, /metrics."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from typing import Any
+
+import grpc
+from fastapi import APIRouter, Request
+from fastapi.responses import ORJSONResponse, Response
+from grpc_health.v1 import health_pb2
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from ipheron_gateway.clients import Upstreams
+from ipheron_gateway.config import SERVICES
+
+router = APIRouter(tags=["operations"])
+SERVING = health_pb2.HealthCheckResponse.SERVING
+
+
+async def _check(upstreams: Upstreams, svc: str, name: str, timeout: float) -> str:
+    try:
+        resp = await upstreams.health[svc].Check(health_pb2.HealthCheckRequest(service=name), timeout=timeout)
+    except grpc.aio.AioRpcError as exc:
+        if exc.code() == grpc.StatusCode.NOT_FOUND:
+            return "unknown"
+        return "down"
+    return "up" if resp.status == SERVING else "down"
+
+
+async def component_status(request: Request) -> dict[str, Any]:
+    upstreams: Upstreams = request.app.state.upstreams
+    timeout = request.app.state.settings.health_timeout
+    checks = [_check(upstreams, svc, "", timeout) for svc in SERVICES]
+    checks += [_check(upstreams, svc, "postgresql", timeout) for svc in SERVICES]
+    results = await asyncio.gather(*checks)
+    services = dict(zip(SERVICES, results[: len(SERVICES)], strict=True))
+    db_views = dict(zip(SERVICES, results[len(SERVICES):], strict=True))
+    components: dict[str, Any] = {f"service:{s}": {"status": st} for s, st in services.items()}
+    # Each service reports its own connection to PostgreSQL; down if any that answered says so.
+    reporting = {s: v for s, v in db_views.items() if v in ("up", "down")}
+    pg_down = [s for s, v in reporting.items() if v == "down"]
+    components["postgresql"] = {"status": "down" if pg_down or not reporting else "up",
+                                **({"seen_down_by": pg_down} if pg_down else {})}
+    components["redis"] = {"status": await _redis_status(request)}
+    extra = getattr(request.app.state, "extra_health", None)
+    if extra is not None:
+        components.update(await extra(request))
+    return components
+
+
+async def _redis_status(request: Request) -> str:
+    redis = getattr(request.app.state, "redis", None)
+    if redis is None:
+        return "down"
+    try:
+        await asyncio.wait_for(redis.ping(), timeout=request.app.state.settings.health_timeout)
+    except Exception:  # noqa: BLE001 - any failure means unreachable
+        return "down"
+    limiter = getattr(request.app.state, "limiter", None)
+    return "degraded" if getattr(limiter, "degraded", False) else "up"
+
+
+@router.get("/health", summary="Every component's status; 503 names what is down")
+async def health(request: Request) -> Response:
+    components = await component_status(request)
+    down = sorted(name for name, c in components.items() if c["status"] in ("down", "unknown"))
+    degraded = sorted(name for name, c in components.items() if c["status"] == "degraded")
+    body = {
+        "status": "unhealthy" if down else ("degraded" if degraded else "healthy"),
+        "timestamp": dt.datetime.now(dt.UTC).isoformat(),
+        "down": down,
+        "components": components,
+    }
+    if degraded:
+        body["degraded"] = degraded
+    return ORJSONResponse(body, status_code=503 if down else 200)
+
+
+@router.get("/health/live", summary="The gateway process is alive")
+async def live() -> dict[str, str]:
+    return {"status": "alive"}
+
+
+@router.get("/health/ready", summary="Ready to serve: every service answers its health check")
+async def ready(request: Request) -> Response:
+    upstreams: Upstreams = request.app.state.upstreams
+    timeout = request.app.state.settings.health_timeout
+    results = await asyncio.gather(*[_check(upstreams, s, "", timeout) for s in SERVICES])
+    down = [s for s, r in zip(SERVICES, results, strict=True) if r != "up"]
+    return ORJSONResponse({"status": "not ready" if down else "ready", "down": down},
+                          status_code=503 if down else 200)
+
+
+@router.get("/metrics", summary="Prometheus metrics", include_in_schema=False)
+async def metrics() -> Response:
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

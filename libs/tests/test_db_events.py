@@ -1,0 +1,87 @@
+"""Real PostgreSQL + Redis: per-service roles cannot read each other's schemas,
+and the outbox publishes committed events once and never rolled-back ones."""
+
+from __future__ import annotations
+
+import pytest
+import redis
+from sqlalchemy import text
+from sqlalchemy.exc import ProgrammingError
+
+from ipheron_libs import db, events
+
+
+class _Op:
+    def __init__(self, conn) -> None:  # type: ignore[no-untyped-def]
+        self.conn = conn
+
+    def execute(self, sql: str) -> None:
+        self.conn.execute(text(sql))
+
+
+def _with_outbox(url: str, schema: str):  # type: ignore[no-untyped-def]
+    engine = db.make_engine(url, schema)
+    with engine.begin() as conn:
+        events.migration_upgrade(_Op(conn))
+    return engine
+
+
+def test_a_service_role_cannot_read_another_services_schema(service_db_url) -> None:  # type: ignore[no-untyped-def]
+    a = db.make_engine(service_db_url("libtest_a"), "libtest_a")
+    b = db.make_engine(service_db_url("libtest_b"), "libtest_b")
+    with a.begin() as conn:
+        conn.execute(text("CREATE TABLE secrets (v text)"))
+        conn.execute(text("INSERT INTO secrets VALUES ('mine')"))
+    with pytest.raises(ProgrammingError, match="permission denied"):
+        with b.connect() as conn:
+            conn.execute(text("SELECT * FROM libtest_a.secrets")).all()
+    a.dispose()
+    b.dispose()
+
+
+def test_outbox_relays_committed_events_once_and_drops_rolled_back_ones(service_db_url, redis_url) -> None:  # type: ignore[no-untyped-def]
+    engine = _with_outbox(service_db_url("libtest_ev"), "libtest_ev")
+    stream = "test:events:relay"
+    r = redis.Redis.from_url(redis_url)
+    r.delete(stream)
+    with engine.begin() as conn:
+        ev = events.emit(conn, "asset.created", "user-1", {"asset_id": "a1", "price": "1.50"})
+    with pytest.raises(RuntimeError):
+        with engine.begin() as conn:
+            events.emit(conn, "asset.created", "user-1", {"asset_id": "never"})
+            raise RuntimeError("the change failed")
+    relay = events.OutboxRelay(engine, "libtest_ev", redis_url, stream=stream)
+    assert relay.publish_pending() == 1
+    assert relay.publish_pending() == 0
+    entries = r.xrange(stream)
+    assert len(entries) == 1
+    got = events.Event.from_fields(entries[0][1])
+    assert (got.id, got.type, got.payload) == (ev.id, "asset.created", {"asset_id": "a1", "price": "1.50"})
+    engine.dispose()
+
+
+def test_first_delivery_is_true_once_per_consumer(service_db_url) -> None:  # type: ignore[no-untyped-def]
+    engine = _with_outbox(service_db_url("libtest_pe"), "libtest_pe")
+    with engine.begin() as conn:
+        assert events.first_delivery(conn, "analytics", "ev-1") is True
+        assert events.first_delivery(conn, "analytics", "ev-1") is False
+        assert events.first_delivery(conn, "ai-agents", "ev-1") is True
+    engine.dispose()
+
+
+async def test_consumer_group_delivers_and_acknowledges(redis_url) -> None:  # type: ignore[no-untyped-def]
+    stream = "test:events:consumer"
+    r = redis.Redis.from_url(redis_url)
+    r.delete(stream)
+    seen: list[str] = []
+
+    async def handler(ev: events.Event) -> None:
+        seen.append(ev.type)
+
+    consumer = events.Consumer(redis_url, "g1", handler, stream=stream, block_ms=50)
+    await consumer._ensure_group()
+    r.xadd(stream, events.Event("e1", "stake.opened", 1, "2026-01-01T00:00:00+00:00", "u", {}).to_fields())
+    assert await consumer.poll_once() == 1
+    assert seen == ["stake.opened"]
+    assert r.xpending(stream, "g1")["pending"] == 0
+    await consumer.redis.aclose()
