@@ -9,7 +9,7 @@ PIP := $(VENV)/bin/pip
 SERVICES := auth assets staking analytics ai-agents chain
 PACKAGES := -e proto -e "libs[testing]" -e devstack -e "gateway[test]" $(foreach s,$(SERVICES),-e "services/$(s)[test]")
 
-.PHONY: help install run test test-fast proto proto-check contracts bench demo-data lint clean
+.PHONY: help install run test proto proto-check contracts bench demo-data lint clean
 
 help:
 	@echo "make install   create .venv and install every package (+ build-time node tools)"
@@ -49,10 +49,7 @@ contracts:
 	node services/chain/scripts/compile.js
 
 test: proto-check
-	$(PY) -m pytest
-
-test-fast:
-	$(PY) -m pytest -m "not e2e"
+	PY=$(PY) scripts/run-tests.sh
 
 bench:
 	$(PY) bench/run.py
