@@ -24,7 +24,7 @@ import {IPAssetToken} from "./IPAssetToken.sol";
  * Access control (platform decision): the IPheron platform is the only transaction sender
  * in production. Its relayer holds OPERATOR_ROLE and may `listFor`/`unlist` on behalf of the
  * token owner (only while the owner has not revoked the marketplace's approval on the token
- * contract) and `buyFor(tokenId, recipient)`, paying msg.value from the platform treasury for
+ * contract), `transferFor(tokenId, to)` and `buyFor(tokenId, recipient)`, paying msg.value from the platform treasury for
  * a buyer who paid the platform off chain. Owners may also `list`/`unlist`/`buy` directly.
  * Nobody else can list a token.
  */
@@ -50,6 +50,7 @@ contract Marketplace is AccessControl, ReentrancyGuard {
     event Sold(uint256 indexed tokenId, address indexed seller, address indexed buyer, uint256 price, uint256 royalty);
     event SellerCredited(uint256 indexed tokenId, address indexed seller, uint256 amount);
     event RoyaltyCredited(uint256 indexed tokenId, address indexed coCreator, uint256 amount);
+    event TransferredFor(uint256 indexed tokenId, address indexed from, address indexed to);
     event Withdrawn(address indexed payee, uint256 amount);
     event WithdrawalFailed(address indexed payee, uint256 amount);
 
@@ -93,6 +94,25 @@ contract Marketplace is AccessControl, ReentrancyGuard {
         ) revert NotTokenOwner(tokenId, msg.sender);
         delete _listings[tokenId];
         emit Unlisted(tokenId, msg.sender);
+    }
+
+    /**
+     * @notice The platform operator moves a token from its owner to `to` (a gift or an off-chain
+     *         sale the owner asked for), while the owner has not revoked the marketplace's
+     *         approval. Any listing of the token is removed.
+     */
+    function transferFor(uint256 tokenId, address to) external onlyRole(OPERATOR_ROLE) nonReentrant {
+        if (to == address(0)) revert InvalidRecipient();
+        address owner = token.ownerOf(tokenId);
+        if (!token.isApprovedForAll(owner, address(this)) && token.getApproved(tokenId) != address(this)) {
+            revert MarketplaceNotApproved(tokenId, owner);
+        }
+        if (_listings[tokenId].seller != address(0)) {
+            delete _listings[tokenId];
+            emit Unlisted(tokenId, msg.sender);
+        }
+        emit TransferredFor(tokenId, owner, to);
+        token.safeTransferFrom(owner, to, tokenId);
     }
 
     /// @notice Buy a listed token for exactly its price; the token goes to the caller.

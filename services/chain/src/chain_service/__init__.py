@@ -1,0 +1,1 @@
+"""IPheron chain service: the only component that talks to the blockchain."""

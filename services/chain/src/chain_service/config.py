@@ -1,0 +1,58 @@
+"""Chain service settings (env prefix CHAIN_, plus the shared WEB3_PROVIDER_URI)."""
+
+from __future__ import annotations
+
+from pydantic import AliasChoices, Field, model_validator
+from pydantic_settings import SettingsConfigDict
+
+from ipheron_libs.settings import InsecureSettingError, ServiceSettings
+
+# eth-tester's first funded development account (private key 0x…01). Public knowledge, so
+# only the embedded development chain may use it; production refuses it.
+DEV_SIGNER_KEY = "0x" + "00" * 31 + "01"
+
+
+class ChainSettings(ServiceSettings):
+    """What the chain service reads; every amount is in wei, every duration in seconds."""
+
+    model_config = SettingsConfigDict(env_prefix="CHAIN_", extra="ignore", populate_by_name=True)
+
+    grpc_port: int = 50056
+    # Empty: the embedded in-process EVM (py-evm). Otherwise any JSON-RPC node (http/ws).
+    web3_provider_uri: str | None = Field(
+        default=None, validation_alias=AliasChoices("WEB3_PROVIDER_URI", "CHAIN_WEB3_PROVIDER_URI")
+    )
+    signer_key: str | None = Field(default=None, validation_alias=AliasChoices("CHAIN_SIGNER_KEY"))
+    # Locate contracts deployed elsewhere instead of deploying ours (JSON-RPC networks).
+    token_address: str | None = None
+    marketplace_address: str | None = None
+    confirmations: int = Field(default=1, ge=1, le=64)
+    receipt_timeout_s: float = Field(default=120.0, gt=0)
+    poll_interval_s: float = Field(default=0.05, gt=0)
+    # A transaction without a receipt after this long is re-sent with higher fees.
+    stuck_after_s: float = Field(default=30.0, gt=0)
+    fee_bump_percent: int = Field(default=25, ge=11, le=500)
+    max_replacements: int = Field(default=3, ge=0, le=10)
+    gas_margin_percent: int = Field(default=20, ge=0, le=200)
+    priority_fee_wei: int = Field(default=1_000_000_000, ge=0)
+    # Embedded chain: journal signed transactions and replay them at start.
+    journal: bool = True
+
+    @property
+    def embedded(self) -> bool:
+        """True when the service runs its own in-process EVM."""
+        return not self.web3_provider_uri
+
+    @property
+    def effective_signer_key(self) -> str:
+        """The signer key; the development key only for the embedded chain outside production."""
+        return self.signer_key or DEV_SIGNER_KEY
+
+    @model_validator(mode="after")
+    def _production_needs_a_real_key(self) -> ChainSettings:
+        if self.env == "production":
+            if not self.signer_key or self.signer_key.lower().removeprefix("0x") == DEV_SIGNER_KEY[2:]:
+                raise InsecureSettingError("CHAIN_SIGNER_KEY must be set to a real key when IPHERON_ENV=production")
+        elif not self.embedded and not self.signer_key:
+            raise InsecureSettingError("CHAIN_SIGNER_KEY is required with WEB3_PROVIDER_URI")
+        return self

@@ -1,0 +1,125 @@
+"""The chain the service talks to: the embedded in-process EVM (py-evm through
+eth-tester) or any JSON-RPC node, behind one `Network` with an executor.
+
+The embedded EVM is not thread-safe, so every call to it runs on one dedicated thread.
+It also forgets everything when the process ends, so each signed raw transaction is
+journaled (with the timestamp of the block that will hold it) *before* it is applied,
+and the journal is replayed at start: same genesis, same transactions, same block
+times, hence the same tokens, owners and balances.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import functools
+import logging
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Protocol, TypeVar
+
+from eth_tester import EthereumTester, PyEVMBackend
+from eth_utils import keccak
+from web3 import EthereumTesterProvider, Web3
+
+log = logging.getLogger("ipheron.chain.network")
+T = TypeVar("T")
+
+
+class Journal(Protocol):
+    """Where the embedded chain writes each raw transaction before applying it."""
+
+    def append(self, tx_hash: str, raw_tx: bytes, block_timestamp: int) -> int: ...
+
+    def discard(self, seq: int) -> None: ...
+
+
+class JournalingEthereumTester(EthereumTester):
+    """EthereumTester that journals every raw transaction it mines (auto-mine mode).
+
+    Each transaction is mined in its own block; the block's timestamp is fixed before the
+    transaction is applied so that the journal can record it and a replay can reproduce it.
+    """
+
+    def __init__(self, backend: PyEVMBackend, journal: Journal | None) -> None:
+        super().__init__(backend=backend)
+        self.journal = journal
+
+    def _next_block_timestamp(self) -> int:
+        parent = self.backend.chain.get_canonical_head()
+        return max(int(time.time()), parent.timestamp + 1)
+
+    def _pin_pending_timestamp(self, timestamp: int) -> None:
+        chain = self.backend.chain
+        chain.header = chain.header.copy(timestamp=timestamp)
+
+    def send_raw_transaction(self, raw_transaction_hex: str) -> str:  # type: ignore[override]
+        if self.journal is None or not self.auto_mine_transactions:
+            return super().send_raw_transaction(raw_transaction_hex)
+        raw = bytes.fromhex(raw_transaction_hex.removeprefix("0x"))
+        timestamp = self._next_block_timestamp()
+        self._pin_pending_timestamp(timestamp)
+        seq = self.journal.append("0x" + keccak(raw).hex(), raw, timestamp)
+        try:
+            return super().send_raw_transaction(raw_transaction_hex)
+        except Exception:
+            # Rejected before it reached a block (bad nonce, no funds): not part of history.
+            self.journal.discard(seq)
+            raise
+
+    def replay(self, entries: Iterable[tuple[int, bytes, int]]) -> int:
+        """Re-apply journaled transactions in order with their original block times."""
+        applied = 0
+        for seq, raw, timestamp in entries:
+            self._pin_pending_timestamp(timestamp)
+            try:
+                EthereumTester.send_raw_transaction(self, "0x" + raw.hex())
+                applied += 1
+            except Exception as exc:  # noqa: BLE001 - one bad entry must not stop the rest
+                log.warning("journal entry %d could not be replayed: %s", seq, exc)
+        return applied
+
+
+def make_embedded_tester(genesis_timestamp: int, journal: Journal | None) -> JournalingEthereumTester:
+    """A fresh in-process chain with eth-tester's funded development accounts."""
+    params = PyEVMBackend.generate_genesis_params(overrides={"timestamp": genesis_timestamp})
+    return JournalingEthereumTester(PyEVMBackend(genesis_parameters=params), journal)
+
+
+class Network:
+    """A Web3 handle plus the executor every blocking chain call runs on."""
+
+    def __init__(self, w3: Web3, *, embedded: bool, tester: JournalingEthereumTester | None = None,
+                 threads: int = 1) -> None:
+        self.w3 = w3
+        self.embedded = embedded
+        self.tester = tester
+        # One thread for the embedded EVM (not thread-safe); a few for a remote node.
+        self._executor = ThreadPoolExecutor(max_workers=1 if embedded else threads, thread_name_prefix="chain")
+
+    @classmethod
+    def embedded_chain(cls, genesis_timestamp: int, journal: Journal | None) -> Network:
+        tester = make_embedded_tester(genesis_timestamp, journal)
+        return cls(Web3(EthereumTesterProvider(tester)), embedded=True, tester=tester)
+
+    @classmethod
+    def json_rpc(cls, uri: str, timeout_s: float = 30.0) -> Network:
+        if uri.startswith(("http://", "https://")):
+            provider: Any = Web3.HTTPProvider(uri, request_kwargs={"timeout": timeout_s})
+        else:
+            raise ValueError(f"unsupported WEB3_PROVIDER_URI scheme (use http or https): {uri}")
+        return cls(Web3(provider), embedded=False, threads=8)
+
+    @property
+    def name(self) -> str:
+        return "embedded" if self.embedded else "rpc"
+
+    async def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run a blocking chain call on the chain executor."""
+        ctx = contextvars.copy_context()
+        call = functools.partial(ctx.run, fn, *args, **kwargs)
+        return await asyncio.get_running_loop().run_in_executor(self._executor, call)
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=True, cancel_futures=True)

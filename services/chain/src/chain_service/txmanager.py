@@ -1,0 +1,316 @@
+"""The single signer's transaction manager.
+
+- Nonces: one local counter behind an asyncio lock, initialised from the chain's pending
+  count and resynced from the chain when a node rejects a nonce, so concurrent submissions
+  get gap-free, duplicate-free nonces.
+- Fees: EIP-1559 (max fee = 2 x base fee + priority fee); gas = estimate + a margin.
+  Estimation runs before a nonce is taken, so a call that would revert fails with the
+  contract's error and consumes nothing.
+- Receipts: awaited with a configurable number of confirmations; a transaction still
+  without a receipt after `stuck_after_s` is replaced (same nonce, fees bumped).
+- Records: every transaction is written to chain.transactions before it is sent and
+  updated with its outcome (status, gas used, gas price, block, time).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from eth_account.signers.local import LocalAccount
+from hexbytes import HexBytes
+
+from ipheron_libs.db import run_db
+from ipheron_libs.errors import DomainError, FailedPrecondition, Unavailable
+
+from chain_service.config import ChainSettings
+from chain_service.contracts import Revert, decode_revert
+from chain_service.network import Network
+from chain_service.repository import ChainRepository, utc_from_timestamp
+
+log = logging.getLogger("ipheron.chain.tx")
+
+
+class ContractRevert(FailedPrecondition):
+    """The contract refused the call; `revert` names its custom error."""
+
+    def __init__(self, message: str, revert: Revert | None) -> None:
+        super().__init__(message)
+        self.revert = revert
+
+
+@dataclass
+class TxRequest:
+    """What to send and how to record it."""
+
+    type: str
+    to: str | None
+    data: str
+    value: int = 0
+    asset_id: uuid.UUID | None = None
+    token_id: int | None = None
+    counterparty: str | None = None
+    amount_wei: int = 0
+    idempotency_key: str | None = None
+    request_hash: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Sent:
+    """A signed transaction in flight; `hashes` holds it and any replacements, newest last."""
+
+    request: TxRequest
+    nonce: int
+    gas: int
+    max_fee: int
+    priority_fee: int
+    hashes: list[str]
+    sent_at: float
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The mined result of a transaction."""
+
+    tx_hash: str
+    receipt: dict[str, Any]
+    succeeded: bool
+    confirmations: int
+
+
+def is_nonce_error(exc: BaseException) -> bool:
+    text = str(exc).lower()
+    return "nonce" in text or "already known" in text or "replacement transaction underpriced" in text
+
+
+class TransactionManager:
+    """Sends the platform signer's transactions; one instance per process and signer."""
+
+    def __init__(self, network: Network, repo: ChainRepository, account: LocalAccount, settings: ChainSettings,
+                 chain_id: int) -> None:
+        self.network = network
+        self.repo = repo
+        self.account = account
+        self.settings = settings
+        self.chain_id = chain_id
+        self._lock = asyncio.Lock()
+        self._nonce: int | None = None
+
+    @property
+    def address(self) -> str:
+        return str(self.account.address)
+
+    async def resync_nonce(self) -> int:
+        """Take the next nonce from the chain (pending pool included)."""
+        self._nonce = await self.network.run(self.network.w3.eth.get_transaction_count, self.address, "pending")
+        return self._nonce
+
+    # --- estimation and fees ----------------------------------------------------------
+    async def estimate_gas(self, req: TxRequest) -> int:
+        """Gas estimate plus the margin; a would-be revert raises ContractRevert."""
+        tx: dict[str, Any] = {"from": self.address, "data": req.data, "value": req.value}
+        if req.to:
+            tx["to"] = req.to
+        try:
+            estimate = await self.network.run(self.network.w3.eth.estimate_gas, tx)
+        except Exception as exc:  # noqa: BLE001 - provider errors vary; classify below
+            raise self._classify(exc) from exc
+        return int(estimate) * (100 + self.settings.gas_margin_percent) // 100
+
+    def _classify(self, exc: BaseException) -> DomainError:
+        revert = decode_revert(exc)
+        if revert is not None:
+            return ContractRevert(f"contract reverted: {revert}", revert)
+        text = str(exc)
+        if "revert" in text.lower():
+            return ContractRevert(f"contract reverted: {text[:300]}", None)
+        log.warning("chain call failed: %s", text[:500])
+        return Unavailable(f"chain node error: {text[:200]}")
+
+    async def _fees(self) -> tuple[int, int]:
+        """(max fee per gas, priority fee per gas) for the next block."""
+        def read() -> tuple[int, int]:
+            eth = self.network.w3.eth
+            base = int(eth.get_block("latest").get("baseFeePerGas") or 0)
+            if self.network.embedded:
+                prio = self.settings.priority_fee_wei
+            else:
+                try:
+                    prio = int(eth.max_priority_fee)
+                except Exception:  # noqa: BLE001 - not every node implements it
+                    prio = self.settings.priority_fee_wei
+            return 2 * base + prio, prio
+
+        return await self.network.run(read)
+
+    # --- submission -------------------------------------------------------------------
+    async def submit(self, req: TxRequest, gas: int | None = None) -> Sent:
+        """Estimate, take a nonce, sign, record and send. Returns once the node accepted it."""
+        if gas is None:
+            gas = await self.estimate_gas(req)
+        async with self._lock:
+            if self._nonce is None:
+                await self.resync_nonce()
+            for attempt in range(3):
+                max_fee, prio = await self._fees()
+                nonce = self._nonce
+                assert nonce is not None
+                tx_hash, raw = self._sign(req, nonce, gas, max_fee, prio)
+                await run_db(self.repo.insert_tx, **self._record(req, tx_hash, nonce, gas, max_fee, prio))
+                try:
+                    await self.network.run(self.network.w3.eth.send_raw_transaction, raw)
+                except Exception as exc:  # noqa: BLE001 - classified below
+                    await run_db(self.repo.update_tx, tx_hash, status="failed", error=f"rejected: {str(exc)[:400]}")
+                    if is_nonce_error(exc) and attempt < 2:
+                        log.warning("nonce %d rejected (%s); resyncing from chain", nonce, exc)
+                        await self.resync_nonce()
+                        continue
+                    raise self._classify(exc) from exc
+                self._nonce = nonce + 1
+                return Sent(req, nonce, gas, max_fee, prio, [tx_hash], time.monotonic())
+        raise Unavailable("could not obtain a valid nonce from the chain")
+
+    def _sign(self, req: TxRequest, nonce: int, gas: int, max_fee: int, prio: int) -> tuple[str, bytes]:
+        tx: dict[str, Any] = {
+            "type": 2,
+            "chainId": self.chain_id,
+            "nonce": nonce,
+            "gas": gas,
+            "maxFeePerGas": max_fee,
+            "maxPriorityFeePerGas": prio,
+            "value": req.value,
+            "data": req.data,
+        }
+        if req.to:
+            tx["to"] = req.to
+        signed = self.account.sign_transaction(tx)
+        return "0x" + bytes(signed.hash).hex(), bytes(signed.raw_transaction)
+
+    def _record(self, req: TxRequest, tx_hash: str, nonce: int, gas: int, max_fee: int, prio: int) -> dict[str, Any]:
+        return {
+            "tx_hash": tx_hash,
+            "chain_id": self.chain_id,
+            "from_address": self.address,
+            "to_address": req.to,
+            "nonce": nonce,
+            "type": req.type,
+            "status": "pending",
+            "asset_id": req.asset_id,
+            "token_id": req.token_id,
+            "counterparty": req.counterparty,
+            "amount_wei": Decimal(req.amount_wei),
+            "gas_limit": gas,
+            "max_fee_per_gas": Decimal(max_fee),
+            "max_priority_fee_per_gas": Decimal(prio),
+            "idempotency_key": req.idempotency_key,
+            "request_hash": req.request_hash,
+            "details": req.details,
+        }
+
+    async def replace(self, sent: Sent) -> str | None:
+        """Re-send a stuck transaction with the same nonce and bumped fees.
+
+        Returns the new hash, or None when the node refused it because the original was
+        mined meanwhile (nonce too low / already known).
+        """
+        bump = 100 + self.settings.fee_bump_percent
+        async with self._lock:
+            max_fee_now, prio_now = await self._fees()
+            prio = max(sent.priority_fee * bump // 100 + 1, prio_now)
+            max_fee = max(sent.max_fee * bump // 100 + 1, max_fee_now, prio)
+            old = sent.hashes[-1]
+            tx_hash, raw = self._sign(sent.request, sent.nonce, sent.gas, max_fee, prio)
+            record = self._record(sent.request, tx_hash, sent.nonce, sent.gas, max_fee, prio)
+            # The idempotency key stays with the first record; the replacement points to it.
+            record["idempotency_key"] = None
+            record["details"] = {**sent.request.details, "replaces": old}
+            await run_db(self.repo.insert_tx, **record)
+            try:
+                await self.network.run(self.network.w3.eth.send_raw_transaction, raw)
+            except Exception as exc:  # noqa: BLE001
+                await run_db(self.repo.update_tx, tx_hash, status="failed", error=f"rejected: {str(exc)[:400]}")
+                log.info("replacement of %s not accepted: %s", old, exc)
+                return None
+            await run_db(self.repo.update_tx, old, status="replaced", replaced_by=tx_hash)
+            sent.hashes.append(tx_hash)
+            sent.max_fee, sent.priority_fee, sent.sent_at = max_fee, prio, time.monotonic()
+            log.warning("replaced stuck transaction %s by %s (nonce %d)", old, tx_hash, sent.nonce)
+            return tx_hash
+
+    # --- receipts ---------------------------------------------------------------------
+    def _find_receipt(self, hashes: list[str]) -> tuple[str, dict[str, Any]] | None:
+        eth = self.network.w3.eth
+        for h in reversed(hashes):
+            try:
+                receipt = eth.get_transaction_receipt(HexBytes(h))
+            except Exception:  # noqa: BLE001 - TransactionNotFound and friends: not mined yet
+                continue
+            if receipt is not None and receipt.get("blockNumber") is not None:
+                return h, dict(receipt)
+        return None
+
+    async def wait(self, sent: Sent, confirmations: int | None = None) -> Outcome:
+        """Await the receipt (replacing the transaction if it is stuck) and record the outcome."""
+        wanted = confirmations or self.settings.confirmations
+        if self.network.embedded:
+            wanted = 1  # each transaction is mined in its own block at once; no reorgs in-process
+        deadline = time.monotonic() + self.settings.receipt_timeout_s
+        replacements = 0
+        while True:
+            found = await self.network.run(self._find_receipt, sent.hashes)
+            if found is not None:
+                tx_hash, receipt = found
+                latest = await self.network.run(lambda: self.network.w3.eth.block_number)
+                confs = int(latest) - int(receipt["blockNumber"]) + 1
+                if confs >= wanted:
+                    return await self._finish(sent, tx_hash, receipt, confs)
+            elif (time.monotonic() - sent.sent_at > self.settings.stuck_after_s
+                  and replacements < self.settings.max_replacements):
+                replacements += 1
+                await self.replace(sent)
+                continue
+            if time.monotonic() > deadline:
+                raise Unavailable(f"no receipt for {sent.hashes[-1]} after {self.settings.receipt_timeout_s:.0f}s")
+            await asyncio.sleep(self.settings.poll_interval_s)
+
+    async def _finish(self, sent: Sent, tx_hash: str, receipt: dict[str, Any], confs: int) -> Outcome:
+        block = await self.network.run(self.network.w3.eth.get_block, receipt["blockNumber"])
+        succeeded = int(receipt["status"]) == 1
+        await run_db(
+            self.repo.update_tx,
+            tx_hash,
+            status="confirmed" if succeeded else "failed",
+            gas_used=int(receipt["gasUsed"]),
+            gas_price_wei=Decimal(int(receipt.get("effectiveGasPrice") or 0)),
+            block_number=int(receipt["blockNumber"]),
+            block_hash="0x" + bytes(receipt["blockHash"]).hex(),
+            block_time=utc_from_timestamp(int(block["timestamp"])),
+            error=None if succeeded else "reverted on chain",
+        )
+        for other in sent.hashes:
+            if other != tx_hash:
+                await run_db(self.repo.update_tx, other, status="replaced", replaced_by=tx_hash)
+        return Outcome(tx_hash=tx_hash, receipt=receipt, succeeded=succeeded, confirmations=confs)
+
+    async def send(self, req: TxRequest, gas: int | None = None) -> Outcome:
+        """Submit and await; the common path."""
+        return await self.wait(await self.submit(req, gas))
+
+    async def reconcile_pending(self) -> int:
+        """At start: settle records left pending by a previous process (crash after send)."""
+        settled = 0
+        for rec in await run_db(self.repo.pending_txs):
+            found = await self.network.run(self._find_receipt, [rec.tx_hash])
+            if found is None:
+                continue
+            sent = Sent(TxRequest(type=rec.type, to=rec.to_address, data="0x"), rec.nonce, rec.gas_limit,
+                        int(rec.max_fee_per_gas), int(rec.max_priority_fee_per_gas), [rec.tx_hash], time.monotonic())
+            await self._finish(sent, rec.tx_hash, found[1], 1)
+            settled += 1
+        return settled

@@ -1,0 +1,97 @@
+"""Fixtures for the chain tests: a migrated "chain" schema on the real PostgreSQL from
+ipheron_libs.testing, one embedded EVM shared by the session (contracts deployed once,
+≈35 tx/s is the budget), and helpers to act as users signing their own transactions."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+from ipheron_libs import db
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from chain_service.config import ChainSettings
+from chain_service.domain import ChainDomain
+from chain_service.repository import SCHEMA, ChainRepository
+from chain_service.server import MIGRATIONS_DIR
+
+# eth-tester funds the accounts with private keys 1..10; key 1 is the platform signer.
+USER_KEYS = ["0x" + f"{i:064x}" for i in range(2, 11)]
+
+
+def fresh_database(admin_url: str, name: str) -> str:
+    """A new, empty database on the test server; returns its admin URL."""
+    engine = create_engine(db.sqlalchemy_url(admin_url), isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    finally:
+        engine.dispose()
+    return make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+
+
+def chain_database(admin_url: str, name: str) -> str:
+    """A fresh database with the chain schema and role, migrated to head."""
+    url = db.provision(fresh_database(admin_url, name), SCHEMA)
+    db.migrate(url, SCHEMA, MIGRATIONS_DIR)
+    return url
+
+
+async def open_domain(url: str, **overrides: Any) -> ChainDomain:
+    settings = ChainSettings(database_url=url, **overrides)
+    engine = db.make_engine(url, SCHEMA, pool_size=4, max_overflow=8)
+    return await ChainDomain.open(settings, ChainRepository(engine))
+
+
+def close_domain(domain: ChainDomain) -> None:
+    domain.close()
+    domain.repo.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def chain_url(pg_admin_url: str) -> str:
+    return chain_database(pg_admin_url, "ipheron_chain_test")
+
+
+@pytest.fixture(scope="session")
+async def chain(chain_url: str) -> AsyncIterator[ChainDomain]:
+    domain = await open_domain(chain_url)
+    yield domain
+    close_domain(domain)
+
+
+@pytest.fixture(scope="session")
+def users() -> list[LocalAccount]:
+    return [Account.from_key(k) for k in USER_KEYS]
+
+
+@pytest.fixture()
+def new_asset() -> Callable[[], str]:
+    return lambda: str(uuid.uuid4())
+
+
+async def send_as(chain: ChainDomain, user: LocalAccount, to: str, data: str, value: int = 0) -> dict[str, Any]:
+    """A user signs and sends its own transaction (not through the platform signer)."""
+    w3 = chain.network.w3
+
+    def go() -> dict[str, Any]:
+        tx = {"type": 2, "chainId": chain.chain_id, "nonce": w3.eth.get_transaction_count(user.address),
+              "to": to, "data": data, "value": value, "gas": 500_000,
+              "maxFeePerGas": 50 * 10**9, "maxPriorityFeePerGas": 10**9}
+        signed = user.sign_transaction(tx)
+        h = w3.eth.send_raw_transaction(signed.raw_transaction)
+        return dict(w3.eth.get_transaction_receipt(h))
+
+    return await chain.network.run(go)
+
+
+async def call_as(chain: ChainDomain, user: str, to: str, data: str, value: int = 0) -> Any:
+    """eth_call from `user`: raises the provider's revert exception when the call reverts."""
+    w3 = chain.network.w3
+    return await chain.network.run(w3.eth.call, {"from": user, "to": to, "data": data, "value": value})
