@@ -44,10 +44,22 @@ async def component_status(request: Request) -> dict[str, Any]:
     components["postgresql"] = {"status": "down" if pg_down or not reporting else "up",
                                 **({"seen_down_by": pg_down} if pg_down else {})}
     components["redis"] = {"status": await _redis_status(request)}
-    extra = getattr(request.app.state, "extra_health", None)
-    if extra is not None:
-        components.update(await extra(request))
+    components["chain"] = await _chain_status(upstreams, timeout)
     return components
+
+
+async def _chain_status(upstreams: Upstreams, timeout: float) -> dict[str, Any]:
+    """The chain as the chain service sees it: reachable node, latest block, network."""
+    try:
+        from ipheron.chain.v1 import chain_service_pb2 as chain_pb
+    except ImportError:
+        return {"status": "unknown"}
+    try:
+        st = await upstreams.chain.GetNetworkStatus(chain_pb.GetNetworkStatusRequest(), timeout=timeout)
+    except (grpc.aio.AioRpcError, AttributeError):
+        return {"status": "down"}
+    return {"status": "up" if st.healthy else "down", "network": st.network, "chain_id": st.chain_id,
+            "latest_block": st.latest_block}
 
 
 async def _redis_status(request: Request) -> str:

@@ -1,0 +1,13 @@
+"""(a) The HTTP ceiling: a bare FastAPI JSON endpoint on uvicorn (uvloop + httptools)."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from fastapi.responses import ORJSONResponse
+
+app = FastAPI(default_response_class=ORJSONResponse)
+
+
+@app.get("/ping")
+async def ping() -> dict[str, bool]:
+    return {"ok": True}

@@ -1,0 +1,166 @@
+"""`make bench`: requests/s and p50/p99, in one run on this machine, of
+  (a) a bare uvicorn + FastAPI JSON endpoint (the HTTP ceiling),
+  (b) a minimal reference pipeline: bare FastAPI -> bare grpc.aio -> one PK SELECT,
+  (c) the real path: gateway (JWT check, rate limit, telemetry, error mapping)
+      -> auth service -> PostgreSQL, for GET /api/v1/users/{id},
+then prints c/a and c/b and writes bench/RESULTS.md. Load: wrk, 1 thread, 32
+connections, time-bounded; every server runs one process, like `make run`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from ipheron_devstack.stack import SERVICES, Stack  # noqa: E402
+from ipheron_libs.devstack_ports import free_port  # noqa: E402
+
+DURATION = int(os.environ.get("BENCH_SECONDS", "10"))
+CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "32"))
+PY = sys.executable
+
+
+@dataclass
+class Result:
+    name: str
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    non2xx: int
+
+
+def _ms(value: str) -> float:
+    m = re.match(r"([\d.]+)(us|ms|s)", value)
+    assert m, value
+    n, unit = float(m.group(1)), m.group(2)
+    return n / 1000 if unit == "us" else n * 1000 if unit == "s" else n
+
+
+def wrk(name: str, url: str, headers: dict[str, str] | None = None) -> Result:
+    hdr = [a for k, v in (headers or {}).items() for a in ("-H", f"{k}: {v}")]
+    base = ["wrk", "-t1", f"-c{CONNECTIONS}", "--latency", *hdr, url]
+    subprocess.run([*base[:3], "-d2s", *base[3:]], capture_output=True, check=True)  # warm-up
+    out = subprocess.run([*base[:3], f"-d{DURATION}s", *base[3:]], capture_output=True, text=True, check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    p50 = _ms(re.search(r"\s50%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
+    p99 = _ms(re.search(r"\s99%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
+    m = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    return Result(name, rps, p50, p99, int(m.group(1)) if m else 0)
+
+
+def wait_http(url: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=1).status_code < 500:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise TimeoutError(url)
+
+
+def uvicorn(app: str, port: int, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([PY, "-m", "uvicorn", app, "--port", str(port), "--loop", "uvloop", "--http", "httptools",
+                             "--no-access-log", "--log-level", "warning"], cwd=ROOT, env={**os.environ, **(env or {})},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def login(base: str) -> tuple[str, str]:
+    """A real SIWE login through the gateway; returns (access token, user id)."""
+    from eth_account import Account
+    from eth_account.messages import encode_defunct
+
+    acct = Account.create()
+    with httpx.Client(base_url=base, timeout=10) as c:
+        nonce = c.post("/api/v1/auth/nonce", json={"address": acct.address})
+        nonce.raise_for_status()
+        message = nonce.json()["message"]
+        sig = acct.sign_message(encode_defunct(text=message)).signature.hex()
+        resp = c.post("/api/v1/auth/login", json={"message": message, "signature": "0x" + sig.removeprefix("0x")})
+        resp.raise_for_status()
+        body = resp.json()
+    return body["access_token"], body["user"]["id"]
+
+
+def main() -> int:
+    if shutil.which("wrk") is None:
+        print("wrk is required: apt-get install -y wrk", file=sys.stderr)
+        return 2
+    tmp = Path(tempfile.mkdtemp(prefix="ipheron-bench-"))
+    auth = next(s for s in SERVICES if s.name == "auth")
+    stack = Stack.for_tests(tmp / "data", services=(auth,), log_dir=tmp / "logs",
+                            extra_env={"LOG_LEVEL": "WARNING", "GATEWAY_RATE_LIMIT_MULTIPLIER": "100000"})
+    procs: list[subprocess.Popen[bytes]] = []
+    results: list[Result] = []
+    try:
+        stack.start_infra()
+        stack.start_service(auth)
+        stack.wait_service(auth)
+        stack.start_gateway()
+        wait_http(stack.gateway_url + "/health/live")
+        token, user_id = login(stack.gateway_url)
+
+        port_a = free_port()
+        procs.append(uvicorn("bench.bare_http:app", port_a))
+        wait_http(f"http://127.0.0.1:{port_a}/ping")
+        results.append(wrk("a bare FastAPI JSON", f"http://127.0.0.1:{port_a}/ping"))
+        procs.pop().terminate()
+
+        grpc_port, port_b = free_port(), free_port()
+        procs.append(subprocess.Popen([PY, str(ROOT / "bench" / "ref_service.py"), str(grpc_port),
+                                       stack.service_urls["auth"]], cwd=ROOT))
+        procs.append(uvicorn("bench.ref_http:app", port_b, {"REF_GRPC_ADDR": f"127.0.0.1:{grpc_port}"}))
+        wait_http(f"http://127.0.0.1:{port_b}/users/{user_id}")
+        results.append(wrk("b bare FastAPI -> grpc.aio -> PK SELECT", f"http://127.0.0.1:{port_b}/users/{user_id}"))
+        for p in procs:
+            p.terminate()
+        procs.clear()
+
+        results.append(wrk("c gateway (JWT, rate limit, telemetry) -> auth -> PostgreSQL",
+                           f"{stack.gateway_url}/api/v1/users/{user_id}", {"Authorization": f"Bearer {token}"}))
+    finally:
+        for p in procs:
+            p.terminate()
+        stack.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    a, b, c = results
+    lines = [f"| {r.name} | {r.rps:,.0f} | {r.p50_ms:.2f} | {r.p99_ms:.2f} | {r.non2xx} |" for r in results]
+    ratio = (f"c/a = {c.rps / a.rps:.2f}  c/b = {c.rps / b.rps:.2f}  "
+             f"(target c/b >= 0.80: {'met' if c.rps / b.rps >= 0.8 else 'NOT met'})")
+    table = "\n".join(["| path | req/s | p50 ms | p99 ms | non-2xx |", "|---|---|---|---|---|", *lines])
+    print(table)
+    print(ratio)
+    write_results(table, ratio)
+    return 0 if all(r.non2xx == 0 for r in results) else 1
+
+
+def write_results(table: str, ratio: str) -> None:
+    path = ROOT / "bench" / "RESULTS.md"
+    head = path.read_text() if path.exists() else "# Benchmark results\n\nNewest first. Command: `make bench`.\n"
+    head_lines = head.split("\n## ", 1)
+    entry = (f"## {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC — `make bench`\n\n"
+             f"Machine: {os.cpu_count()} cores, {platform.platform()}, Python {platform.python_version()}; "
+             f"wrk -t1 -c{CONNECTIONS} -d{DURATION}s after a 2 s warm-up; one process per server.\n\n"
+             f"{table}\n\n{ratio}\n")
+    rest = ("\n## " + head_lines[1]) if len(head_lines) > 1 else ""
+    path.write_text(head_lines[0].rstrip() + "\n\n" + entry + rest)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
