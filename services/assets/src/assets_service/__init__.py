@@ -1,0 +1,1 @@
+"""IPheron assets service: the IP-asset catalog, co-creator splits, the purchase saga and provenance."""

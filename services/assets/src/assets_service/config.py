@@ -1,0 +1,46 @@
+"""Settings of the assets service (env prefix ASSETS_; shared names unprefixed)."""
+
+from __future__ import annotations
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import SettingsConfigDict
+
+from ipheron_libs.settings import ServiceSettings
+
+SCHEMA = "assets"
+
+
+class Settings(ServiceSettings):
+    """Everything the assets service reads from its environment."""
+
+    model_config = SettingsConfigDict(env_prefix="ASSETS_", extra="ignore", populate_by_name=True)
+
+    grpc_port: int = 50052
+    auth_addr: str = Field("127.0.0.1:50051", validation_alias=AliasChoices("AUTH_ADDR", "ASSETS_AUTH_ADDR"))
+    chain_addr: str = Field("127.0.0.1:50056", validation_alias=AliasChoices("CHAIN_ADDR", "ASSETS_CHAIN_ADDR"))
+    ai_agents_addr: str = Field("127.0.0.1:50055", validation_alias=AliasChoices("AI_AGENTS_ADDR", "ASSETS_AI_AGENTS_ADDR"))
+    # Port of the Prometheus /metrics endpoint (0 = off).
+    metrics_port: int = 9052
+    # Deadlines of outbound calls, seconds. The chain waits for a receipt, so it gets more.
+    auth_timeout: float = 3.0
+    ai_timeout: float = 3.0
+    chain_timeout: float = 15.0
+    # AI risk score (0..100) at or above which a new asset is held for review
+    # (a HIGH level holds it too).
+    review_threshold: int = 70
+    # AI risk score (0..100) at or above which a purchase is refused (HIGH refuses too).
+    purchase_block_threshold: int = 80
+    # Two-level cache: in-process LRU then Redis.
+    local_cache_ttl: float = 5.0
+    local_cache_size: int = 2048
+    redis_cache_ttl: int = 300
+    # Saga worker: how often it scans, how long a claim lasts, retry backoff cap.
+    saga_poll_interval: float = 2.0
+    # A claim outlives any single step (the chain deadline); a replica that dies
+    # holding one is taken over after it expires, or at once by its own restart.
+    saga_lease_seconds: float = 45.0
+    # Names this replica's saga claims; stable across restarts of the same pod/process slot.
+    instance_id: str = ""
+    saga_worker: bool = True
+    saga_max_backoff: float = 300.0
+    outbox_poll_interval: float = 0.5

@@ -1,0 +1,274 @@
+"""Fixtures for the assets tests: real PostgreSQL and Redis (ipheron_libs.testing),
+the real auth and chain services started in-process on port 0 (embedded EVM), a
+scripted AiAgentsService on port 0 (so tests choose the risk outcome), and
+assets-service replicas built exactly as production builds them."""
+
+from __future__ import annotations
+
+import itertools
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import grpc
+import pytest
+from eth_account import Account
+from eth_account.messages import encode_defunct
+from sqlalchemy import text
+
+from assets_service.config import SCHEMA, Settings
+from assets_service.server import MIGRATIONS, AssetsRuntime
+from ipheron.ai_agents.v1 import ai_agents_service_pb2 as ai_pb
+from ipheron.ai_agents.v1 import ai_agents_service_pb2_grpc as ai_grpc
+from ipheron.assets.v1 import assets_service_pb2 as pb
+from ipheron.assets.v1 import assets_service_pb2_grpc as pb_grpc
+from ipheron.auth.v1 import auth_service_pb2 as auth_pb
+from ipheron.auth.v1 import auth_service_pb2_grpc as auth_grpc
+from ipheron.chain.v1 import chain_service_pb2_grpc as chain_grpc
+from ipheron_libs import db, grpc_server
+
+CIDS = itertools.count(1)
+
+
+def make_cid(n: int | None = None) -> str:
+    """A valid CID v0 for distinct test content (sha2-256 multihash of a counter)."""
+    import hashlib
+
+    from assets_service.cid import _B58_ALPHABET
+
+    digest = hashlib.sha256(f"content-{n if n is not None else next(CIDS)}-{uuid.uuid4()}".encode()).digest()
+    raw = bytes([0x12, 0x20]) + digest
+    num = int.from_bytes(raw, "big")
+    out = ""
+    while num:
+        num, rem = divmod(num, 58)
+        out = _B58_ALPHABET[rem] + out
+    return out
+
+
+# ------------------------------------------------------------------ scripted ai-agents
+
+
+@dataclass
+class RiskScript:
+    """What the scripted ai-agents answers next; tests change it."""
+
+    asset_score: int = 10
+    asset_flags: list[str] = field(default_factory=list)
+    purchase_score: int = 5
+    asset_calls: int = 0
+    purchase_calls: int = 0
+    fail_asset: bool = False
+
+
+class ScriptedAiAgents(ai_grpc.AiAgentsServiceServicer):
+    """A real gRPC AiAgentsService whose risk answers the test decides."""
+
+    def __init__(self, script: RiskScript) -> None:
+        self.script = script
+
+    @staticmethod
+    def _assessment(score: int, flags: list[str]) -> ai_pb.RiskAssessment:
+        level = ai_pb.RISK_LEVEL_HIGH if score >= 70 else ai_pb.RISK_LEVEL_MEDIUM if score >= 40 else ai_pb.RISK_LEVEL_LOW
+        return ai_pb.RiskAssessment(score=score, level=level, flags=flags,
+                                    explanation=f"scripted score {score}" if flags else "")
+
+    async def AssessAssetRisk(self, request: ai_pb.AssessAssetRiskRequest, context: grpc.aio.ServicerContext) -> ai_pb.AssessAssetRiskResponse:
+        self.script.asset_calls += 1
+        if self.script.fail_asset:
+            await context.abort(grpc.StatusCode.UNAVAILABLE, "scripted outage")
+        return ai_pb.AssessAssetRiskResponse(assessment=self._assessment(self.script.asset_score, self.script.asset_flags))
+
+    async def AssessPurchaseRisk(self, request: ai_pb.AssessPurchaseRiskRequest, context: grpc.aio.ServicerContext) -> ai_pb.AssessPurchaseRiskResponse:
+        self.script.purchase_calls += 1
+        flags = ["wash_trading"] if self.script.purchase_score >= 70 else []
+        return ai_pb.AssessPurchaseRiskResponse(assessment=self._assessment(self.script.purchase_score, flags))
+
+
+@pytest.fixture(scope="session")
+async def ai_server() -> AsyncIterator[tuple[str, RiskScript]]:
+    script = RiskScript()
+    server = grpc.aio.server()
+    ai_grpc.add_AiAgentsServiceServicer_to_server(ScriptedAiAgents(script), server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    yield f"127.0.0.1:{port}", script
+    await server.stop(0)
+
+
+@pytest.fixture()
+def risk(ai_server: tuple[str, RiskScript]) -> RiskScript:
+    script = ai_server[1]
+    script.asset_score, script.asset_flags, script.purchase_score, script.fail_asset = 10, [], 5, False
+    return script
+
+
+# ------------------------------------------------------------------ real auth and chain
+
+
+@pytest.fixture(scope="session")
+async def auth_server(pg_admin_url: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
+    from auth_service.config import Settings as AuthSettings
+    from auth_service.keys import KeyRing, SigningKey
+    from auth_service.repository import SCHEMA as AUTH_SCHEMA
+    from auth_service.server import FULL_NAME, MIGRATIONS_DIR, AuthApp
+
+    db.drop_schema(pg_admin_url, AUTH_SCHEMA)
+    url = db.provision(pg_admin_url, AUTH_SCHEMA)
+    db.migrate(url, AUTH_SCHEMA, MIGRATIONS_DIR)
+    settings = AuthSettings(siwe_domain="app.ipheron.test", siwe_uri="https://app.ipheron.test", siwe_chain_id=31337,
+                            env="test", data_dir=tmp_path_factory.mktemp("auth"), redis_url=None, database_url=None,
+                            chain_addr=None)
+    app = AuthApp(settings, url, keyring=KeyRing([SigningKey.generate()]))
+    server, port, health = grpc_server.build_server("auth", app.register, [FULL_NAME])
+    await grpc_server.start(server, health)
+    yield f"127.0.0.1:{port}"
+    await server.stop(0)
+    app.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+async def chain_server(pg_admin_url: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
+    from chain_service.config import ChainSettings
+    from chain_service.repository import SCHEMA as CHAIN_SCHEMA
+    from chain_service.server import FULL_NAME, ChainApp
+
+    db.drop_schema(pg_admin_url, CHAIN_SCHEMA)
+    url = db.provision(pg_admin_url, CHAIN_SCHEMA)
+    settings = ChainSettings(env="test", data_dir=tmp_path_factory.mktemp("chain"), database_url=url, journal=False)
+    app = ChainApp(settings, url)
+    server, port, health = grpc_server.build_server("chain", app.register, [FULL_NAME])
+    await app.on_start()
+    await grpc_server.start(server, health)
+    yield f"127.0.0.1:{port}"
+    await server.stop(0)
+    await app.on_stop()
+
+
+@pytest.fixture(scope="session")
+async def auth_stub(auth_server: str) -> AsyncIterator[auth_grpc.AuthServiceStub]:
+    channel = grpc.aio.insecure_channel(auth_server)
+    yield auth_grpc.AuthServiceStub(channel)
+    await channel.close()
+
+
+@pytest.fixture(scope="session")
+async def chain_stub(chain_server: str) -> AsyncIterator[chain_grpc.ChainServiceStub]:
+    channel = grpc.aio.insecure_channel(chain_server)
+    yield chain_grpc.ChainServiceStub(channel)
+    await channel.close()
+
+
+@dataclass(frozen=True)
+class User:
+    id: str
+    wallet: str
+
+    @property
+    def actor(self) -> pb.Actor:
+        return pb.Actor(user_id=self.id, wallet=self.wallet)
+
+
+@pytest.fixture()
+def new_user(auth_stub: auth_grpc.AuthServiceStub) -> Callable[[], Awaitable[User]]:
+    """Register a fresh user in the real auth service by signing in with a new wallet (SIWE)."""
+
+    async def make() -> User:
+        account = Account.create()
+        challenge = await auth_stub.CreateNonce(auth_pb.CreateNonceRequest(address=account.address.lower()))
+        signature = account.sign_message(encode_defunct(text=challenge.message)).signature.hex()
+        resp = await auth_stub.Login(auth_pb.LoginRequest(message=challenge.message,
+                                                          signature="0x" + signature.removeprefix("0x")))
+        return User(resp.user.id, resp.user.wallet_address.lower())
+
+    return make
+
+
+# ------------------------------------------------------------------ assets service
+
+
+@pytest.fixture(scope="session")
+def assets_url(pg_admin_url: str) -> str:
+    db.drop_schema(pg_admin_url, SCHEMA)
+    url = db.provision(pg_admin_url, SCHEMA)
+    db.migrate(url, SCHEMA, MIGRATIONS)
+    return url
+
+
+@pytest.fixture()
+def clean_assets(assets_url: str) -> str:
+    """Empty the assets tables between tests (other services keep their state; ids never collide)."""
+    engine = db.make_engine(assets_url, SCHEMA, pool_size=1, max_overflow=0)
+    with engine.begin() as conn:
+        conn.execute(text("TRUNCATE sagas, provenance, asset_creators, assets, outbox CASCADE"))
+    engine.dispose()
+    return assets_url
+
+
+@dataclass
+class Replica:
+    """One running assets-service replica and a client stub to it."""
+
+    runtime: AssetsRuntime
+    stub: pb_grpc.AssetsServiceStub
+    channel: grpc.aio.Channel
+
+    async def stop(self) -> None:
+        await self.channel.close()
+        await self.runtime.stop(grace=0)
+
+
+@pytest.fixture()
+async def start_replica(clean_assets: str, redis_url: str, auth_server: str, chain_server: str,
+                        ai_server: tuple[str, RiskScript]) -> AsyncIterator[Callable[..., Awaitable[Replica]]]:
+    """Factory: start an assets replica (production wiring, port 0); all are stopped at the end."""
+    started: list[Replica] = []
+
+    async def start(*, instance_id: str | None = None, start_worker: bool = False, **overrides: Any) -> Replica:
+        values: dict[str, Any] = dict(
+            env="test", database_url=clean_assets, redis_url=redis_url, grpc_port=0, metrics_port=0,
+            auth_addr=auth_server, chain_addr=chain_server, ai_agents_addr=ai_server[0],
+            instance_id=instance_id or f"test-{uuid.uuid4().hex[:8]}", saga_worker=start_worker,
+            saga_poll_interval=0.2, ai_timeout=2.0,
+        )
+        values.update(overrides)
+        runtime = AssetsRuntime(Settings(**values))
+        await runtime.start()
+        channel = grpc.aio.insecure_channel(f"127.0.0.1:{runtime.port}")
+        replica = Replica(runtime, pb_grpc.AssetsServiceStub(channel), channel)
+        started.append(replica)
+        return replica
+
+    yield start
+    for r in reversed(started):
+        try:
+            await r.stop()
+        except Exception:  # noqa: BLE001 - already stopped by the test
+            pass
+
+
+@pytest.fixture()
+async def replica(start_replica: Callable[..., Awaitable[Replica]]) -> Replica:
+    return await start_replica()
+
+
+def create_request(creators: list[tuple[User, str]], caller: User, **fields: Any) -> pb.CreateAssetRequest:
+    values: dict[str, Any] = dict(
+        actor=caller.actor, name="Night Drive", asset_type=pb.ASSET_TYPE_MUSIC, price="1.5", royalty_rate="10",
+        metadata_json='{"description": "synthwave album", "genre": "electronic"}', utility_features=["stems"],
+        region="EU", ipfs_hash=make_cid(),
+        creators=[pb.CreatorShare(user_id=u.id, share_percent=s) for u, s in creators],
+    )
+    values.update(fields)
+    return pb.CreateAssetRequest(**values)
+
+
+async def rejected(call: Awaitable[Any]) -> grpc.aio.AioRpcError:
+    with pytest.raises(grpc.aio.AioRpcError) as info:
+        await call
+    return info.value
+
+
+TEST_ROOT = Path(__file__).parent
