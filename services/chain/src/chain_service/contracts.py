@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from eth_abi import decode as abi_decode
-from eth_utils import function_signature_to_4byte_selector
+from eth_utils import function_signature_to_4byte_selector, to_checksum_address
 
 BUILD_DIR = Path(__file__).parent / "contracts" / "build"
 CONTRACT_NAMES = ("IPAssetToken", "Marketplace")
@@ -131,4 +131,5 @@ def decode_revert(exc: BaseException) -> Revert | None:
         values = abi_decode(types, raw[4:])
     except Exception:  # noqa: BLE001 - malformed revert data is reported, not raised
         return Revert(name=name, args={})
+    values = [to_checksum_address(v) if t == "address" else v for t, v in zip(types, values, strict=True)]
     return Revert(name=name, args=dict(zip(names, values, strict=True)))
