@@ -1,0 +1,162 @@
+"""Applies domain events from the stream to the analytics tables, each exactly once.
+
+Delivery is at-least-once (Redis consumer group); `apply_event` records the event
+id in `processed_events` in the same transaction as its effect, so a redelivered
+event changes nothing. An event whose payload cannot be understood is logged and
+marked processed (it would fail the same way on every retry).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from ipheron_libs import events
+from ipheron_libs.errors import InvalidArgument
+from ipheron_libs.events import Event
+from sqlalchemy import Engine
+from sqlalchemy.engine import Connection
+
+from analytics_service import domain, repository
+from analytics_service.domain import UNKNOWN_TYPE
+
+log = logging.getLogger("analytics_service.consumer")
+CONSUMER = "analytics"
+
+
+def _text(payload: dict[str, Any], *keys: str) -> str | None:
+    for key in keys:
+        value = payload.get(key)
+        if value not in (None, ""):
+            return str(value)
+    return None
+
+
+def _creators(payload: dict[str, Any]) -> list[tuple[str, Decimal]]:
+    """Creators as (id, share %): user id, else wallet; a bare creator_user_id gets 100 %."""
+    out: list[tuple[str, Decimal]] = []
+    for c in payload.get("creators") or []:
+        if not isinstance(c, dict):
+            continue
+        cid = _text(c, "user_id", "creator_id", "wallet")
+        if cid is None:
+            continue
+        try:
+            share = Decimal(str(c.get("share_percent", "0")))
+        except InvalidOperation:
+            share = Decimal(0)
+        out.append((cid, share))
+    if not out:
+        creator = _text(payload, "creator_user_id", "creator_id")
+        if creator:
+            out.append((creator, Decimal(100)))
+    return out
+
+
+def _asset_type(payload: dict[str, Any]) -> str | None:
+    raw = _text(payload, "asset_type")
+    if raw is None:
+        return None
+    try:
+        return domain.check_asset_type(raw)
+    except InvalidArgument:
+        return UNKNOWN_TYPE
+
+
+def _on_asset_created(conn: Connection, ev: Event, at: datetime) -> tuple[list[Any], list[str]]:
+    p = ev.payload
+    asset_id = domain.check_id(_text(p, "asset_id", "id") or "", "asset_id")
+    price = p.get("price")
+    days = repository.upsert_asset(
+        conn, asset_id, _asset_type(p) or UNKNOWN_TYPE, name=_text(p, "name"),
+        list_price=domain.parse_price(price) if price not in (None, "") else None,
+        status=_text(p, "status"), region=_text(p, "region"), created_at=at,
+    )
+    repository.set_creators(conn, asset_id, _creators(p))
+    return days, [asset_id]
+
+
+def _on_asset_updated(conn: Connection, ev: Event, at: datetime) -> tuple[list[Any], list[str]]:
+    p = ev.payload
+    asset_id = domain.check_id(_text(p, "asset_id", "id") or "", "asset_id")
+    price = p.get("price")
+    repository.update_asset_status(conn, asset_id, _text(p, "status"),
+                                   domain.parse_price(price) if price not in (None, "") else None)
+    return [], []
+
+
+def _on_asset_sold(conn: Connection, ev: Event, at: datetime) -> tuple[list[Any], list[str]]:
+    p = ev.payload
+    asset_id = domain.check_id(_text(p, "asset_id") or "", "asset_id")
+    sale = repository.Sale(
+        sale_id=_text(p, "purchase_id", "sale_id") or ev.id,
+        asset_id=asset_id,
+        asset_type=_asset_type(p),
+        price=domain.parse_price(p.get("price")),
+        currency=_text(p, "currency") or "ETH",
+        buyer_id=_text(p, "buyer_user_id", "buyer_id", "buyer_wallet"),
+        seller_id=_text(p, "seller_user_id", "seller_id", "seller_wallet"),
+        occurred_at=at,
+    )
+    day = repository.insert_sale(conn, sale)
+    repository.set_creators(conn, asset_id, _creators(p))
+    return ([day] if day else []), [asset_id]
+
+
+def _on_asset_transferred(conn: Connection, ev: Event, at: datetime) -> tuple[list[Any], list[str]]:
+    asset_id = domain.check_id(_text(ev.payload, "asset_id") or "", "asset_id")
+    repository.insert_transfer(conn, ev.id, asset_id, at)
+    return [], []
+
+
+def _on_stake(conn: Connection, ev: Event, at: datetime) -> tuple[list[Any], list[str]]:
+    p = ev.payload
+    status = {"stake.opened": "active", "stake.matured": "matured", "stake.closed": "closed"}.get(ev.type)
+    if status is None:  # stake.claimed changes nothing analytics keeps
+        return [], []
+    start = _text(p, "start_time")
+    repository.upsert_stake(
+        conn, domain.check_id(_text(p, "stake_id") or "", "stake_id"),
+        domain.check_id(_text(p, "asset_id") or "", "asset_id"), _text(p, "user_id") or "",
+        domain.parse_price(p.get("amount"), "amount"), status,
+        domain.parse_time(start) if start else at, at if status == "closed" else None,
+    )
+    return [], []
+
+
+HANDLERS: dict[str, Callable[[Connection, Event, datetime], tuple[list[Any], list[str]]]] = {
+    "asset.created": _on_asset_created,
+    "asset.updated": _on_asset_updated,
+    "asset.sold": _on_asset_sold,
+    "asset.transferred": _on_asset_transferred,
+    "stake.opened": _on_stake,
+    "stake.claimed": _on_stake,
+    "stake.matured": _on_stake,
+    "stake.closed": _on_stake,
+}
+
+
+def apply_event(conn: Connection, ev: Event, now: datetime | None = None) -> bool:
+    """Apply one event in the caller's transaction; False when it was already applied."""
+    if not events.first_delivery(conn, CONSUMER, ev.id):
+        return False
+    handler = HANDLERS.get(ev.type)
+    if handler is None:
+        return True
+    try:
+        at = domain.parse_time(ev.occurred_at)
+        with conn.begin_nested():  # a malformed payload leaves no partial effect behind
+            days, asset_ids = handler(conn, ev, at)
+            repository.roll_up(conn, days, asset_ids, now or domain.utcnow())
+    except (InvalidArgument, InvalidOperation, KeyError, TypeError, ValueError) as exc:
+        log.warning("skipping malformed %s event %s: %s", ev.type, ev.id, exc)
+    return True
+
+
+def apply_in_transaction(engine: Engine, ev: Event) -> bool:
+    """One event, one transaction (what the stream consumer calls)."""
+    with engine.begin() as conn:
+        return apply_event(conn, ev)
