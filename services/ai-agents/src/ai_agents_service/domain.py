@@ -1,0 +1,114 @@
+"""Domain types shared by the agents (no gRPC, no SQL) and input normalisation."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+
+from ipheron_libs.errors import InvalidArgument
+
+ASSET_TYPES = ("art", "music", "video", "literature", "software", "design", "patent", "trademark", "other")
+REGIONS = ("north-america", "europe", "asia", "latin-america", "africa", "oceania", "middle-east")
+_REGION_ALIASES = {
+    "na": "north-america", "us": "north-america", "usa": "north-america", "ca": "north-america",
+    "canada": "north-america", "north america": "north-america",
+    "eu": "europe", "uk": "europe", "emea": "europe", "de": "europe", "fr": "europe",
+    "apac": "asia", "jp": "asia", "cn": "asia", "in": "asia", "kr": "asia",
+    "latam": "latin-america", "south america": "latin-america", "br": "latin-america", "mx": "latin-america",
+    "au": "oceania", "nz": "oceania", "me": "middle-east", "middle east": "middle-east",
+}
+MONEY_QUANTUM = Decimal("0.000001")
+MAX_PRICE = Decimal("1000000000")
+
+
+@dataclass(frozen=True)
+class FiredRule:
+    """A rule that contributed to a decision, with its effect and a readable reason."""
+
+    name: str
+    module: str
+    value: str
+    contribution: str = ""
+    explanation: str = ""
+
+
+@dataclass(frozen=True)
+class AssetInput:
+    """An asset as the agents see it (registered or not)."""
+
+    asset_type: str
+    region: str = ""
+    name: str = ""
+    asset_id: str = ""
+    utility_features: tuple[str, ...] = ()
+    co_creators: int = 1
+    creator_reputation: int = 50
+    asking_price: Decimal | None = None
+    content_hash: str = ""
+    description: str = ""
+    creator_wallet: str = ""
+    wallet_age_days: int = -1
+    creator_user_id: str = ""
+
+
+@dataclass(frozen=True)
+class Trade:
+    """A past or proposed sale."""
+
+    asset_id: str
+    seller: str
+    buyer: str
+    price: Decimal
+    at: datetime | None  # None: the caller did not say when (order still counts)
+
+
+@dataclass
+class RiskResult:
+    score: int
+    level: str
+    flags: list[str] = field(default_factory=list)
+    explanation: str = ""
+    rules: list[FiredRule] = field(default_factory=list)
+
+
+def asset_type_of(value: str) -> str:
+    """Normalise an asset type ("ART", "ASSET_TYPE_ART", "art"); InvalidArgument if unknown."""
+    key = value.strip().lower().removeprefix("asset_type_")
+    if key not in ASSET_TYPES:
+        raise InvalidArgument(f"unknown asset type {value!r}; one of {', '.join(ASSET_TYPES)}", field="asset_type")
+    return key
+
+
+def region_of(value: str) -> str:
+    """Normalise a free-form region to one the rules know; anything else is "other"."""
+    key = value.strip().lower().replace("_", "-")
+    if key in REGIONS:
+        return key
+    key = key.replace("-", " ")
+    return _REGION_ALIASES.get(key, key.replace(" ", "-") if key.replace(" ", "-") in REGIONS else "other")
+
+
+def decimal_of(value: str, field_name: str, *, minimum: Decimal = Decimal(0), allow_empty: bool = True) -> Decimal | None:
+    """Parse a decimal string (money, effort); InvalidArgument naming the field when bad."""
+    if value is None or value.strip() == "":
+        if allow_empty:
+            return None
+        raise InvalidArgument(f"{field_name} is required", field=field_name)
+    try:
+        number = Decimal(value.strip())
+    except InvalidOperation:
+        raise InvalidArgument(f"{field_name} must be a decimal string, got {value!r}", field=field_name) from None
+    if not number.is_finite() or number < minimum or number > MAX_PRICE:
+        raise InvalidArgument(f"{field_name} must be between {minimum} and {MAX_PRICE}", field=field_name)
+    return number
+
+
+def money(value: Decimal) -> str:
+    """A decimal string with 6 fractional digits (ETH amounts in answers)."""
+    return str(value.quantize(MONEY_QUANTUM))
+
+
+def factor(value: float | int | str) -> Decimal:
+    """A rule's numeric value as an exact decimal (its shortest float repr, so 1.1 stays 1.1)."""
+    return Decimal(repr(value)) if isinstance(value, float) else Decimal(str(value))

@@ -1,0 +1,208 @@
+"""Market agent: scikit-learn forecasts of daily volume and average price per asset
+type, and a bullish/neutral/bearish sentiment from the rules in kb/market.metta.
+
+Features (pandas, from the daily history): lags 1, 2, 3, 7 and 14, 7- and 28-day
+means, day of week (one-hot) and a time index. One ridge regression per type and
+target, forecasting recursively day by day. Validation: the model is fitted
+without the last `holdout` days and forecasts them; its MAE is stored beside the
+MAE of the naive last-value forecast. The deployed model is then refitted on all
+days. The interval is the validation's 90th-percentile absolute error, widened
+with the horizon.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+
+import numpy as np
+import pandas as pd
+from ipheron_libs.errors import FailedPrecondition, InvalidArgument
+from sklearn.linear_model import Ridge
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from ai_agents_service.domain import FiredRule, factor
+from ai_agents_service.engine import RulePool
+from ai_agents_service.market_data import MarketData
+
+log = logging.getLogger(__name__)
+
+MODULE = "market"
+LAGS = (1, 2, 3, 7, 14)
+WARMUP = 28
+HOLDOUT_DAYS = 14
+MAX_DAYS = 90
+TARGETS = ("sales", "avg_price")
+
+
+def _row(past: np.ndarray, day: pd.Timestamp, index: int) -> np.ndarray:
+    """Features of the day at position `index` of a series, from its past values only."""
+    dow = np.zeros(7)
+    dow[day.dayofweek] = 1.0
+    lags = [past[-lag] for lag in LAGS]
+    return np.concatenate([lags, [past[-7:].mean(), past[-28:].mean(), float(index)], dow])
+
+
+def fit(values: np.ndarray, dates: pd.DatetimeIndex) -> Pipeline:
+    """Fit one model on a daily series (at least WARMUP + 14 days)."""
+    x = np.array([_row(values[:i], dates[i], i) for i in range(WARMUP, len(values))])
+    model = make_pipeline(StandardScaler(), Ridge(alpha=3.0))
+    model.fit(x, values[WARMUP:])
+    return model
+
+
+def forecast(model: Pipeline, values: np.ndarray, dates: pd.DatetimeIndex, days: int) -> np.ndarray:
+    """Forecast `days` days after the series, feeding each prediction back as history."""
+    series = list(values)
+    day = dates[-1]
+    out = []
+    for _ in range(days):
+        day = day + pd.Timedelta(days=1)
+        value = max(0.0, float(model.predict(_row(np.array(series), day, len(series)).reshape(1, -1))[0]))
+        out.append(value)
+        series.append(value)
+    return np.array(out)
+
+
+@dataclass
+class TargetModel:
+    model: Pipeline
+    mae: float
+    baseline_mae: float
+    error_q90: float
+
+
+@dataclass
+class TypeModel:
+    """The deployed models of one asset type and how they validated."""
+
+    asset_type: str
+    version: str
+    trained_at: datetime
+    rows: int
+    last_date: date
+    targets: dict[str, TargetModel] = field(default_factory=dict)
+
+
+def validate_and_fit(asset_type: str, history: pd.DataFrame, holdout: int = HOLDOUT_DAYS) -> TypeModel:
+    """Validate on the last `holdout` days against the naive forecast, then refit on everything."""
+    if len(history) < WARMUP + holdout + 14:
+        raise FailedPrecondition(f"not enough history for {asset_type}: {len(history)} days")
+    digest = hashlib.sha256(pd.util.hash_pandas_object(history).to_numpy().tobytes()).hexdigest()[:8]
+    trained_at = datetime.now(UTC)
+    result = TypeModel(asset_type, f"{trained_at:%Y%m%d%H%M%S}-{asset_type}-{digest}", trained_at, len(history),
+                       history.index[-1].date())
+    for target in TARGETS:
+        values = history[target].astype(float).to_numpy()
+        train, test = values[:-holdout], values[-holdout:]
+        model = fit(train, history.index[:-holdout])
+        predicted = forecast(model, train, history.index[:-holdout], holdout)
+        errors = np.abs(predicted - test)
+        naive = np.abs(np.full(holdout, train[-1]) - test)
+        final = fit(values, history.index)
+        result.targets[target] = TargetModel(final, float(errors.mean()), float(naive.mean()),
+                                             float(np.quantile(errors, 0.9)))
+    return result
+
+
+@dataclass
+class ForecastPoint:
+    date: date
+    volume: Decimal
+    volume_low: Decimal
+    volume_high: Decimal
+    avg_price: Decimal
+    avg_price_low: Decimal
+    avg_price_high: Decimal
+
+
+@dataclass
+class MarketForecast:
+    asset_type: str
+    points: list[ForecastPoint]
+    sentiment: str
+    rules: list[FiredRule]
+    model: TypeModel
+    market_source: str
+
+
+def _d(value: float, places: str) -> Decimal:
+    return Decimal(str(max(0.0, value))).quantize(Decimal(places))
+
+
+class MarketAgent:
+    """Holds the trained models, forecasts on request and derives sentiment by rules."""
+
+    def __init__(self, pool: RulePool, market: MarketData) -> None:
+        self.pool = pool
+        self.market = market
+        self.models: dict[str, TypeModel] = {}
+        self._trained_generation = -1
+
+    def train(self) -> list[TypeModel]:
+        """Train every asset type with enough history (CPU work: call from a thread)."""
+        generation = self.market.generation
+        trained = []
+        for asset_type in self.market.asset_types():
+            try:
+                model = validate_and_fit(asset_type, self.market.history(asset_type))
+            except FailedPrecondition as exc:
+                log.warning("market model not trained: %s", exc)
+                continue
+            self.models[asset_type] = model
+            trained.append(model)
+        self._trained_generation = generation
+        log.info("market models trained: %s", ", ".join(m.version for m in trained) or "none")
+        return trained
+
+    async def forecast(self, asset_type: str, days: int = 7) -> MarketForecast:
+        if not 1 <= days <= MAX_DAYS:
+            raise InvalidArgument(f"days must be 1..{MAX_DAYS}", field="days")
+        model = self.models.get(asset_type)
+        if model is None:
+            raise FailedPrecondition(f"no market model for {asset_type} yet (not enough history)")
+        history = self.market.history(asset_type)
+        predictions = {}
+        for target in TARGETS:
+            values = history[target].astype(float).to_numpy()
+            predictions[target] = forecast(model.targets[target].model, values, history.index, days)
+        points = []
+        start = history.index[-1].date()
+        for h in range(days):
+            widen = math.sqrt(1 + h / HOLDOUT_DAYS)
+            v, p = predictions["sales"][h], predictions["avg_price"][h]
+            ev = model.targets["sales"].error_q90 * widen
+            ep = model.targets["avg_price"].error_q90 * widen
+            points.append(ForecastPoint(start + timedelta(days=h + 1), _d(v, "0.01"), _d(v - ev, "0.01"),
+                                        _d(v + ev, "0.01"), _d(p, "0.000001"), _d(p - ep, "0.000001"),
+                                        _d(p + ep, "0.000001")))
+        sentiment, rules = await self.sentiment(asset_type, predictions["sales"])
+        return MarketForecast(asset_type, points, sentiment, rules, model, self.market.source)
+
+    async def sentiment(self, asset_type: str, volume_forecast: np.ndarray) -> tuple[str, list[FiredRule]]:
+        """Bullish / neutral / bearish from the rules over three indicators."""
+        kb = self.pool.kb
+        assert kb is not None
+        ind = self.market.indicators(asset_type)
+        last7 = float(self.market.history(asset_type)["sales"].astype(float).to_numpy()[-7:].mean())
+        ahead = float(volume_forecast[:7].mean()) if len(volume_forecast) else last7
+        outlook = Decimal(str(round((ahead / last7 - 1) * 100, 2))) if last7 > 0 else Decimal(0)
+        signals = await self.pool.evaluate((
+            f"(volume-signal {kb.level('change', ind.volume_change_pct)})",
+            f"(price-signal {kb.level('change', ind.price_trend_pct)})",
+            f"(outlook-signal {kb.level('change', outlook)})",
+        ))
+        total = sum(int(factor(s.value)) for s in signals)
+        (label,) = await self.pool.evaluate((f"(sentiment-label {total})",))
+        reasons = [f"7-day sales {ind.volume_change_pct}% vs the week before",
+                   f"7-day average price {ind.price_trend_pct}% vs the week before",
+                   f"forecast next 7 days {outlook}% vs the last 7"]
+        rules = [FiredRule(s.name, MODULE, str(s.value), f"{int(factor(s.value)):+d}", r)
+                 for s, r in zip(signals, reasons, strict=True)]
+        rules.append(FiredRule(label.name, MODULE, str(label.value), "", f"signals sum to {total:+d}"))
+        return str(label.value), rules
