@@ -77,6 +77,7 @@ class JwksVerifier:
         self.fetch_timeout = fetch_timeout
         self.clock = clock
         self._keys: dict[str, _Key] = {}
+        self.jwks_document: dict[str, Any] | None = None  # last loaded set, served at /.well-known/jwks.json
         self._cache: OrderedDict[str, Claims] = OrderedDict()
         self._last_fetch_attempt = float("-inf")
         self._fetch_lock = asyncio.Lock()
@@ -112,6 +113,7 @@ class JwksVerifier:
             self._cache.clear()
             log.info("JWKS loaded: %s", ", ".join(sorted(keys)))
         self._keys = keys
+        self.jwks_document = doc
 
     async def _fetch(self) -> dict[str, Any] | str:
         if isinstance(self.source, str):
