@@ -254,12 +254,12 @@ async def replica(start_replica: Callable[..., Awaitable[Replica]]) -> Replica:
     return await start_replica()
 
 
-def create_request(creators: list[tuple[User, str]], caller: User, **fields: Any) -> pb.CreateAssetRequest:
+def create_request(shares: list[tuple[User, str]], caller: User, **fields: Any) -> pb.CreateAssetRequest:
     values: dict[str, Any] = dict(
         actor=caller.actor, name="Night Drive", asset_type=pb.ASSET_TYPE_MUSIC, price="1.5", royalty_rate="10",
         metadata_json='{"description": "synthwave album", "genre": "electronic"}', utility_features=["stems"],
         region="EU", ipfs_hash=make_cid(),
-        creators=[pb.CreatorShare(user_id=u.id, share_percent=s) for u, s in creators],
+        creators=[pb.CreatorShare(user_id=u.id, share_percent=s) for u, s in shares],
     )
     values.update(fields)
     return pb.CreateAssetRequest(**values)

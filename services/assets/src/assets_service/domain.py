@@ -188,7 +188,8 @@ class NewAsset(BaseModel):
     asset_type: str
     price: Decimal
     royalty_rate: Decimal = DEFAULT_ROYALTY
-    metadata: dict[str, Any] = Field(default_factory=dict)
+    # Any, so a non-object gets our clear message rather than pydantic's.
+    metadata: Any = Field(default_factory=dict)
     utility_features: list[str] = Field(default_factory=list)
     region: str = "Global"
     creators: list[CreatorInput]
@@ -224,7 +225,7 @@ class NewAsset(BaseModel):
 
     @field_validator("metadata")
     @classmethod
-    def _metadata(cls, v: dict[str, Any]) -> dict[str, Any]:
+    def _metadata(cls, v: Any) -> dict[str, Any]:
         return check_metadata(v)
 
     @field_validator("utility_features")
@@ -317,10 +318,10 @@ def risk_blocks(score: int, high: bool, threshold: int) -> bool:
 
 
 def creator_attribution(price: Decimal, shares: list[Decimal]) -> list[Decimal]:
-    """Each creator's share of a sale's value, rounded down to 18 decimals.
+    """Each creator's share of a sale's value, rounded down to 6 decimals.
 
     This is what we add to each creator's total_sales in auth: their attributed
-    sales volume, proportional to their share.
+    sales volume, proportional to their share. Auth keeps totals at 6 decimals.
     """
-    quantum = Decimal(1).scaleb(-18)
+    quantum = Decimal(1).scaleb(-6)
     return [(price * s / 100).quantize(quantum, rounding=ROUND_DOWN) for s in shares]

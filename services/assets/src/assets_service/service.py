@@ -217,9 +217,14 @@ class AssetsApp:
                     for c in creators:
                         # The operation id makes auth count each creator once per asset, however often we retry.
                         await self.auth.increment_assets_created(c.user_id, f"asset-created:{saga.asset_id}:{c.user_id}")
-                except (Transient, Refused) as exc:
+                except Transient as exc:
                     log.warning("creator counters of %s postponed: %s", saga.asset_id, exc)
                     await run_db(self.repo.retry_later, saga.id, self._backoff(saga), str(exc))
+                    return
+                except Refused as exc:
+                    # Retrying a refusal cannot help; the asset itself is fine. Keep the reason.
+                    log.error("auth refused creator counters of %s: %s", saga.asset_id, exc.message)
+                    await run_db(self.repo.advance, saga.id, domain.MINTED, domain.COMPLETED, {"auth_error": exc.message})
                     return
                 await run_db(self.repo.advance, saga.id, domain.MINTED, domain.COMPLETED)
                 return
@@ -305,9 +310,13 @@ class AssetsApp:
                     for c, amount in zip(creators, amounts, strict=True):
                         if amount > 0:
                             await self.auth.record_sale(c.user_id, amount, f"sale:{saga.id}:{c.user_id}")
-                except (Transient, Refused) as exc:
+                except Transient as exc:
                     log.warning("creator sales of purchase %s postponed: %s", saga.id, exc)
                     await run_db(self.repo.retry_later, saga.id, self._backoff(saga), str(exc))
+                    return
+                except Refused as exc:
+                    log.error("auth refused creator sales of purchase %s: %s", saga.id, exc.message)
+                    await run_db(self.repo.advance, saga.id, domain.RECORDED, domain.COMPLETED, {"auth_error": exc.message})
                     return
                 await run_db(self.repo.advance, saga.id, domain.RECORDED, domain.COMPLETED)
                 return
