@@ -5,10 +5,11 @@ in-process on port 0 against the real PostgreSQL."""
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import httpx
 import pytest
@@ -18,8 +19,8 @@ from fastapi import FastAPI
 
 from ipheron_gateway.app import create_app
 from ipheron_gateway.config import SERVICES, GatewaySettings
-from ipheron_gateway.ratelimit import RateLimitSettings
-from ipheron_gateway.security import wiring
+from ipheron_gateway.ratelimit import RateLimiter
+from ipheron_gateway.security import JwksVerifier
 from ipheron_libs import db, grpc_server
 from ipheron_libs.devstack_ports import free_port
 
@@ -49,11 +50,13 @@ async def auth_addr(pg_admin_url: str, tmp_path_factory: pytest.TempPathFactory)
 
 
 def gateway(auth_addr: str, redis_url: str, **rates: str) -> FastAPI:
+    """A gateway app as production builds it; rate limits come from GATEWAY_RATELIMIT_* as there."""
     addrs = {f"{s}_addr": f"127.0.0.1:{free_port()}" for s in SERVICES if s != "auth"}
     settings = GatewaySettings(auth_addr=auth_addr, redis_url=redis_url, upstream_timeout=5, **addrs)  # type: ignore[arg-type]
-    app = create_app(settings)
-    if getattr(app.state, "verifier", None) is None:  # until the lead's app wires security itself
-        wiring.install(app, settings, RateLimitSettings(**rates))
+    env = {f"GATEWAY_RATELIMIT_{k.upper()}": v for k, v in rates.items()}
+    with mock.patch.dict(os.environ, env):
+        app = create_app(settings)
+    assert isinstance(app.state.verifier, JwksVerifier) and isinstance(app.state.limiter, RateLimiter)
     return app
 
 
