@@ -1,0 +1,152 @@
+"""Chain routes: /api/v1/chain/status, /chain/tx/{hash}, /chain/balances/{address} (public
+reads of public chain data) and /chain/withdraw (the caller's own marketplace balance).
+
+Amounts are wei as decimal strings (plus an exact ETH decimal); never floats."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path
+from pydantic import BaseModel, Field
+
+from ipheron.chain.v1 import chain_service_pb2 as pb
+from ipheron_gateway.deps import CurrentUser, Stubs
+from ipheron_gateway.problems import Problem
+
+router = APIRouter(prefix="/chain", tags=["chain"])
+
+TxHash = Annotated[str, Path(pattern=r"^0x[0-9a-fA-F]{64}$", description="0x-prefixed transaction hash")]
+Address = Annotated[str, Path(pattern=r"^0x[0-9a-fA-F]{40}$", description="0x-prefixed account address")]
+
+_TYPES = {v.number: v.name.removeprefix("TRANSACTION_TYPE_").lower()
+          for v in pb.TransactionType.DESCRIPTOR.values}
+_STATUSES = {v.number: v.name.removeprefix("TRANSACTION_STATUS_").lower()
+             for v in pb.TransactionStatus.DESCRIPTOR.values}
+
+
+class NetworkStatusOut(BaseModel):
+    chain_id: int
+    network: str = Field(description="embedded (in-process EVM) or rpc (a JSON-RPC node)")
+    healthy: bool
+    latest_block: int
+    gas_price_wei: str
+    base_fee_wei: str
+    token_address: str
+    marketplace_address: str
+    signer_address: str
+
+
+class EventOut(BaseModel):
+    name: str
+    contract_address: str
+    args: dict[str, Any]
+    log_index: int
+
+
+class ReceiptOut(BaseModel):
+    succeeded: bool
+    block_hash: str
+    block_number: int
+    gas_used: int
+    effective_gas_price_wei: str
+    confirmations: int
+    events: list[EventOut]
+
+
+class TransactionOut(BaseModel):
+    tx_hash: str
+    type: str
+    status: str
+    from_address: str
+    to_address: str | None
+    asset_id: str | None
+    token_id: int | None
+    counterparty: str | None
+    amount_wei: str
+    nonce: int
+    gas_used: int | None
+    gas_price_wei: str | None
+    block_number: int | None
+    block_time: str | None
+    replaced_by: str | None
+    error: str | None
+    receipt: ReceiptOut | None
+
+
+class BalanceOut(BaseModel):
+    address: str
+    pending_withdrawal_wei: str = Field(description="credited by sales, withdrawable")
+    pending_withdrawal_eth: str
+    native_balance_wei: str
+    native_balance_eth: str
+
+
+class WithdrawalOut(BaseModel):
+    address: str
+    amount_wei: str
+    succeeded: bool
+
+
+class WithdrawOut(BaseModel):
+    transaction: TransactionOut
+    results: list[WithdrawalOut]
+
+
+def transaction_out(t: pb.Transaction) -> dict[str, Any]:
+    """Wire transaction -> JSON (empty strings and zeros of unset fields become null)."""
+    receipt = None
+    if t.HasField("receipt"):
+        r = t.receipt
+        receipt = {"succeeded": r.succeeded, "block_hash": r.block_hash, "block_number": r.block_number,
+                   "gas_used": r.gas_used, "effective_gas_price_wei": r.effective_gas_price_wei,
+                   "confirmations": r.confirmations,
+                   "events": [{"name": e.name, "contract_address": e.contract_address,
+                               "args": json.loads(e.args_json or "{}"), "log_index": e.log_index}
+                              for e in r.events]}
+    mined = t.block_number > 0
+    return {
+        "tx_hash": t.tx_hash, "type": _TYPES.get(t.type, "unspecified"), "status": _STATUSES.get(t.status, "unspecified"),
+        "from_address": t.from_address, "to_address": t.to_address or None, "asset_id": t.asset_id or None,
+        "token_id": t.token_id or None, "counterparty": t.counterparty or None, "amount_wei": t.amount_wei,
+        "nonce": t.nonce, "gas_used": t.gas_used if mined else None, "gas_price_wei": t.gas_price_wei if mined else None,
+        "block_number": t.block_number if mined else None,
+        "block_time": t.block_time.ToDatetime().isoformat() + "Z" if t.HasField("block_time") else None,
+        "replaced_by": t.replaced_by or None, "error": t.error or None, "receipt": receipt,
+    }
+
+
+@router.get("/status", response_model=NetworkStatusOut, summary="Chain id, latest block, gas price, contracts")
+async def status(stubs: Stubs) -> dict[str, Any]:
+    s = await stubs.chain.GetNetworkStatus(pb.GetNetworkStatusRequest())
+    return {"chain_id": s.chain_id, "network": s.network, "healthy": s.healthy, "latest_block": s.latest_block,
+            "gas_price_wei": s.gas_price_wei, "base_fee_wei": s.base_fee_wei, "token_address": s.token_address,
+            "marketplace_address": s.marketplace_address, "signer_address": s.signer_address}
+
+
+@router.get("/tx/{tx_hash}", response_model=TransactionOut, summary="A platform transaction with its receipt")
+async def transaction(tx_hash: TxHash, stubs: Stubs) -> dict[str, Any]:
+    r = await stubs.chain.GetTransaction(pb.GetTransactionRequest(tx_hash=tx_hash))
+    return transaction_out(r.transaction)
+
+
+@router.get("/balances/{address}", response_model=BalanceOut, summary="Withdrawable and native balance")
+async def balance(address: Address, stubs: Stubs) -> dict[str, Any]:
+    r = await stubs.chain.GetBalance(pb.GetBalanceRequest(address=address))
+    return {"address": r.address, "pending_withdrawal_wei": r.pending_withdrawal_wei,
+            "pending_withdrawal_eth": r.pending_withdrawal.amount, "native_balance_wei": r.native_balance_wei,
+            "native_balance_eth": r.native_balance.amount}
+
+
+@router.post("/withdraw", response_model=WithdrawOut,
+             summary="Pay your pending marketplace balance to your own wallet (the platform pays the gas)")
+async def withdraw(user: CurrentUser, stubs: Stubs) -> dict[str, Any]:
+    if not user.wallet:
+        raise Problem(409, "your account has no wallet address to withdraw to")
+    # Money only ever goes to the caller's own wallet, so a repeated request is harmless:
+    # the second one finds nothing pending and is refused with a clear 400.
+    r = await stubs.chain.Withdraw(pb.WithdrawRequest(payees=[user.wallet]))
+    return {"transaction": transaction_out(r.transaction),
+            "results": [{"address": x.address, "amount_wei": x.amount_wei, "succeeded": x.succeeded}
+                        for x in r.results]}
