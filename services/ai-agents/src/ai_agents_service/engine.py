@@ -41,6 +41,10 @@ log = logging.getLogger(__name__)
 Ctx = tuple[tuple[str, str], ...]
 
 
+class WorkerDied(Unavailable):
+    """The worker process serving a request died (killed, crashed, or aborted by hyperon)."""
+
+
 class RuleNotReduced(DomainError):
     """A rule query did not reduce to ``(rule <name> <value>)``: a knowledge-base fault."""
 
@@ -292,7 +296,8 @@ class RulePool:
 
     def worker_pids(self) -> list[int]:
         """Process ids of the live workers (for operations and tests)."""
-        return [w.pid for w in self._workers if not w.dead and w.pid is not None]
+        return [w.pid for w in self._workers if not w.dead and w.pid is not None and w.ready.done()
+                and not w.ready.cancelled() and w.ready.exception() is None]
 
     async def _spawn(self, generation: int) -> _Worker:
         # A fresh interpreter (not fork): the service process holds gRPC threads, and a
@@ -347,7 +352,7 @@ class RulePool:
         if worker.dead:
             return
         log.error("metta worker %s died (exit code %s); replacing it", worker.pid, worker.process.poll())
-        error = Unavailable("the rule interpreter serving this request died; retry")
+        error = WorkerDied("the rule interpreter serving this request died")
         if not worker.ready.done():
             worker.ready.set_exception(error)
         for future in worker.pending.values():
@@ -380,11 +385,25 @@ class RulePool:
 
     # -- calls
 
-    async def _call(self, op: str, payload: Any) -> Any:
+    async def _call(self, op: str, payload: Any, *, retry: bool = True) -> Any:
+        """Send one request to an idle worker; rule evaluation is pure, so a request whose
+        worker died is retried once on another (or on the replacement)."""
+        try:
+            return await self._call_once(op, payload)
+        except WorkerDied:
+            if not retry or self._closed:
+                raise
+            log.warning("retrying %s after its worker died", op)
+            return await self._call_once(op, payload)
+
+    async def _call_once(self, op: str, payload: Any) -> Any:
         if self._closed:
             raise Unavailable("the rule engine is stopped")
         while True:
             worker = await asyncio.wait_for(self._idle.get(), self.call_timeout)
+            if not worker.dead and worker.process.poll() is not None:
+                self._on_death(worker)  # died while idle: nobody's request is lost
+                continue
             if not worker.dead and worker.generation == self._generation:
                 break
             if not worker.dead:
@@ -397,7 +416,7 @@ class RulePool:
             result = await asyncio.wait_for(future, self.call_timeout)
         except (OSError, EOFError):
             self._on_death(worker)
-            raise Unavailable("the rule interpreter serving this request died; retry") from None
+            raise WorkerDied("the rule interpreter serving this request died") from None
         except TimeoutError:
             log.error("metta worker %s timed out on %s; replacing it", worker.pid, op)
             worker.pending.pop(req_id, None)
@@ -453,7 +472,7 @@ class RulePool:
 
     async def worker_pid_for_next_call(self) -> int:
         """Ask a worker for its pid through the normal request path (used to aim a kill in tests)."""
-        return int(await self._call("pid", None))
+        return int(await self._call("pid", None, retry=False))
 
     # -- reload
 

@@ -123,13 +123,11 @@ def split_forms(text: str, path: Path | str) -> list[Form]:
         elif ch == '"':
             str_line = line
             i += 1
-            while i < n and text[i] != '"':
+            while i < n and text[i] not in '"\n':
                 if text[i] == "\\":
                     i += 1
-                elif text[i] == "\n":
-                    line += 1
                 i += 1
-            if i >= n:
+            if i >= n or text[i] == "\n":  # strings are one line: report where it opened
                 raise KbError(path, str_line, "unterminated string")
             if depth == 0:
                 raise KbError(path, str_line, "a bare string at top level is not a rule or fact")

@@ -23,7 +23,7 @@ from ai_agents_service.pricing import PricingAgent
 
 MODULE = "risk"
 RING_WINDOW = timedelta(days=14)
-ROUND_TRIP_WINDOW = timedelta(days=30)
+ROUND_TRIP_WINDOW = timedelta(hours=72)
 RECENT_TRADES = 10
 
 

@@ -172,6 +172,7 @@ def generate(seed: int = 7, days: int = 120, n_users: int = 60, n_assets: int = 
             reputation=min(100, max(0, int(rng.gauss(55, 22)))), created_at=created,
         ))
     owners: dict[str, str] = {}
+    previous: dict[str, str] = {}
     by_type: dict[str, list[Asset]] = {t: [] for t in ASSET_TYPES}
     for i in range(n_assets):
         creator = rng.choice(market.users)
@@ -199,12 +200,15 @@ def generate(seed: int = 7, days: int = 120, n_users: int = 60, n_assets: int = 
                 asset = rng.choice(by_type[asset_type])
                 seller = owners[asset.id]
                 buyer = rng.choice(wallets)
-                while buyer == seller:
+                # Honest traders never buy back what they just sold: A->B->A is the
+                # round-trip pattern the risk rules look for, planted only in the rings.
+                while buyer in (seller, previous.get(asset.id)):
                     buyer = rng.choice(wallets)
                 price = _money(MEAN_PRICE[asset_type] * WEEKLY_PRICE[day.weekday()] * (1 + 0.002 * d)
                                * rng.lognormvariate(0, 0.12))
                 at = datetime.combine(day, datetime.min.time(), tzinfo=UTC) + timedelta(seconds=rng.randint(0, 86399))
                 market.sales.append(Sale(_id(rng, "sal"), asset.id, asset_type, seller, buyer, price, at))
+                previous[asset.id] = seller
                 owners[asset.id] = buyer
 
     # Planted wash trading: one asset passed round three fresh wallets, 9 sales in 3 days.
