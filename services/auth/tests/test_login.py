@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta, timezone
 
 import grpc
@@ -187,10 +188,33 @@ async def test_nonce_for_malformed_address_is_invalid_argument(stub: AuthService
 
 
 async def test_jwks_lists_public_key_only(stub: AuthServiceStub, keyring: KeyRing) -> None:
-    import json
-
     resp = await stub.GetJwks(pb.GetJwksRequest())
     keys = json.loads(resp.jwks_json)["keys"]
     assert [k["kid"] for k in keys] == [keyring.current.kid]
     assert keys[0]["kty"] == "OKP" and keys[0]["crv"] == "Ed25519" and "d" not in keys[0]
     assert (resp.issuer, resp.audience) == ("ipheron-auth", "ipheron-api")
+
+
+async def test_user_created_event_is_relayed_to_the_stream(stub: AuthServiceStub, clean_engine: Engine,
+                                                           redis_url: str) -> None:
+    import redis
+
+    from ipheron_libs.events import OutboxRelay
+
+    stream = "test:auth:events"
+    resp = await login(stub, Account.create())
+    relay = OutboxRelay(clean_engine, "auth", redis_url, stream=stream)
+    try:
+        assert relay.publish_pending() == 1
+        assert relay.publish_pending() == 0  # published once
+    finally:
+        relay.redis.close()
+    client = redis.Redis.from_url(redis_url)
+    try:
+        entries = client.xrange(stream)
+        fields = {k.decode(): v.decode() for k, v in entries[-1][1].items()}
+    finally:
+        client.delete(stream)
+        client.close()
+    assert fields["type"] == "user.created" and fields["actor"] == resp.user.id
+    assert json.loads(fields["payload"])["wallet_address"] == resp.user.wallet_address

@@ -179,6 +179,7 @@ class JwksVerifier:
         hit = self._cache.get(token)
         if hit is not None:
             if hit.exp + self.leeway > self.clock():
+                self._cache.move_to_end(token)  # LRU: hot tokens stay, idle ones age out
                 return hit
             del self._cache[token]
             raise TokenError("token has expired")

@@ -35,6 +35,8 @@ class Settings(ServiceSettings):
     jwt_private_keys_file: Path | None = None
     chain_addr: str | None = Field(default=None, validation_alias=AliasChoices("CHAIN_ADDR", "chain_addr"))
     chain_timeout_seconds: float = 5.0
+    # Alembic scripts live beside the package (set in the container image).
+    migrations_dir: Path | None = None
 
     @model_validator(mode="after")
     def _keys_outside_development(self) -> Settings:

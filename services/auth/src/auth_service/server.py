@@ -66,7 +66,7 @@ class AuthApp:
         auth_service_pb2_grpc.add_AuthServiceServicer_to_server(self.servicer, server)
 
     async def on_start(self) -> None:
-        await run_db(db.migrate, self.url, SCHEMA, MIGRATIONS_DIR)
+        await run_db(db.migrate, self.url, SCHEMA, self.settings.migrations_dir or MIGRATIONS_DIR)
         if self.settings.redis_url:
             self.relay = events.OutboxRelay(self.engine, SCHEMA, self.settings.redis_url)
             self.relay.start()
