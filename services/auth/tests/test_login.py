@@ -218,3 +218,23 @@ async def test_user_created_event_is_relayed_to_the_stream(stub: AuthServiceStub
         client.close()
     assert fields["type"] == "user.created" and fields["actor"] == resp.user.id
     assert json.loads(fields["payload"])["wallet_address"] == resp.user.wallet_address
+
+
+async def test_concurrent_first_logins_of_one_wallet_create_one_user(stub: AuthServiceStub) -> None:
+    import asyncio
+
+    account = Account.create()
+    challenges = [await nonce_for(stub, account) for _ in range(4)]
+    results = await asyncio.gather(*[
+        stub.Login(pb.LoginRequest(message=c.message, signature=sign(account, c.message))) for c in challenges])
+    assert len({r.user.id for r in results}) == 1
+    assert sum(r.created for r in results) == 1
+
+
+async def test_taken_default_username_falls_back_to_the_address(stub: AuthServiceStub) -> None:
+    first, second = Account.create(), Account.create()
+    squatter = (await login(stub, first)).user
+    wanted = "user_" + second.address[2:10].lower()
+    await stub.UpdateProfile(pb.UpdateProfileRequest(user_id=squatter.id, username=wanted))
+    resp = await login(stub, second)
+    assert resp.created and resp.user.username == second.address.lower()

@@ -183,16 +183,19 @@ class Repository:
             row = conn.execute(select(*USER_COLUMNS).where(users.c.wallet_address == address)).first()
             if row is not None:
                 return User.from_row(row), False
-            username = default_username
-            taken = conn.execute(select(users.c.id).where(func.lower(users.c.username) == username.lower())).first()
-            if taken is not None:
-                username = address.lower()  # unique because the wallet is
-            row = conn.execute(
-                insert(users).values(wallet_address=address, username=username).returning(*USER_COLUMNS)
-            ).first()
-            user = User.from_row(row)
-            events.emit(conn, "user.created", user.id, user.event_payload())
-            return user, True
+            # Two first logins of one wallet may race, and the short default username may
+            # be taken: ON CONFLICT waits for the other insert, then we read what won.
+            for username in (default_username, address.lower()):
+                row = conn.execute(pg_insert(users).values(wallet_address=address, username=username)
+                                   .on_conflict_do_nothing().returning(*USER_COLUMNS)).first()
+                if row is not None:
+                    user = User.from_row(row)
+                    events.emit(conn, "user.created", user.id, user.event_payload())
+                    return user, True
+                row = conn.execute(select(*USER_COLUMNS).where(users.c.wallet_address == address)).first()
+                if row is not None:
+                    return User.from_row(row), False
+            raise Conflict("could not create the user (username clash)")
 
     # --- refresh tokens -------------------------------------------------------------
     def store_refresh_token(self, user_id: str, family_id: uuid.UUID, token_hash: bytes, expires_at: datetime) -> None:
