@@ -87,19 +87,19 @@ async def test_batched_limit_never_exceeds_and_slack_is_within_five_percent(redi
 
 
 @pytest.fixture()
-async def disposable_redis() -> AsyncIterator[tuple[str, embedded.EmbeddedRedis]]:
+async def disposable_redis() -> AsyncIterator[tuple[str, embedded.EmbeddedRedis, Path]]:
     tmp = Path(tempfile.mkdtemp(prefix="ipheron-rl-redis-"))
     r = embedded.start_redis(tmp, persist=False)
     try:
-        yield r.url, r
+        yield r.url, r, tmp
     finally:
         r.stop()
         embedded.remove_tree(tmp)
 
 
 async def test_degraded_mode_keeps_serving_with_local_limits_when_redis_is_gone(
-        disposable_redis: tuple[str, embedded.EmbeddedRedis], prefix: str) -> None:
-    url, server = disposable_redis
+        disposable_redis: tuple[str, embedded.EmbeddedRedis, Path], prefix: str) -> None:
+    url, server, _ = disposable_redis
     exact, batched = rule("auth", 3, 60, exact=True), rule("default", 200, 60, exact=False)
     limiter = await replica(url, [exact, batched], prefix, redis_retry_seconds=3600)
     try:
@@ -161,5 +161,29 @@ async def test_middleware_returns_429_problem_json_with_headers(redis_url: str, 
             assert health.status_code == 200 and "ratelimit-limit" not in health.headers
             other = await client.get("/api/v1/things")
             assert other.headers["ratelimit-limit"] == "1000"
+    finally:
+        await limiter.close()
+
+
+async def test_shared_limits_resume_when_redis_returns(
+        disposable_redis: tuple[str, embedded.EmbeddedRedis, Path], prefix: str) -> None:
+    url, server, data_dir = disposable_redis
+    r = rule("auth", 100, 60, exact=True)
+    now = [1000.0]
+    limiter = await replica(url, [r], prefix, redis_retry_seconds=5, clock=lambda: now[0])
+    try:
+        server.stop()
+        await limiter.hit(r, "k")
+        assert limiter.degraded
+        restarted = embedded.start_redis(data_dir, persist=False)  # same socket path
+        try:
+            await limiter.hit(r, "k")
+            assert limiter.degraded  # still inside the retry back-off: no Redis attempt
+            now[0] += 6
+            assert (await limiter.hit(r, "k")).allowed
+            assert not limiter.degraded
+            assert limiter.redis_calls >= 2
+        finally:
+            restarted.stop()
     finally:
         await limiter.close()

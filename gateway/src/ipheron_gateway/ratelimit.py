@@ -319,6 +319,9 @@ class RateLimiter:
             lease.global_used = int(used)
             if int(granted) < want:
                 lease.exhausted = True  # the window's quota is all handed out
+        except (RedisError, OSError, asyncio.TimeoutError) as exc:
+            self._redis_failed(exc)  # also when nobody awaits this (a background top-up)
+            raise
         finally:
             lease.refill = None
 
