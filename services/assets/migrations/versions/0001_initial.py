@@ -14,6 +14,8 @@ down_revision = None
 branch_labels = None
 depends_on = None
 
+# Sort indexes end in `id` (the tie-breaker of every ORDER BY) and are plain
+# ascending: PostgreSQL scans them backwards for DESC, DESC.
 # Plain SQL: the generated tsvector column and partial indexes read better as SQL
 # than as Alembic operations, and the search_path is already the service schema.
 UPGRADE = """
@@ -49,10 +51,10 @@ CREATE TABLE assets (
     CONSTRAINT uq_assets_content_key UNIQUE (content_key)
 );
 CREATE INDEX ix_assets_search ON assets USING gin (search_vector);
-CREATE INDEX ix_assets_status_created ON assets (status, created_at DESC, id);
+CREATE INDEX ix_assets_status_created ON assets (status, created_at, id);
 CREATE INDEX ix_assets_status_price ON assets (status, price, id);
-CREATE INDEX ix_assets_type_status_created ON assets (asset_type, status, created_at DESC);
-CREATE INDEX ix_assets_created ON assets (created_at DESC, id);
+CREATE INDEX ix_assets_type_status_created ON assets (asset_type, status, created_at, id);
+CREATE INDEX ix_assets_created ON assets (created_at, id);
 CREATE INDEX ix_assets_price ON assets (price, id);
 CREATE INDEX ix_assets_name ON assets (name, id);
 CREATE INDEX ix_assets_region ON assets (region);

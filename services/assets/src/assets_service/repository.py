@@ -275,6 +275,16 @@ class Repository:
 
     def list_assets(self, f: AssetFilter) -> tuple[list[dict[str, Any]], int]:
         """One page of assets matching the filter, and the total number matching."""
+        page_q, count_q = self.list_queries(f)
+        with self.engine.connect() as conn:
+            rows = conn.execute(page_q).mappings().all()
+            total = conn.execute(count_q).scalar_one()
+            creators = self._creators(conn, [r["id"] for r in rows]) if rows else {}
+        return [asset_dict(r, creators.get(str(r["id"]), [])) for r in rows], int(total)
+
+    @staticmethod
+    def list_queries(f: AssetFilter) -> tuple[Any, Any]:
+        """The page and count statements of ListAssets (tests EXPLAIN exactly these)."""
         conds: list[Any] = []
         if f.asset_type:
             conds.append(assets_t.c.asset_type == f.asset_type)
@@ -303,12 +313,7 @@ class Repository:
         if where is not None:
             page_q = page_q.where(where)
             count_q = count_q.where(where)
-        page_q = page_q.limit(f.per_page).offset((f.page - 1) * f.per_page)
-        with self.engine.connect() as conn:
-            rows = conn.execute(page_q).mappings().all()
-            total = conn.execute(count_q).scalar_one()
-            creators = self._creators(conn, [r["id"] for r in rows]) if rows else {}
-        return [asset_dict(r, creators.get(str(r["id"]), [])) for r in rows], int(total)
+        return page_q.limit(f.per_page).offset((f.page - 1) * f.per_page), count_q
 
     def provenance(self, asset_id: str) -> list[dict[str, Any]]:
         """Mint, sales and transfers of an asset, oldest first."""
