@@ -1,0 +1,130 @@
+"""The same service code against a JSON-RPC development node (hardhat network, npm
+package in services/chain/devnode): deploy, mint, list, buy with exact splits, typed
+reverts decoded from JSON-RPC errors, concurrent nonces, and a stuck transaction
+replaced in a real mempool (automine off)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from eth_account import Account
+from ipheron_libs import db
+from ipheron_libs.devstack_ports import free_port
+from ipheron_libs.errors import FailedPrecondition
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from chain_service.config import ChainSettings
+from chain_service.domain import ChainDomain
+from chain_service.repository import SCHEMA, ChainRepository, TxRecord
+from chain_service.txmanager import TransactionManager, TxRequest
+
+from conftest import chain_database
+
+DEVNODE = Path(__file__).resolve().parents[1] / "devnode"
+HARDHAT = DEVNODE / "node_modules" / ".bin" / "hardhat"
+# hardhat's well-known development accounts #0 (platform signer) and #1 (replacement test).
+SIGNER_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
+OTHER_KEY = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d"
+USERS = [Account.create() for _ in range(5)]
+SINK = "0x000000000000000000000000000000000000dEaD"
+
+
+def rpc(uri: str, method: str, params: list | None = None) -> object:
+    r = httpx.post(uri, json={"jsonrpc": "2.0", "id": 1, "method": method, "params": params or []}, timeout=10)
+    return r.json().get("result")
+
+
+@pytest.fixture(scope="module")
+def node_uri() -> Iterator[str]:
+    if not HARDHAT.exists():
+        pytest.fail("dev node not installed: run `npm ci --prefix services/chain/devnode --ignore-scripts`")
+    port = free_port()
+    proc = subprocess.Popen([str(HARDHAT), "node", "--hostname", "127.0.0.1", "--port", str(port)], cwd=DEVNODE,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    uri = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            try:
+                if rpc(uri, "eth_chainId"):
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.3)
+        else:
+            pytest.fail("hardhat node did not start")
+        yield uri
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+async def rpc_chain(node_uri: str, pg_admin_url: str) -> AsyncIterator[ChainDomain]:
+    url = chain_database(pg_admin_url, "ipheron_chain_rpc")
+    settings = ChainSettings(database_url=url, web3_provider_uri=node_uri, signer_key=SIGNER_KEY, poll_interval_s=0.02)
+    engine = db.make_engine(url, SCHEMA, pool_size=4, max_overflow=8)
+    domain = await ChainDomain.open(settings, ChainRepository(engine))
+    yield domain
+    domain.close()
+    engine.dispose()
+
+
+async def test_sale_on_a_json_rpc_node_splits_royalty_exactly(rpc_chain: ChainDomain) -> None:
+    assert rpc_chain.network.name == "rpc" and rpc_chain.chain_id == 31337
+    asset = str(uuid.uuid4())
+    owner, c1, c2, c3, buyer = (u.address for u in USERS)
+    minted = await rpc_chain.mint(asset, owner, "ipfs://rpc", [(c1, 3000), (c2, 3000), (c3, 4000)], 1000)
+    await rpc_chain.list_token(minted.token_id, "7771")
+    result = await rpc_chain.buy(minted.token_id, buyer, "7771", "rpc-" + asset)
+    assert sorted(result.payouts) == sorted([(c1, 234, "royalty"), (c2, 233, "royalty"), (c3, 310, "royalty"),
+                                             (owner, 6994, "seller")])
+    assert (await rpc_chain.token_info(token_id=minted.token_id)).owner == buyer
+    # The JSON-RPC node's revert data decodes to the same clear error as on py-evm.
+    with pytest.raises(FailedPrecondition, match="not listed for sale"):
+        await rpc_chain.buy(minted.token_id, owner, "7771", "rpc-again-" + asset)
+
+
+async def test_concurrent_submissions_on_a_json_rpc_node_get_gap_free_nonces(rpc_chain: ChainDomain) -> None:
+    start = await rpc_chain.tm.resync_nonce()
+    outcomes = await asyncio.gather(*[
+        rpc_chain.tm.send(TxRequest(type="native_transfer", to=SINK, data="0x", value=1)) for _ in range(50)])
+    assert all(o.succeeded for o in outcomes)
+    with Session(rpc_chain.repo.engine) as s:
+        nonces = s.execute(select(TxRecord.nonce).where(TxRecord.tx_hash.in_([o.tx_hash for o in outcomes]))).scalars()
+        assert sorted(nonces) == list(range(start, start + 50))
+
+
+async def test_stuck_transaction_is_replaced_in_the_node_mempool(rpc_chain: ChainDomain, node_uri: str) -> None:
+    settings = ChainSettings(web3_provider_uri=node_uri, signer_key=OTHER_KEY, stuck_after_s=0.3,
+                             poll_interval_s=0.02, fee_bump_percent=25)
+    tm = TransactionManager(rpc_chain.network, rpc_chain.repo, Account.from_key(OTHER_KEY), settings,
+                            rpc_chain.chain_id)
+    rpc(node_uri, "evm_setAutomine", [False])
+    try:
+        sent = await tm.submit(TxRequest(type="native_transfer", to=SINK, data="0x", value=3), gas=21_000)
+        waiter = asyncio.create_task(tm.wait(sent))
+        for _ in range(500):
+            if len(sent.hashes) >= 2:
+                break
+            await asyncio.sleep(0.02)
+        assert len(sent.hashes) >= 2, "the stuck transaction was not replaced"
+        rpc(node_uri, "evm_mine")
+        outcome = await asyncio.wait_for(waiter, 30)
+    finally:
+        rpc(node_uri, "evm_setAutomine", [True])
+    assert outcome.succeeded and outcome.tx_hash == sent.hashes[-1] != sent.hashes[0]
+    with Session(rpc_chain.repo.engine) as s:
+        original = s.execute(select(TxRecord).where(TxRecord.tx_hash == sent.hashes[0])).scalar_one()
+    assert original.status == "replaced" and original.replaced_by in sent.hashes[1:]
+    # The node dropped the underpriced original: only the replacement exists on chain.
+    assert rpc(node_uri, "eth_getTransactionByHash", [sent.hashes[0]]) is None
