@@ -104,7 +104,7 @@ def main() -> int:
     tmp = Path(tempfile.mkdtemp(prefix="ipheron-bench-"))
     auth = next(s for s in SERVICES if s.name == "auth")
     stack = Stack.for_tests(tmp / "data", services=(auth,), log_dir=tmp / "logs",
-                            extra_env={"LOG_LEVEL": "WARNING", "GATEWAY_RATE_LIMIT_MULTIPLIER": "100000"})
+                            extra_env={"LOG_LEVEL": "WARNING", "GATEWAY_RATELIMIT_DEFAULT": "1000000000/minute"})
     procs: list[subprocess.Popen[bytes]] = []
     results: list[Result] = []
     try:

@@ -157,14 +157,18 @@ class Stack:
                 time.sleep(0.2)
         raise TimeoutError(f"{spec.name} did not become healthy in {timeout:.0f}s{self._log_hint(spec.name)}")
 
-    def wait_gateway(self, timeout: float = 60.0) -> None:
+    def wait_gateway_live(self, timeout: float = 60.0) -> None:
+        """Wait until the gateway answers at all (for stacks running only some services)."""
+        self.wait_gateway(timeout, path="/health/live")
+
+    def wait_gateway(self, timeout: float = 60.0, path: str = "/health/ready") -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             proc = self.processes["gateway"]
             if proc.poll() is not None:
                 raise RuntimeError(f"gateway exited with code {proc.returncode}{self._log_hint('gateway')}")
             try:
-                if httpx.get(f"{self.gateway_url}/health/ready", timeout=2).status_code == 200:
+                if httpx.get(f"{self.gateway_url}{path}", timeout=2).status_code == 200:
                     return
             except httpx.HTTPError:
                 pass

@@ -59,6 +59,11 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         description="Marketplace for intellectual-property assets: register, mint, buy, stake, analyse.",
         default_response_class=ORJSONResponse,
         lifespan=lifespan,
+        # FastAPI's native OpenTelemetry: one HTTP server span per request, current
+        # while routes call the services. Exporters are set up by ipheron_libs.telemetry;
+        # per-operation spans and OTel metrics are off (Prometheus serves metrics).
+        telemetry={"tracing": True, "metrics": False, "logs": False, "operation_spans": False,
+                   "auto_configure": False},
     )
     app.state.settings = settings
     app.state.lifespan_hooks = []
@@ -77,7 +82,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "X-Request-ID"],
         expose_headers=["X-Request-ID", "Retry-After", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset"],
     )
-    app.add_middleware(TelemetryMiddleware)
+    app.add_middleware(TelemetryMiddleware, api_prefix=API_PREFIX)
     return app
 
 

@@ -42,8 +42,13 @@ def bearer_token(request: Request) -> str | None:
     return token.strip()
 
 
-def user_from_request(request: Request) -> User | None:
-    """Verify the bearer token locally (JWKS cache, no auth hop); None when absent."""
+async def user_from_request(request: Request) -> User | None:
+    """Verify the bearer token locally (JWKS cache, no auth hop); None when absent.
+
+    The rate-limit middleware usually verified it already and left the user on
+    the request; otherwise verify here (waiting for one JWKS refetch on an
+    unknown key id, as after a key rotation).
+    """
     cached = getattr(request.state, "user", None)
     if cached is not None:
         return cached  # type: ignore[no-any-return]
@@ -52,30 +57,27 @@ def user_from_request(request: Request) -> User | None:
         return None
     verifier = getattr(request.app.state, "verifier", None)
     if verifier is None:
-        raise Problem(503, "token verification is not available yet")
+        raise Problem(503, "token verification is not available")
     try:
-        claims = verifier.verify(token)
+        claims = await verifier.averify(token)
     except Exception as exc:  # the verifier raises its TokenError with a safe reason
-        reason = getattr(exc, "reason", None) or str(exc) or "invalid token"
+        reason = getattr(exc, "reason", None) or "invalid token"
         raise Problem(401, f"invalid access token: {reason}",
                       headers={"WWW-Authenticate": 'Bearer error="invalid_token"'}) from None
-    data = claims if isinstance(claims, dict) else getattr(claims, "__dict__", {})
-    sub = data.get("sub") if isinstance(data, dict) else None
-    sub = sub or getattr(claims, "sub", None)
-    user = User(id=str(sub), wallet=data.get("wallet") or getattr(claims, "wallet", None), claims=dict(data))
+    user = User(id=str(claims.sub), wallet=claims.wallet, claims=dict(claims.raw))
     request.state.user = user
     return user
 
 
-def _current_user(request: Request) -> User:
-    user = user_from_request(request)
+async def _current_user(request: Request) -> User:
+    user = await user_from_request(request)
     if user is None:
         raise Problem(401, "authentication required", headers={"WWW-Authenticate": "Bearer"})
     return user
 
 
-def _optional_user(request: Request) -> User | None:
-    return user_from_request(request)
+async def _optional_user(request: Request) -> User | None:
+    return await user_from_request(request)
 
 
 CurrentUser = Annotated[User, Depends(_current_user)]

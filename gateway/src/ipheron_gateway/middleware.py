@@ -1,6 +1,7 @@
 """Pure ASGI middleware (no BaseHTTPMiddleware: it costs a task per request):
-request id, a server span continuing the caller's W3C trace, and the
-api_requests_total / api_duration_seconds metrics labelled by route template."""
+request id and the api_requests_total / api_duration_seconds metrics labelled by
+route template. The HTTP server span itself is FastAPI's native OpenTelemetry
+span (configured in app.py), which is current while routes call the services."""
 
 from __future__ import annotations
 
@@ -9,8 +10,6 @@ import time
 import uuid
 from typing import Any
 
-from opentelemetry import context as otel_context
-from opentelemetry import trace
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ipheron_libs import telemetry
@@ -20,9 +19,9 @@ _SAFE_REQUEST_ID = re.compile(rb"^[A-Za-z0-9_\-.:]{1,128}$")
 
 
 class TelemetryMiddleware:
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, api_prefix: str = "") -> None:
         self.app = app
-        self.tracer = telemetry.tracer("ipheron.gateway")
+        self.api_prefix = api_prefix
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -30,19 +29,12 @@ class TelemetryMiddleware:
             return
         started = time.perf_counter()
         rid_raw = None
-        carrier: list[tuple[str, str]] = []
         for k, v in scope["headers"]:
             if k == b"x-request-id":
                 rid_raw = v
-            elif k in (b"traceparent", b"tracestate"):
-                carrier.append((k.decode(), v.decode("latin-1")))
+                break
         rid = rid_raw.decode() if rid_raw and _SAFE_REQUEST_ID.match(rid_raw) else uuid.uuid4().hex
         rid_token = telemetry.request_id_var.set(rid)
-        parent = telemetry.extract_context(carrier)
-        span = self.tracer.start_span(f"{scope['method']} {scope['path']}", context=parent,
-                                      kind=trace.SpanKind.SERVER,
-                                      attributes={"http.request.method": scope["method"], "url.path": scope["path"]})
-        octx = otel_context.attach(trace.set_span_in_context(span, parent))
         status = 500
         rid_header = (b"x-request-id", rid.encode())
 
@@ -57,14 +49,21 @@ class TelemetryMiddleware:
             await self.app(scope, receive, send_wrapper)
         finally:
             route: Any = scope.get("route")
-            endpoint = getattr(route, "path", None) or "unmatched"
+            endpoint = _route_template(scope, route, self.api_prefix)
             elapsed = time.perf_counter() - started
             API_REQUESTS.labels(endpoint=endpoint, status=str(status)).inc()
             API_DURATION.labels(endpoint=endpoint).observe(elapsed)
-            span.update_name(f"{scope['method']} {endpoint}")
-            span.set_attribute("http.response.status_code", status)
-            if status >= 500:
-                span.set_status(trace.Status(trace.StatusCode.ERROR))
-            span.end()
-            otel_context.detach(octx)
             telemetry.request_id_var.reset(rid_token)
+
+
+def _route_template(scope: Scope, route: Any, api_prefix: str) -> str:
+    """The matched route's full template (bounded label values), or 'unmatched'.
+
+    Routers included under the API prefix report templates relative to it.
+    """
+    path = getattr(route, "path", None)
+    if not path:
+        return "unmatched"
+    if api_prefix and not path.startswith(api_prefix) and scope["path"].startswith(api_prefix + "/"):
+        return api_prefix + path
+    return str(path)

@@ -8,6 +8,7 @@ import asyncio
 import contextvars
 import functools
 import re
+import weakref
 import zlib
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -22,6 +23,9 @@ T = TypeVar("T")
 
 _SCHEMA_RE = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 _executor: ThreadPoolExecutor | None = None
+# Engines this process made, so the gRPC bootstrap can publish a "postgresql"
+# health entry without each service wiring it.
+ENGINES: weakref.WeakSet[Engine] = weakref.WeakSet()
 _executor_size = 16
 
 
@@ -60,6 +64,7 @@ def make_engine(url: str, schema: str, *, pool_size: int = 8, max_overflow: int 
     from ipheron_libs.telemetry import instrument_engine
 
     instrument_engine(engine, schema)
+    ENGINES.add(engine)
     return engine
 
 

@@ -219,6 +219,15 @@ def engine_check(engine: Any) -> DependencyCheck:
     return check
 
 
+def _all_engines_check(engines: list[Any]) -> DependencyCheck:
+    per_engine = [engine_check(e) for e in engines]
+
+    async def check() -> bool:
+        return all([await c() for c in per_engine])
+
+    return check
+
+
 async def serve(name: str, register: Callable[[grpc.aio.Server], None], service_full_names: Iterable[str], *,
                 host: str, port: int, on_start: Callable[[], Awaitable[None]] | None = None,
                 on_stop: Callable[[], Awaitable[None]] | None = None, grace: float = 5.0,
@@ -237,7 +246,14 @@ async def serve(name: str, register: Callable[[grpc.aio.Server], None], service_
         if on_start is not None:
             await on_start()
         await start(server, health_servicer)
-        watcher = asyncio.create_task(watch_dependencies(health_servicer, dependency_checks or {}))
+        checks = dict(dependency_checks or {})
+        if "postgresql" not in checks:
+            from ipheron_libs.db import ENGINES
+
+            engines = list(ENGINES)
+            if engines:
+                checks["postgresql"] = _all_engines_check(engines)
+        watcher = asyncio.create_task(watch_dependencies(health_servicer, checks))
         log.info("%s serving gRPC on %s:%d", name, host, bound)
         await stop_event.wait()
         watcher.cancel()
