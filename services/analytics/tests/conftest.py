@@ -22,24 +22,48 @@ NOW = datetime(2026, 3, 15, 12, 0, 0, tzinfo=UTC)
 
 def event(type_: str, payload: dict[str, Any], at: datetime, event_id: str | None = None) -> Event:
     """An envelope as ipheron_libs.events publishes it."""
-    return Event(id=event_id or str(uuid.uuid4()), type=type_, version=1, occurred_at=at.isoformat(),
-                 actor="tester", payload=payload)
+    return Event(
+        id=event_id or str(uuid.uuid4()),
+        type=type_,
+        version=1,
+        occurred_at=at.isoformat(),
+        actor="tester",
+        payload=payload,
+    )
 
 
 def created(asset_id: str, asset_type: str, at: datetime, creators: list[tuple[str, str]] | None = None) -> Event:
     creators = creators or [("creator-1", "100")]
-    return event("asset.created", {
-        "asset_id": asset_id, "name": f"Asset {asset_id}", "asset_type": asset_type, "price": "1.5",
-        "status": "pending", "region": "Global", "creator_user_id": creators[0][0],
-        "creators": [{"user_id": c, "wallet": None, "share_percent": s} for c, s in creators],
-    }, at)
+    return event(
+        "asset.created",
+        {
+            "asset_id": asset_id,
+            "name": f"Asset {asset_id}",
+            "asset_type": asset_type,
+            "price": "1.5",
+            "status": "pending",
+            "region": "Global",
+            "creator_user_id": creators[0][0],
+            "creators": [{"user_id": c, "wallet": None, "share_percent": s} for c, s in creators],
+        },
+        at,
+    )
 
 
 def sold(asset_id: str, price: str, at: datetime, buyer: str = "buyer-1", purchase_id: str | None = None) -> Event:
-    return event("asset.sold", {
-        "asset_id": asset_id, "purchase_id": purchase_id or str(uuid.uuid4()), "price": price, "currency": "ETH",
-        "seller_user_id": "seller-1", "buyer_user_id": buyer, "tx_hash": "0x" + "ab" * 32,
-    }, at)
+    return event(
+        "asset.sold",
+        {
+            "asset_id": asset_id,
+            "purchase_id": purchase_id or str(uuid.uuid4()),
+            "price": price,
+            "currency": "ETH",
+            "seller_user_id": "seller-1",
+            "buyer_user_id": buyer,
+            "tx_hash": "0x" + "ab" * 32,
+        },
+        at,
+    )
 
 
 @pytest.fixture(scope="session")
@@ -60,8 +84,12 @@ def engine(analytics_url: str) -> Iterator[Engine]:
 @pytest.fixture()
 def clean_engine(engine: Engine) -> Engine:
     with engine.begin() as conn:
-        conn.execute(text("TRUNCATE assets, asset_creators, sales, transfers, stakes, market_analytics, "
-                          "processed_events, outbox RESTART IDENTITY"))
+        conn.execute(
+            text(
+                "TRUNCATE assets, asset_creators, sales, transfers, stakes, market_analytics, "
+                "processed_events, outbox RESTART IDENTITY"
+            )
+        )
     return engine
 
 

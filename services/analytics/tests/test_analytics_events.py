@@ -24,8 +24,13 @@ def _apply(engine: Engine, *evs: events.Event) -> list[bool]:
 
 def _day(engine: Engine, day: date, asset_type: str = "all") -> dict:
     with engine.connect() as conn:
-        row = conn.execute(text("SELECT * FROM market_analytics WHERE date = :d AND asset_type = :t"),
-                           {"d": day, "t": asset_type}).mappings().first()
+        row = (
+            conn.execute(
+                text("SELECT * FROM market_analytics WHERE date = :d AND asset_type = :t"), {"d": day, "t": asset_type}
+            )
+            .mappings()
+            .first()
+        )
     return dict(row) if row else {}
 
 
@@ -34,8 +39,9 @@ def test_the_same_event_delivered_twice_counts_once(clean_engine: Engine) -> Non
     assert _apply(clean_engine, created("a1", "art", days_ago(2)), sale) == [True, True]
     assert _apply(clean_engine, sale) == [False]
     # a different event for the same purchase (the relay re-published it) is still one sale
-    dup = events.Event(id="other-id", type=sale.type, version=1, occurred_at=sale.occurred_at, actor="x",
-                       payload=sale.payload)
+    dup = events.Event(
+        id="other-id", type=sale.type, version=1, occurred_at=sale.occurred_at, actor="x", payload=sale.payload
+    )
     assert _apply(clean_engine, dup) == [True]
     row = _day(clean_engine, days_ago(1).date())
     assert row["total_transactions"] == 1 and row["total_volume"] == D("10.5")
@@ -90,10 +96,19 @@ def test_a_malformed_event_is_skipped_without_partial_effects(clean_engine: Engi
 
 
 def test_stake_events_track_value_staked_and_never_reopen(clean_engine: Engine) -> None:
-    base = {"stake_id": "s1", "user_id": "u1", "asset_id": "a1", "amount": "25", "duration_days": 30,
-            "start_time": days_ago(3).isoformat()}
-    _apply(clean_engine, event("stake.opened", base, days_ago(3)),
-           event("stake.opened", {**base, "stake_id": "s2", "amount": "5"}, days_ago(2)))
+    base = {
+        "stake_id": "s1",
+        "user_id": "u1",
+        "asset_id": "a1",
+        "amount": "25",
+        "duration_days": 30,
+        "start_time": days_ago(3).isoformat(),
+    }
+    _apply(
+        clean_engine,
+        event("stake.opened", base, days_ago(3)),
+        event("stake.opened", {**base, "stake_id": "s2", "amount": "5"}, days_ago(2)),
+    )
     _apply(clean_engine, event("stake.closed", {**base, "payout": "22.5"}, days_ago(1)))
     _apply(clean_engine, event("stake.matured", base, days_ago(0.5)))  # late, out of order
     with clean_engine.connect() as conn:

@@ -24,14 +24,18 @@ from ipheron_gateway.config import GatewaySettings  # noqa: E402
 @pytest.fixture()
 async def client(analytics_url: str, clean_engine: Engine, redis_url: str) -> AsyncIterator[httpx.AsyncClient]:
     with clean_engine.begin() as conn:
-        for ev in (created("a1", "art", days_ago(3), creators=[("c1", "100")]), sold("a1", "2.5", days_ago(1, hours=1)),
-                   sold("a1", "3.5", days_ago(0, hours=1))):
+        for ev in (
+            created("a1", "art", days_ago(3), creators=[("c1", "100")]),
+            sold("a1", "2.5", days_ago(1, hours=1)),
+            sold("a1", "3.5", days_ago(0, hours=1)),
+        ):
             apply_event(conn, ev, NOW)
     app_ = AnalyticsApp(Settings(consume_events=False, db_pool_size=2), analytics_url, clock=lambda: NOW)
     server, port, health = grpc_server.build_server(SERVICE_NAME, app_.register, [FULL_NAME])
     await grpc_server.start(server, health)
-    gw = gateway_app.create_app(GatewaySettings(analytics_addr=f"127.0.0.1:{port}", redis_url=redis_url,
-                                                upstream_timeout=5))  # type: ignore[call-arg]
+    gw = gateway_app.create_app(
+        GatewaySettings(analytics_addr=f"127.0.0.1:{port}", redis_url=redis_url, upstream_timeout=5)
+    )  # type: ignore[call-arg]
     try:
         async with gw.router.lifespan_context(gw):
             transport = httpx.ASGITransport(app=gw, client=("10.9.8.6", 5555))
@@ -55,8 +59,11 @@ def _problem(resp: httpx.Response, status: int) -> dict[str, Any]:
 
 async def test_every_analytics_route_answers(client: httpx.AsyncClient) -> None:
     first = (NOW - timedelta(days=2)).date().isoformat()
-    m = _ok(await client.get("/api/v1/analytics/market", params={"from": first, "to": NOW.date().isoformat(),
-                                                                 "asset_type": "art"}))
+    m = _ok(
+        await client.get(
+            "/api/v1/analytics/market", params={"from": first, "to": NOW.date().isoformat(), "asset_type": "art"}
+        )
+    )
     assert [d["total_volume"] for d in m["days"]] == ["0", "2.5", "3.5"] and m["total_volume"] == "6"
     o = _ok(await client.get("/api/v1/analytics/overview"))
     assert o["total_sales"] == 2 and o["volume_24h"] == "3.5" and o["volume_change_7d_pct"] is None

@@ -77,8 +77,9 @@ async def test_market_series_is_daily_and_zero_filled(analytics_url: str, clean_
         health = await health_pb2_grpc.HealthStub(r.channel).Check(health_pb2.HealthCheckRequest(service=FULL_NAME))
         assert health.status == health_pb2.HealthCheckResponse.SERVING
         first, last = days_ago(6).date(), NOW.date()
-        res = await r.stub.GetMarket(pb.GetMarketRequest(from_date=first.isoformat(), to_date=last.isoformat(),
-                                                          asset_type="art"))
+        res = await r.stub.GetMarket(
+            pb.GetMarketRequest(from_date=first.isoformat(), to_date=last.isoformat(), asset_type="art")
+        )
         assert [d.date for d in res.days] == [(first + timedelta(days=i)).isoformat() for i in range(7)]
         by_day = {d.date: d for d in res.days}
         assert by_day[days_ago(5).date().isoformat()].total_volume == "2"
@@ -99,8 +100,9 @@ async def test_market_series_is_daily_and_zero_filled(analytics_url: str, clean_
         (pb.GetMarketRequest(asset_type="Art!"), "asset_type"),
     ],
 )
-async def test_bad_market_requests_name_the_field(analytics_url: str, clean_engine: Engine,
-                                                  request_: pb.GetMarketRequest, field: str) -> None:
+async def test_bad_market_requests_name_the_field(
+    analytics_url: str, clean_engine: Engine, request_: pb.GetMarketRequest, field: str
+) -> None:
     async with running(analytics_url) as r:
         with pytest.raises(grpc.aio.AioRpcError) as exc:
             await r.stub.GetMarket(request_)
@@ -156,7 +158,11 @@ async def test_top_ranks_by_volume_sales_and_price_within_the_period(analytics_u
     _seed(clean_engine)
     async with running(analytics_url) as r:
         vol = await r.stub.GetTop(pb.GetTopRequest(by=pb.TOP_BY_VOLUME, period=pb.PERIOD_ALL))
-        assert [(t.rank, t.asset_id, t.value) for t in vol.assets] == [(1, "a1", "7"), (2, "a2", "3"), (3, "m1", "3")]  # ties by id
+        assert [(t.rank, t.asset_id, t.value) for t in vol.assets] == [
+            (1, "a1", "7"),
+            (2, "a2", "3"),
+            (3, "m1", "3"),
+        ]  # ties by id
         week = await r.stub.GetTop(pb.GetTopRequest(by=pb.TOP_BY_SALES, period=pb.PERIOD_7D))
         assert [(t.asset_id, t.sales) for t in week.assets] == [("a1", 2), ("a2", 1), ("m1", 1)]
         price = await r.stub.GetTop(pb.GetTopRequest(by=pb.TOP_BY_PRICE, period=pb.PERIOD_30D, limit=2))
@@ -210,9 +216,17 @@ def _ts(at: datetime) -> Timestamp:
 
 async def test_record_sales_is_idempotent_and_validates_each_sale(analytics_url: str, clean_engine: Engine) -> None:
     async with running(analytics_url) as r:
-        batch = [pb.SaleRecord(sale_id=f"syn-{i}", asset_id=f"syn-asset-{i % 3}", asset_type="patent",
-                               price=f"{i}.5", occurred_at=_ts(days_ago(i)), creator_ids=["cx", "cy"])
-                 for i in range(6)]
+        batch = [
+            pb.SaleRecord(
+                sale_id=f"syn-{i}",
+                asset_id=f"syn-asset-{i % 3}",
+                asset_type="patent",
+                price=f"{i}.5",
+                occurred_at=_ts(days_ago(i)),
+                creator_ids=["cx", "cy"],
+            )
+            for i in range(6)
+        ]
         first = await r.stub.RecordSales(pb.RecordSalesRequest(sales=batch))
         again = await r.stub.RecordSales(pb.RecordSalesRequest(sales=batch))
         assert (first.recorded, first.duplicates) == (6, 0)

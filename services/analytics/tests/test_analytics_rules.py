@@ -27,8 +27,12 @@ def test_sentiment_compares_a_day_with_the_average_of_the_week_before() -> None:
 def test_day_range_defaults_to_thirty_days_and_checks_its_bounds() -> None:
     assert domain.day_range("", "", TODAY) == (date(2026, 2, 14), TODAY)
     assert domain.day_range("2026-03-01", "2026-03-02", TODAY) == (date(2026, 3, 1), date(2026, 3, 2))
-    for args, field in ((("2026-13-01", ""), "from_date"), (("", "yesterday"), "to_date"),
-                        (("2026-03-05", "2026-03-01"), "from_date"), (("2024-01-01", "2026-01-01"), "from_date")):
+    for args, field in (
+        (("2026-13-01", ""), "from_date"),
+        (("", "yesterday"), "to_date"),
+        (("2026-03-05", "2026-03-01"), "from_date"),
+        (("2024-01-01", "2026-01-01"), "from_date"),
+    ):
         with pytest.raises(InvalidArgument) as exc:
             domain.day_range(*args, TODAY)
         assert exc.value.field == field
@@ -54,9 +58,19 @@ def test_asset_type_is_normalised_and_checked() -> None:
 
 
 def _facts(**overrides: object) -> MarketFacts:
-    base = dict(scope="all", volume_7d=D("150"), volume_prev_7d=D("100"), sales_7d=3, sales_prev_7d=2,
-                volume_30d=D("250"), top_asset_30d=("a1", D("200")), type_volumes_7d={"art": D("120"), "music": D("30")},
-                total_staked=D("40"), active_stakes=2, today_sentiment=Sentiment.BULLISH)
+    base = dict(
+        scope="all",
+        volume_7d=D("150"),
+        volume_prev_7d=D("100"),
+        sales_7d=3,
+        sales_prev_7d=2,
+        volume_30d=D("250"),
+        top_asset_30d=("a1", D("200")),
+        type_volumes_7d={"art": D("120"), "music": D("30")},
+        total_staked=D("40"),
+        active_stakes=2,
+        today_sentiment=Sentiment.BULLISH,
+    )
     base.update(overrides)
     return MarketFacts(**base)  # type: ignore[arg-type]
 
@@ -76,6 +90,15 @@ def test_falling_volume_is_a_warning_and_an_empty_market_says_so() -> None:
     falling = {i.kind: i for i in domain.insights(_facts(volume_7d=D("50")))}
     assert falling["volume_trend"].severity == "warning"
     assert "down 50 %" in falling["volume_trend"].title
-    empty = domain.insights(_facts(volume_7d=D(0), volume_prev_7d=D(0), sales_7d=0, sales_prev_7d=0,
-                                   volume_30d=D(0), top_asset_30d=None, active_stakes=0))
+    empty = domain.insights(
+        _facts(
+            volume_7d=D(0),
+            volume_prev_7d=D(0),
+            sales_7d=0,
+            sales_prev_7d=0,
+            volume_30d=D(0),
+            top_asset_30d=None,
+            active_stakes=0,
+        )
+    )
     assert [i.kind for i in empty] == ["no_data"]

@@ -26,8 +26,9 @@ async def client(staking_url: str, clean_engine: Engine, redis_url: str) -> Asyn
     app_ = StakingApp(Settings(relay_events=False, maturity_interval_seconds=0, db_pool_size=2), staking_url)
     server, port, health = grpc_server.build_server(SERVICE_NAME, app_.register, [FULL_NAME])
     await grpc_server.start(server, health)
-    gw = gateway_app.create_app(GatewaySettings(staking_addr=f"127.0.0.1:{port}", redis_url=redis_url,
-                                                upstream_timeout=5))  # type: ignore[call-arg]
+    gw = gateway_app.create_app(
+        GatewaySettings(staking_addr=f"127.0.0.1:{port}", redis_url=redis_url, upstream_timeout=5)
+    )  # type: ignore[call-arg]
 
     async def as_header_user(request: Request) -> deps.User:
         uid = request.headers.get("x-test-user")
@@ -62,7 +63,9 @@ def _problem(resp: httpx.Response, status: int) -> dict[str, Any]:
 
 
 async def test_quote_open_replay_list_claim_unstake(client: httpx.AsyncClient) -> None:
-    q = await client.get("/api/v1/staking/quote", params={"asset_id": "asset-1", "amount": "1000", "duration_days": 365})
+    q = await client.get(
+        "/api/v1/staking/quote", params={"asset_id": "asset-1", "amount": "1000", "duration_days": 365}
+    )
     assert q.status_code == 200, q.text
     assert q.json()["apr"] == "10.5" and q.json()["expected_rewards"] == "105"
 
@@ -102,8 +105,9 @@ async def test_quote_open_replay_list_claim_unstake(client: httpx.AsyncClient) -
         ({"asset_id": "a", "amount": "10", "duration_days": 30, "apr": "99"}, "apr", 422),
     ],
 )
-async def test_bad_open_bodies_are_problems_naming_the_field(client: httpx.AsyncClient, body: dict[str, Any],
-                                                              field: str, status: int) -> None:
+async def test_bad_open_bodies_are_problems_naming_the_field(
+    client: httpx.AsyncClient, body: dict[str, Any], field: str, status: int
+) -> None:
     p = _problem(await client.post("/api/v1/stakes", json=body, headers=_as("alice", "bad-body-key")), status)
     assert field in {e["field"] for e in p["errors"]}
 

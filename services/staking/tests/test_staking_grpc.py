@@ -63,12 +63,16 @@ def _events(engine: Engine) -> list[tuple[str, dict]]:
     return [(r.type, r.payload) for r in rows]
 
 
-def _open(user: str = "alice", amount: str = "1000", days: int = 90, key: str = "k-1", asset: str = "asset-1") -> pb.OpenStakeRequest:
+def _open(
+    user: str = "alice", amount: str = "1000", days: int = 90, key: str = "k-1", asset: str = "asset-1"
+) -> pb.OpenStakeRequest:
     return pb.OpenStakeRequest(user_id=user, asset_id=asset, amount=amount, duration_days=days, idempotency_key=key)
 
 
 @pytest.mark.asyncio
-async def test_server_reports_serving_and_quotes_with_explained_apr(staking_url: str, clean_engine: Engine, clock: Clock) -> None:
+async def test_server_reports_serving_and_quotes_with_explained_apr(
+    staking_url: str, clean_engine: Engine, clock: Clock
+) -> None:
     async with running(staking_url, clock) as r:
         health = await health_pb2_grpc.HealthStub(r.channel).Check(health_pb2.HealthCheckRequest(service=FULL_NAME))
         assert health.status == health_pb2.HealthCheckResponse.SERVING
@@ -82,7 +86,9 @@ async def test_server_reports_serving_and_quotes_with_explained_apr(staking_url:
 
 
 @pytest.mark.asyncio
-async def test_open_with_same_key_and_request_returns_the_same_stake(staking_url: str, clean_engine: Engine, clock: Clock) -> None:
+async def test_open_with_same_key_and_request_returns_the_same_stake(
+    staking_url: str, clean_engine: Engine, clock: Clock
+) -> None:
     async with running(staking_url, clock) as r:
         first = await r.stub.OpenStake(_open())
         clock.advance(minutes=5)
@@ -95,7 +101,9 @@ async def test_open_with_same_key_and_request_returns_the_same_stake(staking_url
 
 
 @pytest.mark.asyncio
-async def test_same_key_with_a_different_request_is_a_conflict(staking_url: str, clean_engine: Engine, clock: Clock) -> None:
+async def test_same_key_with_a_different_request_is_a_conflict(
+    staking_url: str, clean_engine: Engine, clock: Clock
+) -> None:
     async with running(staking_url, clock) as r:
         await r.stub.OpenStake(_open())
         with pytest.raises(grpc.aio.AioRpcError) as exc:
@@ -107,7 +115,9 @@ async def test_same_key_with_a_different_request_is_a_conflict(staking_url: str,
 
 
 @pytest.mark.asyncio
-async def test_concurrent_opens_with_one_key_create_exactly_one_stake(staking_url: str, clean_engine: Engine, clock: Clock) -> None:
+async def test_concurrent_opens_with_one_key_create_exactly_one_stake(
+    staking_url: str, clean_engine: Engine, clock: Clock
+) -> None:
     async with running(staking_url, clock) as r:
         answers = await asyncio.gather(*(r.stub.OpenStake(_open(key="race")) for _ in range(8)))
         assert len({a.stake.id for a in answers}) == 1
@@ -144,7 +154,9 @@ async def test_bad_open_requests_are_invalid_arguments_naming_the_field(
 
 
 @pytest.mark.asyncio
-async def test_quote_rejects_malformed_decimal_naming_amount(staking_url: str, clean_engine: Engine, clock: Clock) -> None:
+async def test_quote_rejects_malformed_decimal_naming_amount(
+    staking_url: str, clean_engine: Engine, clock: Clock
+) -> None:
     async with running(staking_url, clock) as r:
         with pytest.raises(grpc.aio.AioRpcError) as exc:
             await r.stub.GetQuote(pb.GetQuoteRequest(asset_id="a", amount="ten", duration_days=30))
@@ -156,8 +168,10 @@ async def test_non_owner_cannot_claim_or_unstake(staking_url: str, clean_engine:
     async with running(staking_url, clock) as r:
         opened = await r.stub.OpenStake(_open())
         clock.advance(days=10)
-        for call in (r.stub.ClaimRewards(pb.ClaimRewardsRequest(stake_id=opened.stake.id, user_id="mallory")),
-                     r.stub.Unstake(pb.UnstakeRequest(stake_id=opened.stake.id, user_id="mallory"))):
+        for call in (
+            r.stub.ClaimRewards(pb.ClaimRewardsRequest(stake_id=opened.stake.id, user_id="mallory")),
+            r.stub.Unstake(pb.UnstakeRequest(stake_id=opened.stake.id, user_id="mallory")),
+        ):
             with pytest.raises(grpc.aio.AioRpcError) as exc:
                 await call
             assert exc.value.code() == grpc.StatusCode.PERMISSION_DENIED
@@ -170,19 +184,23 @@ async def test_non_owner_cannot_claim_or_unstake(staking_url: str, clean_engine:
 
 
 @pytest.mark.asyncio
-async def test_claim_pays_exact_accrual_and_is_replayed_by_key(staking_url: str, clean_engine: Engine, clock: Clock) -> None:
+async def test_claim_pays_exact_accrual_and_is_replayed_by_key(
+    staking_url: str, clean_engine: Engine, clock: Clock
+) -> None:
     async with running(staking_url, clock) as r:
         opened = await r.stub.OpenStake(_open(amount="1000", days=90))  # APR 5.25
         assert opened.stake.apr == "5.25"
         clock.advance(days=73)
         seen = await r.stub.GetStake(pb.GetStakeRequest(stake_id=opened.stake.id))
         assert seen.stake.claimable_rewards == "10.5"  # 1000 * 5.25 % * 73/365
-        claim = await r.stub.ClaimRewards(pb.ClaimRewardsRequest(stake_id=opened.stake.id, user_id="alice",
-                                                                  idempotency_key="c-1"))
+        claim = await r.stub.ClaimRewards(
+            pb.ClaimRewardsRequest(stake_id=opened.stake.id, user_id="alice", idempotency_key="c-1")
+        )
         assert claim.claimed == "10.5" and claim.stake.claimable_rewards == "0"
         clock.advance(days=1)
-        replay = await r.stub.ClaimRewards(pb.ClaimRewardsRequest(stake_id=opened.stake.id, user_id="alice",
-                                                                   idempotency_key="c-1"))
+        replay = await r.stub.ClaimRewards(
+            pb.ClaimRewardsRequest(stake_id=opened.stake.id, user_id="alice", idempotency_key="c-1")
+        )
         assert replay.replayed and replay.claimed == "10.5"
         fresh = await r.stub.ClaimRewards(pb.ClaimRewardsRequest(stake_id=opened.stake.id, user_id="alice"))
         assert D(fresh.claimed) == D("1000") * D("5.25") / 100 / 365 * 1 // D("1E-18") * D("1E-18")
@@ -194,7 +212,9 @@ async def test_claim_pays_exact_accrual_and_is_replayed_by_key(staking_url: str,
 
 
 @pytest.mark.asyncio
-async def test_early_unstake_applies_penalty_and_a_second_unstake_fails(staking_url: str, clean_engine: Engine, clock: Clock) -> None:
+async def test_early_unstake_applies_penalty_and_a_second_unstake_fails(
+    staking_url: str, clean_engine: Engine, clock: Clock
+) -> None:
     async with running(staking_url, clock) as r:
         opened = await r.stub.OpenStake(_open(amount="500", days=30))
         clock.advance(days=3)
@@ -202,7 +222,9 @@ async def test_early_unstake_applies_penalty_and_a_second_unstake_fails(staking_
         assert out.early and out.penalty == "50" and out.payout == "450" and out.rewards_paid == "0"
         assert D(out.rewards_forfeited) > 0
         assert out.stake.status == pb.STAKE_STATUS_CLOSED
-        replay = await r.stub.Unstake(pb.UnstakeRequest(stake_id=opened.stake.id, user_id="alice", idempotency_key="u-1"))
+        replay = await r.stub.Unstake(
+            pb.UnstakeRequest(stake_id=opened.stake.id, user_id="alice", idempotency_key="u-1")
+        )
         assert replay.replayed and replay.payout == "450"
         with pytest.raises(grpc.aio.AioRpcError) as exc:
             await r.stub.Unstake(pb.UnstakeRequest(stake_id=opened.stake.id, user_id="alice"))
@@ -212,7 +234,9 @@ async def test_early_unstake_applies_penalty_and_a_second_unstake_fails(staking_
 
 
 @pytest.mark.asyncio
-async def test_maturity_is_recorded_once_and_matured_unstake_pays_rewards(staking_url: str, clean_engine: Engine, clock: Clock) -> None:
+async def test_maturity_is_recorded_once_and_matured_unstake_pays_rewards(
+    staking_url: str, clean_engine: Engine, clock: Clock
+) -> None:
     async with running(staking_url, clock) as r:
         opened = await r.stub.OpenStake(_open(amount="3650", days=30))  # APR 3.25
         clock.advance(days=31)
@@ -236,7 +260,9 @@ async def test_list_pages_filters_and_counts(staking_url: str, clean_engine: Eng
             ids.append((await r.stub.OpenStake(_open(key=f"k{i}", asset=f"asset-{i % 2}"))).stake.id)
         await r.stub.OpenStake(_open(user="bob", key="kb"))
         await r.stub.Unstake(pb.UnstakeRequest(stake_id=ids[0], user_id="alice"))
-        page = await r.stub.ListStakes(pb.ListStakesRequest(user_id="alice", page=common_pb2.PageRequest(page=2, per_page=2)))
+        page = await r.stub.ListStakes(
+            pb.ListStakesRequest(user_id="alice", page=common_pb2.PageRequest(page=2, per_page=2))
+        )
         assert page.page_info.total == 5 and page.page_info.page == 2
         assert [s.id for s in page.stakes] == [ids[2], ids[1]]  # newest first
         active = await r.stub.ListStakes(pb.ListStakesRequest(user_id="alice", status=pb.STAKE_STATUS_ACTIVE))
@@ -264,7 +290,9 @@ async def test_unknown_or_malformed_stake_id_is_not_found(staking_url: str, clea
             assert conn.execute(text("SELECT count(*) FROM idempotency_keys")).scalar_one() == 0
 
 
-def test_outbox_relay_publishes_stake_events_to_the_stream(staking_url: str, clean_engine: Engine, clock: Clock, redis_url: str) -> None:
+def test_outbox_relay_publishes_stake_events_to_the_stream(
+    staking_url: str, clean_engine: Engine, clock: Clock, redis_url: str
+) -> None:
     import redis
     from ipheron_libs import events
 

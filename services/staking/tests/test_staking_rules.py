@@ -110,9 +110,18 @@ def test_closed_stake_cannot_be_claimed_or_unstaked_again() -> None:
 
 @pytest.mark.parametrize(
     ("raw", "reason"),
-    [("-5", "greater than 0"), ("0", "greater than 0"), ("abc", "decimal string"), ("1e5", "decimal string"),
-     ("", "required"), ("1.0000000000000000001", "18 decimal places"), ("0.001", "at least"),
-     ("1000000.01", "at most"), ("NaN", "decimal string"), ("1,5", "decimal string")],
+    [
+        ("-5", "greater than 0"),
+        ("0", "greater than 0"),
+        ("abc", "decimal string"),
+        ("1e5", "decimal string"),
+        ("", "required"),
+        ("1.0000000000000000001", "18 decimal places"),
+        ("0.001", "at least"),
+        ("1000000.01", "at most"),
+        ("NaN", "decimal string"),
+        ("1,5", "decimal string"),
+    ],
 )
 def test_bad_amounts_are_invalid_arguments_naming_the_field(raw: str, reason: str) -> None:
     with pytest.raises(InvalidArgument) as exc:

@@ -18,8 +18,12 @@ from ipheron_libs.errors import FIELD_METADATA_KEY
 
 router = APIRouter(prefix="/analytics", tags=["analytics"])
 
-_SENTIMENT = {pb.SENTIMENT_BEARISH: "bearish", pb.SENTIMENT_NEUTRAL: "neutral", pb.SENTIMENT_BULLISH: "bullish",
-              pb.SENTIMENT_UNSPECIFIED: "neutral"}
+_SENTIMENT = {
+    pb.SENTIMENT_BEARISH: "bearish",
+    pb.SENTIMENT_NEUTRAL: "neutral",
+    pb.SENTIMENT_BULLISH: "bullish",
+    pb.SENTIMENT_UNSPECIFIED: "neutral",
+}
 _TOP_BY = {"volume": pb.TOP_BY_VOLUME, "sales": pb.TOP_BY_SALES, "price": pb.TOP_BY_PRICE}
 _PERIOD = {"24h": pb.PERIOD_24H, "7d": pb.PERIOD_7D, "30d": pb.PERIOD_30D, "all": pb.PERIOD_ALL}
 # The contract names the range fields from_date/to_date; this surface calls them from/to.
@@ -171,16 +175,30 @@ async def market(
     asset_type: AssetType = None,
 ) -> dict[str, Any]:
     try:
-        r = await stubs.analytics.GetMarket(pb.GetMarketRequest(from_date=from_ or "", to_date=to or "",
-                                                                asset_type=asset_type or ""))
+        r = await stubs.analytics.GetMarket(
+            pb.GetMarketRequest(from_date=from_ or "", to_date=to or "", asset_type=asset_type or "")
+        )
     except grpc.aio.AioRpcError as exc:
         _rename_field(exc)
         raise
-    return {"asset_type": r.asset_type, "total_volume": r.total_volume, "total_transactions": r.total_transactions,
-            "days": [{"date": d.date, "asset_type": d.asset_type, "total_volume": d.total_volume,
-                      "total_transactions": d.total_transactions, "active_assets": d.active_assets,
-                      "active_creators": d.active_creators, "avg_asset_price": d.avg_asset_price,
-                      "market_sentiment": _SENTIMENT[d.market_sentiment]} for d in r.days]}
+    return {
+        "asset_type": r.asset_type,
+        "total_volume": r.total_volume,
+        "total_transactions": r.total_transactions,
+        "days": [
+            {
+                "date": d.date,
+                "asset_type": d.asset_type,
+                "total_volume": d.total_volume,
+                "total_transactions": d.total_transactions,
+                "active_assets": d.active_assets,
+                "active_creators": d.active_creators,
+                "avg_asset_price": d.avg_asset_price,
+                "market_sentiment": _SENTIMENT[d.market_sentiment],
+            }
+            for d in r.days
+        ],
+    }
 
 
 def _rename_field(exc: grpc.aio.AioRpcError) -> None:
@@ -196,39 +214,90 @@ def _rename_field(exc: grpc.aio.AioRpcError) -> None:
 @router.get("/overview", response_model=OverviewOut, summary="The whole market at a glance")
 async def overview(stubs: Stubs) -> dict[str, Any]:
     o = await stubs.analytics.GetOverview(pb.GetOverviewRequest())
-    return {"total_volume": o.total_volume, "total_sales": o.total_sales, "total_assets": o.total_assets,
-            "total_creators": o.total_creators, "volume_24h": o.volume_24h, "sales_24h": o.sales_24h,
-            "volume_7d": o.volume_7d, "volume_change_7d_pct": o.volume_change_7d_pct or None,
-            "avg_price_7d": o.avg_price_7d, "top_asset_type_7d": o.top_asset_type_7d or None,
-            "total_value_staked": o.total_value_staked, "active_stakes": o.active_stakes,
-            "market_sentiment": _SENTIMENT[o.market_sentiment], "as_of": _iso(o.as_of)}
+    return {
+        "total_volume": o.total_volume,
+        "total_sales": o.total_sales,
+        "total_assets": o.total_assets,
+        "total_creators": o.total_creators,
+        "volume_24h": o.volume_24h,
+        "sales_24h": o.sales_24h,
+        "volume_7d": o.volume_7d,
+        "volume_change_7d_pct": o.volume_change_7d_pct or None,
+        "avg_price_7d": o.avg_price_7d,
+        "top_asset_type_7d": o.top_asset_type_7d or None,
+        "total_value_staked": o.total_value_staked,
+        "active_stakes": o.active_stakes,
+        "market_sentiment": _SENTIMENT[o.market_sentiment],
+        "as_of": _iso(o.as_of),
+    }
 
 
-@router.get("/assets/{asset_id}/performance", response_model=AssetPerformanceOut,
-            summary="Sales, prices, buyers and stakes of one asset")
+@router.get(
+    "/assets/{asset_id}/performance",
+    response_model=AssetPerformanceOut,
+    summary="Sales, prices, buyers and stakes of one asset",
+)
 async def asset_performance(asset_id: str, stubs: Stubs) -> dict[str, Any]:
     a = await stubs.analytics.GetAssetPerformance(pb.GetAssetPerformanceRequest(asset_id=asset_id))
-    return {"asset_id": a.asset_id, "asset_type": a.asset_type, "total_sales": a.total_sales,
-            "total_volume": a.total_volume, "first_price": a.first_price or None, "last_price": a.last_price or None,
-            "min_price": a.min_price or None, "max_price": a.max_price or None, "avg_price": a.avg_price or None,
-            "price_change_pct": a.price_change_pct or None, "unique_buyers": a.unique_buyers,
-            "transfers": a.transfers, "total_staked": a.total_staked, "active_stakes": a.active_stakes,
-            "created_at": _opt_iso(a, "created_at"), "last_sale_at": _opt_iso(a, "last_sale_at"),
-            "recent_sales": [{"sale_id": s.sale_id, "price": s.price, "currency": s.currency,
-                              "buyer_id": s.buyer_id or None, "seller_id": s.seller_id or None,
-                              "occurred_at": _iso(s.occurred_at)} for s in a.recent_sales]}
+    return {
+        "asset_id": a.asset_id,
+        "asset_type": a.asset_type,
+        "total_sales": a.total_sales,
+        "total_volume": a.total_volume,
+        "first_price": a.first_price or None,
+        "last_price": a.last_price or None,
+        "min_price": a.min_price or None,
+        "max_price": a.max_price or None,
+        "avg_price": a.avg_price or None,
+        "price_change_pct": a.price_change_pct or None,
+        "unique_buyers": a.unique_buyers,
+        "transfers": a.transfers,
+        "total_staked": a.total_staked,
+        "active_stakes": a.active_stakes,
+        "created_at": _opt_iso(a, "created_at"),
+        "last_sale_at": _opt_iso(a, "last_sale_at"),
+        "recent_sales": [
+            {
+                "sale_id": s.sale_id,
+                "price": s.price,
+                "currency": s.currency,
+                "buyer_id": s.buyer_id or None,
+                "seller_id": s.seller_id or None,
+                "occurred_at": _iso(s.occurred_at),
+            }
+            for s in a.recent_sales
+        ],
+    }
 
 
-@router.get("/creators/{creator_id}/performance", response_model=CreatorPerformanceOut,
-            summary="Sales of one creator's assets, weighted by their share")
+@router.get(
+    "/creators/{creator_id}/performance",
+    response_model=CreatorPerformanceOut,
+    summary="Sales of one creator's assets, weighted by their share",
+)
 async def creator_performance(creator_id: str, stubs: Stubs) -> dict[str, Any]:
     c = await stubs.analytics.GetCreatorPerformance(pb.GetCreatorPerformanceRequest(creator_id=creator_id))
-    return {"creator_id": c.creator_id, "assets_created": c.assets_created, "assets_sold": c.assets_sold,
-            "total_sales": c.total_sales, "total_volume": c.total_volume, "attributed_volume": c.attributed_volume,
-            "avg_sale_price": c.avg_sale_price, "top_asset_id": c.top_asset_id or None,
-            "last_sale_at": _opt_iso(c, "last_sale_at"),
-            "assets": [{"asset_id": x.asset_id, "asset_type": x.asset_type, "share_percent": x.share_percent,
-                        "sales": x.sales, "volume": x.volume} for x in c.assets]}
+    return {
+        "creator_id": c.creator_id,
+        "assets_created": c.assets_created,
+        "assets_sold": c.assets_sold,
+        "total_sales": c.total_sales,
+        "total_volume": c.total_volume,
+        "attributed_volume": c.attributed_volume,
+        "avg_sale_price": c.avg_sale_price,
+        "top_asset_id": c.top_asset_id or None,
+        "last_sale_at": _opt_iso(c, "last_sale_at"),
+        "assets": [
+            {
+                "asset_id": x.asset_id,
+                "asset_type": x.asset_type,
+                "share_percent": x.share_percent,
+                "sales": x.sales,
+                "volume": x.volume,
+            }
+            for x in c.assets
+        ],
+    }
 
 
 @router.get("/top", response_model=TopOut, summary="Top assets by volume, number of sales or latest price")
@@ -239,25 +308,58 @@ async def top(
     asset_type: AssetType = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 10,
 ) -> dict[str, Any]:
-    r = await stubs.analytics.GetTop(pb.GetTopRequest(by=_TOP_BY[by], period=_PERIOD[period],
-                                                      asset_type=asset_type or "", limit=limit))
-    return {"by": by, "period": period,
-            "items": [{"rank": t.rank, "asset_id": t.asset_id, "asset_type": t.asset_type, "volume": t.volume,
-                       "sales": t.sales, "last_price": t.last_price, "value": t.value} for t in r.assets]}
+    r = await stubs.analytics.GetTop(
+        pb.GetTopRequest(by=_TOP_BY[by], period=_PERIOD[period], asset_type=asset_type or "", limit=limit)
+    )
+    return {
+        "by": by,
+        "period": period,
+        "items": [
+            {
+                "rank": t.rank,
+                "asset_id": t.asset_id,
+                "asset_type": t.asset_type,
+                "volume": t.volume,
+                "sales": t.sales,
+                "last_price": t.last_price,
+                "value": t.value,
+            }
+            for t in r.assets
+        ],
+    }
 
 
 @router.get("/insights", response_model=InsightsOut, summary="Short findings, each with its rule and numbers")
 async def insights(stubs: Stubs, asset_type: AssetType = None) -> dict[str, Any]:
     r = await stubs.analytics.GetInsights(pb.GetInsightsRequest(asset_type=asset_type or ""))
-    return {"insights": [{"kind": i.kind, "title": i.title, "explanation": i.explanation, "severity": i.severity,
-                          "rule": i.rule, "metrics": dict(i.metrics)} for i in r.insights],
-            "as_of": _iso(r.as_of)}
+    return {
+        "insights": [
+            {
+                "kind": i.kind,
+                "title": i.title,
+                "explanation": i.explanation,
+                "severity": i.severity,
+                "rule": i.rule,
+                "metrics": dict(i.metrics),
+            }
+            for i in r.insights
+        ],
+        "as_of": _iso(r.as_of),
+    }
 
 
-@router.get("/history", response_model=HistoryOut,
-            summary="Daily volume and average price per asset type over the last N days")
-async def history(stubs: Stubs, days: Annotated[int, Query(ge=1, le=730)] = 90,
-                  asset_type: AssetType = None) -> dict[str, Any]:
+@router.get(
+    "/history", response_model=HistoryOut, summary="Daily volume and average price per asset type over the last N days"
+)
+async def history(
+    stubs: Stubs, days: Annotated[int, Query(ge=1, le=730)] = 90, asset_type: AssetType = None
+) -> dict[str, Any]:
     r = await stubs.analytics.GetMarketHistory(pb.GetMarketHistoryRequest(days=days, asset_type=asset_type or ""))
-    return {"series": {s.asset_type: [{"date": p.date, "volume": p.volume, "sales": p.sales,
-                                       "avg_price": p.avg_price} for p in s.points] for s in r.series}}
+    return {
+        "series": {
+            s.asset_type: [
+                {"date": p.date, "volume": p.volume, "sales": p.sales, "avg_price": p.avg_price} for p in s.points
+            ]
+            for s in r.series
+        }
+    }

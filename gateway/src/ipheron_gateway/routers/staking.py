@@ -24,7 +24,7 @@ router = APIRouter(tags=["staking"])
 _KEY = re.compile(r"^[A-Za-z0-9_\-:.]{8,128}$")
 _STATUS_NAME = {pb.STAKE_STATUS_ACTIVE: "active", pb.STAKE_STATUS_MATURED: "matured", pb.STAKE_STATUS_CLOSED: "closed"}
 _STATUS_PB = {v: k for k, v in _STATUS_NAME.items()}
-Decimal = Annotated[str, Field(description="decimal string, e.g. \"100.5\"", examples=["100.5"])]
+Decimal = Annotated[str, Field(description='decimal string, e.g. "100.5"', examples=["100.5"])]
 
 
 class AprComponentOut(BaseModel):
@@ -119,14 +119,26 @@ def stake_out(s: pb.Stake) -> dict[str, Any]:
     """Wire stake -> JSON."""
     closed = s.HasField("closed_at")
     return {
-        "id": s.id, "user_id": s.user_id, "asset_id": s.asset_id, "amount": s.amount.amount,
-        "currency": s.amount.currency, "duration_days": s.duration_days, "apr": s.apr,
-        "start_time": _iso(s.start_time), "end_time": _iso(s.end_time), "status": _STATUS_NAME[s.status],
-        "total_rewards_earned": s.total_rewards_earned, "rewards_claimed": s.rewards_claimed,
-        "claimable_rewards": s.claimable_rewards, "expected_total_rewards": s.expected_total_rewards,
-        "last_reward_calculation": _iso(s.last_reward_calculation), "as_of": _iso(s.as_of),
-        "closed_at": _iso(s.closed_at) if closed else None, "penalty": s.penalty or None,
-        "payout": s.payout or None, "created_at": _iso(s.created_at),
+        "id": s.id,
+        "user_id": s.user_id,
+        "asset_id": s.asset_id,
+        "amount": s.amount.amount,
+        "currency": s.amount.currency,
+        "duration_days": s.duration_days,
+        "apr": s.apr,
+        "start_time": _iso(s.start_time),
+        "end_time": _iso(s.end_time),
+        "status": _STATUS_NAME[s.status],
+        "total_rewards_earned": s.total_rewards_earned,
+        "rewards_claimed": s.rewards_claimed,
+        "claimable_rewards": s.claimable_rewards,
+        "expected_total_rewards": s.expected_total_rewards,
+        "last_reward_calculation": _iso(s.last_reward_calculation),
+        "as_of": _iso(s.as_of),
+        "closed_at": _iso(s.closed_at) if closed else None,
+        "penalty": s.penalty or None,
+        "payout": s.payout or None,
+        "created_at": _iso(s.created_at),
     }
 
 
@@ -134,8 +146,11 @@ def _optional_key(idempotency_key: Annotated[str | None, Header()] = None) -> st
     if idempotency_key is None:
         return ""
     if not _KEY.match(idempotency_key):
-        raise Problem(400, "Idempotency-Key must be 8-128 characters of A-Z a-z 0-9 _ - : .",
-                      errors=[{"field": "Idempotency-Key", "message": "invalid format"}])
+        raise Problem(
+            400,
+            "Idempotency-Key must be 8-128 characters of A-Z a-z 0-9 _ - : .",
+            errors=[{"field": "Idempotency-Key", "message": "invalid format"}],
+        )
     return idempotency_key
 
 
@@ -156,20 +171,38 @@ async def quote(
 ) -> dict[str, Any]:
     q = await stubs.staking.GetQuote(pb.GetQuoteRequest(asset_id=asset_id, amount=amount, duration_days=duration_days))
     return {
-        "asset_id": q.asset_id, "amount": q.amount.amount, "currency": q.amount.currency,
-        "duration_days": q.duration_days, "apr": q.apr, "apr_components": _components(q.apr_components),
-        "expected_rewards": q.expected_rewards, "early_unstake_penalty_rate": q.early_unstake_penalty_rate,
-        "start_time": _iso(q.start_time), "end_time": _iso(q.end_time), "allowed_durations": list(q.allowed_durations),
+        "asset_id": q.asset_id,
+        "amount": q.amount.amount,
+        "currency": q.amount.currency,
+        "duration_days": q.duration_days,
+        "apr": q.apr,
+        "apr_components": _components(q.apr_components),
+        "expected_rewards": q.expected_rewards,
+        "early_unstake_penalty_rate": q.early_unstake_penalty_rate,
+        "start_time": _iso(q.start_time),
+        "end_time": _iso(q.end_time),
+        "allowed_durations": list(q.allowed_durations),
     }
 
 
-@router.post("/stakes", response_model=OpenStakeOut, status_code=status.HTTP_201_CREATED,
-             summary="Open a stake (Idempotency-Key required; a replay answers 200 with the same stake)")
-async def open_stake(body: OpenStakeIn, user: CurrentUser, key: IdempotencyKey, stubs: Stubs,
-                     response: Response) -> dict[str, Any]:
-    r = await stubs.staking.OpenStake(pb.OpenStakeRequest(
-        user_id=user.id, asset_id=body.asset_id, amount=body.amount, duration_days=body.duration_days,
-        idempotency_key=key))
+@router.post(
+    "/stakes",
+    response_model=OpenStakeOut,
+    status_code=status.HTTP_201_CREATED,
+    summary="Open a stake (Idempotency-Key required; a replay answers 200 with the same stake)",
+)
+async def open_stake(
+    body: OpenStakeIn, user: CurrentUser, key: IdempotencyKey, stubs: Stubs, response: Response
+) -> dict[str, Any]:
+    r = await stubs.staking.OpenStake(
+        pb.OpenStakeRequest(
+            user_id=user.id,
+            asset_id=body.asset_id,
+            amount=body.amount,
+            duration_days=body.duration_days,
+            idempotency_key=key,
+        )
+    )
     if r.replayed:
         response.status_code = status.HTTP_200_OK
     _replayed(response, r.replayed)
@@ -185,11 +218,20 @@ async def list_stakes(
     page: Annotated[int, Query(ge=1)] = 1,
     per_page: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> dict[str, Any]:
-    r = await stubs.staking.ListStakes(pb.ListStakesRequest(
-        user_id=user.id, status=_STATUS_PB[status_] if status_ else pb.STAKE_STATUS_UNSPECIFIED,
-        asset_id=asset_id or "", page=common_pb2.PageRequest(page=page, per_page=per_page)))
-    return {"items": [stake_out(s) for s in r.stakes], "page": r.page_info.page,
-            "per_page": r.page_info.per_page, "total": r.page_info.total}
+    r = await stubs.staking.ListStakes(
+        pb.ListStakesRequest(
+            user_id=user.id,
+            status=_STATUS_PB[status_] if status_ else pb.STAKE_STATUS_UNSPECIFIED,
+            asset_id=asset_id or "",
+            page=common_pb2.PageRequest(page=page, per_page=per_page),
+        )
+    )
+    return {
+        "items": [stake_out(s) for s in r.stakes],
+        "page": r.page_info.page,
+        "per_page": r.page_info.per_page,
+        "total": r.page_info.total,
+    }
 
 
 @router.get("/stakes/{stake_id}", response_model=StakeOut, summary="One of your stakes with rewards accrued now")
@@ -199,21 +241,33 @@ async def get_stake(stake_id: str, user: CurrentUser, stubs: Stubs) -> dict[str,
 
 
 @router.post("/stakes/{stake_id}/claim", response_model=ClaimOut, summary="Claim accrued rewards (owner only)")
-async def claim(stake_id: str, user: CurrentUser, stubs: Stubs, response: Response,
-                key: OptionalIdempotencyKey) -> dict[str, Any]:
-    r = await stubs.staking.ClaimRewards(pb.ClaimRewardsRequest(
-        stake_id=stake_id, user_id=user.id, idempotency_key=key))
+async def claim(
+    stake_id: str, user: CurrentUser, stubs: Stubs, response: Response, key: OptionalIdempotencyKey
+) -> dict[str, Any]:
+    r = await stubs.staking.ClaimRewards(
+        pb.ClaimRewardsRequest(stake_id=stake_id, user_id=user.id, idempotency_key=key)
+    )
     _replayed(response, r.replayed)
     return {"stake": stake_out(r.stake), "claimed": r.claimed, "replayed": r.replayed}
 
 
-@router.post("/stakes/{stake_id}/unstake", response_model=UnstakeOut,
-             summary="Close a stake: after maturity principal + rewards; before it, principal less the penalty")
-async def unstake(stake_id: str, user: CurrentUser, stubs: Stubs, response: Response,
-                  key: OptionalIdempotencyKey) -> dict[str, Any]:
-    r = await stubs.staking.Unstake(pb.UnstakeRequest(
-        stake_id=stake_id, user_id=user.id, idempotency_key=key))
+@router.post(
+    "/stakes/{stake_id}/unstake",
+    response_model=UnstakeOut,
+    summary="Close a stake: after maturity principal + rewards; before it, principal less the penalty",
+)
+async def unstake(
+    stake_id: str, user: CurrentUser, stubs: Stubs, response: Response, key: OptionalIdempotencyKey
+) -> dict[str, Any]:
+    r = await stubs.staking.Unstake(pb.UnstakeRequest(stake_id=stake_id, user_id=user.id, idempotency_key=key))
     _replayed(response, r.replayed)
-    return {"stake": stake_out(r.stake), "early": r.early, "principal_returned": r.principal_returned,
-            "rewards_paid": r.rewards_paid, "rewards_forfeited": r.rewards_forfeited, "penalty": r.penalty,
-            "payout": r.payout, "replayed": r.replayed}
+    return {
+        "stake": stake_out(r.stake),
+        "early": r.early,
+        "principal_returned": r.principal_returned,
+        "rewards_paid": r.rewards_paid,
+        "rewards_forfeited": r.rewards_forfeited,
+        "penalty": r.penalty,
+        "payout": r.payout,
+        "replayed": r.replayed,
+    }

@@ -71,9 +71,14 @@ def _on_asset_created(conn: Connection, ev: Event, at: datetime) -> tuple[list[A
     asset_id = domain.check_id(_text(p, "asset_id", "id") or "", "asset_id")
     price = p.get("price")
     days = repository.upsert_asset(
-        conn, asset_id, _asset_type(p) or UNKNOWN_TYPE, name=_text(p, "name"),
+        conn,
+        asset_id,
+        _asset_type(p) or UNKNOWN_TYPE,
+        name=_text(p, "name"),
         list_price=domain.parse_price(price) if price not in (None, "") else None,
-        status=_text(p, "status"), region=_text(p, "region"), created_at=at,
+        status=_text(p, "status"),
+        region=_text(p, "region"),
+        created_at=at,
     )
     repository.set_creators(conn, asset_id, _creators(p))
     return days, [asset_id]
@@ -83,8 +88,9 @@ def _on_asset_updated(conn: Connection, ev: Event, at: datetime) -> tuple[list[A
     p = ev.payload
     asset_id = domain.check_id(_text(p, "asset_id", "id") or "", "asset_id")
     price = p.get("price")
-    repository.update_asset_status(conn, asset_id, _text(p, "status"),
-                                   domain.parse_price(price) if price not in (None, "") else None)
+    repository.update_asset_status(
+        conn, asset_id, _text(p, "status"), domain.parse_price(price) if price not in (None, "") else None
+    )
     return [], []
 
 
@@ -119,10 +125,14 @@ def _on_stake(conn: Connection, ev: Event, at: datetime) -> tuple[list[Any], lis
         return [], []
     start = _text(p, "start_time")
     repository.upsert_stake(
-        conn, domain.check_id(_text(p, "stake_id") or "", "stake_id"),
-        domain.check_id(_text(p, "asset_id") or "", "asset_id"), _text(p, "user_id") or "",
-        domain.parse_price(p.get("amount"), "amount"), status,
-        domain.parse_time(start) if start else at, at if status == "closed" else None,
+        conn,
+        domain.check_id(_text(p, "stake_id") or "", "stake_id"),
+        domain.check_id(_text(p, "asset_id") or "", "asset_id"),
+        _text(p, "user_id") or "",
+        domain.parse_price(p.get("amount"), "amount"),
+        status,
+        domain.parse_time(start) if start else at,
+        at if status == "closed" else None,
     )
     return [], []
 

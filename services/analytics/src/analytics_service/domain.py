@@ -258,68 +258,131 @@ def _trend(kind: str, label: str, new: Decimal, old: Decimal, metrics: dict[str,
     change = pct_change(new, old)
     if change is None:
         if new > 0:
-            return Insight(kind, f"{label} picked up from nothing",
-                           f"{label} was 0 in the previous 7 days and {fmt(new)} in the last 7.",
-                           "notice", "previous_7d == 0 and last_7d > 0", metrics)
+            return Insight(
+                kind,
+                f"{label} picked up from nothing",
+                f"{label} was 0 in the previous 7 days and {fmt(new)} in the last 7.",
+                "notice",
+                "previous_7d == 0 and last_7d > 0",
+                metrics,
+            )
         return None
     metrics = {**metrics, "change_pct": fmt(change)}
     if change >= TREND_THRESHOLD_PCT:
-        return Insight(kind, f"{label} up {fmt(change)} % week over week",
-                       f"{label} rose from {fmt(old)} to {fmt(new)} over the last 7 days compared with the 7 before.",
-                       "notice", f"last_7d >= previous_7d * (1 + {fmt(TREND_THRESHOLD_PCT)} %)", metrics)
+        return Insight(
+            kind,
+            f"{label} up {fmt(change)} % week over week",
+            f"{label} rose from {fmt(old)} to {fmt(new)} over the last 7 days compared with the 7 before.",
+            "notice",
+            f"last_7d >= previous_7d * (1 + {fmt(TREND_THRESHOLD_PCT)} %)",
+            metrics,
+        )
     if change <= -TREND_THRESHOLD_PCT:
-        return Insight(kind, f"{label} down {fmt(-change)} % week over week",
-                       f"{label} fell from {fmt(old)} to {fmt(new)} over the last 7 days compared with the 7 before.",
-                       "warning", f"last_7d <= previous_7d * (1 - {fmt(TREND_THRESHOLD_PCT)} %)", metrics)
-    return Insight(kind, f"{label} steady week over week",
-                   f"{label} moved {fmt(change)} %, within ±{fmt(TREND_THRESHOLD_PCT)} %: no clear trend.",
-                   "info", f"|change| < {fmt(TREND_THRESHOLD_PCT)} %", metrics)
+        return Insight(
+            kind,
+            f"{label} down {fmt(-change)} % week over week",
+            f"{label} fell from {fmt(old)} to {fmt(new)} over the last 7 days compared with the 7 before.",
+            "warning",
+            f"last_7d <= previous_7d * (1 - {fmt(TREND_THRESHOLD_PCT)} %)",
+            metrics,
+        )
+    return Insight(
+        kind,
+        f"{label} steady week over week",
+        f"{label} moved {fmt(change)} %, within ±{fmt(TREND_THRESHOLD_PCT)} %: no clear trend.",
+        "info",
+        f"|change| < {fmt(TREND_THRESHOLD_PCT)} %",
+        metrics,
+    )
 
 
 def insights(f: MarketFacts) -> list[Insight]:
     """Short findings, each with the rule that fired and its numbers."""
     out: list[Insight] = []
     if f.sales_7d == 0 and f.sales_prev_7d == 0 and f.volume_30d == 0 and f.active_stakes == 0:
-        return [Insight("no_data", "No recent market activity",
-                        f"No sales in the last 30 days and no active stakes ({f.scope}).",
-                        "info", "sales_30d == 0 and active_stakes == 0", {"scope": f.scope})]
-    vol = _trend("volume_trend", "Volume", f.volume_7d, f.volume_prev_7d,
-                 {"volume_7d": fmt(f.volume_7d), "volume_prev_7d": fmt(f.volume_prev_7d)})
+        return [
+            Insight(
+                "no_data",
+                "No recent market activity",
+                f"No sales in the last 30 days and no active stakes ({f.scope}).",
+                "info",
+                "sales_30d == 0 and active_stakes == 0",
+                {"scope": f.scope},
+            )
+        ]
+    vol = _trend(
+        "volume_trend",
+        "Volume",
+        f.volume_7d,
+        f.volume_prev_7d,
+        {"volume_7d": fmt(f.volume_7d), "volume_prev_7d": fmt(f.volume_prev_7d)},
+    )
     if vol:
         out.append(vol)
     avg_new = divide(f.volume_7d, f.sales_7d)
     avg_old = divide(f.volume_prev_7d, f.sales_prev_7d)
     if f.sales_7d and f.sales_prev_7d:
-        price = _trend("price_trend", "Average sale price", avg_new, avg_old,
-                       {"avg_price_7d": fmt(avg_new), "avg_price_prev_7d": fmt(avg_old)})
+        price = _trend(
+            "price_trend",
+            "Average sale price",
+            avg_new,
+            avg_old,
+            {"avg_price_7d": fmt(avg_new), "avg_price_prev_7d": fmt(avg_old)},
+        )
         if price:
             out.append(price)
     if f.type_volumes_7d and f.scope == ALL:
         top_type, top_volume = max(f.type_volumes_7d.items(), key=lambda kv: (kv[1], kv[0]))
         share = share_pct(top_volume, f.volume_7d)
-        out.append(Insight("leading_asset_type", f"{top_type} leads the market",
-                           f"{top_type} made {fmt(share)} % of the last 7 days' volume ({fmt(top_volume)}).",
-                           "info", "asset type with the largest 7-day volume",
-                           {"asset_type": top_type, "volume_7d": fmt(top_volume), "share_pct": fmt(share)}))
+        out.append(
+            Insight(
+                "leading_asset_type",
+                f"{top_type} leads the market",
+                f"{top_type} made {fmt(share)} % of the last 7 days' volume ({fmt(top_volume)}).",
+                "info",
+                "asset type with the largest 7-day volume",
+                {"asset_type": top_type, "volume_7d": fmt(top_volume), "share_pct": fmt(share)},
+            )
+        )
     if f.top_asset_30d and f.volume_30d:
         asset_id, asset_volume = f.top_asset_30d
         share = share_pct(asset_volume, f.volume_30d)
         if share >= CONCENTRATION_SHARE_PCT:
-            out.append(Insight("concentration", "Volume concentrated in one asset",
-                               f"Asset {asset_id} made {fmt(share)} % of the last 30 days' volume; "
-                               "prices in this scope may move with that one asset.",
-                               "warning", f"top asset share of 30-day volume >= {fmt(CONCENTRATION_SHARE_PCT)} %",
-                               {"asset_id": asset_id, "share_pct": fmt(share), "volume_30d": fmt(f.volume_30d)}))
+            out.append(
+                Insight(
+                    "concentration",
+                    "Volume concentrated in one asset",
+                    f"Asset {asset_id} made {fmt(share)} % of the last 30 days' volume; "
+                    "prices in this scope may move with that one asset.",
+                    "warning",
+                    f"top asset share of 30-day volume >= {fmt(CONCENTRATION_SHARE_PCT)} %",
+                    {"asset_id": asset_id, "share_pct": fmt(share), "volume_30d": fmt(f.volume_30d)},
+                )
+            )
     if f.active_stakes:
         ratio = share_pct(f.total_staked, f.volume_30d) if f.volume_30d else None
         explanation = f"{f.active_stakes} active stakes hold {fmt(f.total_staked)}"
         if ratio is not None:
             explanation += f", {fmt(ratio)} % of the last 30 days' sales volume"
-        out.append(Insight("staking", "Holders are staking", explanation + ".", "info", "active_stakes > 0",
-                           {"total_staked": fmt(f.total_staked), "active_stakes": str(f.active_stakes)}))
-    out.append(Insight("sentiment", f"Market sentiment today: {f.today_sentiment.value}",
-                       f"Today's volume against the average of the previous {SENTIMENT_WINDOW_DAYS} days: "
-                       f">= {fmt(BULLISH_RATIO)}x is bullish, <= {fmt(BEARISH_RATIO)}x bearish.",
-                       "info", "volume_today / avg(volume, 7 days before)",
-                       {"sentiment": f.today_sentiment.value}))
+        out.append(
+            Insight(
+                "staking",
+                "Holders are staking",
+                explanation + ".",
+                "info",
+                "active_stakes > 0",
+                {"total_staked": fmt(f.total_staked), "active_stakes": str(f.active_stakes)},
+            )
+        )
+    out.append(
+        Insight(
+            "sentiment",
+            f"Market sentiment today: {f.today_sentiment.value}",
+            f"Today's volume against the average of the previous {SENTIMENT_WINDOW_DAYS} days: "
+            f">= {fmt(BULLISH_RATIO)}x is bullish, <= {fmt(BEARISH_RATIO)}x bearish.",
+            "info",
+            "volume_today / avg(volume, 7 days before)",
+            {"sentiment": f.today_sentiment.value},
+        )
+    )
     return out

@@ -42,7 +42,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from analytics_service import domain
-from analytics_service.domain import ALL, UNKNOWN_TYPE, Sentiment
+from analytics_service.domain import ALL, UNKNOWN_TYPE
 
 log = logging.getLogger("analytics_service")
 AMOUNT = Numeric(36, 18)
@@ -165,26 +165,49 @@ def asset_type_of(conn: Connection, asset_id: str) -> str | None:
     return conn.execute(select(assets.c.asset_type).where(assets.c.asset_id == asset_id)).scalar_one_or_none()
 
 
-def upsert_asset(conn: Connection, asset_id: str, asset_type: str, *, name: str | None = None,
-                 list_price: Decimal | None = None, status: str | None = None, region: str | None = None,
-                 created_at: datetime | None = None) -> list[date]:
+def upsert_asset(
+    conn: Connection,
+    asset_id: str,
+    asset_type: str,
+    *,
+    name: str | None = None,
+    list_price: Decimal | None = None,
+    status: str | None = None,
+    region: str | None = None,
+    created_at: datetime | None = None,
+) -> list[date]:
     """Record an asset's facts; returns the days whose roll-up this changes.
 
     Sales seen before the asset (events can arrive out of order) were filed under
     'unknown'; they move to the real type here.
     """
     created_day = created_at.date() if created_at else None
-    values = {"asset_type": asset_type, "name": name, "list_price": list_price, "status": status,
-              "region": region, "created_at": created_at, "created_day": created_day}
+    values = {
+        "asset_type": asset_type,
+        "name": name,
+        "list_price": list_price,
+        "status": status,
+        "region": region,
+        "created_at": created_at,
+        "created_day": created_day,
+    }
     stmt = insert(assets).values(asset_id=asset_id, **values)
-    conn.execute(stmt.on_conflict_do_update(
-        index_elements=[assets.c.asset_id],
-        set_={k: func.coalesce(stmt.excluded[k], assets.c[k]) for k in values},
-    ))
-    moved = conn.execute(
-        update(sales).where(sales.c.asset_id == asset_id, sales.c.asset_type != asset_type)
-        .values(asset_type=asset_type).returning(sales.c.day)
-    ).scalars().all()
+    conn.execute(
+        stmt.on_conflict_do_update(
+            index_elements=[assets.c.asset_id],
+            set_={k: func.coalesce(stmt.excluded[k], assets.c[k]) for k in values},
+        )
+    )
+    moved = (
+        conn.execute(
+            update(sales)
+            .where(sales.c.asset_id == asset_id, sales.c.asset_type != asset_type)
+            .values(asset_type=asset_type)
+            .returning(sales.c.day)
+        )
+        .scalars()
+        .all()
+    )
     days = set(moved)
     if created_day:
         days.add(created_day)
@@ -197,8 +220,11 @@ def ensure_asset(conn: Connection, asset_id: str, asset_type: str | None) -> str
     if known is not None and known != UNKNOWN_TYPE:
         return known
     chosen = asset_type or UNKNOWN_TYPE
-    conn.execute(insert(assets).values(asset_id=asset_id, asset_type=chosen).on_conflict_do_update(
-        index_elements=[assets.c.asset_id], set_={"asset_type": chosen}))
+    conn.execute(
+        insert(assets)
+        .values(asset_id=asset_id, asset_type=chosen)
+        .on_conflict_do_update(index_elements=[assets.c.asset_id], set_={"asset_type": chosen})
+    )
     return chosen
 
 
@@ -223,32 +249,63 @@ def insert_sale(conn: Connection, sale: Sale) -> date | None:
     """Record a sale once (by sale_id); returns its day, or None for a duplicate."""
     asset_type = ensure_asset(conn, sale.asset_id, sale.asset_type)
     day = sale.occurred_at.date()
-    row = conn.execute(insert(sales).values(
-        sale_id=sale.sale_id, asset_id=sale.asset_id, asset_type=asset_type, price=sale.price,
-        currency=sale.currency, buyer_id=sale.buyer_id, seller_id=sale.seller_id,
-        occurred_at=sale.occurred_at, day=day,
-    ).on_conflict_do_nothing().returning(sales.c.day)).first()
+    row = conn.execute(
+        insert(sales)
+        .values(
+            sale_id=sale.sale_id,
+            asset_id=sale.asset_id,
+            asset_type=asset_type,
+            price=sale.price,
+            currency=sale.currency,
+            buyer_id=sale.buyer_id,
+            seller_id=sale.seller_id,
+            occurred_at=sale.occurred_at,
+            day=day,
+        )
+        .on_conflict_do_nothing()
+        .returning(sales.c.day)
+    ).first()
     return row.day if row else None
 
 
 def insert_transfer(conn: Connection, event_id: str, asset_id: str, occurred_at: datetime) -> None:
-    conn.execute(insert(transfers).values(event_id=event_id, asset_id=asset_id, occurred_at=occurred_at)
-                 .on_conflict_do_nothing())
+    conn.execute(
+        insert(transfers).values(event_id=event_id, asset_id=asset_id, occurred_at=occurred_at).on_conflict_do_nothing()
+    )
 
 
-def upsert_stake(conn: Connection, stake_id: str, asset_id: str, user_id: str, amount: Decimal, status: str,
-                 opened_at: datetime, closed_at: datetime | None = None) -> None:
+def upsert_stake(
+    conn: Connection,
+    stake_id: str,
+    asset_id: str,
+    user_id: str,
+    amount: Decimal,
+    status: str,
+    opened_at: datetime,
+    closed_at: datetime | None = None,
+) -> None:
     """Record a stake's latest known state; a stake only moves forward (active -> matured -> closed)."""
-    stmt = insert(stakes).values(stake_id=stake_id, asset_id=asset_id, user_id=user_id, amount=amount,
-                                 status=status, opened_at=opened_at, closed_at=closed_at)
+    stmt = insert(stakes).values(
+        stake_id=stake_id,
+        asset_id=asset_id,
+        user_id=user_id,
+        amount=amount,
+        status=status,
+        opened_at=opened_at,
+        closed_at=closed_at,
+    )
     rank = {"active": 1, "matured": 2, "closed": 3}
     old = case(*((stakes.c.status == k, v) for k, v in rank.items()), else_=0)
     new = case(*((stmt.excluded.status == k, v) for k, v in rank.items()), else_=0)
-    conn.execute(stmt.on_conflict_do_update(
-        index_elements=[stakes.c.stake_id],
-        set_={"status": case((new > old, stmt.excluded.status), else_=stakes.c.status),
-              "closed_at": func.coalesce(stakes.c.closed_at, stmt.excluded.closed_at)},
-    ))
+    conn.execute(
+        stmt.on_conflict_do_update(
+            index_elements=[stakes.c.stake_id],
+            set_={
+                "status": case((new > old, stmt.excluded.status), else_=stakes.c.status),
+                "closed_at": func.coalesce(stakes.c.closed_at, stmt.excluded.closed_at),
+            },
+        )
+    )
 
 
 # -- the daily roll-up ---------------------------------------------------------
@@ -264,18 +321,24 @@ def _day_facts(conn: Connection, day: date, asset_type: str) -> tuple[Decimal, i
     volume, count = conn.execute(
         select(func.coalesce(func.sum(sales.c.price), 0), func.count()).where(*type_sales)
     ).one()
-    active = union(select(sales.c.asset_id).where(*type_sales), select(assets.c.asset_id).where(*type_assets)).subquery()
+    active = union(
+        select(sales.c.asset_id).where(*type_sales), select(assets.c.asset_id).where(*type_assets)
+    ).subquery()
     active_assets = conn.execute(select(func.count()).select_from(active)).scalar_one()
     active_creators = conn.execute(
-        select(func.count(func.distinct(asset_creators.c.creator_id)))
-        .where(asset_creators.c.asset_id.in_(select(active.c.asset_id)))
+        select(func.count(func.distinct(asset_creators.c.creator_id))).where(
+            asset_creators.c.asset_id.in_(select(active.c.asset_id))
+        )
     ).scalar_one()
     return Decimal(volume), int(count), int(active_assets), int(active_creators)
 
 
 def _volumes(conn: Connection, asset_type: str, first: date, last: date) -> dict[date, Decimal]:
-    rows = conn.execute(select(market.c.date, market.c.total_volume).where(
-        market.c.asset_type == asset_type, market.c.date >= first, market.c.date <= last)).all()
+    rows = conn.execute(
+        select(market.c.date, market.c.total_volume).where(
+            market.c.asset_type == asset_type, market.c.date >= first, market.c.date <= last
+        )
+    ).all()
     return {r.date: Decimal(r.total_volume) for r in rows}
 
 
@@ -285,9 +348,15 @@ def recompute_day(conn: Connection, day: date, asset_type: str, now: datetime) -
     window = domain.SENTIMENT_WINDOW_DAYS
     prev = _volumes(conn, asset_type, day - timedelta(days=window), day - timedelta(days=1))
     mood = domain.sentiment(volume, [prev.get(day - timedelta(days=i), Decimal(0)) for i in range(1, window + 1)])
-    values = {"total_volume": volume, "total_transactions": count, "active_assets": active_assets,
-              "active_creators": active_creators, "avg_asset_price": domain.divide(volume, count),
-              "market_sentiment": mood.value, "updated_at": now}
+    values = {
+        "total_volume": volume,
+        "total_transactions": count,
+        "active_assets": active_assets,
+        "active_creators": active_creators,
+        "avg_asset_price": domain.divide(volume, count),
+        "market_sentiment": mood.value,
+        "updated_at": now,
+    }
     stmt = insert(market).values(date=day, asset_type=asset_type, created_at=now, **values)
     conn.execute(stmt.on_conflict_do_update(constraint="uq_market_analytics_date_type", set_=values))
 
@@ -301,9 +370,11 @@ def refresh_sentiment_after(conn: Connection, day: date, asset_type: str) -> Non
         if d not in vols:
             continue
         mood = domain.sentiment(vols[d], [vols.get(d - timedelta(days=i), Decimal(0)) for i in range(1, window + 1)])
-        conn.execute(update(market).where(market.c.date == d, market.c.asset_type == asset_type,
-                                          market.c.market_sentiment != mood.value)
-                     .values(market_sentiment=mood.value))
+        conn.execute(
+            update(market)
+            .where(market.c.date == d, market.c.asset_type == asset_type, market.c.market_sentiment != mood.value)
+            .values(market_sentiment=mood.value)
+        )
 
 
 def roll_up(conn: Connection, days: Iterable[date], asset_ids: Iterable[str], now: datetime) -> None:
@@ -312,8 +383,13 @@ def roll_up(conn: Connection, days: Iterable[date], asset_ids: Iterable[str], no
     if not touched:
         return
     types = set(conn.execute(select(sales.c.asset_type).where(sales.c.day.in_(touched)).distinct()).scalars())
-    types |= set(conn.execute(select(assets.c.asset_type).where(
-        or_(assets.c.created_day.in_(touched), assets.c.asset_id.in_(list(set(asset_ids))))).distinct()).scalars())
+    types |= set(
+        conn.execute(
+            select(assets.c.asset_type)
+            .where(or_(assets.c.created_day.in_(touched), assets.c.asset_id.in_(list(set(asset_ids)))))
+            .distinct()
+        ).scalars()
+    )
     # A type whose only sale moved away keeps a stale row unless it is recomputed too.
     types |= set(conn.execute(select(market.c.asset_type).where(market.c.date.in_(touched)).distinct()).scalars())
     types.add(ALL)
@@ -328,15 +404,19 @@ def roll_up(conn: Connection, days: Iterable[date], asset_ids: Iterable[str], no
 
 
 def market_rows(conn: Connection, asset_type: str, first: date, last: date) -> dict[date, Any]:
-    rows = conn.execute(select(market).where(market.c.asset_type == asset_type, market.c.date >= first,
-                                             market.c.date <= last).order_by(market.c.date)).all()
+    rows = conn.execute(
+        select(market)
+        .where(market.c.asset_type == asset_type, market.c.date >= first, market.c.date <= last)
+        .order_by(market.c.date)
+    ).all()
     return {r.date: r for r in rows}
 
 
 def history(conn: Connection, asset_type: str | None, first: date, last: date) -> dict[str, dict[date, Any]]:
     """market_analytics rows per asset type (every type seen in the window when none given)."""
-    q = select(market.c.asset_type, market.c.date, market.c.total_volume, market.c.total_transactions,
-               market.c.avg_asset_price).where(market.c.date >= first, market.c.date <= last)
+    q = select(
+        market.c.asset_type, market.c.date, market.c.total_volume, market.c.total_transactions, market.c.avg_asset_price
+    ).where(market.c.date >= first, market.c.date <= last)
     if asset_type:
         q = q.where(market.c.asset_type == asset_type)
     out: dict[str, dict[date, Any]] = defaultdict(dict)
@@ -349,7 +429,9 @@ def _sales_scope(asset_type: str) -> list[Any]:
     return [] if asset_type == ALL else [sales.c.asset_type == asset_type]
 
 
-def sales_totals(conn: Connection, asset_type: str, since: datetime | None, until: datetime | None = None) -> tuple[Decimal, int]:
+def sales_totals(
+    conn: Connection, asset_type: str, since: datetime | None, until: datetime | None = None
+) -> tuple[Decimal, int]:
     conds = _sales_scope(asset_type)
     if since is not None:
         conds.append(sales.c.occurred_at >= since)
@@ -360,8 +442,11 @@ def sales_totals(conn: Connection, asset_type: str, since: datetime | None, unti
 
 
 def type_volumes(conn: Connection, since: datetime) -> dict[str, Decimal]:
-    rows = conn.execute(select(sales.c.asset_type, func.sum(sales.c.price)).where(sales.c.occurred_at >= since)
-                        .group_by(sales.c.asset_type)).all()
+    rows = conn.execute(
+        select(sales.c.asset_type, func.sum(sales.c.price))
+        .where(sales.c.occurred_at >= since)
+        .group_by(sales.c.asset_type)
+    ).all()
     return {r[0]: Decimal(r[1]) for r in rows}
 
 
@@ -387,13 +472,21 @@ def top_assets(conn: Connection, by: domain.TopBy, since: datetime | None, asset
     conds = _sales_scope(asset_type)
     if since is not None:
         conds.append(sales.c.occurred_at >= since)
-    ranked = select(
-        sales.c.asset_id, sales.c.asset_type, sales.c.price, sales.c.occurred_at,
-        func.sum(sales.c.price).over(partition_by=sales.c.asset_id).label("volume"),
-        func.count().over(partition_by=sales.c.asset_id).label("n"),
-        func.row_number().over(partition_by=sales.c.asset_id,
-                               order_by=(sales.c.occurred_at.desc(), sales.c.sale_id.desc())).label("rn"),
-    ).where(*conds).subquery()
+    ranked = (
+        select(
+            sales.c.asset_id,
+            sales.c.asset_type,
+            sales.c.price,
+            sales.c.occurred_at,
+            func.sum(sales.c.price).over(partition_by=sales.c.asset_id).label("volume"),
+            func.count().over(partition_by=sales.c.asset_id).label("n"),
+            func.row_number()
+            .over(partition_by=sales.c.asset_id, order_by=(sales.c.occurred_at.desc(), sales.c.sale_id.desc()))
+            .label("rn"),
+        )
+        .where(*conds)
+        .subquery()
+    )
     order = {
         domain.TopBy.VOLUME: ranked.c.volume.desc(),
         domain.TopBy.SALES: ranked.c.n.desc(),
@@ -401,15 +494,20 @@ def top_assets(conn: Connection, by: domain.TopBy, since: datetime | None, asset
     }[by]
     return conn.execute(
         select(ranked.c.asset_id, ranked.c.asset_type, ranked.c.volume, ranked.c.n, ranked.c.price.label("last_price"))
-        .where(ranked.c.rn == 1).order_by(order, ranked.c.volume.desc(), ranked.c.asset_id).limit(limit)
+        .where(ranked.c.rn == 1)
+        .order_by(order, ranked.c.volume.desc(), ranked.c.asset_id)
+        .limit(limit)
     ).all()
 
 
 def top_asset_share(conn: Connection, asset_type: str, since: datetime) -> tuple[str, Decimal] | None:
-    row = conn.execute(select(sales.c.asset_id, func.sum(sales.c.price).label("v"))
-                       .where(sales.c.occurred_at >= since, *_sales_scope(asset_type))
-                       .group_by(sales.c.asset_id).order_by(func.sum(sales.c.price).desc(), sales.c.asset_id)
-                       .limit(1)).first()
+    row = conn.execute(
+        select(sales.c.asset_id, func.sum(sales.c.price).label("v"))
+        .where(sales.c.occurred_at >= since, *_sales_scope(asset_type))
+        .group_by(sales.c.asset_id)
+        .order_by(func.sum(sales.c.price).desc(), sales.c.asset_id)
+        .limit(1)
+    ).first()
     return (row.asset_id, Decimal(row.v)) if row else None
 
 
@@ -418,15 +516,22 @@ def asset(conn: Connection, asset_id: str) -> Any:
 
 
 def asset_sales_summary(conn: Connection, asset_id: str) -> Any:
-    return conn.execute(select(
-        func.count().label("n"), func.coalesce(func.sum(sales.c.price), 0).label("volume"),
-        func.min(sales.c.price).label("min_price"), func.max(sales.c.price).label("max_price"),
-        func.count(func.distinct(sales.c.buyer_id)).label("buyers"), func.max(sales.c.occurred_at).label("last_at"),
-    ).where(sales.c.asset_id == asset_id)).one()
+    return conn.execute(
+        select(
+            func.count().label("n"),
+            func.coalesce(func.sum(sales.c.price), 0).label("volume"),
+            func.min(sales.c.price).label("min_price"),
+            func.max(sales.c.price).label("max_price"),
+            func.count(func.distinct(sales.c.buyer_id)).label("buyers"),
+            func.max(sales.c.occurred_at).label("last_at"),
+        ).where(sales.c.asset_id == asset_id)
+    ).one()
 
 
 def asset_sales(conn: Connection, asset_id: str, *, newest_first: bool, limit: int) -> list[Any]:
-    order = (sales.c.occurred_at.desc(), sales.c.sale_id.desc()) if newest_first else (sales.c.occurred_at, sales.c.sale_id)
+    order = (
+        (sales.c.occurred_at.desc(), sales.c.sale_id.desc()) if newest_first else (sales.c.occurred_at, sales.c.sale_id)
+    )
     return conn.execute(select(sales).where(sales.c.asset_id == asset_id).order_by(*order).limit(limit)).all()
 
 
@@ -436,15 +541,30 @@ def transfer_count(conn: Connection, asset_id: str) -> int:
 
 def creator_assets(conn: Connection, creator_id: str) -> list[Any]:
     """Each asset of a creator with its share, sales count, volume and last sale time."""
-    per_asset = select(sales.c.asset_id, func.count().label("n"), func.sum(sales.c.price).label("volume"),
-                       func.max(sales.c.occurred_at).label("last_at")).group_by(sales.c.asset_id).subquery()
+    per_asset = (
+        select(
+            sales.c.asset_id,
+            func.count().label("n"),
+            func.sum(sales.c.price).label("volume"),
+            func.max(sales.c.occurred_at).label("last_at"),
+        )
+        .group_by(sales.c.asset_id)
+        .subquery()
+    )
     return conn.execute(
-        select(asset_creators.c.asset_id, asset_creators.c.share_percent, assets.c.asset_type,
-               func.coalesce(per_asset.c.n, 0).label("n"), func.coalesce(per_asset.c.volume, 0).label("volume"),
-               per_asset.c.last_at)
-        .select_from(asset_creators.join(assets, assets.c.asset_id == asset_creators.c.asset_id, isouter=True)
-                     .join(per_asset, per_asset.c.asset_id == asset_creators.c.asset_id, isouter=True))
+        select(
+            asset_creators.c.asset_id,
+            asset_creators.c.share_percent,
+            assets.c.asset_type,
+            func.coalesce(per_asset.c.n, 0).label("n"),
+            func.coalesce(per_asset.c.volume, 0).label("volume"),
+            per_asset.c.last_at,
+        )
+        .select_from(
+            asset_creators.join(assets, assets.c.asset_id == asset_creators.c.asset_id, isouter=True).join(
+                per_asset, per_asset.c.asset_id == asset_creators.c.asset_id, isouter=True
+            )
+        )
         .where(asset_creators.c.creator_id == creator_id)
         .order_by(func.coalesce(per_asset.c.volume, 0).desc(), asset_creators.c.asset_id)
     ).all()
-

@@ -38,8 +38,9 @@ class AnalyticsApp:
     def __init__(self, settings: Settings, url: str, clock: Callable[[], datetime] = domain.utcnow) -> None:
         self.settings = settings
         self.url = url
-        self.engine = db.make_engine(url, SCHEMA, pool_size=settings.db_pool_size,
-                                     max_overflow=settings.db_max_overflow)
+        self.engine = db.make_engine(
+            url, SCHEMA, pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow
+        )
         self.service = AnalyticsService(self.engine, clock)
         self.servicer = AnalyticsServicer(self.service)
         self.consumer: events.Consumer | None = None
@@ -75,6 +76,11 @@ async def serve(settings: Settings) -> None:
     url = await run_db(database_url, settings)
     app = AnalyticsApp(settings, url)
     await grpc_server.serve(
-        SERVICE_NAME, app.register, [FULL_NAME], host=settings.grpc_host, port=settings.grpc_port,
-        on_start=app.on_start, on_stop=app.on_stop,
+        SERVICE_NAME,
+        app.register,
+        [FULL_NAME],
+        host=settings.grpc_host,
+        port=settings.grpc_port,
+        on_start=app.on_start,
+        on_stop=app.on_stop,
     )

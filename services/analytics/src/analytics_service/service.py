@@ -146,9 +146,20 @@ class AnalyticsService:
         out = []
         for d in domain.days_between(first, last):
             r = rows.get(d)
-            out.append(_empty_day(d, asset_type) if r is None else Day(
-                d, asset_type, Decimal(r.total_volume), r.total_transactions, r.active_assets, r.active_creators,
-                Decimal(r.avg_asset_price), Sentiment(r.market_sentiment)))
+            out.append(
+                _empty_day(d, asset_type)
+                if r is None
+                else Day(
+                    d,
+                    asset_type,
+                    Decimal(r.total_volume),
+                    r.total_transactions,
+                    r.active_assets,
+                    r.active_creators,
+                    Decimal(r.avg_asset_price),
+                    Sentiment(r.market_sentiment),
+                )
+            )
         return asset_type, out
 
     def _today_sentiment(self, conn: Any, asset_type: str, today: date) -> Sentiment:
@@ -172,8 +183,22 @@ class AnalyticsService:
             staked, n_stakes = repository.staking_totals(conn)
             mood = self._today_sentiment(conn, ALL, now.date())
         top_type = max(by_type.items(), key=lambda kv: (kv[1], kv[0]))[0] if by_type else ""
-        return Overview(total_volume, total_sales, n_assets, n_creators, v24, s24, v7, domain.pct_change(v7, vp7),
-                        domain.divide(v7, s7), top_type, staked, n_stakes, mood, now)
+        return Overview(
+            total_volume,
+            total_sales,
+            n_assets,
+            n_creators,
+            v24,
+            s24,
+            v7,
+            domain.pct_change(v7, vp7),
+            domain.divide(v7, s7),
+            top_type,
+            staked,
+            n_stakes,
+            mood,
+            now,
+        )
 
     def asset_performance(self, asset_id_raw: str) -> AssetPerformance:
         from ipheron_libs.errors import NotFound
@@ -194,14 +219,20 @@ class AnalyticsService:
         return AssetPerformance(
             asset_id=asset_id,
             asset_type=known.asset_type if known is not None else (recent[0].asset_type if recent else ""),
-            total_sales=summary.n, total_volume=Decimal(summary.volume), first_price=first_price,
+            total_sales=summary.n,
+            total_volume=Decimal(summary.volume),
+            first_price=first_price,
             last_price=last_price,
             min_price=Decimal(summary.min_price) if summary.min_price is not None else None,
             max_price=Decimal(summary.max_price) if summary.max_price is not None else None,
             avg_price=domain.divide(Decimal(summary.volume), summary.n) if summary.n else None,
-            price_change_pct=change, unique_buyers=summary.buyers, transfers=n_transfers,
-            total_staked=staked, active_stakes=n_stakes,
-            created_at=known.created_at if known is not None else None, last_sale_at=summary.last_at,
+            price_change_pct=change,
+            unique_buyers=summary.buyers,
+            transfers=n_transfers,
+            total_staked=staked,
+            active_stakes=n_stakes,
+            created_at=known.created_at if known is not None else None,
+            last_sale_at=summary.last_at,
             recent_sales=list(recent),
         )
 
@@ -209,15 +240,27 @@ class AnalyticsService:
         creator_id = domain.check_id(creator_id_raw, "creator_id")
         with self.engine.connect() as conn:
             rows = repository.creator_assets(conn, creator_id)
-        items = [CreatorAsset(r.asset_id, r.asset_type or "", Decimal(r.share_percent), int(r.n), Decimal(r.volume))
-                 for r in rows]
+        items = [
+            CreatorAsset(r.asset_id, r.asset_type or "", Decimal(r.share_percent), int(r.n), Decimal(r.volume))
+            for r in rows
+        ]
         total_sales = sum(a.sales for a in items)
         total_volume = sum((a.volume for a in items), Decimal(0))
         attributed = domain.quantize(sum((a.volume * a.share_percent / 100 for a in items), Decimal(0)))
         last = max((r.last_at for r in rows if r.last_at is not None), default=None)
         top = items[0].asset_id if items and items[0].sales else ""
-        return CreatorPerformance(creator_id, len(items), sum(1 for a in items if a.sales), total_sales,
-                                  total_volume, attributed, domain.divide(total_volume, total_sales), top, items, last)
+        return CreatorPerformance(
+            creator_id,
+            len(items),
+            sum(1 for a in items if a.sales),
+            total_sales,
+            total_volume,
+            attributed,
+            domain.divide(total_volume, total_sales),
+            top,
+            items,
+            last,
+        )
 
     def top(self, by: domain.TopBy, period: domain.Period, asset_type_raw: str, limit_raw: int) -> list[TopEntry]:
         asset_type = domain.check_asset_type(asset_type_raw)
@@ -227,8 +270,11 @@ class AnalyticsService:
             rows = repository.top_assets(conn, by, since, asset_type, limit)
         out = []
         for i, r in enumerate(rows, start=1):
-            value = {domain.TopBy.VOLUME: Decimal(r.volume), domain.TopBy.SALES: Decimal(r.n),
-                     domain.TopBy.PRICE: Decimal(r.last_price)}[by]
+            value = {
+                domain.TopBy.VOLUME: Decimal(r.volume),
+                domain.TopBy.SALES: Decimal(r.n),
+                domain.TopBy.PRICE: Decimal(r.last_price),
+            }[by]
             out.append(TopEntry(i, r.asset_id, r.asset_type, Decimal(r.volume), int(r.n), Decimal(r.last_price), value))
         return out
 
@@ -259,10 +305,14 @@ class AnalyticsService:
         out: dict[str, list[HistoryPoint]] = {}
         for t in wanted:
             rows = per_type.get(t, {})
-            out[t] = [HistoryPoint(d, Decimal(rows[d].total_volume), rows[d].total_transactions,
-                                   Decimal(rows[d].avg_asset_price)) if d in rows
-                      else HistoryPoint(d, Decimal(0), 0, Decimal(0))
-                      for d in domain.days_between(first, last)]
+            out[t] = [
+                HistoryPoint(
+                    d, Decimal(rows[d].total_volume), rows[d].total_transactions, Decimal(rows[d].avg_asset_price)
+                )
+                if d in rows
+                else HistoryPoint(d, Decimal(0), 0, Decimal(0))
+                for d in domain.days_between(first, last)
+            ]
         return out
 
     def record_sales(self, items: Sequence[SaleInput]) -> tuple[int, int]:

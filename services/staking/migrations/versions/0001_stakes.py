@@ -47,9 +47,7 @@ def upgrade() -> None:
     op.create_index("idx_stakes_status", "stakes", ["status"])
     op.create_index("idx_stakes_user_created", "stakes", ["user_id", "created_at"])
     op.create_index("idx_stakes_asset_id", "stakes", ["asset_id"])
-    op.create_index(
-        "idx_stakes_active_end", "stakes", ["end_time"], postgresql_where=sa.text("status = 'active'")
-    )
+    op.create_index("idx_stakes_active_end", "stakes", ["end_time"], postgresql_where=sa.text("status = 'active'"))
     op.create_table(
         "idempotency_keys",
         sa.Column("user_id", sa.String(128), primary_key=True),

@@ -197,9 +197,7 @@ def check_duration(duration_days: int) -> int:
     """Only the tiers in BASE_APR may be chosen."""
     if duration_days not in BASE_APR:
         allowed = ", ".join(str(d) for d in ALLOWED_DURATIONS)
-        raise InvalidArgument(
-            f"duration_days must be one of {allowed}, got {duration_days}", field="duration_days"
-        )
+        raise InvalidArgument(f"duration_days must be one of {allowed}, got {duration_days}", field="duration_days")
     return duration_days
 
 

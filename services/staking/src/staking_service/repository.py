@@ -148,9 +148,7 @@ def insert_stake(conn: Connection, stake: Stake, now: datetime) -> None:
 
 
 def update_stake(conn: Connection, stake: Stake, now: datetime) -> None:
-    conn.execute(
-        update(stakes).where(stakes.c.id == uuid.UUID(stake.id)).values(updated_at=now, **_values(stake))
-    )
+    conn.execute(update(stakes).where(stakes.c.id == uuid.UUID(stake.id)).values(updated_at=now, **_values(stake)))
 
 
 def get_stake(conn: Connection, stake_id: str, *, for_update: bool = False) -> Stake | None:

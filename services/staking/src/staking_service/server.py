@@ -4,6 +4,7 @@ and the maturity sweep, on the shared grpc.aio bootstrap from ipheron_libs."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 from datetime import datetime
@@ -39,8 +40,9 @@ class StakingApp:
     def __init__(self, settings: Settings, url: str, clock: Callable[[], datetime] = domain.utcnow) -> None:
         self.settings = settings
         self.url = url
-        self.engine = db.make_engine(url, SCHEMA, pool_size=settings.db_pool_size,
-                                     max_overflow=settings.db_max_overflow)
+        self.engine = db.make_engine(
+            url, SCHEMA, pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow
+        )
         self.service = StakingService(self.engine, clock)
         self.servicer = StakingServicer(self.service, settings.currency)
         self.relay: events.OutboxRelay | None = None
@@ -75,10 +77,8 @@ class StakingApp:
     async def on_stop(self) -> None:
         if self._sweeper is not None:
             self._sweeper.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await self._sweeper
-            except asyncio.CancelledError:
-                pass
         if self.relay is not None:
             await self.relay.stop()
         self.engine.dispose()
@@ -91,6 +91,11 @@ async def serve(settings: Settings) -> None:
     url = await run_db(database_url, settings)
     app = StakingApp(settings, url)
     await grpc_server.serve(
-        SERVICE_NAME, app.register, [FULL_NAME], host=settings.grpc_host, port=settings.grpc_port,
-        on_start=app.on_start, on_stop=app.on_stop,
+        SERVICE_NAME,
+        app.register,
+        [FULL_NAME],
+        host=settings.grpc_host,
+        port=settings.grpc_port,
+        on_start=app.on_start,
+        on_stop=app.on_stop,
     )

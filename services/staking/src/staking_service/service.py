@@ -119,8 +119,13 @@ class StakingService:
         now = self.clock()
         with self.engine.connect() as conn:
             found, total = repository.list_stakes(
-                conn, user_id=user_id or None, status=status, asset_id=asset_id or None,
-                now=now, page=page, per_page=per_page,
+                conn,
+                user_id=user_id or None,
+                status=status,
+                asset_id=asset_id or None,
+                now=now,
+                page=page,
+                per_page=per_page,
             )
         return [domain.view(s, now) for s in found], total, page, per_page
 
@@ -133,9 +138,7 @@ class StakingService:
         domain.check_duration(duration_days)
         key = domain.check_idempotency_key(idempotency_key, required=True)
         assert key is not None
-        fingerprint = domain.request_fingerprint(
-            "open", asset_id=asset, amount=value, duration_days=duration_days
-        )
+        fingerprint = domain.request_fingerprint("open", asset_id=asset, amount=value, duration_days=duration_days)
         with self.engine.begin() as conn:
             stored = repository.reserve_idempotency_key(conn, user, key, "open", fingerprint)
             if stored is not None:
@@ -169,9 +172,7 @@ class StakingService:
                 fingerprint = domain.request_fingerprint("claim", stake_id=stake_id)
                 stored = repository.reserve_idempotency_key(conn, user, key, "claim", fingerprint)
                 if stored is not None:
-                    return ClaimOutcome(
-                        view=_view_from_json(stored), claimed=Decimal(stored["claimed"]), replayed=True
-                    )
+                    return ClaimOutcome(view=_view_from_json(stored), claimed=Decimal(stored["claimed"]), replayed=True)
             stake = self._load_for_write(conn, stake_id)
             now = self.clock()
             result = domain.claim(stake, user, now)
@@ -180,9 +181,14 @@ class StakingService:
                 self._emit_matured(conn, result.stake)
             if result.claimed > 0:
                 events.emit(
-                    conn, "stake.claimed", user,
-                    {**_stake_payload(result.stake), "claimed": fmt(result.claimed),
-                     "rewards_claimed": fmt(result.stake.rewards_claimed)},
+                    conn,
+                    "stake.claimed",
+                    user,
+                    {
+                        **_stake_payload(result.stake),
+                        "claimed": fmt(result.claimed),
+                        "rewards_claimed": fmt(result.stake.rewards_claimed),
+                    },
                 )
             view = domain.view(result.stake, now)
             if key:
@@ -216,23 +222,45 @@ class StakingService:
             if r.matured_now:
                 self._emit_matured(conn, domain.mature(stake, now))
             events.emit(
-                conn, "stake.closed", user,
-                {**_stake_payload(r.stake), "early": r.early, "principal_returned": fmt(r.principal_returned),
-                 "rewards_paid": fmt(r.rewards_paid), "rewards_forfeited": fmt(r.rewards_forfeited),
-                 "penalty": fmt(r.penalty), "payout": fmt(r.payout)},
+                conn,
+                "stake.closed",
+                user,
+                {
+                    **_stake_payload(r.stake),
+                    "early": r.early,
+                    "principal_returned": fmt(r.principal_returned),
+                    "rewards_paid": fmt(r.rewards_paid),
+                    "rewards_forfeited": fmt(r.rewards_forfeited),
+                    "penalty": fmt(r.penalty),
+                    "payout": fmt(r.payout),
+                },
             )
             view = domain.view(r.stake, now)
             if key:
                 repository.store_idempotent_response(
-                    conn, user, key,
-                    {**_view_to_json(view), "early": r.early, "principal_returned": fmt(r.principal_returned),
-                     "rewards_paid": fmt(r.rewards_paid), "rewards_forfeited": fmt(r.rewards_forfeited),
-                     "penalty": fmt(r.penalty), "payout": fmt(r.payout)},
+                    conn,
+                    user,
+                    key,
+                    {
+                        **_view_to_json(view),
+                        "early": r.early,
+                        "principal_returned": fmt(r.principal_returned),
+                        "rewards_paid": fmt(r.rewards_paid),
+                        "rewards_forfeited": fmt(r.rewards_forfeited),
+                        "penalty": fmt(r.penalty),
+                        "payout": fmt(r.payout),
+                    },
                 )
         log.info("stake %s closed by %s (early=%s)", stake_id, user, r.early)
         return UnstakeOutcome(
-            view=view, early=r.early, principal_returned=r.principal_returned, rewards_paid=r.rewards_paid,
-            rewards_forfeited=r.rewards_forfeited, penalty=r.penalty, payout=r.payout, replayed=False,
+            view=view,
+            early=r.early,
+            principal_returned=r.principal_returned,
+            rewards_paid=r.rewards_paid,
+            rewards_forfeited=r.rewards_forfeited,
+            penalty=r.penalty,
+            payout=r.payout,
+            replayed=False,
         )
 
     def mature_due(self, limit: int = 200) -> int:

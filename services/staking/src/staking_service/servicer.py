@@ -91,17 +91,24 @@ class StakingServicer(pb_grpc.StakingServiceServicer):
 
     async def OpenStake(self, request: pb.OpenStakeRequest, context: grpc.aio.ServicerContext) -> pb.OpenStakeResponse:
         r = await run_db(
-            self.service.open, request.user_id, request.asset_id, request.amount, request.duration_days,
+            self.service.open,
+            request.user_id,
+            request.asset_id,
+            request.amount,
+            request.duration_days,
             request.idempotency_key,
         )
-        return pb.OpenStakeResponse(stake=self._stake(r.view), apr_components=_components(r.components),
-                                    replayed=r.replayed)
+        return pb.OpenStakeResponse(
+            stake=self._stake(r.view), apr_components=_components(r.components), replayed=r.replayed
+        )
 
     async def GetStake(self, request: pb.GetStakeRequest, context: grpc.aio.ServicerContext) -> pb.GetStakeResponse:
         v = await run_db(self.service.get, request.stake_id, request.user_id)
         return pb.GetStakeResponse(stake=self._stake(v))
 
-    async def ListStakes(self, request: pb.ListStakesRequest, context: grpc.aio.ServicerContext) -> pb.ListStakesResponse:
+    async def ListStakes(
+        self, request: pb.ListStakesRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListStakesResponse:
         status = None
         if request.status:
             if request.status not in _STATUS_FROM_PB:
@@ -109,15 +116,20 @@ class StakingServicer(pb_grpc.StakingServiceServicer):
             status = _STATUS_FROM_PB[request.status]
         views, total, page, per_page = await run_db(
             self.service.list,
-            user_id=request.user_id, status=status, asset_id=request.asset_id,
-            page=request.page.page, per_page=request.page.per_page,
+            user_id=request.user_id,
+            status=status,
+            asset_id=request.asset_id,
+            page=request.page.page,
+            per_page=request.page.per_page,
         )
         return pb.ListStakesResponse(
             stakes=[self._stake(v) for v in views],
             page_info=common_pb2.PageInfo(page=page, per_page=per_page, total=total),
         )
 
-    async def ClaimRewards(self, request: pb.ClaimRewardsRequest, context: grpc.aio.ServicerContext) -> pb.ClaimRewardsResponse:
+    async def ClaimRewards(
+        self, request: pb.ClaimRewardsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ClaimRewardsResponse:
         r = await run_db(self.service.claim, request.stake_id, request.user_id, request.idempotency_key)
         return pb.ClaimRewardsResponse(stake=self._stake(r.view), claimed=fmt(r.claimed), replayed=r.replayed)
 
