@@ -282,7 +282,7 @@ class RateLimiter:
             if rule.exact:
                 return await self._hit_exact(rule, key)
             return await self._hit_batched(rule, key, now)
-        except (RedisError, OSError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, RedisError, OSError) as exc:
             self._redis_failed(exc)
             return self._local.hit(rule, key, now)
 
@@ -319,7 +319,7 @@ class RateLimiter:
             lease.global_used = int(used)
             if int(granted) < want:
                 lease.exhausted = True  # the window's quota is all handed out
-        except (RedisError, OSError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, RedisError, OSError) as exc:
             self._redis_failed(exc)  # also when nobody awaits this (a background top-up)
             raise
         finally:

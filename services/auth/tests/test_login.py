@@ -3,21 +3,19 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import grpc
 import jwt
 import pytest
-from eth_account import Account
-from eth_account.messages import encode_defunct
-from sqlalchemy import Engine, text
-
 from auth_service.keys import KeyRing
 from auth_service.siwe import format_datetime, parse_message
+from conftest import CHAIN_ID, DOMAIN, URI
+from eth_account import Account
+from eth_account.messages import encode_defunct
 from ipheron.auth.v1 import auth_service_pb2 as pb
 from ipheron.auth.v1.auth_service_pb2_grpc import AuthServiceStub
-
-from conftest import CHAIN_ID, DOMAIN, URI
+from sqlalchemy import Engine, text
 
 
 def sign(account, text: str) -> str:  # type: ignore[no-untyped-def]
@@ -102,7 +100,7 @@ async def test_replayed_nonce_is_rejected(stub: AuthServiceStub) -> None:
 async def test_expired_message_is_rejected(stub: AuthServiceStub) -> None:
     account = Account.create()
     ch = await nonce_for(stub, account)
-    past = datetime.now(timezone.utc) - timedelta(minutes=1)
+    past = datetime.now(UTC) - timedelta(minutes=1)
     message = rewrite(ch.message, expiration=format_datetime(past))
     err = await rejected(stub.Login(pb.LoginRequest(message=message, signature=sign(account, message))))
     assert err.code() == grpc.StatusCode.UNAUTHENTICATED and "expired" in (err.details() or "")
@@ -111,7 +109,7 @@ async def test_expired_message_is_rejected(stub: AuthServiceStub) -> None:
 async def test_message_issued_in_the_future_is_rejected(stub: AuthServiceStub) -> None:
     account = Account.create()
     ch = await nonce_for(stub, account)
-    message = rewrite(ch.message, issued_at=format_datetime(datetime.now(timezone.utc) + timedelta(hours=1)))
+    message = rewrite(ch.message, issued_at=format_datetime(datetime.now(UTC) + timedelta(hours=1)))
     err = await rejected(stub.Login(pb.LoginRequest(message=message, signature=sign(account, message))))
     assert "future" in (err.details() or "")
 
@@ -198,7 +196,6 @@ async def test_jwks_lists_public_key_only(stub: AuthServiceStub, keyring: KeyRin
 async def test_user_created_event_is_relayed_to_the_stream(stub: AuthServiceStub, clean_engine: Engine,
                                                            redis_url: str) -> None:
     import redis
-
     from ipheron_libs.events import OutboxRelay
 
     stream = "test:auth:events"

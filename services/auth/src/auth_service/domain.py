@@ -13,19 +13,19 @@ import string
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from eth_account import Account
 from eth_account.messages import encode_defunct
+from ipheron_libs.db import run_db
+from ipheron_libs.errors import InvalidArgument, Unauthenticated, Unavailable
 
 from auth_service import siwe, tokens
 from auth_service.config import Settings
 from auth_service.keys import KeyRing
 from auth_service.repository import Repository, User
-from ipheron_libs.db import run_db
-from ipheron_libs.errors import InvalidArgument, Unauthenticated, Unavailable
 
 NONCE_ALPHABET = string.ascii_letters + string.digits
 NONCE_LENGTH = 17  # ~101 bits; the EIP asks for at least 8 alphanumerics
@@ -44,7 +44,7 @@ Clock = Callable[[], datetime]
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 from eth_utils import is_checksum_address, to_checksum_address
 
@@ -130,7 +130,7 @@ def parse_datetime(value: str) -> datetime:
         micro = int((frac[1:] + "000000")[:6]) if frac else 0
         off = m.group("off")
         if off in ("Z", "z"):
-            tz = timezone.utc
+            tz = UTC
         else:
             sign = 1 if off[0] == "+" else -1
             hours, minutes = int(off[1:3]), int(off[4:6])
@@ -144,12 +144,12 @@ def parse_datetime(value: str) -> datetime:
         )
     except ValueError as exc:
         raise SiweParseError(f"not a valid date-time: {value!r} ({exc})") from None
-    return dt.astimezone(timezone.utc)
+    return dt.astimezone(UTC)
 
 
 def format_datetime(dt: datetime) -> str:
     """RFC 3339 in UTC with millisecond precision, the form SIWE libraries emit."""
-    dt = dt.astimezone(timezone.utc)
+    dt = dt.astimezone(UTC)
     return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
 
 
