@@ -81,6 +81,17 @@ class ScriptedAiAgents(ai_grpc.AiAgentsServiceServicer):
             await context.abort(grpc.StatusCode.UNAVAILABLE, "scripted outage")
         return ai_pb.AssessAssetRiskResponse(assessment=self._assessment(self.script.asset_score, self.script.asset_flags))
 
+    async def SuggestPrice(self, request: ai_pb.SuggestPriceRequest, context: grpc.aio.ServicerContext) -> ai_pb.SuggestPriceResponse:
+        from ipheron.common.v1 import common_pb2
+
+        def eth(v: str) -> common_pb2.Money:
+            return common_pb2.Money(amount=v, currency="ETH")
+
+        return ai_pb.SuggestPriceResponse(
+            suggested=eth("2.000000"), low=eth("1.500000"), high=eth("2.500000"), market_source="synthetic",
+            rules=[ai_pb.FiredRule(name="type-music", module="pricing", value="1.2", contribution="+0.300000",
+                                   explanation=f"{request.asset.asset_type} sells well")])
+
     async def AssessPurchaseRisk(self, request: ai_pb.AssessPurchaseRiskRequest, context: grpc.aio.ServicerContext) -> ai_pb.AssessPurchaseRiskResponse:
         self.script.purchase_calls += 1
         flags = ["wash_trading"] if self.script.purchase_score >= 70 else []
@@ -165,6 +176,7 @@ async def chain_stub(chain_server: str) -> AsyncIterator[chain_grpc.ChainService
 class User:
     id: str
     wallet: str
+    access_token: str = ""
 
     @property
     def actor(self) -> pb.Actor:
@@ -181,7 +193,7 @@ def new_user(auth_stub: auth_grpc.AuthServiceStub) -> Callable[[], Awaitable[Use
         signature = account.sign_message(encode_defunct(text=challenge.message)).signature.hex()
         resp = await auth_stub.Login(auth_pb.LoginRequest(message=challenge.message,
                                                           signature="0x" + signature.removeprefix("0x")))
-        return User(resp.user.id, resp.user.wallet_address.lower())
+        return User(resp.user.id, resp.user.wallet_address.lower(), resp.tokens.access_token)
 
     return make
 

@@ -134,8 +134,11 @@ class AssetsApp:
 
     # ------------------------------------------------------------ purchase
 
-    async def purchase(self, actor: Actor, asset_id: str, key: str, max_price: str = "") -> Saga:
-        """Start (or replay) the purchase saga for (buyer, key) and drive it as far as it goes."""
+    async def purchase(self, actor: Actor, asset_id: str, key: str, max_price: str = "") -> tuple[Saga, bool]:
+        """Start (or replay) the purchase saga for (buyer, key) and drive it as far as it goes.
+
+        Returns the saga and whether this call was a replay of an earlier one.
+        """
         key = key.strip()
         if not 1 <= len(key) <= domain.MAX_IDEMPOTENCY_KEY:
             raise InvalidArgument("an idempotency key of 1..200 characters is required", field="idempotency_key")
@@ -147,7 +150,7 @@ class AssetsApp:
         if created:
             await self.cache.invalidate(asset_id)
             await self._drive(saga)
-        return await self.get_purchase(saga.id)
+        return await self.get_purchase(saga.id), not created
 
     async def get_purchase(self, purchase_id: str) -> Saga:
         saga = await run_db(self.repo.get_saga, purchase_id)

@@ -151,12 +151,12 @@ class AssetsServicer(pb_grpc.AssetsServiceServicer):
         return pb.ArchiveAssetResponse(asset=asset_pb(asset))
 
     async def PurchaseAsset(self, request: pb.PurchaseAssetRequest, context: grpc.aio.ServicerContext) -> pb.PurchaseAssetResponse:
-        saga = await self.app.purchase(_actor(request.actor), request.asset_id, request.idempotency_key,
-                                       request.max_price)
+        saga, replayed = await self.app.purchase(_actor(request.actor), request.asset_id, request.idempotency_key,
+                                                 request.max_price)
         if saga.state == domain.SAGA_FAILED:
             # A failed purchase is an error, and the same key replays the same error.
             raise _FAILURES.get(saga.error_code or "", FailedPrecondition)(saga.error or "purchase failed")
-        return pb.PurchaseAssetResponse(purchase=purchase_pb(saga))
+        return pb.PurchaseAssetResponse(purchase=purchase_pb(saga), replayed=replayed)
 
     async def GetPurchase(self, request: pb.GetPurchaseRequest, context: grpc.aio.ServicerContext) -> pb.GetPurchaseResponse:
         return pb.GetPurchaseResponse(purchase=purchase_pb(await self.app.get_purchase(request.purchase_id)))

@@ -319,10 +319,12 @@ class PurchaseAssetRequest(_message.Message):
     def __init__(self, actor: _Optional[_Union[Actor, _Mapping]] = ..., asset_id: _Optional[str] = ..., idempotency_key: _Optional[str] = ..., max_price: _Optional[str] = ...) -> None: ...
 
 class PurchaseAssetResponse(_message.Message):
-    __slots__ = ("purchase",)
+    __slots__ = ("purchase", "replayed")
     PURCHASE_FIELD_NUMBER: _ClassVar[int]
+    REPLAYED_FIELD_NUMBER: _ClassVar[int]
     purchase: Purchase
-    def __init__(self, purchase: _Optional[_Union[Purchase, _Mapping]] = ...) -> None: ...
+    replayed: bool
+    def __init__(self, purchase: _Optional[_Union[Purchase, _Mapping]] = ..., replayed: _Optional[bool] = ...) -> None: ...
 
 class GetPurchaseRequest(_message.Message):
     __slots__ = ("purchase_id",)
