@@ -1,8 +1,7 @@
 """Alembic environment for the chain schema (body shared via ipheron_libs.migrations)."""
 
 from alembic import context
-from ipheron_libs.migrations import run_env
-
 from chain_service.repository import Base
+from ipheron_libs.migrations import run_env
 
 run_env(context, Base.metadata, default_schema="chain")

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from eth_account.signers.local import LocalAccount
-
 from chain_service.domain import ChainDomain
+from eth_account.signers.local import LocalAccount
 
 
 async def send_as(chain: ChainDomain, user: LocalAccount, to: str, data: str, value: int = 0) -> dict[str, Any]:

@@ -9,16 +9,15 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
+from chain_service.config import ChainSettings
+from chain_service.domain import ChainDomain
+from chain_service.repository import SCHEMA, ChainRepository
+from chain_service.server import MIGRATIONS_DIR
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from ipheron_libs import db
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
-
-from chain_service.config import ChainSettings
-from chain_service.domain import ChainDomain
-from chain_service.repository import SCHEMA, ChainRepository
-from chain_service.server import MIGRATIONS_DIR
 
 # eth-tester funds the accounts with private keys 1..10; key 1 is the platform signer.
 USER_KEYS = ["0x" + f"{i:064x}" for i in range(2, 11)]

@@ -8,14 +8,18 @@ import uuid
 from collections.abc import Callable
 
 import pytest
-from eth_account.signers.local import LocalAccount
-from ipheron_libs.errors import Conflict, FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
-
+from chain_helpers import call_as, send_as
 from chain_service.contracts import decode_revert, load_artifact
 from chain_service.domain import ChainDomain, royalty_split
 from chain_service.txmanager import ContractRevert, TxRequest
-
-from chain_helpers import call_as, send_as
+from eth_account.signers.local import LocalAccount
+from ipheron_libs.errors import (
+    Conflict,
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+    PermissionDenied,
+)
 
 
 async def mint3(chain: ChainDomain, users: list[LocalAccount], asset: str, royalty_bps: int = 1000) -> int:
@@ -63,7 +67,7 @@ async def test_mint_rejects_shares_not_summing_to_10000_in_service_and_contract(
 
 async def test_unauthorized_mint_reverts_with_access_control_error(chain, users) -> None:
     data = chain.token.encode_abi("mint", args=[users[0].address, uuid.uuid4().bytes, "u", [users[0].address], [10_000], 0])
-    with pytest.raises(Exception) as err:  # noqa: PT011 - provider-specific type; the decoded error is asserted
+    with pytest.raises(Exception) as err:
         await call_as(chain, users[0].address, chain.token.address, data)
     rev = decode_revert(err.value)
     assert rev is not None and rev.name == "AccessControlUnauthorizedAccount"
@@ -136,12 +140,12 @@ async def test_only_the_owner_or_operator_lists_and_owners_can_revoke(chain, use
     token_id = await mint3(chain, users, new_asset())
     # A stranger cannot list someone else's token...
     data = chain.market.encode_abi("list", args=[token_id, 10])
-    with pytest.raises(Exception) as err:  # noqa: PT011
+    with pytest.raises(Exception) as err:
         await call_as(chain, users[6].address, chain.market.address, data)
     assert decode_revert(err.value).name == "NotTokenOwner"  # type: ignore[union-attr]
     # ...nor use the operator entry point.
     data = chain.market.encode_abi("listFor", args=[token_id, 10])
-    with pytest.raises(Exception) as err:  # noqa: PT011
+    with pytest.raises(Exception) as err:
         await call_as(chain, users[6].address, chain.market.address, data)
     assert decode_revert(err.value).name == "AccessControlUnauthorizedAccount"  # type: ignore[union-attr]
     # The owner lists directly.
@@ -243,7 +247,7 @@ async def test_bad_inputs_are_rejected_before_any_transaction(chain, users, new_
 
 async def test_operator_role_is_required_for_buy_for(chain, users) -> None:
     data = chain.market.encode_abi("buyFor", args=[1, users[1].address])
-    with pytest.raises(Exception) as err:  # noqa: PT011
+    with pytest.raises(Exception) as err:
         await call_as(chain, users[2].address, chain.market.address, data)
     assert decode_revert(err.value).name == "AccessControlUnauthorizedAccount"  # type: ignore[union-attr]
     assert PermissionDenied  # mapped by the domain for platform calls

@@ -5,17 +5,14 @@ its journal (same state root, owners, listings and balances) and keeps working."
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 import pytest
+from chain_service.config import ChainSettings
+from chain_service.server import FULL_NAME, ChainApp
+from conftest import chain_database
 from ipheron.chain.v1 import chain_service_pb2 as pb
 from ipheron.chain.v1 import chain_service_pb2_grpc as pb_grpc
 from ipheron_libs import grpc_client, grpc_server
-
-from chain_service.config import ChainSettings
-from chain_service.server import FULL_NAME, ChainApp
-
-from conftest import chain_database
 
 
 class Instance:
@@ -31,7 +28,7 @@ class Instance:
         self.channel = grpc_client.channel(f"127.0.0.1:{port}", default_timeout=60)
         return pb_grpc.ChainServiceStub(self.channel)
 
-    async def __aexit__(self, *exc: Any) -> None:
+    async def __aexit__(self, *exc: object) -> None:
         await self.channel.close()
         await grpc_server.stop(self.server, self.health, grace=0.5)
         await self.app.on_stop()

@@ -9,16 +9,15 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
+from chain_service.server import FULL_NAME
+from chain_service.servicer import ChainServicer
 from ipheron.chain.v1 import chain_service_pb2_grpc as pb_grpc
 from ipheron_libs import grpc_server
 from ipheron_libs.devstack_ports import free_port
 
-from chain_service.server import FULL_NAME
-from chain_service.servicer import ChainServicer
-
 gateway_app = pytest.importorskip("ipheron_gateway.app")
-from ipheron_gateway import deps  # noqa: E402
-from ipheron_gateway.config import SERVICES, GatewaySettings  # noqa: E402
+from ipheron_gateway import deps
+from ipheron_gateway.config import SERVICES, GatewaySettings
 
 
 @pytest.fixture(scope="module")

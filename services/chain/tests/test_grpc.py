@@ -9,13 +9,12 @@ from collections.abc import AsyncIterator
 
 import grpc
 import pytest
+from chain_service.server import FULL_NAME
+from chain_service.servicer import ChainServicer
 from ipheron.chain.v1 import chain_service_pb2 as pb
 from ipheron.chain.v1 import chain_service_pb2_grpc as pb_grpc
 from ipheron.common.v1 import common_pb2
 from ipheron_libs import grpc_client, grpc_server
-
-from chain_service.server import FULL_NAME
-from chain_service.servicer import ChainServicer
 
 
 @pytest.fixture(scope="module")

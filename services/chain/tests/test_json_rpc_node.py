@@ -16,19 +16,17 @@ from pathlib import Path
 
 import httpx
 import pytest
+from chain_service.config import ChainSettings
+from chain_service.domain import ChainDomain
+from chain_service.repository import SCHEMA, ChainRepository, TxRecord
+from chain_service.txmanager import TransactionManager, TxRequest
+from conftest import chain_database
 from eth_account import Account
 from ipheron_libs import db
 from ipheron_libs.devstack_ports import free_port
 from ipheron_libs.errors import FailedPrecondition
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-
-from chain_service.config import ChainSettings
-from chain_service.domain import ChainDomain
-from chain_service.repository import SCHEMA, ChainRepository, TxRecord
-from chain_service.txmanager import TransactionManager, TxRequest
-
-from conftest import chain_database
 
 DEVNODE = Path(__file__).resolve().parents[1] / "devnode"
 HARDHAT = DEVNODE / "node_modules" / ".bin" / "hardhat"

@@ -7,14 +7,13 @@ from __future__ import annotations
 import asyncio
 import time
 
-from eth_account import Account
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
 from chain_service.config import ChainSettings
 from chain_service.network import Network
 from chain_service.repository import TxRecord
 from chain_service.txmanager import TransactionManager, TxRequest
+from eth_account import Account
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 SINK = "0x000000000000000000000000000000000000dEaD"
 

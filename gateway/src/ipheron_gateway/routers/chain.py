@@ -9,9 +9,9 @@ import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path
+from ipheron.chain.v1 import chain_service_pb2 as pb
 from pydantic import BaseModel, Field
 
-from ipheron.chain.v1 import chain_service_pb2 as pb
 from ipheron_gateway.deps import CurrentUser, Stubs
 from ipheron_gateway.problems import Problem
 

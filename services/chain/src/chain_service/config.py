@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from pydantic import AliasChoices, Field, model_validator
-from pydantic_settings import SettingsConfigDict
+from pathlib import Path
 
 from ipheron_libs.settings import InsecureSettingError, ServiceSettings
+from pydantic import AliasChoices, Field, model_validator
+from pydantic_settings import SettingsConfigDict
 
 # eth-tester's first funded development account (private key 0x…01). Public knowledge, so
 # only the embedded development chain may use it; production refuses it.
@@ -18,6 +19,8 @@ class ChainSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="CHAIN_", extra="ignore", populate_by_name=True)
 
     grpc_port: int = 50056
+    # Alembic scripts live beside the package (the container sets CHAIN_MIGRATIONS_DIR).
+    migrations_dir: Path | None = None
     # Empty: the embedded in-process EVM (py-evm). Otherwise any JSON-RPC node (http/ws).
     web3_provider_uri: str | None = Field(
         default=None, validation_alias=AliasChoices("WEB3_PROVIDER_URI", "CHAIN_WEB3_PROVIDER_URI")

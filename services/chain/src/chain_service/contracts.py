@@ -87,7 +87,7 @@ def _error_table() -> dict[bytes, tuple[str, list[str], list[str]]]:
     return table
 
 
-_BYTES_REPR = re.compile(r"b(['\"]).*\1", re.S)
+_BYTES_REPR = re.compile(r"b(['\"]).*\1", re.DOTALL)
 _HEX = re.compile(r"0x[0-9a-fA-F]{8,}")
 
 

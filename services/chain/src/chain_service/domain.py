@@ -10,8 +10,8 @@ import json
 import logging
 import time
 import uuid
-from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -21,8 +21,6 @@ from eth_account.messages import _hash_eip191_message, encode_defunct
 from eth_account.signers.local import LocalAccount
 from eth_utils import event_abi_to_log_topic, is_address, to_checksum_address
 from hexbytes import HexBytes
-from web3.contract import Contract
-
 from ipheron_libs.db import run_db
 from ipheron_libs.errors import (
     Conflict,
@@ -32,12 +30,19 @@ from ipheron_libs.errors import (
     NotFound,
     PermissionDenied,
 )
+from web3.contract import Contract
 
 from chain_service.config import ChainSettings
 from chain_service.contracts import Artifact, Revert, decode_revert, load_artifact
 from chain_service.network import Network
 from chain_service.repository import ChainRepository, TxRecord
-from chain_service.txmanager import ContractRevert, Outcome, Sent, TransactionManager, TxRequest
+from chain_service.txmanager import (
+    ContractRevert,
+    Outcome,
+    Sent,
+    TransactionManager,
+    TxRequest,
+)
 
 log = logging.getLogger("ipheron.chain")
 
@@ -209,8 +214,22 @@ class ChainDomain:
         self.tm = TransactionManager(network, repo, account, settings, chain_id)
         self.token: Contract
         self.market: Contract
-        self._key_locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._key_locks: dict[str, list[Any]] = {}
         self._events: dict[bytes, tuple[str, dict[str, Any]]] = {}
+
+    @asynccontextmanager
+    async def _serialized(self, key: str) -> AsyncIterator[None]:
+        """One operation per key at a time (same asset mint, same idempotency key)."""
+        entry = self._key_locks.setdefault(key, [asyncio.Lock(), 0])
+        entry[1] += 1
+        try:
+            async with entry[0]:
+                yield
+        finally:
+            # Forget the lock once nobody holds or awaits it, so the table stays small.
+            entry[1] -= 1
+            if entry[1] == 0:
+                del self._key_locks[key]
 
     # --- start-up -----------------------------------------------------------------------
     @classmethod
@@ -303,7 +322,7 @@ class ChainDomain:
         """Call a view function; contract errors become typed errors."""
         try:
             return await self.network.run(fn.call)
-        except Exception as exc:  # noqa: BLE001 - provider errors vary
+        except Exception as exc:
             rev = decode_revert(exc)
             if rev is not None:
                 raise _revert_to_error(rev) from exc
@@ -351,12 +370,19 @@ class ChainDomain:
             return int(block["number"]), int(eth.gas_price), int(block.get("baseFeePerGas") or 0), int(
                 eth.get_balance(self.tm.address))
 
-        number, gas_price, base_fee, balance = await self.network.run(read)
+        try:
+            number, gas_price, base_fee, balance = await self.network.run(read)
+        except Exception:
+            log.warning("chain node unreachable", exc_info=True)
+            number, gas_price, base_fee, balance = 0, 0, 0, 0
+            healthy = False
+        else:
+            healthy = True
         journaled = await run_db(self.repo.journal_count) if self.network.embedded else 0
         return NetworkStatus(
             chain_id=self.chain_id, latest_block=number, gas_price=gas_price, base_fee=base_fee,
             token_address=self.token.address, marketplace_address=self.market.address,
-            signer_address=self.tm.address, signer_balance=balance, network=self.network.name, healthy=True,
+            signer_address=self.tm.address, signer_balance=balance, network=self.network.name, healthy=healthy,
             journaled=journaled,
         )
 
@@ -401,7 +427,7 @@ class ChainDomain:
                 continue
             try:
                 data = get_event_data(self.network.w3.codec, found[1], entry)
-            except Exception:  # noqa: BLE001 - same topic, other shape: skip rather than fail a read
+            except Exception:  # noqa: BLE001, S112 - same topic, other shape: skip rather than fail a read
                 continue
             out.append(DecodedEvent(found[0], to_checksum_address(entry["address"]), dict(data["args"]),
                                     int(entry["logIndex"])))
@@ -483,7 +509,7 @@ class ChainDomain:
         if not 0 <= royalty_bps <= MAX_ROYALTY_BPS:
             raise InvalidArgument(f"royalty_bps must be within 0..{MAX_ROYALTY_BPS}", field="royalty_bps")
 
-        async with self._key_locks[f"mint:{asset}"]:
+        async with self._serialized(f"mint:{asset}"):
             existing = await self._existing_mint(asset)
             if existing is not None:
                 return existing
@@ -554,7 +580,7 @@ class ChainDomain:
         to_addr = parse_address(recipient, "recipient_address")
         price = parse_wei(price_wei, "price_wei")
         request_hash = hashlib.sha256(f"{token_id}|{to_addr}|{price}".encode()).hexdigest()
-        async with self._key_locks[f"buy:{key}"]:
+        async with self._serialized(f"buy:{key}"):
             prior = await run_db(self.repo.get_by_idempotency_key, key)
             if prior is not None:
                 return await self._replay_buy(prior, request_hash)

@@ -52,7 +52,7 @@ class ChainApp:
         chain_service_pb2_grpc.add_ChainServiceServicer_to_server(self.servicer, server)
 
     async def on_start(self) -> None:
-        await run_db(db.migrate, self.url, SCHEMA, MIGRATIONS_DIR)
+        await run_db(db.migrate, self.url, SCHEMA, self.settings.migrations_dir or MIGRATIONS_DIR)
         self.domain = await ChainDomain.open(self.settings, self.repo)
         self.servicer.domain = self.domain
 

@@ -24,7 +24,6 @@ from typing import Any
 
 from eth_account.signers.local import LocalAccount
 from hexbytes import HexBytes
-
 from ipheron_libs.db import run_db
 from ipheron_libs.errors import DomainError, FailedPrecondition, Unavailable
 
@@ -119,7 +118,7 @@ class TransactionManager:
             tx["to"] = req.to
         try:
             estimate = await self.network.run(self.network.w3.eth.estimate_gas, tx)
-        except Exception as exc:  # noqa: BLE001 - provider errors vary; classify below
+        except Exception as exc:
             raise self._classify(exc) from exc
         return int(estimate) * (100 + self.settings.gas_margin_percent) // 100
 
@@ -165,7 +164,7 @@ class TransactionManager:
                 await run_db(self.repo.insert_tx, **self._record(req, tx_hash, nonce, gas, max_fee, prio))
                 try:
                     await self.network.run(self.network.w3.eth.send_raw_transaction, raw)
-                except Exception as exc:  # noqa: BLE001 - classified below
+                except Exception as exc:
                     await run_db(self.repo.update_tx, tx_hash, status="failed", error=f"rejected: {str(exc)[:400]}")
                     if is_nonce_error(exc) and attempt < 2:
                         log.warning("nonce %d rejected (%s); resyncing from chain", nonce, exc)
@@ -249,7 +248,7 @@ class TransactionManager:
         for h in reversed(hashes):
             try:
                 receipt = eth.get_transaction_receipt(HexBytes(h))
-            except Exception:  # noqa: BLE001 - TransactionNotFound and friends: not mined yet
+            except Exception:  # noqa: BLE001, S112 - TransactionNotFound and friends: not mined yet
                 continue
             if receipt is not None and receipt.get("blockNumber") is not None:
                 return h, dict(receipt)
@@ -303,14 +302,28 @@ class TransactionManager:
         return await self.wait(await self.submit(req, gas))
 
     async def reconcile_pending(self) -> int:
-        """At start: settle records left pending by a previous process (crash after send)."""
+        """Settle records left pending by a previous process (a crash after send).
+
+        Mined ones get their outcome. One whose nonce the chain has already used by another
+        transaction can never be mined: it is marked failed (dropped). On the embedded chain,
+        which has no mempool, a pending record without a receipt never reached the chain.
+        """
         settled = 0
+        mined_nonce = None
         for rec in await run_db(self.repo.pending_txs):
             found = await self.network.run(self._find_receipt, [rec.tx_hash])
-            if found is None:
+            if found is not None:
+                sent = Sent(TxRequest(type=rec.type, to=rec.to_address, data="0x"), rec.nonce, rec.gas_limit,
+                            int(rec.max_fee_per_gas), int(rec.max_priority_fee_per_gas), [rec.tx_hash],
+                            time.monotonic())
+                await self._finish(sent, rec.tx_hash, found[1], 1)
+                settled += 1
                 continue
-            sent = Sent(TxRequest(type=rec.type, to=rec.to_address, data="0x"), rec.nonce, rec.gas_limit,
-                        int(rec.max_fee_per_gas), int(rec.max_priority_fee_per_gas), [rec.tx_hash], time.monotonic())
-            await self._finish(sent, rec.tx_hash, found[1], 1)
-            settled += 1
+            if mined_nonce is None:
+                mined_nonce = await self.network.run(self.network.w3.eth.get_transaction_count, rec.from_address,
+                                                     "latest")
+            if self.network.embedded or rec.nonce < mined_nonce:
+                await run_db(self.repo.update_tx, rec.tx_hash, status="failed",
+                             error="dropped: never mined (nonce used by another transaction or lost before sending)")
+                settled += 1
         return settled

@@ -22,11 +22,13 @@ import {IPAssetToken} from "./IPAssetToken.sol";
  * one wei per co-creator) goes to the FIRST co-creator, so the royalty is paid out exactly.
  *
  * Access control (platform decision): the IPheron platform is the only transaction sender
- * in production. Its relayer holds OPERATOR_ROLE and may `listFor`/`unlist` on behalf of the
- * token owner (only while the owner has not revoked the marketplace's approval on the token
- * contract), `transferFor(tokenId, to)` and `buyFor(tokenId, recipient)`, paying msg.value from the platform treasury for
- * a buyer who paid the platform off chain. Owners may also `list`/`unlist`/`buy` directly.
- * Nobody else can list a token.
+ * in production. Its relayer holds OPERATOR_ROLE and may, on behalf of users:
+ *  - `listFor` and `unlist` a token, and `transferFor` it to another address, only while the
+ *    owner has not revoked the marketplace's standing approval on the token contract;
+ *  - `buyFor(tokenId, recipient)`, paying msg.value from the platform treasury for a buyer
+ *    who paid the platform off chain.
+ * Owners may also `list`, `unlist`, `buy` and `withdraw` directly with their own keys.
+ * Nobody else can list a token; a listing by a non-owner reverts with NotTokenOwner.
  */
 contract Marketplace is AccessControl, ReentrancyGuard {
     bytes32 public constant OPERATOR_ROLE = keccak256("OPERATOR_ROLE");
