@@ -38,6 +38,12 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
 
 
 @pytest.fixture(scope="session")
+def report() -> dict[str, str]:
+    """Numbers printed in the terminal summary (see pytest_terminal_summary)."""
+    return REPORT
+
+
+@pytest.fixture(scope="session")
 def market() -> synthetic.Market:
     return synthetic.generate(seed=7, days=120, end=END)
 

@@ -108,7 +108,7 @@ class CollaborationAgent:
         answers = await self.pool.evaluate_many(requests) if requests else []
         ranked = []
         for c, results, reasons in zip(pool_, answers, facts, strict=True):
-            rules = [FiredRule(r.name, MODULE, str(r.value), f"+{r.value}", reason)
+            rules = [FiredRule(r.name, MODULE, str(r.value), f"{factor(r.value):+}", reason)
                      for r, reason in zip(results, reasons, strict=True)]
             score = sum((factor(r.value) for r in results), Decimal(0))
             ranked.append(RankedCandidate(c, score, rules))

@@ -95,7 +95,7 @@ def validate_and_fit(asset_type: str, history: pd.DataFrame, holdout: int = HOLD
         raise FailedPrecondition(f"not enough history for {asset_type}: {len(history)} days")
     digest = hashlib.sha256(pd.util.hash_pandas_object(history).to_numpy().tobytes()).hexdigest()[:8]
     trained_at = datetime.now(UTC)
-    result = TypeModel(asset_type, f"{trained_at:%Y%m%d%H%M%S}-{asset_type}-{digest}", trained_at, len(history),
+    result = TypeModel(asset_type, f"{trained_at:%Y%m%dT%H%M%S%f}-{asset_type}-{digest}", trained_at, len(history),
                        history.index[-1].date())
     for target in TARGETS:
         values = history[target].astype(float).to_numpy()

@@ -1,0 +1,163 @@
+"""The service over a real gRPC channel, its schema on the real PostgreSQL, and its
+event handling (asset.created analysed once per event, asset.sold remembered)."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import grpc
+import pytest
+from google.protobuf.timestamp_pb2 import Timestamp
+from ipheron.ai_agents.v1 import ai_agents_service_pb2 as pb
+from ipheron.ai_agents.v1 import ai_agents_service_pb2_grpc as pb_grpc
+from ipheron_libs import events
+from ipheron_libs.db import run_db
+
+from ai_agents_service.server import CONSUMER_GROUP, AgentsApp
+
+Stub = pb_grpc.AiAgentsServiceStub
+W = ["0x" + c * 40 for c in "123456"]
+
+
+def _ts(at: datetime) -> Timestamp:
+    ts = Timestamp()
+    ts.FromDatetime(at)
+    return ts
+
+
+async def test_suggest_price_answers_decimal_strings_and_fired_rules(stub: Stub) -> None:
+    resp = await stub.SuggestPrice(pb.SuggestPriceRequest(asset=pb.AssetFeatures(
+        asset_type="ASSET_TYPE_SOFTWARE", region="EU", creator_reputation=92, co_creators=3,
+        utility_features=["api-access", "updates", "source-files"])))
+    assert resp.suggested.currency == "ETH"
+    low, mid, high = (Decimal(m.amount) for m in (resp.low, resp.suggested, resp.high))
+    assert low < mid < high and mid.as_tuple().exponent == -6
+    names = [r.name for r in resp.rules]
+    assert names[0] == "base-software" and "region-europe" in names and "reputation-elite" in names
+    assert "utility-rich" in names and "cocreators-team" in names
+    assert all(r.module == "pricing" and r.explanation for r in resp.rules)
+    assert resp.market_source == "synthetic" and resp.kb_version
+
+
+@pytest.mark.parametrize("features, field", [
+    (pb.AssetFeatures(asset_type="sculpture"), "unknown asset type"),
+    (pb.AssetFeatures(), "asset_type is required"),
+    (pb.AssetFeatures(asset_type="art", asking_price="twelve"), "asking_price must be a decimal"),
+    (pb.AssetFeatures(asset_type="art", creator_reputation=250), "creator_reputation"),
+])
+async def test_bad_asset_features_are_invalid_argument(stub: Stub, features: pb.AssetFeatures, field: str) -> None:
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await stub.SuggestPrice(pb.SuggestPriceRequest(asset=features))
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert field in (err.value.details() or "")
+
+
+async def test_purchase_risk_over_the_wire_flags_a_ring_from_the_callers_history(stub: Stub) -> None:
+    now = datetime.now(UTC)
+    ring = [W[0], W[1], W[2]]
+    history = [pb.Trade(asset_id="ring-asset", seller_wallet=ring[k % 3], buyer_wallet=ring[(k + 1) % 3],
+                        price=str(Decimal("1.0") + k), at=_ts(now - timedelta(hours=7 * (5 - k)))) for k in range(5)]
+    resp = await stub.AssessPurchaseRisk(pb.AssessPurchaseRiskRequest(
+        purchase=pb.Trade(asset_id="ring-asset", seller_wallet=ring[2], buyer_wallet=ring[0], price="6.0"),
+        history=history))
+    a = resp.assessment
+    assert "wash-trading-ring" in a.flags and a.level == pb.RISK_LEVEL_HIGH and a.score >= 70
+    assert any(r.name == "wash-trading-ring" and r.contribution == "+70" for r in a.rules)
+
+
+async def test_clean_purchase_over_the_wire_is_low_risk(stub: Stub) -> None:
+    resp = await stub.AssessPurchaseRisk(pb.AssessPurchaseRiskRequest(
+        purchase=pb.Trade(asset_id="fresh-asset", seller_wallet=W[3], buyer_wallet=W[4], price="0.5")))
+    assert (resp.assessment.score, resp.assessment.level, list(resp.assessment.flags)) == (0, pb.RISK_LEVEL_LOW, [])
+
+
+async def test_asset_risk_over_the_wire(stub: Stub) -> None:
+    resp = await stub.AssessAssetRisk(pb.AssessAssetRiskRequest(
+        asset=pb.AssetFeatures(asset_type="art", name="Counterfeit sneakers art", asking_price="1",
+                               wallet_age_days=300, content_hash="QmUniqueHashOfThisTest"),
+        known_assets=[pb.AssetFeatures(asset_id="a-1", name="counterfeit sneakers ART", asset_type="art")]))
+    a = resp.assessment
+    assert set(a.flags) == {"duplicate-name", "prohibited-terms"} and a.score == 80
+    assert a.level == pb.RISK_LEVEL_HIGH and "counterfeit" in a.explanation
+
+
+async def test_collaborators_and_split_over_the_wire(stub: Stub) -> None:
+    resp = await stub.FindCollaborators(pb.FindCollaboratorsRequest(
+        user_id="u-me", skills=["smart-contracts"],
+        requester=pb.Candidate(user_id="u-me", region="asia", skills=["ui-design"], reputation=50),
+        candidates=[pb.Candidate(user_id="u-dev", region="asia", skills=["smart-contracts"], reputation=80,
+                                 total_sales="12.5"),
+                    pb.Candidate(user_id="u-artist", region="asia", skills=["illustration"], reputation=99)]))
+    assert [c.candidate.user_id for c in resp.collaborators] == ["u-dev", "u-artist"]
+    assert Decimal(resp.collaborators[0].score) == Decimal("65")  # 20 + 10 + 20 + 15 and resp.collaborators[0].rules
+
+    split = await stub.ProposeSplit(pb.ProposeSplitRequest(contributors=[
+        pb.Contributor(user_id="u-me", role="lead", effort="10", owns_original_ip=True),
+        pb.Contributor(user_id="u-dev", role="creator", effort="30")]))
+    assert sum(Decimal(s.share_percent) for s in split.shares) == Decimal("100.00")
+
+
+async def test_collaborators_without_candidates_need_the_auth_service(stub: Stub) -> None:
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await stub.FindCollaborators(pb.FindCollaboratorsRequest(
+            user_id="u-me", requester=pb.Candidate(user_id="u-me")))
+    assert err.value.code() == grpc.StatusCode.UNAVAILABLE
+    assert "auth service" in (err.value.details() or "")
+
+
+async def test_forecast_and_analyze_over_the_wire(stub: Stub) -> None:
+    forecast = await stub.ForecastMarket(pb.ForecastMarketRequest(asset_type="music", days=3))
+    assert len(forecast.points) == 3 and forecast.model_version and forecast.sentiment != pb.SENTIMENT_UNSPECIFIED
+    assert Decimal(forecast.validation_mae_volume) >= 0 and forecast.rules
+    analysis = await stub.Analyze(pb.AnalyzeRequest(asset=pb.AssetFeatures(asset_type="music", region="asia"), days=3))
+    assert analysis.complete and not analysis.failures
+    assert analysis.pricing.suggested.amount and len(analysis.market.points) == 3
+    assert analysis.risk.level == pb.RISK_LEVEL_LOW
+
+
+async def test_asset_created_event_is_analysed_once_and_indexed(app: AgentsApp) -> None:
+    asset_id = str(uuid.uuid4())
+    event = events.Event(id=str(uuid.uuid4()), type="asset.created", version=1,
+                         occurred_at=datetime.now(UTC).isoformat(), actor="u-1",
+                         payload={"asset_id": asset_id, "name": "Event-born anthem", "asset_type": "music",
+                                  "price": "0.25", "region": "europe", "creators": [{"user_id": "u-1"}],
+                                  "ipfs_hash": f"bafy{asset_id}", "utility_features": ["streaming-rights"]})
+    await app.handle_event(event)
+    await app.handle_event(event)  # at-least-once delivery: the same event again
+    rows = await run_db(app.repo.analyses_of, asset_id)
+    assert len(rows) == 1 and rows[0]["suggested_price"] > 0 and rows[0]["risk_score"] == 0
+    assert rows[0]["failures"] == [] and rows[0]["sentiment"] in ("bullish", "neutral", "bearish")
+    # The asset is now known: the same content again is a duplicate.
+    assert app.market.find_content(f"bafy{asset_id}") == ("exact", asset_id)
+
+
+async def test_events_arrive_through_the_redis_stream(app: AgentsApp, redis_url: str) -> None:
+    stream = f"test:events:{uuid.uuid4().hex[:8]}"
+    asset_id = str(uuid.uuid4())
+    sold = events.Event(id=str(uuid.uuid4()), type="asset.sold", version=1,
+                        occurred_at=datetime.now(UTC).isoformat(), actor="u-2",
+                        payload={"asset_id": asset_id, "price": "1.5", "seller_wallet": W[4], "buyer_wallet": W[5]})
+    created = events.Event(id=str(uuid.uuid4()), type="asset.created", version=1,
+                           occurred_at=datetime.now(UTC).isoformat(), actor="u-2",
+                           payload={"asset_id": asset_id, "name": "Streamed", "asset_type": "video", "price": "0.3"})
+    writer = events.redis_client(redis_url)
+    try:
+        for ev in (sold, created):
+            writer.xadd(stream, ev.to_fields())
+    finally:
+        writer.close()
+    consumer = events.Consumer(redis_url, CONSUMER_GROUP, app.handle_event, stream=stream, block_ms=100)
+    consumer.start()
+    try:
+        for _ in range(100):
+            if await run_db(app.repo.analyses_of, asset_id):
+                break
+            await asyncio.sleep(0.1)
+    finally:
+        await consumer.stop()
+    assert len(await run_db(app.repo.analyses_of, asset_id)) == 1
+    [trade] = app.market.trades_of(asset_id)
+    assert (trade.seller, trade.buyer, trade.price) == (W[4], W[5], Decimal("1.5"))
