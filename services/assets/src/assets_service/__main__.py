@@ -1,15 +1,33 @@
-"""python -m assets_service: migrate, recover unfinished sagas, then serve gRPC on :50052."""
+"""python -m assets_service: migrate, finish sagas a crash left, then serve gRPC on :50052.
+
+Without DATABASE_URL / REDIS_URL it joins (or starts) the embedded PostgreSQL and
+Redis under DATA_DIR, like every service under `make run`.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import signal
+from pathlib import Path
 
 from prometheus_client import start_http_server
 
-from assets_service.config import Settings
+from assets_service.config import SCHEMA, Settings
 from assets_service.server import AssetsRuntime
-from ipheron_libs import grpc_server, telemetry
+from ipheron_libs import db, embedded, grpc_server, telemetry
+
+log = logging.getLogger("assets")
+
+
+def _with_embedded_defaults(settings: Settings) -> Settings:
+    updates: dict[str, str] = {}
+    if not settings.database_url:
+        pg = embedded.start_postgres(Path(settings.data_dir) / "pg")
+        updates["database_url"] = db.provision(pg.admin_url, SCHEMA)
+    if not settings.redis_url:
+        updates["redis_url"] = embedded.start_redis(Path(settings.data_dir) / "redis").url
+    return settings.model_copy(update=updates) if updates else settings
 
 
 async def main() -> None:
@@ -17,14 +35,19 @@ async def main() -> None:
     telemetry.setup("assets", log_level=settings.log_level, trace_file=settings.trace_file,
                     otlp_endpoint=settings.otel_exporter_otlp_endpoint, sample_ratio=settings.trace_sample_ratio)
     if settings.metrics_port:
-        # cache_hits_total / cache_misses_total{cache=assets_local|assets_redis} and the RPC counters.
-        start_http_server(settings.metrics_port, addr=settings.grpc_host)
-    runtime = AssetsRuntime(settings)
+        try:
+            # cache_hits_total / cache_misses_total{cache="assets_local"|"assets_redis"}, RPC and DB counters.
+            start_http_server(settings.metrics_port, addr=settings.metrics_host)
+        except OSError:
+            log.warning("metrics port %d is taken; /metrics disabled", settings.metrics_port)
+    settings = await asyncio.to_thread(_with_embedded_defaults, settings)
+    runtime = AssetsRuntime(settings)  # migrates (blocking) before anything is served
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     await runtime.start()
+    log.info("assets serving gRPC on %s:%d", settings.grpc_host, runtime.port)
     try:
         await stop.wait()
     finally:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import AliasChoices, Field
 from pydantic_settings import SettingsConfigDict
 
@@ -19,8 +21,11 @@ class Settings(ServiceSettings):
     auth_addr: str = Field("127.0.0.1:50051", validation_alias=AliasChoices("AUTH_ADDR", "ASSETS_AUTH_ADDR"))
     chain_addr: str = Field("127.0.0.1:50056", validation_alias=AliasChoices("CHAIN_ADDR", "ASSETS_CHAIN_ADDR"))
     ai_agents_addr: str = Field("127.0.0.1:50055", validation_alias=AliasChoices("AI_AGENTS_ADDR", "ASSETS_AI_AGENTS_ADDR"))
-    # Port of the Prometheus /metrics endpoint (0 = off).
+    # Prometheus /metrics endpoint (port 0 = off).
     metrics_port: int = 9052
+    metrics_host: str = "127.0.0.1"
+    # Alembic scripts; the container sets this (they live beside the package, not in it).
+    migrations_dir: Path | None = None
     # Deadlines of outbound calls, seconds. The chain waits for a receipt, so it gets more.
     auth_timeout: float = 3.0
     ai_timeout: float = 3.0

@@ -31,7 +31,7 @@ class AssetsRuntime:
         if not settings.database_url or not settings.redis_url:
             raise ValueError("DATABASE_URL and REDIS_URL are required (make run provides embedded ones)")
         self.settings = settings
-        db.migrate(settings.database_url, SCHEMA, MIGRATIONS)
+        db.migrate(settings.database_url, SCHEMA, settings.migrations_dir or MIGRATIONS)
         self.engine = db.make_engine(settings.database_url, SCHEMA, pool_size=settings.db_pool_size,
                                      max_overflow=settings.db_max_overflow)
         db.configure_db_threads(settings.db_pool_size + settings.db_max_overflow)
