@@ -3,8 +3,10 @@ on 10,000 assets use the indexes (EXPLAIN), so the catalog stays fast as it grow
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from decimal import Decimal
+from pathlib import Path
 
 import grpc
 import pytest
@@ -113,6 +115,12 @@ async def test_pages_carry_the_total_and_per_page_is_bounded(replica, small_cata
     assert err.code() == grpc.StatusCode.INVALID_ARGUMENT
 
 
+def _describe(f: AssetFilter) -> str:
+    default = AssetFilter()
+    parts = [f"{k}={v!r}" for k, v in vars(f).items() if v != getattr(default, k)]
+    return ", ".join(parts) or "no filter, newest first"
+
+
 def _plan(conn, stmt) -> str:  # type: ignore[no-untyped-def]
     sql = str(stmt.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}))
     return "\n".join(r[0] for r in conn.execute(text("EXPLAIN " + sql)))
@@ -149,11 +157,15 @@ def test_list_queries_use_indexes_on_ten_thousand_assets(clean_assets: str) -> N
             (AssetFilter(creator="u42"), {"ix_asset_creators_user"}),
             (AssetFilter(creator="0x" + "0" * 38 + "2a"), {"ix_asset_creators_wallet"}),
         ]
+        report = []
         for f, indexes in cases:
             page_q, _ = Repository.list_queries(f)
             plan = _plan(conn, page_q)
+            report.append(f"-- {_describe(f)}\n{plan}\n")
             assert any(i in plan for i in indexes), f"{f}: expected one of {indexes} in\n{plan}"
             assert "Seq Scan on assets" not in plan, f"{f}: full scan\n{plan}"
+        if os.environ.get("ASSETS_EXPLAIN_OUT"):  # to refresh the plans quoted in the README
+            Path(os.environ["ASSETS_EXPLAIN_OUT"]).write_text("\n".join(report))
         # Counting the selective filters uses the same indexes.
         page_q, count_q = Repository.list_queries(AssetFilter(q="aurora"))
         assert "ix_assets_search" in _plan(conn, count_q)

@@ -187,6 +187,12 @@ class ChainClient:
             _raise(exc, "chain ListToken")
         return _tx(resp.transaction)
 
+    async def unlist_token(self, token_id: str) -> None:
+        try:
+            await self.stub.UnlistToken(chain_pb.UnlistTokenRequest(token_id=int(token_id)), timeout=self.timeout)
+        except grpc.aio.AioRpcError as exc:
+            _raise(exc, "chain UnlistToken")
+
     async def buy(self, *, token_id: str, recipient: str, price_wei: int, idempotency_key: str,
                   asset_id: str) -> Bought:
         """Idempotent per key on the chain side: a retry returns the same purchase."""

@@ -599,6 +599,7 @@ class Repository:
                         f"the price is {domain.format_eth(row['price'])} ETH, above your max_price")
                 data = {"price": domain.format_eth(row["price"]), "seller_user_id": row["owner_user_id"],
                         "seller_wallet": row["owner_wallet"], "token_id": row["token_id"],
+                        "asset_type": row["asset_type"],
                         "asset_version": row["version"]}
                 conn.execute(sagas_t.insert().values(
                     id=saga_id, kind=domain.PURCHASE, asset_id=asset_id, actor_user_id=buyer.user_id,
@@ -673,7 +674,8 @@ class Repository:
                 ).on_conflict_do_nothing())
             creators = self._creators(conn, [saga.asset_id]).get(saga.asset_id, [])
             events.emit(conn, "asset.sold", saga.actor_user_id, {
-                "asset_id": saga.asset_id, "purchase_id": saga.id, "price": d["price"], "currency": "ETH",
+                "asset_id": saga.asset_id, "asset_type": d.get("asset_type"), "purchase_id": saga.id,
+                "price": d["price"], "currency": "ETH",
                 "seller_user_id": d["seller_user_id"], "seller_wallet": d["seller_wallet"],
                 "buyer_user_id": saga.actor_user_id, "buyer_wallet": saga.actor_wallet,
                 "tx_hash": tx_hash, "block_number": block_number, "token_id": d.get("token_id"),

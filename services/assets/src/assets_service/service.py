@@ -294,10 +294,12 @@ class AssetsApp:
                     return
                 except Refused as exc:
                     await self._compensate(saga, domain.BUYING, exc.code.name, f"the chain refused the purchase: {exc.message}")
+                    await self._withdraw_listing(d["token_id"])
                     return
                 if not bought.tx.succeeded:
                     await self._compensate(saga, domain.BUYING, "FAILED_PRECONDITION",
                                            f"the purchase transaction failed: {bought.tx.error or 'reverted'}")
+                    await self._withdraw_listing(d["token_id"])
                     return
                 saga = await run_db(self.repo.advance, saga.id, domain.BUYING, domain.BOUGHT, {
                     "tx_hash": bought.tx.tx_hash, "block_number": bought.tx.block_number,
@@ -357,6 +359,14 @@ class AssetsApp:
             return await self._compensate(saga, domain.RESERVED, "FAILED_PRECONDITION",
                                           f"the token could not be listed: {exc.message}")
         return await run_db(self.repo.advance, saga.id, domain.RESERVED, domain.BUYING, {"risk_score": risk.score})
+
+    async def _withdraw_listing(self, token_id: str) -> None:
+        """Best effort: a listing we made for a buy that failed must not stay open on chain,
+        where anyone could buy it outside the catalog (Marketplace.buy is public)."""
+        try:
+            await self.chain.unlist_token(token_id)
+        except (Transient, Refused) as exc:
+            log.warning("could not withdraw the listing of token %s: %s", token_id, exc)
 
     async def _compensate(self, saga: Saga, expected: str, code: str, reason: str, *, retryable: bool = False) -> Saga:
         log.info("purchase %s rolled back: %s", saga.id, reason)
