@@ -20,7 +20,10 @@ def stack() -> Iterator[Stack]:
     trace_file = tmp / "traces.jsonl"
     s = Stack.for_tests(tmp / "data", log_dir=tmp / "logs",
                         extra_env={"IPHERON_TRACE_FILE": str(trace_file), "IPHERON_ENV": "test",
-                                   "LOG_LEVEL": "INFO"})
+                                   "LOG_LEVEL": "INFO",
+                                   # Many sign-ins come from 127.0.0.1 here; the limiter
+                                   # itself is proven in gateway/tests.
+                                   "GATEWAY_RATELIMIT_AUTH": "10000/minute"})
     try:
         s.start()
         s.trace_file = trace_file  # type: ignore[attr-defined]

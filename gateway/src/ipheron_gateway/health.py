@@ -74,11 +74,18 @@ async def _redis_status(request: Request) -> str:
     return "degraded" if getattr(limiter, "degraded", False) else "up"
 
 
+# Without these the system still serves (local rate limits, events wait in the
+# outboxes, caches fall through to PostgreSQL): their loss degrades, not fails.
+SOFT_COMPONENTS = frozenset({"redis"})
+
+
 @router.get("/health", summary="Every component's status; 503 names what is down")
 async def health(request: Request) -> Response:
     components = await component_status(request)
-    down = sorted(name for name, c in components.items() if c["status"] in ("down", "unknown"))
-    degraded = sorted(name for name, c in components.items() if c["status"] == "degraded")
+    bad = {name for name, c in components.items() if c["status"] in ("down", "unknown")}
+    down = sorted(bad - SOFT_COMPONENTS)
+    degraded = sorted((bad & SOFT_COMPONENTS)
+                      | {name for name, c in components.items() if c["status"] == "degraded"})
     body = {
         "status": "unhealthy" if down else ("degraded" if degraded else "healthy"),
         "timestamp": dt.datetime.now(dt.UTC).isoformat(),
