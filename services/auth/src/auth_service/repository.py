@@ -23,7 +23,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from ipheron_libs import events
+from ipheron_libs import db, events
 from ipheron_libs.errors import Conflict, InvalidArgument, NotFound
 
 SCHEMA = "auth"
@@ -145,6 +145,7 @@ class Repository:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self.reader = db.autocommit(engine)  # single-statement reads on the hot paths
 
     # --- nonces -------------------------------------------------------------
     def create_nonce(self, nonce: str, address: str, expires_at: datetime) -> None:
@@ -248,14 +249,14 @@ class Repository:
     # --- users -------------------------------------------------------------------
     def get_user(self, user_id: str) -> User:
         uid = _parse_uuid(user_id)
-        with self.engine.connect() as conn:
+        with self.reader.connect() as conn:
             row = conn.execute(select(*USER_COLUMNS).where(users.c.id == uid)).first()
         if row is None:
             raise NotFound(f"user {user_id} not found")
         return User.from_row(row)
 
     def get_user_by_wallet(self, address: str) -> User:
-        with self.engine.connect() as conn:
+        with self.reader.connect() as conn:
             row = conn.execute(select(*USER_COLUMNS).where(users.c.wallet_address == address)).first()
         if row is None:
             raise NotFound(f"no user with wallet {address}")
