@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from ipheron_libs.settings import ServiceSettings
+from ipheron_libs.settings import InsecureSettingError, ServiceSettings
 
 SCHEMA = "assets"
 
@@ -49,3 +49,14 @@ class Settings(ServiceSettings):
     saga_worker: bool = True
     saga_max_backoff: float = 300.0
     outbox_poll_interval: float = 0.5
+    # Fault injection for crash tests (refused in production): the process dies with
+    # os._exit(137), like kill -9, at this saga point: "purchase.after_reserve",
+    # "purchase.before_chain_buy", "purchase.after_chain_buy", "purchase.after_bought",
+    # "mint.after_chain_mint".
+    crash_at: str = ""
+
+    @model_validator(mode="after")
+    def _no_fault_injection_in_production(self) -> Settings:
+        if self.crash_at and self.env == "production":
+            raise InsecureSettingError("ASSETS_CRASH_AT is a test hook and is refused when IPHERON_ENV=production")
+        return self

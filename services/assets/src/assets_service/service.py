@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import os
 import random
 from decimal import Decimal
 from typing import Any
@@ -148,6 +149,7 @@ class AssetsApp:
         limit = domain.check_price(max_price, "max_price") if max_price else None
         saga, created = await run_db(self.repo.reserve, asset_id, buyer, key, limit)
         if created:
+            self._crash_point("purchase.after_reserve")
             await self.cache.invalidate(asset_id)
             await self._drive(saga)
         return await self.get_purchase(saga.id), not created
@@ -177,6 +179,12 @@ class AssetsApp:
             await run_db(self.repo.retry_later, saga.id, self._backoff(saga), "unexpected error")
         finally:
             self._running.discard(saga.id)
+
+    def _crash_point(self, point: str) -> None:
+        """Test hook (ASSETS_CRASH_AT): die here like kill -9, leaving the saga mid-way."""
+        if self.settings.crash_at == point:
+            log.critical("ASSETS_CRASH_AT=%s: exiting abruptly", point)
+            os._exit(137)
 
     def _backoff(self, saga: Saga) -> float:
         base = min(self.settings.saga_max_backoff, 2.0 ** min(saga.attempts, 10))
@@ -210,6 +218,7 @@ class AssetsApp:
                     await run_db(self.repo.fail_mint, saga, f"mint transaction failed: {minted.tx.error}")
                     await self.cache.invalidate(saga.asset_id)
                     return
+                self._crash_point("mint.after_chain_mint")
                 _, saga = await run_db(self.repo.mark_minted, saga, token_id=minted.token_id,
                                        contract_address=minted.contract_address, tx_hash=minted.tx.tx_hash,
                                        block_number=minted.tx.block_number)
@@ -283,6 +292,7 @@ class AssetsApp:
                     return
             elif saga.state == domain.BUYING:
                 d = saga.data
+                self._crash_point("purchase.before_chain_buy")
                 try:
                     bought = await self.chain.buy(
                         token_id=d["token_id"], recipient=saga.actor_wallet, price_wei=domain.to_wei(Decimal(d["price"])),
@@ -301,10 +311,12 @@ class AssetsApp:
                                            f"the purchase transaction failed: {bought.tx.error or 'reverted'}")
                     await self._withdraw_listing(d["token_id"])
                     return
+                self._crash_point("purchase.after_chain_buy")
                 saga = await run_db(self.repo.advance, saga.id, domain.BUYING, domain.BOUGHT, {
                     "tx_hash": bought.tx.tx_hash, "block_number": bought.tx.block_number,
                     "payouts": [[a, str(w)] for a, w in bought.payouts]})
             elif saga.state == domain.BOUGHT:
+                self._crash_point("purchase.after_bought")
                 saga = await run_db(self.repo.record_sale, saga, tx_hash=saga.data["tx_hash"],
                                     block_number=int(saga.data["block_number"]))
                 await self.cache.invalidate(saga.asset_id)

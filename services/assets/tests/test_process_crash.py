@@ -1,0 +1,91 @@
+"""kill -9 style crash of a real assets process between the chain buy and the record:
+the restarted process finishes the purchase at start-up, before it serves."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Callable
+
+import grpc
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from ipheron.assets.v1 import assets_service_pb2 as pb
+from ipheron.assets.v1 import assets_service_pb2_grpc as pb_grpc
+from ipheron.chain.v1 import chain_service_pb2 as chain_pb
+from ipheron_libs.devstack_ports import free_port
+
+from conftest import create_request, rejected
+
+
+async def _wait_serving(port: int, proc: subprocess.Popen[bytes]) -> None:
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as ch:
+        stub = health_pb2_grpc.HealthStub(ch)
+        for _ in range(600):  # bounded: start-up includes imports, migrations and recovery
+            assert proc.poll() is None, f"assets exited with {proc.returncode}"
+            try:
+                resp = await stub.Check(health_pb2.HealthCheckRequest(), timeout=1)
+                if resp.status == health_pb2.HealthCheckResponse.SERVING:
+                    return
+            except grpc.aio.AioRpcError:
+                pass
+            await asyncio.sleep(0.1)
+    raise TimeoutError("assets process did not become SERVING")
+
+
+@pytest.fixture()
+async def spawn(clean_assets, redis_url, auth_server, chain_server, ai_server, tmp_path) -> AsyncIterator[Callable]:  # type: ignore[no-untyped-def,type-arg]
+    procs: list[subprocess.Popen[bytes]] = []
+
+    async def start(port: int, **env: str) -> subprocess.Popen[bytes]:
+        full = dict(os.environ) | {
+            "IPHERON_ENV": "test", "DATABASE_URL": clean_assets, "REDIS_URL": redis_url, "AUTH_ADDR": auth_server,
+            "CHAIN_ADDR": chain_server, "AI_AGENTS_ADDR": ai_server[0], "ASSETS_GRPC_PORT": str(port),
+            "ASSETS_METRICS_PORT": "0", "ASSETS_INSTANCE_ID": "assets-process-1", "DATA_DIR": str(tmp_path),
+        } | env
+        log = open(tmp_path / f"assets-{len(procs)}.log", "wb")  # noqa: SIM115 - the child writes it
+        proc = subprocess.Popen([sys.executable, "-m", "assets_service"], env=full, stdout=log, stderr=log)
+        procs.append(proc)
+        await _wait_serving(port, proc)
+        return proc
+
+    yield start
+    for p in procs:  # only the processes this test started
+        if p.poll() is None:
+            p.terminate()
+            p.wait(20)
+
+
+async def test_killed_between_chain_buy_and_record_is_consistent_after_restart(spawn, new_user, risk,
+                                                                               chain_stub) -> None:
+    alice, buyer = await new_user(), await new_user()
+    port = free_port()
+    proc = await spawn(port, ASSETS_CRASH_AT="purchase.after_chain_buy")
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as ch:
+        stub = pb_grpc.AssetsServiceStub(ch)
+        asset = (await stub.CreateAsset(create_request([(alice, "100")], alice))).asset
+        assert asset.status == pb.ASSET_STATUS_ACTIVE
+        err = await rejected(stub.PurchaseAsset(pb.PurchaseAssetRequest(
+            actor=buyer.actor, asset_id=asset.id, idempotency_key="kill-9")))
+        assert err.code() == grpc.StatusCode.UNAVAILABLE  # the process died mid-request
+    assert proc.wait(20) == 137
+    txs = (await chain_stub.ListTransactions(chain_pb.ListTransactionsRequest(asset_id=asset.id))).transactions
+    buys = [t for t in txs if t.type == chain_pb.TRANSACTION_TYPE_BUY]
+    assert len(buys) == 1  # the chain sold; the catalog never recorded it
+
+    await spawn(port)  # same replica restarted, without the fault
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as ch:
+        stub = pb_grpc.AssetsServiceStub(ch)
+        got = (await stub.GetAsset(pb.GetAssetRequest(asset_id=asset.id))).asset
+        assert (got.owner_user_id, got.owner_wallet, got.reserved) == (buyer.id, buyer.wallet, False)
+        replay = await stub.PurchaseAsset(pb.PurchaseAssetRequest(
+            actor=buyer.actor, asset_id=asset.id, idempotency_key="kill-9"))
+        assert replay.replayed and replay.purchase.state == pb.PURCHASE_STATE_COMPLETED
+        assert replay.purchase.tx_hash == buys[0].tx_hash
+        entries = (await stub.GetProvenance(pb.GetProvenanceRequest(asset_id=asset.id))).entries
+        assert [e.tx_hash for e in entries if e.kind == pb.PROVENANCE_KIND_SALE] == [buys[0].tx_hash]
+    txs = (await chain_stub.ListTransactions(chain_pb.ListTransactionsRequest(asset_id=asset.id))).transactions
+    assert [t.type for t in txs].count(chain_pb.TRANSACTION_TYPE_BUY) == 1
