@@ -94,10 +94,66 @@ def ai_url(pg_admin_url: str) -> str:
 
 
 @pytest.fixture(scope="session")
-async def app(ai_url: str) -> AsyncIterator[AgentsApp]:
-    """The whole service (its own one-worker pool) on port 0, no event consumer, no peers."""
+async def auth_server(pg_admin_url: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Any]:
+    """The real auth service (users, skills, JWTs) on port 0; yields (address, app)."""
+    from auth_service.config import Settings as AuthSettings
+    from auth_service.keys import KeyRing, SigningKey
+    from auth_service.repository import SCHEMA as AUTH_SCHEMA
+    from auth_service.server import FULL_NAME as AUTH_FULL_NAME
+    from auth_service.server import MIGRATIONS_DIR as AUTH_MIGRATIONS
+    from auth_service.server import AuthApp
+
+    db.drop_schema(pg_admin_url, AUTH_SCHEMA)
+    url = db.provision(pg_admin_url, AUTH_SCHEMA)
+    db.migrate(url, AUTH_SCHEMA, AUTH_MIGRATIONS)
+    settings = AuthSettings(siwe_domain="app.ipheron.test", siwe_uri="https://app.ipheron.test", siwe_chain_id=31337,
+                            env="test", data_dir=tmp_path_factory.mktemp("auth"), redis_url=None, database_url=None,
+                            chain_addr=None)
+    auth_app = AuthApp(settings, url, keyring=KeyRing([SigningKey.generate()]))
+    server, port, health = grpc_server.build_server("auth", auth_app.register, [AUTH_FULL_NAME])
+    await grpc_server.start(server, health)
+    yield f"127.0.0.1:{port}"
+    await server.stop(0)
+    auth_app.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+async def creators(auth_server: str) -> dict[str, Any]:
+    """Four creators signed in through SIWE with profiles: name -> (user id, access token)."""
+    from eth_account import Account
+    from eth_account.messages import encode_defunct
+    from ipheron.auth.v1 import auth_service_pb2 as auth_pb
+    from ipheron.auth.v1 import auth_service_pb2_grpc as auth_grpc
+
+    profiles = {
+        "anna": ("europe", ["illustration", "branding"]),
+        "boris": ("europe", ["music-production", "mixing"]),
+        "chen": ("asia", ["music-production"]),
+        "dina": ("africa", ["writing"]),
+    }
+    out: dict[str, Any] = {}
+    channel = grpc.aio.insecure_channel(auth_server)
+    stub = auth_grpc.AuthServiceStub(channel)
+    try:
+        for name, (region, skills) in profiles.items():
+            account = Account.create()
+            challenge = await stub.CreateNonce(auth_pb.CreateNonceRequest(address=account.address.lower()))
+            signature = account.sign_message(encode_defunct(text=challenge.message)).signature.hex()
+            login = await stub.Login(auth_pb.LoginRequest(message=challenge.message,
+                                                          signature="0x" + signature.removeprefix("0x")))
+            await stub.UpdateProfile(auth_pb.UpdateProfileRequest(
+                user_id=login.user.id, username=name, region=region, skills=auth_pb.SkillList(values=skills)))
+            out[name] = (login.user.id, login.tokens.access_token)
+    finally:
+        await channel.close()
+    return out
+
+
+@pytest.fixture(scope="session")
+async def app(ai_url: str, auth_server: str) -> AsyncIterator[AgentsApp]:
+    """The whole service (its own one-worker pool) on port 0 with the real auth service; no consumer."""
     settings = Settings(database_url=ai_url, workers=1, kb_reload=False, retrain_interval=0,
-                        consume_events=False, auth_addr="127.0.0.1:1", analytics_addr="", call_timeout=0.5)
+                        consume_events=False, auth_addr=auth_server, analytics_addr="", call_timeout=2)
     agents = AgentsApp(settings, ai_url)
     server, port, health = grpc_server.build_server("ai-agents", agents.register, [FULL_NAME])
     await agents.on_start()

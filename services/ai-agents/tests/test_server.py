@@ -7,6 +7,7 @@ import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 import grpc
 import pytest
@@ -100,12 +101,35 @@ async def test_collaborators_and_split_over_the_wire(stub: Stub) -> None:
     assert sum(Decimal(s.share_percent) for s in split.shares) == Decimal("100.00")
 
 
-async def test_collaborators_without_candidates_need_the_auth_service(stub: Stub) -> None:
+async def test_collaborators_come_from_the_auth_directory(stub: Stub, creators: dict[str, Any]) -> None:
+    anna, _ = creators["anna"]
+    resp = await stub.FindCollaborators(pb.FindCollaboratorsRequest(user_id=anna, skills=["music-production"]))
+    # Auth lists only users with the wanted skill (dina has none). boris has it in anna's
+    # region (20+10+10), chen elsewhere (20+10); all have auth's default reputation 50.
+    assert [(c.candidate.username, c.score) for c in resp.collaborators] == [("boris", "40"), ("chen", "30")]
+    assert [r.name for r in resp.collaborators[0].rules][:2] == ["skills-partial", "same-region"]
+    # Without wanted skills, everyone is a candidate and complementing anna's skills counts.
+    everyone = await stub.FindCollaborators(pb.FindCollaboratorsRequest(user_id=anna))
+    scores = [(c.candidate.username, c.score) for c in everyone.collaborators]
+    assert scores[0] == ("boris", "60") and sorted(scores[1:]) == [("chen", "30"), ("dina", "30")]
+
+
+async def test_unknown_requester_is_not_found(stub: Stub, creators: dict[str, Any]) -> None:
     with pytest.raises(grpc.aio.AioRpcError) as err:
-        await stub.FindCollaborators(pb.FindCollaboratorsRequest(
-            user_id="u-me", requester=pb.Candidate(user_id="u-me")))
-    assert err.value.code() == grpc.StatusCode.UNAVAILABLE
-    assert "auth service" in (err.value.details() or "")
+        await stub.FindCollaborators(pb.FindCollaboratorsRequest(user_id=str(uuid.uuid4())))
+    assert err.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+async def test_unreachable_auth_service_is_unavailable() -> None:
+    from ai_agents_service.directory import Directory
+    from ipheron_libs.errors import Unavailable
+
+    directory = Directory("127.0.0.1:1", 0.5)
+    try:
+        with pytest.raises(Unavailable, match="auth service"):
+            await directory.candidates(["writing"])
+    finally:
+        await directory.close()
 
 
 async def test_forecast_and_analyze_over_the_wire(stub: Stub) -> None:

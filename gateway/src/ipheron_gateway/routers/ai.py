@@ -1,0 +1,250 @@
+"""AI routes: /api/v1/ai/pricing, /ai/collaborators, /ai/collaboration/split,
+/ai/risk and /ai/market/forecast, answered by the ai-agents service.
+
+Every decision comes back with the rules that fired (name, value, contribution,
+explanation). Money and effort are decimal strings in and out (a JSON number is
+refused, never rounded). Risk scoring needs a signed-in caller, so anonymous
+clients cannot probe the fraud rules; the other routes are open.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, ConfigDict, Field
+
+from ipheron.ai_agents.v1 import ai_agents_service_pb2 as pb
+from ipheron_gateway.deps import CurrentUser, OptionalUser, Stubs
+from ipheron_gateway.problems import Problem
+
+router = APIRouter(prefix="/ai", tags=["ai"])
+
+DecimalStr = Annotated[str, Field(pattern=r"^\d{1,18}(\.\d{1,18})?$", description='decimal string, e.g. "0.25"',
+                                  examples=["0.25"])]
+_RISK_LEVEL = {pb.RISK_LEVEL_LOW: "low", pb.RISK_LEVEL_MEDIUM: "medium", pb.RISK_LEVEL_HIGH: "high"}
+_SENTIMENT = {pb.SENTIMENT_BULLISH: "bullish", pb.SENTIMENT_NEUTRAL: "neutral", pb.SENTIMENT_BEARISH: "bearish"}
+
+
+class RuleOut(BaseModel):
+    name: str
+    module: str
+    value: str
+    contribution: str
+    explanation: str
+
+
+class AssetIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    asset_type: str = Field(min_length=1, max_length=32, examples=["art"])
+    region: str = Field("", max_length=64)
+    name: str = Field("", max_length=300)
+    asset_id: str = Field("", max_length=128)
+    utility_features: list[str] = Field(default_factory=list, max_length=50)
+    co_creators: int = Field(1, ge=1, le=100)
+    creator_reputation: int = Field(50, ge=0, le=100)
+    asking_price: DecimalStr | None = None
+    content_hash: str = Field("", max_length=200)
+    description: str = Field("", max_length=5000)
+    creator_wallet: str = Field("", max_length=64)
+    wallet_age_days: int | None = Field(None, ge=0)
+
+    def to_pb(self) -> pb.AssetFeatures:
+        msg = pb.AssetFeatures(
+            asset_id=self.asset_id, name=self.name, asset_type=self.asset_type, region=self.region,
+            utility_features=self.utility_features, co_creators=self.co_creators,
+            creator_reputation=self.creator_reputation, asking_price=self.asking_price or "",
+            content_hash=self.content_hash, description=self.description, creator_wallet=self.creator_wallet)
+        if self.wallet_age_days is not None:
+            msg.wallet_age_days = self.wallet_age_days
+        return msg
+
+
+class PricingIn(AssetIn):
+    currency: Literal["ETH"] = "ETH"
+
+
+class PricingOut(BaseModel):
+    suggested: str
+    low: str
+    high: str
+    currency: str
+    rules: list[RuleOut]
+    market_source: str
+    kb_version: str
+
+
+class CandidateOut(BaseModel):
+    user_id: str
+    username: str
+    region: str
+    skills: list[str]
+    reputation: int
+    total_sales: str
+
+
+class CollaboratorOut(BaseModel):
+    candidate: CandidateOut
+    score: str
+    rules: list[RuleOut]
+
+
+class CollaboratorsOut(BaseModel):
+    user_id: str
+    collaborators: list[CollaboratorOut]
+
+
+class ContributorIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    user_id: str = Field(min_length=1, max_length=128)
+    role: Literal["lead", "creator", "contributor", "advisor"]
+    effort: DecimalStr = "0"
+    owns_original_ip: bool = False
+
+
+class SplitIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    contributors: list[ContributorIn] = Field(min_length=1, max_length=20)
+
+
+class ShareOut(BaseModel):
+    user_id: str
+    share_percent: str
+    rules: list[RuleOut]
+
+
+class SplitOut(BaseModel):
+    shares: list[ShareOut]
+
+
+class TradeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    asset_id: str = Field(min_length=1, max_length=128)
+    seller_wallet: str = Field(max_length=64)
+    buyer_wallet: str = Field(max_length=64)
+    price: DecimalStr
+
+
+class RiskIn(BaseModel):
+    """Either an asset to vet, or a purchase (with optional recent history, oldest first)."""
+
+    model_config = ConfigDict(extra="forbid")
+    kind: Literal["asset", "purchase"]
+    asset: AssetIn | None = None
+    purchase: TradeIn | None = None
+    history: list[TradeIn] = Field(default_factory=list, max_length=500)
+
+
+class RiskOut(BaseModel):
+    kind: str
+    score: int = Field(description="0..100")
+    level: str
+    flags: list[str]
+    explanation: str
+    rules: list[RuleOut]
+
+
+class ForecastPointOut(BaseModel):
+    date: str
+    volume: str
+    volume_low: str
+    volume_high: str
+    avg_price: str
+    avg_price_low: str
+    avg_price_high: str
+
+
+class ForecastOut(BaseModel):
+    asset_type: str
+    points: list[ForecastPointOut]
+    sentiment: str
+    rules: list[RuleOut]
+    model_version: str
+    validation_mae_volume: str
+    baseline_mae_volume: str
+    validation_mae_price: str
+    baseline_mae_price: str
+    market_source: str
+
+
+def _rules(rules: Any) -> list[dict[str, str]]:
+    return [{"name": r.name, "module": r.module, "value": r.value, "contribution": r.contribution,
+             "explanation": r.explanation} for r in rules]
+
+
+@router.post("/pricing", response_model=PricingOut, summary="Suggested price and range, with the rules that fired")
+async def pricing(body: PricingIn, stubs: Stubs) -> dict[str, Any]:
+    r = await stubs.ai_agents.SuggestPrice(pb.SuggestPriceRequest(asset=body.to_pb(), currency=body.currency))
+    return {"suggested": r.suggested.amount, "low": r.low.amount, "high": r.high.amount,
+            "currency": r.suggested.currency, "rules": _rules(r.rules), "market_source": r.market_source,
+            "kb_version": r.kb_version}
+
+
+@router.get("/collaborators", response_model=CollaboratorsOut,
+            summary="Creators to work with (from the user directory), best first, with reasons")
+async def collaborators(
+    stubs: Stubs,
+    user: OptionalUser,
+    user_id: Annotated[str | None, Query(max_length=128)] = None,
+    skills: Annotated[str, Query(max_length=500, description="comma-separated wanted skills")] = "",
+    limit: Annotated[int, Query(ge=1, le=50)] = 10,
+) -> dict[str, Any]:
+    who = user_id or (user.id if user else None)
+    if not who:
+        raise Problem(400, "user_id is required (or sign in)", errors=[{"field": "user_id", "message": "required"}])
+    wanted = [s.strip() for s in skills.split(",") if s.strip()][:50]
+    r = await stubs.ai_agents.FindCollaborators(pb.FindCollaboratorsRequest(user_id=who, skills=wanted, limit=limit))
+    return {"user_id": who, "collaborators": [
+        {"candidate": {"user_id": c.candidate.user_id, "username": c.candidate.username, "region": c.candidate.region,
+                       "skills": list(c.candidate.skills), "reputation": c.candidate.reputation,
+                       "total_sales": c.candidate.total_sales or "0"},
+         "score": c.score, "rules": _rules(c.rules)} for c in r.collaborators]}
+
+
+@router.post("/collaboration/split", response_model=SplitOut,
+             summary="Revenue split by contribution; shares sum to exactly 100.00")
+async def split(body: SplitIn, stubs: Stubs) -> dict[str, Any]:
+    r = await stubs.ai_agents.ProposeSplit(pb.ProposeSplitRequest(contributors=[
+        pb.Contributor(user_id=c.user_id, role=c.role, effort=c.effort, owns_original_ip=c.owns_original_ip)
+        for c in body.contributors]))
+    return {"shares": [{"user_id": s.user_id, "share_percent": s.share_percent, "rules": _rules(s.rules)}
+                       for s in r.shares]}
+
+
+@router.post("/risk", response_model=RiskOut, summary="Risk score 0-100 with flags for an asset or a purchase")
+async def risk(body: RiskIn, stubs: Stubs, user: CurrentUser) -> dict[str, Any]:
+    if body.kind == "asset":
+        if body.asset is None:
+            raise Problem(400, "an asset is required for kind=asset", errors=[{"field": "asset", "message": "required"}])
+        a = (await stubs.ai_agents.AssessAssetRisk(pb.AssessAssetRiskRequest(asset=body.asset.to_pb()))).assessment
+    else:
+        if body.purchase is None:
+            raise Problem(400, "a purchase is required for kind=purchase",
+                          errors=[{"field": "purchase", "message": "required"}])
+
+        def trade(t: TradeIn) -> pb.Trade:
+            return pb.Trade(asset_id=t.asset_id, seller_wallet=t.seller_wallet, buyer_wallet=t.buyer_wallet,
+                            price=t.price)
+
+        a = (await stubs.ai_agents.AssessPurchaseRisk(pb.AssessPurchaseRiskRequest(
+            purchase=trade(body.purchase), history=[trade(t) for t in body.history]))).assessment
+    return {"kind": body.kind, "score": a.score, "level": _RISK_LEVEL.get(a.level, "unknown"), "flags": list(a.flags),
+            "explanation": a.explanation, "rules": _rules(a.rules)}
+
+
+@router.get("/market/forecast", response_model=ForecastOut,
+            summary="Daily volume and average price forecast with intervals, and market sentiment")
+async def forecast(
+    stubs: Stubs,
+    asset_type: Annotated[str, Query(min_length=1, max_length=32)],
+    days: Annotated[int, Query(ge=1, le=90)] = 7,
+) -> dict[str, Any]:
+    r = await stubs.ai_agents.ForecastMarket(pb.ForecastMarketRequest(asset_type=asset_type, days=days))
+    return {"asset_type": r.asset_type, "points": [
+        {"date": p.date, "volume": p.volume, "volume_low": p.volume_low, "volume_high": p.volume_high,
+         "avg_price": p.avg_price, "avg_price_low": p.avg_price_low, "avg_price_high": p.avg_price_high}
+        for p in r.points],
+        "sentiment": _SENTIMENT.get(r.sentiment, "unknown"), "rules": _rules(r.rules),
+        "model_version": r.model_version, "validation_mae_volume": r.validation_mae_volume,
+        "baseline_mae_volume": r.baseline_mae_volume, "validation_mae_price": r.validation_mae_price,
+        "baseline_mae_price": r.baseline_mae_price, "market_source": r.market_source}

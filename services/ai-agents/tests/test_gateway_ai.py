@@ -1,0 +1,97 @@
+"""The /api/v1/ai routes through the real gateway app (JWTs verified against the
+real auth service's JWKS, problem+json errors) in front of the real ai-agents service."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from decimal import Decimal
+from typing import Any
+
+import httpx
+import pytest
+
+from ai_agents_service.server import AgentsApp
+
+gateway_app = pytest.importorskip("ipheron_gateway.app")
+from ipheron_gateway.config import GatewaySettings  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+async def api(app: AgentsApp, auth_server: str, redis_url: str) -> AsyncIterator[httpx.AsyncClient]:
+    settings = GatewaySettings(auth_addr=auth_server, ai_agents_addr=f"127.0.0.1:{app.port}",  # type: ignore[attr-defined]
+                               redis_url=redis_url, upstream_timeout=10)  # type: ignore[call-arg]
+    gw = gateway_app.create_app(settings)
+    async with gw.router.lifespan_context(gw):
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=gw), base_url="http://gw") as client:
+            yield client
+
+
+def _ok(resp: httpx.Response) -> Any:
+    assert resp.status_code == 200, resp.text
+    return resp.json()
+
+
+def _problem(resp: httpx.Response, status: int) -> dict[str, Any]:
+    assert resp.status_code == status, resp.text
+    assert resp.headers["content-type"] == "application/problem+json"
+    return resp.json()  # type: ignore[no-any-return]
+
+
+async def test_pricing_route_returns_price_range_and_rules(api: httpx.AsyncClient) -> None:
+    body = _ok(await api.post("/api/v1/ai/pricing", json={
+        "asset_type": "patent", "region": "north-america", "creator_reputation": 95, "co_creators": 4,
+        "utility_features": ["commercial-license"]}))
+    assert Decimal(body["low"]) < Decimal(body["suggested"]) < Decimal(body["high"]) and body["currency"] == "ETH"
+    assert [r["name"] for r in body["rules"]][:2] == ["base-patent", "region-north-america"]
+    assert body["rules"][0]["contribution"] == "5.000000"
+
+
+async def test_bad_pricing_input_is_problem_json(api: httpx.AsyncClient) -> None:
+    bad_type = _problem(await api.post("/api/v1/ai/pricing", json={"asset_type": "sculpture"}), 400)
+    assert "unknown asset type" in bad_type["detail"]
+    _problem(await api.post("/api/v1/ai/pricing", json={"asset_type": "art", "asking_price": 1.5}), 422)
+
+
+async def test_collaborators_route_ranks_directory_users(api: httpx.AsyncClient, creators: dict[str, Any]) -> None:
+    anna, token = creators["anna"]
+    body = _ok(await api.get("/api/v1/ai/collaborators", params={"user_id": anna, "skills": "music-production"}))
+    assert [c["candidate"]["username"] for c in body["collaborators"]] == ["boris", "chen"]
+    mine = _ok(await api.get("/api/v1/ai/collaborators", params={"skills": "writing"},
+                             headers={"Authorization": f"Bearer {token}"}))
+    assert mine["user_id"] == anna and [c["candidate"]["username"] for c in mine["collaborators"]] == ["dina"]
+    _problem(await api.get("/api/v1/ai/collaborators"), 400)
+
+
+async def test_split_route_sums_to_100(api: httpx.AsyncClient) -> None:
+    body = _ok(await api.post("/api/v1/ai/collaboration/split", json={"contributors": [
+        {"user_id": "a", "role": "lead", "effort": "5", "owns_original_ip": True},
+        {"user_id": "b", "role": "contributor", "effort": "15"},
+        {"user_id": "c", "role": "advisor"}]}))
+    assert sum(Decimal(s["share_percent"]) for s in body["shares"]) == Decimal("100.00")
+    _problem(await api.post("/api/v1/ai/collaboration/split", json={"contributors": []}), 422)
+
+
+async def test_risk_route_needs_a_signed_in_caller(api: httpx.AsyncClient, creators: dict[str, Any]) -> None:
+    purchase = {"kind": "purchase", "purchase": {"asset_id": "x1", "seller_wallet": "0x" + "1" * 40,
+                                                 "buyer_wallet": "0x" + "2" * 40, "price": "1"}}
+    _problem(await api.post("/api/v1/ai/risk", json=purchase), 401)
+    headers = {"Authorization": f"Bearer {creators['boris'][1]}"}
+    ring = ["0x" + c * 40 for c in "abc"]
+    history = [{"asset_id": "x1", "seller_wallet": ring[k % 3], "buyer_wallet": ring[(k + 1) % 3], "price": "1"}
+               for k in range(4)]
+    flagged = _ok(await api.post("/api/v1/ai/risk", headers=headers, json={
+        "kind": "purchase", "history": history,
+        "purchase": {"asset_id": "x1", "seller_wallet": ring[1], "buyer_wallet": ring[2], "price": "1.1"}}))
+    assert flagged["level"] == "high" and "wash-trading-ring" in flagged["flags"]
+    asset = _ok(await api.post("/api/v1/ai/risk", headers=headers, json={
+        "kind": "asset", "asset": {"asset_type": "software", "name": "Keygen for everything", "asking_price": "900",
+                                   "wallet_age_days": 1}}))
+    assert set(asset["flags"]) == {"prohibited-terms", "new-wallet-extreme-price"} and asset["score"] == 95
+    _problem(await api.post("/api/v1/ai/risk", headers=headers, json={"kind": "asset"}), 400)
+
+
+async def test_forecast_route(api: httpx.AsyncClient) -> None:
+    body = _ok(await api.get("/api/v1/ai/market/forecast", params={"asset_type": "design", "days": 5}))
+    assert len(body["points"]) == 5 and body["sentiment"] in ("bullish", "neutral", "bearish")
+    assert body["model_version"] and Decimal(body["baseline_mae_volume"]) > 0
+    _problem(await api.get("/api/v1/ai/market/forecast", params={"asset_type": "design", "days": 0}), 422)
