@@ -251,3 +251,34 @@ async def test_operator_role_is_required_for_buy_for(chain, users) -> None:
         await call_as(chain, users[2].address, chain.market.address, data)
     assert decode_revert(err.value).name == "AccessControlUnauthorizedAccount"  # type: ignore[union-attr]
     assert PermissionDenied  # mapped by the domain for platform calls
+
+
+async def test_a_buy_that_never_reached_a_block_can_be_retried_with_its_key(chain, users, new_asset) -> None:
+    from decimal import Decimal
+
+    asset = new_asset()
+    token_id = await mint3(chain, users, asset)
+    await chain.list_token(token_id, "900")
+    key = "retry-" + asset
+    # A previous attempt was rejected by the node (or lost in a crash) before any block held it.
+    dropped = "0x" + uuid.uuid4().hex * 2
+    chain.repo.insert_tx(tx_hash=dropped, chain_id=chain.chain_id, from_address=chain.tm.address,
+                         to_address=chain.market.address, nonce=0, type="buy", status="failed", token_id=token_id,
+                         amount_wei=Decimal(900), gas_limit=1, max_fee_per_gas=Decimal(1),
+                         max_priority_fee_per_gas=Decimal(1), idempotency_key=key, error="rejected: test",
+                         details={})
+    result = await chain.buy(token_id, users[4].address, "900", key)
+    assert result.tx.record.status == "confirmed" and result.tx.record.tx_hash != dropped
+    old = chain.repo.get_tx(dropped)
+    assert old is not None and old.idempotency_key is None and old.status == "failed"
+    again = await chain.buy(token_id, users[4].address, "900", key)
+    assert again.tx.record.tx_hash == result.tx.record.tx_hash
+
+
+def test_a_configured_signer_is_funded_on_the_embedded_chain() -> None:
+    from chain_service.network import DEV_ACCOUNT_BALANCE, make_embedded_tester
+    from eth_account import Account
+
+    signer = Account.create()
+    tester = make_embedded_tester(1_700_000_000, None, [signer.address])
+    assert tester.get_balance(signer.address) == DEV_ACCOUNT_BALANCE

@@ -239,7 +239,7 @@ class ChainDomain:
         if settings.embedded:
             genesis = int(await run_db(repo.set_meta_if_absent, "genesis_timestamp", str(int(time.time()) - 1)))
             journal = _RepoJournal(repo) if settings.journal else None
-            network = Network.embedded_chain(genesis, journal)
+            network = Network.embedded_chain(genesis, journal, funded=[account.address])
             if journal is not None:
                 await cls._replay(network, repo)
         else:
@@ -582,6 +582,11 @@ class ChainDomain:
         request_hash = hashlib.sha256(f"{token_id}|{to_addr}|{price}".encode()).hexdigest()
         async with self._serialized(f"buy:{key}"):
             prior = await run_db(self.repo.get_by_idempotency_key, key)
+            if prior is not None and prior.status == "failed" and prior.block_number is None:
+                # The earlier attempt never reached a block (rejected or dropped): it moved no
+                # money, so the key is free for a new attempt; the old record stays for audit.
+                await run_db(self.repo.update_tx, prior.tx_hash, idempotency_key=None)
+                prior = None
             if prior is not None:
                 return await self._replay_buy(prior, request_hash)
             asset = await self._asset_of(token_id)

@@ -81,10 +81,19 @@ class JournalingEthereumTester(EthereumTester):
         return applied
 
 
-def make_embedded_tester(genesis_timestamp: int, journal: Journal | None) -> JournalingEthereumTester:
-    """A fresh in-process chain with eth-tester's funded development accounts."""
+DEV_ACCOUNT_BALANCE = 1_000_000 * 10**18
+
+
+def make_embedded_tester(genesis_timestamp: int, journal: Journal | None,
+                         funded: Iterable[str] = ()) -> JournalingEthereumTester:
+    """A fresh in-process chain with eth-tester's funded development accounts, plus `funded`
+    addresses (e.g. a configured signer) holding the same development balance at genesis."""
     params = PyEVMBackend.generate_genesis_params(overrides={"timestamp": genesis_timestamp})
-    return JournalingEthereumTester(PyEVMBackend(genesis_parameters=params), journal)
+    state = dict(PyEVMBackend.generate_genesis_state(num_accounts=10))
+    for address in funded:
+        canonical = bytes.fromhex(address.removeprefix("0x"))
+        state.setdefault(canonical, {"balance": DEV_ACCOUNT_BALANCE, "storage": {}, "code": b"", "nonce": 0})
+    return JournalingEthereumTester(PyEVMBackend(genesis_parameters=params, genesis_state=state), journal)
 
 
 class Network:
@@ -99,8 +108,8 @@ class Network:
         self._executor = ThreadPoolExecutor(max_workers=1 if embedded else threads, thread_name_prefix="chain")
 
     @classmethod
-    def embedded_chain(cls, genesis_timestamp: int, journal: Journal | None) -> Network:
-        tester = make_embedded_tester(genesis_timestamp, journal)
+    def embedded_chain(cls, genesis_timestamp: int, journal: Journal | None, funded: Iterable[str] = ()) -> Network:
+        tester = make_embedded_tester(genesis_timestamp, journal, funded)
         return cls(Web3(EthereumTesterProvider(tester)), embedded=True, tester=tester)
 
     @classmethod
