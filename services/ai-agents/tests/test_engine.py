@@ -65,7 +65,7 @@ async def test_request_in_flight_on_a_dying_worker_is_retried_on_its_replacement
     async with RulePool(size=1, call_timeout=20) as one:
         pid = await one.worker_pid_for_next_call()
         # A long batch keeps the only worker busy while it is killed.
-        call = asyncio.ensure_future(one.evaluate_many([((f"(base-price art)",), {"n": str(i)})
+        call = asyncio.ensure_future(one.evaluate_many([(("(base-price art)",), {"n": str(i)})
                                                         for i in range(3000)]))
         await asyncio.sleep(0.1)
         os.kill(pid, signal.SIGKILL)

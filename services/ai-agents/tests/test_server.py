@@ -93,7 +93,8 @@ async def test_collaborators_and_split_over_the_wire(stub: Stub) -> None:
                                  total_sales="12.5"),
                     pb.Candidate(user_id="u-artist", region="asia", skills=["illustration"], reputation=99)]))
     assert [c.candidate.user_id for c in resp.collaborators] == ["u-dev", "u-artist"]
-    assert Decimal(resp.collaborators[0].score) == Decimal("65")  # 20 + 10 + 20 + 15 and resp.collaborators[0].rules
+    # skills-partial 20 + same-region 10 + renowned 20 + proven sales 15
+    assert resp.collaborators[0].score == "65" and resp.collaborators[0].rules
 
     split = await stub.ProposeSplit(pb.ProposeSplitRequest(contributors=[
         pb.Contributor(user_id="u-me", role="lead", effort="10", owns_original_ip=True),

@@ -109,6 +109,6 @@ def money(value: Decimal) -> str:
     return str(value.quantize(MONEY_QUANTUM))
 
 
-def factor(value: float | int | str) -> Decimal:
+def factor(value: float | str) -> Decimal:
     """A rule's numeric value as an exact decimal (its shortest float repr, so 1.1 stays 1.1)."""
     return Decimal(repr(value)) if isinstance(value, float) else Decimal(str(value))

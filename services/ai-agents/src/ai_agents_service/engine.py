@@ -30,9 +30,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from ipheron_libs.errors import DomainError, Unavailable
+from ipheron_libs.metrics import CACHE_HITS, CACHE_MISSES
 
 from ai_agents_service.kb import KB_DIR, KbError, KbInfo, kb_files, kb_fingerprint, validate_kb
 
@@ -165,7 +166,7 @@ def _worker_main(conn: Connection, kb_dir: str) -> None:
             conn.send((req_id, True, out))
         except RuleNotReduced as exc:
             conn.send((req_id, False, ("rule", exc.message)))
-        except Exception as exc:  # reported to the caller; the worker stays usable
+        except Exception as exc:  # noqa: BLE001 - reported to the caller; the worker stays usable
             conn.send((req_id, False, ("error", f"{type(exc).__name__}: {exc}")))
 
 
@@ -218,9 +219,11 @@ class ResultCache:
         value = self._data.get(key)
         if value is None:
             self.misses += 1
+            CACHE_MISSES.labels(cache="metta_rules").inc()
             return None
         self._data.move_to_end(key)
         self.hits += 1
+        CACHE_HITS.labels(cache="metta_rules").inc()
         return value
 
     def put(self, key: Any, value: Any) -> None:
@@ -287,7 +290,7 @@ class RulePool:
             worker.kill()
         self._workers.clear()
 
-    async def __aenter__(self) -> RulePool:
+    async def __aenter__(self) -> Self:
         await self.start()
         return self
 

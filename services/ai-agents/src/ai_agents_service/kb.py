@@ -70,7 +70,7 @@ class KbInfo:
     explanations: dict[str, str] = field(default_factory=dict)
     prohibited_terms: tuple[str, ...] = ()
 
-    def level(self, dimension: str, value: Decimal | float | int) -> str:
+    def level(self, dimension: str, value: Decimal | float) -> str:
         """The highest level of `dimension` whose lower bound `value` reaches."""
         try:
             steps = self.bounds[dimension]

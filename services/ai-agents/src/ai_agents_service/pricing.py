@@ -95,8 +95,8 @@ class PricingAgent:
     def _reasons(asset: AssetInput, ind: Indicators, levels: dict[str, str], data: dict[str, str]) -> list[str]:
         return [
             f"region {asset.region or 'other'}",
-            f"demand: 7-day sales at {ind.volume_ratio_pct}% of the 28-day norm ({data['volume_level']}), "
-            f"price trend {ind.price_trend_pct}% ({data['trend_level']})",
+            (f"demand: 7-day sales at {ind.volume_ratio_pct}% of the 28-day norm ({data['volume_level']}), "
+             f"price trend {ind.price_trend_pct}% ({data['trend_level']})"),
             f"creator reputation {asset.creator_reputation} ({levels['reputation']})",
             f"{len(set(asset.utility_features))} utility feature(s) ({levels['utility']})",
             f"{max(1, asset.co_creators)} co-creator(s) ({levels['cocreators']})",

@@ -119,7 +119,7 @@ class AgentsApp:
                 await self.retrain()
             except asyncio.CancelledError:
                 raise
-            except Exception:  # noqa: BLE001 - keep the previous models and try again later
+            except Exception:  # keep the previous models and try again later
                 log.exception("market retraining failed; keeping the previous models")
 
     # -- events

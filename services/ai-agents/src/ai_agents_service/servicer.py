@@ -13,6 +13,7 @@ from ipheron.ai_agents.v1 import ai_agents_service_pb2 as pb
 from ipheron.ai_agents.v1 import ai_agents_service_pb2_grpc as pb_grpc
 from ipheron.common.v1 import common_pb2
 from ipheron_libs.errors import InvalidArgument
+from ipheron_libs.metrics import AI_PREDICTIONS
 
 from ai_agents_service.collaboration import ContributorInput, Profile
 from ai_agents_service.domain import (
@@ -132,10 +133,12 @@ class AiAgentsServicer(pb_grpc.AiAgentsServiceServicer):
 
     async def SuggestPrice(self, request: pb.SuggestPriceRequest,
                            context: grpc.aio.ServicerContext) -> pb.SuggestPriceResponse:
+        AI_PREDICTIONS.labels(agent="pricing").inc()
         return price_pb(await self.app.pricing.suggest(asset_from_pb(request.asset), request.currency))
 
     async def FindCollaborators(self, request: pb.FindCollaboratorsRequest,
                                 context: grpc.aio.ServicerContext) -> pb.FindCollaboratorsResponse:
+        AI_PREDICTIONS.labels(agent="collaboration").inc()
         if not request.user_id and not request.requester.user_id:
             raise InvalidArgument("user_id is required", field="user_id")
         if len(request.candidates) > MAX_LIST or len(request.skills) > 50:
@@ -159,6 +162,7 @@ class AiAgentsServicer(pb_grpc.AiAgentsServiceServicer):
 
     async def ProposeSplit(self, request: pb.ProposeSplitRequest,
                            context: grpc.aio.ServicerContext) -> pb.ProposeSplitResponse:
+        AI_PREDICTIONS.labels(agent="collaboration").inc()
         contributors = []
         for c in request.contributors[:MAX_LIST]:
             effort = decimal_of(c.effort, "contributors.effort") or Decimal(0)
@@ -171,6 +175,7 @@ class AiAgentsServicer(pb_grpc.AiAgentsServiceServicer):
 
     async def AssessAssetRisk(self, request: pb.AssessAssetRiskRequest,
                               context: grpc.aio.ServicerContext) -> pb.AssessAssetRiskResponse:
+        AI_PREDICTIONS.labels(agent="risk").inc()
         if len(request.known_assets) > MAX_LIST:
             raise InvalidArgument(f"at most {MAX_LIST} known assets", field="known_assets")
         asset = asset_from_pb(request.asset)
@@ -180,6 +185,7 @@ class AiAgentsServicer(pb_grpc.AiAgentsServiceServicer):
 
     async def AssessPurchaseRisk(self, request: pb.AssessPurchaseRiskRequest,
                                  context: grpc.aio.ServicerContext) -> pb.AssessPurchaseRiskResponse:
+        AI_PREDICTIONS.labels(agent="risk").inc()
         if len(request.history) > MAX_LIST:
             raise InvalidArgument(f"at most {MAX_LIST} history trades", field="history")
         purchase = trade_from_pb(request.purchase, "purchase")
@@ -190,10 +196,12 @@ class AiAgentsServicer(pb_grpc.AiAgentsServiceServicer):
 
     async def ForecastMarket(self, request: pb.ForecastMarketRequest,
                              context: grpc.aio.ServicerContext) -> pb.ForecastMarketResponse:
+        AI_PREDICTIONS.labels(agent="market").inc()
         asset_type = asset_type_of(request.asset_type)
         return forecast_pb(await self.app.market_agent.forecast(asset_type, request.days or 7))
 
     async def Analyze(self, request: pb.AnalyzeRequest, context: grpc.aio.ServicerContext) -> pb.AnalyzeResponse:
+        AI_PREDICTIONS.labels(agent="orchestrator").inc()
         analysis = await self.app.orchestrator.analyze(asset_from_pb(request.asset), request.days or 7)
         response = pb.AnalyzeResponse(
             failures=[pb.AgentFailure(agent=f.agent, reason=f.reason, detail=f.detail) for f in analysis.failures],
