@@ -5,6 +5,7 @@ assets-service replicas built exactly as production builds them."""
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -14,12 +15,10 @@ from typing import Any
 
 import grpc
 import pytest
-from eth_account import Account
-from eth_account.messages import encode_defunct
-from sqlalchemy import text
-
 from assets_service.config import SCHEMA, Settings
 from assets_service.server import MIGRATIONS, AssetsRuntime
+from eth_account import Account
+from eth_account.messages import encode_defunct
 from ipheron.ai_agents.v1 import ai_agents_service_pb2 as ai_pb
 from ipheron.ai_agents.v1 import ai_agents_service_pb2_grpc as ai_grpc
 from ipheron.assets.v1 import assets_service_pb2 as pb
@@ -28,6 +27,7 @@ from ipheron.auth.v1 import auth_service_pb2 as auth_pb
 from ipheron.auth.v1 import auth_service_pb2_grpc as auth_grpc
 from ipheron.chain.v1 import chain_service_pb2_grpc as chain_grpc
 from ipheron_libs import db, grpc_server
+from sqlalchemy import text
 
 CIDS = itertools.count(1)
 
@@ -239,12 +239,12 @@ async def start_replica(clean_assets: str, redis_url: str, auth_server: str, cha
     started: list[Replica] = []
 
     async def start(*, instance_id: str | None = None, start_worker: bool = False, **overrides: Any) -> Replica:
-        values: dict[str, Any] = dict(
-            env="test", database_url=clean_assets, redis_url=redis_url, grpc_port=0, metrics_port=0,
-            auth_addr=auth_server, chain_addr=chain_server, ai_agents_addr=ai_server[0],
-            instance_id=instance_id or f"test-{uuid.uuid4().hex[:8]}", saga_worker=start_worker,
-            saga_poll_interval=0.2, ai_timeout=2.0,
-        )
+        values: dict[str, Any] = {
+            "env": "test", "database_url": clean_assets, "redis_url": redis_url, "grpc_port": 0, "metrics_port": 0,
+            "auth_addr": auth_server, "chain_addr": chain_server, "ai_agents_addr": ai_server[0],
+            "instance_id": instance_id or f"test-{uuid.uuid4().hex[:8]}", "saga_worker": start_worker,
+            "saga_poll_interval": 0.2, "ai_timeout": 2.0,
+        }
         values.update(overrides)
         runtime = AssetsRuntime(Settings(**values))
         await runtime.start()
@@ -255,10 +255,8 @@ async def start_replica(clean_assets: str, redis_url: str, auth_server: str, cha
 
     yield start
     for r in reversed(started):
-        try:
+        with contextlib.suppress(Exception):  # some were already stopped by the test
             await r.stop()
-        except Exception:  # noqa: BLE001 - already stopped by the test
-            pass
 
 
 @pytest.fixture()
@@ -267,12 +265,12 @@ async def replica(start_replica: Callable[..., Awaitable[Replica]]) -> Replica:
 
 
 def create_request(shares: list[tuple[User, str]], caller: User, **fields: Any) -> pb.CreateAssetRequest:
-    values: dict[str, Any] = dict(
-        actor=caller.actor, name="Night Drive", asset_type=pb.ASSET_TYPE_MUSIC, price="1.5", royalty_rate="10",
-        metadata_json='{"description": "synthwave album", "genre": "electronic"}', utility_features=["stems"],
-        region="EU", ipfs_hash=make_cid(),
-        creators=[pb.CreatorShare(user_id=u.id, share_percent=s) for u, s in shares],
-    )
+    values: dict[str, Any] = {
+        "actor": caller.actor, "name": "Night Drive", "asset_type": pb.ASSET_TYPE_MUSIC, "price": "1.5", "royalty_rate": "10",
+        "metadata_json": '{"description": "synthwave album", "genre": "electronic"}', "utility_features": ["stems"],
+        "region": "EU", "ipfs_hash": make_cid(),
+        "creators": [pb.CreatorShare(user_id=u.id, share_percent=s) for u, s in shares],
+    }
     values.update(fields)
     return pb.CreateAssetRequest(**values)
 

@@ -10,15 +10,13 @@ from pathlib import Path
 
 import grpc
 import pytest
-from sqlalchemy import Engine, text
-from sqlalchemy.dialects import postgresql
-
 from assets_service.repository import AssetFilter, Repository
+from conftest import rejected
 from ipheron.assets.v1 import assets_service_pb2 as pb
 from ipheron.common.v1 import common_pb2
 from ipheron_libs import db
-
-from conftest import rejected
+from sqlalchemy import Engine, text
+from sqlalchemy.dialects import postgresql
 
 U1, U2, U3 = "11111111-1111-1111-1111-111111111111", "22222222-2222-2222-2222-222222222222", "33333333-3333-3333-3333-333333333333"
 W1, W2, W3 = "0x" + "a1" * 20, "0x" + "b2" * 20, "0x" + "c3" * 20

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import asyncio
 
-from prometheus_client import REGISTRY
-
-from ipheron.assets.v1 import assets_service_pb2 as pb
-
 from conftest import create_request
+from ipheron.assets.v1 import assets_service_pb2 as pb
+from prometheus_client import REGISTRY
 
 
 def _count(name: str, cache: str) -> float:

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import grpc
 import orjson
-
-from ipheron.assets.v1 import assets_service_pb2 as pb
-
 from conftest import create_request, rejected
+from ipheron.assets.v1 import assets_service_pb2 as pb
 
 
 async def test_owner_updates_price_listing_and_metadata(replica, new_user, risk) -> None:

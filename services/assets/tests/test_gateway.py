@@ -7,11 +7,9 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-
+from conftest import make_cid
 from ipheron_gateway.app import create_app
 from ipheron_gateway.config import GatewaySettings
-
-from conftest import make_cid
 
 
 @pytest.fixture()
@@ -20,9 +18,9 @@ async def api(replica, auth_server, chain_server, ai_server, redis_url) -> Async
                                chain_addr=chain_server, ai_agents_addr=ai_server[0], redis_url=redis_url,
                                upstream_timeout=30)
     app = create_app(settings)
-    async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gw") as client:
-            yield client
+    async with (app.router.lifespan_context(app),
+                httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gw") as client):
+        yield client
 
 
 def auth(user) -> dict[str, str]:  # type: ignore[no-untyped-def]

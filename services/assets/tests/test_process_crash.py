@@ -11,14 +11,12 @@ from collections.abc import AsyncIterator, Callable
 
 import grpc
 import pytest
+from conftest import create_request, rejected
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-
 from ipheron.assets.v1 import assets_service_pb2 as pb
 from ipheron.assets.v1 import assets_service_pb2_grpc as pb_grpc
 from ipheron.chain.v1 import chain_service_pb2 as chain_pb
 from ipheron_libs.devstack_ports import free_port
-
-from conftest import create_request, rejected
 
 
 async def _wait_serving(port: int, proc: subprocess.Popen[bytes]) -> None:
@@ -46,8 +44,10 @@ async def spawn(clean_assets, redis_url, auth_server, chain_server, ai_server, t
             "CHAIN_ADDR": chain_server, "AI_AGENTS_ADDR": ai_server[0], "ASSETS_GRPC_PORT": str(port),
             "ASSETS_METRICS_PORT": "0", "ASSETS_INSTANCE_ID": "assets-process-1", "DATA_DIR": str(tmp_path),
         } | env
-        log = open(tmp_path / f"assets-{len(procs)}.log", "wb")  # noqa: SIM115 - the child writes it
-        proc = subprocess.Popen([sys.executable, "-m", "assets_service"], env=full, stdout=log, stderr=log)
+        # A real OS process is the point of this test; spawning it blocks for microseconds.
+        log = open(tmp_path / f"assets-{len(procs)}.log", "wb")  # noqa: SIM115, ASYNC230 - the child writes it
+        proc = subprocess.Popen([sys.executable, "-m", "assets_service"], env=full,  # noqa: ASYNC220
+                                stdout=log, stderr=log)
         procs.append(proc)
         await _wait_serving(port, proc)
         return proc

@@ -7,14 +7,12 @@ import asyncio
 from decimal import Decimal
 
 import grpc
-from sqlalchemy import text
-
+from conftest import create_request, rejected
 from ipheron.assets.v1 import assets_service_pb2 as pb
 from ipheron.auth.v1 import auth_service_pb2 as auth_pb
 from ipheron.chain.v1 import chain_service_pb2 as chain_pb
 from ipheron_libs import db
-
-from conftest import create_request, rejected
+from sqlalchemy import text
 
 WEI = 10**18
 

@@ -7,14 +7,12 @@ import asyncio
 from decimal import Decimal
 
 import pytest
-
 from assets_service import domain
 from assets_service.repository import Actor
+from conftest import create_request
 from ipheron.assets.v1 import assets_service_pb2 as pb
 from ipheron.chain.v1 import chain_service_pb2 as chain_pb
 from ipheron_libs.db import run_db
-
-from conftest import create_request
 
 
 async def _buy_count(chain_stub, asset_id: str) -> int:  # type: ignore[no-untyped-def]
@@ -111,7 +109,7 @@ async def test_crash_during_mint_is_minted_at_restart(start_replica, new_user, r
         "ipfs_hash": create_request([(alice, "100")], alice).ipfs_hash})
     from assets_service.repository import Creator
 
-    asset, saga = await run_db(app.repo.create_asset, new, [Creator(alice.id, alice.wallet, Decimal(100))],
+    asset, _saga = await run_db(app.repo.create_asset, new, [Creator(alice.id, alice.wallet, Decimal(100))],
                                Actor(alice.id, alice.wallet))
     await first.stop()  # crashed before the risk check and the mint
 

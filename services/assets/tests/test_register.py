@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import grpc
 import orjson
-from sqlalchemy import text
-
 from assets_service.cid import b58decode, parse_cid
+from conftest import create_request, make_cid, rejected
 from ipheron.assets.v1 import assets_service_pb2 as pb
 from ipheron.auth.v1 import auth_service_pb2 as auth_pb
 from ipheron.chain.v1 import chain_service_pb2 as chain_pb
 from ipheron_libs import db
-
-from conftest import create_request, make_cid, rejected
+from sqlalchemy import text
 
 
 def _v1_of(cid_v0: str) -> str:
@@ -76,23 +74,23 @@ async def test_invalid_registrations_are_refused_with_the_reason_and_nothing_is_
     alice, bob = await new_user(), await new_user()
     stranger_wallet = "0x" + "ab" * 20
     cases = [
-        (dict(creators=[pb.CreatorShare(user_id=alice.id, share_percent="60"),
-                        pb.CreatorShare(user_id=bob.id, share_percent="39.99")]), "sum to exactly 100"),
-        (dict(creators=[pb.CreatorShare(user_id=bob.id, share_percent="100")]), "caller must be one of the creators"),
-        (dict(creators=[pb.CreatorShare(user_id=alice.id, share_percent="50"),
-                        pb.CreatorShare(wallet=stranger_wallet, share_percent="50")]), "not a registered user"),
-        (dict(ipfs_hash="QmNotARealCidAtAllxxxxxxxxxxxxxxxxxxxxxxxxxxx"), "not a valid CID"),
-        (dict(ipfs_hash="bafy" + "a" * 55), "not a valid CID"),
-        (dict(price="0"), "greater than 0"),
-        (dict(price="1.0000000000000000001"), "more than 18 decimal places"),
-        (dict(price="abc"), "decimal"),
-        (dict(royalty_rate="50.5"), "between 0 and 50"),
-        (dict(name=""), "name"),
-        (dict(name="x" * 201), "name"),
-        (dict(metadata_json="[1, 2]"), "JSON object"),
-        (dict(metadata_json=orjson.dumps({"blob": "x" * 17000}).decode()), "larger than"),
-        (dict(utility_features=["f"] * 21), "utility_features"),
-        (dict(asset_type=pb.ASSET_TYPE_UNSPECIFIED), "asset_type"),
+        ({"creators": [pb.CreatorShare(user_id=alice.id, share_percent="60"),
+                        pb.CreatorShare(user_id=bob.id, share_percent="39.99")]}, "sum to exactly 100"),
+        ({"creators": [pb.CreatorShare(user_id=bob.id, share_percent="100")]}, "caller must be one of the creators"),
+        ({"creators": [pb.CreatorShare(user_id=alice.id, share_percent="50"),
+                        pb.CreatorShare(wallet=stranger_wallet, share_percent="50")]}, "not a registered user"),
+        ({"ipfs_hash": "QmNotARealCidAtAllxxxxxxxxxxxxxxxxxxxxxxxxxxx"}, "not a valid CID"),
+        ({"ipfs_hash": "bafy" + "a" * 55}, "not a valid CID"),
+        ({"price": "0"}, "greater than 0"),
+        ({"price": "1.0000000000000000001"}, "more than 18 decimal places"),
+        ({"price": "abc"}, "decimal"),
+        ({"royalty_rate": "50.5"}, "between 0 and 50"),
+        ({"name": ""}, "name"),
+        ({"name": "x" * 201}, "name"),
+        ({"metadata_json": "[1, 2]"}, "JSON object"),
+        ({"metadata_json": orjson.dumps({"blob": "x" * 17000}).decode()}, "larger than"),
+        ({"utility_features": ["f"] * 21}, "utility_features"),
+        ({"asset_type": pb.ASSET_TYPE_UNSPECIFIED}, "asset_type"),
     ]
     for fields, reason in cases:
         req = create_request([(alice, "100")], alice)

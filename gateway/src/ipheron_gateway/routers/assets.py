@@ -14,12 +14,12 @@ from typing import Annotated, Any, Literal
 import grpc
 import orjson
 from fastapi import APIRouter, Query, Response, status
-from pydantic import BaseModel, ConfigDict, Field, model_validator
-
 from ipheron.ai_agents.v1 import ai_agents_service_pb2 as ai_pb
 from ipheron.assets.v1 import assets_service_pb2 as pb
 from ipheron.auth.v1 import auth_service_pb2 as auth_pb
 from ipheron.common.v1 import common_pb2
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
 from ipheron_gateway.deps import CurrentUser, IdempotencyKey, Stubs, User
 from ipheron_gateway.problems import Problem
 

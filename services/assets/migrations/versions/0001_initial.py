@@ -6,7 +6,6 @@ Create Date: 2026-11-25
 """
 
 from alembic import op
-
 from ipheron_libs import events
 
 revision = "0001"

@@ -11,11 +11,11 @@ import logging
 import signal
 from pathlib import Path
 
+from ipheron_libs import db, embedded, grpc_server, telemetry
 from prometheus_client import start_http_server
 
 from assets_service.config import SCHEMA, Settings
 from assets_service.server import AssetsRuntime
-from ipheron_libs import db, embedded, grpc_server, telemetry
 
 log = logging.getLogger("assets")
 

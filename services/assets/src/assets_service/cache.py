@@ -9,6 +9,7 @@ invalidation back into Redis (the classic stale-refill race).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections import OrderedDict
@@ -17,7 +18,6 @@ from typing import Any
 
 import orjson
 import redis.asyncio as aioredis
-
 from ipheron_libs.metrics import CACHE_HITS, CACHE_MISSES
 
 log = logging.getLogger("assets.cache")
@@ -97,7 +97,7 @@ class AssetCache:
                 self.local.put(asset_id, value)
                 return value
             CACHE_MISSES.labels(cache=REDIS).inc()
-        except Exception:  # noqa: BLE001 - Redis down: serve from the database, uncached
+        except Exception:
             log.warning("redis cache read failed; reading through", exc_info=True)
             return await load()
         value = await load()
@@ -106,7 +106,7 @@ class AssetCache:
         try:
             stored = await self._set_if_gen(keys=[_PREFIX + asset_id, _GEN_PREFIX + asset_id],
                                             args=[gen, orjson.dumps(value), self.redis_ttl])
-        except Exception:  # noqa: BLE001
+        except Exception:
             log.warning("redis cache fill failed", exc_info=True)
             stored = 0
         if stored:
@@ -123,7 +123,7 @@ class AssetCache:
             pipe.delete(_PREFIX + asset_id)
             pipe.publish(CHANNEL, asset_id)
             await pipe.execute()
-        except Exception:  # noqa: BLE001 - the Redis TTL bounds staleness if this fails
+        except Exception:
             log.warning("cache invalidation of %s failed", asset_id, exc_info=True)
 
     async def _listen(self) -> None:
@@ -138,15 +138,13 @@ class AssetCache:
                         self.local.drop(data.decode() if isinstance(data, bytes) else str(data))
             except asyncio.CancelledError:
                 raise
-            except Exception:  # noqa: BLE001 - reconnect; drop everything we may have missed
+            except Exception:
                 log.warning("cache invalidation listener lost Redis; reconnecting", exc_info=True)
                 self.local.clear()
                 await asyncio.sleep(1.0)
             finally:
-                try:
+                with contextlib.suppress(Exception):  # closing a broken connection may fail too
                     await pubsub.aclose()
-                except Exception:  # noqa: BLE001
-                    pass
 
     async def start(self) -> None:
         """Subscribe to invalidations (returns once subscribed, or after 2 s)."""
@@ -159,8 +157,6 @@ class AssetCache:
     async def close(self) -> None:
         if self._listener:
             self._listener.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._listener
-            except (asyncio.CancelledError, Exception):  # noqa: BLE001
-                pass
         await self.redis.aclose()

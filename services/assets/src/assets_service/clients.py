@@ -14,7 +14,6 @@ from decimal import Decimal
 from typing import Any
 
 import grpc
-
 from ipheron.ai_agents.v1 import ai_agents_service_pb2 as ai_pb
 from ipheron.ai_agents.v1 import ai_agents_service_pb2_grpc as ai_grpc
 from ipheron.auth.v1 import auth_service_pb2 as auth_pb

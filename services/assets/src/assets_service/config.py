@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ipheron_libs.settings import InsecureSettingError, ServiceSettings
 from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import SettingsConfigDict
-
-from ipheron_libs.settings import InsecureSettingError, ServiceSettings
 
 SCHEMA = "assets"
 

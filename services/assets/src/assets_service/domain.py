@@ -5,16 +5,24 @@ No gRPC and no SQL here."""
 from __future__ import annotations
 
 import html
+import math
 import re
 import unicodedata
 from decimal import ROUND_DOWN, Decimal, InvalidOperation
 from typing import Any
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from ipheron_libs.errors import InvalidArgument
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from assets_service.cid import InvalidCid, parse_cid
-from ipheron_libs.errors import InvalidArgument
 
 ASSET_TYPES = ("art", "music", "video", "literature", "software", "design", "patent", "trademark", "other")
 
@@ -35,7 +43,7 @@ COMPLETED, SAGA_FAILED = "completed", "failed"
 TERMINAL_STATES = (COMPLETED, SAGA_FAILED, HELD)
 
 WEI_PER_ETH = Decimal(10) ** 18
-MAX_PRICE = Decimal("1000000")  # ETH; a sanity bound, far above any real listing
+MAX_PRICE = Decimal(1000000)  # ETH; a sanity bound, far above any real listing
 MAX_ROYALTY = Decimal(50)
 DEFAULT_ROYALTY = Decimal(10)
 MAX_METADATA_BYTES = 16 * 1024
@@ -134,7 +142,7 @@ def check_metadata(metadata: Any) -> dict[str, Any]:
             return [clean(v, depth + 1) for v in node]
         if isinstance(node, str):
             return sanitize_text(node, single_line=False)
-        if isinstance(node, float) and node != node:  # NaN is not JSON
+        if isinstance(node, float) and not math.isfinite(node):  # NaN/Infinity are not JSON
             raise InvalidArgument("metadata numbers must be finite", field="metadata")
         return node
 

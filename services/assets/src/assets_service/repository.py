@@ -15,6 +15,15 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from ipheron_libs import events
+from ipheron_libs.errors import (
+    Aborted,
+    Conflict,
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+    PermissionDenied,
+)
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -41,8 +50,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from assets_service import domain
-from ipheron_libs import events
-from ipheron_libs.errors import Aborted, Conflict, FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
 
 
 class Base(DeclarativeBase):
@@ -347,7 +354,7 @@ class Repository:
             with self.engine.begin() as conn:
                 conn.execute(assets_t.insert().values(
                     id=asset_id, name=new.name, asset_type=new.asset_type, price=new.price,
-                    royalty_rate=new.royalty_rate, status=domain.PENDING, listed=True, **{"metadata": new.metadata},
+                    royalty_rate=new.royalty_rate, status=domain.PENDING, listed=True, metadata=new.metadata,
                     utility_features=new.utility_features, region=new.region, ipfs_hash=new.ipfs_hash,
                     content_key=new.content_key, creator_user_id=actor.user_id, owner_user_id=actor.user_id,
                     owner_wallet=actor.wallet, review_reasons=[], version=1,

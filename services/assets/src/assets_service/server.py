@@ -8,16 +8,16 @@ import socket
 from pathlib import Path
 
 import grpc
+from ipheron.assets.v1 import assets_service_pb2, assets_service_pb2_grpc
+from ipheron_libs import db, grpc_server
+from ipheron_libs.events import OutboxRelay
 
 from assets_service.cache import AssetCache
 from assets_service.clients import AuthClient, ChainClient, RiskClient
 from assets_service.config import SCHEMA, Settings
 from assets_service.repository import Repository
-from assets_service.servicer import AssetsServicer
 from assets_service.service import AssetsApp
-from ipheron.assets.v1 import assets_service_pb2, assets_service_pb2_grpc
-from ipheron_libs import db, grpc_server
-from ipheron_libs.events import OutboxRelay
+from assets_service.servicer import AssetsServicer
 
 log = logging.getLogger("assets.server")
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"

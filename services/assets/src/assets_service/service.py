@@ -18,14 +18,28 @@ import random
 from decimal import Decimal
 from typing import Any
 
-from assets_service import domain
-from assets_service.cache import AssetCache
-from assets_service.clients import AuthClient, ChainClient, Refused, RiskClient, Transient, UserInfo
-from assets_service.config import Settings
-from assets_service.repository import Actor, AssetFilter, Creator, Repository, Saga
 from ipheron.ai_agents.v1 import ai_agents_service_pb2 as ai_pb
 from ipheron_libs.db import run_db
-from ipheron_libs.errors import Aborted, InvalidArgument, NotFound, PermissionDenied, Unavailable
+from ipheron_libs.errors import (
+    Aborted,
+    InvalidArgument,
+    NotFound,
+    PermissionDenied,
+    Unavailable,
+)
+
+from assets_service import domain
+from assets_service.cache import AssetCache
+from assets_service.clients import (
+    AuthClient,
+    ChainClient,
+    Refused,
+    RiskClient,
+    Transient,
+    UserInfo,
+)
+from assets_service.config import Settings
+from assets_service.repository import Actor, AssetFilter, Creator, Repository, Saga
 
 log = logging.getLogger("assets.service")
 RECOVERY_BATCH = 20
@@ -174,7 +188,7 @@ class AssetsApp:
                 await self._run_purchase(saga)
         except Aborted:
             log.info("saga %s moved on elsewhere; leaving it", saga.id)
-        except Exception:  # noqa: BLE001 - a bug must not lose the saga: retry later
+        except Exception:
             log.exception("saga %s step failed unexpectedly; will retry", saga.id)
             await run_db(self.repo.retry_later, saga.id, self._backoff(saga), "unexpected error")
         finally:
@@ -188,7 +202,7 @@ class AssetsApp:
 
     def _backoff(self, saga: Saga) -> float:
         base = min(self.settings.saga_max_backoff, 2.0 ** min(saga.attempts, 10))
-        return base * (0.5 + random.random() / 2)  # noqa: S311 - jitter, not security
+        return base * (0.5 + random.random() / 2)
 
     async def _run_mint(self, saga: Saga) -> None:
         while True:
@@ -420,7 +434,7 @@ class AssetsApp:
                 await self.recover_once()
             except asyncio.CancelledError:
                 raise
-            except Exception:  # noqa: BLE001 - keep recovering after DB hiccups
+            except Exception:
                 log.warning("saga recovery pass failed", exc_info=True)
             await asyncio.sleep(self.settings.saga_poll_interval)
 

@@ -8,10 +8,6 @@ from typing import Any
 import grpc
 import orjson
 from google.protobuf.timestamp_pb2 import Timestamp
-
-from assets_service import domain
-from assets_service.repository import Actor, AssetFilter, Saga
-from assets_service.service import AssetsApp
 from ipheron.assets.v1 import assets_service_pb2 as pb
 from ipheron.assets.v1 import assets_service_pb2_grpc as pb_grpc
 from ipheron.common.v1 import common_pb2
@@ -23,6 +19,10 @@ from ipheron_libs.errors import (
     PermissionDenied,
     Unavailable,
 )
+
+from assets_service import domain
+from assets_service.repository import Actor, AssetFilter, Saga
+from assets_service.service import AssetsApp
 
 _TYPE_TO_PB = {name: getattr(pb, f"ASSET_TYPE_{name.upper()}") for name in domain.ASSET_TYPES}
 _TYPE_FROM_PB = {v: k for k, v in _TYPE_TO_PB.items()}
