@@ -45,6 +45,10 @@ def rpc(uri: str, method: str, params: list | None = None) -> object:
 @pytest.fixture(scope="module")
 def node_uri() -> Iterator[str]:
     if not HARDHAT.exists():
+        # `make install` installs it; a bare checkout installs it here (npm registry, ~1 min).
+        subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--ignore-scripts"], cwd=DEVNODE, check=False,
+                       capture_output=True, timeout=600)
+    if not HARDHAT.exists():
         pytest.fail("dev node not installed: run `npm ci --prefix services/chain/devnode --ignore-scripts`")
     port = free_port()
     proc = subprocess.Popen([str(HARDHAT), "node", "--hostname", "127.0.0.1", "--port", str(port)], cwd=DEVNODE,
