@@ -114,10 +114,14 @@ class Network:
 
     @classmethod
     def json_rpc(cls, uri: str, timeout_s: float = 30.0) -> Network:
+        provider: Any
         if uri.startswith(("http://", "https://")):
-            provider: Any = Web3.HTTPProvider(uri, request_kwargs={"timeout": timeout_s})
+            provider = Web3.HTTPProvider(uri, request_kwargs={"timeout": timeout_s})
+        elif uri.startswith("ipc://") or uri.endswith(".ipc"):
+            provider = Web3.IPCProvider(uri.removeprefix("ipc://"), timeout=timeout_s)
         else:
-            raise ValueError(f"unsupported WEB3_PROVIDER_URI scheme (use http or https): {uri}")
+            # web3 8's WebSocket provider is async-only; a node's HTTP endpoint serves the same API.
+            raise ValueError(f"unsupported WEB3_PROVIDER_URI (use http(s):// or an .ipc path): {uri}")
         return cls(Web3(provider), embedded=False, threads=8)
 
     @property
