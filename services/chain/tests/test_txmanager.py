@@ -12,6 +12,7 @@ from chain_service.network import Network
 from chain_service.repository import TxRecord
 from chain_service.txmanager import TransactionManager, TxRequest
 from eth_account import Account
+from ipheron_libs.metrics import BLOCKCHAIN_TRANSACTIONS
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -25,6 +26,7 @@ def records(chain, hashes: list[str]) -> list[TxRecord]:
 
 async def test_fifty_concurrent_submissions_get_gap_free_unique_nonces(chain) -> None:
     start = await chain.tm.resync_nonce()
+    counted = BLOCKCHAIN_TRANSACTIONS.labels(type="native_transfer", status="confirmed")._value.get()
     outcomes = await asyncio.gather(*[
         chain.tm.send(TxRequest(type="native_transfer", to=SINK, data="0x", value=i + 1, amount_wei=i + 1))
         for i in range(50)
@@ -35,6 +37,7 @@ async def test_fifty_concurrent_submissions_get_gap_free_unique_nonces(chain) ->
     assert sorted(r.nonce for r in rows) == list(range(start, start + 50))
     assert all(r.status == "confirmed" and r.gas_used and r.block_number and r.block_time for r in rows)
     assert await chain.network.run(chain.network.w3.eth.get_transaction_count, chain.tm.address) == start + 50
+    assert BLOCKCHAIN_TRANSACTIONS.labels(type="native_transfer", status="confirmed")._value.get() == counted + 50
 
 
 async def test_nonce_is_resynced_after_the_key_was_used_elsewhere(chain) -> None:

@@ -26,6 +26,7 @@ from eth_account.signers.local import LocalAccount
 from hexbytes import HexBytes
 from ipheron_libs.db import run_db
 from ipheron_libs.errors import DomainError, FailedPrecondition, Unavailable
+from ipheron_libs.metrics import BLOCKCHAIN_TRANSACTIONS
 
 from chain_service.config import ChainSettings
 from chain_service.contracts import Revert, decode_revert
@@ -129,6 +130,8 @@ class TransactionManager:
         text = str(exc)
         if "revert" in text.lower():
             return ContractRevert(f"contract reverted: {text[:300]}", None)
+        if "insufficient funds" in text.lower():
+            return FailedPrecondition("the platform signer has insufficient funds for this transaction")
         log.warning("chain call failed: %s", text[:500])
         return Unavailable(f"chain node error: {text[:200]}")
 
@@ -166,12 +169,14 @@ class TransactionManager:
                     await self.network.run(self.network.w3.eth.send_raw_transaction, raw)
                 except Exception as exc:
                     await run_db(self.repo.update_tx, tx_hash, status="failed", error=f"rejected: {str(exc)[:400]}")
+                    BLOCKCHAIN_TRANSACTIONS.labels(type=req.type, status="rejected").inc()
                     if is_nonce_error(exc) and attempt < 2:
                         log.warning("nonce %d rejected (%s); resyncing from chain", nonce, exc)
                         await self.resync_nonce()
                         continue
                     raise self._classify(exc) from exc
                 self._nonce = nonce + 1
+                log.debug("sent %s %s nonce %d gas %d", req.type, tx_hash, nonce, gas)
                 return Sent(req, nonce, gas, max_fee, prio, [tx_hash], time.monotonic())
         raise Unavailable("could not obtain a valid nonce from the chain")
 
@@ -237,6 +242,7 @@ class TransactionManager:
                 log.info("replacement of %s not accepted: %s", old, exc)
                 return None
             await run_db(self.repo.update_tx, old, status="replaced", replaced_by=tx_hash)
+            BLOCKCHAIN_TRANSACTIONS.labels(type=sent.request.type, status="replaced").inc()
             sent.hashes.append(tx_hash)
             sent.max_fee, sent.priority_fee, sent.sent_at = max_fee, prio, time.monotonic()
             log.warning("replaced stuck transaction %s by %s (nonce %d)", old, tx_hash, sent.nonce)
@@ -295,6 +301,10 @@ class TransactionManager:
         for other in sent.hashes:
             if other != tx_hash:
                 await run_db(self.repo.update_tx, other, status="replaced", replaced_by=tx_hash)
+        status = "confirmed" if succeeded else "failed"
+        BLOCKCHAIN_TRANSACTIONS.labels(type=sent.request.type, status=status).inc()
+        log.info("%s %s %s in block %d (gas %d)", sent.request.type, tx_hash, status, int(receipt["blockNumber"]),
+                 int(receipt["gasUsed"]))
         return Outcome(tx_hash=tx_hash, receipt=receipt, succeeded=succeeded, confirmations=confs)
 
     async def send(self, req: TxRequest, gas: int | None = None) -> Outcome:
