@@ -109,3 +109,19 @@ async def test_broken_edit_is_not_loaded_and_the_running_rules_keep_answering(kb
         assert one.kb is not None and one.kb.version == version
         (answer,) = await one.evaluate(("(base-price art)",))
         assert answer.value == 0.5
+
+
+async def test_watcher_reloads_edited_metta_files(kb_copy: Path) -> None:
+    async with RulePool(size=1, kb_dir=kb_copy) as one:
+        watcher = asyncio.ensure_future(one.watch(interval=0.1))
+        try:
+            path = kb_copy / "market.metta"
+            path.write_text(path.read_text().replace("(rule volume-rising 1)", "(rule volume-rising 2)"))
+            for _ in range(200):
+                (signal_,) = await one.evaluate(("(volume-signal up)",))
+                if signal_.value == 2:
+                    break
+                await asyncio.sleep(0.05)
+            assert signal_.value == 2
+        finally:
+            watcher.cancel()

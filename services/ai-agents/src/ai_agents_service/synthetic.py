@@ -283,6 +283,33 @@ def write(market: Market, out: Path) -> list[Path]:
     return files
 
 
+async def push_to_analytics(market: Market, addr: str, batch: int = 500, timeout: float = 30.0) -> int:
+    """Record every sale in the analytics service (RecordSales is idempotent by sale id)."""
+    from google.protobuf.timestamp_pb2 import Timestamp
+    from ipheron.analytics.v1 import analytics_service_pb2 as pb
+    from ipheron.analytics.v1 import analytics_service_pb2_grpc as pb_grpc
+    from ipheron_libs.grpc_client import channel
+
+    creators = {a.id: a.creator_id for a in market.assets}
+    by_wallet = {u.wallet: u.id for u in market.users}
+    recorded = 0
+    async with channel(addr) as ch:
+        stub = pb_grpc.AnalyticsServiceStub(ch)
+        for start in range(0, len(market.sales), batch):
+            records = []
+            for s in market.sales[start:start + batch]:
+                at = Timestamp()
+                at.FromDatetime(s.at)
+                records.append(pb.SaleRecord(
+                    sale_id=s.id, asset_id=s.asset_id, asset_type=s.asset_type, price=str(s.price), currency="ETH",
+                    buyer_id=by_wallet.get(s.buyer_wallet, s.buyer_wallet),
+                    seller_id=by_wallet.get(s.seller_wallet, s.seller_wallet), occurred_at=at,
+                    creator_ids=[creators[s.asset_id]]))
+            resp = await stub.RecordSales(pb.RecordSalesRequest(sales=records), timeout=timeout)
+            recorded += resp.recorded
+    return recorded
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, required=True, help="folder to write JSON/CSV files into")
@@ -291,6 +318,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--users", type=int, default=60)
     parser.add_argument("--assets", type=int, default=180)
     parser.add_argument("--end", type=date.fromisoformat, default=None, help="last day (default: today, UTC)")
+    parser.add_argument("--analytics", default="", metavar="HOST:PORT",
+                        help="also record the sales in this analytics service (RecordSales)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     end = args.end or datetime.now(UTC).date()
@@ -299,6 +328,11 @@ def main(argv: list[str] | None = None) -> int:
     log.info("wrote %s users, %s assets, %s sales (%s planted wash sales), %s stakes to %s",
              len(market.users), len(market.assets), len(market.sales),
              sum(s.wash for s in market.sales), len(market.stakes), ", ".join(str(f) for f in files))
+    if args.analytics:
+        import asyncio
+
+        recorded = asyncio.run(push_to_analytics(market, args.analytics))
+        log.info("recorded %s new sales in the analytics service at %s", recorded, args.analytics)
     return 0
 
 
