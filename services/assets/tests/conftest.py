@@ -214,7 +214,7 @@ def clean_assets(assets_url: str) -> str:
     """Empty the assets tables between tests (other services keep their state; ids never collide)."""
     engine = db.make_engine(assets_url, SCHEMA, pool_size=1, max_overflow=0)
     with engine.begin() as conn:
-        conn.execute(text("TRUNCATE sagas, provenance, asset_creators, assets, outbox CASCADE"))
+        conn.execute(text("TRUNCATE sagas, provenance, asset_creators, asset_files, files, assets, outbox CASCADE"))
     engine.dispose()
     return assets_url
 

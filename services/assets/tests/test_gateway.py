@@ -105,3 +105,30 @@ async def test_gateway_maps_conflicts_and_bad_input_to_problems(api, new_user, r
     problem(await api.post(f"/api/v1/assets/{own}/purchase", headers=auth(alice) | {"Idempotency-Key": "self-buy-1"}),
             400)
     problem(await api.post(f"/api/v1/assets/{own}/purchase", headers=auth(bob) | {"Idempotency-Key": "x"}), 400)
+
+
+async def test_files_upload_serve_and_attach_through_the_gateway(api, new_user, risk) -> None:  # type: ignore[no-untyped-def]
+    alice = await new_user()
+    content = b"<html><script>alert(1)</script></html>" + alice.id.encode()
+    up = await api.post("/api/v1/files", params={"filename": "page.html"}, content=content,
+                        headers=auth(alice) | {"Content-Type": "text/html"})
+    assert up.status_code == 201, up.text
+    cid = up.json()["cid"]
+    assert (await api.post("/api/v1/files", content=content, headers=auth(alice))).status_code == 200
+    problem(await api.post("/api/v1/files", content=b"x" * (4 * 1024 * 1024 + 1), headers=auth(alice)), 413)
+    problem(await api.post("/api/v1/files", content=b"x"), 401)
+
+    served = await api.get(f"/api/v1/files/{cid}")
+    assert served.status_code == 200 and served.content == content
+    # An uploaded page is never rendered on our origin.
+    assert served.headers["content-type"] == "application/octet-stream"
+    assert served.headers["content-disposition"].startswith("attachment")
+    assert served.headers["x-content-type-options"] == "nosniff" and "sandbox" in served.headers["content-security-policy"]
+    assert (await api.get(f"/api/v1/files/{cid}", headers={"If-None-Match": f'"{cid}"'})).status_code == 304
+    problem(await api.get("/api/v1/files/bafkreinothere"), 404)
+
+    created = await api.post("/api/v1/assets", json=body([(alice, "100")], ipfs_hash=cid), headers=auth(alice))
+    assert created.status_code == 201, created.text
+    asset_id = created.json()["id"]
+    attached = await api.post(f"/api/v1/assets/{asset_id}/files", json={"cid": cid}, headers=auth(alice))
+    assert attached.status_code == 200 and attached.json()["file_cids"] == [cid]

@@ -133,6 +133,7 @@ class AssetOut(BaseModel):
     risk_score: int | None
     reserved: bool
     version: int
+    file_cids: list[str] = Field(default_factory=list, description="attached files (GET /files/{cid})")
     created_at: str
     updated_at: str
 
@@ -217,6 +218,7 @@ def asset_out(a: pb.Asset) -> dict[str, Any]:
         "token_id": a.token_id or None, "contract_address": a.contract_address or None,
         "mint_tx_hash": a.mint_tx_hash or None, "review_reasons": list(a.review_reasons),
         "risk_score": a.risk_score if a.risk_score >= 0 else None, "reserved": a.reserved, "version": a.version,
+        "file_cids": list(a.file_cids),
         "created_at": _iso(a.created_at), "updated_at": _iso(a.updated_at),
     }
 

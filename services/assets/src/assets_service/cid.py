@@ -139,3 +139,12 @@ def parse_cid(text: str) -> Cid:
     mh = raw[pos:]
     hash_name = _check_multihash(mh)
     return Cid(version=1, codec=_CODECS[codec], hash_name=hash_name, multihash=mh)
+
+
+def b32_cid_v1_raw(content: bytes) -> str:
+    """The CID v1 (raw codec, sha2-256, base32) of `content`, as `ipfs add --cid-version 1
+    --raw-leaves` gives for a file that fits in one block."""
+    import hashlib
+
+    raw = bytes([0x01, 0x55, 0x12, 0x20]) + hashlib.sha256(content).digest()
+    return "b" + base64.b32encode(raw).decode().lower().rstrip("=")

@@ -333,3 +333,20 @@ def creator_attribution(price: Decimal, shares: list[Decimal]) -> list[Decimal]:
     """
     quantum = Decimal(1).scaleb(-6)
     return [(price * s / 100).quantize(quantum, rounding=ROUND_DOWN) for s in shares]
+
+
+MAX_FILE_BYTES = 4 * 1024 * 1024
+_MIME = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]{0,63}/[a-z0-9][a-z0-9!#$&^_.+-]{0,63}$")
+
+
+def check_file(content: bytes, content_type: str, filename: str) -> tuple[str, str]:
+    """An upload: 1 byte .. 4 MiB, a plain MIME type, a clean file name. Returns (type, name)."""
+    if not content:
+        raise InvalidArgument("the file is empty", field="content")
+    if len(content) > MAX_FILE_BYTES:
+        raise InvalidArgument(f"the file is larger than {MAX_FILE_BYTES} bytes", field="content")
+    mime = (content_type or "application/octet-stream").split(";")[0].strip().lower()
+    if not _MIME.match(mime):
+        raise InvalidArgument("content_type must be a MIME type such as image/png", field="content_type")
+    name = sanitize_text(filename or "").replace("/", "_").replace("\\", "_")[:255]
+    return mime, name

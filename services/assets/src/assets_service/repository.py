@@ -29,6 +29,7 @@ from sqlalchemy import (
     Boolean,
     Engine,
     Integer,
+    LargeBinary,
     Numeric,
     SmallInteger,
     String,
@@ -130,7 +131,30 @@ class SagaModel(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
 
 
+class FileModel(Base):
+    __tablename__ = "files"
+    cid: Mapped[str] = mapped_column(String(100), primary_key=True)
+    size: Mapped[int] = mapped_column(Integer)
+    content_type: Mapped[str] = mapped_column(String(100))
+    filename: Mapped[str] = mapped_column(String(255))
+    sha256: Mapped[str] = mapped_column(String(64))
+    uploader_user_id: Mapped[str] = mapped_column(String(64))
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
+
+
+class AssetFileModel(Base):
+    __tablename__ = "asset_files"
+    asset_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    cid: Mapped[str] = mapped_column(String(100), primary_key=True)
+    attached_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
+    attached_seq: Mapped[int] = mapped_column(BigInteger)
+
+
 assets_t = AssetModel.__table__
+files_t = FileModel.__table__
+asset_files_t = AssetFileModel.__table__
+_FILE_COLUMNS = [c for c in files_t.c if c.name != "content"]
 creators_t = AssetCreatorModel.__table__
 provenance_t = ProvenanceModel.__table__
 sagas_t = SagaModel.__table__
@@ -206,7 +230,7 @@ def _iso(value: dt.datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
-def asset_dict(row: RowMapping, creators: Sequence[RowMapping]) -> dict[str, Any]:
+def asset_dict(row: RowMapping, creators: Sequence[RowMapping], files: Sequence[str] = ()) -> dict[str, Any]:
     """The cacheable (JSON-safe) form of an asset; the servicer turns it into protobuf."""
     return {
         "id": str(row["id"]),
@@ -236,6 +260,7 @@ def asset_dict(row: RowMapping, creators: Sequence[RowMapping]) -> dict[str, Any
             {"user_id": c["user_id"], "wallet": c["wallet"], "share_percent": domain.format_eth(c["share_percent"])}
             for c in creators
         ],
+        "file_cids": list(files),
     }
 
 
@@ -265,20 +290,30 @@ class Repository:
             out.setdefault(str(r["asset_id"]), []).append(r)
         return out
 
+    def _files(self, conn: Connection, ids: list[Any]) -> dict[str, list[str]]:
+        rows = conn.execute(
+            select(asset_files_t.c.asset_id, asset_files_t.c.cid).where(asset_files_t.c.asset_id.in_(ids))
+            .order_by(asset_files_t.c.asset_id, asset_files_t.c.attached_seq)
+        ).all()
+        out: dict[str, list[str]] = {}
+        for asset_id, cid in rows:
+            out.setdefault(str(asset_id), []).append(cid)
+        return out
+
     def get_asset(self, asset_id: str) -> dict[str, Any] | None:
-        """One asset with its creators, or None."""
+        """One asset with its creators and files, or None."""
         if not _is_uuid(asset_id):
             return None
         with self.engine.connect() as conn:
-            row = self._load(conn, asset_id)
-            if row is None:
+            if self._load(conn, asset_id) is None:
                 return None
-            return asset_dict(row, self._creators(conn, [row["id"]]).get(str(row["id"]), []))
+            return self._get_in(conn, asset_id)
 
     def _get_in(self, conn: Connection, asset_id: str) -> dict[str, Any]:
         row = self._load(conn, asset_id)
         assert row is not None
-        return asset_dict(row, self._creators(conn, [row["id"]]).get(str(row["id"]), []))
+        key = str(row["id"])
+        return asset_dict(row, self._creators(conn, [row["id"]]).get(key, []), self._files(conn, [row["id"]]).get(key, []))
 
     def list_assets(self, f: AssetFilter) -> tuple[list[dict[str, Any]], int]:
         """One page of assets matching the filter, and the total number matching."""
@@ -286,8 +321,10 @@ class Repository:
         with self.engine.connect() as conn:
             rows = conn.execute(page_q).mappings().all()
             total = conn.execute(count_q).scalar_one()
-            creators = self._creators(conn, [r["id"] for r in rows]) if rows else {}
-        return [asset_dict(r, creators.get(str(r["id"]), [])) for r in rows], int(total)
+            ids = [r["id"] for r in rows]
+            creators = self._creators(conn, ids) if rows else {}
+            files = self._files(conn, ids) if rows else {}
+        return [asset_dict(r, creators.get(str(r["id"]), []), files.get(str(r["id"]), [])) for r in rows], int(total)
 
     @staticmethod
     def list_queries(f: AssetFilter) -> tuple[Any, Any]:
@@ -695,6 +732,51 @@ class Repository:
                 "token_id": d.get("token_id"),
             })
             return new
+
+    # ---------------------------------------------------------------- files
+
+    def store_file(self, *, cid: str, content: bytes, content_type: str, filename: str, sha256: str,
+                   uploader: str) -> tuple[dict[str, Any], bool]:
+        """Store content under its CID once; returns (file, created)."""
+        with self.engine.begin() as conn:
+            created = conn.execute(insert(files_t).values(
+                cid=cid, size=len(content), content_type=content_type, filename=filename, sha256=sha256,
+                uploader_user_id=uploader, content=content,
+            ).on_conflict_do_nothing().returning(files_t.c.cid)).first() is not None
+            row = conn.execute(select(*_FILE_COLUMNS).where(files_t.c.cid == cid)).mappings().one()
+        return dict(row), created
+
+    def get_file(self, cid: str, *, with_content: bool) -> tuple[dict[str, Any], bytes] | None:
+        cols = [*_FILE_COLUMNS, files_t.c.content] if with_content else _FILE_COLUMNS
+        with self.engine.connect() as conn:
+            row = conn.execute(select(*cols).where(files_t.c.cid == cid)).mappings().first()
+        if row is None:
+            return None
+        meta = {k: v for k, v in row.items() if k != "content"}
+        return meta, bytes(row["content"]) if with_content else b""
+
+    def attach_file(self, asset_id: str, actor: Actor, cid: str) -> dict[str, Any]:
+        """Owner links a stored file to the asset (idempotent)."""
+        if not _is_uuid(asset_id):
+            raise NotFound(f"asset {asset_id} not found")
+        with self.engine.begin() as conn:
+            row = self._load(conn, asset_id, lock=True)
+            if row is None:
+                raise NotFound(f"asset {asset_id} not found")
+            if row["owner_user_id"] != actor.user_id:
+                raise PermissionDenied("only the owner can attach files to this asset")
+            if row["status"] == domain.ARCHIVED:
+                raise FailedPrecondition("an archived asset cannot be changed")
+            if conn.execute(select(files_t.c.cid).where(files_t.c.cid == cid)).first() is None:
+                raise NotFound(f"file {cid} not found; upload it first")
+            added = conn.execute(insert(asset_files_t).values(asset_id=asset_id, cid=cid)
+                                 .on_conflict_do_nothing().returning(asset_files_t.c.cid)).first()
+            if added is not None:
+                conn.execute(update(assets_t).where(assets_t.c.id == asset_id).values(
+                    version=assets_t.c.version + 1, updated_at=func.now()))
+                events.emit(conn, "asset.updated", actor.user_id, {"asset_id": asset_id, "changed": ["files"],
+                                                                   "file_cid": cid})
+            return self._get_in(conn, asset_id)
 
     def asset_creators(self, asset_id: str) -> list[Creator]:
         with self.engine.connect() as conn:

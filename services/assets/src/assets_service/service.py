@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import hashlib
 import logging
 import os
 import random
@@ -30,6 +31,7 @@ from ipheron_libs.errors import (
 
 from assets_service import domain
 from assets_service.cache import AssetCache
+from assets_service.cid import b32_cid_v1_raw
 from assets_service.clients import (
     AuthClient,
     ChainClient,
@@ -173,6 +175,28 @@ class AssetsApp:
         if saga is None or saga.kind != domain.PURCHASE:
             raise NotFound(f"purchase {purchase_id} not found")
         return saga
+
+    # ------------------------------------------------------------ files
+
+    async def upload_file(self, actor: Actor, content: bytes, content_type: str, filename: str) -> tuple[dict[str, Any], bool]:
+        """Store content under its CID v1 (raw, sha2-256); the same bytes are stored once."""
+        if not actor.user_id:
+            raise InvalidArgument("actor.user_id is required", field="actor")
+        mime, name = domain.check_file(content, content_type, filename)
+        cid = b32_cid_v1_raw(content)
+        return await run_db(self.repo.store_file, cid=cid, content=content, content_type=mime, filename=name,
+                            sha256=hashlib.sha256(content).hexdigest(), uploader=actor.user_id)
+
+    async def get_file(self, cid: str, *, with_content: bool) -> tuple[dict[str, Any], bytes]:
+        found = await run_db(self.repo.get_file, cid, with_content=with_content)
+        if found is None:
+            raise NotFound(f"file {cid} not found")
+        return found
+
+    async def attach_file(self, actor: Actor, asset_id: str, cid: str) -> dict[str, Any]:
+        asset = await run_db(self.repo.attach_file, asset_id, actor, cid)
+        await self.cache.invalidate(asset_id)
+        return asset
 
     # ------------------------------------------------------------ saga engine
 

@@ -68,8 +68,13 @@ def asset_pb(a: dict[str, Any]) -> pb.Asset:
         owner_wallet=a["owner_wallet"], ipfs_hash=a["ipfs_hash"], token_id=a["token_id"],
         contract_address=a["contract_address"], mint_tx_hash=a["mint_tx_hash"], review_reasons=a["review_reasons"],
         risk_score=a["risk_score"], reserved=a["reserved"], version=a["version"], created_at=_ts(a["created_at"]),
-        updated_at=_ts(a["updated_at"]),
+        updated_at=_ts(a["updated_at"]), file_cids=a.get("file_cids", []),
     )
+
+
+def file_pb(f: dict[str, Any]) -> pb.StoredFile:
+    return pb.StoredFile(cid=f["cid"], size=f["size"], content_type=f["content_type"], filename=f["filename"],
+                         sha256=f["sha256"], uploader_user_id=f["uploader_user_id"], created_at=_ts(f["created_at"]))
 
 
 def purchase_pb(s: Saga) -> pb.Purchase:
@@ -172,3 +177,18 @@ class AssetsServicer(pb_grpc.AssetsServiceServicer):
             for e in await self.app.provenance(request.asset_id)
         ]
         return pb.GetProvenanceResponse(entries=entries)
+
+    async def UploadFile(self, request: pb.UploadFileRequest, context: grpc.aio.ServicerContext) -> pb.UploadFileResponse:
+        f, created = await self.app.upload_file(_actor(request.actor), request.content, request.content_type,
+                                                request.filename)
+        return pb.UploadFileResponse(file=file_pb(f), created=created)
+
+    async def GetFile(self, request: pb.GetFileRequest, context: grpc.aio.ServicerContext) -> pb.GetFileResponse:
+        f, content = await self.app.get_file(request.cid, with_content=request.include_content)
+        return pb.GetFileResponse(file=file_pb(f), content=content)
+
+    async def AttachFile(self, request: pb.AttachFileRequest, context: grpc.aio.ServicerContext) -> pb.AttachFileResponse:
+        if not request.actor.user_id:
+            raise InvalidArgument("actor.user_id is required", field="actor")
+        return pb.AttachFileResponse(asset=asset_pb(await self.app.attach_file(_actor(request.actor), request.asset_id,
+                                                                                request.cid)))

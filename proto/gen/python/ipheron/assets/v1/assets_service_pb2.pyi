@@ -115,7 +115,7 @@ class CreatorShare(_message.Message):
     def __init__(self, user_id: _Optional[str] = ..., wallet: _Optional[str] = ..., share_percent: _Optional[str] = ...) -> None: ...
 
 class Asset(_message.Message):
-    __slots__ = ("id", "name", "asset_type", "price", "royalty_rate", "status", "listed", "metadata_json", "utility_features", "region", "creators", "owner_user_id", "owner_wallet", "ipfs_hash", "token_id", "contract_address", "mint_tx_hash", "review_reasons", "risk_score", "reserved", "version", "created_at", "updated_at")
+    __slots__ = ("id", "name", "asset_type", "price", "royalty_rate", "status", "listed", "metadata_json", "utility_features", "region", "creators", "owner_user_id", "owner_wallet", "ipfs_hash", "token_id", "contract_address", "mint_tx_hash", "review_reasons", "risk_score", "reserved", "version", "created_at", "updated_at", "file_cids")
     ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     ASSET_TYPE_FIELD_NUMBER: _ClassVar[int]
@@ -139,6 +139,7 @@ class Asset(_message.Message):
     VERSION_FIELD_NUMBER: _ClassVar[int]
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
     UPDATED_AT_FIELD_NUMBER: _ClassVar[int]
+    FILE_CIDS_FIELD_NUMBER: _ClassVar[int]
     id: str
     name: str
     asset_type: AssetType
@@ -162,7 +163,8 @@ class Asset(_message.Message):
     version: int
     created_at: _timestamp_pb2.Timestamp
     updated_at: _timestamp_pb2.Timestamp
-    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., asset_type: _Optional[_Union[AssetType, str]] = ..., price: _Optional[_Union[_common_pb2.Money, _Mapping]] = ..., royalty_rate: _Optional[str] = ..., status: _Optional[_Union[AssetStatus, str]] = ..., listed: _Optional[bool] = ..., metadata_json: _Optional[str] = ..., utility_features: _Optional[_Iterable[str]] = ..., region: _Optional[str] = ..., creators: _Optional[_Iterable[_Union[CreatorShare, _Mapping]]] = ..., owner_user_id: _Optional[str] = ..., owner_wallet: _Optional[str] = ..., ipfs_hash: _Optional[str] = ..., token_id: _Optional[str] = ..., contract_address: _Optional[str] = ..., mint_tx_hash: _Optional[str] = ..., review_reasons: _Optional[_Iterable[str]] = ..., risk_score: _Optional[int] = ..., reserved: _Optional[bool] = ..., version: _Optional[int] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    file_cids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., asset_type: _Optional[_Union[AssetType, str]] = ..., price: _Optional[_Union[_common_pb2.Money, _Mapping]] = ..., royalty_rate: _Optional[str] = ..., status: _Optional[_Union[AssetStatus, str]] = ..., listed: _Optional[bool] = ..., metadata_json: _Optional[str] = ..., utility_features: _Optional[_Iterable[str]] = ..., region: _Optional[str] = ..., creators: _Optional[_Iterable[_Union[CreatorShare, _Mapping]]] = ..., owner_user_id: _Optional[str] = ..., owner_wallet: _Optional[str] = ..., ipfs_hash: _Optional[str] = ..., token_id: _Optional[str] = ..., contract_address: _Optional[str] = ..., mint_tx_hash: _Optional[str] = ..., review_reasons: _Optional[_Iterable[str]] = ..., risk_score: _Optional[int] = ..., reserved: _Optional[bool] = ..., version: _Optional[int] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., file_cids: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class CreateAssetRequest(_message.Message):
     __slots__ = ("actor", "name", "asset_type", "price", "royalty_rate", "metadata_json", "utility_features", "region", "creators", "ipfs_hash")
@@ -369,3 +371,73 @@ class GetProvenanceResponse(_message.Message):
     ENTRIES_FIELD_NUMBER: _ClassVar[int]
     entries: _containers.RepeatedCompositeFieldContainer[ProvenanceEntry]
     def __init__(self, entries: _Optional[_Iterable[_Union[ProvenanceEntry, _Mapping]]] = ...) -> None: ...
+
+class StoredFile(_message.Message):
+    __slots__ = ("cid", "size", "content_type", "filename", "sha256", "uploader_user_id", "created_at")
+    CID_FIELD_NUMBER: _ClassVar[int]
+    SIZE_FIELD_NUMBER: _ClassVar[int]
+    CONTENT_TYPE_FIELD_NUMBER: _ClassVar[int]
+    FILENAME_FIELD_NUMBER: _ClassVar[int]
+    SHA256_FIELD_NUMBER: _ClassVar[int]
+    UPLOADER_USER_ID_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    cid: str
+    size: int
+    content_type: str
+    filename: str
+    sha256: str
+    uploader_user_id: str
+    created_at: _timestamp_pb2.Timestamp
+    def __init__(self, cid: _Optional[str] = ..., size: _Optional[int] = ..., content_type: _Optional[str] = ..., filename: _Optional[str] = ..., sha256: _Optional[str] = ..., uploader_user_id: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class UploadFileRequest(_message.Message):
+    __slots__ = ("actor", "filename", "content_type", "content")
+    ACTOR_FIELD_NUMBER: _ClassVar[int]
+    FILENAME_FIELD_NUMBER: _ClassVar[int]
+    CONTENT_TYPE_FIELD_NUMBER: _ClassVar[int]
+    CONTENT_FIELD_NUMBER: _ClassVar[int]
+    actor: Actor
+    filename: str
+    content_type: str
+    content: bytes
+    def __init__(self, actor: _Optional[_Union[Actor, _Mapping]] = ..., filename: _Optional[str] = ..., content_type: _Optional[str] = ..., content: _Optional[bytes] = ...) -> None: ...
+
+class UploadFileResponse(_message.Message):
+    __slots__ = ("file", "created")
+    FILE_FIELD_NUMBER: _ClassVar[int]
+    CREATED_FIELD_NUMBER: _ClassVar[int]
+    file: StoredFile
+    created: bool
+    def __init__(self, file: _Optional[_Union[StoredFile, _Mapping]] = ..., created: _Optional[bool] = ...) -> None: ...
+
+class GetFileRequest(_message.Message):
+    __slots__ = ("cid", "include_content")
+    CID_FIELD_NUMBER: _ClassVar[int]
+    INCLUDE_CONTENT_FIELD_NUMBER: _ClassVar[int]
+    cid: str
+    include_content: bool
+    def __init__(self, cid: _Optional[str] = ..., include_content: _Optional[bool] = ...) -> None: ...
+
+class GetFileResponse(_message.Message):
+    __slots__ = ("file", "content")
+    FILE_FIELD_NUMBER: _ClassVar[int]
+    CONTENT_FIELD_NUMBER: _ClassVar[int]
+    file: StoredFile
+    content: bytes
+    def __init__(self, file: _Optional[_Union[StoredFile, _Mapping]] = ..., content: _Optional[bytes] = ...) -> None: ...
+
+class AttachFileRequest(_message.Message):
+    __slots__ = ("actor", "asset_id", "cid")
+    ACTOR_FIELD_NUMBER: _ClassVar[int]
+    ASSET_ID_FIELD_NUMBER: _ClassVar[int]
+    CID_FIELD_NUMBER: _ClassVar[int]
+    actor: Actor
+    asset_id: str
+    cid: str
+    def __init__(self, actor: _Optional[_Union[Actor, _Mapping]] = ..., asset_id: _Optional[str] = ..., cid: _Optional[str] = ...) -> None: ...
+
+class AttachFileResponse(_message.Message):
+    __slots__ = ("asset",)
+    ASSET_FIELD_NUMBER: _ClassVar[int]
+    asset: Asset
+    def __init__(self, asset: _Optional[_Union[Asset, _Mapping]] = ...) -> None: ...

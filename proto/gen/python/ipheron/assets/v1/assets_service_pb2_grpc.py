@@ -75,6 +75,21 @@ class AssetsServiceStub:
                 request_serializer=ipheron_dot_assets_dot_v1_dot_assets__service__pb2.GetProvenanceRequest.SerializeToString,
                 response_deserializer=ipheron_dot_assets_dot_v1_dot_assets__service__pb2.GetProvenanceResponse.FromString,
                 _registered_method=True)
+        self.UploadFile = channel.unary_unary(
+                '/ipheron.assets.v1.AssetsService/UploadFile',
+                request_serializer=ipheron_dot_assets_dot_v1_dot_assets__service__pb2.UploadFileRequest.SerializeToString,
+                response_deserializer=ipheron_dot_assets_dot_v1_dot_assets__service__pb2.UploadFileResponse.FromString,
+                _registered_method=True)
+        self.GetFile = channel.unary_unary(
+                '/ipheron.assets.v1.AssetsService/GetFile',
+                request_serializer=ipheron_dot_assets_dot_v1_dot_assets__service__pb2.GetFileRequest.SerializeToString,
+                response_deserializer=ipheron_dot_assets_dot_v1_dot_assets__service__pb2.GetFileResponse.FromString,
+                _registered_method=True)
+        self.AttachFile = channel.unary_unary(
+                '/ipheron.assets.v1.AssetsService/AttachFile',
+                request_serializer=ipheron_dot_assets_dot_v1_dot_assets__service__pb2.AttachFileRequest.SerializeToString,
+                response_deserializer=ipheron_dot_assets_dot_v1_dot_assets__service__pb2.AttachFileResponse.FromString,
+                _registered_method=True)
 
 
 class AssetsServiceServicer:
@@ -138,6 +153,28 @@ class AssetsServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def UploadFile(self, request, context):
+        """UploadFile stores content (at most 4 MiB) under its CID v1 (raw, sha2-256); the
+        same bytes always get the same CID and are stored once.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetFile(self, request, context):
+        """GetFile returns a stored file's description and, when asked, its bytes.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AttachFile(self, request, context):
+        """AttachFile links a stored file to an asset; owner only.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AssetsServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -180,6 +217,21 @@ def add_AssetsServiceServicer_to_server(servicer, server):
                     servicer.GetProvenance,
                     request_deserializer=ipheron_dot_assets_dot_v1_dot_assets__service__pb2.GetProvenanceRequest.FromString,
                     response_serializer=ipheron_dot_assets_dot_v1_dot_assets__service__pb2.GetProvenanceResponse.SerializeToString,
+            ),
+            'UploadFile': grpc.unary_unary_rpc_method_handler(
+                    servicer.UploadFile,
+                    request_deserializer=ipheron_dot_assets_dot_v1_dot_assets__service__pb2.UploadFileRequest.FromString,
+                    response_serializer=ipheron_dot_assets_dot_v1_dot_assets__service__pb2.UploadFileResponse.SerializeToString,
+            ),
+            'GetFile': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetFile,
+                    request_deserializer=ipheron_dot_assets_dot_v1_dot_assets__service__pb2.GetFileRequest.FromString,
+                    response_serializer=ipheron_dot_assets_dot_v1_dot_assets__service__pb2.GetFileResponse.SerializeToString,
+            ),
+            'AttachFile': grpc.unary_unary_rpc_method_handler(
+                    servicer.AttachFile,
+                    request_deserializer=ipheron_dot_assets_dot_v1_dot_assets__service__pb2.AttachFileRequest.FromString,
+                    response_serializer=ipheron_dot_assets_dot_v1_dot_assets__service__pb2.AttachFileResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -399,6 +451,87 @@ class AssetsService:
             '/ipheron.assets.v1.AssetsService/GetProvenance',
             ipheron_dot_assets_dot_v1_dot_assets__service__pb2.GetProvenanceRequest.SerializeToString,
             ipheron_dot_assets_dot_v1_dot_assets__service__pb2.GetProvenanceResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UploadFile(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ipheron.assets.v1.AssetsService/UploadFile',
+            ipheron_dot_assets_dot_v1_dot_assets__service__pb2.UploadFileRequest.SerializeToString,
+            ipheron_dot_assets_dot_v1_dot_assets__service__pb2.UploadFileResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetFile(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ipheron.assets.v1.AssetsService/GetFile',
+            ipheron_dot_assets_dot_v1_dot_assets__service__pb2.GetFileRequest.SerializeToString,
+            ipheron_dot_assets_dot_v1_dot_assets__service__pb2.GetFileResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AttachFile(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ipheron.assets.v1.AssetsService/AttachFile',
+            ipheron_dot_assets_dot_v1_dot_assets__service__pb2.AttachFileRequest.SerializeToString,
+            ipheron_dot_assets_dot_v1_dot_assets__service__pb2.AttachFileResponse.FromString,
             options,
             channel_credentials,
             insecure,
