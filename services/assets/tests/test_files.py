@@ -6,11 +6,9 @@ from __future__ import annotations
 import hashlib
 
 import grpc
-
 from assets_service.cid import parse_cid
-from ipheron.assets.v1 import assets_service_pb2 as pb
-
 from conftest import create_request, rejected
+from ipheron.assets.v1 import assets_service_pb2 as pb
 
 
 async def test_upload_stores_content_under_its_cid_once(replica, new_user, risk) -> None:
