@@ -282,3 +282,39 @@ def test_a_configured_signer_is_funded_on_the_embedded_chain() -> None:
     signer = Account.create()
     tester = make_embedded_tester(1_700_000_000, None, [signer.address])
     assert tester.get_balance(signer.address) == DEV_ACCOUNT_BALANCE
+
+
+async def test_concurrent_buyers_of_one_token_get_exactly_one_sale(chain, users, new_asset) -> None:
+    import asyncio
+
+    asset = new_asset()
+    token_id = await mint3(chain, users, asset)
+    await chain.list_token(token_id, "1234")
+    results = await asyncio.gather(*[
+        chain.buy(token_id, users[4 + i % 4].address, "1234", f"race-{i}-{asset}") for i in range(10)
+    ], return_exceptions=True)
+    wins = [r for r in results if not isinstance(r, BaseException)]
+    losses = [r for r in results if isinstance(r, BaseException)]
+    assert len(wins) == 1 and len(losses) == 9
+    assert all(isinstance(e, FailedPrecondition) and "not listed for sale" in str(e) for e in losses)
+
+
+async def test_concurrent_mints_of_one_asset_mint_one_token(chain, users, new_asset) -> None:
+    import asyncio
+
+    asset = new_asset()
+    results = await asyncio.gather(*[
+        chain.mint(asset, users[0].address, "u", [(users[1].address, 10_000)], 100) for _ in range(8)])
+    assert len({r.token_id for r in results}) == 1 and len({r.tx.record.tx_hash for r in results}) == 1
+    assert sum(not r.already_minted for r in results) == 1
+
+
+async def test_a_transaction_reverted_in_a_block_records_its_decoded_reason(chain, users, new_asset) -> None:
+    token_id = await mint3(chain, users, new_asset())
+    data = chain.market.encode_abi("buyFor", args=[token_id, users[4].address])
+    # A fixed gas limit skips estimation, as when the state changed between estimate and mining.
+    outcome = await chain.tm.send(TxRequest(type="buy", to=chain.market.address, data=data, value=1), gas=300_000)
+    assert not outcome.succeeded and outcome.revert is not None and outcome.revert.name == "NotListed"
+    record = chain.repo.get_tx(outcome.tx_hash)
+    assert record is not None and record.status == "failed" and "NotListed" in (record.error or "")
+    assert record.gas_used and record.block_number

@@ -537,6 +537,10 @@ class ChainDomain:
             return None
         record = await run_db(self.repo.find_asset_tx, asset, "mint")
         if record is None:
+            # Our own mint may be mined but still recorded as pending (an earlier wait timed out).
+            await self.tm.reconcile_pending()
+            record = await run_db(self.repo.find_asset_tx, asset, "mint")
+        if record is None:
             raise Conflict(f"asset {asset} is already minted as token {token_id} by another signer")
         return MintResult(token_id, self.token.address, await self._view_of(record), already_minted=True)
 
@@ -545,32 +549,39 @@ class ChainDomain:
         asset = await self._asset_of(token_id)
         owner = to_checksum_address(await self._view(self.token.functions.ownerOf(token_id)))
         data = self.market.encode_abi("listFor", args=[token_id, price])
-        _, view = await self._send(TxRequest(type="list", to=self.market.address, data=data, asset_id=asset,
-                                             token_id=token_id, counterparty=owner, amount_wei=price))
-        self._raise_if_failed(view)
+        async with self._serialized(f"token:{token_id}"):
+            outcome, view = await self._send(TxRequest(type="list", to=self.market.address, data=data,
+                                                       asset_id=asset, token_id=token_id, counterparty=owner,
+                                                       amount_wei=price))
+        self._raise_if_failed(view, outcome)
         return view, (owner, price)
 
     async def unlist_token(self, token_id: int) -> TxView:
         asset = await self._asset_of(token_id)
         data = self.market.encode_abi("unlist", args=[token_id])
-        _, view = await self._send(TxRequest(type="unlist", to=self.market.address, data=data, asset_id=asset,
-                                             token_id=token_id))
-        self._raise_if_failed(view)
+        async with self._serialized(f"token:{token_id}"):
+            outcome, view = await self._send(TxRequest(type="unlist", to=self.market.address, data=data,
+                                                       asset_id=asset, token_id=token_id))
+        self._raise_if_failed(view, outcome)
         return view
 
     async def transfer_token(self, token_id: int, to: str) -> TxView:
         to_addr = parse_address(to, "to_address")
         asset = await self._asset_of(token_id)
         data = self.market.encode_abi("transferFor", args=[token_id, to_addr])
-        _, view = await self._send(TxRequest(type="transfer", to=self.market.address, data=data, asset_id=asset,
-                                             token_id=token_id, counterparty=to_addr))
-        self._raise_if_failed(view)
+        async with self._serialized(f"token:{token_id}"):
+            outcome, view = await self._send(TxRequest(type="transfer", to=self.market.address, data=data,
+                                                       asset_id=asset, token_id=token_id, counterparty=to_addr))
+        self._raise_if_failed(view, outcome)
         return view
 
     @staticmethod
-    def _raise_if_failed(view: TxView) -> None:
-        if view.record.status == "failed":
-            raise FailedPrecondition(f"transaction {view.record.tx_hash} reverted on chain")
+    def _raise_if_failed(view: TxView, outcome: Outcome | None = None) -> None:
+        if view.record.status != "failed":
+            return
+        if outcome is not None and outcome.revert is not None:
+            raise _revert_to_error(outcome.revert)
+        raise FailedPrecondition(f"transaction {view.record.tx_hash} failed: {view.record.error or 'reverted'}")
 
     async def buy(self, token_id: int, recipient: str, price_wei: str, idempotency_key: str,
                   asset_id: str = "") -> BuyResult:
@@ -596,8 +607,11 @@ class ChainDomain:
             req = TxRequest(type="buy", to=self.market.address, data=data, value=price, asset_id=asset,
                             token_id=token_id, counterparty=to_addr, amount_wei=price, idempotency_key=key,
                             request_hash=request_hash)
-            _, view = await self._send(req)
-            self._raise_if_failed(view)
+            # One write per token at a time: a second buyer's estimate then sees the sale and
+            # fails cleanly with NotListed instead of paying gas for a revert.
+            async with self._serialized(f"token:{token_id}"):
+                outcome, view = await self._send(req)
+            self._raise_if_failed(view, outcome)
             return self._buy_result(view)
 
     async def _replay_buy(self, prior: TxRecord, request_hash: str) -> BuyResult:
@@ -641,11 +655,11 @@ class ChainDomain:
         if not any(pending):
             raise FailedPrecondition("no payee has a pending balance to withdraw")
         data = self.market.encode_abi("withdrawFor", args=[addrs])
-        _, view = await self._send(TxRequest(type="withdraw", to=self.market.address, data=data,
-                                             amount_wei=sum(pending),
-                                             counterparty=addrs[0] if len(addrs) == 1 else None,
-                                             details={"payees": addrs}))
-        self._raise_if_failed(view)
+        outcome, view = await self._send(TxRequest(type="withdraw", to=self.market.address, data=data,
+                                                   amount_wei=sum(pending),
+                                                   counterparty=addrs[0] if len(addrs) == 1 else None,
+                                                   details={"payees": addrs}))
+        self._raise_if_failed(view, outcome)
         results = [(to_checksum_address(e.args["payee"]), int(e.args["amount"]), e.name == "Withdrawn")
                    for e in view.events if e.name in ("Withdrawn", "WithdrawalFailed")]
         withdrawn = sum(amount for _, amount, ok in results if ok)

@@ -82,6 +82,8 @@ class Outcome:
     receipt: dict[str, Any]
     succeeded: bool
     confirmations: int
+    # Why a mined transaction failed, decoded by re-running it on the state before its block.
+    revert: Revert | None = None
 
 
 def is_nonce_error(exc: BaseException) -> bool:
@@ -287,6 +289,7 @@ class TransactionManager:
     async def _finish(self, sent: Sent, tx_hash: str, receipt: dict[str, Any], confs: int) -> Outcome:
         block = await self.network.run(self.network.w3.eth.get_block, receipt["blockNumber"])
         succeeded = int(receipt["status"]) == 1
+        revert = None if succeeded else await self._failure_reason(sent, int(receipt["blockNumber"]))
         await run_db(
             self.repo.update_tx,
             tx_hash,
@@ -296,7 +299,7 @@ class TransactionManager:
             block_number=int(receipt["blockNumber"]),
             block_hash="0x" + bytes(receipt["blockHash"]).hex(),
             block_time=utc_from_timestamp(int(block["timestamp"])),
-            error=None if succeeded else "reverted on chain",
+            error=None if succeeded else f"reverted on chain: {revert or 'no reason given'}",
         )
         for other in sent.hashes:
             if other != tx_hash:
@@ -305,7 +308,22 @@ class TransactionManager:
         BLOCKCHAIN_TRANSACTIONS.labels(type=sent.request.type, status=status).inc()
         log.info("%s %s %s in block %d (gas %d)", sent.request.type, tx_hash, status, int(receipt["blockNumber"]),
                  int(receipt["gasUsed"]))
-        return Outcome(tx_hash=tx_hash, receipt=receipt, succeeded=succeeded, confirmations=confs)
+        return Outcome(tx_hash=tx_hash, receipt=receipt, succeeded=succeeded, confirmations=confs, revert=revert)
+
+    async def _failure_reason(self, sent: Sent, block_number: int) -> Revert | None:
+        """Re-run a reverted transaction as a call on the state before its block (best effort:
+        on a node that packs several transactions per block the state may differ slightly)."""
+        req = sent.request
+        if req.data in ("", "0x"):
+            return None  # a plain transfer (or a record resumed without its call data)
+        call: dict[str, Any] = {"from": self.address, "data": req.data, "value": req.value}
+        if req.to:
+            call["to"] = req.to
+        try:
+            await self.network.run(self.network.w3.eth.call, call, max(block_number - 1, 0))
+        except Exception as exc:  # noqa: BLE001 - the revert is what we are after
+            return decode_revert(exc)
+        return None
 
     async def send(self, req: TxRequest, gas: int | None = None) -> Outcome:
         """Submit and await; the common path."""
