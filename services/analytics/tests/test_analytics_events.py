@@ -152,3 +152,40 @@ def test_changing_a_day_re_rates_the_sentiment_of_the_week_after(clean_engine: E
     _apply(clean_engine, sold("a1", "500", days_ago(5)))
     # 10 against a week averaging 500/7 is far below 0.8x
     assert _day(clean_engine, days_ago(2).date())["market_sentiment"] == "bearish"
+
+
+def test_the_running_service_consumes_the_shared_stream(
+    analytics_url: str, clean_engine: Engine, redis_url: str
+) -> None:
+    """AnalyticsApp.on_start joins the consumer group on ipheron:events and applies what arrives."""
+    from analytics_service.config import Settings
+    from analytics_service.server import AnalyticsApp
+
+    r = redis.Redis.from_url(redis_url)
+    stake = {"stake_id": "live-s1", "user_id": "u1", "asset_id": "live-a1", "amount": "12.5", "duration_days": 30}
+    for ev in (
+        created("live-a1", "video", days_ago(1)),
+        sold("live-a1", "3", days_ago(1)),
+        event("stake.opened", stake, days_ago(1)),
+    ):
+        r.xadd(events.STREAM, ev.to_fields())
+
+    async def run() -> tuple[int, int]:
+        app = AnalyticsApp(
+            Settings(redis_url=redis_url, consumer_group="analytics-live", db_pool_size=2), analytics_url
+        )
+        await app.on_start()
+        try:
+            for _ in range(200):  # bounded wait for the background consumer
+                with clean_engine.connect() as conn:
+                    sales = conn.execute(text("SELECT count(*) FROM sales WHERE asset_id = 'live-a1'")).scalar_one()
+                    stakes = conn.execute(text("SELECT count(*) FROM stakes WHERE stake_id = 'live-s1'")).scalar_one()
+                if sales and stakes:
+                    return sales, stakes
+                await asyncio.sleep(0.05)
+            return 0, 0
+        finally:
+            await app.on_stop()
+
+    assert asyncio.run(run()) == (1, 1)
+    assert _day(clean_engine, days_ago(1).date(), "video")["total_volume"] == D("3")

@@ -213,10 +213,14 @@ def sentiment(volume: Decimal, previous: Sequence[Decimal]) -> Sentiment:
     days count as 0). >= 1.2x the average is bullish, <= 0.8x bearish; the first
     volume after a quiet week is bullish; two quiet periods are neutral.
     """
-    avg = divide(sum(previous, Decimal(0)), SENTIMENT_WINDOW_DAYS)
-    if avg == 0:
+    return sentiment_against(volume, divide(sum(previous, Decimal(0)), SENTIMENT_WINDOW_DAYS))
+
+
+def sentiment_against(volume: Decimal, average: Decimal) -> Sentiment:
+    """Volume against a baseline daily average: >= 1.2x bullish, <= 0.8x bearish."""
+    if average == 0:
         return Sentiment.BULLISH if volume > 0 else Sentiment.NEUTRAL
-    ratio = Decimal(volume) / avg
+    ratio = Decimal(volume) / average
     if ratio >= BULLISH_RATIO:
         return Sentiment.BULLISH
     if ratio <= BEARISH_RATIO:
@@ -377,11 +381,11 @@ def insights(f: MarketFacts) -> list[Insight]:
     out.append(
         Insight(
             "sentiment",
-            f"Market sentiment today: {f.today_sentiment.value}",
-            f"Today's volume against the average of the previous {SENTIMENT_WINDOW_DAYS} days: "
+            f"Market sentiment now: {f.today_sentiment.value}",
+            f"The last 24 hours' volume against the daily average of the {SENTIMENT_WINDOW_DAYS} days before: "
             f">= {fmt(BULLISH_RATIO)}x is bullish, <= {fmt(BEARISH_RATIO)}x bearish.",
             "info",
-            "volume_today / avg(volume, 7 days before)",
+            "volume_24h / avg(daily volume, 7 days before)",
             {"sentiment": f.today_sentiment.value},
         )
     )

@@ -32,9 +32,8 @@ from sqlalchemy import (
     UniqueConstraint,
     case,
     func,
-    or_,
     select,
-    union,
+    text,
     update,
 )
 from sqlalchemy.dialects.postgresql import insert
@@ -42,7 +41,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from analytics_service import domain
-from analytics_service.domain import ALL, UNKNOWN_TYPE
+from analytics_service.domain import ALL, UNKNOWN_TYPE, Sentiment
 
 log = logging.getLogger("analytics_service")
 AMOUNT = Numeric(36, 18)
@@ -268,6 +267,48 @@ def insert_sale(conn: Connection, sale: Sale) -> date | None:
     return row.day if row else None
 
 
+def insert_sales(conn: Connection, batch: list[Sale], creators: dict[str, list[tuple[str, Decimal]]]) -> list[date]:
+    """Record many sales at once (idempotent by sale_id); returns the day of each new one.
+
+    Set-based so bootstrapping thousands of sales costs a few statements, not a few per sale.
+    """
+    if not batch:
+        return []
+    ids = sorted({s.asset_id for s in batch})
+    known = dict(conn.execute(select(assets.c.asset_id, assets.c.asset_type).where(assets.c.asset_id.in_(ids))).all())
+    wanted: dict[str, str] = {}
+    for sale in batch:
+        if known.get(sale.asset_id) in (None, UNKNOWN_TYPE) and sale.asset_id not in wanted:
+            wanted[sale.asset_id] = sale.asset_type or UNKNOWN_TYPE
+    if wanted:
+        stmt = insert(assets)
+        conn.execute(
+            stmt.on_conflict_do_update(
+                index_elements=[assets.c.asset_id], set_={"asset_type": stmt.excluded.asset_type}
+            ),
+            [{"asset_id": a, "asset_type": t} for a, t in wanted.items()],
+        )
+        known.update(wanted)
+    shares = [{"asset_id": a, "creator_id": c, "share_percent": p} for a, cs in creators.items() for c, p in cs]
+    if shares:
+        conn.execute(insert(asset_creators).on_conflict_do_nothing(), shares)
+    rows = [
+        {
+            "sale_id": s.sale_id,
+            "asset_id": s.asset_id,
+            "asset_type": known[s.asset_id],
+            "price": s.price,
+            "currency": s.currency,
+            "buyer_id": s.buyer_id,
+            "seller_id": s.seller_id,
+            "occurred_at": s.occurred_at,
+            "day": s.occurred_at.date(),
+        }
+        for s in batch
+    ]
+    return list(conn.execute(insert(sales).values(rows).on_conflict_do_nothing().returning(sales.c.day)).scalars())
+
+
 def insert_transfer(conn: Connection, event_id: str, asset_id: str, occurred_at: datetime) -> None:
     conn.execute(
         insert(transfers).values(event_id=event_id, asset_id=asset_id, occurred_at=occurred_at).on_conflict_do_nothing()
@@ -310,94 +351,134 @@ def upsert_stake(
 
 # -- the daily roll-up ---------------------------------------------------------
 
-
-def _day_facts(conn: Connection, day: date, asset_type: str) -> tuple[Decimal, int, int, int]:
-    """(volume, transactions, active assets, active creators) for one day and type."""
-    type_sales = [sales.c.day == day]
-    type_assets = [assets.c.created_day == day]
-    if asset_type != ALL:
-        type_sales.append(sales.c.asset_type == asset_type)
-        type_assets.append(assets.c.asset_type == asset_type)
-    volume, count = conn.execute(
-        select(func.coalesce(func.sum(sales.c.price), 0), func.count()).where(*type_sales)
-    ).one()
-    active = union(
-        select(sales.c.asset_id).where(*type_sales), select(assets.c.asset_id).where(*type_assets)
-    ).subquery()
-    active_assets = conn.execute(select(func.count()).select_from(active)).scalar_one()
-    active_creators = conn.execute(
-        select(func.count(func.distinct(asset_creators.c.creator_id))).where(
-            asset_creators.c.asset_id.in_(select(active.c.asset_id))
-        )
-    ).scalar_one()
-    return Decimal(volume), int(count), int(active_assets), int(active_creators)
-
-
-def _volumes(conn: Connection, asset_type: str, first: date, last: date) -> dict[date, Decimal]:
-    rows = conn.execute(
-        select(market.c.date, market.c.total_volume).where(
-            market.c.asset_type == asset_type, market.c.date >= first, market.c.date <= last
-        )
-    ).all()
-    return {r.date: Decimal(r.total_volume) for r in rows}
-
-
-def recompute_day(conn: Connection, day: date, asset_type: str, now: datetime) -> None:
-    """Rebuild one market_analytics row from the facts (idempotent)."""
-    volume, count, active_assets, active_creators = _day_facts(conn, day, asset_type)
-    window = domain.SENTIMENT_WINDOW_DAYS
-    prev = _volumes(conn, asset_type, day - timedelta(days=window), day - timedelta(days=1))
-    mood = domain.sentiment(volume, [prev.get(day - timedelta(days=i), Decimal(0)) for i in range(1, window + 1)])
-    values = {
-        "total_volume": volume,
-        "total_transactions": count,
-        "active_assets": active_assets,
-        "active_creators": active_creators,
-        "avg_asset_price": domain.divide(volume, count),
-        "market_sentiment": mood.value,
-        "updated_at": now,
-    }
-    stmt = insert(market).values(date=day, asset_type=asset_type, created_at=now, **values)
-    conn.execute(stmt.on_conflict_do_update(constraint="uq_market_analytics_date_type", set_=values))
-
-
-def refresh_sentiment_after(conn: Connection, day: date, asset_type: str) -> None:
-    """A changed day moves the baseline of the 7 days after it: re-rate those rows."""
-    window = domain.SENTIMENT_WINDOW_DAYS
-    vols = _volumes(conn, asset_type, day - timedelta(days=window), day + timedelta(days=window))
-    for offset in range(1, window + 1):
-        d = day + timedelta(days=offset)
-        if d not in vols:
-            continue
-        mood = domain.sentiment(vols[d], [vols.get(d - timedelta(days=i), Decimal(0)) for i in range(1, window + 1)])
-        conn.execute(
-            update(market)
-            .where(market.c.date == d, market.c.asset_type == asset_type, market.c.market_sentiment != mood.value)
-            .values(market_sentiment=mood.value)
-        )
+# Facts for every (day, asset type) and (day, 'all') of the touched days, in one
+# pass each: GROUPING SETS gives the per-type rows and the market-wide row together.
+# "Active" means an asset created or sold that day; its creators are the active creators.
+_ACTIVE = """
+    WITH active AS (
+        SELECT day, asset_type, asset_id FROM sales WHERE day = ANY(:days)
+        UNION
+        SELECT created_day, asset_type, asset_id FROM assets WHERE created_day = ANY(:days)
+    )
+"""
+_SALES_FACTS = text("""
+    SELECT day, COALESCE(asset_type, 'all') AS asset_type, SUM(price) AS volume, COUNT(*) AS n
+    FROM sales WHERE day = ANY(:days)
+    GROUP BY GROUPING SETS ((day, asset_type), (day))
+""")
+_ASSET_FACTS = text(
+    _ACTIVE
+    + """
+    SELECT day, COALESCE(asset_type, 'all') AS asset_type, COUNT(DISTINCT asset_id) AS n
+    FROM active GROUP BY GROUPING SETS ((day, asset_type), (day))
+"""
+)
+_CREATOR_FACTS = text(
+    _ACTIVE
+    + """
+    SELECT a.day, COALESCE(a.asset_type, 'all') AS asset_type, COUNT(DISTINCT c.creator_id) AS n
+    FROM active a JOIN asset_creators c ON c.asset_id = a.asset_id
+    GROUP BY GROUPING SETS ((a.day, a.asset_type), (a.day))
+"""
+)
 
 
 def roll_up(conn: Connection, days: Iterable[date], asset_ids: Iterable[str], now: datetime) -> None:
-    """Recompute every (day, type) and (day, 'all') row the given days and assets touch."""
+    """Rebuild the market_analytics rows of the touched days from the facts (idempotent).
+
+    Every (day, type) with facts is written, and so is every existing row of those
+    days (a type whose sales moved away drops to zero). Then sentiment is re-rated
+    for those days and the week after them, whose baseline they are.
+    """
+    del asset_ids  # the touched days already cover every asset the change involved
     touched = sorted(set(days))
     if not touched:
         return
-    types = set(conn.execute(select(sales.c.asset_type).where(sales.c.day.in_(touched)).distinct()).scalars())
-    types |= set(
-        conn.execute(
-            select(assets.c.asset_type)
-            .where(or_(assets.c.created_day.in_(touched), assets.c.asset_id.in_(list(set(asset_ids)))))
-            .distinct()
-        ).scalars()
+    params = {"days": touched}
+    rows: dict[tuple[date, str], dict[str, Any]] = {}
+
+    def row(day: date, asset_type: str) -> dict[str, Any]:
+        return rows.setdefault(
+            (day, asset_type),
+            {
+                "date": day,
+                "asset_type": asset_type,
+                "total_volume": Decimal(0),
+                "total_transactions": 0,
+                "active_assets": 0,
+                "active_creators": 0,
+            },
+        )
+
+    for day in touched:
+        row(day, ALL)
+    for r in conn.execute(select(market.c.date, market.c.asset_type).where(market.c.date.in_(touched))):
+        row(r.date, r.asset_type)
+    for r in conn.execute(_SALES_FACTS, params):
+        entry = row(r.day, r.asset_type)
+        entry["total_volume"], entry["total_transactions"] = Decimal(r.volume), int(r.n)
+    for r in conn.execute(_ASSET_FACTS, params):
+        row(r.day, r.asset_type)["active_assets"] = int(r.n)
+    for r in conn.execute(_CREATOR_FACTS, params):
+        row(r.day, r.asset_type)["active_creators"] = int(r.n)
+    values = [
+        {
+            **v,
+            "avg_asset_price": domain.divide(v["total_volume"], v["total_transactions"]),
+            "market_sentiment": Sentiment.NEUTRAL.value,
+            "created_at": now,
+            "updated_at": now,
+        }
+        for v in rows.values()
+    ]
+    stmt = insert(market)
+    conn.execute(
+        stmt.on_conflict_do_update(
+            constraint="uq_market_analytics_date_type",
+            set_={
+                c: stmt.excluded[c]
+                for c in (
+                    "total_volume",
+                    "total_transactions",
+                    "active_assets",
+                    "active_creators",
+                    "avg_asset_price",
+                    "updated_at",
+                )
+            },
+        ),
+        values,
     )
-    # A type whose only sale moved away keeps a stale row unless it is recomputed too.
-    types |= set(conn.execute(select(market.c.asset_type).where(market.c.date.in_(touched)).distinct()).scalars())
-    types.add(ALL)
-    for asset_type in sorted(types):
-        for day in touched:
-            recompute_day(conn, day, asset_type, now)
-        for day in touched:
-            refresh_sentiment_after(conn, day, asset_type)
+    _rate_sentiment(conn, touched, {t for _, t in rows})
+
+
+def _rate_sentiment(conn: Connection, touched: list[date], types: set[str]) -> None:
+    """Set each row's sentiment from its volume and the 7 days before it (missing days are 0)."""
+    window = timedelta(days=domain.SENTIMENT_WINDOW_DAYS)
+    first, last = touched[0] - window, touched[-1] + window
+    vols: dict[str, dict[date, Decimal]] = defaultdict(dict)
+    current: dict[tuple[date, str], str] = {}
+    for r in conn.execute(
+        select(market.c.date, market.c.asset_type, market.c.total_volume, market.c.market_sentiment).where(
+            market.c.asset_type.in_(types), market.c.date >= first, market.c.date <= last
+        )
+    ):
+        vols[r.asset_type][r.date] = Decimal(r.total_volume)
+        current[(r.date, r.asset_type)] = r.market_sentiment
+    affected = {d + timedelta(days=i) for d in touched for i in range(domain.SENTIMENT_WINDOW_DAYS + 1)}
+    changes = []
+    for (day, asset_type), old in current.items():
+        if day not in affected:
+            continue
+        by_day = vols[asset_type]
+        previous = [by_day.get(day - timedelta(days=i), Decimal(0)) for i in range(1, domain.SENTIMENT_WINDOW_DAYS + 1)]
+        mood = domain.sentiment(by_day[day], previous).value
+        if mood != old:
+            changes.append({"d": day, "t": asset_type, "s": mood})
+    if changes:
+        conn.execute(
+            text("UPDATE market_analytics SET market_sentiment = :s WHERE date = :d AND asset_type = :t"), changes
+        )
 
 
 # -- reads ----------------------------------------------------------------------
@@ -533,6 +614,11 @@ def asset_sales(conn: Connection, asset_id: str, *, newest_first: bool, limit: i
         (sales.c.occurred_at.desc(), sales.c.sale_id.desc()) if newest_first else (sales.c.occurred_at, sales.c.sale_id)
     )
     return conn.execute(select(sales).where(sales.c.asset_id == asset_id).order_by(*order).limit(limit)).all()
+
+
+def has_stakes(conn: Connection, asset_id: str) -> bool:
+    """Whether any stake (open or closed) was ever seen on the asset."""
+    return conn.execute(select(stakes.c.stake_id).where(stakes.c.asset_id == asset_id).limit(1)).first() is not None
 
 
 def transfer_count(conn: Connection, asset_id: str) -> int:

@@ -10,7 +10,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from ipheron_libs.errors import InvalidArgument
+from ipheron_libs.errors import InvalidArgument, NotFound
 from sqlalchemy import Engine
 
 from analytics_service import domain, repository
@@ -162,14 +162,18 @@ class AnalyticsService:
             )
         return asset_type, out
 
-    def _today_sentiment(self, conn: Any, asset_type: str, today: date) -> Sentiment:
-        row = repository.market_rows(conn, asset_type, today, today).get(today)
-        if row is not None:
-            return Sentiment(row.market_sentiment)
-        # No sales today: rate a zero day against the week before.
+    def _current_sentiment(self, conn: Any, asset_type: str, now: datetime) -> Sentiment:
+        """The last 24 hours against the daily average of the 7 days before.
+
+        A rolling window rather than the calendar day, so early in a UTC day the
+        mood is not read as bearish only because the day has just begun.
+        """
+        volume, _ = repository.sales_totals(conn, asset_type, now - timedelta(hours=24))
         window = domain.SENTIMENT_WINDOW_DAYS
-        prev = repository.market_rows(conn, asset_type, today - timedelta(days=window), today - timedelta(days=1))
-        return domain.sentiment(Decimal(0), [Decimal(r.total_volume) for r in prev.values()])
+        before, _ = repository.sales_totals(
+            conn, asset_type, now - timedelta(days=window + 1), now - timedelta(hours=24)
+        )
+        return domain.sentiment_against(volume, domain.divide(before, window))
 
     def overview(self) -> Overview:
         now = self.clock()
@@ -181,7 +185,7 @@ class AnalyticsService:
             vp7, _ = repository.sales_totals(conn, ALL, now - timedelta(days=14), now - timedelta(days=7))
             by_type = repository.type_volumes(conn, now - timedelta(days=7))
             staked, n_stakes = repository.staking_totals(conn)
-            mood = self._today_sentiment(conn, ALL, now.date())
+            mood = self._current_sentiment(conn, ALL, now)
         top_type = max(by_type.items(), key=lambda kv: (kv[1], kv[0]))[0] if by_type else ""
         return Overview(
             total_volume,
@@ -201,18 +205,16 @@ class AnalyticsService:
         )
 
     def asset_performance(self, asset_id_raw: str) -> AssetPerformance:
-        from ipheron_libs.errors import NotFound
-
         asset_id = domain.check_id(asset_id_raw, "asset_id")
         with self.engine.connect() as conn:
             known = repository.asset(conn, asset_id)
             summary = repository.asset_sales_summary(conn, asset_id)
-            if known is None and summary.n == 0:
+            staked, n_stakes = repository.staking_totals(conn, asset_id=asset_id)
+            if known is None and summary.n == 0 and not repository.has_stakes(conn, asset_id):
                 raise NotFound(f"no analytics for asset {asset_id!r}")
             first = repository.asset_sales(conn, asset_id, newest_first=False, limit=1)
             recent = repository.asset_sales(conn, asset_id, newest_first=True, limit=20)
             n_transfers = repository.transfer_count(conn, asset_id)
-            staked, n_stakes = repository.staking_totals(conn, asset_id=asset_id)
         first_price = Decimal(first[0].price) if first else None
         last_price = Decimal(recent[0].price) if recent else None
         change = domain.pct_change(last_price, first_price) if summary.n >= 2 and first_price else None
@@ -288,7 +290,7 @@ class AnalyticsService:
             top = repository.top_asset_share(conn, asset_type, now - timedelta(days=30))
             by_type = repository.type_volumes(conn, now - timedelta(days=7)) if asset_type == ALL else {}
             staked, n_stakes = repository.staking_totals(conn, asset_type)
-            mood = self._today_sentiment(conn, asset_type, now.date())
+            mood = self._current_sentiment(conn, asset_type, now)
         facts = domain.MarketFacts(asset_type, v7, vp7, s7, sp7, v30, top, by_type, staked, n_stakes, mood)
         return domain.insights(facts), now
 
@@ -340,19 +342,14 @@ class AnalyticsService:
             if sale.asset_type == ALL:
                 raise InvalidArgument(f"{where}.asset_type must be a concrete type", field=f"{where}.asset_type")
             parsed.append((sale, creators))
-        recorded = 0
-        days: set[date] = set()
-        asset_ids: set[str] = set()
+        creators: dict[str, list[tuple[str, Decimal]]] = {}
+        for sale, ids in parsed:
+            if ids and sale.asset_id not in creators:
+                share = (Decimal(100) / len(ids)).quantize(Decimal("0.0001"))
+                creators[sale.asset_id] = [(c, share) for c in dict.fromkeys(ids)]
+        unique = list({sale.sale_id: sale for sale, _ in parsed}.values())
         with self.engine.begin() as conn:
-            for sale, creators in parsed:
-                if creators:
-                    share = (Decimal(100) / len(creators)).quantize(Decimal("0.0001"))
-                    repository.ensure_asset(conn, sale.asset_id, sale.asset_type)
-                    repository.set_creators(conn, sale.asset_id, [(c, share) for c in creators])
-                day = repository.insert_sale(conn, sale)
-                if day is not None:
-                    recorded += 1
-                    days.add(day)
-                    asset_ids.add(sale.asset_id)
-            repository.roll_up(conn, days, asset_ids, now)
+            days = repository.insert_sales(conn, unique, creators)
+            repository.roll_up(conn, days, [], now)
+        recorded = len(days)
         return recorded, len(parsed) - recorded
