@@ -23,7 +23,9 @@ from ipheron_gateway.config import GatewaySettings  # noqa: E402
 
 @pytest.fixture()
 async def client(staking_url: str, clean_engine: Engine, redis_url: str) -> AsyncIterator[httpx.AsyncClient]:
-    app_ = StakingApp(Settings(relay_events=False, maturity_interval_seconds=0, db_pool_size=2), staking_url)
+    app_ = StakingApp(
+        Settings(relay_events=False, maturity_interval_seconds=0, db_pool_size=2, assets_addr=None), staking_url
+    )
     server, port, health = grpc_server.build_server(SERVICE_NAME, app_.register, [FULL_NAME])
     await grpc_server.start(server, health)
     gw = gateway_app.create_app(

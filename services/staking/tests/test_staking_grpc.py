@@ -12,6 +12,8 @@ from decimal import Decimal
 import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from ipheron.assets.v1 import assets_service_pb2 as assets_pb
+from ipheron.assets.v1 import assets_service_pb2_grpc as assets_pb_grpc
 from ipheron.common.v1 import common_pb2
 from ipheron.staking.v1 import staking_service_pb2 as pb
 from ipheron.staking.v1 import staking_service_pb2_grpc as pb_grpc
@@ -38,8 +40,8 @@ class Running:
 
 
 @asynccontextmanager
-async def running(url: str, clock: Clock) -> AsyncIterator[Running]:
-    settings = Settings(relay_events=False, maturity_interval_seconds=0, db_pool_size=4)
+async def running(url: str, clock: Clock, assets_addr: str | None = None) -> AsyncIterator[Running]:
+    settings = Settings(relay_events=False, maturity_interval_seconds=0, db_pool_size=4, assets_addr=assets_addr)
     app = StakingApp(settings, url, clock)
     server, port, health = grpc_server.build_server(SERVICE_NAME, app.register, [FULL_NAME])
     await app.on_start()
@@ -312,3 +314,59 @@ def test_outbox_relay_publishes_stake_events_to_the_stream(
     assert ev.type == "stake.opened" and ev.actor == "alice"
     assert ev.payload["stake_id"] == stake.id and ev.payload["amount"] == "42"
     assert json.loads(json.dumps(ev.payload))["duration_days"] == 30
+
+
+class _Assets(assets_pb_grpc.AssetsServiceServicer):
+    """The assets contract's GetAsset, answering from a dict (the assets service itself has its own suite)."""
+
+    def __init__(self, statuses: dict[str, int]) -> None:
+        self.statuses = statuses
+
+    async def GetAsset(
+        self, request: assets_pb.GetAssetRequest, context: grpc.aio.ServicerContext
+    ) -> assets_pb.GetAssetResponse:
+        if request.asset_id not in self.statuses:
+            await context.abort(grpc.StatusCode.NOT_FOUND, "asset not found")
+        return assets_pb.GetAssetResponse(
+            asset=assets_pb.Asset(id=request.asset_id, status=self.statuses[request.asset_id])
+        )
+
+
+async def test_stakes_open_only_on_existing_active_assets(staking_url: str, clean_engine: Engine, clock: Clock) -> None:
+    assets_server = grpc.aio.server()
+    assets_pb_grpc.add_AssetsServiceServicer_to_server(
+        _Assets({"live": assets_pb.ASSET_STATUS_ACTIVE, "gone": assets_pb.ASSET_STATUS_ARCHIVED}), assets_server
+    )
+    port = assets_server.add_insecure_port("127.0.0.1:0")
+    await assets_server.start()
+    try:
+        async with running(staking_url, clock, assets_addr=f"127.0.0.1:{port}") as r:
+            ok = await r.stub.OpenStake(_open(asset="live"))
+            assert ok.stake.asset_id == "live"
+            with pytest.raises(grpc.aio.AioRpcError) as exc:
+                await r.stub.OpenStake(_open(asset="missing", key="k-2"))
+            assert exc.value.code() == grpc.StatusCode.INVALID_ARGUMENT and _field(exc.value) == "asset_id"
+            with pytest.raises(grpc.aio.AioRpcError) as exc:
+                await r.stub.GetQuote(pb.GetQuoteRequest(asset_id="gone", amount="5", duration_days=30))
+            assert exc.value.code() == grpc.StatusCode.FAILED_PRECONDITION and "archived" in exc.value.details()
+            await assets_server.stop(0)
+            with pytest.raises(grpc.aio.AioRpcError) as exc:
+                await r.stub.OpenStake(_open(asset="live", key="k-3"))
+            assert exc.value.code() == grpc.StatusCode.UNAVAILABLE
+        assert [t for t, _ in _events(clean_engine)] == ["stake.opened"]
+    finally:
+        await assets_server.stop(0)
+
+
+async def test_concurrent_claims_pay_the_accrual_exactly_once(
+    staking_url: str, clean_engine: Engine, clock: Clock
+) -> None:
+    async with running(staking_url, clock) as r:
+        opened = await r.stub.OpenStake(_open(amount="730", days=365))  # APR 9 + 1.5 = 10.5
+        clock.advance(days=10)
+        claims = await asyncio.gather(
+            *(r.stub.ClaimRewards(pb.ClaimRewardsRequest(stake_id=opened.stake.id, user_id="alice")) for _ in range(6))
+        )
+        paid = sorted(D(c.claimed) for c in claims)
+        assert paid[-1] == D("2.1") and sum(paid) == D("2.1")  # 730 * 10.5 % * 10/365
+        assert [t for t, _ in _events(clean_engine)] == ["stake.opened", "stake.claimed"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pydantic import AliasChoices, Field
 from ipheron_libs.settings import ServiceSettings
 from pydantic_settings import SettingsConfigDict
 
@@ -23,5 +24,10 @@ class Settings(ServiceSettings):
     maturity_interval_seconds: float = 30.0
     # Run the outbox relay in this process (off only in tests without Redis).
     relay_events: bool = True
+    # Where the assets service answers (ASSETS_ADDR, as every caller reads it); when
+    # set, stakes may only be opened on assets that exist and are active.
+    assets_addr: str | None = Field(default=None, validation_alias=AliasChoices("ASSETS_ADDR", "assets_addr"))
+    # Deadline for each call to another service, seconds.
+    call_timeout: float = 3.0
     # Alembic scripts; defaults to services/staking/migrations beside the sources.
     migrations_dir: Path | None = None

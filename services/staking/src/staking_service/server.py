@@ -16,6 +16,7 @@ from ipheron_libs import db, embedded, events
 from ipheron_libs.db import run_db
 
 from staking_service import domain
+from staking_service.assets_client import AssetDirectory
 from staking_service.config import SCHEMA, SERVICE_NAME, Settings
 from staking_service.service import StakingService
 from staking_service.servicer import StakingServicer
@@ -44,7 +45,8 @@ class StakingApp:
             url, SCHEMA, pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow
         )
         self.service = StakingService(self.engine, clock)
-        self.servicer = StakingServicer(self.service, settings.currency)
+        self.assets = AssetDirectory(settings.assets_addr, settings.call_timeout) if settings.assets_addr else None
+        self.servicer = StakingServicer(self.service, settings.currency, self.assets)
         self.relay: events.OutboxRelay | None = None
         self._sweeper: asyncio.Task[None] | None = None
 
@@ -81,6 +83,8 @@ class StakingApp:
                 await self._sweeper
         if self.relay is not None:
             await self.relay.stop()
+        if self.assets is not None:
+            await self.assets.close()
         self.engine.dispose()
 
 

@@ -131,13 +131,20 @@ class StakingService:
 
     # -- writes -----------------------------------------------------------
 
-    def open(self, user_id: str, asset_id: str, amount: str, duration_days: int, idempotency_key: str) -> OpenResult:
+    def validate_open(
+        self, user_id: str, asset_id: str, amount: str, duration_days: int, idempotency_key: str
+    ) -> tuple[str, str, Decimal, str]:
+        """Check an open request's fields (before any other service is asked about the asset)."""
         user = domain.check_id(user_id, "user_id")
         asset = domain.check_id(asset_id, "asset_id")
         value = domain.parse_amount(amount)
         domain.check_duration(duration_days)
         key = domain.check_idempotency_key(idempotency_key, required=True)
         assert key is not None
+        return user, asset, value, key
+
+    def open(self, user_id: str, asset_id: str, amount: str, duration_days: int, idempotency_key: str) -> OpenResult:
+        user, asset, value, key = self.validate_open(user_id, asset_id, amount, duration_days, idempotency_key)
         fingerprint = domain.request_fingerprint("open", asset_id=asset, amount=value, duration_days=duration_days)
         with self.engine.begin() as conn:
             stored = repository.reserve_idempotency_key(conn, user, key, "open", fingerprint)

@@ -13,6 +13,7 @@ from ipheron_libs.db import run_db
 from ipheron_libs.errors import InvalidArgument
 
 from staking_service import domain
+from staking_service.assets_client import AssetDirectory
 from staking_service.domain import AprComponent, StakeStatus, StakeView, fmt
 from staking_service.service import StakingService
 
@@ -39,9 +40,14 @@ def _components(parts: tuple[AprComponent, ...]) -> list[pb.AprComponent]:
 class StakingServicer(pb_grpc.StakingServiceServicer):
     """Translates each RPC to one StakingService call run in the DB thread pool."""
 
-    def __init__(self, service: StakingService, currency: str) -> None:
+    def __init__(self, service: StakingService, currency: str, assets: AssetDirectory | None = None) -> None:
         self.service = service
         self.currency = currency
+        self.assets = assets
+
+    async def _check_asset(self, asset_id: str) -> None:
+        if self.assets is not None and asset_id.strip():
+            await self.assets.require_stakeable(asset_id.strip())
 
     def _money(self, amount: object) -> common_pb2.Money:
         return common_pb2.Money(amount=fmt(amount), currency=self.currency)  # type: ignore[arg-type]
@@ -76,6 +82,7 @@ class StakingServicer(pb_grpc.StakingServiceServicer):
 
     async def GetQuote(self, request: pb.GetQuoteRequest, context: grpc.aio.ServicerContext) -> pb.GetQuoteResponse:
         q = self.service.quote(request.asset_id, request.amount, request.duration_days)
+        await self._check_asset(request.asset_id)
         return pb.GetQuoteResponse(
             asset_id=request.asset_id.strip(),
             amount=self._money(q.amount),
@@ -90,6 +97,10 @@ class StakingServicer(pb_grpc.StakingServiceServicer):
         )
 
     async def OpenStake(self, request: pb.OpenStakeRequest, context: grpc.aio.ServicerContext) -> pb.OpenStakeResponse:
+        self.service.validate_open(
+            request.user_id, request.asset_id, request.amount, request.duration_days, request.idempotency_key
+        )
+        await self._check_asset(request.asset_id)
         r = await run_db(
             self.service.open,
             request.user_id,
