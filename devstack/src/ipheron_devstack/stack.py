@@ -132,8 +132,9 @@ class Stack:
         self.processes[name] = proc
         return proc
 
-    def start_service(self, spec: ServiceSpec) -> None:
-        self._spawn(spec.name, [sys.executable, "-m", spec.module], self.service_env(spec))
+    def start_service(self, spec: ServiceSpec, env: dict[str, str] | None = None) -> None:
+        """Start one service; `env` adds or overrides variables for this start only."""
+        self._spawn(spec.name, [sys.executable, "-m", spec.module], {**self.service_env(spec), **(env or {})})
 
     def start_gateway(self) -> None:
         env = self.base_env()
@@ -201,14 +202,15 @@ class Stack:
             proc.send_signal(sig)
             proc.wait(30)
 
-    def restart(self, name: str) -> None:
+    def restart(self, name: str, env: dict[str, str] | None = None) -> None:
+        """Stop (SIGTERM) and start again, waiting until healthy; `env` as in start_service."""
         self.kill(name, signal.SIGTERM)
         if name == "gateway":
             self.start_gateway()
             self.wait_gateway()
         else:
             spec = self.spec(name)
-            self.start_service(spec)
+            self.start_service(spec, env)
             self.wait_service(spec)
 
     def stop(self) -> None:
