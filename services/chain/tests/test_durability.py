@@ -1,6 +1,8 @@
-"""The embedded chain survives a restart: a service instance mints, lists and sells over
-gRPC, stops, and a new instance on the same database rebuilds the identical chain from
-its journal (same state root, owners, listings and balances) and keeps working."""
+"""The embedded chain survives restarts: a service instance mints, lists and sells over
+gRPC and stops, and each new instance on the same database rebuilds the identical chain
+(same state root, owners, listings and balances) — from a snapshot plus the journal tail
+after a crash, from the shutdown snapshot after a clean stop, and from the journal alone —
+and keeps working."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from conftest import chain_database
 from ipheron.chain.v1 import chain_service_pb2 as pb
 from ipheron.chain.v1 import chain_service_pb2_grpc as pb_grpc
 from ipheron_libs import grpc_client, grpc_server
+from sqlalchemy import text
 
 
 class Instance:
@@ -32,6 +35,18 @@ class Instance:
         await self.channel.close()
         await grpc_server.stop(self.server, self.health, grace=0.5)
         await self.app.on_stop()
+
+
+class CrashingInstance(Instance):
+    """Stops without the shutdown snapshot, as a killed process would."""
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.channel.close()
+        await grpc_server.stop(self.server, self.health, grace=0.5)
+        assert self.app.domain is not None and self.app._snapshots is not None
+        self.app._snapshots.cancel()
+        self.app.domain.close()
+        self.app.engine.dispose()
 
 
 async def snapshot(stub: pb_grpc.ChainServiceStub, app: ChainApp, token_ids: list[int], addresses: list[str]) -> dict:
@@ -55,10 +70,10 @@ def durable_url(pg_admin_url: str) -> str:
     return chain_database(pg_admin_url, "ipheron_chain_restart")
 
 
-async def test_restart_rebuilds_identical_chain_state_from_the_journal(durable_url, users) -> None:
+async def test_restarts_rebuild_identical_chain_state(durable_url, users) -> None:
     owner, c1, c2, buyer = (u.address for u in users[:4])
     sold_asset, listed_asset = str(uuid.uuid4()), str(uuid.uuid4())
-    first = Instance(durable_url)
+    first = CrashingInstance(durable_url)
     async with first as stub:
         sold = await stub.MintAsset(pb.MintAssetRequest(
             asset_id=sold_asset, owner_address=owner, token_uri="ipfs://sold", royalty_bps=1500,
@@ -66,25 +81,43 @@ async def test_restart_rebuilds_identical_chain_state_from_the_journal(durable_u
         listed = await stub.MintAsset(pb.MintAssetRequest(
             asset_id=listed_asset, owner_address=owner, token_uri="ipfs://listed", royalty_bps=0,
             co_creators=[pb.CoCreator(address=owner, share_bps=10_000)]))
+        assert first.app.domain is not None and await first.app.domain.snapshot()  # mid-way snapshot
         await stub.ListToken(pb.ListTokenRequest(token_id=sold.token_id, price_wei="123456789"))
         await stub.ListToken(pb.ListTokenRequest(token_id=listed.token_id, price_wei="555"))
         bought = await stub.BuyToken(pb.BuyTokenRequest(token_id=sold.token_id, recipient_address=buyer,
                                                         price_wei="123456789", idempotency_key="restart-buy"))
-        before = await snapshot(stub, first.app, [sold.token_id, listed.token_id], [owner, c1, c2, buyer])
+        tokens, addresses = [sold.token_id, listed.token_id], [owner, c1, c2, buyer]
+        before = await snapshot(stub, first.app, tokens, addresses)
+    repo = first.app.repo
+    journaled = repo.journal_count()
+    assert 0 < repo.latest_snapshot_seq() < journaled  # the sale is only in the journal tail
 
+    # After a crash: the mid-way snapshot plus the journal tail.
     second = Instance(durable_url)
     async with second as stub:
-        after = await snapshot(stub, second.app, [sold.token_id, listed.token_id], [owner, c1, c2, buyer])
-        assert after == before
-        assert after["tokens"][0][0] == buyer and after["tokens"][1][3]  # sold token moved; other still listed
-        # The transaction record and its receipt are served by the new instance too.
+        assert await snapshot(stub, second.app, tokens, addresses) == before
         tx = await stub.GetTransaction(pb.GetTransactionRequest(tx_hash=bought.transaction.tx_hash))
         assert tx.transaction.status == pb.TRANSACTION_STATUS_CONFIRMED and tx.transaction.receipt.succeeded
+    assert repo.latest_snapshot_seq() == journaled  # a clean stop snapshots everything
+
+    # After a clean stop: the shutdown snapshot alone.
+    third = CrashingInstance(durable_url)
+    async with third as stub:
+        assert await snapshot(stub, third.app, tokens, addresses) == before
+    with repo.engine.begin() as conn:
+        conn.execute(text("DELETE FROM snapshots"))
+
+    # From the journal alone, then the chain keeps working.
+    fourth = Instance(durable_url)
+    async with fourth as stub:
+        after = await snapshot(stub, fourth.app, tokens, addresses)
+        assert after == before
+        assert after["tokens"][0][0] == buyer and after["tokens"][1][3]  # sold token moved; other still listed
         # The same idempotency key still returns the same purchase, without a second sale.
         again = await stub.BuyToken(pb.BuyTokenRequest(token_id=sold.token_id, recipient_address=buyer,
                                                        price_wei="123456789", idempotency_key="restart-buy"))
         assert again.transaction.tx_hash == bought.transaction.tx_hash
-        # And the rebuilt chain keeps working: the signer's nonce continues where it stopped.
+        # The signer's nonce continues where it stopped.
         resold = await stub.BuyToken(pb.BuyTokenRequest(token_id=listed.token_id, recipient_address=buyer,
                                                         price_wei="555", idempotency_key="restart-buy-2"))
         assert resold.transaction.status == pb.TRANSACTION_STATUS_CONFIRMED

@@ -40,6 +40,10 @@ class ChainSettings(ServiceSettings):
     priority_fee_wei: int = Field(default=1_000_000_000, ge=0)
     # Embedded chain: journal signed transactions and replay them at start.
     journal: bool = True
+    # Embedded chain: snapshot its database every so often (and at shutdown) once this many
+    # journal entries arrived since the last one, so a restart replays only the tail.
+    snapshot_every: int = Field(default=500, ge=1)
+    snapshot_interval_s: float = Field(default=60.0, gt=0)
 
     @property
     def embedded(self) -> bool:

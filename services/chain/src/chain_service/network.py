@@ -14,11 +14,15 @@ import asyncio
 import contextvars
 import functools
 import logging
+import struct
 import time
+import zlib
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol, TypeVar
 
+from eth.db.atomic import AtomicDB
+from eth.db.backends.memory import MemoryDB
 from eth_tester import EthereumTester, PyEVMBackend
 from eth_utils import keccak
 from web3 import EthereumTesterProvider, Web3
@@ -45,6 +49,8 @@ class JournalingEthereumTester(EthereumTester):
     def __init__(self, backend: PyEVMBackend, journal: Journal | None) -> None:
         super().__init__(backend=backend)
         self.journal = journal
+        # The last journal entry whose transaction is in the chain (0: none yet).
+        self.applied_seq = 0
 
     def _next_block_timestamp(self) -> int:
         parent = self.backend.chain.get_canonical_head()
@@ -62,11 +68,13 @@ class JournalingEthereumTester(EthereumTester):
         self._pin_pending_timestamp(timestamp)
         seq = self.journal.append("0x" + keccak(raw).hex(), raw, timestamp)
         try:
-            return super().send_raw_transaction(raw_transaction_hex)
+            tx_hash = super().send_raw_transaction(raw_transaction_hex)
         except Exception:
             # Rejected before it reached a block (bad nonce, no funds): not part of history.
             self.journal.discard(seq)
             raise
+        self.applied_seq = seq
+        return tx_hash
 
     def replay(self, entries: Iterable[tuple[int, bytes, int]]) -> int:
         """Re-apply journaled transactions in order with their original block times."""
@@ -78,7 +86,37 @@ class JournalingEthereumTester(EthereumTester):
                 applied += 1
             except Exception as exc:  # noqa: BLE001 - one bad entry must not stop the rest
                 log.warning("journal entry %d could not be replayed: %s", seq, exc)
+            self.applied_seq = seq
         return applied
+
+    def head(self) -> tuple[int, str]:
+        """(block number, state root) of the canonical head."""
+        head = self.backend.chain.get_canonical_head()
+        return int(head.block_number), "0x" + bytes(head.state_root).hex()
+
+    def snapshot(self) -> tuple[int, int, str, bytes]:
+        """(journal seq, head block, state root, compressed database) at this moment.
+
+        Taken between transactions on the chain thread, so it holds exactly the journal
+        entries up to `applied_seq`.
+        """
+        kv = self.backend.chain.chaindb.db.wrapped_db.kv_store
+        parts = [struct.pack(">II", len(k), len(v)) + bytes(k) + bytes(v) for k, v in kv.items()]
+        number, root = self.head()
+        return self.applied_seq, number, root, zlib.compress(b"".join(parts), 1)
+
+    def restore(self, data: bytes, journal_seq: int) -> tuple[int, str]:
+        """Replace the chain with a snapshot's database; returns the restored head."""
+        raw, kv, pos = zlib.decompress(data), {}, 0
+        while pos < len(raw):
+            klen, vlen = struct.unpack_from(">II", raw, pos)
+            pos += 8
+            kv[raw[pos:pos + klen]] = raw[pos + klen:pos + klen + vlen]
+            pos += klen + vlen
+        chain_class = type(self.backend.chain)
+        self.backend.chain = chain_class(AtomicDB(MemoryDB(kv)))
+        self.applied_seq = journal_seq
+        return self.head()
 
 
 DEV_ACCOUNT_BALANCE = 1_000_000 * 10**18

@@ -111,6 +111,19 @@ class JournalEntry(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
+class Snapshot(Base):
+    """The embedded EVM's whole database after journal entry `journal_seq` (zlib-compressed),
+    so a restart replays only the journal tail."""
+
+    __tablename__ = "snapshots"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    journal_seq: Mapped[int] = mapped_column(BigInteger)
+    head_block: Mapped[int] = mapped_column(BigInteger)
+    state_root: Mapped[str] = mapped_column(String(66))
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
 @dataclass(frozen=True)
 class Page:
     items: list[TxRecord]
@@ -227,6 +240,21 @@ class ChainRepository:
                 .where(JournalEntry.seq > after_seq).order_by(JournalEntry.seq).limit(batch)
             ).all()
             return [(int(r[0]), bytes(r[1]), int(r[2])) for r in rows]
+
+    def save_snapshot(self, journal_seq: int, head_block: int, state_root: str, data: bytes) -> None:
+        """Keep only the newest snapshot (each one holds the whole chain)."""
+        with Session(self.engine) as s, s.begin():
+            s.add(Snapshot(journal_seq=journal_seq, head_block=head_block, state_root=state_root, data=data))
+            s.flush()
+            s.execute(Snapshot.__table__.delete().where(Snapshot.journal_seq < journal_seq))
+
+    def latest_snapshot(self) -> Snapshot | None:
+        with Session(self.engine, expire_on_commit=False) as s:
+            return s.execute(select(Snapshot).order_by(Snapshot.journal_seq.desc(), Snapshot.id.desc())).scalars().first()
+
+    def latest_snapshot_seq(self) -> int:
+        with self.engine.connect() as c:
+            return int(c.execute(select(func.coalesce(func.max(Snapshot.journal_seq), 0))).scalar_one())
 
     def journal_count(self) -> int:
         with self.engine.connect() as c:

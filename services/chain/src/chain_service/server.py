@@ -4,6 +4,8 @@ the shared grpc.aio bootstrap from ipheron_libs."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from pathlib import Path
 
@@ -47,6 +49,7 @@ class ChainApp:
         self.repo = ChainRepository(self.engine)
         self.domain: ChainDomain | None = None
         self.servicer = ChainServicer(None)  # type: ignore[arg-type] - set in on_start
+        self._snapshots: asyncio.Task[None] | None = None
 
     def register(self, server: grpc.aio.Server) -> None:
         chain_service_pb2_grpc.add_ChainServiceServicer_to_server(self.servicer, server)
@@ -55,10 +58,26 @@ class ChainApp:
         await run_db(db.migrate, self.url, SCHEMA, self.settings.migrations_dir or MIGRATIONS_DIR)
         self.domain = await ChainDomain.open(self.settings, self.repo)
         self.servicer.domain = self.domain
+        if self.domain.network.embedded and self.settings.journal:
+            self._snapshots = asyncio.get_running_loop().create_task(self._snapshot_forever(self.domain))
+
+    async def _snapshot_forever(self, domain: ChainDomain) -> None:
+        while True:
+            await asyncio.sleep(self.settings.snapshot_interval_s)
+            try:
+                await domain.snapshot(self.settings.snapshot_every)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # keep trying; the journal alone still rebuilds the chain
+                log.warning("chain snapshot failed; retrying later", exc_info=True)
 
     async def on_stop(self) -> None:
+        if self._snapshots is not None:
+            self._snapshots.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._snapshots
         if self.domain is not None:
-            self.domain.close()
+            await self.domain.aclose()
         self.engine.dispose()
 
 
