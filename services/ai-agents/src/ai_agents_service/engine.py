@@ -402,7 +402,10 @@ class RulePool:
         if self._closed:
             raise Unavailable("the rule engine is stopped")
         while True:
-            worker = await asyncio.wait_for(self._idle.get(), self.call_timeout)
+            try:
+                worker = await asyncio.wait_for(self._idle.get(), self.call_timeout)
+            except TimeoutError:
+                raise Unavailable("every rule interpreter is busy; retry later") from None
             if not worker.dead and worker.process.poll() is not None:
                 self._on_death(worker)  # died while idle: nobody's request is lost
                 continue
