@@ -131,5 +131,5 @@ def decode_revert(exc: BaseException) -> Revert | None:
         values = abi_decode(types, raw[4:])
     except Exception:  # noqa: BLE001 - malformed revert data is reported, not raised
         return Revert(name=name, args={})
-    values = [to_checksum_address(v) if t == "address" else v for t, v in zip(types, values, strict=True)]
-    return Revert(name=name, args=dict(zip(names, values, strict=True)))
+    shown = [to_checksum_address(v) if t == "address" else v for t, v in zip(types, values, strict=True)]
+    return Revert(name=name, args=dict(zip(names, shown, strict=True)))

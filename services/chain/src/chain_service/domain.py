@@ -10,15 +10,16 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, cast
 
 from eth_account import Account
 from eth_account.messages import _hash_eip191_message, encode_defunct
 from eth_account.signers.local import LocalAccount
+from eth_typing import ABIEvent, ChecksumAddress
 from eth_utils import event_abi_to_log_topic, is_address, to_checksum_address
 from hexbytes import HexBytes
 from ipheron_libs.db import run_db
@@ -69,7 +70,7 @@ def parse_wei(value: str, field_name: str, *, positive: bool = True) -> int:
     return amount
 
 
-def parse_address(value: str, field_name: str) -> str:
+def parse_address(value: str, field_name: str) -> ChecksumAddress:
     """A checksummed address; a mixed-case address with a wrong checksum is refused."""
     if not value or not is_address(value):
         raise InvalidArgument(f"{field_name} is not a valid address", field=field_name)
@@ -86,7 +87,7 @@ def parse_asset_id(value: str, field_name: str = "asset_id") -> uuid.UUID:
         raise InvalidArgument(f"{field_name} must be a UUID", field=field_name) from None
 
 
-def royalty_split(royalty: int, shares: list[tuple[str, int]]) -> list[tuple[str, int]]:
+def royalty_split(royalty: int, shares: Sequence[tuple[str, int]]) -> list[tuple[str, int]]:
     """Split a royalty by basis-point shares exactly as the Marketplace does: floor each
     part, the rounding remainder to the first co-creator."""
     parts = [royalty * bps // TOTAL_SHARES_BPS for _, bps in shares]
@@ -303,7 +304,7 @@ class ChainDomain:
         contract = self.network.w3.eth.contract(address=to_checksum_address(address), abi=artifact.abi)
         for item in artifact.abi:
             if item.get("type") == "event":
-                self._events[event_abi_to_log_topic(item)] = (item["name"], item)
+                self._events[event_abi_to_log_topic(cast(ABIEvent, item))] = (item["name"], item)
         return contract
 
     async def _has_code(self, address: str) -> bool:
@@ -323,8 +324,8 @@ class ChainDomain:
     async def _deploy_or_locate(self) -> None:
         token_art, market_art = load_artifact("IPAssetToken"), load_artifact("Marketplace")
         if self.settings.token_address and self.settings.marketplace_address:
-            token_addr = parse_address(self.settings.token_address, "CHAIN_TOKEN_ADDRESS")
-            market_addr = parse_address(self.settings.marketplace_address, "CHAIN_MARKETPLACE_ADDRESS")
+            token_addr: str = parse_address(self.settings.token_address, "CHAIN_TOKEN_ADDRESS")
+            market_addr: str = parse_address(self.settings.marketplace_address, "CHAIN_MARKETPLACE_ADDRESS")
             if not (await self._has_code(token_addr) and await self._has_code(market_addr)):
                 raise FailedPrecondition("configured contract addresses hold no code on this chain")
         else:
@@ -691,7 +692,8 @@ class ChainDomain:
                                                    counterparty=addrs[0] if len(addrs) == 1 else None,
                                                    details={"payees": addrs}))
         self._raise_if_failed(view, outcome)
-        results = [(to_checksum_address(e.args["payee"]), int(e.args["amount"]), e.name == "Withdrawn")
+        results: list[tuple[str, int, bool]] = [
+                   (to_checksum_address(e.args["payee"]), int(e.args["amount"]), e.name == "Withdrawn")
                    for e in view.events if e.name in ("Withdrawn", "WithdrawalFailed")]
         withdrawn = sum(amount for _, amount, ok in results if ok)
         if withdrawn != int(view.record.amount_wei):

@@ -156,7 +156,7 @@ class Network:
         if uri.startswith(("http://", "https://")):
             provider = Web3.HTTPProvider(uri, request_kwargs={"timeout": timeout_s})
         elif uri.startswith("ipc://") or uri.endswith(".ipc"):
-            provider = Web3.IPCProvider(uri.removeprefix("ipc://"), timeout=timeout_s)
+            provider = Web3.IPCProvider(uri.removeprefix("ipc://"), timeout=int(timeout_s))
         else:
             # web3 8's WebSocket provider is async-only; a node's HTTP endpoint serves the same API.
             raise ValueError(f"unsupported WEB3_PROVIDER_URI (use http(s):// or an .ipc path): {uri}")

@@ -23,6 +23,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    delete,
     func,
     or_,
     select,
@@ -231,7 +232,7 @@ class ChainRepository:
 
     def journal_discard(self, seq: int) -> None:
         with Session(self.engine) as s, s.begin():
-            s.execute(JournalEntry.__table__.delete().where(JournalEntry.seq == seq))
+            s.execute(delete(JournalEntry).where(JournalEntry.seq == seq))
 
     def journal_entries(self, after_seq: int = 0, batch: int = 500) -> list[tuple[int, bytes, int]]:
         with self.engine.connect() as c:
@@ -246,7 +247,7 @@ class ChainRepository:
         with Session(self.engine) as s, s.begin():
             s.add(Snapshot(journal_seq=journal_seq, head_block=head_block, state_root=state_root, data=data))
             s.flush()
-            s.execute(Snapshot.__table__.delete().where(Snapshot.journal_seq < journal_seq))
+            s.execute(delete(Snapshot).where(Snapshot.journal_seq < journal_seq))
 
     def latest_snapshot(self) -> Snapshot | None:
         with Session(self.engine, expire_on_commit=False) as s:

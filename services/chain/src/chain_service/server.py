@@ -48,7 +48,7 @@ class ChainApp:
                                      max_overflow=settings.db_max_overflow)
         self.repo = ChainRepository(self.engine)
         self.domain: ChainDomain | None = None
-        self.servicer = ChainServicer(None)  # type: ignore[arg-type] - set in on_start
+        self.servicer = ChainServicer(None)  # type: ignore[arg-type]  # the domain is attached in on_start
         self._snapshots: asyncio.Task[None] | None = None
 
     def register(self, server: grpc.aio.Server) -> None:

@@ -23,6 +23,7 @@ from decimal import Decimal
 from typing import Any
 
 from eth_account.signers.local import LocalAccount
+from eth_typing import ChecksumAddress
 from hexbytes import HexBytes
 from ipheron_libs.db import run_db
 from ipheron_libs.errors import DomainError, FailedPrecondition, Unavailable
@@ -105,8 +106,8 @@ class TransactionManager:
         self._nonce: int | None = None
 
     @property
-    def address(self) -> str:
-        return str(self.account.address)
+    def address(self) -> ChecksumAddress:
+        return self.account.address
 
     async def resync_nonce(self) -> int:
         """Take the next nonce from the chain (pending pool included)."""
