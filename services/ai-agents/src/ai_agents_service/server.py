@@ -155,6 +155,10 @@ class AgentsApp:
             self.market.add_trades([TradeFact(str(p.get("asset_id", "")), str(p.get("seller_wallet") or "").lower(),
                                               str(p.get("buyer_wallet") or "").lower(), price, at)])
 
+    async def metta_ready(self) -> bool:
+        """Health entry "metta": at least one interpreter worker is up."""
+        return bool(self.pool.worker_pids())
+
     # -- life cycle
 
     def migrate(self) -> None:
@@ -196,5 +200,5 @@ async def serve(settings: Settings) -> None:
     app = AgentsApp(settings, url)
     await grpc_server.serve(
         SERVICE_NAME, app.register, [FULL_NAME], host=settings.grpc_host, port=settings.grpc_port,
-        on_start=app.on_start, on_stop=app.on_stop,
+        on_start=app.on_start, on_stop=app.on_stop, dependency_checks={"metta": app.metta_ready},
     )
