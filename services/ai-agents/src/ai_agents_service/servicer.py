@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 RISK_LEVELS = {"low": pb.RISK_LEVEL_LOW, "medium": pb.RISK_LEVEL_MEDIUM, "high": pb.RISK_LEVEL_HIGH}
 SENTIMENTS = {"bullish": pb.SENTIMENT_BULLISH, "neutral": pb.SENTIMENT_NEUTRAL, "bearish": pb.SENTIMENT_BEARISH}
 MAX_LIST = 500
+UNKNOWN_REPUTATION = 50  # the auth service's starting reputation
 
 
 # ---------------------------------------------------------------- to domain
@@ -45,7 +46,7 @@ def asset_from_pb(msg: pb.AssetFeatures) -> AssetInput:
         raise InvalidArgument("asset.asset_type is required", field="asset.asset_type")
     if len(msg.utility_features) > 50:
         raise InvalidArgument("at most 50 utility features", field="asset.utility_features")
-    if msg.co_creators < 0 or not -1 <= msg.creator_reputation <= 100:
+    if msg.co_creators < 0 or not 0 <= msg.creator_reputation <= 100:
         raise InvalidArgument("co_creators >= 0 and creator_reputation 0..100", field="asset")
     return AssetInput(
         asset_type=asset_type_of(msg.asset_type),
@@ -54,7 +55,7 @@ def asset_from_pb(msg: pb.AssetFeatures) -> AssetInput:
         asset_id=msg.asset_id,
         utility_features=tuple(f.strip().lower() for f in msg.utility_features if f.strip()),
         co_creators=max(1, msg.co_creators),
-        creator_reputation=msg.creator_reputation,
+        creator_reputation=msg.creator_reputation if msg.HasField("creator_reputation") else UNKNOWN_REPUTATION,
         asking_price=decimal_of(msg.asking_price, "asset.asking_price"),
         content_hash=msg.content_hash.strip(),
         description=msg.description[:5000],
