@@ -130,3 +130,20 @@ async def test_stuck_transaction_is_replaced_in_the_node_mempool(rpc_chain: Chai
     assert original.status == "replaced" and original.replaced_by in sent.hashes[1:]
     # The node dropped the underpriced original: only the replacement exists on chain.
     assert rpc(node_uri, "eth_getTransactionByHash", [sent.hashes[0]]) is None
+
+
+async def test_receipt_waits_for_the_configured_confirmations(rpc_chain: ChainDomain, node_uri: str) -> None:
+    settings = ChainSettings(web3_provider_uri=node_uri, signer_key=OTHER_KEY, confirmations=2, poll_interval_s=0.02)
+    tm = TransactionManager(rpc_chain.network, rpc_chain.repo, Account.from_key(OTHER_KEY), settings,
+                            rpc_chain.chain_id)
+    task = asyncio.create_task(tm.send(TxRequest(type="native_transfer", to=SINK, data="0x", value=5, amount_wei=5)))
+    for _ in range(200):  # mined at once (automine), but only one confirmation so far
+        await asyncio.sleep(0.02)
+        with Session(rpc_chain.repo.engine) as s:
+            if s.execute(select(TxRecord).where(TxRecord.from_address == tm.address, TxRecord.amount_wei == 5)).first():
+                break
+    await asyncio.sleep(0.3)
+    assert not task.done()
+    rpc(node_uri, "evm_mine")
+    outcome = await asyncio.wait_for(task, 30)
+    assert outcome.succeeded and outcome.confirmations == 2
