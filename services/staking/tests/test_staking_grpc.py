@@ -7,6 +7,7 @@ import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from decimal import Decimal
 
 import grpc
@@ -370,3 +371,17 @@ async def test_concurrent_claims_pay_the_accrual_exactly_once(
         paid = sorted(D(c.claimed) for c in claims)
         assert paid[-1] == D("2.1") and sum(paid) == D("2.1")  # 730 * 10.5 % * 10/365
         assert [t for t, _ in _events(clean_engine)] == ["stake.opened", "stake.claimed"]
+
+
+async def test_idempotency_keys_expire_after_the_retention_window(
+    staking_url: str, clean_engine: Engine, clock: Clock
+) -> None:
+    async with running(staking_url, clock) as r:
+        first = await r.stub.OpenStake(_open(key="ttl-key"))
+        clock.advance(hours=71)
+        assert await asyncio.to_thread(r.app.service.purge_idempotency_keys, timedelta(hours=72)) == 0
+        assert (await r.stub.OpenStake(_open(key="ttl-key"))).stake.id == first.stake.id
+        clock.advance(hours=2)
+        assert await asyncio.to_thread(r.app.service.purge_idempotency_keys, timedelta(hours=72)) == 1
+        later = await r.stub.OpenStake(_open(key="ttl-key", amount="5"))  # a new request now
+        assert not later.replayed and later.stake.id != first.stake.id

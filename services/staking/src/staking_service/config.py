@@ -22,6 +22,8 @@ class Settings(ServiceSettings):
     currency: str = "ETH"
     # How often active stakes past their end time are recorded as matured.
     maturity_interval_seconds: float = 30.0
+    # How long an Idempotency-Key is remembered (a retry within it gets the first answer).
+    idempotency_retention_hours: float = 72.0
     # Run the outbox relay in this process (off only in tests without Redis).
     relay_events: bool = True
     # Where the assets service answers (ASSETS_ADDR, as every caller reads it); when

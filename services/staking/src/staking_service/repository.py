@@ -21,10 +21,12 @@ from sqlalchemy import (
     Numeric,
     String,
     and_,
+    delete,
     func,
     or_,
     select,
     text,
+    tuple_,
     update,
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID, insert
@@ -80,6 +82,7 @@ class IdempotencyKeyRow(Base):
     """A value-moving request already answered: (user, key) -> request hash + answer."""
 
     __tablename__ = "idempotency_keys"
+    __table_args__ = (Index("idx_idempotency_keys_created", "created_at"),)
 
     user_id: Mapped[str] = mapped_column(String(128), primary_key=True)
     key: Mapped[str] = mapped_column(String(128), primary_key=True)
@@ -214,7 +217,7 @@ def due_for_maturity(conn: Connection, now: datetime, limit: int) -> list[Stake]
 
 
 def reserve_idempotency_key(
-    conn: Connection, user_id: str, key: str, operation: str, request_hash: str
+    conn: Connection, user_id: str, key: str, operation: str, request_hash: str, now: datetime
 ) -> dict[str, Any] | None:
     """Claim (user_id, key) for this request, in the caller's transaction.
 
@@ -226,7 +229,7 @@ def reserve_idempotency_key(
     """
     inserted = conn.execute(
         insert(idempotency_keys)
-        .values(user_id=user_id, key=key, operation=operation, request_hash=request_hash)
+        .values(user_id=user_id, key=key, operation=operation, request_hash=request_hash, created_at=now)
         .on_conflict_do_nothing()
         .returning(idempotency_keys.c.key)
     ).first()
@@ -248,3 +251,20 @@ def store_idempotent_response(conn: Connection, user_id: str, key: str, response
         .where(idempotency_keys.c.user_id == user_id, idempotency_keys.c.key == key)
         .values(response=response)
     )
+
+
+def purge_idempotency_keys(conn: Connection, older_than: datetime, limit: int) -> int:
+    """Forget answered keys older than the retention window (a bounded batch per call)."""
+    old = (
+        select(idempotency_keys.c.user_id, idempotency_keys.c.key)
+        .where(idempotency_keys.c.created_at < older_than)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+        .subquery()
+    )
+    result = conn.execute(
+        delete(idempotency_keys).where(
+            tuple_(idempotency_keys.c.user_id, idempotency_keys.c.key).in_(select(old.c.user_id, old.c.key))
+        )
+    )
+    return int(result.rowcount or 0)

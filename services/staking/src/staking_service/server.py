@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import grpc
@@ -62,6 +62,10 @@ class StakingApp:
                 n = await run_db(self.service.mature_due)
                 if n:
                     log.info("recorded %d matured stakes", n)
+                retention = timedelta(hours=self.settings.idempotency_retention_hours)
+                purged = await run_db(self.service.purge_idempotency_keys, retention)
+                if purged:
+                    log.info("forgot %d expired idempotency keys", purged)
             except asyncio.CancelledError:
                 raise
             except Exception:  # noqa: BLE001 - keep sweeping after a DB hiccup

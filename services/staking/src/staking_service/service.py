@@ -10,7 +10,7 @@ import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -147,7 +147,7 @@ class StakingService:
         user, asset, value, key = self.validate_open(user_id, asset_id, amount, duration_days, idempotency_key)
         fingerprint = domain.request_fingerprint("open", asset_id=asset, amount=value, duration_days=duration_days)
         with self.engine.begin() as conn:
-            stored = repository.reserve_idempotency_key(conn, user, key, "open", fingerprint)
+            stored = repository.reserve_idempotency_key(conn, user, key, "open", fingerprint, self.clock())
             if stored is not None:
                 view = _view_from_json(stored)
                 _, parts = domain.apr_for(view.stake.amount, view.stake.duration_days)
@@ -177,7 +177,7 @@ class StakingService:
         with self.engine.begin() as conn:
             if key:
                 fingerprint = domain.request_fingerprint("claim", stake_id=stake_id)
-                stored = repository.reserve_idempotency_key(conn, user, key, "claim", fingerprint)
+                stored = repository.reserve_idempotency_key(conn, user, key, "claim", fingerprint, self.clock())
                 if stored is not None:
                     return ClaimOutcome(view=_view_from_json(stored), claimed=Decimal(stored["claimed"]), replayed=True)
             stake = self._load_for_write(conn, stake_id)
@@ -210,7 +210,7 @@ class StakingService:
         with self.engine.begin() as conn:
             if key:
                 fingerprint = domain.request_fingerprint("unstake", stake_id=stake_id)
-                stored = repository.reserve_idempotency_key(conn, user, key, "unstake", fingerprint)
+                stored = repository.reserve_idempotency_key(conn, user, key, "unstake", fingerprint, self.clock())
                 if stored is not None:
                     return UnstakeOutcome(
                         view=_view_from_json(stored),
@@ -269,6 +269,11 @@ class StakingService:
             payout=r.payout,
             replayed=False,
         )
+
+    def purge_idempotency_keys(self, retention: timedelta, limit: int = 1000) -> int:
+        """Drop answered idempotency keys older than `retention`; a retry after that is a new request."""
+        with self.engine.begin() as conn:
+            return repository.purge_idempotency_keys(conn, self.clock() - retention, limit)
 
     def mature_due(self, limit: int = 200) -> int:
         """Record maturity of stakes past their end time, emitting stake.matured; returns the count."""
