@@ -110,6 +110,7 @@ async def test_restarts_rebuild_identical_chain_state(durable_url, users) -> Non
     # From the journal alone, then the chain keeps working.
     fourth = Instance(durable_url)
     async with fourth as stub:
+        assert await fourth.app.chain_ready()  # the "evm" health entry
         after = await snapshot(stub, fourth.app, tokens, addresses)
         assert after == before
         assert after["tokens"][0][0] == buyer and after["tokens"][1][3]  # sold token moved; other still listed

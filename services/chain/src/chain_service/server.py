@@ -71,6 +71,14 @@ class ChainApp:
             except Exception:  # keep trying; the journal alone still rebuilds the chain
                 log.warning("chain snapshot failed; retrying later", exc_info=True)
 
+    async def chain_ready(self) -> bool:
+        """Health entry "evm": the chain node answers (embedded: the in-process EVM)."""
+        if self.domain is None:
+            return False
+        network = self.domain.network
+        await network.run(lambda: network.w3.eth.block_number)
+        return True
+
     async def on_stop(self) -> None:
         if self._snapshots is not None:
             self._snapshots.cancel()
@@ -90,4 +98,5 @@ async def serve(settings: ChainSettings) -> None:
     await grpc_server.serve(
         SERVICE_NAME, app.register, [FULL_NAME], host=settings.grpc_host, port=settings.grpc_port,
         on_start=app.on_start, on_stop=app.on_stop,
+        dependency_checks={"postgresql": grpc_server.engine_check(app.engine), "evm": app.chain_ready},
     )
