@@ -10,7 +10,7 @@ from pathlib import Path
 
 import grpc
 from ipheron.analytics.v1 import analytics_service_pb2, analytics_service_pb2_grpc
-from ipheron_libs import db, embedded, events
+from ipheron_libs import db, embedded, events, telemetry
 from ipheron_libs.db import run_db
 
 from analytics_service import consumer, domain
@@ -41,6 +41,9 @@ class AnalyticsApp:
         self.engine = db.make_engine(
             url, SCHEMA, pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow
         )
+        # DB spans join the RPC's trace; the thread pool matches the connection pool.
+        telemetry.instrument_engine(self.engine, SCHEMA)
+        db.configure_db_threads(settings.db_pool_size + settings.db_max_overflow)
         self.service = AnalyticsService(self.engine, clock)
         self.servicer = AnalyticsServicer(self.service)
         self.consumer: events.Consumer | None = None

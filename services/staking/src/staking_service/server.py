@@ -12,7 +12,7 @@ from pathlib import Path
 
 import grpc
 from ipheron.staking.v1 import staking_service_pb2, staking_service_pb2_grpc
-from ipheron_libs import db, embedded, events
+from ipheron_libs import db, embedded, events, telemetry
 from ipheron_libs.db import run_db
 
 from staking_service import domain
@@ -44,6 +44,9 @@ class StakingApp:
         self.engine = db.make_engine(
             url, SCHEMA, pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow
         )
+        # DB spans join the RPC's trace; the thread pool matches the connection pool.
+        telemetry.instrument_engine(self.engine, SCHEMA)
+        db.configure_db_threads(settings.db_pool_size + settings.db_max_overflow)
         self.service = StakingService(self.engine, clock)
         self.assets = AssetDirectory(settings.assets_addr, settings.call_timeout) if settings.assets_addr else None
         self.servicer = StakingServicer(self.service, settings.currency, self.assets)
