@@ -35,6 +35,8 @@ class Settings(ServiceSettings):
     market_timeout: float = 3.0
     # Market models are retrained this often (seconds), and market history refreshed.
     retrain_interval: float = 6 * 3600.0
+    # Market history (the pricing agent's demand data) is refreshed this often (seconds).
+    history_refresh_interval: float = 300.0
     history_days: int = 120
     # Seed of the synthetic market used until the analytics service has history.
     synthetic_seed: int = 7

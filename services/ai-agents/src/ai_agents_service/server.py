@@ -122,6 +122,16 @@ class AgentsApp:
             except Exception:  # keep the previous models and try again later
                 log.exception("market retraining failed; keeping the previous models")
 
+    async def _refresh_history_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.history_refresh_interval)
+            try:
+                await self.refresh_history()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # keep the current history and try again later
+                log.exception("market history refresh failed")
+
     # -- events
 
     async def handle_event(self, event: events.Event) -> None:
@@ -175,6 +185,8 @@ class AgentsApp:
             self._tasks.append(loop.create_task(self.pool.watch(self.settings.kb_reload_interval)))
         if self.settings.retrain_interval > 0:
             self._tasks.append(loop.create_task(self._retrain_forever()))
+        if self.settings.history_refresh_interval > 0 and self.analytics is not None:
+            self._tasks.append(loop.create_task(self._refresh_history_forever()))
         if self.settings.consume_events and self.settings.redis_url:
             self.consumer = events.Consumer(self.settings.redis_url, CONSUMER_GROUP, self.handle_event)
             self.consumer.start()
