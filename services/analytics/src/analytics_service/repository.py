@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
     BigInteger,
@@ -38,6 +38,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import Connection
+from sqlalchemy.sql.schema import Table
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from analytics_service import domain
@@ -137,12 +138,12 @@ class MarketAnalyticsRow(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
-assets = AssetRow.__table__
-asset_creators = AssetCreatorRow.__table__
-sales = SaleRow.__table__
-transfers = TransferRow.__table__
-stakes = StakeRow.__table__
-market = MarketAnalyticsRow.__table__
+assets = cast(Table, AssetRow.__table__)
+asset_creators = cast(Table, AssetCreatorRow.__table__)
+sales = cast(Table, SaleRow.__table__)
+transfers = cast(Table, TransferRow.__table__)
+stakes = cast(Table, StakeRow.__table__)
+market = cast(Table, MarketAnalyticsRow.__table__)
 
 
 # -- writes ---------------------------------------------------------------------
@@ -548,7 +549,9 @@ def staking_totals(conn: Connection, asset_type: str = ALL, asset_id: str | None
     return Decimal(total), int(n)
 
 
-def top_assets(conn: Connection, by: domain.TopBy, since: datetime | None, asset_type: str, limit: int) -> list[Any]:
+def top_assets(
+    conn: Connection, by: domain.TopBy, since: datetime | None, asset_type: str, limit: int
+) -> Sequence[Any]:
     """Assets ranked by volume, sales count, or latest sale price within the window."""
     conds = _sales_scope(asset_type)
     if since is not None:
@@ -609,7 +612,7 @@ def asset_sales_summary(conn: Connection, asset_id: str) -> Any:
     ).one()
 
 
-def asset_sales(conn: Connection, asset_id: str, *, newest_first: bool, limit: int) -> list[Any]:
+def asset_sales(conn: Connection, asset_id: str, *, newest_first: bool, limit: int) -> Sequence[Any]:
     order = (
         (sales.c.occurred_at.desc(), sales.c.sale_id.desc()) if newest_first else (sales.c.occurred_at, sales.c.sale_id)
     )
@@ -625,7 +628,7 @@ def transfer_count(conn: Connection, asset_id: str) -> int:
     return int(conn.execute(select(func.count()).where(transfers.c.asset_id == asset_id)).scalar_one())
 
 
-def creator_assets(conn: Connection, creator_id: str) -> list[Any]:
+def creator_assets(conn: Connection, creator_id: str) -> Sequence[Any]:
     """Each asset of a creator with its share, sales count, volume and last sale time."""
     per_asset = (
         select(

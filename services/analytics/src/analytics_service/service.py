@@ -217,7 +217,11 @@ class AnalyticsService:
             n_transfers = repository.transfer_count(conn, asset_id)
         first_price = Decimal(first[0].price) if first else None
         last_price = Decimal(recent[0].price) if recent else None
-        change = domain.pct_change(last_price, first_price) if summary.n >= 2 and first_price else None
+        change = (
+            domain.pct_change(last_price, first_price)
+            if summary.n >= 2 and first_price is not None and last_price is not None
+            else None
+        )
         return AssetPerformance(
             asset_id=asset_id,
             asset_type=known.asset_type if known is not None else (recent[0].asset_type if recent else ""),
@@ -336,12 +340,12 @@ class AnalyticsService:
                     seller_id=s.seller_id or None,
                     occurred_at=s.occurred_at or now,
                 )
-                creators = [domain.check_id(c, "creator_ids") for c in s.creator_ids]
+                creator_ids = [domain.check_id(c, "creator_ids") for c in s.creator_ids]
             except InvalidArgument as exc:
                 raise InvalidArgument(f"{where}.{exc.field}: {exc.message}", field=f"{where}.{exc.field}") from None
             if sale.asset_type == ALL:
                 raise InvalidArgument(f"{where}.asset_type must be a concrete type", field=f"{where}.asset_type")
-            parsed.append((sale, creators))
+            parsed.append((sale, creator_ids))
         creators: dict[str, list[tuple[str, Decimal]]] = {}
         for sale, ids in parsed:
             if ids and sale.asset_id not in creators:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from ipheron_libs.errors import Conflict
 from sqlalchemy import (
@@ -31,6 +31,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID, insert
 from sqlalchemy.engine import Connection
+from sqlalchemy.sql.schema import Table
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from staking_service.domain import Stake, StakeStatus
@@ -92,8 +93,8 @@ class IdempotencyKeyRow(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
-stakes = StakeRow.__table__
-idempotency_keys = IdempotencyKeyRow.__table__
+stakes = cast(Table, StakeRow.__table__)
+idempotency_keys = cast(Table, IdempotencyKeyRow.__table__)
 
 
 def _to_domain(row: Any) -> Stake:
