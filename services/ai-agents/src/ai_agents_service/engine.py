@@ -353,7 +353,8 @@ class RulePool:
     def _on_death(self, worker: _Worker) -> None:
         if worker.dead:
             return
-        log.error("metta worker %s died (exit code %s); replacing it", worker.pid, worker.process.poll())
+        was_ready = worker.ready.done() and not worker.ready.cancelled() and worker.ready.exception() is None
+        log.error("metta worker %s died (exit code %s)", worker.pid, worker.process.poll())
         error = WorkerDied("the rule interpreter serving this request died")
         if not worker.ready.done():
             worker.ready.set_exception(error)
@@ -362,7 +363,8 @@ class RulePool:
                 future.set_exception(error)
         worker.pending.clear()
         self._retire(worker)
-        if worker.generation == self._generation:
+        # A worker that dies while starting is the spawner's failure to handle (no loop).
+        if was_ready and worker.generation == self._generation:
             self._replace(worker.generation)
 
     def _retire(self, worker: _Worker) -> None:
@@ -376,10 +378,16 @@ class RulePool:
         self.replaced += 1
 
         async def spawn() -> None:
-            try:
-                self._idle.put_nowait(await self._spawn(generation))
-            except Exception:
-                log.exception("could not replace a metta worker")
+            delay = 0.5
+            while not self._closed and generation == self._generation:
+                try:
+                    self._idle.put_nowait(await self._spawn(generation))
+                    log.info("metta worker replaced")
+                    return
+                except Exception:
+                    log.exception("could not start a replacement metta worker; retrying in %ss", delay)
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, 30.0)
 
         task = asyncio.get_running_loop().create_task(spawn())
         self._tasks.add(task)
