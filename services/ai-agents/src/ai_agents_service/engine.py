@@ -95,6 +95,13 @@ def _convert(query: str, atoms: list[Any]) -> tuple[str, float | int | str]:
 def _worker_main(conn: Connection, kb_dir: str) -> None:
     """Entry point of one interpreter process: load the KB once, then serve requests."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when we stop
+    try:
+        import resource
+
+        # A hyperon abort is expected now and then (#1076): no core file for each one.
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    except (ImportError, ValueError, OSError):
+        pass
     from hyperon import MeTTa
 
     from ai_agents_service.kb import load_kb, register_grounded
