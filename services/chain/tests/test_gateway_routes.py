@@ -82,6 +82,14 @@ async def test_balances_and_withdraw_to_own_wallet(client, chain, users) -> None
         assert done.json()["results"] == [{"address": users[6].address, "amount_wei": str(owed), "succeeded": True}]
         again = await client.post("/api/v1/chain/withdraw")
         assert again.status_code == 400 and "no payee has a pending balance" in again.json()["detail"]
+        # With an Idempotency-Key a retry returns the first withdrawal instead.
+        await chain.list_token(minted.token_id, "2000")
+        await chain.buy(minted.token_id, users[5].address, "2000", "gw2-" + asset)
+        headers = {"Idempotency-Key": "wd-" + asset}
+        first = await client.post("/api/v1/chain/withdraw", headers=headers)
+        retry = await client.post("/api/v1/chain/withdraw", headers=headers)
+        assert first.status_code == retry.status_code == 200, first.text
+        assert first.json() == retry.json() and first.json()["results"][0]["amount_wei"] == "1000"
     finally:
         client.app.dependency_overrides.clear()
     assert (await client.get(f"/api/v1/chain/balances/{users[6].address}")).json()["pending_withdrawal_wei"] == "0"

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Header, Path
 from ipheron.chain.v1 import chain_service_pb2 as pb
 from pydantic import BaseModel, Field
 
@@ -141,12 +141,19 @@ async def balance(address: Address, stubs: Stubs) -> dict[str, Any]:
 
 @router.post("/withdraw", response_model=WithdrawOut,
              summary="Pay your pending marketplace balance to your own wallet (the platform pays the gas)")
-async def withdraw(user: CurrentUser, stubs: Stubs) -> dict[str, Any]:
+async def withdraw(
+    user: CurrentUser,
+    stubs: Stubs,
+    idempotency_key: Annotated[str | None, Header(pattern=r"^[A-Za-z0-9_\-:.]{8,128}$",
+                                                  description="optional; a retry returns the same withdrawal")] = None,
+) -> dict[str, Any]:
     if not user.wallet:
         raise Problem(409, "your account has no wallet address to withdraw to")
-    # Money only ever goes to the caller's own wallet, so a repeated request is harmless:
-    # the second one finds nothing pending and is refused with a clear 400.
-    r = await stubs.chain.Withdraw(pb.WithdrawRequest(payees=[user.wallet]))
+    # Money only ever goes to the caller's own wallet. Without a key a repeated request finds
+    # nothing pending (a clear 400); with one it returns the first withdrawal. Keys are scoped
+    # per user so two users cannot collide.
+    key = f"withdraw:{user.id}:{idempotency_key}" if idempotency_key else ""
+    r = await stubs.chain.Withdraw(pb.WithdrawRequest(payees=[user.wallet], idempotency_key=key))
     return {"transaction": transaction_out(r.transaction),
             "results": [{"address": x.address, "amount_wei": x.amount_wei, "succeeded": x.succeeded}
                         for x in r.results]}

@@ -624,14 +624,9 @@ class ChainDomain:
         price = parse_wei(price_wei, "price_wei")
         request_hash = hashlib.sha256(f"{token_id}|{to_addr}|{price}".encode()).hexdigest()
         async with self._serialized(f"buy:{key}"):
-            prior = await run_db(self.repo.get_by_idempotency_key, key)
-            if prior is not None and prior.status == "failed" and prior.block_number is None:
-                # The earlier attempt never reached a block (rejected or dropped): it moved no
-                # money, so the key is free for a new attempt; the old record stays for audit.
-                await run_db(self.repo.update_tx, prior.tx_hash, idempotency_key=None)
-                prior = None
+            prior = await self._prior_attempt(key, request_hash, "purchase")
             if prior is not None:
-                return await self._replay_buy(prior, request_hash)
+                return self._buy_result(prior)
             asset = await self._asset_of(token_id)
             if asset_id and parse_asset_id(asset_id) != asset:
                 raise InvalidArgument(f"token {token_id} belongs to asset {asset}, not {asset_id}", field="asset_id")
@@ -646,13 +641,24 @@ class ChainDomain:
             self._raise_if_failed(view, outcome)
             return self._buy_result(view)
 
-    async def _replay_buy(self, prior: TxRecord, request_hash: str) -> BuyResult:
+    async def _prior_attempt(self, key: str, request_hash: str, what: str) -> TxView | None:
+        """The outcome of an earlier request with this idempotency key, or None to go ahead.
+
+        Same key, different request: ALREADY_EXISTS. An earlier attempt still in flight is
+        awaited. One that never reached a block (rejected, or dropped in a crash) moved no
+        money, so the key is released for a new attempt; its record stays for audit.
+        """
+        prior = await run_db(self.repo.get_by_idempotency_key, key)
+        if prior is None:
+            return None
         if prior.request_hash != request_hash:
-            raise Conflict("idempotency_key was already used for a different purchase")
+            raise Conflict(f"idempotency_key was already used for a different {what}")
+        if prior.status == "failed" and prior.block_number is None:
+            await run_db(self.repo.update_tx, prior.tx_hash, idempotency_key=None)
+            return None
         record = prior
         if prior.status in ("pending", "replaced"):
-            # The first attempt is still in flight (or a replacement of it): wait for it.
-            sent = Sent(TxRequest(type="buy", to=prior.to_address, data="0x"), prior.nonce, prior.gas_limit,
+            sent = Sent(TxRequest(type=prior.type, to=prior.to_address, data="0x"), prior.nonce, prior.gas_limit,
                         int(prior.max_fee_per_gas), int(prior.max_priority_fee_per_gas), [prior.tx_hash],
                         time.monotonic())
             if prior.replaced_by:
@@ -661,7 +667,7 @@ class ChainDomain:
             record = await run_db(self.repo.get_tx, outcome.tx_hash) or prior
         view = await self._view_of(record)
         self._raise_if_failed(view)
-        return self._buy_result(view)
+        return view
 
     @staticmethod
     def _buy_result(view: TxView) -> BuyResult:
@@ -677,29 +683,41 @@ class ChainDomain:
                 royalty = int(e.args["royalty"])
         return BuyResult(tx=view, payouts=payouts, seller=seller, royalty=royalty)
 
-    async def withdraw(self, payees: list[str]) -> tuple[TxView, list[tuple[str, int, bool]]]:
+    async def withdraw(self, payees: list[str], idempotency_key: str = "") -> tuple[TxView, list[tuple[str, int, bool]]]:
+        """Pay each payee its pending balance; with a key, a retry returns the same withdrawal."""
         if not payees:
             raise InvalidArgument("at least one payee is required", field="payees")
         if len(payees) > MAX_WITHDRAW_BATCH:
             raise InvalidArgument(f"at most {MAX_WITHDRAW_BATCH} payees per withdrawal", field="payees")
+        key = idempotency_key.strip()
+        if len(key) > 200:
+            raise InvalidArgument("idempotency_key is at most 200 characters", field="idempotency_key")
         addrs = list(dict.fromkeys(parse_address(p, "payees") for p in payees))
-        pending = [int(await self._view(self.market.functions.pendingWithdrawal(a))) for a in addrs]
-        if not any(pending):
-            raise FailedPrecondition("no payee has a pending balance to withdraw")
-        data = self.market.encode_abi("withdrawFor", args=[addrs])
-        outcome, view = await self._send(TxRequest(type="withdraw", to=self.market.address, data=data,
-                                                   amount_wei=sum(pending),
-                                                   counterparty=addrs[0] if len(addrs) == 1 else None,
-                                                   details={"payees": addrs}))
+        request_hash = hashlib.sha256(("withdraw|" + ",".join(addrs)).encode()).hexdigest()
+        async with self._serialized(f"withdraw:{key}" if key else "withdraw"):
+            prior = await self._prior_attempt(key, request_hash, "withdrawal") if key else None
+            if prior is not None:
+                return prior, self._withdrawal_results(prior)
+            pending = [int(await self._view(self.market.functions.pendingWithdrawal(a))) for a in addrs]
+            if not any(pending):
+                raise FailedPrecondition("no payee has a pending balance to withdraw")
+            data = self.market.encode_abi("withdrawFor", args=[addrs])
+            outcome, view = await self._send(TxRequest(
+                type="withdraw", to=self.market.address, data=data, amount_wei=sum(pending),
+                counterparty=addrs[0] if len(addrs) == 1 else None, details={"payees": addrs},
+                idempotency_key=key or None, request_hash=request_hash))
         self._raise_if_failed(view, outcome)
-        results: list[tuple[str, int, bool]] = [
-                   (to_checksum_address(e.args["payee"]), int(e.args["amount"]), e.name == "Withdrawn")
-                   for e in view.events if e.name in ("Withdrawn", "WithdrawalFailed")]
+        results = self._withdrawal_results(view)
         withdrawn = sum(amount for _, amount, ok in results if ok)
         if withdrawn != int(view.record.amount_wei):
             await run_db(self.repo.update_tx, view.record.tx_hash, amount_wei=Decimal(withdrawn))
             view.record.amount_wei = Decimal(withdrawn)
         return view, results
+
+    @staticmethod
+    def _withdrawal_results(view: TxView) -> list[tuple[str, int, bool]]:
+        return [(to_checksum_address(e.args["payee"]), int(e.args["amount"]), e.name == "Withdrawn")
+                for e in view.events if e.name in ("Withdrawn", "WithdrawalFailed")]
 
 
 def event_args_json(args: dict[str, Any]) -> str:

@@ -137,7 +137,7 @@ class ChainServicer(pb_grpc.ChainServiceServicer):
                                      native_balance=_eth(native))
 
     async def Withdraw(self, request: pb.WithdrawRequest, context: grpc.aio.ServicerContext) -> pb.WithdrawResponse:
-        view, results = await self.domain.withdraw(list(request.payees))
+        view, results = await self.domain.withdraw(list(request.payees), request.idempotency_key)
         return pb.WithdrawResponse(
             transaction=transaction_pb(view),
             results=[pb.WithdrawalResult(address=a, amount_wei=str(v), succeeded=ok) for a, v, ok in results],

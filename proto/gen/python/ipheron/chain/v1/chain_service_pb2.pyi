@@ -319,10 +319,12 @@ class GetBalanceResponse(_message.Message):
     def __init__(self, address: _Optional[str] = ..., pending_withdrawal_wei: _Optional[str] = ..., native_balance_wei: _Optional[str] = ..., pending_withdrawal: _Optional[_Union[_common_pb2.Money, _Mapping]] = ..., native_balance: _Optional[_Union[_common_pb2.Money, _Mapping]] = ...) -> None: ...
 
 class WithdrawRequest(_message.Message):
-    __slots__ = ("payees",)
+    __slots__ = ("payees", "idempotency_key")
     PAYEES_FIELD_NUMBER: _ClassVar[int]
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
     payees: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, payees: _Optional[_Iterable[str]] = ...) -> None: ...
+    idempotency_key: str
+    def __init__(self, payees: _Optional[_Iterable[str]] = ..., idempotency_key: _Optional[str] = ...) -> None: ...
 
 class WithdrawalResult(_message.Message):
     __slots__ = ("address", "amount_wei", "succeeded")
