@@ -58,7 +58,7 @@ demo-data:
 	$(PY) -m ai_agents_service.synthetic --out .data/demo
 
 lint:
-	$(VENV)/bin/ruff check . || true
+	$(VENV)/bin/ruff check .
 
 clean:
 	rm -rf .data

@@ -80,7 +80,8 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         allow_credentials=settings.cors_allow_credentials,
         allow_methods=["GET", "POST", "PATCH", "DELETE", "OPTIONS"],
         allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "X-Request-ID"],
-        expose_headers=["X-Request-ID", "Retry-After", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset"],
+        expose_headers=["X-Request-ID", "Retry-After", "Idempotent-Replayed", "RateLimit-Limit",
+                        "RateLimit-Remaining", "RateLimit-Reset"],
     )
     app.add_middleware(TelemetryMiddleware, api_prefix=API_PREFIX)
     return app
