@@ -14,6 +14,7 @@ Expected amounts are computed here from the documented contract rules
 from __future__ import annotations
 
 import hashlib
+import logging
 import secrets
 import time
 import uuid
@@ -26,13 +27,13 @@ from typing import Any
 import grpc
 import httpx
 import pytest
+from helpers import Session, sign_in
 from ipheron.chain.v1 import chain_service_pb2 as chain_pb
 from ipheron.chain.v1 import chain_service_pb2_grpc as chain_grpc
 from ipheron.common.v1 import common_pb2
-
-from helpers import Session, sign_in
 from ipheron_devstack.stack import Stack
 
+log = logging.getLogger("e2e.marketplace")
 WEI = 10**18
 PROBLEM = "application/problem+json"
 # Long enough for a mint or a purchase on a loaded 2-core box; every wait polls and
@@ -337,6 +338,8 @@ def test_the_same_idempotency_key_replays_the_purchase_without_a_second_chain_tr
         client: httpx.Client, stack: Stack, sale: Sale) -> None:
     buys_before = chain_buys_of(stack, sale.asset["token_id"])
     assert [t.tx_hash for t in buys_before] == [sale.purchase["tx_hash"]]
+    credited = {s.account.address: balance(client, s.account.address)["pending_withdrawal_wei"]
+                for s, _ in sale.creators}
     for _ in range(2):
         again = purchase(client, sale.buyer, sale.asset["id"], sale.key)
         assert again.status_code == 200, again.text
@@ -350,7 +353,7 @@ def test_the_same_idempotency_key_replays_the_purchase_without_a_second_chain_tr
     asset = client.get(f"/api/v1/assets/{sale.asset['id']}").json()
     assert asset["owner_user_id"] == sale.buyer.user["id"]
     assert chain_owner(stack, sale.asset["token_id"]) == sale.buyer.account.address.lower()
-    assert int(balance(client, sale.seller.account.address)["pending_withdrawal_wei"]) == 0  # withdrawn above
+    assert {a: balance(client, a)["pending_withdrawal_wei"] for a in credited} == credited
     # A different buyer using the same key string is a different purchase: refused (already sold).
     other = sign_in(client)
     refused = purchase(client, other, sale.asset["id"], sale.key)
@@ -424,7 +427,7 @@ def test_only_the_owner_can_patch_an_asset(
     denied = client.patch(f"/api/v1/assets/{asset['id']}", json={"price": "0.01"}, headers=stranger.headers)
     is_problem(denied, 403)
     unchanged = client.get(f"/api/v1/assets/{asset['id']}").json()
-    assert Decimal(unchanged["price"]) == Decimal("2") and unchanged["version"] == asset["version"]
+    assert Decimal(unchanged["price"]) == Decimal(2) and unchanged["version"] == asset["version"]
     # The owner can, and the change is visible at once (the cache was invalidated).
     ok = client.patch(f"/api/v1/assets/{asset['id']}", json={"price": "2.5"}, headers=owner.headers)
     assert ok.status_code == 200, ok.text
@@ -443,26 +446,56 @@ def test_a_purchase_without_an_idempotency_key_is_400_and_buys_nothing(
     assert chain_buys_of(stack, asset["token_id"]) == []
 
 
-@pytest.mark.parametrize(("field", "change"), [
-    ("ipfs_hash", {"ipfs_hash": "b" + "a" * 58}),  # base32 alphabet, but not a CID
-    ("ipfs_hash", {"ipfs_hash": "Qm" + "1" * 44}),  # base58 alphabet, wrong multihash
-    ("creators", {"creators": "SHARES_60_30"}),
-    ("price", {"price": "0"}),
-    ("price", {"price": "-1"}),
-])
-def test_invalid_registration_is_a_4xx_problem_naming_the_field(
-        client: httpx.Client, field: str, change: dict[str, Any]) -> None:
-    a, b = sign_in_many(client, 2)
-    body = {**asset_body([(a, "60"), (b, "40")], price="1"), **change}
-    if body.get("creators") == "SHARES_60_30":
-        body["creators"] = [{"user_id": a.user["id"], "share_percent": "60"},
-                            {"user_id": b.user["id"], "share_percent": "30"}]
+def _shares_60_30(a: Session, b: Session) -> dict[str, Any]:
+    return {"creators": [{"user_id": a.user["id"], "share_percent": "60"},
+                         {"user_id": b.user["id"], "share_percent": "30"}]}
+
+
+# The gateway checks these in a whole-body validator, so its problem names the field only in
+# the message and reports `field: "body"` (gateway/src/ipheron_gateway/routers/assets.py,
+# AssetIn._rules); the structured check below is expected to fail until that is fixed.
+_BODY_LEVEL = pytest.mark.xfail(strict=True, reason="gateway AssetIn._rules reports errors[].field='body'")
+INVALID_REGISTRATIONS = [
+    pytest.param("ipfs_hash", lambda a, b: {"ipfs_hash": "b" + "a" * 58}, id="cid-base32-not-a-cid"),
+    pytest.param("ipfs_hash", lambda a, b: {"ipfs_hash": "Qm" + "1" * 44}, id="cid-base58-bad-multihash"),
+    pytest.param("creators", _shares_60_30, id="shares-sum-90"),
+    pytest.param("price", lambda a, b: {"price": "0"}, id="price-zero"),
+    pytest.param("price", lambda a, b: {"price": "-1"}, id="price-negative"),
+    pytest.param("royalty_rate", lambda a, b: {"royalty_rate": "60"}, id="royalty-over-50"),
+]
+_READABLE = {"creators": "shares", "price": "price", "ipfs_hash": "ipfs_hash", "royalty_rate": "royalty_rate"}
+
+
+@pytest.fixture(scope="module")
+def pair(client: httpx.Client) -> list[Session]:
+    return sign_in_many(client, 2)
+
+
+def _register_invalid(client: httpx.Client, pair: list[Session], change: Any) -> dict[str, Any]:
+    a, b = pair
+    body = {**asset_body([(a, "60"), (b, "40")], price="1"), **change(a, b)}
     resp = client.post("/api/v1/assets", json=body, headers=a.headers)
     assert 400 <= resp.status_code < 500, resp.text
     problem = is_problem(resp, resp.status_code)
-    readable = {"creators": "shares", "price": "price", "ipfs_hash": "ipfs_hash"}[field]
-    assert problem_names_field(problem, field) or problem_names_field(problem, readable), problem
+    # Nothing was registered for the caller.
     assert client.get("/api/v1/assets", params={"creator": a.user["id"]}).json()["total"] == 0
+    return problem
+
+
+@pytest.mark.parametrize(("field", "change"), INVALID_REGISTRATIONS)
+def test_invalid_registration_is_a_4xx_problem_that_says_which_field(
+        client: httpx.Client, pair: list[Session], field: str, change: Any) -> None:
+    problem = _register_invalid(client, pair, change)
+    assert problem_names_field(problem, field) or problem_names_field(problem, _READABLE[field]), problem
+
+
+@pytest.mark.parametrize(("field", "change"), [
+    pytest.param(*p.values, marks=_BODY_LEVEL, id=p.id) if p.id in ("shares-sum-90", "price-zero", "royalty-over-50")
+    else p for p in INVALID_REGISTRATIONS])
+def test_invalid_registration_problem_points_at_the_field_in_its_errors(
+        client: httpx.Client, pair: list[Session], field: str, change: Any) -> None:
+    problem = _register_invalid(client, pair, change)
+    assert field in [e.get("field") for e in problem.get("errors", [])], problem
 
 
 def test_creating_an_asset_without_signing_in_is_401(client: httpx.Client) -> None:
@@ -485,9 +518,10 @@ def test_assets_killed_between_chain_buy_and_record_finishes_the_sale_after_rest
     try:
         try:
             resp = purchase(client, buyer, asset["id"], key)
+            log.info("purchase during the crash answered %s %s", resp.status_code, resp.text)
             assert resp.status_code >= 500, resp.text  # the process died mid-request
-        except httpx.TransportError:
-            pass  # equally acceptable: the connection went with it
+        except httpx.TransportError as exc:
+            log.info("purchase during the crash: %r", exc)  # equally acceptable: the connection went with it
         proc = stack.processes["assets"]
         assert proc.wait(DEADLINE_S) == 137, "assets did not die at the crash point"
     finally:
@@ -502,6 +536,7 @@ def test_assets_killed_between_chain_buy_and_record_finishes_the_sale_after_rest
         again = purchase(client, buyer, asset["id"], key)
         if again.status_code != 503 or time.monotonic() > deadline:
             break
+        log.info("replay after restart answered 503: %s", again.text)
         time.sleep(0.2)  # the gateway's channel reconnecting to the new process
     assert again.status_code in (200, 202), again.text
     assert again.headers.get("idempotent-replayed") == "true"
