@@ -139,6 +139,10 @@ def main() -> int:
         stack.stop()
         shutil.rmtree(tmp, ignore_errors=True)
 
+    ai = subprocess.run([PY, str(ROOT / "bench" / "ai_bench.py"), "--seconds", "3"], cwd=ROOT,
+                        capture_output=True, text=True)
+    ai_text = ai.stdout.strip() if ai.returncode == 0 else f"ai_bench failed ({ai.returncode}): {ai.stderr[-500:]}"
+    print(ai_text)
     a, b, c = results
     lines = [f"| {r.name} | {r.rps:,.0f} | {r.p50_ms:.2f} | {r.p99_ms:.2f} | {r.non2xx} |" for r in results]
     ratio = (f"c/a = {c.rps / a.rps:.2f}  c/b = {c.rps / b.rps:.2f}  "
@@ -146,18 +150,19 @@ def main() -> int:
     table = "\n".join(["| path | req/s | p50 ms | p99 ms | non-2xx |", "|---|---|---|---|---|", *lines])
     print(table)
     print(ratio)
-    write_results(table, ratio)
+    write_results(table, ratio, ai_text)
     return 0 if all(r.non2xx == 0 for r in results) else 1
 
 
-def write_results(table: str, ratio: str) -> None:
+def write_results(table: str, ratio: str, ai_text: str) -> None:
     path = ROOT / "bench" / "RESULTS.md"
     head = path.read_text() if path.exists() else "# Benchmark results\n\nNewest first. Command: `make bench`.\n"
     head_lines = head.split("\n## ", 1)
     entry = (f"## {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC — `make bench`\n\n"
              f"Machine: {os.cpu_count()} cores, {platform.platform()}, Python {platform.python_version()}; "
              f"wrk -t1 -c{CONNECTIONS} -d{DURATION}s after a 2 s warm-up; one process per server.\n\n"
-             f"{table}\n\n{ratio}\n")
+             f"{table}\n\n{ratio}\n\nAI agents (`bench/ai_bench.py --seconds 3`, real MeTTa worker pool):\n\n"
+             f"```\n{ai_text}\n```\n")
     rest = ("\n## " + head_lines[1]) if len(head_lines) > 1 else ""
     path.write_text(head_lines[0].rstrip() + "\n\n" + entry + rest)
 
