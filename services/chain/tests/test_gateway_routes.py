@@ -12,12 +12,11 @@ import pytest
 from chain_service.server import FULL_NAME
 from chain_service.servicer import ChainServicer
 from ipheron.chain.v1 import chain_service_pb2_grpc as pb_grpc
+from ipheron_gateway import deps
+from ipheron_gateway.app import create_app
+from ipheron_gateway.config import SERVICES, GatewaySettings
 from ipheron_libs import grpc_server
 from ipheron_libs.devstack_ports import free_port
-
-gateway_app = pytest.importorskip("ipheron_gateway.app")
-from ipheron_gateway import deps
-from ipheron_gateway.config import SERVICES, GatewaySettings
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +33,7 @@ async def chain_addr(chain) -> AsyncIterator[str]:
 async def client(chain_addr: str, redis_url: str) -> AsyncIterator[httpx.AsyncClient]:
     addrs = {f"{s}_addr": f"127.0.0.1:{free_port()}" for s in SERVICES if s != "chain"}
     settings = GatewaySettings(chain_addr=chain_addr, redis_url=redis_url, upstream_timeout=30, **addrs)  # type: ignore[arg-type]
-    app = gateway_app.create_app(settings)
+    app = create_app(settings)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app, client=(f"10.9.{uuid.uuid4().int % 250}.1", 5555))
         async with httpx.AsyncClient(transport=transport, base_url="http://gw") as c:

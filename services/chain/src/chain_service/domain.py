@@ -644,18 +644,18 @@ class ChainDomain:
     async def _prior_attempt(self, key: str, request_hash: str, what: str) -> TxView | None:
         """The outcome of an earlier request with this idempotency key, or None to go ahead.
 
-        Same key, different request: ALREADY_EXISTS. An earlier attempt still in flight is
-        awaited. One that never reached a block (rejected, or dropped in a crash) moved no
-        money, so the key is released for a new attempt; its record stays for audit.
+        An earlier attempt that never reached a block (rejected, or dropped in a crash) moved
+        no money, so the key is released for a new attempt; its record stays for audit.
+        Otherwise: same key, different request is ALREADY_EXISTS; one still in flight is awaited.
         """
         prior = await run_db(self.repo.get_by_idempotency_key, key)
         if prior is None:
             return None
-        if prior.request_hash != request_hash:
-            raise Conflict(f"idempotency_key was already used for a different {what}")
         if prior.status == "failed" and prior.block_number is None:
             await run_db(self.repo.update_tx, prior.tx_hash, idempotency_key=None)
             return None
+        if prior.request_hash != request_hash:
+            raise Conflict(f"idempotency_key was already used for a different {what}")
         record = prior
         if prior.status in ("pending", "replaced"):
             sent = Sent(TxRequest(type=prior.type, to=prior.to_address, data="0x"), prior.nonce, prior.gas_limit,
