@@ -354,6 +354,9 @@ def test_the_same_idempotency_key_replays_the_purchase_without_a_second_chain_tr
     assert asset["owner_user_id"] == sale.buyer.user["id"]
     assert chain_owner(stack, sale.asset["token_id"]) == sale.buyer.account.address.lower()
     assert {a: balance(client, a)["pending_withdrawal_wei"] for a in credited} == credited
+    # The buyer's key is bound to this asset: reusing it for another one is refused, naming the key.
+    misuse = purchase(client, sale.buyer, str(uuid.uuid4()), sale.key)
+    assert "idempotency" in str(is_problem(misuse, 400)).lower()
     # A different buyer using the same key string is a different purchase: refused (already sold).
     other = sign_in(client)
     refused = purchase(client, other, sale.asset["id"], sale.key)
