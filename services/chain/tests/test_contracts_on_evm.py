@@ -273,6 +273,11 @@ async def test_a_buy_that_never_reached_a_block_can_be_retried_with_its_key(chai
     assert old is not None and old.idempotency_key is None and old.status == "failed"
     again = await chain.buy(token_id, users[4].address, "900", key)
     assert again.tx.record.tx_hash == result.tx.record.tx_hash
+    # Provenance shows what happened on chain: the mint, the listing and the one sale.
+    views, total, _, _ = await chain.list_transactions(asset_id="", token_id=token_id, address="", page=1,
+                                                       per_page=50)
+    assert [v.record.type for v in views] == ["mint", "list", "buy"] and total == 3
+    assert dropped not in [v.record.tx_hash for v in views]
 
 
 def test_a_configured_signer_is_funded_on_the_embedded_chain() -> None:

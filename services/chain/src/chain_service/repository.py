@@ -204,8 +204,10 @@ class ChainRepository:
 
     def list_txs(self, *, asset_id: uuid.UUID | None, token_id: int | None, address: str | None,
                  offset: int, limit: int) -> Page:
-        """Transactions oldest first (provenance order); replaced ones are left out."""
-        cond = [TxRecord.status != "replaced"]
+        """Transactions oldest first (provenance order). Left out: replaced ones, and failed ones
+        that never reached a block (rejected by the node or dropped), which never happened on chain."""
+        cond = [TxRecord.status != "replaced",
+                or_(TxRecord.status != "failed", TxRecord.block_number.is_not(None))]
         if asset_id is not None:
             cond.append(TxRecord.asset_id == asset_id)
         if token_id is not None:
