@@ -94,3 +94,21 @@ def start_redis(data_dir: Path, *, persist: bool = True, timeout: float = 15.0) 
 
 def remove_tree(path: Path) -> None:
     shutil.rmtree(path, ignore_errors=True)
+
+
+def service_database_url(database_url: str | None, data_dir: Path, schema: str) -> str:
+    """DATABASE_URL as given, else the embedded PostgreSQL under DATA_DIR with the
+    service's own role and schema (so `python -m <svc>_service` runs on its own)."""
+    if database_url:
+        return database_url
+    from ipheron_libs import db
+
+    pg = start_postgres(Path(data_dir) / "pg")
+    return db.provision(pg.admin_url, schema)
+
+
+def service_redis_url(redis_url: str | None, data_dir: Path) -> str:
+    """REDIS_URL as given, else the embedded Redis under DATA_DIR."""
+    if redis_url:
+        return redis_url
+    return start_redis(Path(data_dir) / "redis").url

@@ -181,3 +181,9 @@ def instrument_engine(engine: Engine, db_name: str) -> None:
             span = spans.pop()
             span.set_status(trace.Status(trace.StatusCode.ERROR))
             span.end()
+
+
+def setup_service(service: str, settings: Any) -> None:
+    """`setup` from a ServiceSettings: what every service's __main__ does first."""
+    setup(service, log_level=settings.log_level, trace_file=settings.trace_file,
+          otlp_endpoint=settings.otel_exporter_otlp_endpoint, sample_ratio=settings.trace_sample_ratio)

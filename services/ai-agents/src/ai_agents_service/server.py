@@ -41,10 +41,7 @@ CONSUMER_GROUP = "ai-agents"
 
 def database_url(settings: Settings) -> str:
     """DATABASE_URL as given, else the embedded PostgreSQL under DATA_DIR with our own role."""
-    if settings.database_url:
-        return settings.database_url
-    pg = embedded.start_postgres(Path(settings.data_dir) / "pg")
-    return db.provision(pg.admin_url, SCHEMA)
+    return embedded.service_database_url(settings.database_url, settings.data_dir, SCHEMA)
 
 
 class AgentsApp:

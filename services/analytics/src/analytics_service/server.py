@@ -10,7 +10,7 @@ from pathlib import Path
 
 import grpc
 from ipheron.analytics.v1 import analytics_service_pb2, analytics_service_pb2_grpc
-from ipheron_libs import db, embedded, events, telemetry
+from ipheron_libs import db, embedded, events
 from ipheron_libs.db import run_db
 
 from analytics_service import consumer, domain
@@ -26,10 +26,7 @@ FULL_NAME = analytics_service_pb2.DESCRIPTOR.services_by_name["AnalyticsService"
 
 def database_url(settings: Settings) -> str:
     """DATABASE_URL as given, else the embedded PostgreSQL under DATA_DIR with our own role."""
-    if settings.database_url:
-        return settings.database_url
-    pg = embedded.start_postgres(Path(settings.data_dir) / "pg")
-    return db.provision(pg.admin_url, SCHEMA)
+    return embedded.service_database_url(settings.database_url, settings.data_dir, SCHEMA)
 
 
 class AnalyticsApp:
@@ -41,8 +38,7 @@ class AnalyticsApp:
         self.engine = db.make_engine(
             url, SCHEMA, pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow
         )
-        # DB spans join the RPC's trace; the thread pool matches the connection pool.
-        telemetry.instrument_engine(self.engine, SCHEMA)
+        # The thread pool matches the connection pool (make_engine already traces queries).
         db.configure_db_threads(settings.db_pool_size + settings.db_max_overflow)
         self.service = AnalyticsService(self.engine, clock)
         self.servicer = AnalyticsServicer(self.service)

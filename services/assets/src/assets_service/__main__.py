@@ -9,9 +9,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from pathlib import Path
 
-from ipheron_libs import db, embedded, grpc_server, telemetry
+from ipheron_libs import embedded, grpc_server, telemetry
 from prometheus_client import start_http_server
 
 from assets_service.config import SCHEMA, Settings
@@ -21,19 +20,15 @@ log = logging.getLogger("assets")
 
 
 def _with_embedded_defaults(settings: Settings) -> Settings:
-    updates: dict[str, str] = {}
-    if not settings.database_url:
-        pg = embedded.start_postgres(Path(settings.data_dir) / "pg")
-        updates["database_url"] = db.provision(pg.admin_url, SCHEMA)
-    if not settings.redis_url:
-        updates["redis_url"] = embedded.start_redis(Path(settings.data_dir) / "redis").url
-    return settings.model_copy(update=updates) if updates else settings
+    return settings.model_copy(update={
+        "database_url": embedded.service_database_url(settings.database_url, settings.data_dir, SCHEMA),
+        "redis_url": embedded.service_redis_url(settings.redis_url, settings.data_dir),
+    })
 
 
 async def main() -> None:
     settings = Settings()
-    telemetry.setup("assets", log_level=settings.log_level, trace_file=settings.trace_file,
-                    otlp_endpoint=settings.otel_exporter_otlp_endpoint, sample_ratio=settings.trace_sample_ratio)
+    telemetry.setup_service("assets", settings)
     if settings.metrics_port:
         try:
             # cache_hits_total / cache_misses_total{cache="assets_local"|"assets_redis"}, RPC and DB counters.

@@ -20,8 +20,7 @@ def main() -> None:
         ring = rotate_dev_keys(settings.dev_keys_dir)
         sys.stdout.write(f"current kid {ring.current.kid}\n")
         return
-    telemetry.setup(SERVICE_NAME, log_level=settings.log_level, trace_file=settings.trace_file,
-                    otlp_endpoint=settings.otel_exporter_otlp_endpoint, sample_ratio=settings.trace_sample_ratio)
+    telemetry.setup_service(SERVICE_NAME, settings)
     grpc_server.run(lambda: serve(settings))
 
 

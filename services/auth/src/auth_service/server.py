@@ -30,10 +30,7 @@ FULL_NAME = auth_service_pb2.DESCRIPTOR.services_by_name["AuthService"].full_nam
 
 def database_url(settings: Settings) -> str:
     """DATABASE_URL as given, else the embedded PostgreSQL under DATA_DIR with our own role."""
-    if settings.database_url:
-        return settings.database_url
-    pg = embedded.start_postgres(Path(settings.data_dir) / "pg")
-    return db.provision(pg.admin_url, SCHEMA)
+    return embedded.service_database_url(settings.database_url, settings.data_dir, SCHEMA)
 
 
 def keyring_for(settings: Settings) -> KeyRing:

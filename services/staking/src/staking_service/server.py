@@ -12,7 +12,7 @@ from pathlib import Path
 
 import grpc
 from ipheron.staking.v1 import staking_service_pb2, staking_service_pb2_grpc
-from ipheron_libs import db, embedded, events, telemetry
+from ipheron_libs import db, embedded, events
 from ipheron_libs.db import run_db
 
 from staking_service import domain
@@ -29,10 +29,7 @@ FULL_NAME = staking_service_pb2.DESCRIPTOR.services_by_name["StakingService"].fu
 
 def database_url(settings: Settings) -> str:
     """DATABASE_URL as given, else the embedded PostgreSQL under DATA_DIR with our own role."""
-    if settings.database_url:
-        return settings.database_url
-    pg = embedded.start_postgres(Path(settings.data_dir) / "pg")
-    return db.provision(pg.admin_url, SCHEMA)
+    return embedded.service_database_url(settings.database_url, settings.data_dir, SCHEMA)
 
 
 class StakingApp:
@@ -44,8 +41,7 @@ class StakingApp:
         self.engine = db.make_engine(
             url, SCHEMA, pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow
         )
-        # DB spans join the RPC's trace; the thread pool matches the connection pool.
-        telemetry.instrument_engine(self.engine, SCHEMA)
+        # The thread pool matches the connection pool (make_engine already traces queries).
         db.configure_db_threads(settings.db_pool_size + settings.db_max_overflow)
         self.service = StakingService(self.engine, clock)
         self.assets = AssetDirectory(settings.assets_addr, settings.call_timeout) if settings.assets_addr else None
