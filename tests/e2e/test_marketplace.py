@@ -292,6 +292,28 @@ def test_a_sale_credits_seller_and_each_co_creator_their_exact_wei_share_and_wit
     assert again.headers["content-type"].startswith(PROBLEM)
 
 
+def test_creator_profiles_count_the_asset_and_their_share_of_the_sale(client: httpx.Client, sale: Sale) -> None:
+    from decimal import ROUND_DOWN
+
+    for s, bps in sale.creators:
+        # Attributed sales volume: price x share, rounded down to auth's 6 decimals.
+        share = (Decimal(SALE_PRICE) * bps / 10_000).quantize(Decimal("0.000001"), rounding=ROUND_DOWN)
+        # The creator counter is the mint saga's last step, which may still be running when the
+        # asset is already active (e.g. minted by the worker after a postponed risk check).
+        deadline = time.monotonic() + DEADLINE_S
+        while True:
+            resp = client.get(f"/api/v1/users/{s.user['id']}")
+            assert resp.status_code == 200, resp.text
+            profile = resp.json()
+            if profile["total_assets_created"] >= 1 or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        assert profile["total_assets_created"] == 1, profile
+        assert Decimal(profile["total_sales"]) == share, (profile, share)
+    buyer = client.get(f"/api/v1/users/{sale.buyer.user['id']}").json()
+    assert Decimal(buyer["total_sales"]) == 0 and buyer["total_assets_created"] == 0
+
+
 # ------------------------------------------------------------------ 2. provenance
 
 
