@@ -25,6 +25,7 @@ install:
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q $(PACKAGES)
 	npm ci --no-audit --no-fund --ignore-scripts
+	npm ci --prefix services/chain/devnode --no-audit --no-fund --ignore-scripts
 	@echo "installed: run 'make run' or 'make test'"
 
 run:
