@@ -28,10 +28,13 @@ import grpc
 import httpx
 import pytest
 from helpers import Session, sign_in
+from ipheron.assets.v1 import assets_service_pb2 as assets_pb
+from ipheron.assets.v1 import assets_service_pb2_grpc as assets_grpc
 from ipheron.chain.v1 import chain_service_pb2 as chain_pb
 from ipheron.chain.v1 import chain_service_pb2_grpc as chain_grpc
 from ipheron.common.v1 import common_pb2
-from ipheron_devstack.stack import Stack
+from ipheron_devstack.stack import ServiceSpec, Stack
+from ipheron_libs.devstack_ports import free_port
 
 log = logging.getLogger("e2e.marketplace")
 WEI = 10**18
@@ -529,6 +532,56 @@ def test_creating_an_asset_without_signing_in_is_401(client: httpx.Client) -> No
     is_problem(client.post("/api/v1/assets", json=body), 401)
     is_problem(client.post("/api/v1/assets", json=body, headers={"Authorization": "Bearer not.a.jwt"}), 401)
     assert client.get("/api/v1/assets", params={"creator": someone.user["id"]}).json()["total"] == 0
+
+
+# ------------------------------------------------------------------ cache across replicas
+
+
+def _local_cache_hits(metrics_url: str) -> float:
+    text = httpx.get(metrics_url, timeout=10).text
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+               if line.startswith("cache_hits_total{") and 'cache="assets_local"' in line)
+
+
+def test_a_write_through_one_assets_replica_invalidates_another_replicas_cache(
+        client: httpx.Client, stack: Stack) -> None:
+    owner = sign_in(client)
+    asset = create_active_asset(client, owner, asset_body([(owner, "100")], price="3"))
+    # A second replica of the assets service (same database and Redis) whose in-process cache
+    # would keep an entry for an hour: only the cross-replica invalidation can refresh it.
+    replica = ServiceSpec("assets-replica-2", "assets_service", "assets", "ASSETS", free_port())
+    stack.ports[replica.name] = replica.port
+    stack.service_urls[replica.name] = stack.service_urls["assets"]
+    metrics_port = free_port()
+    stack.start_service(replica, env={"ASSETS_LOCAL_CACHE_TTL": "3600", "ASSETS_METRICS_PORT": str(metrics_port),
+                                      "ASSETS_SAGA_WORKER": "false"})
+    try:
+        stack.wait_service(replica)
+        with grpc.insecure_channel(stack.addr(replica.name)) as ch:
+            stub = assets_grpc.AssetsServiceStub(ch)
+
+            def price_on_replica() -> Decimal:
+                r = stub.GetAsset(assets_pb.GetAssetRequest(asset_id=asset["id"]), timeout=10)
+                return Decimal(r.asset.price.amount)
+
+            metrics = f"http://127.0.0.1:{metrics_port}/metrics"
+            assert price_on_replica() == Decimal(3)
+            hits = _local_cache_hits(metrics)
+            assert price_on_replica() == Decimal(3)
+            assert _local_cache_hits(metrics) == hits + 1, "the replica did not serve from its local cache"
+
+            # The gateway's writes go to the first replica.
+            resp = client.patch(f"/api/v1/assets/{asset['id']}", json={"price": "3.5"}, headers=owner.headers)
+            assert resp.status_code == 200, resp.text
+            # Pub/sub delivery is asynchronous: poll, bounded far below the replica's cache TTL.
+            deadline = time.monotonic() + 30
+            while (seen := price_on_replica()) != Decimal("3.5") and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert seen == Decimal("3.5"), "the second replica still serves the old price"
+    finally:
+        proc = stack.processes.pop(replica.name)
+        proc.terminate()
+        proc.wait(30)
 
 
 # ------------------------------------------------------------------ 4. kill -9 mid-saga
