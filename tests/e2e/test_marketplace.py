@@ -5,7 +5,8 @@ chain to the wei (royalty split with its rounding remainder, seller proceeds,
 withdrawal); provenance is checked against the chain's own transaction records; many
 buyers race for one asset; the assets process is killed between the chain buy and its
 record and recovers; bad requests are clear problem+json answers; an Idempotency-Key
-replay never buys twice.
+replay never buys twice; creators' profiles in auth count the asset and their share of
+the sale; a write through one assets replica invalidates another replica's cache.
 
 Expected amounts are computed here from the documented contract rules
 (services/chain/README.md, "Money rules"), not taken from the service's answers.
@@ -13,6 +14,7 @@ Expected amounts are computed here from the documented contract rules
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import logging
 import secrets
@@ -47,8 +49,6 @@ DEADLINE_S = 60.0
 
 
 def _b32(data: bytes) -> str:
-    import base64
-
     return base64.b32encode(data).decode().lower().rstrip("=")
 
 
