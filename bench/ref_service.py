@@ -15,9 +15,8 @@ import grpc
 import uvloop
 from ipheron.auth.v1 import auth_service_pb2 as pb
 from ipheron.auth.v1 import auth_service_pb2_grpc as pb_grpc
-from sqlalchemy import create_engine, text
-
 from ipheron_libs.db import sqlalchemy_url
+from sqlalchemy import create_engine, text
 
 SQL = text("SELECT id, wallet_address, username, email, reputation_score, region, skills, bio, verified, "
            "total_sales, total_assets_created, created_at, updated_at FROM auth.users WHERE id = :id")

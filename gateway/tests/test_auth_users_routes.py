@@ -16,7 +16,6 @@ import pytest
 from eth_account import Account
 from eth_account.messages import encode_defunct
 from fastapi import FastAPI
-
 from ipheron_gateway.app import create_app
 from ipheron_gateway.config import SERVICES, GatewaySettings
 from ipheron_gateway.ratelimit import RateLimiter

@@ -10,13 +10,12 @@ import pytest
 from fastapi import APIRouter, Request
 from fastapi.testclient import TestClient
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from pydantic import BaseModel, Field, ValidationError
-
 from ipheron_gateway.app import create_app
 from ipheron_gateway.clients import ServiceClient
 from ipheron_gateway.config import SERVICES, GatewaySettings
 from ipheron_gateway.problems import GRPC_TO_HTTP, grpc_problem
 from ipheron_libs.devstack_ports import free_port
+from pydantic import BaseModel, Field, ValidationError
 
 
 class Item(BaseModel):

@@ -13,7 +13,6 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
 from ipheron_gateway.security.jwt import JwksVerifier, TokenError
 
 ISS, AUD = "ipheron-auth", "ipheron-api"

@@ -12,13 +12,12 @@ from pathlib import Path
 import httpx
 import pytest
 import redis.asyncio as aioredis
+from ipheron_gateway.ratelimit import RateLimiter, RateLimitMiddleware, RateLimitSettings, Rule, parse_rate
+from ipheron_libs import embedded
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
-
-from ipheron_gateway.ratelimit import RateLimiter, RateLimitMiddleware, RateLimitSettings, Rule, parse_rate
-from ipheron_libs import embedded
 
 
 def rule(name: str, limit: int, window: int, exact: bool) -> Rule:

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import pytest
 import redis
+from ipheron_libs import db, events
 from sqlalchemy import text
 from sqlalchemy.exc import ProgrammingError
-
-from ipheron_libs import db, events
 
 
 class _Op:
@@ -32,9 +31,8 @@ def test_a_service_role_cannot_read_another_services_schema(service_db_url) -> N
     with a.begin() as conn:
         conn.execute(text("CREATE TABLE secrets (v text)"))
         conn.execute(text("INSERT INTO secrets VALUES ('mine')"))
-    with pytest.raises(ProgrammingError, match="permission denied"):
-        with b.connect() as conn:
-            conn.execute(text("SELECT * FROM libtest_a.secrets")).all()
+    with pytest.raises(ProgrammingError, match="permission denied"), b.connect() as conn:
+        conn.execute(text("SELECT * FROM libtest_a.secrets")).all()
     a.dispose()
     b.dispose()
 
@@ -46,10 +44,9 @@ def test_outbox_relays_committed_events_once_and_drops_rolled_back_ones(service_
     r.delete(stream)
     with engine.begin() as conn:
         ev = events.emit(conn, "asset.created", "user-1", {"asset_id": "a1", "price": "1.50"})
-    with pytest.raises(RuntimeError):
-        with engine.begin() as conn:
-            events.emit(conn, "asset.created", "user-1", {"asset_id": "never"})
-            raise RuntimeError("the change failed")
+    with pytest.raises(RuntimeError), engine.begin() as conn:
+        events.emit(conn, "asset.created", "user-1", {"asset_id": "never"})
+        raise RuntimeError("the change failed")
     relay = events.OutboxRelay(engine, "libtest_ev", redis_url, stream=stream)
     assert relay.publish_pending() == 1
     assert relay.publish_pending() == 0

@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator
 import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-
 from ipheron_libs import grpc_server, telemetry
 from ipheron_libs.errors import FIELD_METADATA_KEY, InvalidArgument, NotFound
 from ipheron_libs.grpc_client import channel

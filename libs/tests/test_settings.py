@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from pydantic import ValidationError
-
 from ipheron_libs.settings import DEV_SECRET_PREFIX, InsecureSettingError, ServiceSettings, require_secret
+from pydantic import ValidationError
 
 
 def test_shared_settings_are_read_from_their_plain_names(monkeypatch: pytest.MonkeyPatch) -> None:

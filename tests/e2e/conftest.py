@@ -10,7 +10,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-
 from ipheron_devstack.stack import Stack
 
 

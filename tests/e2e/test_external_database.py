@@ -8,11 +8,10 @@ import tempfile
 from pathlib import Path
 
 import httpx
-from sqlalchemy import create_engine, text
-
 from helpers import sign_in
 from ipheron_devstack.stack import SERVICES, Stack
 from ipheron_libs import db, embedded
+from sqlalchemy import create_engine, text
 
 
 def test_database_url_points_services_at_an_external_postgres() -> None:

@@ -479,10 +479,6 @@ def _shares_60_30(a: Session, b: Session) -> dict[str, Any]:
                          {"user_id": b.user["id"], "share_percent": "30"}]}
 
 
-# The gateway checks these in a whole-body validator, so its problem names the field only in
-# the message and reports `field: "body"` (gateway/src/ipheron_gateway/routers/assets.py,
-# AssetIn._rules); the structured check below is expected to fail until that is fixed.
-_BODY_LEVEL = pytest.mark.xfail(strict=True, reason="gateway AssetIn._rules reports errors[].field='body'")
 INVALID_REGISTRATIONS = [
     pytest.param("ipfs_hash", lambda a, b: {"ipfs_hash": "b" + "a" * 58}, id="cid-base32-not-a-cid"),
     pytest.param("ipfs_hash", lambda a, b: {"ipfs_hash": "Qm" + "1" * 44}, id="cid-base58-bad-multihash"),
@@ -517,9 +513,7 @@ def test_invalid_registration_is_a_4xx_problem_that_says_which_field(
     assert problem_names_field(problem, field) or problem_names_field(problem, _READABLE[field]), problem
 
 
-@pytest.mark.parametrize(("field", "change"), [
-    pytest.param(*p.values, marks=_BODY_LEVEL, id=p.id) if p.id in ("shares-sum-90", "price-zero", "royalty-over-50")
-    else p for p in INVALID_REGISTRATIONS])
+@pytest.mark.parametrize(("field", "change"), INVALID_REGISTRATIONS)
 def test_invalid_registration_problem_points_at_the_field_in_its_errors(
         client: httpx.Client, pair: list[Session], field: str, change: Any) -> None:
     problem = _register_invalid(client, pair, change)

@@ -5,9 +5,9 @@ dies is named in the 503 and comes back."""
 from __future__ import annotations
 
 import secrets
+import time
 
 import httpx
-
 from helpers import sign_in, spans
 from ipheron_devstack.stack import Stack
 
@@ -76,4 +76,11 @@ def test_a_dead_service_is_named_and_recovers_after_restart(stack: Stack, api: h
         assert health.status_code == 503 and "service:staking" in health.json()["down"]
     finally:
         stack.restart("staking")
-    assert api.get("/api/v1/stakes", headers=session.headers).status_code == 200
+    # The gateway's channel reconnects within its short backoff (about 2 s at most).
+    deadline = time.monotonic() + 10
+    status = 0
+    while time.monotonic() < deadline and status != 200:
+        status = api.get("/api/v1/stakes", headers=session.headers).status_code
+        if status != 200:
+            time.sleep(0.2)
+    assert status == 200

@@ -21,7 +21,6 @@ from pathlib import Path
 import grpc
 import httpx
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-
 from ipheron_libs import db, embedded
 from ipheron_libs.devstack_ports import free_port
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import uvicorn
+from ipheron_libs import telemetry
 
 from ipheron_gateway.app import create_app
 from ipheron_gateway.config import GatewaySettings
-from ipheron_libs import telemetry
 
 
 def main() -> None:

@@ -9,9 +9,9 @@ from typing import Any
 
 import grpc
 from grpc_health.v1 import health_pb2_grpc
+from ipheron_libs.grpc_client import channel
 
 from ipheron_gateway.config import SERVICES, GatewaySettings
-from ipheron_libs.grpc_client import channel
 
 log = logging.getLogger("ipheron.gateway")
 

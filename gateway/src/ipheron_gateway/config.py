@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+from ipheron_libs.settings import ServiceSettings
 from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import SettingsConfigDict
-
-from ipheron_libs.settings import ServiceSettings
 
 SERVICES = ("auth", "assets", "staking", "analytics", "ai_agents", "chain")
 DEFAULT_PORTS = {"auth": 50051, "assets": 50052, "staking": 50053, "analytics": 50054, "ai_agents": 50055, "chain": 50056}

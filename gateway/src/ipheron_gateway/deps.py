@@ -11,6 +11,7 @@ from fastapi import Depends, Header, Request
 
 from ipheron_gateway.clients import Upstreams
 from ipheron_gateway.problems import Problem
+from ipheron_gateway.security.jwt import TokenError
 
 _IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_\-:.]{8,128}$")
 
@@ -60,9 +61,8 @@ async def user_from_request(request: Request) -> User | None:
         raise Problem(503, "token verification is not available")
     try:
         claims = await verifier.averify(token)
-    except Exception as exc:  # the verifier raises its TokenError with a safe reason
-        reason = getattr(exc, "reason", None) or "invalid token"
-        raise Problem(401, f"invalid access token: {reason}",
+    except TokenError as exc:  # its reason is safe to show
+        raise Problem(401, f"invalid access token: {exc.reason}",
                       headers={"WWW-Authenticate": 'Bearer error="invalid_token"'}) from None
     user = User(id=str(claims.sub), wallet=claims.wallet, claims=dict(claims.raw))
     request.state.user = user

@@ -10,10 +10,9 @@ import time
 import uuid
 from typing import Any
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
-
 from ipheron_libs import telemetry
 from ipheron_libs.metrics import API_DURATION, API_REQUESTS
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 _SAFE_REQUEST_ID = re.compile(rb"^[A-Za-z0-9_\-.:]{1,128}$")
 

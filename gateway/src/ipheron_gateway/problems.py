@@ -10,10 +10,9 @@ import grpc
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from ipheron_libs.errors import FIELD_METADATA_KEY
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
-
-from ipheron_libs.errors import FIELD_METADATA_KEY
 
 log = logging.getLogger("ipheron.gateway")
 PROBLEM_TYPE_BASE = "https://ipheron.dev/problems/"

@@ -41,5 +41,9 @@ def channel(addr: str, *, default_timeout: float = DEFAULT_TIMEOUT) -> grpc.aio.
     return grpc.aio.insecure_channel(
         addr,
         interceptors=[_ContextInterceptor(default_timeout)],
-        options=[("grpc.keepalive_time_ms", 30000), ("grpc.max_receive_message_length", 8 * 1024 * 1024)],
+        options=[("grpc.keepalive_time_ms", 30000), ("grpc.max_receive_message_length", 8 * 1024 * 1024),
+                 # A restarted peer is reachable again within ~2 s, not after gRPC's default
+                 # exponential backoff of up to two minutes (calls fail fast meanwhile).
+                 ("grpc.initial_reconnect_backoff_ms", 200), ("grpc.min_reconnect_backoff_ms", 200),
+                 ("grpc.max_reconnect_backoff_ms", 2000)],
     )

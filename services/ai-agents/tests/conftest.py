@@ -12,9 +12,6 @@ from typing import Any
 
 import grpc
 import pytest
-from ipheron.ai_agents.v1 import ai_agents_service_pb2_grpc as pb_grpc
-from ipheron_libs import db, grpc_server
-
 from ai_agents_service import synthetic
 from ai_agents_service.collaboration import CollaborationAgent
 from ai_agents_service.config import SCHEMA, Settings
@@ -24,6 +21,8 @@ from ai_agents_service.market_data import MarketData
 from ai_agents_service.pricing import PricingAgent
 from ai_agents_service.risk import RiskAgent
 from ai_agents_service.server import FULL_NAME, MIGRATIONS_DIR, AgentsApp
+from ipheron.ai_agents.v1 import ai_agents_service_pb2_grpc as pb_grpc
+from ipheron_libs import db, grpc_server
 
 END = date(2026, 10, 31)
 REPORT: dict[str, str] = {}

@@ -7,12 +7,11 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import pytest
-from ipheron_libs import db, grpc_server
-from ipheron_libs.db import run_db
-
 from ai_agents_service import synthetic
 from ai_agents_service.directory import AnalyticsHistory
 from ai_agents_service.server import AgentsApp
+from ipheron_libs import db, grpc_server
+from ipheron_libs.db import run_db
 
 
 @pytest.fixture(scope="session")

@@ -5,9 +5,8 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from ipheron_libs.errors import InvalidArgument
-
 from ai_agents_service.collaboration import CollaborationAgent, ContributorInput, Profile
+from ipheron_libs.errors import InvalidArgument
 
 ME = Profile("u-me", "me", "europe", ("illustration",), 60)
 CANDIDATES = [

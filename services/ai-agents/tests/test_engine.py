@@ -8,9 +8,8 @@ import signal
 from pathlib import Path
 
 import pytest
-from ipheron_libs.errors import Unavailable
-
 from ai_agents_service.engine import RuleNotReduced, RulePool
+from ipheron_libs.errors import Unavailable
 
 
 async def test_rule_answers_are_checked_values(pool: RulePool) -> None:

@@ -9,7 +9,6 @@ from typing import Any
 
 import httpx
 import pytest
-
 from ai_agents_service.server import AgentsApp
 
 gateway_app = pytest.importorskip("ipheron_gateway.app")

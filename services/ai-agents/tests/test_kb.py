@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from ai_agents_service.engine import RulePool
 from ai_agents_service.kb import KB_MODULES, KbError, validate_kb
 

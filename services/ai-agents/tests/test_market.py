@@ -6,12 +6,11 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from ipheron_libs.errors import FailedPrecondition, InvalidArgument
-
 from ai_agents_service import synthetic
 from ai_agents_service.market import HOLDOUT_DAYS, MarketAgent, validate_and_fit
 from ai_agents_service.market_data import MarketData
 from ai_agents_service.server import AgentsApp
+from ipheron_libs.errors import FailedPrecondition, InvalidArgument
 
 
 def test_forecast_beats_naive_last_value_on_held_out_synthetic_days(report: dict[str, str]) -> None:

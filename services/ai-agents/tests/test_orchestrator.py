@@ -6,13 +6,12 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from ipheron_libs.errors import FailedPrecondition
-
 from ai_agents_service.domain import AssetInput
 from ai_agents_service.market import MarketAgent
 from ai_agents_service.orchestrator import Orchestrator
 from ai_agents_service.pricing import PricingAgent
 from ai_agents_service.risk import RiskAgent
+from ipheron_libs.errors import FailedPrecondition
 
 ASSET = AssetInput(asset_type="art", region="europe", name="Orchestrated piece", creator_reputation=80)
 

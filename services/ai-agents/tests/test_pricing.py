@@ -6,12 +6,11 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
-from ipheron_libs.errors import InvalidArgument
-
 from ai_agents_service.domain import AssetInput
 from ai_agents_service.engine import RulePool
 from ai_agents_service.market_data import MarketData
 from ai_agents_service.pricing import PricingAgent
+from ipheron_libs.errors import InvalidArgument
 
 
 def _steady_then_busier_market() -> MarketData:

@@ -11,13 +11,12 @@ from typing import Any
 
 import grpc
 import pytest
+from ai_agents_service.server import CONSUMER_GROUP, AgentsApp
 from google.protobuf.timestamp_pb2 import Timestamp
 from ipheron.ai_agents.v1 import ai_agents_service_pb2 as pb
 from ipheron.ai_agents.v1 import ai_agents_service_pb2_grpc as pb_grpc
 from ipheron_libs import events
 from ipheron_libs.db import run_db
-
-from ai_agents_service.server import CONSUMER_GROUP, AgentsApp
 
 Stub = pb_grpc.AiAgentsServiceStub
 W = ["0x" + c * 40 for c in "123456"]

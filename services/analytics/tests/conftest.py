@@ -10,12 +10,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from analytics_service.config import SCHEMA
+from analytics_service.server import MIGRATIONS_DIR
 from ipheron_libs import db
 from ipheron_libs.events import Event
 from sqlalchemy import Engine, text
-
-from analytics_service.config import SCHEMA
-from analytics_service.server import MIGRATIONS_DIR
 
 NOW = datetime(2026, 3, 15, 12, 0, 0, tzinfo=UTC)
 

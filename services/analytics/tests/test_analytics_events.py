@@ -8,11 +8,10 @@ from datetime import date
 from decimal import Decimal
 
 import redis
+from analytics_service.consumer import apply_event, apply_in_transaction
 from conftest import NOW, created, days_ago, event, sold
 from ipheron_libs import events
 from sqlalchemy import Engine, text
-
-from analytics_service.consumer import apply_event, apply_in_transaction
 
 D = Decimal
 

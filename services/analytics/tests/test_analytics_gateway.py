@@ -9,13 +9,12 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import NOW, created, days_ago, sold
-from ipheron_libs import grpc_server
-from sqlalchemy import Engine
-
 from analytics_service.config import SERVICE_NAME, Settings
 from analytics_service.consumer import apply_event
 from analytics_service.server import FULL_NAME, AnalyticsApp
+from conftest import NOW, created, days_ago, sold
+from ipheron_libs import grpc_server
+from sqlalchemy import Engine
 
 gateway_app = pytest.importorskip("ipheron_gateway.app")
 from ipheron_gateway.config import GatewaySettings  # noqa: E402

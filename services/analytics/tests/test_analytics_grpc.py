@@ -10,6 +10,9 @@ from decimal import Decimal
 
 import grpc
 import pytest
+from analytics_service.config import SERVICE_NAME, Settings
+from analytics_service.consumer import apply_event
+from analytics_service.server import FULL_NAME, AnalyticsApp
 from conftest import NOW, created, days_ago, event, sold
 from google.protobuf.timestamp_pb2 import Timestamp
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -18,10 +21,6 @@ from ipheron.analytics.v1 import analytics_service_pb2_grpc as pb_grpc
 from ipheron_libs import grpc_server
 from ipheron_libs.errors import FIELD_METADATA_KEY
 from sqlalchemy import Engine
-
-from analytics_service.config import SERVICE_NAME, Settings
-from analytics_service.consumer import apply_event
-from analytics_service.server import FULL_NAME, AnalyticsApp
 
 D = Decimal
 

@@ -7,16 +7,15 @@ from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
+from analytics_service.config import SERVICE_NAME, Settings
+from analytics_service.import_demo import import_folder
+from analytics_service.server import FULL_NAME, AnalyticsApp
 from conftest import NOW
 from ipheron.analytics.v1 import analytics_service_pb2 as pb
 from ipheron.analytics.v1 import analytics_service_pb2_grpc as pb_grpc
 from ipheron_libs import grpc_server
 from ipheron_libs.grpc_client import channel
 from sqlalchemy import Engine
-
-from analytics_service.config import SERVICE_NAME, Settings
-from analytics_service.import_demo import import_folder
-from analytics_service.server import FULL_NAME, AnalyticsApp
 
 
 def _write_market(folder: Path) -> None:

@@ -6,10 +6,9 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
-from ipheron_libs.errors import InvalidArgument
-
 from analytics_service import domain
 from analytics_service.domain import MarketFacts, Sentiment
+from ipheron_libs.errors import InvalidArgument
 
 D = Decimal
 TODAY = date(2026, 3, 15)

@@ -9,14 +9,13 @@ from pathlib import Path
 
 import grpc
 import pytest
-from sqlalchemy import Engine, text
-
 from auth_service.config import Settings
 from auth_service.keys import KeyRing, SigningKey
 from auth_service.repository import SCHEMA
 from auth_service.server import FULL_NAME, MIGRATIONS_DIR, AuthApp
 from ipheron.auth.v1 import auth_service_pb2_grpc
 from ipheron_libs import db, grpc_server
+from sqlalchemy import Engine, text
 
 DOMAIN = "app.ipheron.test"
 URI = "https://app.ipheron.test"

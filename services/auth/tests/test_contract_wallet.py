@@ -8,17 +8,15 @@ from pathlib import Path
 
 import grpc
 import pytest
-from eth_account import Account
-from sqlalchemy import Engine
-
 from auth_service.keys import KeyRing
 from auth_service.server import FULL_NAME as AUTH_FULL_NAME
 from auth_service.server import AuthApp
+from conftest import make_settings
+from eth_account import Account
 from ipheron.auth.v1 import auth_service_pb2 as pb
 from ipheron.auth.v1.auth_service_pb2_grpc import AuthServiceStub
 from ipheron_libs import db, grpc_server
-
-from conftest import make_settings
+from sqlalchemy import Engine
 from test_login import rejected, sign
 
 chain_service = pytest.importorskip("chain_service")

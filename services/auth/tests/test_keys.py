@@ -6,10 +6,9 @@ from pathlib import Path
 
 import jwt
 import pytest
-
+from auth_service.domain import utcnow
 from auth_service.keys import KeyRing, SigningKey, load_keyring, rotate_dev_keys
 from auth_service.tokens import issue_access_token
-from auth_service.domain import utcnow
 
 
 def test_development_keys_are_generated_once_and_kept(tmp_path: Path) -> None:

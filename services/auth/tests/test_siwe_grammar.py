@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from auth_service.siwe import SiweParseError, parse_message
 
 EIP_EXAMPLE = """example.com wants you to sign in with your Ethereum account:

@@ -5,11 +5,9 @@ from __future__ import annotations
 import grpc
 import pytest
 from eth_account import Account
-
 from ipheron.auth.v1 import auth_service_pb2 as pb
 from ipheron.auth.v1.auth_service_pb2_grpc import AuthServiceStub
 from ipheron.common.v1 import common_pb2
-
 from test_login import login, rejected
 
 

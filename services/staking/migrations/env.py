@@ -2,7 +2,6 @@
 
 from alembic import context
 from ipheron_libs.migrations import run_env
-
 from staking_service.repository import Base
 
 run_env(context, Base.metadata, default_schema="staking")

@@ -9,7 +9,6 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from ipheron_libs import db
 from sqlalchemy import Engine, text
-
 from staking_service.config import SCHEMA
 from staking_service.server import MIGRATIONS_DIR
 

@@ -12,7 +12,6 @@ import pytest
 from fastapi import Request
 from ipheron_libs import grpc_server
 from sqlalchemy import Engine
-
 from staking_service.config import SERVICE_NAME, Settings
 from staking_service.server import FULL_NAME, StakingApp
 

@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 import grpc
 import pytest
@@ -21,11 +22,8 @@ from ipheron.staking.v1 import staking_service_pb2_grpc as pb_grpc
 from ipheron_libs import grpc_server
 from ipheron_libs.errors import FIELD_METADATA_KEY
 from sqlalchemy import Engine, text
-
 from staking_service.config import SERVICE_NAME, Settings
 from staking_service.server import FULL_NAME, StakingApp
-
-from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from conftest import Clock
@@ -298,7 +296,6 @@ def test_outbox_relay_publishes_stake_events_to_the_stream(
 ) -> None:
     import redis
     from ipheron_libs import events
-
     from staking_service.config import SCHEMA
     from staking_service.service import StakingService
 

@@ -7,7 +7,6 @@ from decimal import Decimal
 
 import pytest
 from ipheron_libs.errors import FailedPrecondition, InvalidArgument, PermissionDenied
-
 from staking_service import domain
 from staking_service.domain import StakeStatus
 

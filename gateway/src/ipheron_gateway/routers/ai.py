@@ -12,9 +12,9 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
+from ipheron.ai_agents.v1 import ai_agents_service_pb2 as pb
 from pydantic import BaseModel, ConfigDict, Field
 
-from ipheron.ai_agents.v1 import ai_agents_service_pb2 as pb
 from ipheron_gateway.deps import CurrentUser, OptionalUser, Stubs
 from ipheron_gateway.problems import Problem
 

@@ -9,12 +9,12 @@ from typing import Annotated, Any, Literal
 
 import grpc
 from fastapi import APIRouter, Query
+from ipheron.analytics.v1 import analytics_service_pb2 as pb
+from ipheron_libs.errors import FIELD_METADATA_KEY
 from pydantic import BaseModel, Field
 
-from ipheron.analytics.v1 import analytics_service_pb2 as pb
 from ipheron_gateway.deps import Stubs
 from ipheron_gateway.problems import Problem
-from ipheron_libs.errors import FIELD_METADATA_KEY
 
 router = APIRouter(prefix="/analytics", tags=["analytics"])
 

@@ -9,6 +9,7 @@ identity comes from the verified token only.
 from __future__ import annotations
 
 from datetime import UTC
+from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 import grpc
@@ -18,7 +19,7 @@ from ipheron.ai_agents.v1 import ai_agents_service_pb2 as ai_pb
 from ipheron.assets.v1 import assets_service_pb2 as pb
 from ipheron.auth.v1 import auth_service_pb2 as auth_pb
 from ipheron.common.v1 import common_pb2
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ipheron_gateway.deps import CurrentUser, IdempotencyKey, Stubs, User
 from ipheron_gateway.problems import Problem
@@ -75,19 +76,34 @@ class AssetIn(BaseModel):
     creators: list[CreatorIn] = Field(min_length=1, max_length=10)
     ipfs_hash: str = Field(min_length=46, max_length=200, pattern=r"^[A-Za-z0-9]+$", description="IPFS CID v0 or v1")
 
-    @model_validator(mode="after")
-    def _rules(self) -> AssetIn:
-        from decimal import Decimal
-
-        if Decimal(self.price) <= 0:
+    # Field validators (not one model validator) so a 422 names the field in errors[].field.
+    @field_validator("price")
+    @classmethod
+    def _positive_price(cls, v: str) -> str:
+        if Decimal(v) <= 0:
             raise ValueError("price must be greater than 0")
-        if not Decimal(0) <= Decimal(self.royalty_rate) <= Decimal(50):
+        return v
+
+    @field_validator("royalty_rate")
+    @classmethod
+    def _royalty_range(cls, v: str) -> str:
+        if not Decimal(0) <= Decimal(v) <= Decimal(50):
             raise ValueError("royalty_rate must be between 0 and 50")
-        if sum(Decimal(c.share_percent) for c in self.creators) != 100:
+        return v
+
+    @field_validator("creators")
+    @classmethod
+    def _shares_sum_to_100(cls, v: list[CreatorIn]) -> list[CreatorIn]:
+        if sum(Decimal(c.share_percent) for c in v) != 100:
             raise ValueError("creator shares must sum to exactly 100")
-        if len(orjson.dumps(self.metadata)) > MAX_METADATA_BYTES:
+        return v
+
+    @field_validator("metadata")
+    @classmethod
+    def _metadata_size(cls, v: dict[str, Any]) -> dict[str, Any]:
+        if len(orjson.dumps(v)) > MAX_METADATA_BYTES:
             raise ValueError(f"metadata is larger than {MAX_METADATA_BYTES} bytes")
-        return self
+        return v
 
 
 class AssetPatch(BaseModel):

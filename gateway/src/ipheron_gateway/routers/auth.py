@@ -10,9 +10,9 @@ from typing import Any
 
 import orjson
 from fastapi import APIRouter, Request, Response, status
+from ipheron.auth.v1 import auth_service_pb2 as pb
 from pydantic import BaseModel, ConfigDict, Field
 
-from ipheron.auth.v1 import auth_service_pb2 as pb
 from ipheron_gateway.deps import Stubs
 from ipheron_gateway.routers.users import UserOut, user_out
 

@@ -12,10 +12,10 @@ from datetime import UTC
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Query, Response, status
-from pydantic import BaseModel, ConfigDict, Field
-
 from ipheron.common.v1 import common_pb2
 from ipheron.staking.v1 import staking_service_pb2 as pb
+from pydantic import BaseModel, ConfigDict, Field
+
 from ipheron_gateway.deps import CurrentUser, IdempotencyKey, Stubs
 from ipheron_gateway.problems import Problem
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, ConfigDict, Field
-
 from ipheron.auth.v1 import auth_service_pb2 as pb
 from ipheron.common.v1 import common_pb2
+from pydantic import BaseModel, ConfigDict, Field
+
 from ipheron_gateway.deps import CurrentUser, Stubs
 from ipheron_gateway.problems import Problem
 

@@ -38,8 +38,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import Connection
-from sqlalchemy.sql.schema import Table
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.sql.schema import Table
 
 from analytics_service import domain
 from analytics_service.domain import ALL, UNKNOWN_TYPE, Sentiment

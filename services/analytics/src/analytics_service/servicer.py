@@ -12,7 +12,6 @@ from ipheron.analytics.v1 import analytics_service_pb2_grpc as pb_grpc
 from ipheron_libs.db import run_db
 from ipheron_libs.errors import InvalidArgument
 
-
 from analytics_service.domain import Period, Sentiment, TopBy, fmt
 from analytics_service.service import AnalyticsService, Day, SaleInput
 

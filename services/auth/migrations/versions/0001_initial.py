@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
-from sqlalchemy.dialects.postgresql import JSONB, UUID
-
 from ipheron_libs import events
+from sqlalchemy.dialects.postgresql import JSONB, UUID
 
 revision = "0001"
 down_revision = None

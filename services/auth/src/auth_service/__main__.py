@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import sys
 
+from ipheron_libs import grpc_server, telemetry
+
 from auth_service.config import Settings
 from auth_service.keys import rotate_dev_keys
 from auth_service.server import SERVICE_NAME, serve
-from ipheron_libs import grpc_server, telemetry
 
 
 def main() -> None:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import logging
 
 import grpc
-
-from auth_service.domain import ContractSignatureVerifier
 from ipheron.chain.v1 import chain_service_pb2, chain_service_pb2_grpc
 from ipheron_libs.errors import Unavailable
+
+from auth_service.domain import ContractSignatureVerifier
 
 log = logging.getLogger(__name__)
 

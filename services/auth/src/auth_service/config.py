@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ipheron_libs.settings import InsecureSettingError, ServiceSettings
 from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
-
-from ipheron_libs.settings import InsecureSettingError, ServiceSettings
 
 # eth-tester's py-evm chain, which the embedded chain service runs by default.
 EMBEDDED_CHAIN_ID = 131277322940537

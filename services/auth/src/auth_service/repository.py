@@ -14,17 +14,30 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from ipheron_libs import db, events
+from ipheron_libs.errors import Conflict, InvalidArgument, NotFound
 from sqlalchemy import (
-    Boolean, DateTime, Engine, ForeignKey, Integer, LargeBinary, Numeric, String, Text, and_, func, insert,
-    literal_column, select, text, update,
+    Boolean,
+    DateTime,
+    Engine,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    Numeric,
+    String,
+    Text,
+    and_,
+    func,
+    insert,
+    literal_column,
+    select,
+    text,
+    update,
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
-
-from ipheron_libs import db, events
-from ipheron_libs.errors import Conflict, InvalidArgument, NotFound
 
 SCHEMA = "auth"
 

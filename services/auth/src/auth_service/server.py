@@ -10,6 +10,9 @@ from datetime import datetime
 from pathlib import Path
 
 import grpc
+from ipheron.auth.v1 import auth_service_pb2, auth_service_pb2_grpc
+from ipheron_libs import db, embedded, events, grpc_client
+from ipheron_libs.db import run_db
 
 from auth_service import domain
 from auth_service.config import Settings
@@ -17,9 +20,6 @@ from auth_service.domain import Authenticator
 from auth_service.keys import KeyRing, load_keyring
 from auth_service.repository import SCHEMA, Repository
 from auth_service.servicer import AuthServicer
-from ipheron.auth.v1 import auth_service_pb2, auth_service_pb2_grpc
-from ipheron_libs import db, embedded, events, grpc_client
-from ipheron_libs.db import run_db
 
 log = logging.getLogger("auth_service")
 

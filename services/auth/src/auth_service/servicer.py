@@ -7,12 +7,12 @@ from typing import Any
 
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
-
-from auth_service.domain import Authenticator, IssuedTokens
-from auth_service.repository import User
 from ipheron.auth.v1 import auth_service_pb2 as pb
 from ipheron.auth.v1 import auth_service_pb2_grpc
 from ipheron.common.v1 import common_pb2
+
+from auth_service.domain import Authenticator, IssuedTokens
+from auth_service.repository import User
 
 
 def _ts(value: Any) -> Timestamp:

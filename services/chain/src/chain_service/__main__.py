@@ -10,9 +10,7 @@ from chain_service.server import SERVICE_NAME, serve
 
 def main() -> None:
     settings = ChainSettings()
-    telemetry.setup(SERVICE_NAME, log_level=settings.log_level, trace_file=settings.trace_file,
-                    otlp_endpoint=settings.otel_exporter_otlp_endpoint,
-                    sample_ratio=settings.trace_sample_ratio)
+    telemetry.setup_service(SERVICE_NAME, settings)
     grpc_server.run(lambda: serve(settings))
 
 

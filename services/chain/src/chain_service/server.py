@@ -28,10 +28,7 @@ FULL_NAME = chain_service_pb2.DESCRIPTOR.services_by_name["ChainService"].full_n
 
 def database_url(settings: ChainSettings) -> str:
     """DATABASE_URL as given, else the embedded PostgreSQL under DATA_DIR with our own role."""
-    if settings.database_url:
-        return settings.database_url
-    pg = embedded.start_postgres(Path(settings.data_dir) / "pg")
-    return db.provision(pg.admin_url, SCHEMA)
+    return embedded.service_database_url(settings.database_url, settings.data_dir, SCHEMA)
 
 
 class ChainApp:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import AliasChoices, Field
 from ipheron_libs.settings import ServiceSettings
+from pydantic import AliasChoices, Field
 from pydantic_settings import SettingsConfigDict
 
 SCHEMA = "staking"
