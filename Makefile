@@ -2,7 +2,10 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-PYTHON_BOOT ?= $(shell command -v python3.12 || command -v python3.11)
+# The first interpreter that really runs and is 3.11 or 3.12 (a pyenv shim may exist for a
+# version that is not selected; hyperon has no wheels for 3.13+).
+PYTHON_BOOT ?= $(shell for p in python3.11 python3.12 python3; do \
+  $$p -c 'import sys; sys.exit(sys.version_info[:2] not in ((3, 11), (3, 12)))' 2>/dev/null && { command -v $$p; break; }; done)
 VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
