@@ -8,11 +8,11 @@ import importlib
 import logging
 import pkgutil
 from collections.abc import AsyncIterator
+from typing import Any
 
 import redis.asyncio as aioredis
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import ORJSONResponse
 
 from ipheron_gateway import health, problems, routers
 from ipheron_gateway.clients import Upstreams
@@ -32,6 +32,14 @@ def _area_routers() -> list[tuple[str, object]]:
         if router is not None:
             found.append((mod.name, router))
     return found
+
+
+def _exporting(settings: GatewaySettings) -> bool:
+    """Spans only when they go somewhere; unexported spans would be pure cost.
+
+    Without an exporter the incoming traceparent still reaches the services, which
+    continue the caller's trace."""
+    return bool(settings.trace_file or settings.otel_exporter_otlp_endpoint)
 
 
 def create_app(settings: GatewaySettings | None = None) -> FastAPI:
@@ -57,12 +65,11 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         title="IPheron API",
         version="1.0.0",
         description="Marketplace for intellectual-property assets: register, mint, buy, stake, analyse.",
-        default_response_class=ORJSONResponse,
         lifespan=lifespan,
         # FastAPI's native OpenTelemetry: one HTTP server span per request, current
         # while routes call the services. Exporters are set up by ipheron_libs.telemetry;
         # per-operation spans and OTel metrics are off (Prometheus serves metrics).
-        telemetry={"tracing": True, "metrics": False, "logs": False, "operation_spans": False,
+        telemetry={"tracing": _exporting(settings), "metrics": False, "logs": False, "operation_spans": False,
                    "auto_configure": False},
     )
     app.state.settings = settings
@@ -73,6 +80,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         prefix = "" if getattr(router, "root_level", False) else API_PREFIX
         app.include_router(router, prefix=prefix)  # type: ignore[arg-type]
         log.debug("included router %s", name)
+    _prefilter_included_routers(app)
     _install_security(app, settings)
     app.add_middleware(
         CORSMiddleware,
@@ -83,8 +91,46 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         expose_headers=["X-Request-ID", "Retry-After", "Idempotent-Replayed", "RateLimit-Limit",
                         "RateLimit-Remaining", "RateLimit-Reset"],
     )
-    app.add_middleware(TelemetryMiddleware, api_prefix=API_PREFIX)
+    app.add_middleware(TelemetryMiddleware, api_prefix=API_PREFIX, propagate_incoming=not _exporting(settings))
     return app
+
+
+def _prefilter_included_routers(app: FastAPI) -> None:
+    """Let each included router reject paths outside its own literal prefixes at once.
+
+    FastAPI matches a request by asking every included router in turn, and each of
+    those walks all its routes with per-route scope bookkeeping: about 200 µs per
+    /api/v1 request on this hardware, a tenth of the gateway's time. A router whose
+    routes all start with, say, "/api/v1/users" cannot match "/api/v1/stakes/1", so
+    it answers NONE after one str.startswith. Falls back to plain matching if the
+    installed FastAPI lays routers out differently.
+    """
+    from starlette.routing import Match
+
+    for included in app.router.routes:
+        original = getattr(included, "original_router", None)
+        context = getattr(included, "include_context", None)
+        if original is None or context is None or not hasattr(included, "matches"):
+            continue
+        base = getattr(context, "prefix", "") or ""
+        prefixes: list[str] = []
+        for route in original.routes:
+            path = getattr(route, "path", None)
+            if not isinstance(path, str):
+                prefixes = []
+                break
+            prefixes.append((base + path).split("{", 1)[0])
+        if not prefixes:
+            continue
+        literal = tuple(sorted(set(prefixes)))
+        matches = included.matches
+
+        def fast_matches(scope: Any, _literal: tuple[str, ...] = literal, _matches: Any = matches) -> Any:
+            if scope.get("type") == "http" and not scope["path"].startswith(_literal):
+                return Match.NONE, {}
+            return _matches(scope)
+
+        included.matches = fast_matches
 
 
 def _install_security(app: FastAPI, settings: GatewaySettings) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 
 import grpc
 from grpc_health.v1 import health_pb2_grpc
-from ipheron_libs.grpc_client import channel
+from ipheron_libs.grpc_client import channel, context_metadata
 
 from ipheron_gateway.config import SERVICES, GatewaySettings
 
@@ -27,19 +27,23 @@ def _stub_class(service: str) -> type | None:
 
 
 class ServiceClient:
-    """A stub whose errors remember which service raised them (for 503 'naming it')."""
+    """A stub whose every call carries a deadline and the trace context / request id,
+    and whose errors remember which service raised them (for 503 'naming it')."""
 
-    def __init__(self, name: str, stub: Any) -> None:
+    def __init__(self, name: str, stub: Any, default_timeout: float = 5.0) -> None:
         self._name = name
         self._stub = stub
+        self._timeout = default_timeout
 
     def __getattr__(self, method: str) -> Callable[..., Awaitable[Any]]:
         rpc = getattr(self._stub, method)
         name = self._name
+        default_timeout = self._timeout
 
-        async def call(request: Any, **kwargs: Any) -> Any:
+        async def call(request: Any, *, timeout: float | None = None, metadata: Any = (), **kwargs: Any) -> Any:
             try:
-                return await rpc(request, **kwargs)
+                return await rpc(request, timeout=timeout or default_timeout,
+                                 metadata=context_metadata(metadata), **kwargs)
             except grpc.aio.AioRpcError as exc:
                 exc._ipheron_service = name  # type: ignore[attr-defined]
                 raise
@@ -57,12 +61,12 @@ class Upstreams:
         self.clients: dict[str, ServiceClient] = {}
         self.health: dict[str, health_pb2_grpc.HealthStub] = {}
         for svc in SERVICES:
-            ch = channel(settings.addr(svc), default_timeout=settings.upstream_timeout)
+            ch = channel(settings.addr(svc), default_timeout=settings.upstream_timeout, intercept=False)
             self.channels[svc] = ch
             self.health[svc] = health_pb2_grpc.HealthStub(ch)
             cls = _stub_class(svc)
             if cls is not None:
-                self.clients[svc] = ServiceClient(svc, cls(ch))
+                self.clients[svc] = ServiceClient(svc, cls(ch), settings.upstream_timeout)
 
     def __getattr__(self, svc: str) -> ServiceClient:
         try:

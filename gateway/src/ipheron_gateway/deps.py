@@ -25,7 +25,8 @@ class User:
     claims: dict[str, Any] = field(default_factory=dict)
 
 
-def _upstreams(request: Request) -> Upstreams:
+async def _upstreams(request: Request) -> Upstreams:
+    # async on purpose: FastAPI runs sync dependencies in a worker thread (a hop per request).
     return request.app.state.upstreams  # type: ignore[no-any-return]
 
 
@@ -84,17 +85,27 @@ CurrentUser = Annotated[User, Depends(_current_user)]
 OptionalUser = Annotated[User | None, Depends(_optional_user)]
 
 
-def _idempotency_key(idempotency_key: Annotated[str | None, Header()] = None) -> str:
+def _checked_key(value: str) -> str:
+    if not _IDEMPOTENCY_KEY.match(value):
+        raise Problem(400, "Idempotency-Key must be 8-128 characters of A-Z a-z 0-9 _ - : .",
+                      errors=[{"field": "Idempotency-Key", "message": "invalid format"}])
+    return value
+
+
+async def _idempotency_key(idempotency_key: Annotated[str | None, Header()] = None) -> str:
     if idempotency_key is None:
         raise Problem(400, "the Idempotency-Key header is required for this request",
                       errors=[{"field": "Idempotency-Key", "message": "required"}])
-    if not _IDEMPOTENCY_KEY.match(idempotency_key):
-        raise Problem(400, "Idempotency-Key must be 8-128 characters of A-Z a-z 0-9 _ - : .",
-                      errors=[{"field": "Idempotency-Key", "message": "invalid format"}])
-    return idempotency_key
+    return _checked_key(idempotency_key)
+
+
+async def _optional_idempotency_key(idempotency_key: Annotated[str | None, Header()] = None) -> str:
+    return "" if idempotency_key is None else _checked_key(idempotency_key)
 
 
 IdempotencyKey = Annotated[str, Depends(_idempotency_key)]
+# "" when the client sent none (the write is then not deduplicated).
+OptionalIdempotencyKey = Annotated[str, Depends(_optional_idempotency_key)]
 
 
 def client_ip(request: Request, trust_forwarded_for: bool) -> str:

@@ -7,8 +7,9 @@ import datetime as dt
 from typing import Any
 
 import grpc
+import orjson
 from fastapi import APIRouter, Request
-from fastapi.responses import ORJSONResponse, Response
+from fastapi.responses import Response
 from grpc_health.v1 import health_pb2
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
@@ -94,7 +95,11 @@ async def health(request: Request) -> Response:
     }
     if degraded:
         body["degraded"] = degraded
-    return ORJSONResponse(body, status_code=503 if down else 200)
+    return _json(body, 503 if down else 200)
+
+
+def _json(body: dict[str, Any], status: int) -> Response:
+    return Response(orjson.dumps(body), status_code=status, media_type="application/json")
 
 
 @router.get("/health/live", summary="The gateway process is alive")
@@ -108,8 +113,8 @@ async def ready(request: Request) -> Response:
     timeout = request.app.state.settings.health_timeout
     results = await asyncio.gather(*[_check(upstreams, s, "", timeout) for s in SERVICES])
     down = [s for s, r in zip(SERVICES, results, strict=True) if r != "up"]
-    return ORJSONResponse({"status": "not ready" if down else "ready", "down": down},
-                          status_code=503 if down else 200)
+    return _json({"status": "not ready" if down else "ready", "down": down},
+                 503 if down else 200)
 
 
 @router.get("/metrics", summary="Prometheus metrics", include_in_schema=False)

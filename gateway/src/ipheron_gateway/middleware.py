@@ -12,15 +12,19 @@ from typing import Any
 
 from ipheron_libs import telemetry
 from ipheron_libs.metrics import API_DURATION, API_REQUESTS
+from opentelemetry import context as otel_context
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 _SAFE_REQUEST_ID = re.compile(rb"^[A-Za-z0-9_\-.:]{1,128}$")
 
 
 class TelemetryMiddleware:
-    def __init__(self, app: ASGIApp, api_prefix: str = "") -> None:
+    def __init__(self, app: ASGIApp, api_prefix: str = "", propagate_incoming: bool = False) -> None:
+        """`propagate_incoming`: make an incoming traceparent current (when FastAPI's own
+        server span, which would do that, is off because nothing exports spans)."""
         self.app = app
         self.api_prefix = api_prefix
+        self.propagate_incoming = propagate_incoming
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -28,10 +32,15 @@ class TelemetryMiddleware:
             return
         started = time.perf_counter()
         rid_raw = None
+        carrier: list[tuple[str, str]] = []
         for k, v in scope["headers"]:
             if k == b"x-request-id":
                 rid_raw = v
-                break
+            elif k == b"traceparent" or k == b"tracestate":
+                carrier.append((k.decode(), v.decode("latin-1")))
+        octx = None
+        if carrier and self.propagate_incoming:
+            octx = otel_context.attach(telemetry.extract_context(carrier))
         rid = rid_raw.decode() if rid_raw and _SAFE_REQUEST_ID.match(rid_raw) else uuid.uuid4().hex
         rid_token = telemetry.request_id_var.set(rid)
         status = 500
@@ -53,6 +62,8 @@ class TelemetryMiddleware:
             API_REQUESTS.labels(endpoint=endpoint, status=str(status)).inc()
             API_DURATION.labels(endpoint=endpoint).observe(elapsed)
             telemetry.request_id_var.reset(rid_token)
+            if octx is not None:
+                otel_context.detach(octx)
 
 
 def _route_template(scope: Scope, route: Any, api_prefix: str) -> str:

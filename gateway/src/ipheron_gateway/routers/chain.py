@@ -8,11 +8,11 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Path
+from fastapi import APIRouter, Path
 from ipheron.chain.v1 import chain_service_pb2 as pb
 from pydantic import BaseModel, Field
 
-from ipheron_gateway.deps import CurrentUser, Stubs
+from ipheron_gateway.deps import CurrentUser, OptionalIdempotencyKey, Stubs
 from ipheron_gateway.problems import Problem
 
 router = APIRouter(prefix="/chain", tags=["chain"])
@@ -141,12 +141,7 @@ async def balance(address: Address, stubs: Stubs) -> dict[str, Any]:
 
 @router.post("/withdraw", response_model=WithdrawOut,
              summary="Pay your pending marketplace balance to your own wallet (the platform pays the gas)")
-async def withdraw(
-    user: CurrentUser,
-    stubs: Stubs,
-    idempotency_key: Annotated[str | None, Header(pattern=r"^[A-Za-z0-9_\-:.]{8,128}$",
-                                                  description="optional; a retry returns the same withdrawal")] = None,
-) -> dict[str, Any]:
+async def withdraw(user: CurrentUser, stubs: Stubs, idempotency_key: OptionalIdempotencyKey) -> dict[str, Any]:
     if not user.wallet:
         raise Problem(409, "your account has no wallet address to withdraw to")
     # Money only ever goes to the caller's own wallet. Without a key a repeated request finds

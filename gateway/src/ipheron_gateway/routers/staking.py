@@ -7,21 +7,18 @@ what they open and sees only their own stakes.
 
 from __future__ import annotations
 
-import re
 from datetime import UTC
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Header, Query, Response, status
+from fastapi import APIRouter, Query, Response, status
 from ipheron.common.v1 import common_pb2
 from ipheron.staking.v1 import staking_service_pb2 as pb
 from pydantic import BaseModel, ConfigDict, Field
 
-from ipheron_gateway.deps import CurrentUser, IdempotencyKey, Stubs
-from ipheron_gateway.problems import Problem
+from ipheron_gateway.deps import CurrentUser, IdempotencyKey, OptionalIdempotencyKey, Stubs
 
 router = APIRouter(tags=["staking"])
 
-_KEY = re.compile(r"^[A-Za-z0-9_\-:.]{8,128}$")
 _STATUS_NAME = {pb.STAKE_STATUS_ACTIVE: "active", pb.STAKE_STATUS_MATURED: "matured", pb.STAKE_STATUS_CLOSED: "closed"}
 _STATUS_PB = {v: k for k, v in _STATUS_NAME.items()}
 Decimal = Annotated[str, Field(description='decimal string, e.g. "100.5"', examples=["100.5"])]
@@ -142,19 +139,6 @@ def stake_out(s: pb.Stake) -> dict[str, Any]:
     }
 
 
-def _optional_key(idempotency_key: Annotated[str | None, Header()] = None) -> str:
-    if idempotency_key is None:
-        return ""
-    if not _KEY.match(idempotency_key):
-        raise Problem(
-            400,
-            "Idempotency-Key must be 8-128 characters of A-Z a-z 0-9 _ - : .",
-            errors=[{"field": "Idempotency-Key", "message": "invalid format"}],
-        )
-    return idempotency_key
-
-
-OptionalIdempotencyKey = Annotated[str, Depends(_optional_key)]
 
 
 def _replayed(response: Response, replayed: bool) -> None:

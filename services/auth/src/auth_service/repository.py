@@ -27,6 +27,7 @@ from sqlalchemy import (
     String,
     Text,
     and_,
+    bindparam,
     func,
     insert,
     literal_column,
@@ -103,6 +104,9 @@ refresh_tokens = RefreshTokenRow.__table__
 operations = OperationRow.__table__
 
 USER_COLUMNS = [c for c in users.c]  # noqa: C416 - a list, reused in every SELECT/RETURNING
+# Built once: the hot reads then skip statement construction and cache-key generation.
+USER_BY_ID = select(*USER_COLUMNS).where(users.c.id == bindparam("id"))
+USER_BY_WALLET = select(*USER_COLUMNS).where(users.c.wallet_address == bindparam("wallet"))
 
 
 @dataclass(frozen=True)
@@ -194,7 +198,7 @@ class Repository:
             ).first()
             if consumed is None:
                 return None
-            row = conn.execute(select(*USER_COLUMNS).where(users.c.wallet_address == address)).first()
+            row = conn.execute(USER_BY_WALLET, {"wallet": address}).first()
             if row is not None:
                 return User.from_row(row), False
             # Two first logins of one wallet may race, and the short default username may
@@ -206,7 +210,7 @@ class Repository:
                     user = User.from_row(row)
                     events.emit(conn, "user.created", user.id, user.event_payload())
                     return user, True
-                row = conn.execute(select(*USER_COLUMNS).where(users.c.wallet_address == address)).first()
+                row = conn.execute(USER_BY_WALLET, {"wallet": address}).first()
                 if row is not None:
                     return User.from_row(row), False
             raise Conflict("could not create the user (username clash)")
@@ -263,14 +267,14 @@ class Repository:
     def get_user(self, user_id: str) -> User:
         uid = _parse_uuid(user_id)
         with self.reader.connect() as conn:
-            row = conn.execute(select(*USER_COLUMNS).where(users.c.id == uid)).first()
+            row = conn.execute(USER_BY_ID, {"id": uid}).first()
         if row is None:
             raise NotFound(f"user {user_id} not found")
         return User.from_row(row)
 
     def get_user_by_wallet(self, address: str) -> User:
         with self.reader.connect() as conn:
-            row = conn.execute(select(*USER_COLUMNS).where(users.c.wallet_address == address)).first()
+            row = conn.execute(USER_BY_WALLET, {"wallet": address}).first()
         if row is None:
             raise NotFound(f"no user with wallet {address}")
         return User.from_row(row)
@@ -301,7 +305,7 @@ class Repository:
         try:
             with self.engine.begin() as conn:
                 if not changes:
-                    row = conn.execute(select(*USER_COLUMNS).where(users.c.id == uid)).first()
+                    row = conn.execute(USER_BY_ID, {"id": uid}).first()
                 else:
                     if "username" in changes:
                         clash = conn.execute(select(users.c.id).where(
