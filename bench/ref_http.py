@@ -10,11 +10,10 @@ import os
 
 import grpc
 from fastapi import FastAPI
-from fastapi.responses import ORJSONResponse
 from ipheron.auth.v1 import auth_service_pb2 as pb
 from ipheron.auth.v1 import auth_service_pb2_grpc as pb_grpc
 
-app = FastAPI(default_response_class=ORJSONResponse)
+app = FastAPI()
 _stub: pb_grpc.AuthServiceStub | None = None
 
 

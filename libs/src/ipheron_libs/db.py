@@ -64,9 +64,10 @@ def make_engine(url: str, schema: str, *, pool_size: int = 8, max_overflow: int 
         connect_args={"options": f"-c search_path={schema},public"},
     )
     _count_queries(engine)
-    from ipheron_libs.telemetry import instrument_engine
+    from ipheron_libs import telemetry
 
-    instrument_engine(engine, schema)
+    if telemetry.exporting():  # statement spans only when spans go somewhere
+        telemetry.instrument_engine(engine, schema)
     ENGINES.add(engine)
     return engine
 
@@ -84,9 +85,15 @@ def autocommit(engine: Engine) -> Engine:
 def _count_queries(engine: Engine) -> None:
     from ipheron_libs.metrics import DATABASE_QUERIES
 
+    children: dict[str, object] = {}
+
     @event.listens_for(engine, "after_cursor_execute")
     def _after(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
-        DATABASE_QUERIES.labels(operation=statement.lstrip()[:6].upper()).inc()
+        op = statement.lstrip()[:6].upper()
+        child = children.get(op)
+        if child is None:
+            child = children[op] = DATABASE_QUERIES.labels(operation=op)
+        child.inc()  # type: ignore[attr-defined]
 
 
 def provision(admin_url: str, schema: str, password: str | None = None) -> str:

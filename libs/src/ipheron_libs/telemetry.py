@@ -129,6 +129,11 @@ def setup(service: str, *, log_level: str = "INFO", trace_file: Path | None = No
     _provider = provider
 
 
+def exporting() -> bool:
+    """True when this process exports spans (setup found an exporter)."""
+    return _provider is not None
+
+
 def shutdown() -> None:
     """Flush pending spans (on graceful stop)."""
     if _provider is not None:
