@@ -10,6 +10,7 @@ import time
 import httpx
 from helpers import sign_in, spans
 from ipheron_devstack.stack import Stack
+from ipheron_gateway.routers.users import UserOut
 
 
 def test_request_goes_gateway_to_service_to_postgres_under_one_trace(stack: Stack, api: httpx.Client) -> None:
@@ -19,6 +20,8 @@ def test_request_goes_gateway_to_service_to_postgres_under_one_trace(stack: Stac
     resp = api.get("/api/v1/users/me", headers={**session.headers, "traceparent": traceparent})
     assert resp.status_code == 200, resp.text
     assert resp.json()["wallet_address"] == session.account.address
+    # The route skips response re-validation for speed; its documented model still holds.
+    assert UserOut.model_validate(resp.json()).id == session.user["id"]
     found = spans(stack.trace_file, trace_id, want=3)  # type: ignore[attr-defined]
     by_service = {s["service"] for s in found}
     assert {"gateway", "auth"} <= by_service, found

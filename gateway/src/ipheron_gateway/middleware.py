@@ -25,6 +25,7 @@ class TelemetryMiddleware:
         self.app = app
         self.api_prefix = api_prefix
         self.propagate_incoming = propagate_incoming
+        self._children: dict[tuple[str, int], tuple[Any, Any]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -59,8 +60,12 @@ class TelemetryMiddleware:
             route: Any = scope.get("route")
             endpoint = _route_template(scope, route, self.api_prefix)
             elapsed = time.perf_counter() - started
-            API_REQUESTS.labels(endpoint=endpoint, status=str(status)).inc()
-            API_DURATION.labels(endpoint=endpoint).observe(elapsed)
+            children = self._children.get((endpoint, status))
+            if children is None:  # label values are bounded: route templates x statuses
+                children = self._children[(endpoint, status)] = (
+                    API_REQUESTS.labels(endpoint=endpoint, status=str(status)), API_DURATION.labels(endpoint=endpoint))
+            children[0].inc()
+            children[1].observe(elapsed)
             telemetry.request_id_var.reset(rid_token)
             if octx is not None:
                 otel_context.detach(octx)

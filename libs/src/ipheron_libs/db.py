@@ -26,7 +26,7 @@ _executor: ThreadPoolExecutor | None = None
 # Engines this process made, so the gRPC bootstrap can publish a "postgresql"
 # health entry without each service wiring it.
 ENGINES: weakref.WeakSet[Engine] = weakref.WeakSet()
-_executor_size = 16
+_executor_size = 8  # matches the default pool size: more threads only contend for the GIL
 
 
 def sqlalchemy_url(url: str) -> URL:

@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from ipheron_gateway.deps import CurrentUser, IdempotencyKey, Stubs, User
 from ipheron_gateway.problems import Problem
+from ipheron_gateway.responses import fast_json
 
 router = APIRouter(prefix="/assets", tags=["assets"])
 
@@ -290,8 +291,8 @@ async def list_assets(
 
 
 @router.get("/{asset_id}", response_model=AssetOut, summary="One asset")
-async def get_asset(asset_id: str, stubs: Stubs) -> dict[str, Any]:
-    return asset_out((await stubs.assets.GetAsset(pb.GetAssetRequest(asset_id=asset_id))).asset)
+async def get_asset(asset_id: str, stubs: Stubs) -> Response:
+    return fast_json(asset_out((await stubs.assets.GetAsset(pb.GetAssetRequest(asset_id=asset_id))).asset))
 
 
 @router.patch("/{asset_id}", response_model=AssetOut, summary="Edit price, listing or metadata (owner only)")

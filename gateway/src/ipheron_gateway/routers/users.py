@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 from ipheron.auth.v1 import auth_service_pb2 as pb
 from ipheron.common.v1 import common_pb2
 from pydantic import BaseModel, ConfigDict, Field
 
 from ipheron_gateway.deps import CurrentUser, Stubs
 from ipheron_gateway.problems import Problem
+from ipheron_gateway.responses import fast_json
 
 router = APIRouter(prefix="/users", tags=["users"])
 
@@ -63,9 +64,9 @@ def user_out(u: pb.User, *, private: bool = False) -> dict[str, Any]:
 
 
 @router.get("/me", response_model=UserOut, summary="Your own profile")
-async def me(user: CurrentUser, stubs: Stubs) -> dict[str, Any]:
+async def me(user: CurrentUser, stubs: Stubs) -> Response:
     r = await stubs.auth.GetUser(pb.GetUserRequest(id=user.id))
-    return user_out(r.user, private=True)
+    return fast_json(user_out(r.user, private=True))
 
 
 @router.patch("/me", response_model=UserOut, summary="Edit your profile (username, email, region, skills, bio)")
@@ -86,9 +87,9 @@ async def update_me(body: ProfileUpdate, user: CurrentUser, stubs: Stubs) -> dic
 
 
 @router.get("/{user_id}", response_model=UserOut, summary="A user's public profile")
-async def get_user(user_id: str, stubs: Stubs) -> dict[str, Any]:
+async def get_user(user_id: str, stubs: Stubs) -> Response:
     r = await stubs.auth.GetUser(pb.GetUserRequest(id=user_id))
-    return user_out(r.user)
+    return fast_json(user_out(r.user))
 
 
 @router.get("", response_model=UserPage, summary="Find users by skill and region")
