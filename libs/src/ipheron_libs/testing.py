@@ -51,7 +51,16 @@ def service_db_url(pg_admin_url: str) -> Callable[[str], str]:
     """Factory: a freshly emptied schema + its own role; returns the service's URL."""
 
     def make(schema: str) -> str:
-        db.drop_schema(pg_admin_url, schema)
-        return db.provision(pg_admin_url, schema)
+        return fresh_schema(pg_admin_url, schema)
 
     return make
+
+
+def fresh_schema(pg_admin_url: str, schema: str, migrations_dir: Path | str | None = None) -> str:
+    """Drop the schema, provision it again with its role, migrate it if a folder is
+    given; returns the service's URL. What each service's session fixture does."""
+    db.drop_schema(pg_admin_url, schema)
+    url = db.provision(pg_admin_url, schema)
+    if migrations_dir is not None:
+        db.migrate(url, schema, migrations_dir)
+    return url

@@ -22,7 +22,8 @@ from ai_agents_service.pricing import PricingAgent
 from ai_agents_service.risk import RiskAgent
 from ai_agents_service.server import FULL_NAME, MIGRATIONS_DIR, AgentsApp
 from ipheron.ai_agents.v1 import ai_agents_service_pb2_grpc as pb_grpc
-from ipheron_libs import db, grpc_server
+from ipheron_libs import grpc_server
+from ipheron_libs.testing import fresh_schema
 
 END = date(2026, 10, 31)
 REPORT: dict[str, str] = {}
@@ -86,9 +87,7 @@ def market_agent(pool: RulePool, market_data: MarketData) -> MarketAgent:
 
 @pytest.fixture(scope="session")
 def ai_url(pg_admin_url: str) -> str:
-    db.drop_schema(pg_admin_url, SCHEMA)
-    url = db.provision(pg_admin_url, SCHEMA)
-    db.migrate(url, SCHEMA, MIGRATIONS_DIR)
+    url = fresh_schema(pg_admin_url, SCHEMA, MIGRATIONS_DIR)
     return url
 
 
@@ -102,9 +101,7 @@ async def auth_server(pg_admin_url: str, tmp_path_factory: pytest.TempPathFactor
     from auth_service.server import MIGRATIONS_DIR as AUTH_MIGRATIONS
     from auth_service.server import AuthApp
 
-    db.drop_schema(pg_admin_url, AUTH_SCHEMA)
-    url = db.provision(pg_admin_url, AUTH_SCHEMA)
-    db.migrate(url, AUTH_SCHEMA, AUTH_MIGRATIONS)
+    url = fresh_schema(pg_admin_url, AUTH_SCHEMA, AUTH_MIGRATIONS)
     settings = AuthSettings(siwe_domain="app.ipheron.test", siwe_uri="https://app.ipheron.test", siwe_chain_id=31337,
                             env="test", data_dir=tmp_path_factory.mktemp("auth"), redis_url=None, database_url=None,
                             chain_addr=None)

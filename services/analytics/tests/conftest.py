@@ -14,6 +14,7 @@ from analytics_service.config import SCHEMA
 from analytics_service.server import MIGRATIONS_DIR
 from ipheron_libs import db
 from ipheron_libs.events import Event
+from ipheron_libs.testing import fresh_schema
 from sqlalchemy import Engine, text
 
 NOW = datetime(2026, 3, 15, 12, 0, 0, tzinfo=UTC)
@@ -67,9 +68,7 @@ def sold(asset_id: str, price: str, at: datetime, buyer: str = "buyer-1", purcha
 
 @pytest.fixture(scope="session")
 def analytics_url(pg_admin_url: str) -> str:
-    db.drop_schema(pg_admin_url, SCHEMA)
-    url = db.provision(pg_admin_url, SCHEMA)
-    db.migrate(url, SCHEMA, MIGRATIONS_DIR)
+    url = fresh_schema(pg_admin_url, SCHEMA, MIGRATIONS_DIR)
     return url
 
 

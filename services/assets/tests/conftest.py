@@ -27,6 +27,7 @@ from ipheron.auth.v1 import auth_service_pb2 as auth_pb
 from ipheron.auth.v1 import auth_service_pb2_grpc as auth_grpc
 from ipheron.chain.v1 import chain_service_pb2_grpc as chain_grpc
 from ipheron_libs import db, grpc_server
+from ipheron_libs.testing import fresh_schema
 from sqlalchemy import text
 
 CIDS = itertools.count(1)
@@ -126,9 +127,7 @@ async def auth_server(pg_admin_url: str, tmp_path_factory: pytest.TempPathFactor
     from auth_service.repository import SCHEMA as AUTH_SCHEMA
     from auth_service.server import FULL_NAME, MIGRATIONS_DIR, AuthApp
 
-    db.drop_schema(pg_admin_url, AUTH_SCHEMA)
-    url = db.provision(pg_admin_url, AUTH_SCHEMA)
-    db.migrate(url, AUTH_SCHEMA, MIGRATIONS_DIR)
+    url = fresh_schema(pg_admin_url, AUTH_SCHEMA, MIGRATIONS_DIR)
     settings = AuthSettings(siwe_domain="app.ipheron.test", siwe_uri="https://app.ipheron.test", siwe_chain_id=31337,
                             env="test", data_dir=tmp_path_factory.mktemp("auth"), redis_url=None, database_url=None,
                             chain_addr=None)
@@ -146,8 +145,7 @@ async def chain_server(pg_admin_url: str, tmp_path_factory: pytest.TempPathFacto
     from chain_service.repository import SCHEMA as CHAIN_SCHEMA
     from chain_service.server import FULL_NAME, ChainApp
 
-    db.drop_schema(pg_admin_url, CHAIN_SCHEMA)
-    url = db.provision(pg_admin_url, CHAIN_SCHEMA)
+    url = fresh_schema(pg_admin_url, CHAIN_SCHEMA)
     settings = ChainSettings(env="test", data_dir=tmp_path_factory.mktemp("chain"), database_url=url, journal=False)
     app = ChainApp(settings, url)
     server, port, health = grpc_server.build_server("chain", app.register, [FULL_NAME])
@@ -203,9 +201,7 @@ def new_user(auth_stub: auth_grpc.AuthServiceStub) -> Callable[[], Awaitable[Use
 
 @pytest.fixture(scope="session")
 def assets_url(pg_admin_url: str) -> str:
-    db.drop_schema(pg_admin_url, SCHEMA)
-    url = db.provision(pg_admin_url, SCHEMA)
-    db.migrate(url, SCHEMA, MIGRATIONS)
+    url = fresh_schema(pg_admin_url, SCHEMA, MIGRATIONS)
     return url
 
 

@@ -15,6 +15,7 @@ from auth_service.repository import SCHEMA
 from auth_service.server import FULL_NAME, MIGRATIONS_DIR, AuthApp
 from ipheron.auth.v1 import auth_service_pb2_grpc
 from ipheron_libs import db, grpc_server
+from ipheron_libs.testing import fresh_schema
 from sqlalchemy import Engine, text
 
 DOMAIN = "app.ipheron.test"
@@ -25,9 +26,7 @@ CHAIN_ID = 31337
 @pytest.fixture(scope="session")
 def auth_url(pg_admin_url: str) -> str:
     """A fresh auth schema and role, migrated to head once per session."""
-    db.drop_schema(pg_admin_url, SCHEMA)
-    url = db.provision(pg_admin_url, SCHEMA)
-    db.migrate(url, SCHEMA, MIGRATIONS_DIR)
+    url = fresh_schema(pg_admin_url, SCHEMA, MIGRATIONS_DIR)
     return url
 
 

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from ipheron_libs import db
+from ipheron_libs.testing import fresh_schema
 from sqlalchemy import Engine, text
 from staking_service.config import SCHEMA
 from staking_service.server import MIGRATIONS_DIR
@@ -32,9 +33,7 @@ class Clock:
 @pytest.fixture(scope="session")
 def staking_url(pg_admin_url: str) -> str:
     """A fresh staking schema and role, migrated to head once per session."""
-    db.drop_schema(pg_admin_url, SCHEMA)
-    url = db.provision(pg_admin_url, SCHEMA)
-    db.migrate(url, SCHEMA, MIGRATIONS_DIR)
+    url = fresh_schema(pg_admin_url, SCHEMA, MIGRATIONS_DIR)
     return url
 
 
