@@ -50,6 +50,16 @@ def test_health_lists_every_component_healthy(api: httpx.Client) -> None:
     assert api.get("/health/ready").status_code == 200
 
 
+def test_each_service_serves_its_own_prometheus_metrics(stack: Stack, api: httpx.Client) -> None:
+    sign_in(api)  # auth answers RPCs and queries its schema
+    auth = httpx.get(f"http://127.0.0.1:{stack.metrics_ports['auth']}/metrics", timeout=10).text
+    assert 'grpc_server_requests_total{code="OK",method="/ipheron.auth.v1.AuthService/Login"}' in auth
+    assert "database_queries_total{" in auth
+    for name in ("assets", "staking", "analytics", "ai-agents", "chain"):
+        resp = httpx.get(f"http://127.0.0.1:{stack.metrics_ports[name]}/metrics", timeout=10)
+        assert resp.status_code == 200 and "grpc_server_requests_total" in resp.text, name
+
+
 def test_docs_openapi_and_metrics_are_served(api: httpx.Client) -> None:
     assert api.get("/docs").status_code == 200
     spec = api.get("/openapi.json").json()

@@ -41,7 +41,8 @@ def main() -> int:
     _say(f"  API       {base}/api/v1")
     _say(f"  Docs      {base}/docs")
     _say(f"  Health    {base}/health")
-    _say(f"  Metrics   {base}/metrics")
+    _say(f"  Metrics   {base}/metrics (gateway); services: "
+         + ", ".join(f"{n} :{p}" for n, p in stack.metrics_ports.items()))
     _say(f"  Logs      {stack.log_dir}/")
     while not stopping.is_set():
         for name, proc in stack.processes.items():

@@ -55,6 +55,8 @@ class Stack:
 
     data_dir: Path
     ports: dict[str, int] = field(default_factory=lambda: {s.name: s.port for s in SERVICES} | {"gateway": GATEWAY_PORT})
+    # Each service's Prometheus /metrics (9051..9056 under `make run`, like 50051..50056).
+    metrics_ports: dict[str, int] = field(default_factory=lambda: {s.name: s.port - 50051 + 9051 for s in SERVICES})
     extra_env: dict[str, str] = field(default_factory=dict)
     services: tuple[ServiceSpec, ...] = SERVICES
     log_dir: Path | None = None
@@ -69,7 +71,8 @@ class Stack:
     @classmethod
     def for_tests(cls, data_dir: Path, **kwargs: object) -> Stack:
         ports = {s.name: free_port() for s in SERVICES} | {"gateway": free_port()}
-        return cls(data_dir=data_dir, ports=ports, **kwargs)  # type: ignore[arg-type]
+        metrics_ports = {s.name: free_port() for s in SERVICES}
+        return cls(data_dir=data_dir, ports=ports, metrics_ports=metrics_ports, **kwargs)  # type: ignore[arg-type]
 
     @property
     def gateway_url(self) -> str:
@@ -119,6 +122,8 @@ class Stack:
         env["DATABASE_URL"] = self.service_urls[spec.name]
         env[f"{spec.prefix}_GRPC_PORT"] = str(self.ports[spec.name])
         env[f"{spec.prefix}_GRPC_HOST"] = "127.0.0.1"
+        if spec.name in self.metrics_ports:  # extra replicas choose their own
+            env[f"{spec.prefix}_METRICS_PORT"] = str(self.metrics_ports[spec.name])
         return env
 
     def _spawn(self, name: str, args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:

@@ -50,6 +50,9 @@ class ServiceSettings(BaseSettings):
     trace_sample_ratio: float = _shared("IPHERON_TRACE_SAMPLE_RATIO", 1.0)  # type: ignore[assignment]
     grpc_port: int = 0
     grpc_host: str = "127.0.0.1"
+    # Prometheus /metrics of this process (e.g. AUTH_METRICS_PORT); off when unset.
+    metrics_port: int | None = None
+    metrics_host: str = "127.0.0.1"
     db_pool_size: int = 8
     db_max_overflow: int = 8
 

@@ -189,6 +189,15 @@ def instrument_engine(engine: Engine, db_name: str) -> None:
 
 
 def setup_service(service: str, settings: Any) -> None:
-    """`setup` from a ServiceSettings: what every service's __main__ does first."""
+    """`setup` from a ServiceSettings, plus the process's Prometheus endpoint when
+    `metrics_port` is set: what every service's __main__ does first."""
     setup(service, log_level=settings.log_level, trace_file=settings.trace_file,
           otlp_endpoint=settings.otel_exporter_otlp_endpoint, sample_ratio=settings.trace_sample_ratio)
+    port = getattr(settings, "metrics_port", None)
+    if port:
+        from prometheus_client import start_http_server
+
+        try:
+            start_http_server(port, addr=getattr(settings, "metrics_host", "127.0.0.1"))
+        except OSError:
+            logging.getLogger("ipheron.telemetry").warning("metrics port %d is taken; /metrics disabled", port)

@@ -11,7 +11,6 @@ import logging
 import signal
 
 from ipheron_libs import embedded, grpc_server, telemetry
-from prometheus_client import start_http_server
 
 from assets_service.config import SCHEMA, Settings
 from assets_service.server import AssetsRuntime
@@ -28,13 +27,9 @@ def _with_embedded_defaults(settings: Settings) -> Settings:
 
 async def main() -> None:
     settings = Settings()
+    # Also serves /metrics on ASSETS_METRICS_PORT: cache_hits_total / cache_misses_total
+    # {cache="assets_local"|"assets_redis"}, RPC and DB counters.
     telemetry.setup_service("assets", settings)
-    if settings.metrics_port:
-        try:
-            # cache_hits_total / cache_misses_total{cache="assets_local"|"assets_redis"}, RPC and DB counters.
-            start_http_server(settings.metrics_port, addr=settings.metrics_host)
-        except OSError:
-            log.warning("metrics port %d is taken; /metrics disabled", settings.metrics_port)
     settings = await asyncio.to_thread(_with_embedded_defaults, settings)
     runtime = AssetsRuntime(settings)  # migrates (blocking) before anything is served
     stop = asyncio.Event()
