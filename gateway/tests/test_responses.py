@@ -6,7 +6,6 @@ from decimal import Decimal
 
 import orjson
 import pytest
-
 from ipheron_gateway.responses import fast_json
 
 

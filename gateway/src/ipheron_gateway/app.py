@@ -134,10 +134,7 @@ def _prefilter_included_routers(app: FastAPI) -> None:
 
 
 def _install_security(app: FastAPI, settings: GatewaySettings) -> None:
-    """JWT verification (JWKS from auth) and rate limits, wired from their modules."""
-    try:
-        from ipheron_gateway import security_wiring
-    except ImportError:
-        log.warning("security wiring not present; token checks and rate limits are off")
-        return
+    """JWT verification (JWKS from auth) and rate limits; a missing piece fails start-up."""
+    from ipheron_gateway import security_wiring
+
     security_wiring.install(app, settings)
