@@ -1,9 +1,9 @@
-"""Settings: shared names, production refusals, secret checks."""
+"""Settings: shared names and production refusals."""
 
 from __future__ import annotations
 
 import pytest
-from ipheron_libs.settings import DEV_SECRET_PREFIX, InsecureSettingError, ServiceSettings, require_secret
+from ipheron_libs.settings import InsecureSettingError, ServiceSettings
 from pydantic import ValidationError
 
 
@@ -27,13 +27,3 @@ def test_unknown_environment_name_is_rejected(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setenv("IPHERON_ENV", "staging-ish")
     with pytest.raises(ValidationError):
         ServiceSettings()
-
-
-@pytest.mark.parametrize("value", [None, "", DEV_SECRET_PREFIX + "signer"])
-def test_default_or_missing_secret_is_refused_outside_development(value: str | None) -> None:
-    with pytest.raises(InsecureSettingError, match="CHAIN_SIGNER_KEY"):
-        require_secret("production", "CHAIN_SIGNER_KEY", value)
-
-
-def test_development_accepts_development_secrets() -> None:
-    require_secret("development", "CHAIN_SIGNER_KEY", DEV_SECRET_PREFIX + "signer")

@@ -106,11 +106,3 @@ async def _optional_idempotency_key(idempotency_key: Annotated[str | None, Heade
 IdempotencyKey = Annotated[str, Depends(_idempotency_key)]
 # "" when the client sent none (the write is then not deduplicated).
 OptionalIdempotencyKey = Annotated[str, Depends(_optional_idempotency_key)]
-
-
-def client_ip(request: Request, trust_forwarded_for: bool) -> str:
-    if trust_forwarded_for:
-        fwd = request.headers.get("x-forwarded-for")
-        if fwd:
-            return fwd.split(",")[0].strip()
-    return request.client.host if request.client else "unknown"

@@ -1,8 +1,9 @@
 """Settings shared by every deployable, read from the environment (pydantic-settings).
 
 Shared settings use their plain names (DATABASE_URL, REDIS_URL, ...); each service
-subclasses `ServiceSettings` with its own `env_prefix` for what only it reads. Outside
-development a setting still holding a development default is refused at start-up.
+subclasses `ServiceSettings` with its own `env_prefix` for what only it reads, and
+refuses its own development-default secrets outside development with
+`InsecureSettingError` (e.g. the chain signer key, the auth JWT keys).
 """
 
 from __future__ import annotations
@@ -13,21 +14,9 @@ from typing import Literal
 from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-DEV_SECRET_PREFIX = "dev-insecure-"
-
 
 class InsecureSettingError(ValueError):
-    """A secret still holds its development default outside development."""
-
-
-def require_secret(env: str, name: str, value: str | None) -> None:
-    """Refuse a missing or development-default secret when not in development."""
-    if env == "development":
-        return
-    if not value or value.startswith(DEV_SECRET_PREFIX):
-        raise InsecureSettingError(
-            f"{name} must be set to a real secret when IPHERON_ENV={env}"
-        )
+    """A required secret or server is missing, or still a development default, outside development."""
 
 
 def _shared(name: str, default: object) -> object:
