@@ -58,7 +58,7 @@ async def test_health_is_serving_only_after_start_and_not_serving_after_stop(ser
     # Registered but before start(): NOT_SERVING is the initial state of named services.
     before = await stub.Check(health_pb2.HealthCheckRequest(service=""))
     assert before.status != health_pb2.HealthCheckResponse.SERVING
-    await grpc_server.start(server, health)  # type: ignore[arg-type]
+    await grpc_server.start(server, health, ["test.v1.TestService"])  # type: ignore[arg-type]
     after = await stub.Check(health_pb2.HealthCheckRequest(service="test.v1.TestService"))
     assert after.status == health_pb2.HealthCheckResponse.SERVING
     await health.enter_graceful_shutdown()  # type: ignore[attr-defined]

@@ -195,14 +195,14 @@ def build_server(name: str, register: Callable[[grpc.aio.Server], None], service
     bound = server.add_insecure_port(f"{host}:{port}")
     if bound == 0:
         raise OSError(f"cannot bind gRPC port {host}:{port}")
-    server._ipheron_service_names = names  # type: ignore[attr-defined]
     return server, bound, health_servicer
 
 
-async def start(server: grpc.aio.Server, health_servicer: health.aio.HealthServicer) -> None:
-    """Start serving and only then report SERVING."""
+async def start(server: grpc.aio.Server, health_servicer: health.aio.HealthServicer,
+                service_full_names: Iterable[str] = ()) -> None:
+    """Start serving and only then report SERVING (overall and for each named service)."""
     await server.start()
-    for name in [*getattr(server, "_ipheron_service_names", []), ""]:
+    for name in [*service_full_names, ""]:
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
 
 
@@ -273,7 +273,7 @@ async def serve(name: str, register: Callable[[grpc.aio.Server], None], service_
     try:
         if on_start is not None:
             await on_start()
-        await start(server, health_servicer)
+        await start(server, health_servicer, service_full_names)
         checks = dict(dependency_checks or {})
         if "postgresql" not in checks:
             from ipheron_libs.db import ENGINES

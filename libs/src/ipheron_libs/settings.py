@@ -24,8 +24,8 @@ def _shared(name: str, default: object) -> object:
     return Field(default=default, validation_alias=AliasChoices(name, name.lower()))
 
 
-class ServiceSettings(BaseSettings):
-    """Settings every service and the gateway read the same way."""
+class CommonSettings(BaseSettings):
+    """Settings every deployable reads the same way (the gateway, which holds no data, uses these)."""
 
     model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
 
@@ -37,11 +37,18 @@ class ServiceSettings(BaseSettings):
     otel_exporter_otlp_endpoint: str | None = _shared("OTEL_EXPORTER_OTLP_ENDPOINT", None)  # type: ignore[assignment]
     trace_file: Path | None = _shared("IPHERON_TRACE_FILE", None)  # type: ignore[assignment]
     trace_sample_ratio: float = _shared("IPHERON_TRACE_SAMPLE_RATIO", 1.0)  # type: ignore[assignment]
-    grpc_port: int = 0
-    grpc_host: str = "127.0.0.1"
     # Prometheus /metrics of this process (e.g. AUTH_METRICS_PORT); off when unset.
     metrics_port: int | None = None
     metrics_host: str = "127.0.0.1"
+
+
+class ServiceSettings(CommonSettings):
+    """A gRPC service's settings: its own port, database pool, and real servers in production."""
+
+    grpc_port: int = 0
+    grpc_host: str = "127.0.0.1"
+    # Seconds in-flight RPCs get to finish after SIGTERM (below the pod's termination grace).
+    grace_seconds: float = 5.0
     db_pool_size: int = 8
     db_max_overflow: int = 8
 

@@ -1,0 +1,228 @@
+"""The one service skeleton: every gRPC service starts through `ServiceApp`.
+
+A service's `server.py` subclasses `ServiceApp` and only wires: it builds its
+repository, `<Name>Service`, clients and servicer in `__init__`, registers the
+servicer in `register`, and declares its background work with `every` (periodic
+jobs), `consume` (domain-event consumers), `relay_outbox` and `on_close`.
+The base owns the rest, in one order for everyone:
+
+    start:  migrate (advisory-locked) → build the gRPC server (health NOT_SERVING)
+            → prepare() → outbox relay, consumers, periodic jobs → serve
+            → health SERVING → dependency health entries ("postgresql", ...)
+    stop:   health NOT_SERVING → drain in-flight RPCs (grace) → stop background
+            work → cleanup() → close clients → dispose the engine
+
+`serve(app)` runs it until SIGTERM/SIGINT; `main(Settings, App)` is a service's
+whole `__main__`. Tests start an app in-process with `await app.start()` on port 0
+and `await app.stop()`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar, TypeVar
+
+import grpc
+from grpc_health.v1 import health
+
+from ipheron_libs import db, embedded, events, grpc_server, telemetry
+from ipheron_libs.grpc_server import DependencyCheck, engine_check
+from ipheron_libs.settings import ServiceSettings
+
+log = logging.getLogger("ipheron.service")
+
+Job = Callable[[], Awaitable[object]]
+Closer = Callable[[], Awaitable[object]]
+S = TypeVar("S", bound=ServiceSettings)
+
+
+@dataclass(frozen=True)
+class Periodic:
+    """A background job run every `seconds` (first run after `delay`), surviving its own failures."""
+
+    name: str
+    seconds: float
+    job: Job
+    delay: float = 0.0
+
+
+class ServiceApp(ABC):
+    """Base of every service's wiring. Subclasses set `name`, `schema`, `migrations`
+    and `grpc_services` (the full names that get their own health entries)."""
+
+    name: ClassVar[str]
+    schema: ClassVar[str]
+    migrations: ClassVar[Path]
+    grpc_services: ClassVar[tuple[str, ...]]
+
+    def __init__(self, settings: ServiceSettings, database_url: str, redis_url: str | None = None) -> None:
+        self.settings = settings
+        self.database_url = database_url
+        self.redis_url = redis_url if redis_url is not None else settings.redis_url
+        self.engine = db.make_engine(database_url, self.schema, pool_size=settings.db_pool_size,
+                                     max_overflow=settings.db_max_overflow)
+        # One DB thread per pooled connection: more threads would only wait for a connection.
+        db.configure_db_threads(settings.db_pool_size + settings.db_max_overflow)
+        self.server: grpc.aio.Server | None = None
+        self.health: health.aio.HealthServicer | None = None
+        self.port = 0
+        self._periodic: list[Periodic] = []
+        self._consumers: list[events.Consumer] = []
+        self._closers: list[Closer] = []
+        self._relay: events.OutboxRelay | None = None
+        self._relay_interval: float | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._started = False
+
+    # ------------------------------------------------------------ what subclasses declare
+
+    @abstractmethod
+    def register(self, server: grpc.aio.Server) -> None:
+        """Add the service's servicer(s) to `server`."""
+
+    def every(self, name: str, seconds: float, job: Job, *, delay: float = 0.0) -> None:
+        """Run `job` every `seconds` while serving (off when `seconds` <= 0)."""
+        if seconds > 0:
+            self._periodic.append(Periodic(name, seconds, job, delay))
+
+    def consume(self, group: str, handler: Callable[[events.Event], Awaitable[None]], **options: object) -> None:
+        """Read the domain-event stream as consumer group `group` while serving (needs Redis)."""
+        if not self.redis_url:
+            log.warning("%s: no REDIS_URL, consumer group %s not started", self.name, group)
+            return
+        self._consumers.append(events.Consumer(self.redis_url, group, handler, **options))  # type: ignore[arg-type]
+
+    def relay_outbox(self, interval: float = 0.2) -> None:
+        """Relay this schema's outbox to the event stream while serving (needs Redis)."""
+        if not self.redis_url:
+            log.warning("%s: no REDIS_URL, outbox relay not started", self.name)
+            return
+        self._relay_interval = interval
+
+    def on_close(self, closer: Closer) -> None:
+        """Close a client (channel, pool, ...) when the service stops, in reverse order of declaration."""
+        self._closers.append(closer)
+
+    def dependency_checks(self) -> dict[str, DependencyCheck]:
+        """Health entries besides the gRPC services; override to add e.g. "redis" or "chain"."""
+        return {"postgresql": engine_check(self.engine)}
+
+    async def prepare(self) -> None:
+        """After migrations, before serving: e.g. warm a cache, finish what a crash left."""
+
+    async def cleanup(self) -> None:
+        """After the server and background work stopped, before clients close."""
+
+    # ------------------------------------------------------------ lifecycle (the base's)
+
+    @property
+    def relay(self) -> events.OutboxRelay | None:
+        return self._relay
+
+    async def migrate(self) -> None:
+        """Upgrade this service's schema to head (one migrator at a time across replicas)."""
+        migrations = getattr(self.settings, "migrations_dir", None) or self.migrations
+        await db.run_db(db.migrate, self.database_url, self.schema, migrations)
+
+    async def start(self, *, host: str | None = None, port: int | None = None) -> int:
+        """Migrate, start background work, serve, then report SERVING; returns the bound port."""
+        await self.migrate()
+        self.server, self.port, self.health = grpc_server.build_server(
+            self.name, self.register, self.grpc_services,
+            host=host if host is not None else self.settings.grpc_host,
+            port=port if port is not None else self.settings.grpc_port)
+        await self.prepare()
+        if self._relay_interval is not None and self.redis_url:
+            self._relay = events.OutboxRelay(self.engine, self.schema, self.redis_url, interval=self._relay_interval)
+            self._relay.start()
+        for consumer in self._consumers:
+            consumer.start()
+        loop = asyncio.get_running_loop()
+        for p in self._periodic:
+            self._tasks.append(loop.create_task(self._run_periodic(p), name=f"{self.name}:{p.name}"))
+        await grpc_server.start(self.server, self.health, self.grpc_services)
+        self._tasks.append(loop.create_task(grpc_server.watch_dependencies(self.health, self.dependency_checks())))
+        self._started = True
+        log.info("%s serving gRPC on port %d", self.name, self.port)
+        return self.port
+
+    async def stop(self, grace: float | None = None) -> None:
+        """NOT_SERVING, drain, stop background work, close clients, dispose the engine."""
+        grace = self.settings.grace_seconds if grace is None else grace
+        if self.server is not None and self.health is not None:
+            await grpc_server.stop(self.server, self.health, grace)
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks.clear()
+        for consumer in self._consumers:
+            await consumer.stop()
+        if self._relay is not None:
+            await self._relay.stop()
+        await self.cleanup()
+        for closer in reversed(self._closers):
+            try:
+                await closer()
+            except Exception:  # noqa: BLE001 - one failing close must not keep the rest open
+                log.warning("%s: closing a client failed", self.name, exc_info=True)
+        self.engine.dispose()
+        self._started = False
+
+    async def _run_periodic(self, p: Periodic) -> None:
+        if p.delay > 0:
+            await asyncio.sleep(p.delay)
+        while True:
+            try:
+                await p.job()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 - a periodic job retries on its next tick
+                log.warning("%s: periodic job %s failed; retrying in %.0fs", self.name, p.name, p.seconds,
+                            exc_info=True)
+            await asyncio.sleep(p.seconds)
+
+
+async def serve(app: ServiceApp, *, stop_signals: Sequence[signal.Signals] = (signal.SIGTERM, signal.SIGINT)) -> None:
+    """Run `app` until SIGTERM/SIGINT, then stop it gracefully."""
+    stop_event = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in stop_signals:
+        loop.add_signal_handler(sig, stop_event.set)
+    try:
+        await app.start()
+        await stop_event.wait()
+    finally:
+        log.info("%s stopping", app.name)
+        await app.stop()
+        telemetry.shutdown()
+
+
+def resolve_urls(settings: ServiceSettings, schema: str) -> tuple[str, str | None]:
+    """The database URL (DATABASE_URL, else the embedded PostgreSQL with the service's own
+    role) and the Redis URL (REDIS_URL, else the embedded Redis) a service runs with."""
+    url = embedded.service_database_url(settings.database_url, settings.data_dir, schema)
+    redis_url = embedded.service_redis_url(settings.redis_url, settings.data_dir)
+    return url, redis_url
+
+
+def main(settings_cls: type[S], app_factory: Callable[[S, str, str | None], ServiceApp], *,
+         name: str, schema: str) -> None:
+    """A service's whole `python -m <svc>_service`: settings, telemetry, embedded
+    fallbacks, then `serve` on uvloop."""
+    settings = settings_cls()
+    telemetry.setup_service(name, settings)
+
+    async def run() -> None:
+        url, redis_url = await db.run_db(resolve_urls, settings, schema)
+        await serve(app_factory(settings, url, redis_url))
+
+    grpc_server.run(run)

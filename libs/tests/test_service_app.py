@@ -1,0 +1,93 @@
+"""The one service skeleton over a real server, PostgreSQL and channel: migrations
+run before serving, health turns SERVING only after start (with a "postgresql"
+entry), periodic jobs survive their own failures, and stop drains, stops the
+background work and closes clients in order."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from ipheron_libs.grpc_client import channel
+from ipheron_libs.service import ServiceApp
+from ipheron_libs.settings import ServiceSettings
+from ipheron_libs.testing import wait_until_async
+from sqlalchemy import text
+
+MIGRATIONS = Path(__file__).parent / "svcapp_migrations"
+SERVICE = "test.v1.SkeletonService"
+
+
+class _App(ServiceApp):
+    name = "skeleton"
+    schema = "libtest_skeleton"
+    migrations = MIGRATIONS
+    grpc_services = (SERVICE,)
+
+    def __init__(self, settings: ServiceSettings, url: str) -> None:
+        super().__init__(settings, url, redis_url="")
+        self.events: list[str] = []
+        self.ticks = 0
+        self.every("tick", 0.01, self._tick)
+        self.on_close(self._close_client)
+
+    def register(self, server: grpc.aio.Server) -> None:
+        async def ping(request: bytes, context: grpc.aio.ServicerContext) -> bytes:
+            def count() -> int:
+                with self.engine.connect() as conn:
+                    return int(conn.execute(text("SELECT count(*) FROM skeleton_rows")).scalar_one())
+
+            from ipheron_libs.db import run_db
+
+            return str(await run_db(count)).encode()
+
+        handlers = {"Ping": grpc.unary_unary_rpc_method_handler(ping)}
+        server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE, handlers),))
+
+    async def _tick(self) -> None:
+        self.ticks += 1
+        if self.ticks == 2:
+            raise RuntimeError("a transient job failure")
+
+    async def prepare(self) -> None:
+        self.events.append("prepare")
+
+    async def cleanup(self) -> None:
+        self.events.append("cleanup")
+
+    async def _close_client(self) -> None:
+        self.events.append("close")
+
+
+async def test_service_app_migrates_serves_reports_health_and_stops_in_order(service_db_url) -> None:  # type: ignore[no-untyped-def]
+    settings = ServiceSettings(grace_seconds=0.5)
+    app = _App(settings, service_db_url("libtest_skeleton"))
+    port = await app.start(port=0)
+    ch = channel(f"127.0.0.1:{port}")
+    try:
+        # The migration ran before serving: the RPC reads the table it created.
+        assert await ch.unary_unary(f"/{SERVICE}/Ping")(b"") == b"0"
+        health = health_pb2_grpc.HealthStub(ch)
+        for name in ("", SERVICE):
+            reply = await health.Check(health_pb2.HealthCheckRequest(service=name))
+            assert reply.status == health_pb2.HealthCheckResponse.SERVING
+
+        async def postgresql_serving() -> bool:
+            try:
+                reply = await health.Check(health_pb2.HealthCheckRequest(service="postgresql"))
+            except grpc.aio.AioRpcError:
+                return False
+            return reply.status == health_pb2.HealthCheckResponse.SERVING
+
+        assert await wait_until_async(postgresql_serving, timeout=10)
+        # The job failed on its second run and kept running.
+        assert await wait_until_async(lambda: app.ticks >= 4, timeout=10)
+    finally:
+        await ch.close()
+        await app.stop()
+    assert app.events == ["prepare", "cleanup", "close"]
+    ticks = app.ticks
+    await asyncio.sleep(0.05)
+    assert app.ticks == ticks, "periodic jobs stop with the service"
