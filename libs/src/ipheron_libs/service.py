@@ -116,9 +116,11 @@ class ServiceApp(ABC):
 
     async def prepare(self) -> None:
         """After migrations, before serving: e.g. warm a cache, finish what a crash left."""
+        return None
 
     async def cleanup(self) -> None:
         """After the server and background work stopped, before clients close."""
+        return None
 
     # ------------------------------------------------------------ lifecycle (the base's)
 
