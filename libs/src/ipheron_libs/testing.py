@@ -96,7 +96,7 @@ async def wait_until_async(
         expired = time.monotonic() >= deadline
         try:
             result = predicate()
-            value: T = await result if inspect.isawaitable(result) else result  # type: ignore[assignment]
+            value: T = await result if inspect.isawaitable(result) else result
         except ignore as exc:
             last = exc
         else:
@@ -153,7 +153,7 @@ def pytest_configure(config: pytest.Config) -> None:
     for name in list(os.environ):
         if name.upper() in _PLAIN_NAMES:
             _shell_urls[name.upper()] = os.environ.pop(name)
-    db.drop_schema = _guarded_drop_schema  # type: ignore[assignment]
+    db.drop_schema = _guarded_drop_schema
 
 
 def pytest_report_header(config: pytest.Config) -> str | None:
