@@ -30,6 +30,7 @@ WEI_PER_ETH = 10**18
 MAX_DECIMAL_PLACES = 18
 # Enough for 10^12 ETH with 18 decimals: bounds the parser's work on hostile input.
 MAX_MONEY_CHARS = 40
+_DIGITS = frozenset("0123456789")  # str.isdigit() also accepts other scripts' digits
 
 
 # ---------------------------------------------------------------- money
@@ -51,7 +52,7 @@ def parse_money(text: str, field: str = "amount", *, allow_zero: bool = False,
     absurdly long input; zero only when `allow_zero`.
     """
     raw = (text or "").strip()
-    if not raw or len(raw) > MAX_MONEY_CHARS or not all(c.isdigit() or c == "." for c in raw) \
+    if not raw or len(raw) > MAX_MONEY_CHARS or not all(c in _DIGITS or c == "." for c in raw) \
             or raw.count(".") > 1 or raw in (".",):
         raise InvalidArgument(f"{field} must be a decimal string such as \"12.5\"", field=field)
     try:
@@ -87,7 +88,7 @@ def wei_str(wei: int) -> str:
 def parse_wei(text: str, field: str = "amount_wei") -> int:
     """A base-10 non-negative integer string → int, or `InvalidArgument` naming `field`."""
     raw = (text or "").strip()
-    if not raw.isdigit() or len(raw) > 78:  # 2^256 has 78 digits
+    if not raw or not _DIGITS.issuperset(raw) or len(raw) > 78:  # 2^256 has 78 digits
         raise InvalidArgument(f"{field} must be a non-negative integer string", field=field)
     return int(raw)
 
