@@ -32,6 +32,14 @@ def test_money_has_one_canonical_string(value: Decimal, text: str) -> None:
     assert wire.money_str(value) == text
 
 
+@pytest.mark.parametrize(("value", "places", "text"), [
+    (Decimal("12.5"), 6, "12.500000"), (Decimal("0"), 6, "0.000000"), (Decimal("0E-18"), 6, "0.000000"),
+    (Decimal("1.0000005"), 6, "1.000000"), (Decimal("1.0000015"), 6, "1.000002"), (3, 2, "3.00"),
+])
+def test_fixed_scale_money_has_exactly_that_many_decimals(value: Decimal, places: int, text: str) -> None:
+    assert wire.money_fixed(value, places) == text
+
+
 @pytest.mark.parametrize("bad", ["", " ", "-1", "+1", "1e3", "NaN", "Infinity", "1.2.3", ".", "1,5",
                                  "0.0000000000000000001", "9" * 41, "١٢"])
 def test_bad_money_strings_are_refused_naming_the_field(bad: str) -> None:

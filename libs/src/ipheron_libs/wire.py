@@ -44,6 +44,12 @@ def money_str(value: Decimal | int) -> str:
     return format(d.normalize(), "f")
 
 
+def money_fixed(value: Decimal | int, places: int = 6) -> str:
+    """An amount with exactly `places` decimals, rounded half-even: "12.500000", "0.000000"
+    (for answers whose wire contract fixes the scale, e.g. NUMERIC(24, 6) totals)."""
+    return format(Decimal(value).quantize(Decimal(1).scaleb(-places)), "f")
+
+
 def parse_money(text: str, field: str = "amount", *, allow_zero: bool = False,
                 max_places: int = MAX_DECIMAL_PLACES) -> Decimal:
     """A non-negative decimal string → Decimal, or `InvalidArgument` naming `field`.
