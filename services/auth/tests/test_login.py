@@ -235,3 +235,14 @@ async def test_taken_default_username_falls_back_to_the_address(stub: AuthServic
     await stub.UpdateProfile(pb.UpdateProfileRequest(user_id=squatter.id, username=wanted))
     resp = await login(stub, second)
     assert resp.created and resp.user.username == second.address.lower()
+
+
+async def test_sign_in_message_with_an_unchecksummed_address_is_refused(stub: AuthServiceStub) -> None:
+    # The nonce is issued for the EIP-55 form; a client that lower-cases it in the text
+    # it signs sends a message EIP-4361 does not allow.
+    account = Account.create()
+    ch = await nonce_for(stub, account)
+    assert account.address in ch.message
+    message = ch.message.replace(account.address, account.address.lower())
+    err = await rejected(stub.Login(pb.LoginRequest(message=message, signature=sign(account, message))))
+    assert err.code() == grpc.StatusCode.INVALID_ARGUMENT and "EIP-55" in (err.details() or "")

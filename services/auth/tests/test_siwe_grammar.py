@@ -102,6 +102,9 @@ def test_fields_out_of_order_are_rejected() -> None:
         parse_message(text)
 
 
-def test_lowercase_address_without_checksum_is_accepted() -> None:
-    text = EIP_EXAMPLE.replace("0xC02aaA39b223FE8D0A0e5C4F27eAD9083C756Cc2", "0xc02aaa39b223fe8d0a0e5c4f27ead9083c756cc2")
-    assert parse_message(text).address == "0xc02aaa39b223fe8d0a0e5c4f27ead9083c756cc2"
+@pytest.mark.parametrize("address", ["0xc02aaa39b223fe8d0a0e5c4f27ead9083c756cc2",
+                                     "0xC02AAA39B223FE8D0A0E5C4F27EAD9083C756CC2"])
+def test_address_without_eip55_checksum_is_rejected(address: str) -> None:
+    # EIP-4361 requires the checksummed form; single-case hex carries no checksum.
+    with pytest.raises(SiweParseError, match="EIP-55"):
+        parse_message(EIP_EXAMPLE.replace("0xC02aaA39b223FE8D0A0e5C4F27eAD9083C756Cc2", address))

@@ -246,10 +246,10 @@ def parse_message(text: str) -> SiweMessage:
     if not cur.at_end():
         raise SiweParseError(f"unexpected line: {cur.peek()!r:.80}")
 
-    # Mixed-case addresses must carry a valid EIP-55 checksum; all-lower/upper have none.
-    body = address[2:]
-    if body != body.lower() and body != body.upper() and not is_checksum_address(address):
-        raise SiweParseError("address has an invalid EIP-55 checksum")
+    # EIP-4361: the address is in its EIP-55 checksummed form. All-lower/upper case carries
+    # no checksum, so it is refused as well (the reference implementation's vectors agree).
+    if not is_checksum_address(address):
+        raise SiweParseError("address must be in EIP-55 checksummed form")
 
     msg = SiweMessage(
         domain=domain, address=address, uri=uri, version=version, chain_id=int(chain_id_text),
