@@ -19,10 +19,9 @@ from ipheron.assets.v1 import assets_service_pb2_grpc as assets_pb_grpc
 from ipheron.common.v1 import common_pb2
 from ipheron.staking.v1 import staking_service_pb2 as pb
 from ipheron.staking.v1 import staking_service_pb2_grpc as pb_grpc
-from ipheron_libs import grpc_server
 from ipheron_libs.errors import FIELD_METADATA_KEY
 from sqlalchemy import Engine, text
-from staking_service.config import SERVICE_NAME, Settings
+from staking_service.config import Settings
 from staking_service.server import FULL_NAME, StakingApp
 
 if TYPE_CHECKING:
@@ -41,17 +40,14 @@ class Running:
 @asynccontextmanager
 async def running(url: str, clock: Clock, assets_addr: str | None = None) -> AsyncIterator[Running]:
     settings = Settings(relay_events=False, maturity_interval_seconds=0, db_pool_size=4, assets_addr=assets_addr)
-    app = StakingApp(settings, url, clock)
-    server, port, health = grpc_server.build_server(SERVICE_NAME, app.register, [FULL_NAME])
-    await app.on_start()
-    await grpc_server.start(server, health)
+    app = StakingApp(settings, url, clock=clock)
+    port = await app.start(host="127.0.0.1", port=0)
     channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
     try:
         yield Running(pb_grpc.StakingServiceStub(channel), channel, app)
     finally:
         await channel.close()
-        await grpc_server.stop(server, health, grace=0.5)
-        await app.on_stop()
+        await app.stop(grace=0.5)
 
 
 def _field(err: grpc.aio.AioRpcError) -> str | None:
@@ -243,8 +239,8 @@ async def test_maturity_is_recorded_once_and_matured_unstake_pays_rewards(
         clock.advance(days=31)
         listed = await r.stub.ListStakes(pb.ListStakesRequest(user_id="alice", status=pb.STAKE_STATUS_MATURED))
         assert listed.page_info.total == 1 and listed.stakes[0].status == pb.STAKE_STATUS_MATURED
-        assert await asyncio.to_thread(r.app.service.mature_due) == 1
-        assert await asyncio.to_thread(r.app.service.mature_due) == 0
+        assert await r.app.service.mature_due() == 1
+        assert await r.app.service.mature_due() == 0
         out = await r.stub.Unstake(pb.UnstakeRequest(stake_id=opened.stake.id, user_id="alice"))
         assert not out.early and out.penalty == "0"
         assert out.rewards_paid == "9.75"  # 3650 * 3.25 % * 30/365
@@ -291,16 +287,17 @@ async def test_unknown_or_malformed_stake_id_is_not_found(staking_url: str, clea
             assert conn.execute(text("SELECT count(*) FROM idempotency_keys")).scalar_one() == 0
 
 
-def test_outbox_relay_publishes_stake_events_to_the_stream(
+async def test_outbox_relay_publishes_stake_events_to_the_stream(
     staking_url: str, clean_engine: Engine, clock: Clock, redis_url: str
 ) -> None:
     import redis
     from ipheron_libs import events
     from staking_service.config import SCHEMA
+    from staking_service.repository import StakingRepository
     from staking_service.service import StakingService
 
-    svc = StakingService(clean_engine, clock)
-    stake = svc.open("alice", "asset-9", "42", 30, "relay-1").view.stake
+    svc = StakingService(StakingRepository(clean_engine), clock)
+    stake = (await svc.open("alice", "asset-9", "42", 30, "relay-1")).view.stake
     relay = events.OutboxRelay(clean_engine, SCHEMA, redis_url, stream="test:staking-events")
     try:
         assert relay.publish_pending() == 1
@@ -376,9 +373,9 @@ async def test_idempotency_keys_expire_after_the_retention_window(
     async with running(staking_url, clock) as r:
         first = await r.stub.OpenStake(_open(key="ttl-key"))
         clock.advance(hours=71)
-        assert await asyncio.to_thread(r.app.service.purge_idempotency_keys, timedelta(hours=72)) == 0
+        assert await r.app.service.purge_idempotency_keys(timedelta(hours=72)) == 0
         assert (await r.stub.OpenStake(_open(key="ttl-key"))).stake.id == first.stake.id
         clock.advance(hours=2)
-        assert await asyncio.to_thread(r.app.service.purge_idempotency_keys, timedelta(hours=72)) == 1
+        assert await r.app.service.purge_idempotency_keys(timedelta(hours=72)) == 1
         later = await r.stub.OpenStake(_open(key="ttl-key", amount="5"))  # a new request now
         assert not later.replayed and later.stake.id != first.stake.id

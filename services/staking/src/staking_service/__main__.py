@@ -1,17 +1,15 @@
-"""python -m staking_service: read settings, set up telemetry, serve gRPC on :50053."""
+"""python -m staking_service: settings, telemetry, then the shared skeleton serves gRPC on :50053."""
 
 from __future__ import annotations
 
-from ipheron_libs import grpc_server, telemetry
+from ipheron_libs import service
 
-from staking_service.config import SERVICE_NAME, Settings
-from staking_service.server import serve
+from staking_service.config import SCHEMA, SERVICE_NAME, Settings
+from staking_service.server import StakingApp
 
 
 def main() -> None:
-    settings = Settings()
-    telemetry.setup_service(SERVICE_NAME, settings)
-    grpc_server.run(lambda: serve(settings))
+    service.main(Settings, StakingApp, name=SERVICE_NAME, schema=SCHEMA)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,8 @@ class Settings(ServiceSettings):
     grpc_port: int = 50053
     # The unit stakes are denominated in (the marketplace's settlement currency).
     currency: str = "ETH"
-    # How often active stakes past their end time are recorded as matured.
+    # How often active stakes past their end time are recorded as matured and expired
+    # idempotency keys forgotten (0 turns both jobs off).
     maturity_interval_seconds: float = 30.0
     # How long an Idempotency-Key is remembered (a retry within it gets the first answer).
     idempotency_retention_hours: float = 72.0

@@ -29,12 +29,14 @@ import dataclasses
 import hashlib
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_DOWN, Decimal, localcontext
 from enum import StrEnum
 
-from ipheron_libs.errors import FailedPrecondition, InvalidArgument, PermissionDenied
+from ipheron_libs.errors import Conflict, FailedPrecondition, InvalidArgument, PermissionDenied
+from ipheron_libs.wire import money_str
 
 SCALE = Decimal("1E-18")
 # Enough significant digits for 1e6 * 1e2 * 3.2e13 (microseconds per year) with
@@ -162,14 +164,6 @@ def quantize(value: Decimal) -> Decimal:
         return value.quantize(SCALE, rounding=ROUND_DOWN)
 
 
-def fmt(value: Decimal) -> str:
-    """Plain decimal string without exponent or trailing zeros ("12.5", "0")."""
-    if value == 0:
-        return "0"
-    text = format(value.normalize(), "f")
-    return text
-
-
 def parse_amount(raw: str, field: str = "amount") -> Decimal:
     """Parse a wire decimal string into a stake amount, naming `field` when invalid."""
     text = (raw or "").strip()
@@ -189,7 +183,7 @@ def parse_amount(raw: str, field: str = "amount") -> Decimal:
     if value < MIN_AMOUNT:
         raise InvalidArgument(f"{field} must be at least {MIN_AMOUNT}", field=field)
     if value > MAX_AMOUNT:
-        raise InvalidArgument(f"{field} must be at most {fmt(MAX_AMOUNT)}", field=field)
+        raise InvalidArgument(f"{field} must be at most {money_str(MAX_AMOUNT)}", field=field)
     return value
 
 
@@ -240,11 +234,11 @@ def apr_for(amount: Decimal, duration_days: int) -> tuple[Decimal, tuple[AprComp
         )
     for minimum, bonus in SIZE_BONUS:
         if amount >= minimum:
-            parts.append(AprComponent("size_bonus", bonus, f"bonus for staking at least {fmt(minimum)}"))
+            parts.append(AprComponent("size_bonus", bonus, f"bonus for staking at least {money_str(minimum)}"))
             break
     total = sum((p.rate for p in parts), Decimal(0))
     if total > APR_CAP:
-        parts.append(AprComponent("cap", APR_CAP - total, f"APR is capped at {fmt(APR_CAP)} %"))
+        parts.append(AprComponent("cap", APR_CAP - total, f"APR is capped at {money_str(APR_CAP)} %"))
         total = APR_CAP
     return total, tuple(parts)
 
@@ -412,7 +406,7 @@ def request_fingerprint(operation: str, **params: object) -> str:
 
     def norm(value: object) -> object:
         if isinstance(value, Decimal):
-            return fmt(value)
+            return money_str(value)
         return value
 
     body = json.dumps({"op": operation, **{k: norm(v) for k, v in params.items()}}, sort_keys=True)
@@ -424,13 +418,103 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def stake_to_json(stake: Stake) -> dict[str, object]:
+# -- what a write decides ---------------------------------------------------------
+#
+# A write is decided here and applied by the repository in one transaction: the
+# stake as it is to be stored, the events to record with it, and the answer kept
+# under the request's Idempotency-Key so a retry gets the same answer.
+
+Json = dict[str, object]
+
+
+@dataclass(frozen=True)
+class RequestKey:
+    """A value-moving request under a client's Idempotency-Key."""
+
+    user_id: str
+    key: str
+    operation: str
+    fingerprint: str
+
+
+@dataclass(frozen=True)
+class Emit:
+    """A domain event to record in the same transaction as the change."""
+
+    type: str
+    actor: str
+    payload: Json
+
+
+@dataclass(frozen=True)
+class Change:
+    """A decided write: store `stake`, record `events`, answer (and remember) `answer`."""
+
+    stake: Stake
+    events: tuple[Emit, ...]
+    answer: Json
+
+
+@dataclass(frozen=True)
+class OpenOutcome:
+    """The answer to opening a stake."""
+
+    view: StakeView
+    components: tuple[AprComponent, ...]
+    replayed: bool
+
+
+@dataclass(frozen=True)
+class ClaimOutcome:
+    """The answer to a claim."""
+
+    view: StakeView
+    claimed: Decimal
+    replayed: bool
+
+
+@dataclass(frozen=True)
+class UnstakeOutcome:
+    """The answer to an unstake, with how the payout was made up."""
+
+    view: StakeView
+    early: bool
+    principal_returned: Decimal
+    rewards_paid: Decimal
+    rewards_forfeited: Decimal
+    penalty: Decimal
+    payout: Decimal
+    replayed: bool
+
+
+def check_replay(request: RequestKey, operation: str, fingerprint: str) -> None:
+    """A key already used is only a replay of the same request; anything else is a Conflict."""
+    if operation != request.operation or fingerprint != request.fingerprint:
+        raise Conflict("this Idempotency-Key was already used for a different request")
+
+
+def stake_payload(stake: Stake) -> Json:
+    """The stake part of every stake.* event."""
+    return {
+        "stake_id": stake.id,
+        "user_id": stake.user_id,
+        "asset_id": stake.asset_id,
+        "amount": money_str(stake.amount),
+        "duration_days": stake.duration_days,
+        "apr": money_str(stake.apr),
+        "start_time": stake.start_time.isoformat(),
+        "end_time": stake.end_time.isoformat(),
+        "status": stake.status.value,
+    }
+
+
+def stake_to_json(stake: Stake) -> Json:
     """A JSON-safe snapshot of a stake (stored with idempotency keys)."""
-    out: dict[str, object] = {}
+    out: Json = {}
     for f in dataclasses.fields(stake):
         value = getattr(stake, f.name)
         if isinstance(value, Decimal):
-            out[f.name] = fmt(value)
+            out[f.name] = money_str(value)
         elif isinstance(value, datetime):
             out[f.name] = value.isoformat()
         elif isinstance(value, StakeStatus):
@@ -440,22 +524,121 @@ def stake_to_json(stake: Stake) -> dict[str, object]:
     return out
 
 
-_DECIMAL_FIELDS = {"amount", "apr", "total_rewards_earned", "rewards_claimed", "penalty", "payout"}
-_TIME_FIELDS = {"start_time", "end_time", "last_reward_calculation", "created_at", "closed_at"}
+def _dec(data: Mapping[str, object], key: str) -> Decimal:
+    return Decimal(str(data[key]))
 
 
-def stake_from_json(data: dict[str, object]) -> Stake:
+def _opt_dec(data: Mapping[str, object], key: str) -> Decimal | None:
+    value = data.get(key)
+    return None if value is None else Decimal(str(value))
+
+
+def _time(data: Mapping[str, object], key: str) -> datetime:
+    return datetime.fromisoformat(str(data[key]))
+
+
+def stake_from_json(data: Mapping[str, object]) -> Stake:
     """Inverse of `stake_to_json`."""
-    kwargs: dict[str, object] = {}
-    for key, value in data.items():
-        if value is None:
-            kwargs[key] = None
-        elif key in _DECIMAL_FIELDS:
-            kwargs[key] = Decimal(str(value))
-        elif key in _TIME_FIELDS:
-            kwargs[key] = datetime.fromisoformat(str(value))
-        elif key == "status":
-            kwargs[key] = StakeStatus(str(value))
-        else:
-            kwargs[key] = value
-    return Stake(**kwargs)  # type: ignore[arg-type]
+    closed_at = data.get("closed_at")
+    return Stake(
+        id=str(data["id"]),
+        user_id=str(data["user_id"]),
+        asset_id=str(data["asset_id"]),
+        amount=_dec(data, "amount"),
+        duration_days=int(str(data["duration_days"])),
+        apr=_dec(data, "apr"),
+        start_time=_time(data, "start_time"),
+        end_time=_time(data, "end_time"),
+        status=StakeStatus(str(data["status"])),
+        total_rewards_earned=_dec(data, "total_rewards_earned"),
+        rewards_claimed=_dec(data, "rewards_claimed"),
+        last_reward_calculation=_time(data, "last_reward_calculation"),
+        created_at=_time(data, "created_at"),
+        closed_at=None if closed_at is None else datetime.fromisoformat(str(closed_at)),
+        penalty=_opt_dec(data, "penalty"),
+        payout=_opt_dec(data, "payout"),
+    )
+
+
+def _view_json(v: StakeView) -> Json:
+    return {"stake": stake_to_json(v.stake), "as_of": v.as_of.isoformat()}
+
+
+def _view_from_json(data: Mapping[str, object]) -> StakeView:
+    stake = data["stake"]
+    if not isinstance(stake, Mapping):
+        raise ValueError("a stored answer has no stake")
+    return view(stake_from_json(stake), datetime.fromisoformat(str(data["as_of"])))
+
+
+def open_outcome(answer: Mapping[str, object], *, replayed: bool) -> OpenOutcome:
+    """An open's answer (fresh or stored); the APR components follow from the stake."""
+    v = _view_from_json(answer)
+    _, parts = apr_for(v.stake.amount, v.stake.duration_days)
+    return OpenOutcome(view=v, components=parts, replayed=replayed)
+
+
+def claim_outcome(answer: Mapping[str, object], *, replayed: bool) -> ClaimOutcome:
+    """A claim's answer (fresh or stored)."""
+    return ClaimOutcome(view=_view_from_json(answer), claimed=_dec(answer, "claimed"), replayed=replayed)
+
+
+def unstake_outcome(answer: Mapping[str, object], *, replayed: bool) -> UnstakeOutcome:
+    """An unstake's answer (fresh or stored)."""
+    return UnstakeOutcome(
+        view=_view_from_json(answer),
+        early=bool(answer["early"]),
+        principal_returned=_dec(answer, "principal_returned"),
+        rewards_paid=_dec(answer, "rewards_paid"),
+        rewards_forfeited=_dec(answer, "rewards_forfeited"),
+        penalty=_dec(answer, "penalty"),
+        payout=_dec(answer, "payout"),
+        replayed=replayed,
+    )
+
+
+def open_change(stake_id: str, user_id: str, asset_id: str, amount: Decimal, duration_days: int,
+                now: datetime) -> Change:
+    """Open a stake at `now`: stake.opened, answered with the new stake."""
+    stake = new_stake(stake_id, user_id, asset_id, quote(amount, duration_days, now))
+    return Change(stake, (Emit("stake.opened", user_id, stake_payload(stake)),), _view_json(view(stake, now)))
+
+
+def claim_change(stake: Stake, user_id: str, now: datetime) -> Change:
+    """Claim what has accrued: stake.matured if it matures now, stake.claimed if anything was paid."""
+    r = claim(stake, user_id, now)
+    emitted: list[Emit] = []
+    if r.matured_now:
+        emitted.append(Emit("stake.matured", r.stake.user_id, stake_payload(r.stake)))
+    if r.claimed > 0:
+        emitted.append(Emit("stake.claimed", user_id, {
+            **stake_payload(r.stake),
+            "claimed": money_str(r.claimed),
+            "rewards_claimed": money_str(r.stake.rewards_claimed),
+        }))
+    return Change(r.stake, tuple(emitted), {**_view_json(view(r.stake, now)), "claimed": money_str(r.claimed)})
+
+
+def unstake_change(stake: Stake, user_id: str, now: datetime) -> Change:
+    """Close the stake: stake.matured first if it matures now, then stake.closed with the payout."""
+    r = unstake(stake, user_id, now)
+    figures: Json = {
+        "early": r.early,
+        "principal_returned": money_str(r.principal_returned),
+        "rewards_paid": money_str(r.rewards_paid),
+        "rewards_forfeited": money_str(r.rewards_forfeited),
+        "penalty": money_str(r.penalty),
+        "payout": money_str(r.payout),
+    }
+    emitted: list[Emit] = []
+    if r.matured_now:
+        matured = mature(stake, now)
+        emitted.append(Emit("stake.matured", matured.user_id, stake_payload(matured)))
+    emitted.append(Emit("stake.closed", user_id, {**stake_payload(r.stake), **figures}))
+    return Change(r.stake, tuple(emitted), {**_view_json(view(r.stake, now)), **figures})
+
+
+def maturity_change(stake: Stake, now: datetime) -> Change:
+    """Record maturity of a stake past its end time (the sweep): stake.matured."""
+    matured = mature(stake, now)
+    return Change(matured, (Emit("stake.matured", matured.user_id, stake_payload(matured)),), {})

@@ -1,18 +1,25 @@
 """The "staking" schema: stakes and idempotency keys (the outbox comes from
-ipheron_libs.events). Tables are unqualified: each connection's search_path is
-the service's own schema, so the same code serves any provisioned schema name.
+ipheron_libs.events). SQL only: `StakingRepository`'s methods are synchronous and
+each runs one transaction (or one autocommit read); the service calls them with
+`ipheron_libs.db.run_db`. A write that must read, lock, decide and write at once
+takes the decision (a pure function from domain.py) as an argument.
 
-Queries use SQLAlchemy Core on these mapped tables: the hot read paths are
-measured and Core costs less CPU than ORM sessions here (see design.md)."""
+Tables are unqualified: each connection's search_path is the service's own
+schema, so the same code serves any provisioned schema name. Queries use
+SQLAlchemy Core on these mapped tables: the hot read paths are measured and Core
+costs less CPU than ORM sessions here (see design.md)."""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, cast
 
-from ipheron_libs.errors import Conflict
+from ipheron_libs import events
+from ipheron_libs.db import autocommit
+from ipheron_libs.errors import NotFound
 from sqlalchemy import (
     CheckConstraint,
     DateTime,
@@ -30,11 +37,12 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID, insert
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.sql.schema import Table
 
-from staking_service.domain import Stake, StakeStatus
+from staking_service import domain
+from staking_service.domain import Change, Json, RequestKey, Stake, StakeStatus
 
 AMOUNT = Numeric(36, 18)
 
@@ -145,27 +153,6 @@ def parse_stake_id(stake_id: str) -> uuid.UUID | None:
         return None
 
 
-def insert_stake(conn: Connection, stake: Stake, now: datetime) -> None:
-    conn.execute(
-        stakes.insert().values(id=uuid.UUID(stake.id), created_at=stake.created_at, updated_at=now, **_values(stake))
-    )
-
-
-def update_stake(conn: Connection, stake: Stake, now: datetime) -> None:
-    conn.execute(update(stakes).where(stakes.c.id == uuid.UUID(stake.id)).values(updated_at=now, **_values(stake)))
-
-
-def get_stake(conn: Connection, stake_id: str, *, for_update: bool = False) -> Stake | None:
-    sid = parse_stake_id(stake_id)
-    if sid is None:
-        return None
-    query = select(stakes).where(stakes.c.id == sid)
-    if for_update:
-        query = query.with_for_update()
-    row = conn.execute(query).first()
-    return _to_domain(row) if row else None
-
-
 def _status_filter(status: StakeStatus, now: datetime) -> Any:
     # "matured" includes active stakes past their end time that the sweep has not
     # recorded yet, so a list agrees with what GetStake reports.
@@ -176,61 +163,151 @@ def _status_filter(status: StakeStatus, now: datetime) -> Any:
     return stakes.c.status == "closed"
 
 
-def list_stakes(
-    conn: Connection,
-    *,
-    user_id: str | None,
-    status: StakeStatus | None,
-    asset_id: str | None,
-    now: datetime,
-    page: int,
-    per_page: int,
-) -> tuple[list[Stake], int]:
-    """One page of stakes, newest first, and the total matching."""
-    conditions = []
-    if user_id:
-        conditions.append(stakes.c.user_id == user_id)
-    if asset_id:
-        conditions.append(stakes.c.asset_id == asset_id)
-    if status is not None:
-        conditions.append(_status_filter(status, now))
-    total = conn.execute(select(func.count()).select_from(stakes).where(*conditions)).scalar_one()
-    rows = conn.execute(
-        select(stakes)
-        .where(*conditions)
-        .order_by(stakes.c.created_at.desc(), stakes.c.id.desc())
-        .limit(per_page)
-        .offset((page - 1) * per_page)
-    ).all()
-    return [_to_domain(r) for r in rows], int(total)
+class StakingRepository:
+    """The staking tables; every method is one transaction (or one autocommit read)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._reads = autocommit(engine)
+
+    # -- reads ------------------------------------------------------------
+
+    def get(self, stake_id: str) -> Stake | None:
+        """The stake, or None (also for an id that is not a UUID)."""
+        sid = parse_stake_id(stake_id)
+        if sid is None:
+            return None
+        with self._reads.connect() as conn:
+            row = conn.execute(select(stakes).where(stakes.c.id == sid)).first()
+        return _to_domain(row) if row else None
+
+    def list(
+        self,
+        *,
+        user_id: str | None,
+        status: StakeStatus | None,
+        asset_id: str | None,
+        now: datetime,
+        page: int,
+        per_page: int,
+    ) -> tuple[list[Stake], int]:
+        """One page of stakes, newest first, and the total matching (one snapshot)."""
+        conditions = []
+        if user_id:
+            conditions.append(stakes.c.user_id == user_id)
+        if asset_id:
+            conditions.append(stakes.c.asset_id == asset_id)
+        if status is not None:
+            conditions.append(_status_filter(status, now))
+        with self.engine.connect() as conn:
+            total = conn.execute(select(func.count()).select_from(stakes).where(*conditions)).scalar_one()
+            rows = conn.execute(
+                select(stakes)
+                .where(*conditions)
+                .order_by(stakes.c.created_at.desc(), stakes.c.id.desc())
+                .limit(per_page)
+                .offset((page - 1) * per_page)
+            ).all()
+        return [_to_domain(r) for r in rows], int(total)
+
+    # -- writes -----------------------------------------------------------
+
+    def open(self, request: RequestKey, now: datetime, decide: Callable[[], Change]) -> tuple[Json, bool]:
+        """Open a stake once per Idempotency-Key: (answer, replayed).
+
+        A concurrent first use of the key blocks on its primary key until the other
+        transaction ends, so every caller sees the one answer.
+        """
+        with self.engine.begin() as conn:
+            stored = _reserve(conn, request, now)
+            if stored is not None:
+                return stored, True
+            change = decide()
+            conn.execute(stakes.insert().values(
+                id=uuid.UUID(change.stake.id), created_at=change.stake.created_at, updated_at=now,
+                **_values(change.stake)))
+            _record(conn, change, request, now)
+        return change.answer, False
+
+    def change_locked(self, stake_id: str, request: RequestKey | None, now: datetime,
+                      decide: Callable[[Stake], Change]) -> tuple[Json, bool]:
+        """Lock the stake, apply `decide` to it, store the result and its events: (answer, replayed).
+
+        With a `request` key, a repeated request gets the first answer instead; a
+        request that fails (NotFound, a refused decision) leaves no key behind.
+        """
+        with self.engine.begin() as conn:
+            if request is not None:
+                stored = _reserve(conn, request, now)
+                if stored is not None:
+                    return stored, True
+            sid = parse_stake_id(stake_id)
+            row = None if sid is None else conn.execute(
+                select(stakes).where(stakes.c.id == sid).with_for_update()).first()
+            if row is None:
+                raise NotFound(f"stake {stake_id!r} not found")
+            change = decide(_to_domain(row))
+            _update(conn, change.stake, now)
+            _record(conn, change, request, now)
+        return change.answer, False
+
+    def mature_due(self, now: datetime, limit: int, decide: Callable[[Stake], Change]) -> int:
+        """Apply `decide` to active stakes past their end time (locked, skipping rows another
+        replica holds); returns how many."""
+        with self.engine.begin() as conn:
+            rows = conn.execute(
+                select(stakes)
+                .where(stakes.c.status == "active", stakes.c.end_time <= now)
+                .order_by(stakes.c.end_time)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            ).all()
+            for row in rows:
+                change = decide(_to_domain(row))
+                _update(conn, change.stake, now)
+                _record(conn, change, None, now)
+        return len(rows)
+
+    def purge_idempotency_keys(self, older_than: datetime, limit: int) -> int:
+        """Forget answered keys older than the retention window (a bounded batch per call)."""
+        old = (
+            select(idempotency_keys.c.user_id, idempotency_keys.c.key)
+            .where(idempotency_keys.c.created_at < older_than)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+            .subquery()
+        )
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                delete(idempotency_keys).where(
+                    tuple_(idempotency_keys.c.user_id, idempotency_keys.c.key).in_(select(old.c.user_id, old.c.key))
+                )
+            )
+        return int(result.rowcount or 0)
 
 
-def due_for_maturity(conn: Connection, now: datetime, limit: int) -> list[Stake]:
-    """Active stakes past their end time, locked so replicas do not both mature one."""
-    rows = conn.execute(
-        select(stakes)
-        .where(stakes.c.status == "active", stakes.c.end_time <= now)
-        .order_by(stakes.c.end_time)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    ).all()
-    return [_to_domain(r) for r in rows]
+def _update(conn: Connection, stake: Stake, now: datetime) -> None:
+    conn.execute(update(stakes).where(stakes.c.id == uuid.UUID(stake.id)).values(updated_at=now, **_values(stake)))
 
 
-def reserve_idempotency_key(
-    conn: Connection, user_id: str, key: str, operation: str, request_hash: str, now: datetime
-) -> dict[str, Any] | None:
-    """Claim (user_id, key) for this request, in the caller's transaction.
+def _record(conn: Connection, change: Change, request: RequestKey | None, now: datetime) -> None:
+    """The change's events into the outbox, and its answer under the request's key."""
+    for ev in change.events:
+        events.emit(conn, ev.type, ev.actor, ev.payload)
+    if request is not None:
+        conn.execute(
+            update(idempotency_keys)
+            .where(idempotency_keys.c.user_id == request.user_id, idempotency_keys.c.key == request.key)
+            .values(response=change.answer)
+        )
 
-    Returns None when the key is new (the caller goes on and then calls
-    `store_idempotent_response`), or the stored answer of the earlier identical
-    request. A concurrent first use blocks on the primary key until the other
-    transaction ends, so both callers see one answer. A different request under
-    the same key is a Conflict.
-    """
+
+def _reserve(conn: Connection, request: RequestKey, now: datetime) -> Json | None:
+    """Claim the request's key in this transaction: None when new, else the earlier answer."""
     inserted = conn.execute(
         insert(idempotency_keys)
-        .values(user_id=user_id, key=key, operation=operation, request_hash=request_hash, created_at=now)
+        .values(user_id=request.user_id, key=request.key, operation=request.operation,
+                request_hash=request.fingerprint, created_at=now)
         .on_conflict_do_nothing()
         .returning(idempotency_keys.c.key)
     ).first()
@@ -238,34 +315,8 @@ def reserve_idempotency_key(
         return None
     row = conn.execute(
         select(idempotency_keys.c.operation, idempotency_keys.c.request_hash, idempotency_keys.c.response).where(
-            idempotency_keys.c.user_id == user_id, idempotency_keys.c.key == key
+            idempotency_keys.c.user_id == request.user_id, idempotency_keys.c.key == request.key
         )
     ).one()
-    if row.request_hash != request_hash or row.operation != operation:
-        raise Conflict("this Idempotency-Key was already used for a different request")
+    domain.check_replay(request, row.operation, row.request_hash)
     return dict(row.response or {})
-
-
-def store_idempotent_response(conn: Connection, user_id: str, key: str, response: dict[str, Any]) -> None:
-    conn.execute(
-        update(idempotency_keys)
-        .where(idempotency_keys.c.user_id == user_id, idempotency_keys.c.key == key)
-        .values(response=response)
-    )
-
-
-def purge_idempotency_keys(conn: Connection, older_than: datetime, limit: int) -> int:
-    """Forget answered keys older than the retention window (a bounded batch per call)."""
-    old = (
-        select(idempotency_keys.c.user_id, idempotency_keys.c.key)
-        .where(idempotency_keys.c.created_at < older_than)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-        .subquery()
-    )
-    result = conn.execute(
-        delete(idempotency_keys).where(
-            tuple_(idempotency_keys.c.user_id, idempotency_keys.c.key).in_(select(old.c.user_id, old.c.key))
-        )
-    )
-    return int(result.rowcount or 0)

@@ -1,16 +1,17 @@
-"""Checks with the assets service that a stake's asset exists and is active.
+"""Outbound calls of the staking service: whether a stake's asset exists and is active.
 
 Staking never reads the assets schema: it asks the AssetsService over gRPC, with a
-deadline on every call. Without an address configured (tests of staking alone) no
-check is made.
+deadline on every call, and reads a failure through `ipheron_libs.wire.classify_rpc_error`.
+Without an address configured (tests of staking alone) no client is built.
 """
 
 from __future__ import annotations
 
 import grpc
 from ipheron.assets.v1 import assets_service_pb2, assets_service_pb2_grpc
-from ipheron_libs.errors import FailedPrecondition, InvalidArgument, Unavailable
+from ipheron_libs.errors import FailedPrecondition, InvalidArgument, NotFound, Unavailable
 from ipheron_libs.grpc_client import channel
+from ipheron_libs.wire import Transient, classify_rpc_error
 
 _STATUS_NAMES = {
     assets_service_pb2.ASSET_STATUS_PENDING: "pending",
@@ -20,8 +21,8 @@ _STATUS_NAMES = {
 }
 
 
-class AssetDirectory:
-    """`require_stakeable(asset_id)`: InvalidArgument if unknown, FailedPrecondition if not active."""
+class AssetsClient:
+    """The AssetsService as staking uses it; every call has the `timeout` deadline."""
 
     def __init__(self, addr: str, timeout: float) -> None:
         self.channel = channel(addr, default_timeout=timeout)
@@ -29,16 +30,22 @@ class AssetDirectory:
         self.timeout = timeout
 
     async def require_stakeable(self, asset_id: str) -> None:
+        """InvalidArgument if the asset is unknown, FailedPrecondition if it is not active,
+        Unavailable if the assets service cannot answer now (the stake may be retried)."""
         try:
             resp = await self.stub.GetAsset(assets_service_pb2.GetAssetRequest(asset_id=asset_id), timeout=self.timeout)
         except grpc.aio.AioRpcError as exc:
-            if exc.code() in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT):
+            error = classify_rpc_error(exc, "assets")
+            if isinstance(error, NotFound | InvalidArgument):
                 raise InvalidArgument(f"asset {asset_id} does not exist", field="asset_id") from None
-            raise Unavailable("the assets service is unavailable; the asset cannot be verified") from None
+            if isinstance(error, Transient):
+                raise Unavailable("the assets service is unavailable; the asset cannot be verified") from exc
+            raise error from exc
         status = resp.asset.status
         if status != assets_service_pb2.ASSET_STATUS_ACTIVE:
             name = _STATUS_NAMES.get(status, "not active")
             raise FailedPrecondition(f"asset {asset_id} is {name}; only active assets can be staked on")
 
     async def close(self) -> None:
+        """Close the channel (the service's stop does this)."""
         await self.channel.close()
