@@ -9,7 +9,16 @@ from decimal import Decimal
 import grpc
 import pytest
 from ipheron_libs import wire
-from ipheron_libs.errors import Aborted, Conflict, FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
+from ipheron_libs.errors import (
+    Aborted,
+    Conflict,
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+    PermissionDenied,
+    ResourceExhausted,
+    Unavailable,
+)
 
 
 class _Err(grpc.RpcError):
@@ -101,3 +110,10 @@ def test_a_callee_bug_is_not_transient_and_leaks_no_detail(code: grpc.StatusCode
     assert isinstance(err, wire.UpstreamFailure)
     assert err.code == grpc.StatusCode.INTERNAL and "hunter2" not in str(err)
     assert not wire.is_transient(code)
+
+
+@pytest.mark.parametrize(("code", "typed"), [(grpc.StatusCode.UNAVAILABLE, Unavailable),
+                                             (grpc.StatusCode.RESOURCE_EXHAUSTED, ResourceExhausted)])
+def test_a_stored_retryable_failure_keeps_its_status(code: grpc.StatusCode, typed: type) -> None:
+    err = wire.status_error(code, "the risk check is unavailable; retry later")
+    assert isinstance(err, typed) and err.code == code and str(err) == "the risk check is unavailable; retry later"

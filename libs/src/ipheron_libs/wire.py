@@ -22,7 +22,9 @@ from ipheron_libs.errors import (
     InvalidArgument,
     NotFound,
     PermissionDenied,
+    ResourceExhausted,
     Unauthenticated,
+    Unavailable,
 )
 
 WEI_PER_ETH = 10**18
@@ -154,6 +156,14 @@ _TYPED: dict[grpc.StatusCode, type[DomainError]] = {
 }
 
 
+# Stored outcomes that were transient when they happened (status_error only: a live call
+# with these codes is `Transient`, see classify_rpc_error).
+_STORED_TRANSIENT: dict[grpc.StatusCode, type[DomainError]] = {
+    grpc.StatusCode.UNAVAILABLE: Unavailable,
+    grpc.StatusCode.RESOURCE_EXHAUSTED: ResourceExhausted,
+}
+
+
 class Transient(Exception):
     """A call that may succeed later (the callee was unavailable, slow or busy)."""
 
@@ -191,8 +201,9 @@ def classify_rpc_error(exc: grpc.aio.AioRpcError | grpc.RpcError, service: str) 
 
 
 def status_error(code: grpc.StatusCode, message: str) -> DomainError:
-    """A typed error from a stored status code (e.g. a saga's recorded failure)."""
-    typed = _TYPED.get(code)
+    """A typed error from a stored status code (e.g. a saga's recorded failure). A stored
+    UNAVAILABLE or RESOURCE_EXHAUSTED (a failure the caller may retry) keeps its status."""
+    typed = _TYPED.get(code) or _STORED_TRANSIENT.get(code)
     if typed is None:
         return UpstreamFailure(message)
     return typed(message)
