@@ -11,8 +11,10 @@ import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from ipheron_libs.errors import FIELD_METADATA_KEY
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
+
 
 log = logging.getLogger("ipheron.gateway")
 PROBLEM_TYPE_BASE = "https://ipheron.dev/problems/"
@@ -65,6 +67,96 @@ def problem_response(status: int, detail: str, *, instance: str | None = None, t
     return Response(orjson.dumps(body), status_code=status, media_type="application/problem+json", headers=headers)
 
 
+# ---------------------------------------------------------------- the documented contract
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+_PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
+_INT_HEADER = {"schema": {"type": "integer", "minimum": 0}}
+# What the rate-limit middleware sends (ratelimit.Decision.headers); on a 429 also Retry-After.
+RATE_LIMIT_HEADERS: dict[str, dict[str, Any]] = {
+    "RateLimit-Limit": {"description": "requests allowed per window in this route's group", **_INT_HEADER},
+    "RateLimit-Remaining": {"description": "requests left in the current window", **_INT_HEADER},
+    "RateLimit-Reset": {"description": "seconds until the window frees quota", **_INT_HEADER},
+    "RateLimit-Policy": {"description": 'the group\'s policy, e.g. "10;w=60"', "schema": {"type": "string"}},
+    "Retry-After": {"description": "seconds to wait before retrying", **_INT_HEADER},
+}
+_DESCRIPTIONS = {
+    400: "Bad request: malformed JSON, a missing or invalid header, or input the service refused",
+    401: "Missing, malformed or invalid access token",
+    403: "The resource is not yours",
+    404: "No such resource",
+    409: "Conflicts with the current state (duplicate, replayed key with other data, not available)",
+    413: "The body is larger than this route accepts",
+    422: "A parameter or body field is outside its documented bounds; errors[] names each field",
+    429: "Rate limit exceeded; see the RateLimit headers",
+    503: "An upstream service is unavailable; retry later",
+    504: "An upstream service did not answer in time",
+}
+
+
+class FieldError(BaseModel):
+    """One refused field of a request."""
+
+    field: str = Field(description="dotted path of the field (query, path, body or header name)")
+    message: str
+
+
+class ProblemDetails(BaseModel):
+    """An RFC 9457 problem+json body; every error response has this shape."""
+
+    model_config = ConfigDict(extra="allow", title="Problem")
+    type: str = Field(description="URI identifying the problem type")
+    title: str
+    status: int = Field(ge=100, le=599)
+    detail: str
+    instance: str | None = Field(default=None, description="the request path")
+    errors: list[FieldError] | None = Field(default=None, description="the refused fields, on 400/422")
+    service: str | None = Field(default=None, description="the upstream service, on 503/504")
+    group: str | None = Field(default=None, description="the rate-limit group, on 429")
+
+
+def problem_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` for the error statuses a route can return, each a problem+json.
+
+    Every route also documents 429 (rate limits cover every route) and, when it calls
+    a service, pass 503/504 explicitly.
+    """
+    out: dict[int | str, dict[str, Any]] = {}
+    for code in sorted({*codes, 429}):
+        entry: dict[str, Any] = {"description": _DESCRIPTIONS.get(code, HTTPStatus(code).phrase),
+                                 "content": {PROBLEM_MEDIA_TYPE: {"schema": _PROBLEM_REF}}}
+        if code == 429:
+            entry["headers"] = RATE_LIMIT_HEADERS
+        elif code == 503:
+            entry["headers"] = {"Retry-After": RATE_LIMIT_HEADERS["Retry-After"]}
+        out[code] = entry
+    return out
+
+
+UPSTREAM = (503, 504)
+
+
+def _problem_components() -> dict[str, Any]:
+    schema = ProblemDetails.model_json_schema(ref_template="#/components/schemas/{model}")
+    defs = schema.pop("$defs", {})
+    return {**defs, "Problem": schema}
+
+
+def _document_problems(app: FastAPI) -> None:
+    """Put the Problem schema into the published OpenAPI document's components."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        doc = generate()
+        doc.setdefault("components", {}).setdefault("schemas", {}).update(_problem_components())
+        app.openapi_schema = doc
+        return doc
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def grpc_problem(exc: grpc.aio.AioRpcError, service: str | None, instance: str) -> Response:
     """Map an upstream gRPC error; internal details never reach the client."""
     code = exc.code()
@@ -94,7 +186,8 @@ def _field_path(loc: tuple[Any, ...]) -> str:
 
 
 def install(app: FastAPI) -> None:
-    """Register the handlers that make every error a problem+json."""
+    """Register the handlers that make every error a problem+json, and document them."""
+    _document_problems(app)
 
     @app.exception_handler(Problem)
     async def _problem(request: Request, exc: Problem) -> Response:

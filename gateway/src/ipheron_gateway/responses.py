@@ -13,6 +13,8 @@ from decimal import Decimal
 from typing import Any
 
 import orjson
+from google.protobuf.timestamp_pb2 import Timestamp
+from ipheron_libs.wire import iso
 from starlette.responses import Response
 
 
@@ -25,3 +27,13 @@ def _default(value: Any) -> Any:
 def fast_json(body: Any, status_code: int = 200, headers: dict[str, str] | None = None) -> Response:
     return Response(orjson.dumps(body, default=_default), status_code=status_code, media_type="application/json",
                     headers=headers)
+
+
+def stamp(ts: Timestamp) -> str:
+    """A required timestamp field on the wire: RFC 3339 UTC with "Z" (the epoch when unset)."""
+    return iso(ts) or "1970-01-01T00:00:00Z"
+
+
+def opt_stamp(msg: Any, name: str) -> str | None:
+    """An optional timestamp field: None when the message does not carry it."""
+    return iso(getattr(msg, name)) if msg.HasField(name) else None

@@ -13,15 +13,19 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 from ipheron.ai_agents.v1 import ai_agents_service_pb2 as pb
+from ipheron_libs.vocab import DEFAULT_REPUTATION, MAX_REPUTATION, MIN_REPUTATION
 from pydantic import BaseModel, ConfigDict, Field
 
+from ipheron_gateway.bounds import UUID_PATTERN
 from ipheron_gateway.deps import CurrentUser, OptionalUser, Stubs
-from ipheron_gateway.problems import Problem
+from ipheron_gateway.problems import UPSTREAM, Problem, problem_responses
 
 router = APIRouter(prefix="/ai", tags=["ai"])
 
-DecimalStr = Annotated[str, Field(pattern=r"^\d{1,18}(\.\d{1,18})?$", description='decimal string, e.g. "0.25"',
-                                  examples=["0.25"])]
+DecimalStr = Annotated[str, Field(pattern=r"^\d{1,18}(\.\d{1,18})?$", max_length=37, examples=["0.25"],
+                                  description='decimal string, e.g. "0.25": up to 18 digits and 18 decimals')]
+# A wallet cannot be older than Ethereum; the bound keeps the value inside the contract's int32.
+MAX_WALLET_AGE_DAYS = 36_500
 _RISK_LEVEL = {pb.RISK_LEVEL_LOW: "low", pb.RISK_LEVEL_MEDIUM: "medium", pb.RISK_LEVEL_HIGH: "high"}
 _SENTIMENT = {pb.SENTIMENT_BULLISH: "bullish", pb.SENTIMENT_NEUTRAL: "neutral", pb.SENTIMENT_BEARISH: "bearish"}
 
@@ -34,20 +38,23 @@ class RuleOut(BaseModel):
     explanation: str
 
 
-class AssetIn(BaseModel):
+class PricingAssetIn(BaseModel):
+    """An asset as the agents see it: the features they price and vet."""
+
     model_config = ConfigDict(extra="forbid")
     asset_type: str = Field(min_length=1, max_length=32, examples=["art"])
     region: str = Field("", max_length=64)
     name: str = Field("", max_length=300)
     asset_id: str = Field("", max_length=128)
-    utility_features: list[str] = Field(default_factory=list, max_length=50)
+    utility_features: list[Annotated[str, Field(max_length=100)]] = Field(default_factory=list, max_length=50)
     co_creators: int = Field(1, ge=1, le=100)
-    creator_reputation: int = Field(50, ge=0, le=100)
+    creator_reputation: int = Field(DEFAULT_REPUTATION, ge=MIN_REPUTATION, le=MAX_REPUTATION)
     asking_price: DecimalStr | None = None
     content_hash: str = Field("", max_length=200)
     description: str = Field("", max_length=5000)
     creator_wallet: str = Field("", max_length=64)
-    wallet_age_days: int | None = Field(None, ge=0)
+    wallet_age_days: int | None = Field(None, ge=0, le=MAX_WALLET_AGE_DAYS,
+                                        description=f"days since the wallet's first transaction, 0..{MAX_WALLET_AGE_DAYS}")
 
     def to_pb(self) -> pb.AssetFeatures:
         msg = pb.AssetFeatures(
@@ -60,7 +67,7 @@ class AssetIn(BaseModel):
         return msg
 
 
-class PricingIn(AssetIn):
+class PricingIn(PricingAssetIn):
     currency: Literal["ETH"] = "ETH"
 
 
@@ -130,7 +137,7 @@ class RiskIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     kind: Literal["asset", "purchase"]
-    asset: AssetIn | None = None
+    asset: PricingAssetIn | None = None
     purchase: TradeIn | None = None
     history: list[TradeIn] = Field(default_factory=list, max_length=500)
 
@@ -172,7 +179,8 @@ def _rules(rules: Any) -> list[dict[str, str]]:
              "explanation": r.explanation} for r in rules]
 
 
-@router.post("/pricing", response_model=PricingOut, summary="Suggested price and range, with the rules that fired")
+@router.post("/pricing", response_model=PricingOut, responses=problem_responses(400, 413, 422, *UPSTREAM),
+             summary="Suggested price and range, with the rules that fired")
 async def pricing(body: PricingIn, stubs: Stubs) -> dict[str, Any]:
     r = await stubs.ai_agents.SuggestPrice(pb.SuggestPriceRequest(asset=body.to_pb(), currency=body.currency))
     return {"suggested": r.suggested.amount, "low": r.low.amount, "high": r.high.amount,
@@ -181,11 +189,12 @@ async def pricing(body: PricingIn, stubs: Stubs) -> dict[str, Any]:
 
 
 @router.get("/collaborators", response_model=CollaboratorsOut,
-            summary="Creators to work with (from the user directory), best first, with reasons")
+            responses=problem_responses(400, 401, 404, 422, *UPSTREAM), summary="Creators to work with (from the user directory), best first, with reasons")
 async def collaborators(
     stubs: Stubs,
     user: OptionalUser,
-    user_id: Annotated[str | None, Query(max_length=128)] = None,
+    user_id: Annotated[str | None, Query(pattern=UUID_PATTERN, max_length=36,
+                                         description="a user id (UUID); defaults to you when signed in")] = None,
     skills: Annotated[str, Query(max_length=500, description="comma-separated wanted skills")] = "",
     limit: Annotated[int, Query(ge=1, le=50)] = 10,
 ) -> dict[str, Any]:
@@ -202,7 +211,7 @@ async def collaborators(
 
 
 @router.post("/collaboration/split", response_model=SplitOut,
-             summary="Revenue split by contribution; shares sum to exactly 100.00")
+             responses=problem_responses(400, 413, 422, *UPSTREAM), summary="Revenue split by contribution; shares sum to exactly 100.00")
 async def split(body: SplitIn, stubs: Stubs) -> dict[str, Any]:
     r = await stubs.ai_agents.ProposeSplit(pb.ProposeSplitRequest(contributors=[
         pb.Contributor(user_id=c.user_id, role=c.role, effort=c.effort, owns_original_ip=c.owns_original_ip)
@@ -211,7 +220,8 @@ async def split(body: SplitIn, stubs: Stubs) -> dict[str, Any]:
                        for s in r.shares]}
 
 
-@router.post("/risk", response_model=RiskOut, summary="Risk score 0-100 with flags for an asset or a purchase")
+@router.post("/risk", response_model=RiskOut, responses=problem_responses(400, 401, 413, 422, *UPSTREAM),
+             summary="Risk score 0-100 with flags for an asset or a purchase")
 async def risk(body: RiskIn, stubs: Stubs, user: CurrentUser) -> dict[str, Any]:
     if body.kind == "asset":
         if body.asset is None:
@@ -232,7 +242,7 @@ async def risk(body: RiskIn, stubs: Stubs, user: CurrentUser) -> dict[str, Any]:
             "explanation": a.explanation, "rules": _rules(a.rules)}
 
 
-@router.get("/market/forecast", response_model=ForecastOut,
+@router.get("/market/forecast", response_model=ForecastOut, responses=problem_responses(400, 422, *UPSTREAM),
             summary="Daily volume and average price forecast with intervals, and market sentiment")
 async def forecast(
     stubs: Stubs,

@@ -4,7 +4,6 @@ strings, days ISO dates (UTC)."""
 
 from __future__ import annotations
 
-from datetime import UTC
 from typing import Annotated, Any, Literal
 
 import grpc
@@ -13,8 +12,10 @@ from ipheron.analytics.v1 import analytics_service_pb2 as pb
 from ipheron_libs.errors import FIELD_METADATA_KEY
 from pydantic import BaseModel, Field
 
+from ipheron_gateway.bounds import PathId
 from ipheron_gateway.deps import Stubs
-from ipheron_gateway.problems import Problem
+from ipheron_gateway.problems import UPSTREAM, Problem, problem_responses
+from ipheron_gateway.responses import opt_stamp, stamp
 
 router = APIRouter(prefix="/analytics", tags=["analytics"])
 
@@ -159,19 +160,16 @@ class HistoryOut(BaseModel):
     series: dict[str, list[HistoryPointOut]]
 
 
-def _iso(ts: Any) -> str:
-    return str(ts.ToDatetime(tzinfo=UTC).isoformat().replace("+00:00", "Z"))
+_READ = problem_responses(400, 422, *UPSTREAM)
+IsoDate = Annotated[str | None, Query(max_length=10, pattern=r"^\d{4}-\d{2}-\d{2}$",
+                                      description="ISO date (YYYY-MM-DD), inclusive")]
 
 
-def _opt_iso(msg: Any, name: str) -> str | None:
-    return _iso(getattr(msg, name)) if msg.HasField(name) else None
-
-
-@router.get("/market", response_model=MarketOut, summary="Daily market series (default: the last 30 days)")
+@router.get("/market", response_model=MarketOut, responses=_READ, summary="Daily market series (default: the last 30 days)")
 async def market(
     stubs: Stubs,
-    from_: Annotated[str | None, Query(alias="from", description="ISO date, inclusive")] = None,
-    to: Annotated[str | None, Query(description="ISO date, inclusive")] = None,
+    from_: Annotated[IsoDate, Query(alias="from")] = None,
+    to: IsoDate = None,
     asset_type: AssetType = None,
 ) -> dict[str, Any]:
     try:
@@ -211,7 +209,7 @@ def _rename_field(exc: grpc.aio.AioRpcError) -> None:
         raise Problem(400, detail, errors=[{"field": _QUERY_NAMES[field], "message": detail}]) from None
 
 
-@router.get("/overview", response_model=OverviewOut, summary="The whole market at a glance")
+@router.get("/overview", response_model=OverviewOut, responses=_READ, summary="The whole market at a glance")
 async def overview(stubs: Stubs) -> dict[str, Any]:
     o = await stubs.analytics.GetOverview(pb.GetOverviewRequest())
     return {
@@ -228,16 +226,17 @@ async def overview(stubs: Stubs) -> dict[str, Any]:
         "total_value_staked": o.total_value_staked,
         "active_stakes": o.active_stakes,
         "market_sentiment": _SENTIMENT[o.market_sentiment],
-        "as_of": _iso(o.as_of),
+        "as_of": stamp(o.as_of),
     }
 
 
 @router.get(
     "/assets/{asset_id}/performance",
     response_model=AssetPerformanceOut,
+    responses=problem_responses(400, 404, 422, *UPSTREAM),
     summary="Sales, prices, buyers and stakes of one asset",
 )
-async def asset_performance(asset_id: str, stubs: Stubs) -> dict[str, Any]:
+async def asset_performance(asset_id: PathId, stubs: Stubs) -> dict[str, Any]:
     a = await stubs.analytics.GetAssetPerformance(pb.GetAssetPerformanceRequest(asset_id=asset_id))
     return {
         "asset_id": a.asset_id,
@@ -254,8 +253,8 @@ async def asset_performance(asset_id: str, stubs: Stubs) -> dict[str, Any]:
         "transfers": a.transfers,
         "total_staked": a.total_staked,
         "active_stakes": a.active_stakes,
-        "created_at": _opt_iso(a, "created_at"),
-        "last_sale_at": _opt_iso(a, "last_sale_at"),
+        "created_at": opt_stamp(a, "created_at"),
+        "last_sale_at": opt_stamp(a, "last_sale_at"),
         "recent_sales": [
             {
                 "sale_id": s.sale_id,
@@ -263,7 +262,7 @@ async def asset_performance(asset_id: str, stubs: Stubs) -> dict[str, Any]:
                 "currency": s.currency,
                 "buyer_id": s.buyer_id or None,
                 "seller_id": s.seller_id or None,
-                "occurred_at": _iso(s.occurred_at),
+                "occurred_at": stamp(s.occurred_at),
             }
             for s in a.recent_sales
         ],
@@ -273,9 +272,10 @@ async def asset_performance(asset_id: str, stubs: Stubs) -> dict[str, Any]:
 @router.get(
     "/creators/{creator_id}/performance",
     response_model=CreatorPerformanceOut,
+    responses=problem_responses(400, 404, 422, *UPSTREAM),
     summary="Sales of one creator's assets, weighted by their share",
 )
-async def creator_performance(creator_id: str, stubs: Stubs) -> dict[str, Any]:
+async def creator_performance(creator_id: PathId, stubs: Stubs) -> dict[str, Any]:
     c = await stubs.analytics.GetCreatorPerformance(pb.GetCreatorPerformanceRequest(creator_id=creator_id))
     return {
         "creator_id": c.creator_id,
@@ -286,7 +286,7 @@ async def creator_performance(creator_id: str, stubs: Stubs) -> dict[str, Any]:
         "attributed_volume": c.attributed_volume,
         "avg_sale_price": c.avg_sale_price,
         "top_asset_id": c.top_asset_id or None,
-        "last_sale_at": _opt_iso(c, "last_sale_at"),
+        "last_sale_at": opt_stamp(c, "last_sale_at"),
         "assets": [
             {
                 "asset_id": x.asset_id,
@@ -300,7 +300,7 @@ async def creator_performance(creator_id: str, stubs: Stubs) -> dict[str, Any]:
     }
 
 
-@router.get("/top", response_model=TopOut, summary="Top assets by volume, number of sales or latest price")
+@router.get("/top", response_model=TopOut, responses=_READ, summary="Top assets by volume, number of sales or latest price")
 async def top(
     stubs: Stubs,
     by: Literal["volume", "sales", "price"] = "volume",
@@ -329,7 +329,7 @@ async def top(
     }
 
 
-@router.get("/insights", response_model=InsightsOut, summary="Short findings, each with its rule and numbers")
+@router.get("/insights", response_model=InsightsOut, responses=_READ, summary="Short findings, each with its rule and numbers")
 async def insights(stubs: Stubs, asset_type: AssetType = None) -> dict[str, Any]:
     r = await stubs.analytics.GetInsights(pb.GetInsightsRequest(asset_type=asset_type or ""))
     return {
@@ -344,12 +344,12 @@ async def insights(stubs: Stubs, asset_type: AssetType = None) -> dict[str, Any]
             }
             for i in r.insights
         ],
-        "as_of": _iso(r.as_of),
+        "as_of": stamp(r.as_of),
     }
 
 
 @router.get(
-    "/history", response_model=HistoryOut, summary="Daily volume and average price per asset type over the last N days"
+    "/history", response_model=HistoryOut, responses=_READ, summary="Daily volume and average price per asset type over the last N days"
 )
 async def history(
     stubs: Stubs, days: Annotated[int, Query(ge=1, le=730)] = 90, asset_type: AssetType = None

@@ -8,8 +8,8 @@ identity comes from the verified token only.
 
 from __future__ import annotations
 
-from datetime import UTC
 from decimal import Decimal
+from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 import grpc
@@ -19,17 +19,20 @@ from ipheron.ai_agents.v1 import ai_agents_service_pb2 as ai_pb
 from ipheron.assets.v1 import assets_service_pb2 as pb
 from ipheron.auth.v1 import auth_service_pb2 as auth_pb
 from ipheron.common.v1 import common_pb2
+from ipheron_libs.vocab import ASSET_TYPES, DEFAULT_REPUTATION
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from ipheron_gateway.bounds import METADATA_DESCRIPTION, Page, PathId, PerPage, check_metadata
 from ipheron_gateway.deps import CurrentUser, IdempotencyKey, Stubs, User
-from ipheron_gateway.problems import Problem
-from ipheron_gateway.responses import fast_json
+from ipheron_gateway.problems import UPSTREAM, Problem, problem_responses
+from ipheron_gateway.responses import fast_json, stamp
+from ipheron_gateway.routers.ai import RuleOut
 
 router = APIRouter(prefix="/assets", tags=["assets"])
 
-AssetType = Literal["art", "music", "video", "literature", "software", "design", "patent", "trademark", "other"]
+AssetType = StrEnum("AssetType", [(t.upper(), t) for t in ASSET_TYPES])  # type: ignore[misc]
 AssetStatus = Literal["pending", "pending_review", "active", "archived", "failed"]
-_TYPE_PB = {t: getattr(pb, f"ASSET_TYPE_{t.upper()}") for t in AssetType.__args__}  # type: ignore[attr-defined]
+_TYPE_PB = {t: getattr(pb, f"ASSET_TYPE_{t.upper()}") for t in ASSET_TYPES}
 _TYPE_NAME = {v: k for k, v in _TYPE_PB.items()}
 _STATUS_PB = {s: getattr(pb, f"ASSET_STATUS_{s.upper()}") for s in AssetStatus.__args__}  # type: ignore[attr-defined]
 _STATUS_NAME = {v: k for k, v in _STATUS_PB.items()}
@@ -39,11 +42,11 @@ _PURCHASE_STATE = {pb.PURCHASE_STATE_RESERVED: "reserved", pb.PURCHASE_STATE_BUY
 _PROVENANCE_KIND = {pb.PROVENANCE_KIND_MINT: "mint", pb.PROVENANCE_KIND_SALE: "sale",
                     pb.PROVENANCE_KIND_TRANSFER: "transfer"}
 _SORT = {"created": pb.ASSET_SORT_FIELD_CREATED, "price": pb.ASSET_SORT_FIELD_PRICE, "name": pb.ASSET_SORT_FIELD_NAME}
-MAX_METADATA_BYTES = 16 * 1024
 
-EthAmount = Annotated[str, Field(pattern=r"^\d{1,7}(\.\d{1,18})?$", description="ETH decimal string, e.g. \"1.5\"",
-                                 examples=["1.5"])]
-Percent = Annotated[str, Field(pattern=r"^\d{1,3}(\.\d{1,2})?$", description="percent decimal string, e.g. \"33.33\"")]
+EthAmount = Annotated[str, Field(pattern=r"^\d{1,7}(\.\d{1,18})?$", max_length=26, examples=["1.5"],
+                                 description='ETH decimal string, e.g. "1.5": up to 7 integer digits and 18 decimals')]
+Percent = Annotated[str, Field(pattern=r"^\d{1,3}(\.\d{1,2})?$", max_length=6,
+                               description='percent decimal string, e.g. "33.33": up to 3 digits and 2 decimals')]
 Wallet = Annotated[str, Field(pattern=r"^0x[0-9a-fA-F]{40}$")]
 
 
@@ -62,19 +65,20 @@ class CreatorIn(BaseModel):
         return self
 
 
-class AssetIn(BaseModel):
-    """A new asset. The creators' shares sum to exactly 100 and include you."""
+class AssetCreate(BaseModel):
+    """A new asset. The creators' shares sum to exactly 100 and include you; each creator once."""
 
     model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=1, max_length=200)
     asset_type: AssetType
     price: EthAmount
     royalty_rate: Percent = Field(default="10", description="percent paid to the co-creators on each sale, 0..50")
-    metadata: dict[str, Any] = Field(default_factory=dict, description="JSON object, at most 16 KiB")
+    metadata: dict[str, Any] = Field(default_factory=dict, description=METADATA_DESCRIPTION)
     utility_features: list[Annotated[str, Field(min_length=1, max_length=100)]] = Field(default_factory=list,
                                                                                         max_length=20)
     region: str = Field(default="Global", min_length=1, max_length=100)
-    creators: list[CreatorIn] = Field(min_length=1, max_length=10)
+    creators: list[CreatorIn] = Field(min_length=1, max_length=10,
+                                      description="1..10 distinct creators, each share in (0, 100], summing to 100")
     ipfs_hash: str = Field(min_length=46, max_length=200, pattern=r"^[A-Za-z0-9]+$", description="IPFS CID v0 or v1")
 
     # Field validators (not one model validator) so a 422 names the field in errors[].field.
@@ -95,16 +99,20 @@ class AssetIn(BaseModel):
     @field_validator("creators")
     @classmethod
     def _shares_sum_to_100(cls, v: list[CreatorIn]) -> list[CreatorIn]:
+        if any(not 0 < Decimal(c.share_percent) <= 100 for c in v):
+            raise ValueError("each creator's share must be greater than 0 and at most 100")
         if sum(Decimal(c.share_percent) for c in v) != 100:
             raise ValueError("creator shares must sum to exactly 100")
+        ids = [c.user_id for c in v if c.user_id]
+        wallets = [c.wallet.lower() for c in v if c.wallet]
+        if len(set(ids)) != len(ids) or len(set(wallets)) != len(wallets):
+            raise ValueError("each creator may be listed only once")
         return v
 
     @field_validator("metadata")
     @classmethod
-    def _metadata_size(cls, v: dict[str, Any]) -> dict[str, Any]:
-        if len(orjson.dumps(v)) > MAX_METADATA_BYTES:
-            raise ValueError(f"metadata is larger than {MAX_METADATA_BYTES} bytes")
-        return v
+    def _metadata_bounds(cls, v: dict[str, Any]) -> dict[str, Any]:
+        return check_metadata(v)
 
 
 class AssetPatch(BaseModel):
@@ -113,7 +121,12 @@ class AssetPatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
     price: EthAmount | None = None
     listed: bool | None = None
-    metadata: dict[str, Any] | None = None
+    metadata: dict[str, Any] | None = Field(default=None, description=METADATA_DESCRIPTION)
+
+    @field_validator("metadata")
+    @classmethod
+    def _metadata_bounds(cls, v: dict[str, Any] | None) -> dict[str, Any] | None:
+        return None if v is None else check_metadata(v)
 
 
 class PurchaseIn(BaseModel):
@@ -196,14 +209,6 @@ class ProvenanceOut(BaseModel):
     entries: list[ProvenanceEntryOut]
 
 
-class RuleOut(BaseModel):
-    name: str
-    module: str
-    value: str
-    contribution: str
-    explanation: str
-
-
 class PriceSuggestionOut(BaseModel):
     asset_id: str
     current_price: str
@@ -213,10 +218,6 @@ class PriceSuggestionOut(BaseModel):
     currency: str
     rules: list[RuleOut]
     market_source: str
-
-
-def _iso(ts: Any) -> str:
-    return str(ts.ToDatetime(tzinfo=UTC).isoformat().replace("+00:00", "Z"))
 
 
 def _actor(user: User) -> pb.Actor:
@@ -236,7 +237,7 @@ def asset_out(a: pb.Asset) -> dict[str, Any]:
         "mint_tx_hash": a.mint_tx_hash or None, "review_reasons": list(a.review_reasons),
         "risk_score": a.risk_score if a.risk_score >= 0 else None, "reserved": a.reserved, "version": a.version,
         "file_cids": list(a.file_cids),
-        "created_at": _iso(a.created_at), "updated_at": _iso(a.updated_at),
+        "created_at": stamp(a.created_at), "updated_at": stamp(a.updated_at),
     }
 
 
@@ -246,13 +247,13 @@ def purchase_out(p: pb.Purchase, replayed: bool = False) -> dict[str, Any]:
         "buyer_wallet": p.buyer_wallet, "seller_user_id": p.seller_user_id, "seller_wallet": p.seller_wallet,
         "price": p.price.amount, "currency": p.price.currency or "ETH", "tx_hash": p.tx_hash or None,
         "block_number": p.block_number or None, "failure_reason": p.failure_reason or None, "replayed": replayed,
-        "created_at": _iso(p.created_at), "updated_at": _iso(p.updated_at),
+        "created_at": stamp(p.created_at), "updated_at": stamp(p.updated_at),
     }
 
 
 @router.post("", response_model=AssetOut, status_code=status.HTTP_201_CREATED,
-             summary="Register an asset; it is minted on chain (status pending -> active, or pending_review)")
-async def create_asset(body: AssetIn, user: CurrentUser, stubs: Stubs) -> dict[str, Any]:
+             responses=problem_responses(400, 401, 409, 413, 422, *UPSTREAM), summary="Register an asset; it is minted on chain (status pending -> active, or pending_review)")
+async def create_asset(body: AssetCreate, user: CurrentUser, stubs: Stubs) -> dict[str, Any]:
     r = await stubs.assets.CreateAsset(pb.CreateAssetRequest(
         actor=_actor(user), name=body.name, asset_type=_TYPE_PB[body.asset_type], price=body.price,
         royalty_rate=body.royalty_rate, metadata_json=orjson.dumps(body.metadata).decode(),
@@ -262,7 +263,8 @@ async def create_asset(body: AssetIn, user: CurrentUser, stubs: Stubs) -> dict[s
     return asset_out(r.asset)
 
 
-@router.get("", response_model=AssetPage, summary="Browse and search the catalog")
+@router.get("", response_model=AssetPage, responses=problem_responses(400, 422, *UPSTREAM),
+            summary="Browse and search the catalog")
 async def list_assets(
     stubs: Stubs,
     asset_type: AssetType | None = None,
@@ -275,8 +277,8 @@ async def list_assets(
     q: Annotated[str | None, Query(max_length=200, description="full text over name and metadata")] = None,
     sort: Annotated[Literal["created", "-created", "price", "-price", "name", "-name"],
                     Query(description="field, '-' prefix for descending; default newest first")] = "-created",
-    page: Annotated[int, Query(ge=1)] = 1,
-    per_page: Annotated[int, Query(ge=1, le=100)] = 20,
+    page: Page = 1,
+    per_page: PerPage = 20,
 ) -> dict[str, Any]:
     field = sort.lstrip("-")
     r = await stubs.assets.ListAssets(pb.ListAssetsRequest(
@@ -290,13 +292,16 @@ async def list_assets(
             "total": r.page.total}
 
 
-@router.get("/{asset_id}", response_model=AssetOut, summary="One asset")
-async def get_asset(asset_id: str, stubs: Stubs) -> Response:
+@router.get("/{asset_id}", response_model=AssetOut, responses=problem_responses(404, 422, *UPSTREAM),
+            summary="One asset")
+async def get_asset(asset_id: PathId, stubs: Stubs) -> Response:
     return fast_json(asset_out((await stubs.assets.GetAsset(pb.GetAssetRequest(asset_id=asset_id))).asset))
 
 
-@router.patch("/{asset_id}", response_model=AssetOut, summary="Edit price, listing or metadata (owner only)")
-async def update_asset(asset_id: str, body: AssetPatch, user: CurrentUser, stubs: Stubs) -> dict[str, Any]:
+@router.patch("/{asset_id}", response_model=AssetOut,
+              responses=problem_responses(400, 401, 403, 404, 409, 413, 422, *UPSTREAM),
+              summary="Edit price, listing or metadata (owner only)")
+async def update_asset(asset_id: PathId, body: AssetPatch, user: CurrentUser, stubs: Stubs) -> dict[str, Any]:
     fields = body.model_fields_set
     if not fields:
         raise Problem(400, "nothing to change: send price, listed or metadata")
@@ -311,16 +316,19 @@ async def update_asset(asset_id: str, body: AssetPatch, user: CurrentUser, stubs
 
 
 @router.delete("/{asset_id}", response_model=AssetOut,
-               summary="Archive an asset (owner only); assets are never deleted, their history stays")
-async def archive_asset(asset_id: str, user: CurrentUser, stubs: Stubs) -> dict[str, Any]:
+               responses=problem_responses(400, 401, 403, 404, 409, 422, *UPSTREAM), summary="Archive an asset (owner only); assets are never deleted, their history stays")
+async def archive_asset(asset_id: PathId, user: CurrentUser, stubs: Stubs) -> dict[str, Any]:
     r = await stubs.assets.ArchiveAsset(pb.ArchiveAssetRequest(actor=_actor(user), asset_id=asset_id))
     return asset_out(r.asset)
 
 
 @router.post("/{asset_id}/purchase", response_model=PurchaseOut, status_code=status.HTTP_201_CREATED,
+             responses={200: {"model": PurchaseOut, "description": "A replay of an earlier purchase"},
+                        202: {"model": PurchaseOut, "description": "Accepted; the chain outcome is being confirmed"},
+                        **problem_responses(400, 401, 403, 404, 409, 413, 422, *UPSTREAM)},
              summary="Buy an asset at its price (Idempotency-Key required; a replay answers 200 with the same "
                      "purchase; 202 while the chain outcome is being confirmed)")
-async def purchase_asset(asset_id: str, user: CurrentUser, key: IdempotencyKey, stubs: Stubs, response: Response,
+async def purchase_asset(asset_id: PathId, user: CurrentUser, key: IdempotencyKey, stubs: Stubs, response: Response,
                          body: PurchaseIn | None = None) -> dict[str, Any]:
     if not user.wallet:
         raise Problem(400, "your token carries no wallet; sign in with your wallet to buy")
@@ -336,8 +344,8 @@ async def purchase_asset(asset_id: str, user: CurrentUser, key: IdempotencyKey, 
 
 
 @router.get("/{asset_id}/purchases/{purchase_id}", response_model=PurchaseOut,
-            summary="A purchase's state (its buyer or seller only); poll it after a 202")
-async def get_purchase(asset_id: str, purchase_id: str, user: CurrentUser, stubs: Stubs) -> dict[str, Any]:
+            responses=problem_responses(401, 404, 422, *UPSTREAM), summary="A purchase's state (its buyer or seller only); poll it after a 202")
+async def get_purchase(asset_id: PathId, purchase_id: PathId, user: CurrentUser, stubs: Stubs) -> dict[str, Any]:
     p = (await stubs.assets.GetPurchase(pb.GetPurchaseRequest(purchase_id=purchase_id))).purchase
     if p.asset_id != asset_id or user.id not in (p.buyer_user_id, p.seller_user_id):
         raise Problem(404, f"purchase {purchase_id} not found")
@@ -345,22 +353,22 @@ async def get_purchase(asset_id: str, purchase_id: str, user: CurrentUser, stubs
 
 
 @router.get("/{asset_id}/provenance", response_model=ProvenanceOut,
-            summary="Mint, sales and transfers in order, each with its transaction hash")
-async def provenance(asset_id: str, stubs: Stubs) -> dict[str, Any]:
+            responses=problem_responses(404, 422, *UPSTREAM), summary="Mint, sales and transfers in order, each with its transaction hash")
+async def provenance(asset_id: PathId, stubs: Stubs) -> dict[str, Any]:
     r = await stubs.assets.GetProvenance(pb.GetProvenanceRequest(asset_id=asset_id))
     return {"asset_id": asset_id, "entries": [{
         "kind": _PROVENANCE_KIND[e.kind], "tx_hash": e.tx_hash, "block_number": e.block_number,
         "from_wallet": e.from_wallet, "to_wallet": e.to_wallet,
         "price": e.price.amount if e.HasField("price") else None, "purchase_id": e.purchase_id or None,
-        "occurred_at": _iso(e.occurred_at)} for e in r.entries]}
+        "occurred_at": stamp(e.occurred_at)} for e in r.entries]}
 
 
 @router.get("/{asset_id}/price-suggestion", response_model=PriceSuggestionOut,
-            summary="The pricing agent's suggested price for this asset, with the rules that fired")
-async def price_suggestion(asset_id: str, stubs: Stubs) -> dict[str, Any]:
+            responses=problem_responses(400, 404, 422, *UPSTREAM), summary="The pricing agent's suggested price for this asset, with the rules that fired")
+async def price_suggestion(asset_id: PathId, stubs: Stubs) -> dict[str, Any]:
     a = (await stubs.assets.GetAsset(pb.GetAssetRequest(asset_id=asset_id))).asset
     metadata = orjson.loads(a.metadata_json or "{}")
-    reputation = 50  # auth's default for a new user, if the profile cannot be read
+    reputation = DEFAULT_REPUTATION  # auth's default for a new user, if the profile cannot be read
     try:
         reputation = (await stubs.auth.GetUser(auth_pb.GetUserRequest(id=a.owner_user_id))).user.reputation_score
     except grpc.aio.AioRpcError:

@@ -13,7 +13,8 @@ from ipheron.chain.v1 import chain_service_pb2 as pb
 from pydantic import BaseModel, Field
 
 from ipheron_gateway.deps import CurrentUser, OptionalIdempotencyKey, Stubs
-from ipheron_gateway.problems import Problem
+from ipheron_gateway.problems import UPSTREAM, Problem, problem_responses
+from ipheron_gateway.responses import opt_stamp
 
 router = APIRouter(prefix="/chain", tags=["chain"])
 
@@ -112,12 +113,12 @@ def transaction_out(t: pb.Transaction) -> dict[str, Any]:
         "token_id": t.token_id or None, "counterparty": t.counterparty or None, "amount_wei": t.amount_wei,
         "nonce": t.nonce, "gas_used": t.gas_used if mined else None, "gas_price_wei": t.gas_price_wei if mined else None,
         "block_number": t.block_number if mined else None,
-        "block_time": t.block_time.ToDatetime().isoformat() + "Z" if t.HasField("block_time") else None,
+        "block_time": opt_stamp(t, "block_time"),
         "replaced_by": t.replaced_by or None, "error": t.error or None, "receipt": receipt,
     }
 
 
-@router.get("/status", response_model=NetworkStatusOut, summary="Chain id, latest block, gas price, contracts")
+@router.get("/status", response_model=NetworkStatusOut, responses=problem_responses(*UPSTREAM), summary="Chain id, latest block, gas price, contracts")
 async def status(stubs: Stubs) -> dict[str, Any]:
     s = await stubs.chain.GetNetworkStatus(pb.GetNetworkStatusRequest())
     return {"chain_id": s.chain_id, "network": s.network, "healthy": s.healthy, "latest_block": s.latest_block,
@@ -125,13 +126,15 @@ async def status(stubs: Stubs) -> dict[str, Any]:
             "marketplace_address": s.marketplace_address, "signer_address": s.signer_address}
 
 
-@router.get("/tx/{tx_hash}", response_model=TransactionOut, summary="A platform transaction with its receipt")
+@router.get("/tx/{tx_hash}", response_model=TransactionOut, responses=problem_responses(400, 404, 422, *UPSTREAM),
+            summary="A platform transaction with its receipt")
 async def transaction(tx_hash: TxHash, stubs: Stubs) -> dict[str, Any]:
     r = await stubs.chain.GetTransaction(pb.GetTransactionRequest(tx_hash=tx_hash))
     return transaction_out(r.transaction)
 
 
-@router.get("/balances/{address}", response_model=BalanceOut, summary="Withdrawable and native balance")
+@router.get("/balances/{address}", response_model=BalanceOut, responses=problem_responses(400, 422, *UPSTREAM),
+            summary="Withdrawable and native balance")
 async def balance(address: Address, stubs: Stubs) -> dict[str, Any]:
     r = await stubs.chain.GetBalance(pb.GetBalanceRequest(address=address))
     return {"address": r.address, "pending_withdrawal_wei": r.pending_withdrawal_wei,
@@ -139,7 +142,7 @@ async def balance(address: Address, stubs: Stubs) -> dict[str, Any]:
             "native_balance_eth": r.native_balance.amount}
 
 
-@router.post("/withdraw", response_model=WithdrawOut,
+@router.post("/withdraw", response_model=WithdrawOut, responses=problem_responses(400, 401, 409, 422, *UPSTREAM),
              summary="Pay your pending marketplace balance to your own wallet (the platform pays the gas)")
 async def withdraw(user: CurrentUser, stubs: Stubs, idempotency_key: OptionalIdempotencyKey) -> dict[str, Any]:
     if not user.wallet:

@@ -9,9 +9,10 @@ from ipheron.auth.v1 import auth_service_pb2 as pb
 from ipheron.common.v1 import common_pb2
 from pydantic import BaseModel, ConfigDict, Field
 
+from ipheron_gateway.bounds import Page, PathId, PerPage
 from ipheron_gateway.deps import CurrentUser, Stubs
-from ipheron_gateway.problems import Problem
-from ipheron_gateway.responses import fast_json
+from ipheron_gateway.problems import UPSTREAM, Problem, problem_responses
+from ipheron_gateway.responses import fast_json, stamp
 
 router = APIRouter(prefix="/users", tags=["users"])
 
@@ -50,26 +51,24 @@ class ProfileUpdate(BaseModel):
     bio: str | None = Field(default=None, max_length=2000)
 
 
-def _iso(ts: Any) -> str:
-    return ts.ToDatetime().isoformat() + "Z"
-
-
 def user_out(u: pb.User, *, private: bool = False) -> dict[str, Any]:
     """Wire user -> JSON; the email is shown only to its owner."""
     return {"id": u.id, "wallet_address": u.wallet_address, "username": u.username,
             "email": (u.email or None) if private else None, "reputation_score": u.reputation_score,
             "region": u.region, "skills": list(u.skills), "bio": u.bio, "verified": u.verified,
             "total_sales": u.total_sales, "total_assets_created": u.total_assets_created,
-            "created_at": _iso(u.created_at), "updated_at": _iso(u.updated_at)}
+            "created_at": stamp(u.created_at), "updated_at": stamp(u.updated_at)}
 
 
-@router.get("/me", response_model=UserOut, summary="Your own profile")
+@router.get("/me", response_model=UserOut, responses=problem_responses(401, 404, *UPSTREAM),
+            summary="Your own profile")
 async def me(user: CurrentUser, stubs: Stubs) -> Response:
     r = await stubs.auth.GetUser(pb.GetUserRequest(id=user.id))
     return fast_json(user_out(r.user, private=True))
 
 
-@router.patch("/me", response_model=UserOut, summary="Edit your profile (username, email, region, skills, bio)")
+@router.patch("/me", response_model=UserOut, responses=problem_responses(400, 401, 404, 409, 413, 422, *UPSTREAM),
+              summary="Edit your profile (username, email, region, skills, bio)")
 async def update_me(body: ProfileUpdate, user: CurrentUser, stubs: Stubs) -> dict[str, Any]:
     req = pb.UpdateProfileRequest(user_id=user.id)
     for name in body.model_fields_set:
@@ -86,17 +85,18 @@ async def update_me(body: ProfileUpdate, user: CurrentUser, stubs: Stubs) -> dic
     return user_out(r.user, private=True)
 
 
-@router.get("/{user_id}", response_model=UserOut, summary="A user's public profile")
-async def get_user(user_id: str, stubs: Stubs) -> Response:
+@router.get("/{user_id}", response_model=UserOut, responses=problem_responses(400, 404, 422, *UPSTREAM),
+            summary="A user's public profile")
+async def get_user(user_id: PathId, stubs: Stubs) -> Response:
     r = await stubs.auth.GetUser(pb.GetUserRequest(id=user_id))
     return fast_json(user_out(r.user))
 
 
-@router.get("", response_model=UserPage, summary="Find users by skill and region")
+@router.get("", response_model=UserPage, responses=problem_responses(400, 422, *UPSTREAM),
+            summary="Find users by skill and region")
 async def list_users(stubs: Stubs, skill: Annotated[str, Query(max_length=50)] = "",
                      region: Annotated[str, Query(max_length=100)] = "",
-                     page: Annotated[int, Query(ge=1)] = 1,
-                     per_page: Annotated[int, Query(ge=1, le=100)] = 20) -> dict[str, Any]:
+                     page: Page = 1, per_page: PerPage = 20) -> dict[str, Any]:
     r = await stubs.auth.ListUsers(pb.ListUsersRequest(
         skill=skill, region=region, page=common_pb2.PageRequest(page=page, per_page=per_page)))
     return {"items": [user_out(u) for u in r.users], "page": r.page.page, "per_page": r.page.per_page,
