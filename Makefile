@@ -10,14 +10,16 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 SERVICES := auth assets staking analytics ai-agents chain
-PACKAGES := -e proto -e "libs[testing]" -e devstack -e "gateway[test]" $(foreach s,$(SERVICES),-e "services/$(s)[test]")
+PACKAGES := -e "proto[gen]" -e "libs[testing]" -e devstack -e "gateway[test]" $(foreach s,$(SERVICES),-e "services/$(s)[test]")
 
-.PHONY: help install run test proto proto-check contracts bench demo-data lint clean
+.PHONY: help install install-wrk run test proto proto-check contracts bench demo-data lint typecheck clean
 
 help:
 	@echo "make install   create .venv and install every package (+ build-time node tools)"
 	@echo "make run       start PostgreSQL, Redis, all six services and the gateway on :8000"
-	@echo "make test      contract checks + the whole test suite"
+	@echo "make test      contract checks, lint, typecheck, then every test suite"
+	@echo "make lint      ruff over the repository (line length 120)"
+	@echo "make typecheck mypy over every package's src/ (config: mypy.ini)"
 	@echo "make bench     throughput/latency benchmarks (writes bench/RESULTS.md)"
 	@echo "make proto     regenerate the gRPC stubs from proto/"
 	@echo "make contracts recompile the Solidity contracts"
@@ -29,7 +31,21 @@ install:
 	$(PIP) install -q $(PACKAGES)
 	npm ci --no-audit --no-fund --ignore-scripts
 	npm ci --prefix services/chain/devnode --no-audit --no-fund --ignore-scripts
+	@$(MAKE) --no-print-directory install-wrk
 	@echo "installed: run 'make run' or 'make test'"
+
+# `make bench` drives its HTTP load with wrk (a system package, not a Python one).
+install-wrk:
+	@if command -v wrk >/dev/null 2>&1; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  echo "installing wrk (the load generator of 'make bench') with apt-get"; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get install -y -q wrk >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get install -y -q wrk >/dev/null; } \
+	    || echo "WARNING: apt-get could not install wrk; 'make bench' needs it (apt-get install -y wrk)"; \
+	else \
+	  echo "NOTE: 'make bench' needs wrk, which 'make install' installs only as root with apt-get:"; \
+	  echo "      install it with your package manager (e.g. 'sudo apt-get install -y wrk' or 'brew install wrk')"; \
+	fi
 
 run:
 	$(PY) -m ipheron_devstack
@@ -52,8 +68,12 @@ proto-check:
 contracts:
 	node services/chain/scripts/compile.js
 
-test: proto-check
-	PY=$(PY) scripts/run-tests.sh
+# Every check runs even when an earlier one fails; a failed check is counted in the
+# final "Total:" line (as one failure) and makes the run fail.
+test:
+	@failed=""; for check in proto-check lint typecheck; do \
+	  echo "=== make $$check"; $(MAKE) --no-print-directory $$check || failed="$$failed $$check"; done; \
+	  PY=$(PY) FAILED_CHECKS="$$failed" scripts/run-tests.sh
 
 bench:
 	$(PY) bench/run.py
@@ -63,6 +83,11 @@ demo-data:
 
 lint:
 	$(VENV)/bin/ruff check .
+
+# One mypy run over every package's src/ (file list, strict modules: mypy.ini); the
+# incremental cache in .mypy_cache makes re-runs fast.
+typecheck:
+	$(VENV)/bin/mypy
 
 clean:
 	rm -rf .data

@@ -122,7 +122,8 @@ def main() -> int:
         f"knowledge base: {results['kb_forms']} forms, 2 interpreter workers; {results['trades']} synthetic trades",
         (f"pricing decision, cache off: p50 {results['pricing_cold_p50_ms']} ms, "
          f"p99 {results['pricing_cold_p99_ms']} ms ({results['pricing_cold_n']} decisions)   target p50 <= 3 ms"),
-        f"pricing decision, cache on:  p50 {results['pricing_warm_p50_ms']} ms, p99 {results['pricing_warm_p99_ms']} ms",
+        (f"pricing decision, cache on:  p50 {results['pricing_warm_p50_ms']} ms, "
+         f"p99 {results['pricing_warm_p99_ms']} ms"),
         f"purchase risk, cache off, one at a time: {results['risk_cold_sequential_per_s']}/s",
         f"purchase risk, cache on, one at a time:  {results['risk_warm_sequential_per_s']}/s   target >= 1000/s",
         f"purchase risk, cache on, 32 concurrent:  {results['risk_warm_concurrent32_per_s']}/s",

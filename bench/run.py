@@ -9,6 +9,7 @@ connections, time-bounded; every server runs one process, like `make run`.
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
 import os
 import platform
@@ -17,7 +18,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,6 +28,7 @@ sys.path.insert(0, str(ROOT))
 
 from ipheron_devstack.stack import SERVICES, Stack  # noqa: E402
 from ipheron_libs.devstack_ports import free_port  # noqa: E402
+from ipheron_libs.testing import wait_until  # noqa: E402
 
 DURATION = int(os.environ.get("BENCH_SECONDS", "10"))
 CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "32"))
@@ -64,15 +65,8 @@ def wrk(name: str, url: str, headers: dict[str, str] | None = None) -> Result:
 
 
 def wait_http(url: str, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url, timeout=1).status_code < 500:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise TimeoutError(url)
+    wait_until(lambda: httpx.get(url, timeout=1).status_code < 500, timeout, interval=0.1,
+               message=f"{url} answering", ignore=(httpx.HTTPError,))
 
 
 def uvicorn(app: str, port: int, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
@@ -98,9 +92,27 @@ def login(base: str) -> tuple[str, str]:
     return body["access_token"], body["user"]["id"]
 
 
-def main() -> int:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0].removeprefix("`make bench`: "))
+    parser.add_argument("--seconds", type=int, default=DURATION, help="wrk duration of each measurement "
+                        "(BENCH_SECONDS, default %(default)s)")
+    parser.add_argument("--connections", type=int, default=CONNECTIONS, help="wrk connections "
+                        "(BENCH_CONNECTIONS, default %(default)s)")
+    parser.add_argument("--rounds", type=int, default=ROUNDS, help="alternating rounds, the median is reported "
+                        "(BENCH_ROUNDS, default %(default)s)")
+    parser.add_argument("--skip-ai", action="store_true", default=bool(os.environ.get("BENCH_SKIP_AI")),
+                        help="leave out the AI agents benchmark (BENCH_SKIP_AI)")
+    parser.add_argument("--no-write", action="store_true", help="print only; do not add an entry to bench/RESULTS.md")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    global DURATION, CONNECTIONS, ROUNDS
+    args = parse_args(argv)
+    DURATION, CONNECTIONS, ROUNDS = args.seconds, args.connections, args.rounds
     if shutil.which("wrk") is None:
-        print("wrk is required: apt-get install -y wrk", file=sys.stderr)
+        print("wrk is required: 'make install' installs it (as root, with apt-get); "
+              "otherwise install the 'wrk' package yourself (e.g. sudo apt-get install -y wrk)", file=sys.stderr)
         return 2
     tmp = Path(tempfile.mkdtemp(prefix="ipheron-bench-"))
     auth = next(s for s in SERVICES if s.name == "auth")
@@ -143,8 +155,8 @@ def main() -> int:
         stack.stop()
         shutil.rmtree(tmp, ignore_errors=True)
 
-    if os.environ.get("BENCH_SKIP_AI"):
-        ai_text = "skipped (BENCH_SKIP_AI)"
+    if args.skip_ai:
+        ai_text = "skipped (--skip-ai)"
     else:
         ai = subprocess.run([PY, str(ROOT / "bench" / "ai_bench.py"), "--seconds", "3"], cwd=ROOT,
                             capture_output=True, text=True)
@@ -158,7 +170,8 @@ def main() -> int:
     table = "\n".join(["| path | req/s | p50 ms | p99 ms | non-2xx |", "|---|---|---|---|---|", *lines])
     print(table)
     print(ratio)
-    write_results(table, ratio, ai_text)
+    if not args.no_write:
+        write_results(table, ratio, ai_text)
     return 0 if all(r.non2xx == 0 for r in results) else 1
 
 

@@ -23,6 +23,8 @@ if ! "$PY" -c 'import pytest_timeout' 2>/dev/null; then
   exit 1
 fi
 passed=0; failed=0; errors=0; skipped=0; bad=()
+# Checks `make test` ran before the suites (proto-check, lint, typecheck) that failed.
+for c in ${FAILED_CHECKS:-}; do bad+=("make $c"); failed=$((failed + 1)); done
 log=$(mktemp)
 for s in "${suites[@]}"; do
   echo "=== $s"
