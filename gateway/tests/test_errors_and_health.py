@@ -9,9 +9,8 @@ import grpc
 import pytest
 from fastapi import APIRouter, Request
 from fastapi.testclient import TestClient
-from grpc_health.v1 import health_pb2, health_pb2_grpc
+from ipheron.auth.v1 import auth_service_pb2
 from ipheron_gateway.app import create_app
-from ipheron_gateway.clients import ServiceClient
 from ipheron_gateway.config import SERVICES, GatewaySettings
 from ipheron_gateway.problems import GRPC_TO_HTTP, grpc_problem
 from ipheron_libs.devstack_ports import free_port
@@ -39,8 +38,7 @@ def client() -> Iterator[TestClient]:
 
     @test_router.get("/api/v1/_test/upstream")
     async def upstream(request: Request) -> dict[str, str]:
-        ch = request.app.state.upstreams.channels["auth"]
-        await ServiceClient("auth", health_pb2_grpc.HealthStub(ch)).Check(health_pb2.HealthCheckRequest())
+        await request.app.state.upstreams.auth.GetJwks(auth_service_pb2.GetJwksRequest())
         return {}
 
     app.include_router(test_router)

@@ -4,34 +4,23 @@ health and metrics; upstream channels opened once in the lifespan."""
 from __future__ import annotations
 
 import contextlib
-import importlib
 import logging
-import pkgutil
 from collections.abc import AsyncIterator
-from typing import Any
 
 import redis.asyncio as aioredis
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from starlette.routing import Match, get_route_path
+from starlette.types import Scope
 
-from ipheron_gateway import health, problems, routers
+from ipheron_gateway import health, problems
 from ipheron_gateway.clients import Upstreams
 from ipheron_gateway.config import GatewaySettings
 from ipheron_gateway.middleware import TelemetryMiddleware
+from ipheron_gateway.routers import API_PREFIX, AREAS
 
 log = logging.getLogger("ipheron.gateway")
-API_PREFIX = "/api/v1"
-
-
-def _area_routers() -> list[tuple[str, object]]:
-    """Every routers/<area>.py module's `router`, in name order."""
-    found = []
-    for mod in sorted(pkgutil.iter_modules(routers.__path__), key=lambda m: m.name):
-        module = importlib.import_module(f"{routers.__name__}.{mod.name}")
-        router = getattr(module, "router", None)
-        if router is not None:
-            found.append((mod.name, router))
-    return found
+__all__ = ["API_PREFIX", "create_app"]
 
 
 def _exporting(settings: GatewaySettings) -> bool:
@@ -76,11 +65,8 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.state.lifespan_hooks = []
     problems.install(app)
     app.include_router(health.router)
-    for name, router in _area_routers():
-        prefix = "" if getattr(router, "root_level", False) else API_PREFIX
-        app.include_router(router, prefix=prefix)  # type: ignore[arg-type]
-        log.debug("included router %s", name)
-    _prefilter_included_routers(app)
+    for area in AREAS:
+        app.include_router(PrefixFilteredRouter(area.router, area.prefix), prefix=area.prefix)
     _install_security(app, settings)
     app.add_middleware(
         CORSMiddleware,
@@ -95,42 +81,30 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     return app
 
 
-def _prefilter_included_routers(app: FastAPI) -> None:
-    """Let each included router reject paths outside its own literal prefixes at once.
+class PrefixFilteredRouter(APIRouter):
+    """One area router behind a check of the literal prefixes of its paths.
 
     FastAPI matches a request by asking every included router in turn, and each of
     those walks all its routes with per-route scope bookkeeping: about 200 µs per
     /api/v1 request on this hardware, a tenth of the gateway's time. A router whose
     routes all start with, say, "/api/v1/users" cannot match "/api/v1/stakes/1", so
-    it answers NONE after one str.startswith. Falls back to plain matching if the
-    installed FastAPI lays routers out differently.
+    this wrapper answers NONE after one str.startswith and only otherwise lets
+    FastAPI match the area's routes (OpenAPI and route templates are unchanged).
     """
-    from starlette.routing import Match
 
-    for included in app.router.routes:
-        original = getattr(included, "original_router", None)
-        context = getattr(included, "include_context", None)
-        if original is None or context is None or not hasattr(included, "matches"):
-            continue
-        base = getattr(context, "prefix", "") or ""
-        prefixes: list[str] = []
-        for route in original.routes:
-            path = getattr(route, "path", None)
-            if not isinstance(path, str):
-                prefixes = []
-                break
-            prefixes.append((base + path).split("{", 1)[0])
-        if not prefixes:
-            continue
-        literal = tuple(sorted(set(prefixes)))
-        matches = included.matches
+    def __init__(self, area: APIRouter, mounted_at: str) -> None:
+        super().__init__()
+        self.include_router(area)
+        # Literal part of each full path: "/api/v1" + "/users/{user_id}" -> "/api/v1/users/".
+        literals = sorted({(mounted_at + str(getattr(route, "path", ""))).split("{", 1)[0] for route in area.routes})
+        # The fewest prefixes that cover them all ("/api/v1/users" covers "/api/v1/users/me").
+        self.literal_prefixes = tuple(p for i, p in enumerate(literals)
+                                      if not any(p.startswith(q) for q in literals[:i]))
 
-        def fast_matches(scope: Any, _literal: tuple[str, ...] = literal, _matches: Any = matches) -> Any:
-            if scope.get("type") == "http" and not scope["path"].startswith(_literal):
-                return Match.NONE, {}
-            return _matches(scope)
-
-        included.matches = fast_matches
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        if scope["type"] == "http" and not get_route_path(scope).startswith(self.literal_prefixes):
+            return Match.NONE, {}
+        return super().matches(scope)
 
 
 def _install_security(app: FastAPI, settings: GatewaySettings) -> None:

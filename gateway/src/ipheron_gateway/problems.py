@@ -15,6 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
+from ipheron_gateway.clients import UpstreamError
+
 
 log = logging.getLogger("ipheron.gateway")
 PROBLEM_TYPE_BASE = "https://ipheron.dev/problems/"
@@ -216,14 +218,11 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(grpc.aio.AioRpcError)
     async def _grpc(request: Request, exc: grpc.aio.AioRpcError) -> Response:
-        service = getattr(request.state, "upstream", None) or _service_of(exc)
+        # Calls through ipheron_gateway.clients raise UpstreamError, which names the service.
+        service = exc.service if isinstance(exc, UpstreamError) else None
         return grpc_problem(exc, service, request.url.path)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:
         log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
         return problem_response(500, "internal error", instance=request.url.path)
-
-
-def _service_of(exc: grpc.aio.AioRpcError) -> str | None:
-    return getattr(exc, "_ipheron_service", None)

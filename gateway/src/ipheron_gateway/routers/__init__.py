@@ -1,0 +1,37 @@
+"""The API's area routers, listed explicitly (a new area is added here, nowhere else).
+
+Each entry says where its router is mounted: under /api/v1, or at the root for a
+router whose paths carry their own prefix (auth also serves /.well-known/jwks.json).
+The order is the matching order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fastapi import APIRouter
+
+from ipheron_gateway.routers import ai, analytics, assets, auth, chain, files, staking, users
+
+API_PREFIX = "/api/v1"
+
+
+@dataclass(frozen=True)
+class Area:
+    """One area router and the prefix it is mounted under."""
+
+    name: str
+    router: APIRouter
+    prefix: str = API_PREFIX
+
+
+AREAS: tuple[Area, ...] = (
+    Area("ai", ai.router),
+    Area("analytics", analytics.router),
+    Area("assets", assets.router),
+    Area("auth", auth.router, prefix=""),
+    Area("chain", chain.router),
+    Area("files", files.router),
+    Area("staking", staking.router),
+    Area("users", users.router),
+)

@@ -20,7 +20,6 @@ from ipheron_gateway.routers.users import UserOut, user_out
 
 API = "/api/v1/auth"
 router = APIRouter(tags=["auth"])
-router.root_level = True  # type: ignore[attr-defined]
 
 
 class NonceIn(BaseModel):
