@@ -10,7 +10,7 @@ from decimal import Decimal
 
 import grpc
 import pytest
-from analytics_service.config import SERVICE_NAME, Settings
+from analytics_service.config import Settings
 from analytics_service.consumer import apply_event
 from analytics_service.server import FULL_NAME, AnalyticsApp
 from conftest import NOW, created, days_ago, event, sold
@@ -18,7 +18,6 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from ipheron.analytics.v1 import analytics_service_pb2 as pb
 from ipheron.analytics.v1 import analytics_service_pb2_grpc as pb_grpc
-from ipheron_libs import grpc_server
 from ipheron_libs.errors import FIELD_METADATA_KEY
 from sqlalchemy import Engine
 
@@ -34,16 +33,13 @@ class Running:
 @asynccontextmanager
 async def running(url: str) -> AsyncIterator[Running]:
     app = AnalyticsApp(Settings(consume_events=False, db_pool_size=4), url, clock=lambda: NOW)
-    server, port, health = grpc_server.build_server(SERVICE_NAME, app.register, [FULL_NAME])
-    await app.on_start()
-    await grpc_server.start(server, health)
+    port = await app.start(host="127.0.0.1", port=0)
     channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
     try:
         yield Running(pb_grpc.AnalyticsServiceStub(channel), channel)
     finally:
         await channel.close()
-        await grpc_server.stop(server, health, grace=0.5)
-        await app.on_stop()
+        await app.stop(grace=0.5)
 
 
 def _field(err: grpc.aio.AioRpcError) -> str | None:

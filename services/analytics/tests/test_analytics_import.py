@@ -7,13 +7,12 @@ from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
-from analytics_service.config import SERVICE_NAME, Settings
+from analytics_service.config import Settings
 from analytics_service.import_demo import import_folder
-from analytics_service.server import FULL_NAME, AnalyticsApp
+from analytics_service.server import AnalyticsApp
 from conftest import NOW
 from ipheron.analytics.v1 import analytics_service_pb2 as pb
 from ipheron.analytics.v1 import analytics_service_pb2_grpc as pb_grpc
-from ipheron_libs import grpc_server
 from ipheron_libs.grpc_client import channel
 from sqlalchemy import Engine
 
@@ -50,8 +49,7 @@ def _write_market(folder: Path) -> None:
 async def test_import_records_every_sale_once(analytics_url: str, clean_engine: Engine, tmp_path: Path) -> None:
     _write_market(tmp_path)
     app = AnalyticsApp(Settings(consume_events=False, db_pool_size=2), analytics_url, clock=lambda: NOW)
-    server, port, health = grpc_server.build_server(SERVICE_NAME, app.register, [FULL_NAME])
-    await grpc_server.start(server, health)
+    port = await app.start(host="127.0.0.1", port=0)
     try:
         addr = f"127.0.0.1:{port}"
         assert await import_folder(tmp_path, addr) == (40, 0)
@@ -62,8 +60,7 @@ async def test_import_records_every_sale_once(analytics_url: str, clean_engine: 
             overview = await stub.GetOverview(pb.GetOverviewRequest())
             creator = await stub.GetCreatorPerformance(pb.GetCreatorPerformanceRequest(creator_id="syn-c0"))
     finally:
-        await grpc_server.stop(server, health, grace=0.2)
-        app.engine.dispose()
+        await app.stop(grace=0.2)
     series = {s.asset_type: s for s in hist.series}
     assert set(series) == {"all", "art", "music"}
     expected = sum(Decimal(f"{1 + i % 4}.25") for i in range(40))

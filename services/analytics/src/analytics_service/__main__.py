@@ -1,17 +1,15 @@
-"""python -m analytics_service: read settings, set up telemetry, serve gRPC on :50054."""
+"""python -m analytics_service: settings, telemetry, then the shared skeleton serves gRPC on :50054."""
 
 from __future__ import annotations
 
-from ipheron_libs import grpc_server, telemetry
+from ipheron_libs import service
 
-from analytics_service.config import SERVICE_NAME, Settings
-from analytics_service.server import serve
+from analytics_service.config import SCHEMA, SERVICE_NAME, Settings
+from analytics_service.server import AnalyticsApp
 
 
 def main() -> None:
-    settings = Settings()
-    telemetry.setup_service(SERVICE_NAME, settings)
-    grpc_server.run(lambda: serve(settings))
+    service.main(Settings, AnalyticsApp, name=SERVICE_NAME, schema=SCHEMA)
 
 
 if __name__ == "__main__":

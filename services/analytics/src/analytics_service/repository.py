@@ -8,6 +8,12 @@
   same numbers (no incremental drift).
 * `processed_events` (from ipheron_libs.events) makes consumption idempotent.
 
+SQL only. `AnalyticsRepository`'s methods are synchronous and each run one
+transaction (the service calls them with `ipheron_libs.db.run_db`) and return typed
+records from domain.py. The module-level functions taking a `Connection` are the
+statements those transactions are made of; the event consumer (consumer.py) runs
+them inside its own one-transaction-per-event.
+
 Tables are unqualified: the connection's search_path is the service's schema.
 """
 
@@ -16,7 +22,6 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, cast
@@ -37,12 +42,28 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.sql.schema import Table
 
 from analytics_service import domain
-from analytics_service.domain import ALL, UNKNOWN_TYPE, Sentiment
+from analytics_service.domain import (
+    ALL,
+    UNKNOWN_TYPE,
+    AssetFacts,
+    AssetInfo,
+    CreatorAsset,
+    Creators,
+    Day,
+    HistoryPoint,
+    OverviewTotals,
+    Sale,
+    SalesSummary,
+    ScopeTotals,
+    Sentiment,
+    TopRow,
+    Totals,
+)
 
 log = logging.getLogger("analytics_service")
 AMOUNT = Numeric(36, 18)
@@ -147,18 +168,6 @@ market = cast(Table, MarketAnalyticsRow.__table__)
 
 
 # -- writes ---------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Sale:
-    sale_id: str
-    asset_id: str
-    asset_type: str | None
-    price: Decimal
-    currency: str
-    buyer_id: str | None
-    seller_id: str | None
-    occurred_at: datetime
 
 
 def asset_type_of(conn: Connection, asset_id: str) -> str | None:
@@ -268,7 +277,7 @@ def insert_sale(conn: Connection, sale: Sale) -> date | None:
     return row.day if row else None
 
 
-def insert_sales(conn: Connection, batch: list[Sale], creators: dict[str, list[tuple[str, Decimal]]]) -> list[date]:
+def insert_sales(conn: Connection, batch: Sequence[Sale], creators: Creators) -> list[date]:
     """Record many sales at once (idempotent by sale_id); returns the day of each new one.
 
     Set-based so bootstrapping thousands of sales costs a few statements, not a few per sale.
@@ -482,48 +491,30 @@ def _rate_sentiment(conn: Connection, touched: list[date], types: set[str]) -> N
         )
 
 
-# -- reads ----------------------------------------------------------------------
-
-
-def market_rows(conn: Connection, asset_type: str, first: date, last: date) -> dict[date, Any]:
-    rows = conn.execute(
-        select(market)
-        .where(market.c.asset_type == asset_type, market.c.date >= first, market.c.date <= last)
-        .order_by(market.c.date)
-    ).all()
-    return {r.date: r for r in rows}
-
-
-def history(conn: Connection, asset_type: str | None, first: date, last: date) -> dict[str, dict[date, Any]]:
-    """market_analytics rows per asset type (every type seen in the window when none given)."""
-    q = select(
-        market.c.asset_type, market.c.date, market.c.total_volume, market.c.total_transactions, market.c.avg_asset_price
-    ).where(market.c.date >= first, market.c.date <= last)
-    if asset_type:
-        q = q.where(market.c.asset_type == asset_type)
-    out: dict[str, dict[date, Any]] = defaultdict(dict)
-    for r in conn.execute(q.order_by(market.c.asset_type, market.c.date)):
-        out[r.asset_type][r.date] = r
-    return dict(out)
+# -- reads (statements) -------------------------------------------------------------
 
 
 def _sales_scope(asset_type: str) -> list[Any]:
     return [] if asset_type == ALL else [sales.c.asset_type == asset_type]
 
 
-def sales_totals(
-    conn: Connection, asset_type: str, since: datetime | None, until: datetime | None = None
-) -> tuple[Decimal, int]:
+def _sales_totals(conn: Connection, asset_type: str, since: datetime | None, until: datetime | None = None) -> Totals:
     conds = _sales_scope(asset_type)
     if since is not None:
         conds.append(sales.c.occurred_at >= since)
     if until is not None:
         conds.append(sales.c.occurred_at < until)
     volume, count = conn.execute(select(func.coalesce(func.sum(sales.c.price), 0), func.count()).where(*conds)).one()
-    return Decimal(volume), int(count)
+    return Totals(Decimal(volume), int(count))
 
 
-def type_volumes(conn: Connection, since: datetime) -> dict[str, Decimal]:
+def _week_before_24h(conn: Connection, asset_type: str, now: datetime) -> Totals:
+    """The 7 days before the last 24 hours (the baseline of the current sentiment)."""
+    start = now - timedelta(days=domain.SENTIMENT_WINDOW_DAYS + 1)
+    return _sales_totals(conn, asset_type, start, now - timedelta(hours=24))
+
+
+def _type_volumes(conn: Connection, since: datetime) -> dict[str, Decimal]:
     rows = conn.execute(
         select(sales.c.asset_type, func.sum(sales.c.price))
         .where(sales.c.occurred_at >= since)
@@ -532,13 +523,7 @@ def type_volumes(conn: Connection, since: datetime) -> dict[str, Decimal]:
     return {r[0]: Decimal(r[1]) for r in rows}
 
 
-def counts(conn: Connection) -> tuple[int, int]:
-    n_assets = conn.execute(select(func.count()).select_from(assets)).scalar_one()
-    n_creators = conn.execute(select(func.count(func.distinct(asset_creators.c.creator_id)))).scalar_one()
-    return int(n_assets), int(n_creators)
-
-
-def staking_totals(conn: Connection, asset_type: str = ALL, asset_id: str | None = None) -> tuple[Decimal, int]:
+def _staking_totals(conn: Connection, asset_type: str = ALL, asset_id: str | None = None) -> tuple[Decimal, int]:
     """(value staked, stakes) over stakes not yet closed."""
     conds = [stakes.c.status != "closed"]
     if asset_id:
@@ -549,42 +534,7 @@ def staking_totals(conn: Connection, asset_type: str = ALL, asset_id: str | None
     return Decimal(total), int(n)
 
 
-def top_assets(
-    conn: Connection, by: domain.TopBy, since: datetime | None, asset_type: str, limit: int
-) -> Sequence[Any]:
-    """Assets ranked by volume, sales count, or latest sale price within the window."""
-    conds = _sales_scope(asset_type)
-    if since is not None:
-        conds.append(sales.c.occurred_at >= since)
-    ranked = (
-        select(
-            sales.c.asset_id,
-            sales.c.asset_type,
-            sales.c.price,
-            sales.c.occurred_at,
-            func.sum(sales.c.price).over(partition_by=sales.c.asset_id).label("volume"),
-            func.count().over(partition_by=sales.c.asset_id).label("n"),
-            func.row_number()
-            .over(partition_by=sales.c.asset_id, order_by=(sales.c.occurred_at.desc(), sales.c.sale_id.desc()))
-            .label("rn"),
-        )
-        .where(*conds)
-        .subquery()
-    )
-    order = {
-        domain.TopBy.VOLUME: ranked.c.volume.desc(),
-        domain.TopBy.SALES: ranked.c.n.desc(),
-        domain.TopBy.PRICE: ranked.c.price.desc(),
-    }[by]
-    return conn.execute(
-        select(ranked.c.asset_id, ranked.c.asset_type, ranked.c.volume, ranked.c.n, ranked.c.price.label("last_price"))
-        .where(ranked.c.rn == 1)
-        .order_by(order, ranked.c.volume.desc(), ranked.c.asset_id)
-        .limit(limit)
-    ).all()
-
-
-def top_asset_share(conn: Connection, asset_type: str, since: datetime) -> tuple[str, Decimal] | None:
+def _top_asset_share(conn: Connection, asset_type: str, since: datetime) -> tuple[str, Decimal] | None:
     row = conn.execute(
         select(sales.c.asset_id, func.sum(sales.c.price).label("v"))
         .where(sales.c.occurred_at >= since, *_sales_scope(asset_type))
@@ -595,65 +545,230 @@ def top_asset_share(conn: Connection, asset_type: str, since: datetime) -> tuple
     return (row.asset_id, Decimal(row.v)) if row else None
 
 
-def asset(conn: Connection, asset_id: str) -> Any:
-    return conn.execute(select(assets).where(assets.c.asset_id == asset_id)).first()
+def _sale(row: Any) -> Sale:
+    return Sale(
+        sale_id=row.sale_id,
+        asset_id=row.asset_id,
+        asset_type=row.asset_type,
+        price=Decimal(row.price),
+        currency=row.currency,
+        buyer_id=row.buyer_id,
+        seller_id=row.seller_id,
+        occurred_at=row.occurred_at,
+    )
 
 
-def asset_sales_summary(conn: Connection, asset_id: str) -> Any:
-    return conn.execute(
-        select(
-            func.count().label("n"),
-            func.coalesce(func.sum(sales.c.price), 0).label("volume"),
-            func.min(sales.c.price).label("min_price"),
-            func.max(sales.c.price).label("max_price"),
-            func.count(func.distinct(sales.c.buyer_id)).label("buyers"),
-            func.max(sales.c.occurred_at).label("last_at"),
-        ).where(sales.c.asset_id == asset_id)
-    ).one()
-
-
-def asset_sales(conn: Connection, asset_id: str, *, newest_first: bool, limit: int) -> Sequence[Any]:
+def _asset_sales(conn: Connection, asset_id: str, *, newest_first: bool, limit: int) -> tuple[Sale, ...]:
     order = (
         (sales.c.occurred_at.desc(), sales.c.sale_id.desc()) if newest_first else (sales.c.occurred_at, sales.c.sale_id)
     )
-    return conn.execute(select(sales).where(sales.c.asset_id == asset_id).order_by(*order).limit(limit)).all()
+    rows = conn.execute(select(sales).where(sales.c.asset_id == asset_id).order_by(*order).limit(limit)).all()
+    return tuple(_sale(r) for r in rows)
 
 
-def has_stakes(conn: Connection, asset_id: str) -> bool:
-    """Whether any stake (open or closed) was ever seen on the asset."""
-    return conn.execute(select(stakes.c.stake_id).where(stakes.c.asset_id == asset_id).limit(1)).first() is not None
+# -- the repository -------------------------------------------------------------------
 
 
-def transfer_count(conn: Connection, asset_id: str) -> int:
-    return int(conn.execute(select(func.count()).where(transfers.c.asset_id == asset_id)).scalar_one())
+class AnalyticsRepository:
+    """The analytics tables; every method is one transaction returning typed records."""
 
+    RECENT_SALES = 20
 
-def creator_assets(conn: Connection, creator_id: str) -> Sequence[Any]:
-    """Each asset of a creator with its share, sales count, volume and last sale time."""
-    per_asset = (
-        select(
-            sales.c.asset_id,
-            func.count().label("n"),
-            func.sum(sales.c.price).label("volume"),
-            func.max(sales.c.occurred_at).label("last_at"),
-        )
-        .group_by(sales.c.asset_id)
-        .subquery()
-    )
-    return conn.execute(
-        select(
-            asset_creators.c.asset_id,
-            asset_creators.c.share_percent,
-            assets.c.asset_type,
-            func.coalesce(per_asset.c.n, 0).label("n"),
-            func.coalesce(per_asset.c.volume, 0).label("volume"),
-            per_asset.c.last_at,
-        )
-        .select_from(
-            asset_creators.join(assets, assets.c.asset_id == asset_creators.c.asset_id, isouter=True).join(
-                per_asset, per_asset.c.asset_id == asset_creators.c.asset_id, isouter=True
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def market_days(self, asset_type: str, first: date, last: date) -> dict[date, Day]:
+        """The stored market_analytics rows of one type (or "all") between two days."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(market)
+                .where(market.c.asset_type == asset_type, market.c.date >= first, market.c.date <= last)
+                .order_by(market.c.date)
+            ).all()
+        return {
+            r.date: Day(
+                r.date,
+                asset_type,
+                Decimal(r.total_volume),
+                r.total_transactions,
+                r.active_assets,
+                r.active_creators,
+                Decimal(r.avg_asset_price),
+                Sentiment(r.market_sentiment),
             )
+            for r in rows
+        }
+
+    def history(self, asset_type: str | None, first: date, last: date) -> dict[str, dict[date, HistoryPoint]]:
+        """Stored daily points per asset type (every type seen in the window when none given)."""
+        q = select(
+            market.c.asset_type,
+            market.c.date,
+            market.c.total_volume,
+            market.c.total_transactions,
+            market.c.avg_asset_price,
+        ).where(market.c.date >= first, market.c.date <= last)
+        if asset_type:
+            q = q.where(market.c.asset_type == asset_type)
+        out: dict[str, dict[date, HistoryPoint]] = defaultdict(dict)
+        with self.engine.connect() as conn:
+            for r in conn.execute(q.order_by(market.c.asset_type, market.c.date)):
+                out[r.asset_type][r.date] = HistoryPoint(
+                    r.date, Decimal(r.total_volume), r.total_transactions, Decimal(r.avg_asset_price)
+                )
+        return dict(out)
+
+    def overview_totals(self, now: datetime) -> OverviewTotals:
+        """The market's totals over the overview's windows, in one transaction."""
+        with self.engine.begin() as conn:
+            n_assets = conn.execute(select(func.count()).select_from(assets)).scalar_one()
+            n_creators = conn.execute(select(func.count(func.distinct(asset_creators.c.creator_id)))).scalar_one()
+            staked, n_stakes = _staking_totals(conn)
+            return OverviewTotals(
+                all_time=_sales_totals(conn, ALL, None),
+                last_24h=_sales_totals(conn, ALL, now - timedelta(hours=24)),
+                last_7d=_sales_totals(conn, ALL, now - timedelta(days=7)),
+                prev_7d=_sales_totals(conn, ALL, now - timedelta(days=14), now - timedelta(days=7)),
+                week_before_24h=_week_before_24h(conn, ALL, now),
+                assets=int(n_assets),
+                creators=int(n_creators),
+                type_volumes_7d=_type_volumes(conn, now - timedelta(days=7)),
+                total_staked=staked,
+                active_stakes=n_stakes,
+            )
+
+    def scope_totals(self, asset_type: str, now: datetime) -> ScopeTotals:
+        """A scope's totals over the insights' windows, in one transaction."""
+        with self.engine.begin() as conn:
+            staked, n_stakes = _staking_totals(conn, asset_type)
+            return ScopeTotals(
+                scope=asset_type,
+                last_24h=_sales_totals(conn, asset_type, now - timedelta(hours=24)),
+                week_before_24h=_week_before_24h(conn, asset_type, now),
+                last_7d=_sales_totals(conn, asset_type, now - timedelta(days=7)),
+                prev_7d=_sales_totals(conn, asset_type, now - timedelta(days=14), now - timedelta(days=7)),
+                last_30d=_sales_totals(conn, asset_type, now - timedelta(days=30)),
+                top_asset_30d=_top_asset_share(conn, asset_type, now - timedelta(days=30)),
+                type_volumes_7d=_type_volumes(conn, now - timedelta(days=7)) if asset_type == ALL else {},
+                total_staked=staked,
+                active_stakes=n_stakes,
+            )
+
+    def asset_facts(self, asset_id: str) -> AssetFacts:
+        """What analytics holds about one asset, in one transaction."""
+        with self.engine.begin() as conn:
+            known = conn.execute(
+                select(assets.c.asset_type, assets.c.created_at).where(assets.c.asset_id == asset_id)
+            ).first()
+            s = conn.execute(
+                select(
+                    func.count().label("n"),
+                    func.coalesce(func.sum(sales.c.price), 0).label("volume"),
+                    func.min(sales.c.price).label("min_price"),
+                    func.max(sales.c.price).label("max_price"),
+                    func.count(func.distinct(sales.c.buyer_id)).label("buyers"),
+                    func.max(sales.c.occurred_at).label("last_at"),
+                ).where(sales.c.asset_id == asset_id)
+            ).one()
+            staked, n_stakes = _staking_totals(conn, asset_id=asset_id)
+            ever_staked = conn.execute(
+                select(stakes.c.stake_id).where(stakes.c.asset_id == asset_id).limit(1)
+            ).first() is not None
+            first = _asset_sales(conn, asset_id, newest_first=False, limit=1)
+            recent = _asset_sales(conn, asset_id, newest_first=True, limit=self.RECENT_SALES)
+            n_transfers = conn.execute(select(func.count()).where(transfers.c.asset_id == asset_id)).scalar_one()
+        return AssetFacts(
+            info=AssetInfo(known.asset_type, known.created_at) if known is not None else None,
+            summary=SalesSummary(
+                sales=int(s.n),
+                volume=Decimal(s.volume),
+                min_price=Decimal(s.min_price) if s.min_price is not None else None,
+                max_price=Decimal(s.max_price) if s.max_price is not None else None,
+                buyers=int(s.buyers),
+                last_at=s.last_at,
+            ),
+            first_sale=first[0] if first else None,
+            recent_sales=recent,
+            transfers=int(n_transfers),
+            total_staked=staked,
+            active_stakes=n_stakes,
+            ever_staked=ever_staked,
         )
-        .where(asset_creators.c.creator_id == creator_id)
-        .order_by(func.coalesce(per_asset.c.volume, 0).desc(), asset_creators.c.asset_id)
-    ).all()
+
+    def creator_assets(self, creator_id: str) -> list[CreatorAsset]:
+        """Each asset of a creator with its share, sales, volume and last sale; largest volume first."""
+        per_asset = (
+            select(
+                sales.c.asset_id,
+                func.count().label("n"),
+                func.sum(sales.c.price).label("volume"),
+                func.max(sales.c.occurred_at).label("last_at"),
+            )
+            .group_by(sales.c.asset_id)
+            .subquery()
+        )
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(
+                    asset_creators.c.asset_id,
+                    asset_creators.c.share_percent,
+                    assets.c.asset_type,
+                    func.coalesce(per_asset.c.n, 0).label("n"),
+                    func.coalesce(per_asset.c.volume, 0).label("volume"),
+                    per_asset.c.last_at,
+                )
+                .select_from(
+                    asset_creators.join(assets, assets.c.asset_id == asset_creators.c.asset_id, isouter=True).join(
+                        per_asset, per_asset.c.asset_id == asset_creators.c.asset_id, isouter=True
+                    )
+                )
+                .where(asset_creators.c.creator_id == creator_id)
+                .order_by(func.coalesce(per_asset.c.volume, 0).desc(), asset_creators.c.asset_id)
+            ).all()
+        return [
+            CreatorAsset(r.asset_id, r.asset_type or "", Decimal(r.share_percent), int(r.n), Decimal(r.volume),
+                         r.last_at)
+            for r in rows
+        ]
+
+    def top_assets(self, by: domain.TopBy, since: datetime | None, asset_type: str, limit: int) -> list[TopRow]:
+        """Assets ranked by volume, sales count, or latest sale price within the window."""
+        conds = _sales_scope(asset_type)
+        if since is not None:
+            conds.append(sales.c.occurred_at >= since)
+        ranked = (
+            select(
+                sales.c.asset_id,
+                sales.c.asset_type,
+                sales.c.price,
+                sales.c.occurred_at,
+                func.sum(sales.c.price).over(partition_by=sales.c.asset_id).label("volume"),
+                func.count().over(partition_by=sales.c.asset_id).label("n"),
+                func.row_number()
+                .over(partition_by=sales.c.asset_id, order_by=(sales.c.occurred_at.desc(), sales.c.sale_id.desc()))
+                .label("rn"),
+            )
+            .where(*conds)
+            .subquery()
+        )
+        order = {
+            domain.TopBy.VOLUME: ranked.c.volume.desc(),
+            domain.TopBy.SALES: ranked.c.n.desc(),
+            domain.TopBy.PRICE: ranked.c.price.desc(),
+        }[by]
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(ranked.c.asset_id, ranked.c.asset_type, ranked.c.volume, ranked.c.n,
+                       ranked.c.price.label("last_price"))
+                .where(ranked.c.rn == 1)
+                .order_by(order, ranked.c.volume.desc(), ranked.c.asset_id)
+                .limit(limit)
+            ).all()
+        return [TopRow(r.asset_id, r.asset_type, Decimal(r.volume), int(r.n), Decimal(r.last_price)) for r in rows]
+
+    def record_sales(self, batch: Sequence[Sale], creators: Creators, now: datetime) -> int:
+        """Insert new sales (idempotent by sale_id) and re-roll their days; returns how many were new."""
+        with self.engine.begin() as conn:
+            days = insert_sales(conn, batch, creators)
+            roll_up(conn, days, [], now)
+        return len(days)
