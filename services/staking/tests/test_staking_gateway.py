@@ -1,6 +1,7 @@
 """The staking routes through the real gateway app (ASGI) to a real staking server
-on port 0 and PostgreSQL. The caller is set by overriding the CurrentUser
-dependency: JWT verification itself is the gateway's own suite's business."""
+on port 0 and PostgreSQL. Callers send real access tokens: the gateway's own verifier
+fetches the signing keys over the auth service's GetJwks RPC (served here by a test
+key set) and checks every token; nothing in the gateway is overridden."""
 
 from __future__ import annotations
 
@@ -9,15 +10,16 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi import Request
 from ipheron_libs import grpc_server
 from sqlalchemy import Engine
 from staking_service.config import SERVICE_NAME, Settings
 from staking_service.server import FULL_NAME, StakingApp
 
 gateway_app = pytest.importorskip("ipheron_gateway.app")
-from ipheron_gateway import deps  # noqa: E402
 from ipheron_gateway.config import GatewaySettings  # noqa: E402
+from ipheron_gateway.testing import TokenIssuer, serve_jwks  # noqa: E402
+
+ISSUER = TokenIssuer()
 
 
 @pytest.fixture()
@@ -27,31 +29,24 @@ async def client(staking_url: str, clean_engine: Engine, redis_url: str) -> Asyn
     )
     server, port, health = grpc_server.build_server(SERVICE_NAME, app_.register, [FULL_NAME])
     await grpc_server.start(server, health)
-    gw = gateway_app.create_app(
-        GatewaySettings(staking_addr=f"127.0.0.1:{port}", redis_url=redis_url, upstream_timeout=5)
-    )  # type: ignore[call-arg]
-
-    async def as_header_user(request: Request) -> deps.User:
-        uid = request.headers.get("x-test-user")
-        if not uid:
-            from ipheron_gateway.problems import Problem
-
-            raise Problem(401, "authentication required")
-        return deps.User(id=uid, wallet=None)
-
-    gw.dependency_overrides[deps._current_user] = as_header_user
     try:
-        async with gw.router.lifespan_context(gw):
-            transport = httpx.ASGITransport(app=gw, client=("10.9.8.7", 5555))
-            async with httpx.AsyncClient(transport=transport, base_url="http://gw") as c:
-                yield c
+        async with serve_jwks(ISSUER) as auth_addr:
+            gw = gateway_app.create_app(
+                GatewaySettings(staking_addr=f"127.0.0.1:{port}", auth_addr=auth_addr, redis_url=redis_url,
+                                upstream_timeout=5)  # type: ignore[call-arg]
+            )
+            async with gw.router.lifespan_context(gw):
+                transport = httpx.ASGITransport(app=gw, client=("10.9.8.7", 5555))
+                async with httpx.AsyncClient(transport=transport, base_url="http://gw") as c:
+                    yield c
     finally:
         await grpc_server.stop(server, health, grace=0.2)
         app_.engine.dispose()
 
 
 def _as(user: str, key: str | None = None) -> dict[str, str]:
-    headers = {"x-test-user": user}
+    """A real bearer token for `user` (and an Idempotency-Key)."""
+    headers = ISSUER.headers(user)
     if key:
         headers["Idempotency-Key"] = key
     return headers

@@ -16,7 +16,7 @@ from ipheron.assets.v1 import assets_service_pb2 as pb
 from pydantic import BaseModel, ConfigDict, Field
 
 from ipheron_gateway.deps import CurrentUser, Stubs
-from ipheron_gateway.problems import Problem
+from ipheron_gateway.problems import UPSTREAM, Problem, problem_responses
 from ipheron_gateway.routers.assets import AssetOut, asset_out
 
 router = APIRouter(tags=["files"])
@@ -48,6 +48,8 @@ def _file_out(f: pb.StoredFile, created: bool | None = None) -> dict[str, Any]:
 
 
 @router.post("/files", response_model=FileOut, status_code=status.HTTP_201_CREATED,
+             responses={200: {"model": FileOut, "description": "The same bytes were already stored"},
+                        **problem_responses(400, 401, 413, 422, *UPSTREAM)},
              summary="Upload content (raw body, at most 4 MiB); 200 when the same bytes were already stored")
 async def upload_file(request: Request, user: CurrentUser, stubs: Stubs, response: Response,
                       filename: Annotated[str, Query(max_length=255)] = "") -> dict[str, Any]:
@@ -68,7 +70,8 @@ async def upload_file(request: Request, user: CurrentUser, stubs: Stubs, respons
 
 
 @router.get("/files/{cid}", summary="The stored bytes of a file", response_class=Response,
-            responses={200: {"content": {"application/octet-stream": {}}}})
+            responses={200: {"content": {"application/octet-stream": {}}}, 304: {"description": "Not modified"},
+                       **problem_responses(400, 404, 422, *UPSTREAM)})
 async def get_file(cid: str, stubs: Stubs, request: Request) -> Response:
     if request.headers.get("if-none-match") == f'"{cid}"':
         return Response(status_code=304, headers={"ETag": f'"{cid}"'})
@@ -86,7 +89,8 @@ async def get_file(cid: str, stubs: Stubs, request: Request) -> Response:
                     headers=headers)
 
 
-@router.post("/assets/{asset_id}/files", response_model=AssetOut, summary="Attach an uploaded file (owner only)")
+@router.post("/assets/{asset_id}/files", response_model=AssetOut,
+             responses=problem_responses(400, 401, 403, 404, 409, 413, 422, *UPSTREAM), summary="Attach an uploaded file (owner only)")
 async def attach_file(asset_id: str, body: AttachIn, user: CurrentUser, stubs: Stubs) -> dict[str, Any]:
     r = await stubs.assets.AttachFile(pb.AttachFileRequest(
         actor=pb.Actor(user_id=user.id, wallet=(user.wallet or "").lower()), asset_id=asset_id, cid=body.cid))
