@@ -21,7 +21,7 @@ INNER = '''
 import os
 import pytest
 from ipheron_libs import db
-from ipheron_libs.testing import UnsafeTestDatabaseError, _target, fresh_schema
+from ipheron_libs.testing import UnsafeTestDatabaseError, _target, fresh_database, fresh_schema
 
 EXTERNAL = os.environ["SENTINEL_SERVER_URL"]
 
@@ -41,6 +41,10 @@ def test_dropping_on_the_shell_database_is_refused():
         fresh_schema(EXTERNAL, "auth")
     with pytest.raises(UnsafeTestDatabaseError, match="DATABASE_URL"):
         db.drop_schema(EXTERNAL, "auth")
+    other_db_same_server = EXTERNAL.replace("/postgres?", "/template1?")
+    assert other_db_same_server != EXTERNAL
+    with pytest.raises(UnsafeTestDatabaseError, match="not a test database"):
+        fresh_database(other_db_same_server, "postgres")
 '''
 
 INNER_TEST_URL = '''

@@ -1,8 +1,11 @@
 """One whole system for the end-to-end tests: real processes for every service and
-the gateway, embedded PostgreSQL/Redis (or DATABASE_URL/REDIS_URL), traces to a file."""
+the gateway, traces to a file. PostgreSQL and Redis are embedded ones started for the
+run, or the test servers IPHERON_TEST_DATABASE_URL / IPHERON_TEST_REDIS_URL name (then
+the system gets a fresh database `ipheron_e2e` there); never the shell's DATABASE_URL."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -11,24 +14,32 @@ from pathlib import Path
 import httpx
 import pytest
 from ipheron_devstack.stack import Stack
+from ipheron_libs.testing import TEST_DATABASE_URL, TEST_REDIS_URL, drop_database, fresh_database
+
+E2E_DATABASE = "ipheron_e2e"
 
 
 @pytest.fixture(scope="session")
 def stack() -> Iterator[Stack]:
     tmp = Path(tempfile.mkdtemp(prefix="ipheron-e2e-"))
     trace_file = tmp / "traces.jsonl"
-    s = Stack.for_tests(tmp / "data", log_dir=tmp / "logs",
-                        extra_env={"IPHERON_TRACE_FILE": str(trace_file), "IPHERON_ENV": "test",
-                                   "LOG_LEVEL": "INFO",
-                                   # Many sign-ins come from 127.0.0.1 here; the limiter
-                                   # itself is proven in gateway/tests.
-                                   "GATEWAY_RATELIMIT_AUTH": "10000/minute"})
+    env = {"IPHERON_TRACE_FILE": str(trace_file), "IPHERON_ENV": "test", "LOG_LEVEL": "INFO",
+           # Many sign-ins come from 127.0.0.1 here; the limiter itself is proven in gateway/tests.
+           "GATEWAY_RATELIMIT_AUTH": "10000/minute"}
+    test_db = os.environ.get(TEST_DATABASE_URL)
+    if test_db:
+        env["DATABASE_URL"] = fresh_database(test_db, E2E_DATABASE)
+    if os.environ.get(TEST_REDIS_URL):
+        env["REDIS_URL"] = os.environ[TEST_REDIS_URL]
+    s = Stack.for_tests(tmp / "data", log_dir=tmp / "logs", extra_env=env)
     try:
         s.start()
         s.trace_file = trace_file  # type: ignore[attr-defined]
         yield s
     finally:
         s.stop()
+        if test_db:
+            drop_database(test_db, E2E_DATABASE)
         shutil.rmtree(tmp, ignore_errors=True)
 
 

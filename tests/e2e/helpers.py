@@ -3,7 +3,6 @@ and read the spans the processes exported."""
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -13,6 +12,7 @@ import orjson
 from eth_account import Account
 from eth_account.messages import encode_defunct
 from eth_account.signers.local import LocalAccount
+from ipheron_libs.testing import wait_until
 
 
 @dataclass
@@ -41,14 +41,19 @@ def sign_in(api: httpx.Client, account: LocalAccount | None = None) -> Session:
 
 
 def spans(trace_file: Path, trace_id: str, *, want: int, timeout: float = 10.0) -> list[dict[str, Any]]:
-    """Spans of one trace, waiting for the processes' batch exporters to flush."""
-    deadline = time.monotonic() + timeout
+    """Spans of one trace, waiting for the processes' batch exporters to flush (returns what
+    arrived by the deadline, so the caller's assertion names what is missing)."""
     found: list[dict[str, Any]] = []
-    while time.monotonic() < deadline:
+
+    def enough() -> bool:
+        nonlocal found
         if trace_file.exists():
             found = [s for line in trace_file.read_bytes().splitlines() if line.strip()
                      for s in [orjson.loads(line)] if s["trace_id"] == trace_id]
-            if len(found) >= want:
-                return found
-        time.sleep(0.2)
+        return len(found) >= want
+
+    try:
+        wait_until(enough, timeout, interval=0.2)
+    except TimeoutError:
+        pass
     return found

@@ -133,7 +133,7 @@ def assert_test_database(admin_url: str) -> None:
         raise UnsafeTestDatabaseError(
             f"refusing to drop a schema in the database DATABASE_URL names ({database!r}): tests only "
             f"touch the embedded PostgreSQL or the one {TEST_DATABASE_URL} names")
-    if server not in _test_servers:
+    if server not in _test_servers and not (test_url and _target(test_url)[0] == server):
         raise UnsafeTestDatabaseError(
             f"refusing to drop a schema on {server[0]}:{server[1]}: not a test database (set "
             f"{TEST_DATABASE_URL} to use an external one, or let the fixtures start the embedded one)")
@@ -212,6 +212,39 @@ def service_db_url(pg_admin_url: str) -> Callable[[str], str]:
         return fresh_schema(pg_admin_url, schema)
 
     return make
+
+
+def fresh_database(pg_admin_url: str, name: str) -> str:
+    """A new, empty database `name` on the test server (dropped first if it exists);
+    returns its superuser URL. Refuses any server that is not a test server."""
+    from sqlalchemy import create_engine, text
+
+    assert_test_database(pg_admin_url)
+    db.check_schema_name(name)
+    engine = create_engine(db.sqlalchemy_url(pg_admin_url), isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    finally:
+        engine.dispose()
+    from sqlalchemy.engine import make_url
+
+    return make_url(pg_admin_url).set(database=name).render_as_string(hide_password=False)
+
+
+def drop_database(pg_admin_url: str, name: str) -> None:
+    """Remove a database `fresh_database` made (same refusal rules)."""
+    from sqlalchemy import create_engine, text
+
+    assert_test_database(pg_admin_url)
+    db.check_schema_name(name)
+    engine = create_engine(db.sqlalchemy_url(pg_admin_url), isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        engine.dispose()
 
 
 def fresh_schema(pg_admin_url: str, schema: str, migrations_dir: Path | str | None = None) -> str:
