@@ -114,6 +114,11 @@ def main(argv: list[str] | None = None) -> int:
         print("wrk is required: 'make install' installs it (as root, with apt-get); "
               "otherwise install the 'wrk' package yourself (e.g. sudo apt-get install -y wrk)", file=sys.stderr)
         return 2
+    # The bench writes users and sessions: it runs on embedded servers of its own, never on
+    # the database a shell's DATABASE_URL / REDIS_URL names.
+    for name in ("DATABASE_URL", "REDIS_URL"):
+        if os.environ.pop(name, None):
+            print(f"bench: ignoring {name} (the bench uses embedded servers)", file=sys.stderr)
     tmp = Path(tempfile.mkdtemp(prefix="ipheron-bench-"))
     auth = next(s for s in SERVICES if s.name == "auth")
     stack = Stack.for_tests(tmp / "data", services=(auth,), log_dir=tmp / "logs",
