@@ -1,6 +1,6 @@
 """Fixtures for the auth tests: a migrated "auth" schema on the real PostgreSQL from
-ipheron_libs.testing (emptied between tests), real Ed25519 keys, and the AuthService
-started in-process on port 0 behind a real gRPC channel."""
+ipheron_libs.testing (emptied between tests), real Ed25519 keys, and the AuthApp
+started in-process through the service skeleton on port 0 behind a real gRPC channel."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ import pytest
 from auth_service.config import Settings
 from auth_service.keys import KeyRing, SigningKey
 from auth_service.repository import SCHEMA
-from auth_service.server import FULL_NAME, MIGRATIONS_DIR, AuthApp
+from auth_service.server import MIGRATIONS_DIR, AuthApp
 from ipheron.auth.v1 import auth_service_pb2_grpc
-from ipheron_libs import db, grpc_server
+from ipheron_libs import db
 from ipheron_libs.testing import fresh_schema
 from sqlalchemy import Engine, text
 
@@ -58,19 +58,20 @@ def make_settings(tmp: Path, **overrides: object) -> Settings:
 
 @pytest.fixture()
 async def auth_app(clean_engine: Engine, auth_url: str, keyring: KeyRing, tmp_path: Path) -> AsyncIterator[AuthApp]:
+    """The auth service started through the service skeleton on port 0 (migrated, serving)."""
     app = AuthApp(make_settings(tmp_path), auth_url, keyring=keyring)
-    yield app
-    app.engine.dispose()
+    await app.start(host="127.0.0.1", port=0)
+    try:
+        yield app
+    finally:
+        await app.stop(grace=0)
 
 
 @pytest.fixture()
 async def stub(auth_app: AuthApp) -> AsyncIterator[auth_service_pb2_grpc.AuthServiceStub]:
-    """The AuthService on port 0 with the production interceptors, over a real channel."""
-    server, port, health = grpc_server.build_server("auth", auth_app.register, [FULL_NAME])
-    await grpc_server.start(server, health)
-    channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
+    """The AuthService with the production interceptors, over a real channel."""
+    channel = grpc.aio.insecure_channel(f"127.0.0.1:{auth_app.port}")
     try:
         yield auth_service_pb2_grpc.AuthServiceStub(channel)
     finally:
         await channel.close()
-        await server.stop(0)

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import jwt
 import pytest
-from auth_service.domain import utcnow
 from auth_service.keys import KeyRing, SigningKey, load_keyring, rotate_dev_keys
+from auth_service.service import utcnow
 from auth_service.tokens import issue_access_token
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from auth_service.siwe import SiweParseError, parse_message
 
+ADDRESS = "0xC02aaA39b223FE8D0A0e5C4F27eAD9083C756Cc2"
 EIP_EXAMPLE = """example.com wants you to sign in with your Ethereum account:
 0xC02aaA39b223FE8D0A0e5C4F27eAD9083C756Cc2
 
@@ -75,8 +76,8 @@ def test_message_without_statement_has_two_blank_lines() -> None:
     ("mutate", "reason"),
     [
         (lambda t: t.replace(" wants you to sign in", " wants you to log in"), "first line"),
-        (lambda t: t.replace("0xC02aaA39b223FE8D0A0e5C4F27eAD9083C756Cc2", "0xC02aaA39b223FE8D0A0e5C4F27eAD9083C756C"), "address"),
-        (lambda t: t.replace("0xC02aaA39b223FE8D0A0e5C4F27eAD9083C756Cc2", "0xc02AAA39b223FE8D0A0e5C4F27eAD9083C756Cc2"), "checksum"),
+        (lambda t: t.replace(ADDRESS, "0xC02aaA39b223FE8D0A0e5C4F27eAD9083C756C"), "address"),
+        (lambda t: t.replace(ADDRESS, "0xc02AAA39b223FE8D0A0e5C4F27eAD9083C756Cc2"), "checksum"),
         (lambda t: t.replace("Version: 1", "Version: 2"), "version"),
         (lambda t: t.replace("Nonce: 32891756", "Nonce: 1234567"), "nonce"),
         (lambda t: t.replace("Nonce: 32891756", "Nonce: 1234-5678"), "nonce"),
@@ -107,4 +108,4 @@ def test_fields_out_of_order_are_rejected() -> None:
 def test_address_without_eip55_checksum_is_rejected(address: str) -> None:
     # EIP-4361 requires the checksummed form; single-case hex carries no checksum.
     with pytest.raises(SiweParseError, match="EIP-55"):
-        parse_message(EIP_EXAMPLE.replace("0xC02aaA39b223FE8D0A0e5C4F27eAD9083C756Cc2", address))
+        parse_message(EIP_EXAMPLE.replace(ADDRESS, address))

@@ -8,21 +8,20 @@ from __future__ import annotations
 
 import sys
 
-from ipheron_libs import grpc_server, telemetry
+from ipheron_libs import service
 
 from auth_service.config import Settings
 from auth_service.keys import rotate_dev_keys
-from auth_service.server import SERVICE_NAME, serve
+from auth_service.repository import SCHEMA
+from auth_service.server import SERVICE_NAME, AuthApp
 
 
 def main() -> None:
-    settings = Settings()
     if sys.argv[1:] == ["rotate-dev-keys"]:
-        ring = rotate_dev_keys(settings.dev_keys_dir)
+        ring = rotate_dev_keys(Settings().dev_keys_dir)
         sys.stdout.write(f"current kid {ring.current.kid}\n")
         return
-    telemetry.setup_service(SERVICE_NAME, settings)
-    grpc_server.run(lambda: serve(settings))
+    service.main(Settings, AuthApp, name=SERVICE_NAME, schema=SCHEMA)
 
 
 if __name__ == "__main__":

@@ -39,7 +39,8 @@ class Settings(ServiceSettings):
 
     @model_validator(mode="after")
     def _keys_outside_development(self) -> Settings:
-        if self.env != "development" and self.env != "test" and not (self.jwt_private_keys or self.jwt_private_keys_file):
+        has_keys = bool(self.jwt_private_keys or self.jwt_private_keys_file)
+        if self.env not in ("development", "test") and not has_keys:
             raise InsecureSettingError("AUTH_JWT_PRIVATE_KEYS or AUTH_JWT_PRIVATE_KEYS_FILE is required in production")
         return self
 

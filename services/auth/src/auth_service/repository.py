@@ -1,18 +1,19 @@
 """PostgreSQL access for the auth schema: users, SIWE nonces, refresh tokens, operations.
 
-Models are SQLAlchemy 2.0 `Mapped[]` classes (the migration mirrors them); the
-queries are Core statements on their tables, kept short and free of needless
-transactions because the read paths are hot. Every function is sync and runs in
-the libs thread pool (`run_db`).
+SQL only. Models are SQLAlchemy 2.0 `Mapped[]` classes (the migration mirrors them);
+the queries are Core statements on their tables, kept short and free of needless
+transactions because the read paths are hot. Every method is sync, runs one
+transaction and is called through the libs thread pool (`run_db`); where a change
+must read-lock-decide-write, the rule comes in as a callable from `domain`.
 """
 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from ipheron_libs import db, events
 from ipheron_libs.errors import Conflict, InvalidArgument, NotFound
@@ -25,12 +26,12 @@ from sqlalchemy import (
     LargeBinary,
     Numeric,
     String,
+    Table,
     Text,
     and_,
     bindparam,
     func,
     insert,
-    literal_column,
     select,
     text,
     update,
@@ -39,6 +40,20 @@ from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.sql.elements import ColumnElement
+
+from auth_service.domain import (
+    NEW_USER_REPUTATION,
+    NonceState,
+    Operation,
+    OperationKind,
+    Page,
+    ProfileChanges,
+    RefreshOutcome,
+    RefreshVerdict,
+    StoredRefreshToken,
+    User,
+)
 
 SCHEMA = "auth"
 
@@ -54,7 +69,7 @@ class UserRow(Base):
     wallet_address: Mapped[str] = mapped_column(String(42), unique=True)
     username: Mapped[str] = mapped_column(String(80))
     email: Mapped[str | None] = mapped_column(String(120))
-    reputation_score: Mapped[int] = mapped_column(Integer, server_default="50")
+    reputation_score: Mapped[int] = mapped_column(Integer, server_default=str(NEW_USER_REPUTATION))
     region: Mapped[str] = mapped_column(String(100), server_default="Global")
     skills: Mapped[list[str]] = mapped_column(JSONB, server_default=text("'[]'::jsonb"))
     bio: Mapped[str] = mapped_column(Text, server_default="")
@@ -98,10 +113,10 @@ class OperationRow(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
-users = UserRow.__table__
-nonces = NonceRow.__table__
-refresh_tokens = RefreshTokenRow.__table__
-operations = OperationRow.__table__
+users = cast(Table, UserRow.__table__)
+nonces = cast(Table, NonceRow.__table__)
+refresh_tokens = cast(Table, RefreshTokenRow.__table__)
+operations = cast(Table, OperationRow.__table__)
 
 USER_COLUMNS = [c for c in users.c]  # noqa: C416 - a list, reused in every SELECT/RETURNING
 # Built once: the hot reads then skip statement construction and cache-key generation.
@@ -109,45 +124,14 @@ USER_BY_ID = select(*USER_COLUMNS).where(users.c.id == bindparam("id"))
 USER_BY_WALLET = select(*USER_COLUMNS).where(users.c.wallet_address == bindparam("wallet"))
 
 
-@dataclass(frozen=True)
-class User:
-    """A user profile as the domain sees it."""
-
-    id: str
-    wallet_address: str
-    username: str
-    email: str | None
-    reputation_score: int
-    region: str
-    skills: list[str]
-    bio: str
-    verified: bool
-    total_sales: Decimal
-    total_assets_created: int
-    created_at: datetime
-    updated_at: datetime
-
-    @classmethod
-    def from_row(cls, row: Any) -> User:
-        m = row._mapping
-        return cls(id=str(m["id"]), wallet_address=m["wallet_address"], username=m["username"], email=m["email"],
-                   reputation_score=m["reputation_score"], region=m["region"], skills=list(m["skills"] or []),
-                   bio=m["bio"] or "", verified=m["verified"], total_sales=m["total_sales"],
-                   total_assets_created=m["total_assets_created"], created_at=m["created_at"],
-                   updated_at=m["updated_at"])
-
-    def event_payload(self) -> dict[str, Any]:
-        return {"user_id": self.id, "wallet_address": self.wallet_address, "username": self.username,
-                "region": self.region, "skills": self.skills, "created_at": self.created_at.isoformat()}
-
-
-@dataclass(frozen=True)
-class RefreshOutcome:
-    """What presenting a refresh token did: rotated (user set), or why it failed."""
-
-    user: User | None
-    family_id: uuid.UUID | None
-    failure: str | None  # "unknown" | "revoked" | "expired" | "reused"
+def user_of(row: Any) -> User:
+    """A users row → the domain record."""
+    m = row._mapping
+    return User(id=str(m["id"]), wallet_address=m["wallet_address"], username=m["username"], email=m["email"],
+                reputation_score=m["reputation_score"], region=m["region"], skills=tuple(m["skills"] or ()),
+                bio=m["bio"] or "", verified=m["verified"], total_sales=m["total_sales"],
+                total_assets_created=m["total_assets_created"], created_at=m["created_at"],
+                updated_at=m["updated_at"])
 
 
 def _parse_uuid(value: str, field: str = "id") -> uuid.UUID:
@@ -158,7 +142,7 @@ def _parse_uuid(value: str, field: str = "id") -> uuid.UUID:
 
 
 class Repository:
-    """All SQL of the auth service."""
+    """All SQL of the auth service; each method is one transaction (or one autocommit read)."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -173,20 +157,21 @@ class Repository:
                 "DELETE FROM siwe_nonces WHERE nonce IN (SELECT nonce FROM siwe_nonces "
                 "WHERE expires_at < now() - interval '1 hour' LIMIT 100)"))
 
-    def nonce_state(self, nonce: str) -> tuple[str, datetime, datetime | None] | None:
-        """(address, expires_at, used_at) of a nonce, to explain why consuming it failed."""
+    def nonce_state(self, nonce: str) -> NonceState | None:
+        """A nonce as stored, to explain why consuming it failed."""
         with self.engine.connect() as conn:
             row = conn.execute(select(nonces.c.address, nonces.c.expires_at, nonces.c.used_at)
                                .where(nonces.c.nonce == nonce)).first()
-        return None if row is None else (row.address, row.expires_at, row.used_at)
+        return None if row is None else NonceState(row.address, row.expires_at, row.used_at)
 
     # --- login ----------------------------------------------------------------
-    def login(self, nonce: str, address: str, default_username: str) -> tuple[User, bool] | None:
+    def login(self, nonce: str, address: str, usernames: Sequence[str]) -> tuple[User, bool] | None:
         """Consume the nonce and get-or-create the user in one transaction.
 
         Returns None when the nonce was not consumable (unknown, used, expired or
         issued for another address); the single UPDATE ... RETURNING makes a replay
-        lose the race even when two logins arrive at once.
+        lose the race even when two logins arrive at once. A new user gets the first
+        of `usernames` that is free.
         """
         with self.engine.begin() as conn:
             consumed = conn.execute(
@@ -200,19 +185,19 @@ class Repository:
                 return None
             row = conn.execute(USER_BY_WALLET, {"wallet": address}).first()
             if row is not None:
-                return User.from_row(row), False
+                return user_of(row), False
             # Two first logins of one wallet may race, and the short default username may
             # be taken: ON CONFLICT waits for the other insert, then we read what won.
-            for username in (default_username, address.lower()):
+            for username in usernames:
                 row = conn.execute(pg_insert(users).values(wallet_address=address, username=username)
                                    .on_conflict_do_nothing().returning(*USER_COLUMNS)).first()
                 if row is not None:
-                    user = User.from_row(row)
-                    events.emit(conn, "user.created", user.id, user.event_payload())
+                    user = user_of(row)
+                    events.emit(conn, "user.created", user.id, user.created_event())
                     return user, True
                 row = conn.execute(USER_BY_WALLET, {"wallet": address}).first()
                 if row is not None:
-                    return User.from_row(row), False
+                    return user_of(row), False
             raise Conflict("could not create the user (username clash)")
 
     # --- refresh tokens -------------------------------------------------------------
@@ -221,35 +206,31 @@ class Repository:
             conn.execute(insert(refresh_tokens).values(id=uuid.uuid4(), family_id=family_id, user_id=uuid.UUID(user_id),
                                                        token_hash=token_hash, expires_at=expires_at))
 
-    def rotate_refresh_token(self, token_hash: bytes, new_hash: bytes, new_expires_at: datetime) -> RefreshOutcome:
-        """Mark the presented token used and store its successor, atomically.
-
-        Presenting a token that was already used means it leaked (or a client
-        retried after a lost response): the whole family is revoked, so both the
-        thief and the victim must sign in again (OAuth 2.0 Security BCP, 4.14).
-        """
+    def rotate_refresh_token(self, token_hash: bytes, new_hash: bytes, new_expires_at: datetime,
+                             decide: Callable[[StoredRefreshToken | None], RefreshVerdict]) -> RefreshOutcome:
+        """Lock the presented token, let `decide` judge it, and apply the verdict atomically:
+        ROTATE marks it used and stores its successor, REUSED revokes its whole family."""
         with self.engine.begin() as conn:
-            row = conn.execute(select(refresh_tokens).where(refresh_tokens.c.token_hash == token_hash)
-                               .with_for_update()).first()
-            if row is None:
-                return RefreshOutcome(None, None, "unknown")
-            if row.revoked_at is not None:
-                return RefreshOutcome(None, row.family_id, "revoked")
-            if row.used_at is not None:
-                conn.execute(update(refresh_tokens)
-                             .where(refresh_tokens.c.family_id == row.family_id, refresh_tokens.c.revoked_at.is_(None))
-                             .values(revoked_at=func.now()))
-                return RefreshOutcome(None, row.family_id, "reused")
-            expired = conn.execute(select(literal_column("now()") >= row.expires_at)).scalar_one()
-            if expired:
-                return RefreshOutcome(None, row.family_id, "expired")
+            row = conn.execute(select(refresh_tokens, (refresh_tokens.c.expires_at <= func.now()).label("expired"))
+                               .where(refresh_tokens.c.token_hash == token_hash).with_for_update()).first()
+            stored = None if row is None else StoredRefreshToken(
+                family_id=str(row.family_id), revoked=row.revoked_at is not None, used=row.used_at is not None,
+                expired=bool(row.expired))
+            verdict = decide(stored)
+            if row is None or verdict is not RefreshVerdict.ROTATE:
+                if row is not None and verdict is RefreshVerdict.REUSED:
+                    conn.execute(update(refresh_tokens)
+                                 .where(refresh_tokens.c.family_id == row.family_id,
+                                        refresh_tokens.c.revoked_at.is_(None))
+                                 .values(revoked_at=func.now()))
+                return RefreshOutcome(verdict)
             conn.execute(update(refresh_tokens).where(refresh_tokens.c.id == row.id).values(used_at=func.now()))
             conn.execute(insert(refresh_tokens).values(id=uuid.uuid4(), family_id=row.family_id, user_id=row.user_id,
                                                        token_hash=new_hash, expires_at=new_expires_at))
-            user_row = conn.execute(select(*USER_COLUMNS).where(users.c.id == row.user_id)).first()
+            user_row = conn.execute(USER_BY_ID, {"id": row.user_id}).first()
             if user_row is None:
-                return RefreshOutcome(None, row.family_id, "unknown")
-            return RefreshOutcome(User.from_row(user_row), row.family_id, None)
+                return RefreshOutcome(RefreshVerdict.UNKNOWN)
+            return RefreshOutcome(RefreshVerdict.ROTATE, user_of(user_row))
 
     def revoke_family_of(self, token_hash: bytes) -> bool:
         """Revoke every token in the family of the given token; False if the token is unknown."""
@@ -270,27 +251,27 @@ class Repository:
             row = conn.execute(USER_BY_ID, {"id": uid}).first()
         if row is None:
             raise NotFound(f"user {user_id} not found")
-        return User.from_row(row)
+        return user_of(row)
 
     def get_user_by_wallet(self, address: str) -> User:
         with self.reader.connect() as conn:
             row = conn.execute(USER_BY_WALLET, {"wallet": address}).first()
         if row is None:
             raise NotFound(f"no user with wallet {address}")
-        return User.from_row(row)
+        return user_of(row)
 
-    def list_users(self, skill: str | None, region: str | None, page: int, per_page: int) -> tuple[list[User], int]:
-        conds = []
+    def list_users(self, skill: str | None, region: str | None, page: Page) -> tuple[list[User], int]:
+        conds: list[ColumnElement[bool]] = []
         if skill:
             conds.append(text("EXISTS (SELECT 1 FROM jsonb_array_elements_text(users.skills) s "
-                              "WHERE lower(s) = lower(:skill))").bindparams(skill=skill))
+                              "WHERE lower(s) = lower(:skill))").bindparams(skill=skill))  # type: ignore[arg-type]
         if region:
             conds.append(func.lower(users.c.region) == region.lower())
         where = and_(*conds) if conds else None
         base = select(*USER_COLUMNS, func.count().over().label("total_count"))
         if where is not None:
             base = base.where(where)
-        stmt = base.order_by(users.c.created_at, users.c.id).limit(per_page).offset((page - 1) * per_page)
+        stmt = base.order_by(users.c.created_at, users.c.id).limit(page.per_page).offset(page.offset)
         with self.engine.connect() as conn:
             rows = conn.execute(stmt).all()
             if rows:
@@ -298,27 +279,30 @@ class Repository:
             else:  # page past the end: the window count is not available, count directly
                 count = select(func.count()).select_from(users)
                 total = int(conn.execute(count.where(where) if where is not None else count).scalar_one())
-        return [User.from_row(r) for r in rows], total
+        return [user_of(r) for r in rows], total
 
-    def update_profile(self, user_id: str, changes: dict[str, Any]) -> User:
+    def update_profile(self, user_id: str, changes: ProfileChanges) -> User:
         uid = _parse_uuid(user_id, "user_id")
+        values = changes.as_dict()
         try:
             with self.engine.begin() as conn:
-                if not changes:
+                if not values:
                     row = conn.execute(USER_BY_ID, {"id": uid}).first()
                 else:
-                    if "username" in changes:
+                    username = values.get("username")
+                    if isinstance(username, str):
                         clash = conn.execute(select(users.c.id).where(
-                            func.lower(users.c.username) == changes["username"].lower(), users.c.id != uid)).first()
+                            func.lower(users.c.username) == username.lower(), users.c.id != uid)).first()
                         if clash is not None:
                             raise Conflict("username is already taken", field="username")
-                    if changes.get("email"):
+                    email = values.get("email")
+                    if email:
                         clash = conn.execute(select(users.c.id).where(
-                            users.c.email == changes["email"], users.c.id != uid)).first()
+                            users.c.email == email, users.c.id != uid)).first()
                         if clash is not None:
                             raise Conflict("email is already in use", field="email")
                     row = conn.execute(update(users).where(users.c.id == uid)
-                                       .values(**changes, updated_at=func.now()).returning(*USER_COLUMNS)).first()
+                                       .values(**values, updated_at=func.now()).returning(*USER_COLUMNS)).first()
         except IntegrityError as exc:
             # Two concurrent updates passed the pre-checks; the unique indexes decide.
             name = getattr(getattr(exc.orig, "diag", None), "constraint_name", "") or ""
@@ -326,29 +310,32 @@ class Repository:
             raise Conflict(f"{field} is already taken", field=field) from None
         if row is None:
             raise NotFound(f"user {user_id} not found")
-        return User.from_row(row)
+        return user_of(row)
 
-    def apply_operation(self, user_id: str, operation_id: str, kind: str, amount: Decimal | None) -> tuple[User, bool]:
-        """Apply a totals change once per operation id; a replay returns applied=False."""
+    def apply_operation(self, user_id: str, op: Operation,
+                        check_replay: Callable[[Operation, str, str, Operation], None]) -> tuple[User, bool]:
+        """Apply a totals change once per operation id; a replay (judged by `check_replay`)
+        returns applied=False."""
         uid = _parse_uuid(user_id, "user_id")
         with self.engine.begin() as conn:
             exists = conn.execute(select(users.c.id).where(users.c.id == uid).with_for_update()).first()
             if exists is None:
                 raise NotFound(f"user {user_id} not found")
             inserted = conn.execute(
-                pg_insert(operations).values(operation_id=operation_id, user_id=uid, kind=kind, amount=amount)
+                pg_insert(operations).values(operation_id=op.operation_id, user_id=uid, kind=op.kind.value,
+                                             amount=op.amount)
                 .on_conflict_do_nothing(index_elements=["operation_id"]).returning(operations.c.operation_id)
             ).first()
             if inserted is None:
-                prev = conn.execute(select(operations).where(operations.c.operation_id == operation_id)).one()
-                if prev.user_id != uid or prev.kind != kind or (amount is not None and prev.amount != amount):
-                    raise Conflict("operation_id was already used with different arguments", field="operation_id")
-                row = conn.execute(select(*USER_COLUMNS).where(users.c.id == uid)).one()
-                return User.from_row(row), False
+                prev = conn.execute(select(operations).where(operations.c.operation_id == op.operation_id)).one()
+                check_replay(Operation(prev.operation_id, OperationKind(prev.kind), prev.amount), str(uid),
+                             str(prev.user_id), op)
+                row = conn.execute(USER_BY_ID, {"id": uid}).one()
+                return user_of(row), False
             values: dict[str, Any] = {"updated_at": func.now()}
-            if kind == "sale":
-                values["total_sales"] = users.c.total_sales + amount
+            if op.kind is OperationKind.SALE:
+                values["total_sales"] = users.c.total_sales + op.amount
             else:
                 values["total_assets_created"] = users.c.total_assets_created + 1
             row = conn.execute(update(users).where(users.c.id == uid).values(**values).returning(*USER_COLUMNS)).one()
-            return User.from_row(row), True
+            return user_of(row), True

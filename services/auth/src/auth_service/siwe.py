@@ -1,4 +1,5 @@
-"""EIP-4361 (Sign-In with Ethereum) messages: a grammar parser and a builder.
+"""EIP-4361 (Sign-In with Ethereum) messages: a grammar parser and a builder, the
+nonces they carry and the EIP-191 signer of a signed message.
 
 The `siwe` package pins web3<8, so the message grammar is implemented here: a
 line-oriented recursive-descent parser following the EIP's ABNF, whose terminals
@@ -10,14 +11,20 @@ expressions transcribed from RFC 3986 and RFC 3339. Parsing checks syntax only;
 from __future__ import annotations
 
 import re
+import secrets
+import string
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 
+from eth_account import Account
+from eth_account.messages import encode_defunct
 from eth_utils import is_checksum_address, to_checksum_address
 
 PREAMBLE_SUFFIX = " wants you to sign in with your Ethereum account:"
 MAX_MESSAGE_CHARS = 8192  # far above any real message; bounds the parser's work
 MAX_RESOURCES = 64
+NONCE_ALPHABET = string.ascii_letters + string.digits
+NONCE_LENGTH = 17  # ~101 bits; the EIP asks for at least 8 alphanumerics
 
 # --- RFC 3986 terminals ---------------------------------------------------
 _UNRESERVED = r"A-Za-z0-9\-._~"
@@ -267,3 +274,18 @@ def checksum(address: str) -> str:
     if not _RE_ADDRESS.match(address or ""):
         raise ValueError("address must be 0x followed by 40 hex digits")
     return to_checksum_address(address)
+
+
+def new_nonce() -> str:
+    """A fresh random SIWE nonce (alphanumeric, as the grammar requires)."""
+    return "".join(secrets.choice(NONCE_ALPHABET) for _ in range(NONCE_LENGTH))
+
+
+def recover_signer(text: str, signature: bytes) -> str | None:
+    """The EIP-191 personal_sign signer of `text`, or None if the signature is not an EOA one."""
+    if len(signature) != 65:
+        return None
+    try:
+        return str(Account.recover_message(encode_defunct(text=text), signature=signature))
+    except Exception:  # noqa: BLE001 - any malformed (r, s, v) simply recovers nobody
+        return None
