@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 import redis
+from event_samples import event, sold_payload, stake_payload
 from ipheron_libs import db, events
 from sqlalchemy import text
 from sqlalchemy.exc import ProgrammingError
@@ -42,10 +43,11 @@ def test_outbox_relays_committed_events_once_and_drops_rolled_back_ones(service_
     stream = "test:events:relay"
     r = redis.Redis.from_url(redis_url)
     r.delete(stream)
+    payload = sold_payload(price="1.5")
     with engine.begin() as conn:
-        ev = events.emit(conn, "asset.created", "user-1", {"asset_id": "a1", "price": "1.50"})
+        ev = events.emit(conn, "asset.sold", "user-1", payload)
     with pytest.raises(RuntimeError), engine.begin() as conn:
-        events.emit(conn, "asset.created", "user-1", {"asset_id": "never"})
+        events.emit(conn, "asset.sold", "user-1", sold_payload())
         raise RuntimeError("the change failed")
     relay = events.OutboxRelay(engine, "libtest_ev", redis_url, stream=stream)
     assert relay.publish_pending() == 1
@@ -53,7 +55,9 @@ def test_outbox_relays_committed_events_once_and_drops_rolled_back_ones(service_
     entries = r.xrange(stream)
     assert len(entries) == 1
     got = events.Event.from_fields(entries[0][1])
-    assert (got.id, got.type, got.payload) == (ev.id, "asset.created", {"asset_id": "a1", "price": "1.50"})
+    assert (got.id, got.type, got.payload) == (ev.id, "asset.sold", payload)
+    assert got.payload["price"] == "1.5"  # money stays an exact decimal string end to end
+    events.check(got)  # what the relay publishes still meets the contract
     engine.dispose()
 
 
@@ -77,7 +81,7 @@ async def test_consumer_group_delivers_and_acknowledges(redis_url) -> None:  # t
 
     consumer = events.Consumer(redis_url, "g1", handler, stream=stream, block_ms=50)
     await consumer._ensure_group()
-    r.xadd(stream, events.Event("e1", "stake.opened", 1, "2026-01-01T00:00:00+00:00", "u", {}).to_fields())
+    r.xadd(stream, event("stake.opened", stake_payload()).to_fields())
     assert await consumer.poll_once() == 1
     assert seen == ["stake.opened"]
     assert r.xpending(stream, "g1")["pending"] == 0

@@ -1,34 +1,111 @@
-"""Domain events through a transactional outbox, relayed to a Redis Stream.
+"""Domain events through a transactional outbox, relayed to a Redis Stream, under a contract.
 
 A service writes its change and `emit(...)` in one database transaction; the
 `OutboxRelay` publishes unpublished rows to the stream and marks them; consumers
 read with a consumer group and use `first_delivery(...)` in their own transaction
 so at-least-once delivery applies each event once.
+
+The contract: every (type, version) has a JSON Schema in `event_schemas/` (envelope
+and payload, money as decimal strings; see its README). `emit` refuses an event that
+does not match its schema (`UnknownEventType`, `UnknownEventVersion`, `InvalidEvent`),
+so a producer cannot write a drifted shape. A `Consumer` checks every entry against
+the same schemas before its handler sees it; an entry it cannot read (a broken
+envelope, a contract violation, or a handler raising `UnreadableEvent`) goes to the
+dead-letter stream `DEAD_STREAM` with its original fields, the group and the reason,
+is counted in `events_dead_lettered_total` and logged as one ERROR alert line, and
+only then acknowledged. Any other handler error (e.g. the database is down) leaves
+the entry pending; it is reclaimed (XAUTOCLAIM) and retried.
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
 import logging
 import socket
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from importlib import resources
+from importlib.abc import Traversable
+from typing import Any, cast
 
 import orjson
 import redis
 import redis.asyncio as aioredis
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError
+from jsonschema.protocols import Validator
+from redis.typing import EncodableT, FieldT
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from ipheron_libs.db import check_schema_name, run_db
+from ipheron_libs.metrics import EVENTS_DEAD_LETTERED
 
 log = logging.getLogger("ipheron.events")
 STREAM = "ipheron:events"
 STREAM_MAXLEN = 1_000_000
+# Where consumers put what they cannot read (see `Consumer`); kept, never trimmed short.
+DEAD_STREAM = "ipheron:events:dead"
+DEAD_STREAM_MAXLEN = 100_000
+# How long an entry stays pending after a failed (transient) handling before it is retried.
+RETRY_IDLE_MS = 30_000
+_MAX_REASON_CHARS = 1000
+
+
+# ---------------------------------------------------------------- errors
+
+
+class EventError(Exception):
+    """An event that cannot be read as the contract says; `reason` is a short code."""
+
+    reason = "unreadable"
+
+    def __init__(self, message: str, *, type_: str = "", version: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.type = type_
+        self.version = version
+
+
+class MalformedEnvelope(EventError):
+    """A stream entry without the envelope fields, or whose payload is not a JSON object."""
+
+    reason = "malformed_envelope"
+
+
+class EventContractError(EventError):
+    """The event does not meet the contract of its (type, version)."""
+
+    reason = "contract"
+
+
+class UnknownEventType(EventContractError):
+    reason = "unknown_type"
+
+
+class UnknownEventVersion(EventContractError):
+    reason = "unknown_version"
+
+
+class InvalidEvent(EventContractError):
+    """The envelope or payload fails its schema; `errors` lists "path: message" lines."""
+
+    reason = "invalid"
+
+    def __init__(self, message: str, *, type_: str, version: int, errors: tuple[str, ...]) -> None:
+        super().__init__(message, type_=type_, version=version)
+        self.errors = errors
+
+
+class UnreadableEvent(EventError):
+    """Raised by a consumer's handler for an event it cannot parse (it would fail the same way on
+    every retry): the consumer dead-letters it instead of retrying."""
+
+    reason = "unreadable"
 
 
 @dataclass(frozen=True)
@@ -42,16 +119,135 @@ class Event:
     actor: str
     payload: dict[str, Any]
 
-    def to_fields(self) -> dict[str, str]:
+    def to_fields(self) -> dict[FieldT, EncodableT]:
         return {"id": self.id, "type": self.type, "version": str(self.version), "occurred_at": self.occurred_at,
                 "actor": self.actor, "payload": orjson.dumps(self.payload).decode()}
 
+    def document(self) -> dict[str, Any]:
+        """The event as its JSON Schema describes it (envelope with the payload inside)."""
+        return {"id": self.id, "type": self.type, "version": self.version, "occurred_at": self.occurred_at,
+                "actor": self.actor, "payload": self.payload}
+
     @classmethod
-    def from_fields(cls, fields: dict[Any, Any]) -> Event:
-        f = {(k.decode() if isinstance(k, bytes) else k): (v.decode() if isinstance(v, bytes) else v)
-             for k, v in fields.items()}
-        return cls(id=f["id"], type=f["type"], version=int(f.get("version", 1)), occurred_at=f["occurred_at"],
-                   actor=f.get("actor", ""), payload=orjson.loads(f.get("payload", "{}")))
+    def from_fields(cls, fields: Mapping[Any, Any]) -> Event:
+        """Decode a stream entry; `MalformedEnvelope` when it is not an event at all."""
+        try:
+            f = {(k.decode() if isinstance(k, bytes) else k): (v.decode() if isinstance(v, bytes) else v)
+                 for k, v in fields.items()}
+            payload = orjson.loads(f.get("payload", "{}"))
+            ev = cls(id=f["id"], type=f["type"], version=int(f.get("version", 1)), occurred_at=f["occurred_at"],
+                     actor=f.get("actor", ""), payload=payload)
+        except (KeyError, ValueError, TypeError, AttributeError, UnicodeDecodeError) as exc:
+            raise MalformedEnvelope(f"not an event envelope: {exc!r}") from None
+        if not isinstance(payload, dict):
+            raise MalformedEnvelope("the payload is not a JSON object", type_=ev.type, version=ev.version)
+        return ev
+
+
+# ---------------------------------------------------------------- the contract
+
+
+SCHEMA_PACKAGE = "ipheron_libs"
+SCHEMA_FOLDER = "event_schemas"
+COMMON_SCHEMA_ID = "urn:ipheron:events:common"
+
+
+@dataclass(frozen=True)
+class EventSchema:
+    """The contract of one (type, version): its JSON Schema, compiled once."""
+
+    type: str
+    version: int
+    producer: str
+    consumers: tuple[str, ...]
+    schema: Mapping[str, Any]
+    validator: Validator
+
+
+class Contracts:
+    """Every event schema in a folder (`<type>.v<version>.json` plus `common.json`), compiled once."""
+
+    def __init__(self, folder: Traversable) -> None:
+        docs = {entry.name: orjson.loads(entry.read_bytes()) for entry in folder.iterdir()
+                if entry.name.endswith(".json")}
+        common = docs.pop("common.json")
+        Draft202012Validator.check_schema(common)
+        self._schemas: dict[tuple[str, int], EventSchema] = {}
+        for name, doc in sorted(docs.items()):
+            Draft202012Validator.check_schema(doc)
+            type_, version = doc["properties"]["type"]["const"], doc["properties"]["version"]["const"]
+            if name != f"{type_}.v{version}.json":
+                raise ValueError(f"event schema {name} declares {type_} v{version}; name it {type_}.v{version}.json")
+            self._schemas[(type_, version)] = EventSchema(
+                type=type_, version=version, producer=doc.get("x-producer", ""),
+                consumers=tuple(doc.get("x-consumers", ())), schema=doc,
+                # The shared definitions are inlined: resolving $refs on every call costs ~100x.
+                validator=Draft202012Validator(_inline(doc, common["$defs"])),
+            )
+        self.common: Mapping[str, Any] = common
+
+    def __iter__(self) -> Iterator[EventSchema]:
+        return iter(self._schemas.values())
+
+    def types(self) -> set[str]:
+        return {t for t, _ in self._schemas}
+
+    def schema(self, type_: str, version: int) -> EventSchema:
+        """The contract of (type, version), or `UnknownEventType` / `UnknownEventVersion`."""
+        found = self._schemas.get((type_, version))
+        if found is not None:
+            return found
+        if type_ in self.types():
+            known = sorted(v for t, v in self._schemas if t == type_)
+            raise UnknownEventVersion(f"{type_} has no version {version} (known: {known})", type_=type_,
+                                      version=version)
+        raise UnknownEventType(f"unknown event type {type_[:64]!r}", type_=type_, version=version)
+
+    def check(self, event: Event) -> None:
+        """Refuse an event that does not meet its contract (envelope and payload)."""
+        contract = self.schema(event.type, event.version)
+        doc = event.document()
+        if contract.validator.is_valid(doc):
+            return
+        errors = tuple(_describe(e) for e in sorted(contract.validator.iter_errors(doc), key=_error_order))
+        raise InvalidEvent(f"{event.type} v{event.version} does not match its schema: {'; '.join(errors[:5])}",
+                           type_=event.type, version=event.version, errors=errors)
+
+
+def _inline(node: Any, defs: Mapping[str, Any]) -> Any:
+    """`node` with every `$ref` into common.json replaced by the definition it names."""
+    if isinstance(node, dict):
+        ref = node.get("$ref")
+        if isinstance(ref, str):
+            prefix = COMMON_SCHEMA_ID + "#/$defs/"
+            if not ref.startswith(prefix) or ref[len(prefix):] not in defs:
+                raise ValueError(f"event schemas may only refer to {prefix}<name>, not {ref}")
+            rest = {k: v for k, v in node.items() if k != "$ref"}
+            return {**_inline(defs[ref[len(prefix):]], defs), **_inline(rest, defs)}
+        return {k: _inline(v, defs) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_inline(v, defs) for v in node]
+    return node
+
+
+def _error_order(error: ValidationError) -> tuple[str, ...]:
+    return tuple(str(p) for p in error.absolute_path)
+
+
+def _describe(error: ValidationError) -> str:
+    path = "/".join(str(p) for p in error.absolute_path) or "(event)"
+    return f"{path}: {error.message[:200]}"
+
+
+@functools.cache
+def contracts() -> Contracts:
+    """The schemas shipped with this package (loaded and compiled on first use)."""
+    return Contracts(resources.files(SCHEMA_PACKAGE) / SCHEMA_FOLDER)
+
+
+def check(event: Event) -> None:
+    """Refuse an event that does not meet the contract of its (type, version)."""
+    contracts().check(event)
 
 
 def migration_upgrade(op: Any) -> None:
@@ -88,9 +284,15 @@ def migration_downgrade(op: Any) -> None:
 
 
 def emit(conn: Connection | Session, type_: str, actor: str, payload: dict[str, Any], *, version: int = 1) -> Event:
-    """Record an event in the caller's transaction; it is published only if that commits."""
+    """Record an event in the caller's transaction; it is published only if that commits.
+
+    The event is checked against the schema of (type, version) first: an unknown type or
+    version, or a payload that does not match, raises (`EventContractError`) and writes
+    nothing, so the caller's transaction fails rather than publish a shape nobody can read.
+    """
     ev = Event(id=str(uuid.uuid4()), type=type_, version=version,
                occurred_at=dt.datetime.now(dt.UTC).isoformat(), actor=actor, payload=payload)
+    check(ev)
     conn.execute(
         text("INSERT INTO outbox (id, type, version, actor, payload, occurred_at) "
              "VALUES (:id, :type, :version, :actor, CAST(:payload AS jsonb), :occurred_at)"),
@@ -177,14 +379,19 @@ class OutboxRelay:
 
 
 class Consumer:
-    """Reads the stream in a consumer group and calls `handler` for each event.
+    """Reads the stream in a consumer group and calls `handler` for each event that meets its contract.
 
     The handler must be idempotent (use `first_delivery` in its transaction); an
     event is acknowledged only after the handler returns, so a crash redelivers.
+    What cannot be read (see the module docstring) is dead-lettered, counted and
+    alerted, then acknowledged; any other failure leaves the entry pending, and
+    `poll_once` reclaims entries pending for `retry_idle_ms` and tries them again.
     """
 
     def __init__(self, redis_url: str, group: str, handler: Callable[[Event], Awaitable[None]], *,
-                 stream: str = STREAM, name: str | None = None, block_ms: int = 1000, count: int = 100) -> None:
+                 stream: str = STREAM, name: str | None = None, block_ms: int = 1000, count: int = 100,
+                 dead_stream: str = DEAD_STREAM, retry_idle_ms: int = RETRY_IDLE_MS,
+                 contract: Contracts | None = None) -> None:
         self.redis = async_redis_client(redis_url)
         self.group = group
         self.handler = handler
@@ -192,6 +399,9 @@ class Consumer:
         self.name = name or f"{socket.gethostname()}-{uuid.uuid4().hex[:8]}"
         self.block_ms = block_ms
         self.count = count
+        self.dead_stream = dead_stream
+        self.retry_idle_ms = retry_idle_ms
+        self.contract = contract or contracts()
         self._task: asyncio.Task[None] | None = None
 
     async def _ensure_group(self) -> None:
@@ -203,23 +413,59 @@ class Consumer:
 
     async def _handle(self, entries: list[Any]) -> None:
         for msg_id, fields in entries:
+            if fields is None:  # trimmed from the stream while pending: nothing left to read or keep
+                log.warning("event %s of %s was trimmed before %s handled it", msg_id, self.stream, self.group)
+                await self.redis.xack(self.stream, self.group, msg_id)
+                continue
             try:
-                await self.handler(Event.from_fields(fields))
-            except Exception:  # noqa: BLE001 - leave it pending; it is retried later
-                log.exception("event handler failed for %s", msg_id)
+                event = Event.from_fields(fields)
+                self.contract.check(event)
+                await self.handler(event)
+            except EventError as exc:
+                await self._dead_letter(msg_id, fields, exc)
+                continue
+            except Exception:  # noqa: BLE001 - transient (e.g. database down): leave it pending; retried later
+                log.exception("event handler of %s failed for %s; it stays pending and is retried", self.group,
+                              msg_id)
                 continue
             await self.redis.xack(self.stream, self.group, msg_id)
 
+    async def _dead_letter(self, msg_id: Any, fields: Mapping[Any, Any], exc: EventError) -> None:
+        """Copy the entry to the dead-letter stream with why, then acknowledge it (one MULTI)."""
+        mid = msg_id.decode() if isinstance(msg_id, bytes) else str(msg_id)
+        dead: dict[Any, Any] = dict(fields)
+        dead.update({
+            "dead_stream": self.stream, "dead_message_id": mid, "dead_group": self.group,
+            "dead_consumer": self.name, "dead_reason": exc.reason, "dead_error": exc.message[:_MAX_REASON_CHARS],
+            "dead_at": dt.datetime.now(dt.UTC).isoformat(),
+        })
+        try:
+            async with self.redis.pipeline(transaction=True) as pipe:
+                pipe.xadd(self.dead_stream, dead, maxlen=DEAD_STREAM_MAXLEN, approximate=True)
+                pipe.xack(self.stream, self.group, msg_id)
+                await pipe.execute()
+        except redis.RedisError:
+            log.exception("could not dead-letter event %s of %s; it stays pending", mid, self.group)
+            return
+        # Label only known types: an arbitrary string from the stream must not grow the metric.
+        type_label = exc.type if exc.type in self.contract.types() else "unknown"
+        EVENTS_DEAD_LETTERED.labels(group=self.group, type=type_label, reason=exc.reason).inc()
+        log.error("ALERT event dead-lettered: group=%s stream=%s message=%s type=%s version=%s reason=%s "
+                  "dead_stream=%s: %s", self.group, self.stream, mid, exc.type[:64] or "?", exc.version,
+                  exc.reason, self.dead_stream, exc.message[:_MAX_REASON_CHARS])
+
     async def poll_once(self) -> int:
-        """Reclaim stale pending entries, then read new ones; returns how many were handled."""
+        """Reclaim entries pending too long, then read new ones; returns how many were handled."""
         handled = 0
-        _, claimed, *_ = await self.redis.xautoclaim(self.stream, self.group, self.name, min_idle_time=30000,
-                                                      start_id="0-0", count=self.count)
+        reply = await self.redis.xautoclaim(self.stream, self.group, self.name, min_idle_time=self.retry_idle_ms,
+                                            start_id="0-0", count=self.count)
+        # [next id, entries] (Redis 6.2) or [next id, entries, deleted ids] (Redis 7).
+        claimed: list[Any] = reply[1]
         if claimed:
             await self._handle(claimed)
             handled += len(claimed)
-        resp = await self.redis.xreadgroup(self.group, self.name, {self.stream: ">"}, count=self.count,
-                                           block=self.block_ms)
+        resp = cast(list[Any] | None, await self.redis.xreadgroup(self.group, self.name, {self.stream: ">"},
+                                                                    count=self.count, block=self.block_ms))
         for _, entries in resp or []:
             await self._handle(entries)
             handled += len(entries)

@@ -17,3 +17,8 @@ AI_PREDICTIONS = Counter("ai_predictions_total", "AI agent decisions", ["agent"]
 BLOCKCHAIN_TRANSACTIONS = Counter("blockchain_transactions_total", "Blockchain transactions", ["type", "status"])
 DATABASE_QUERIES = Counter("database_queries_total", "Database queries", ["operation"])
 GRPC_REQUESTS = Counter("grpc_server_requests_total", "gRPC requests handled", ["method", "code"])
+# Events a consumer could not read (broken envelope, contract violation, handler parse error),
+# moved to the dead-letter stream ipheron:events:dead; any increase is an alert.
+EVENTS_DEAD_LETTERED = Counter(
+    "events_dead_lettered_total", "Domain events moved to the dead-letter stream", ["group", "type", "reason"]
+)
