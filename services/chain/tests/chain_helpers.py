@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from chain_service.domain import ChainDomain
+from chain_service.service import ChainService
 from eth_account.signers.local import LocalAccount
 
 
-async def send_as(chain: ChainDomain, user: LocalAccount, to: str, data: str, value: int = 0) -> dict[str, Any]:
+async def send_as(chain: ChainService, user: LocalAccount, to: str, data: str, value: int = 0) -> dict[str, Any]:
     """A user signs and sends its own transaction (not through the platform signer)."""
     w3 = chain.network.w3
 
@@ -23,7 +23,7 @@ async def send_as(chain: ChainDomain, user: LocalAccount, to: str, data: str, va
     return await chain.network.run(go)
 
 
-async def call_as(chain: ChainDomain, user: str, to: str, data: str, value: int = 0) -> Any:
+async def call_as(chain: ChainService, user: str, to: str, data: str, value: int = 0) -> Any:
     """eth_call from `user`: raises the provider's revert exception when the call reverts."""
     w3 = chain.network.w3
     return await chain.network.run(w3.eth.call, {"from": user, "to": to, "data": data, "value": value})

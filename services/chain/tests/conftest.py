@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 from chain_service.config import ChainSettings
-from chain_service.domain import ChainDomain
 from chain_service.repository import SCHEMA, ChainRepository
 from chain_service.server import MIGRATIONS_DIR
+from chain_service.service import ChainService
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from ipheron_libs import db
@@ -42,15 +42,16 @@ def chain_database(admin_url: str, name: str) -> str:
     return url
 
 
-async def open_domain(url: str, **overrides: Any) -> ChainDomain:
+async def open_service(url: str, **overrides: Any) -> ChainService:
+    """A connected `ChainService` on its own engine (no gRPC server)."""
     settings = ChainSettings(database_url=url, **overrides)
     engine = db.make_engine(url, SCHEMA, pool_size=4, max_overflow=8)
-    return await ChainDomain.open(settings, ChainRepository(engine))
+    return await ChainService.open(settings, ChainRepository(engine))
 
 
-def close_domain(domain: ChainDomain) -> None:
-    domain.close()
-    domain.repo.engine.dispose()
+def close_service(service: ChainService) -> None:
+    service.close()
+    service.repo.engine.dispose()
 
 
 @pytest.fixture(scope="session")
@@ -59,10 +60,10 @@ def chain_url(pg_admin_url: str) -> str:
 
 
 @pytest.fixture(scope="session")
-async def chain(chain_url: str) -> AsyncIterator[ChainDomain]:
-    domain = await open_domain(chain_url)
-    yield domain
-    close_domain(domain)
+async def chain(chain_url: str) -> AsyncIterator[ChainService]:
+    service = await open_service(chain_url)
+    yield service
+    close_service(service)
 
 
 @pytest.fixture(scope="session")

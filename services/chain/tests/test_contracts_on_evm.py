@@ -1,6 +1,6 @@
 """The contracts' own rules on the real EVM (py-evm): minting, ERC-165/2981 answers,
 listing, buying with exact royalty splits, reverts with clear custom errors, and
-pull-payment withdrawals — mostly through ChainDomain, some as users signing directly."""
+pull-payment withdrawals — mostly through ChainService, some as users signing directly."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from collections.abc import Callable
 import pytest
 from chain_helpers import call_as, send_as
 from chain_service.contracts import decode_revert, load_artifact
-from chain_service.domain import ChainDomain, royalty_split
+from chain_service.domain import Transaction, royalty_split
+from chain_service.service import ChainService
 from chain_service.txmanager import ContractRevert, TxRequest
 from eth_account.signers.local import LocalAccount
 from ipheron_libs.errors import (
@@ -22,7 +23,7 @@ from ipheron_libs.errors import (
 )
 
 
-async def mint3(chain: ChainDomain, users: list[LocalAccount], asset: str, royalty_bps: int = 1000) -> int:
+async def mint3(chain: ChainService, users: list[LocalAccount], asset: str, royalty_bps: int = 1000) -> int:
     """Mint to users[0] with co-creators users[1..3] at 30/30/40 %."""
     result = await chain.mint(asset, users[0].address, f"ipfs://{asset}",
                               [(users[1].address, 3000), (users[2].address, 3000), (users[3].address, 4000)],
@@ -30,7 +31,7 @@ async def mint3(chain: ChainDomain, users: list[LocalAccount], asset: str, royal
     return result.token_id
 
 
-async def pending(chain: ChainDomain, address: str) -> int:
+async def pending(chain: ChainService, address: str) -> int:
     return (await chain.balance(address))[1]
 
 
@@ -254,19 +255,17 @@ async def test_operator_role_is_required_for_buy_for(chain, users) -> None:
 
 
 async def test_a_buy_that_never_reached_a_block_can_be_retried_with_its_key(chain, users, new_asset) -> None:
-    from decimal import Decimal
-
     asset = new_asset()
     token_id = await mint3(chain, users, asset)
     await chain.list_token(token_id, "900")
     key = "retry-" + asset
     # A previous attempt was rejected by the node (or lost in a crash) before any block held it.
     dropped = "0x" + uuid.uuid4().hex * 2
-    chain.repo.insert_tx(tx_hash=dropped, chain_id=chain.chain_id, from_address=chain.tm.address,
-                         to_address=chain.market.address, nonce=0, type="buy", status="failed", token_id=token_id,
-                         amount_wei=Decimal(900), gas_limit=1, max_fee_per_gas=Decimal(1),
-                         max_priority_fee_per_gas=Decimal(1), idempotency_key=key, error="rejected: test",
-                         details={})
+    chain.repo.insert_tx(Transaction(tx_hash=dropped, chain_id=chain.chain_id, from_address=chain.tm.address,
+                                     to_address=chain.market.address, nonce=0, type="buy", status="failed",
+                                     token_id=token_id, amount_wei=900, gas_limit=1, max_fee_per_gas=1,
+                                     max_priority_fee_per_gas=1, idempotency_key=key, error="rejected: test",
+                                     details={}))
     result = await chain.buy(token_id, users[4].address, "900", key)
     assert result.tx.record.status == "confirmed" and result.tx.record.tx_hash != dropped
     old = chain.repo.get_tx(dropped)

@@ -10,7 +10,7 @@ import uuid
 
 import pytest
 from chain_service.config import ChainSettings
-from chain_service.server import FULL_NAME, ChainApp
+from chain_service.server import ChainApp
 from conftest import chain_database
 from ipheron.chain.v1 import chain_service_pb2 as pb
 from ipheron.chain.v1 import chain_service_pb2_grpc as pb_grpc
@@ -19,22 +19,19 @@ from sqlalchemy import text
 
 
 class Instance:
-    """One chain service process-equivalent: its own app, EVM and gRPC server."""
+    """One chain service process-equivalent: its own app, EVM and gRPC server (port 0)."""
 
     def __init__(self, url: str) -> None:
         self.app = ChainApp(ChainSettings(database_url=url), url)
 
     async def __aenter__(self) -> pb_grpc.ChainServiceStub:
-        await self.app.on_start()
-        self.server, port, self.health = grpc_server.build_server("chain", self.app.register, [FULL_NAME], port=0)
-        await grpc_server.start(self.server, self.health)
+        port = await self.app.start(port=0)
         self.channel = grpc_client.channel(f"127.0.0.1:{port}", default_timeout=60)
         return pb_grpc.ChainServiceStub(self.channel)
 
     async def __aexit__(self, *exc: object) -> None:
         await self.channel.close()
-        await grpc_server.stop(self.server, self.health, grace=0.5)
-        await self.app.on_stop()
+        await self.app.stop(grace=0.5)
 
 
 class CrashingInstance(Instance):
@@ -42,17 +39,18 @@ class CrashingInstance(Instance):
 
     async def __aexit__(self, *exc: object) -> None:
         await self.channel.close()
-        await grpc_server.stop(self.server, self.health, grace=0.5)
-        assert self.app.domain is not None and self.app._snapshots is not None
-        self.app._snapshots.cancel()
-        self.app.domain.close()
-        self.app.engine.dispose()
+        app = self.app
+        assert app.server is not None and app.health is not None
+        await grpc_server.stop(app.server, app.health, grace=0.5)
+        for task in app._tasks:  # the periodic snapshot among them
+            task.cancel()
+        app.service.close()
+        app.engine.dispose()
 
 
 async def snapshot(stub: pb_grpc.ChainServiceStub, app: ChainApp, token_ids: list[int], addresses: list[str]) -> dict:
-    domain = app.domain
-    assert domain is not None
-    latest = await domain.network.run(domain.network.w3.eth.get_block, "latest")
+    network = app.service.network
+    latest = await network.run(network.w3.eth.get_block, "latest")
     status = await stub.GetNetworkStatus(pb.GetNetworkStatusRequest())
     tokens = [await stub.GetToken(pb.GetTokenRequest(token_id=t)) for t in token_ids]
     balances = [await stub.GetBalance(pb.GetBalanceRequest(address=a)) for a in addresses]
@@ -81,7 +79,7 @@ async def test_restarts_rebuild_identical_chain_state(durable_url, users) -> Non
         listed = await stub.MintAsset(pb.MintAssetRequest(
             asset_id=listed_asset, owner_address=owner, token_uri="ipfs://listed", royalty_bps=0,
             co_creators=[pb.CoCreator(address=owner, share_bps=10_000)]))
-        assert first.app.domain is not None and await first.app.domain.snapshot()  # mid-way snapshot
+        assert await first.app.service.snapshot()  # mid-way snapshot
         await stub.ListToken(pb.ListTokenRequest(token_id=sold.token_id, price_wei="123456789"))
         await stub.ListToken(pb.ListTokenRequest(token_id=listed.token_id, price_wei="555"))
         bought = await stub.BuyToken(pb.BuyTokenRequest(token_id=sold.token_id, recipient_address=buyer,
@@ -110,7 +108,7 @@ async def test_restarts_rebuild_identical_chain_state(durable_url, users) -> Non
     # From the journal alone, then the chain keeps working.
     fourth = Instance(durable_url)
     async with fourth as stub:
-        assert await fourth.app.chain_ready()  # the "evm" health entry
+        assert await fourth.app.service.chain_ready()  # the "evm" health entry
         after = await snapshot(stub, fourth.app, tokens, addresses)
         assert after == before
         assert after["tokens"][0][0] == buyer and after["tokens"][1][3]  # sold token moved; other still listed

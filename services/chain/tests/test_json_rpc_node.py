@@ -9,7 +9,6 @@ import asyncio
 import os
 import signal
 import subprocess
-import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -17,14 +16,15 @@ from pathlib import Path
 import httpx
 import pytest
 from chain_service.config import ChainSettings
-from chain_service.domain import ChainDomain
 from chain_service.repository import SCHEMA, ChainRepository, TxRecord
+from chain_service.service import ChainService
 from chain_service.txmanager import TransactionManager, TxRequest
 from conftest import chain_database
 from eth_account import Account
 from ipheron_libs import db
 from ipheron_libs.devstack_ports import free_port
 from ipheron_libs.errors import FailedPrecondition
+from ipheron_libs.testing import wait_until, wait_until_async
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -35,6 +35,13 @@ SIGNER_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80
 OTHER_KEY = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d"
 USERS = [Account.create() for _ in range(5)]
 SINK = "0x000000000000000000000000000000000000dEaD"
+
+
+def tx_hash_of(chain: ChainService, tm: TransactionManager) -> str:
+    """The hash of the 5-wei transfer `tm` recorded (the confirmation test's transaction)."""
+    with Session(chain.repo.engine) as s:
+        return s.execute(select(TxRecord.tx_hash).where(TxRecord.from_address == tm.address,
+                                                        TxRecord.amount_wei == 5)).scalar_one()
 
 
 def rpc(uri: str, method: str, params: list | None = None) -> object:
@@ -55,15 +62,8 @@ def node_uri() -> Iterator[str]:
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     uri = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            try:
-                if rpc(uri, "eth_chainId"):
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.3)
-        else:
-            pytest.fail("hardhat node did not start")
+        wait_until(lambda: rpc(uri, "eth_chainId"), timeout=90, interval=0.3, ignore=(httpx.HTTPError,),
+                   message="hardhat node did not start")
         yield uri
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
@@ -71,17 +71,17 @@ def node_uri() -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-async def rpc_chain(node_uri: str, pg_admin_url: str) -> AsyncIterator[ChainDomain]:
+async def rpc_chain(node_uri: str, pg_admin_url: str) -> AsyncIterator[ChainService]:
     url = chain_database(pg_admin_url, "ipheron_chain_rpc")
     settings = ChainSettings(database_url=url, web3_provider_uri=node_uri, signer_key=SIGNER_KEY, poll_interval_s=0.02)
     engine = db.make_engine(url, SCHEMA, pool_size=4, max_overflow=8)
-    domain = await ChainDomain.open(settings, ChainRepository(engine))
-    yield domain
-    domain.close()
+    service = await ChainService.open(settings, ChainRepository(engine))
+    yield service
+    service.close()
     engine.dispose()
 
 
-async def test_sale_on_a_json_rpc_node_splits_royalty_exactly(rpc_chain: ChainDomain) -> None:
+async def test_sale_on_a_json_rpc_node_splits_royalty_exactly(rpc_chain: ChainService) -> None:
     assert rpc_chain.network.name == "rpc" and rpc_chain.chain_id == 31337
     asset = str(uuid.uuid4())
     owner, c1, c2, c3, buyer = (u.address for u in USERS)
@@ -96,7 +96,7 @@ async def test_sale_on_a_json_rpc_node_splits_royalty_exactly(rpc_chain: ChainDo
         await rpc_chain.buy(minted.token_id, owner, "7771", "rpc-again-" + asset)
 
 
-async def test_concurrent_submissions_on_a_json_rpc_node_get_gap_free_nonces(rpc_chain: ChainDomain) -> None:
+async def test_concurrent_submissions_on_a_json_rpc_node_get_gap_free_nonces(rpc_chain: ChainService) -> None:
     start = await rpc_chain.tm.resync_nonce()
     outcomes = await asyncio.gather(*[
         rpc_chain.tm.send(TxRequest(type="native_transfer", to=SINK, data="0x", value=1)) for _ in range(50)])
@@ -106,7 +106,7 @@ async def test_concurrent_submissions_on_a_json_rpc_node_get_gap_free_nonces(rpc
         assert sorted(nonces) == list(range(start, start + 50))
 
 
-async def test_stuck_transaction_is_replaced_in_the_node_mempool(rpc_chain: ChainDomain, node_uri: str) -> None:
+async def test_stuck_transaction_is_replaced_in_the_node_mempool(rpc_chain: ChainService, node_uri: str) -> None:
     settings = ChainSettings(web3_provider_uri=node_uri, signer_key=OTHER_KEY, stuck_after_s=0.3,
                              poll_interval_s=0.02, fee_bump_percent=25)
     tm = TransactionManager(rpc_chain.network, rpc_chain.repo, Account.from_key(OTHER_KEY), settings,
@@ -115,11 +115,8 @@ async def test_stuck_transaction_is_replaced_in_the_node_mempool(rpc_chain: Chai
     try:
         sent = await tm.submit(TxRequest(type="native_transfer", to=SINK, data="0x", value=3), gas=21_000)
         waiter = asyncio.create_task(tm.wait(sent))
-        for _ in range(500):
-            if len(sent.hashes) >= 2:
-                break
-            await asyncio.sleep(0.02)
-        assert len(sent.hashes) >= 2, "the stuck transaction was not replaced"
+        await wait_until_async(lambda: len(sent.hashes) >= 2, timeout=10, interval=0.02,
+                               message="the stuck transaction was not replaced")
         rpc(node_uri, "evm_mine")
         outcome = await asyncio.wait_for(waiter, 30)
     finally:
@@ -132,17 +129,21 @@ async def test_stuck_transaction_is_replaced_in_the_node_mempool(rpc_chain: Chai
     assert rpc(node_uri, "eth_getTransactionByHash", [sent.hashes[0]]) is None
 
 
-async def test_receipt_waits_for_the_configured_confirmations(rpc_chain: ChainDomain, node_uri: str) -> None:
+async def test_receipt_waits_for_the_configured_confirmations(rpc_chain: ChainService, node_uri: str) -> None:
     settings = ChainSettings(web3_provider_uri=node_uri, signer_key=OTHER_KEY, confirmations=2, poll_interval_s=0.02)
     tm = TransactionManager(rpc_chain.network, rpc_chain.repo, Account.from_key(OTHER_KEY), settings,
                             rpc_chain.chain_id)
     task = asyncio.create_task(tm.send(TxRequest(type="native_transfer", to=SINK, data="0x", value=5, amount_wei=5)))
-    for _ in range(200):  # mined at once (automine), but only one confirmation so far
-        await asyncio.sleep(0.02)
+    def recorded() -> bool:
         with Session(rpc_chain.repo.engine) as s:
-            if s.execute(select(TxRecord).where(TxRecord.from_address == tm.address, TxRecord.amount_wei == 5)).first():
-                break
-    await asyncio.sleep(0.3)
+            return s.execute(select(TxRecord).where(TxRecord.from_address == tm.address,
+                                                    TxRecord.amount_wei == 5)).first() is not None
+
+    # Mined at once (automine), but only one confirmation so far: the wait must not end.
+    await wait_until_async(recorded, timeout=10, interval=0.02)
+    await wait_until_async(lambda: rpc(node_uri, "eth_getTransactionReceipt", [tx_hash_of(rpc_chain, tm)]),
+                           timeout=10, interval=0.02)
+    await asyncio.sleep(0.3)  # a negative check: no condition to wait for, the task must still be waiting
     assert not task.done()
     rpc(node_uri, "evm_mine")
     outcome = await asyncio.wait_for(task, 30)

@@ -13,6 +13,7 @@ from chain_service.repository import TxRecord
 from chain_service.txmanager import TransactionManager, TxRequest
 from eth_account import Account
 from ipheron_libs.metrics import BLOCKCHAIN_TRANSACTIONS
+from ipheron_libs.testing import wait_until_async
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -76,11 +77,8 @@ async def test_stuck_transaction_is_replaced_with_a_higher_fee(chain) -> None:
         await tm.resync_nonce()
         sent = await tm.submit(TxRequest(type="native_transfer", to=SINK, data="0x", value=7), gas=21_000)
         waiter = asyncio.create_task(tm.wait(sent))
-        for _ in range(500):
-            if len(sent.hashes) >= 2:
-                break
-            await asyncio.sleep(0.02)
-        assert len(sent.hashes) >= 2, "the stuck transaction was not replaced"
+        await wait_until_async(lambda: len(sent.hashes) >= 2, timeout=10, interval=0.02,
+                               message="the stuck transaction was not replaced")
         await network.run(network.tester.mine_blocks, 1)
         outcome = await asyncio.wait_for(waiter, 30)
     finally:

@@ -1,17 +1,16 @@
-"""python -m chain_service: read settings, set up telemetry, serve gRPC on :50056."""
+"""python -m chain_service: settings, telemetry, then the chain service on :50056."""
 
 from __future__ import annotations
 
-from ipheron_libs import grpc_server, telemetry
+from ipheron_libs.service import main as serve_main
 
 from chain_service.config import ChainSettings
-from chain_service.server import SERVICE_NAME, serve
+from chain_service.repository import SCHEMA
+from chain_service.server import SERVICE_NAME, ChainApp
 
 
 def main() -> None:
-    settings = ChainSettings()
-    telemetry.setup_service(SERVICE_NAME, settings)
-    grpc_server.run(lambda: serve(settings))
+    serve_main(ChainSettings, ChainApp, name=SERVICE_NAME, schema=SCHEMA)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Compiled contract artifacts (committed under contracts/build) and revert decoding.
+"""Compiled contract artifacts (committed under contracts/build) and revert decoding (into `domain.Revert`).
 
 Reverts surface differently per provider (eth-tester puts the raw bytes in a message,
 JSON-RPC nodes in `data`); `decode_revert` turns any of them into the custom error's name
@@ -18,6 +18,8 @@ from typing import Any
 
 from eth_abi import decode as abi_decode
 from eth_utils import function_signature_to_4byte_selector, to_checksum_address
+
+from chain_service.domain import Revert
 
 BUILD_DIR = Path(__file__).parent / "contracts" / "build"
 CONTRACT_NAMES = ("IPAssetToken", "Marketplace")
@@ -42,26 +44,6 @@ def load_artifact(name: str) -> Artifact:
     """Read a compiled contract from the build directory."""
     data = json.loads((BUILD_DIR / f"{name}.json").read_text())
     return Artifact(name=name, abi=data["abi"], bytecode=data["bytecode"])
-
-
-@dataclass(frozen=True)
-class Revert:
-    """A decoded revert: a custom error, an Error(string) reason or a panic."""
-
-    name: str
-    args: dict[str, Any]
-
-    def __str__(self) -> str:
-        if not self.args:
-            return self.name
-        inner = ", ".join(f"{k}={_show(v)}" for k, v in self.args.items())
-        return f"{self.name}({inner})"
-
-
-def _show(value: Any) -> str:
-    if isinstance(value, bytes):
-        return "0x" + value.hex()
-    return str(value)
 
 
 def _type_of(param: dict[str, Any]) -> str:

@@ -60,7 +60,7 @@ class JournalingEthereumTester(EthereumTester):
         chain = self.backend.chain
         chain.header = chain.header.copy(timestamp=timestamp)
 
-    def send_raw_transaction(self, raw_transaction_hex: str) -> str:  # type: ignore[override]
+    def send_raw_transaction(self, raw_transaction_hex: str) -> str:
         if self.journal is None or not self.auto_mine_transactions:
             return super().send_raw_transaction(raw_transaction_hex)
         raw = bytes.fromhex(raw_transaction_hex.removeprefix("0x"))

@@ -1,14 +1,14 @@
 """The chain schema: contract deployments, every transaction the signer sent (the
-provenance source), the embedded chain's journal, and small key/value metadata.
+provenance source), the embedded chain's journal and snapshots, and small key/value metadata.
 
-Sync SQLAlchemy 2.0; async callers go through `ipheron_libs.db.run_db`.
+SQL only. Sync SQLAlchemy 2.0, one transaction (or one autocommit read) per method; async
+callers go through `ipheron_libs.db.run_db`. Rows leave as the domain's frozen records.
 """
 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -29,8 +29,10 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.dialects.postgresql import JSONB, UUID, insert
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+
+from chain_service.domain import FAILED, PENDING, REPLACED, ChainSnapshot, JournalItem, Mined, Transaction
 
 SCHEMA = "chain"
 WEI = Numeric(78, 0)  # uint256 fits in 78 decimal digits
@@ -63,7 +65,7 @@ class Deployment(Base):
 
 
 class TxRecord(Base):
-    """One transaction sent by the platform signer, with its outcome."""
+    """One transaction sent by the platform signer, with its outcome (read as `domain.Transaction`)."""
 
     __tablename__ = "transactions"
     __table_args__ = (
@@ -125,10 +127,26 @@ class Snapshot(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
-@dataclass(frozen=True)
-class Page:
-    items: list[TxRecord]
-    total: int
+def _wei(value: Decimal | None) -> int | None:
+    return None if value is None else int(value)
+
+
+def transaction_of(row: TxRecord) -> Transaction:
+    """A row as the domain's record (wei as int)."""
+    return Transaction(
+        tx_hash=row.tx_hash, chain_id=row.chain_id, from_address=row.from_address, to_address=row.to_address,
+        nonce=row.nonce, type=row.type, gas_limit=row.gas_limit, max_fee_per_gas=int(row.max_fee_per_gas),
+        max_priority_fee_per_gas=int(row.max_priority_fee_per_gas), status=row.status, asset_id=row.asset_id,
+        token_id=row.token_id, counterparty=row.counterparty, amount_wei=int(row.amount_wei or 0),
+        gas_used=row.gas_used, gas_price_wei=_wei(row.gas_price_wei), block_number=row.block_number,
+        block_hash=row.block_hash, block_time=row.block_time, error=row.error, replaced_by=row.replaced_by,
+        idempotency_key=row.idempotency_key, request_hash=row.request_hash, details=dict(row.details or {}),
+        created_at=row.created_at,
+    )
+
+
+# On-chain history (domain.is_provenance) in SQL: no replaced records, no failed ones outside a block.
+_PROVENANCE = (TxRecord.status != REPLACED, or_(TxRecord.status != FAILED, TxRecord.block_number.is_not(None)))
 
 
 class ChainRepository:
@@ -145,24 +163,21 @@ class ChainRepository:
 
     def set_meta_if_absent(self, key: str, value: str) -> str:
         """Store a value once; return whichever value is stored (first writer wins)."""
-        from sqlalchemy.dialects.postgresql import insert
-
         with Session(self.engine) as s, s.begin():
             s.execute(insert(Meta).values(key=key, value=value).on_conflict_do_nothing())
             return s.execute(select(Meta.value).where(Meta.key == key)).scalar_one()
 
     # --- deployments ----------------------------------------------------------------
-    def find_deployment(self, chain_id: int, name: str, code_hash: str) -> Deployment | None:
+    def find_deployment(self, chain_id: int, name: str, code_hash: str) -> str | None:
+        """The address of the newest deployment of this code on this chain."""
         with Session(self.engine) as s:
             return s.execute(
-                select(Deployment)
+                select(Deployment.address)
                 .where(Deployment.chain_id == chain_id, Deployment.name == name, Deployment.code_hash == code_hash)
                 .order_by(Deployment.id.desc())
             ).scalars().first()
 
     def save_deployment(self, chain_id: int, name: str, address: str, code_hash: str, tx_hash: str | None) -> None:
-        from sqlalchemy.dialects.postgresql import insert
-
         stmt = insert(Deployment).values(
             chain_id=chain_id, name=name, address=address, code_hash=code_hash, tx_hash=tx_hash
         )
@@ -172,42 +187,83 @@ class ChainRepository:
         with Session(self.engine) as s, s.begin():
             s.execute(stmt)
 
-    # --- transactions ---------------------------------------------------------------
-    def insert_tx(self, **fields: Any) -> None:
+    # --- transactions: writes -------------------------------------------------------
+    def insert_tx(self, tx: Transaction) -> None:
+        """Record a transaction (before it is sent)."""
+        row = TxRecord(
+            tx_hash=tx.tx_hash, chain_id=tx.chain_id, from_address=tx.from_address, to_address=tx.to_address,
+            nonce=tx.nonce, type=tx.type, status=tx.status, asset_id=tx.asset_id, token_id=tx.token_id,
+            counterparty=tx.counterparty, amount_wei=Decimal(tx.amount_wei), gas_limit=tx.gas_limit,
+            max_fee_per_gas=Decimal(tx.max_fee_per_gas), max_priority_fee_per_gas=Decimal(tx.max_priority_fee_per_gas),
+            gas_used=tx.gas_used, gas_price_wei=None if tx.gas_price_wei is None else Decimal(tx.gas_price_wei),
+            block_number=tx.block_number, block_hash=tx.block_hash, block_time=tx.block_time, error=tx.error,
+            replaced_by=tx.replaced_by, idempotency_key=tx.idempotency_key, request_hash=tx.request_hash,
+            details=dict(tx.details),
+        )
         with Session(self.engine) as s, s.begin():
-            s.add(TxRecord(**fields))
+            s.add(row)
 
-    def update_tx(self, tx_hash: str, **fields: Any) -> None:
+    def _update(self, tx_hash: str, **values: object) -> None:
         with Session(self.engine) as s, s.begin():
-            s.execute(update(TxRecord).where(TxRecord.tx_hash == tx_hash).values(**fields))
+            s.execute(update(TxRecord).where(TxRecord.tx_hash == tx_hash).values(**values))
 
-    def get_tx(self, tx_hash: str) -> TxRecord | None:
-        with Session(self.engine, expire_on_commit=False) as s:
-            return s.execute(select(TxRecord).where(TxRecord.tx_hash == tx_hash.lower())).scalar_one_or_none()
+    def record_mined(self, tx_hash: str, mined: Mined) -> None:
+        """Store a receipt's outcome."""
+        self._update(tx_hash, status=mined.status, gas_used=mined.gas_used,
+                     gas_price_wei=Decimal(mined.gas_price_wei), block_number=mined.block_number,
+                     block_hash=mined.block_hash, block_time=mined.block_time, error=mined.error)
 
-    def get_by_idempotency_key(self, key: str) -> TxRecord | None:
-        with Session(self.engine, expire_on_commit=False) as s:
-            return s.execute(select(TxRecord).where(TxRecord.idempotency_key == key)).scalar_one_or_none()
+    def mark_failed(self, tx_hash: str, error: str) -> None:
+        """A transaction that will never be mined (rejected by the node, or dropped)."""
+        self._update(tx_hash, status=FAILED, error=error)
 
-    def find_asset_tx(self, asset_id: uuid.UUID, type_: str) -> TxRecord | None:
+    def mark_replaced(self, tx_hash: str, replaced_by: str) -> None:
+        self._update(tx_hash, status=REPLACED, replaced_by=replaced_by)
+
+    def set_to_address(self, tx_hash: str, address: str) -> None:
+        """A deployment's contract address."""
+        self._update(tx_hash, to_address=address)
+
+    def set_token_id(self, tx_hash: str, token_id: int) -> None:
+        self._update(tx_hash, token_id=token_id)
+
+    def set_amount(self, tx_hash: str, amount_wei: int) -> None:
+        self._update(tx_hash, amount_wei=Decimal(amount_wei))
+
+    def release_idempotency_key(self, tx_hash: str) -> None:
+        """Free the key of an attempt that moved no money; the record stays for audit."""
+        self._update(tx_hash, idempotency_key=None)
+
+    # --- transactions: reads --------------------------------------------------------
+    def get_tx(self, tx_hash: str) -> Transaction | None:
+        with Session(self.engine) as s:
+            row = s.execute(select(TxRecord).where(TxRecord.tx_hash == tx_hash.lower())).scalar_one_or_none()
+            return None if row is None else transaction_of(row)
+
+    def get_by_idempotency_key(self, key: str) -> Transaction | None:
+        with Session(self.engine) as s:
+            row = s.execute(select(TxRecord).where(TxRecord.idempotency_key == key)).scalar_one_or_none()
+            return None if row is None else transaction_of(row)
+
+    def find_asset_tx(self, asset_id: uuid.UUID, type_: str) -> Transaction | None:
         """The confirmed transaction of a type for an asset (e.g. its mint)."""
-        with Session(self.engine, expire_on_commit=False) as s:
-            return s.execute(
+        with Session(self.engine) as s:
+            row = s.execute(
                 select(TxRecord)
                 .where(TxRecord.asset_id == asset_id, TxRecord.type == type_, TxRecord.status == "confirmed")
                 .order_by(TxRecord.id)
             ).scalars().first()
+            return None if row is None else transaction_of(row)
 
-    def pending_txs(self) -> list[TxRecord]:
-        with Session(self.engine, expire_on_commit=False) as s:
-            return list(s.execute(select(TxRecord).where(TxRecord.status == "pending").order_by(TxRecord.id)).scalars())
+    def pending_txs(self) -> list[Transaction]:
+        with Session(self.engine) as s:
+            rows = s.execute(select(TxRecord).where(TxRecord.status == PENDING).order_by(TxRecord.id)).scalars()
+            return [transaction_of(r) for r in rows]
 
     def list_txs(self, *, asset_id: uuid.UUID | None, token_id: int | None, address: str | None,
-                 offset: int, limit: int) -> Page:
-        """Transactions oldest first (provenance order). Left out: replaced ones, and failed ones
-        that never reached a block (rejected by the node or dropped), which never happened on chain."""
-        cond = [TxRecord.status != "replaced",
-                or_(TxRecord.status != "failed", TxRecord.block_number.is_not(None))]
+                 offset: int, limit: int) -> tuple[list[Transaction], int]:
+        """On-chain history (see `domain.is_provenance`) oldest first, one page, and the total."""
+        cond = list(_PROVENANCE)
         if asset_id is not None:
             cond.append(TxRecord.asset_id == asset_id)
         if token_id is not None:
@@ -215,16 +271,16 @@ class ChainRepository:
         if address is not None:
             cond.append(or_(TxRecord.from_address == address, TxRecord.to_address == address,
                             TxRecord.counterparty == address))
-        with Session(self.engine, expire_on_commit=False) as s:
+        with Session(self.engine) as s:
             total = s.execute(select(func.count()).select_from(TxRecord).where(*cond)).scalar_one()
             rows = s.execute(
                 select(TxRecord).where(*cond)
                 .order_by(TxRecord.block_number.asc().nulls_last(), TxRecord.id.asc())
                 .offset(offset).limit(limit)
             ).scalars()
-            return Page(items=list(rows), total=int(total))
+            return [transaction_of(r) for r in rows], int(total)
 
-    # --- journal --------------------------------------------------------------------
+    # --- journal and snapshots (embedded chain) -------------------------------------
     def journal_append(self, tx_hash: str, raw_tx: bytes, block_timestamp: int) -> int:
         with Session(self.engine) as s, s.begin():
             entry = JournalEntry(tx_hash=tx_hash, raw_tx=raw_tx, block_timestamp=block_timestamp)
@@ -236,13 +292,13 @@ class ChainRepository:
         with Session(self.engine) as s, s.begin():
             s.execute(delete(JournalEntry).where(JournalEntry.seq == seq))
 
-    def journal_entries(self, after_seq: int = 0, batch: int = 500) -> list[tuple[int, bytes, int]]:
+    def journal_entries(self, after_seq: int = 0, batch: int = 500) -> list[JournalItem]:
         with self.engine.connect() as c:
             rows = c.execute(
                 select(JournalEntry.seq, JournalEntry.raw_tx, JournalEntry.block_timestamp)
                 .where(JournalEntry.seq > after_seq).order_by(JournalEntry.seq).limit(batch)
             ).all()
-            return [(int(r[0]), bytes(r[1]), int(r[2])) for r in rows]
+            return [JournalItem(int(r[0]), bytes(r[1]), int(r[2])) for r in rows]
 
     def save_snapshot(self, journal_seq: int, head_block: int, state_root: str, data: bytes) -> None:
         """Keep only the newest snapshot (each one holds the whole chain)."""
@@ -251,9 +307,14 @@ class ChainRepository:
             s.flush()
             s.execute(delete(Snapshot).where(Snapshot.journal_seq < journal_seq))
 
-    def latest_snapshot(self) -> Snapshot | None:
-        with Session(self.engine, expire_on_commit=False) as s:
-            return s.execute(select(Snapshot).order_by(Snapshot.journal_seq.desc(), Snapshot.id.desc())).scalars().first()
+    def latest_snapshot(self) -> ChainSnapshot | None:
+        with Session(self.engine) as s:
+            row = s.execute(
+                select(Snapshot).order_by(Snapshot.journal_seq.desc(), Snapshot.id.desc())
+            ).scalars().first()
+            if row is None:
+                return None
+            return ChainSnapshot(row.id, row.journal_seq, row.head_block, row.state_root, bytes(row.data))
 
     def latest_snapshot_seq(self) -> int:
         with self.engine.connect() as c:
@@ -262,7 +323,3 @@ class ChainRepository:
     def journal_count(self) -> int:
         with self.engine.connect() as c:
             return int(c.execute(select(func.count()).select_from(JournalEntry)).scalar_one())
-
-
-def utc_from_timestamp(ts: int) -> datetime:
-    return datetime.fromtimestamp(ts, tz=UTC)

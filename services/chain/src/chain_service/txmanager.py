@@ -15,11 +15,12 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 import time
 import uuid
-from dataclasses import dataclass, field
-from decimal import Decimal
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from eth_account.signers.local import LocalAccount
@@ -29,10 +30,12 @@ from ipheron_libs.db import run_db
 from ipheron_libs.errors import DomainError, FailedPrecondition, Unavailable
 from ipheron_libs.metrics import BLOCKCHAIN_TRANSACTIONS
 
+from chain_service import domain
 from chain_service.config import ChainSettings
-from chain_service.contracts import Revert, decode_revert
+from chain_service.contracts import decode_revert
+from chain_service.domain import Fees, Mined, Revert, Transaction
 from chain_service.network import Network
-from chain_service.repository import ChainRepository, utc_from_timestamp
+from chain_service.repository import ChainRepository
 
 log = logging.getLogger("ipheron.chain.tx")
 
@@ -45,7 +48,7 @@ class ContractRevert(FailedPrecondition):
         self.revert = revert
 
 
-@dataclass
+@dataclass(frozen=True)
 class TxRequest:
     """What to send and how to record it."""
 
@@ -59,7 +62,7 @@ class TxRequest:
     amount_wei: int = 0
     idempotency_key: str | None = None
     request_hash: str | None = None
-    details: dict[str, Any] = field(default_factory=dict)
+    details: Mapping[str, object] = field(default_factory=dict)
 
 
 @dataclass
@@ -85,11 +88,6 @@ class Outcome:
     confirmations: int
     # Why a mined transaction failed, decoded by re-running it on the state before its block.
     revert: Revert | None = None
-
-
-def is_nonce_error(exc: BaseException) -> bool:
-    text = str(exc).lower()
-    return "nonce" in text or "already known" in text or "replacement transaction underpriced" in text
 
 
 class TransactionManager:
@@ -124,7 +122,7 @@ class TransactionManager:
             estimate = await self.network.run(self.network.w3.eth.estimate_gas, tx)
         except Exception as exc:
             raise self._classify(exc) from exc
-        return int(estimate) * (100 + self.settings.gas_margin_percent) // 100
+        return domain.gas_with_margin(int(estimate), self.settings.gas_margin_percent)
 
     def _classify(self, exc: BaseException) -> DomainError:
         revert = decode_revert(exc)
@@ -138,9 +136,9 @@ class TransactionManager:
         log.warning("chain call failed: %s", text[:500])
         return Unavailable(f"chain node error: {text[:200]}")
 
-    async def _fees(self) -> tuple[int, int]:
-        """(max fee per gas, priority fee per gas) for the next block."""
-        def read() -> tuple[int, int]:
+    async def _fees(self) -> Fees:
+        """The fees for the next block (domain.fees_for over the node's base fee)."""
+        def read() -> Fees:
             eth = self.network.w3.eth
             base = int(eth.get_block("latest").get("baseFeePerGas") or 0)
             if self.network.embedded:
@@ -150,7 +148,7 @@ class TransactionManager:
                     prio = int(eth.max_priority_fee)
                 except Exception:  # noqa: BLE001 - not every node implements it
                     prio = self.settings.priority_fee_wei
-            return 2 * base + prio, prio
+            return domain.fees_for(base, prio)
 
         return await self.network.run(read)
 
@@ -167,13 +165,13 @@ class TransactionManager:
                 nonce = self._nonce
                 assert nonce is not None
                 tx_hash, raw = self._sign(req, nonce, gas, max_fee, prio)
-                await run_db(self.repo.insert_tx, **self._record(req, tx_hash, nonce, gas, max_fee, prio))
+                await run_db(self.repo.insert_tx, self._record(req, tx_hash, nonce, gas, max_fee, prio))
                 try:
                     await self.network.run(self.network.w3.eth.send_raw_transaction, raw)
                 except Exception as exc:
-                    await run_db(self.repo.update_tx, tx_hash, status="failed", error=f"rejected: {str(exc)[:400]}")
+                    await run_db(self.repo.mark_failed, tx_hash, f"rejected: {str(exc)[:400]}")
                     BLOCKCHAIN_TRANSACTIONS.labels(type=req.type, status="rejected").inc()
-                    if is_nonce_error(exc) and attempt < 2:
+                    if domain.is_nonce_error(str(exc)) and attempt < 2:
                         log.warning("nonce %d rejected (%s); resyncing from chain", nonce, exc)
                         await self.resync_nonce()
                         continue
@@ -199,26 +197,13 @@ class TransactionManager:
         signed = self.account.sign_transaction(tx)
         return "0x" + bytes(signed.hash).hex(), bytes(signed.raw_transaction)
 
-    def _record(self, req: TxRequest, tx_hash: str, nonce: int, gas: int, max_fee: int, prio: int) -> dict[str, Any]:
-        return {
-            "tx_hash": tx_hash,
-            "chain_id": self.chain_id,
-            "from_address": self.address,
-            "to_address": req.to,
-            "nonce": nonce,
-            "type": req.type,
-            "status": "pending",
-            "asset_id": req.asset_id,
-            "token_id": req.token_id,
-            "counterparty": req.counterparty,
-            "amount_wei": Decimal(req.amount_wei),
-            "gas_limit": gas,
-            "max_fee_per_gas": Decimal(max_fee),
-            "max_priority_fee_per_gas": Decimal(prio),
-            "idempotency_key": req.idempotency_key,
-            "request_hash": req.request_hash,
-            "details": req.details,
-        }
+    def _record(self, req: TxRequest, tx_hash: str, nonce: int, gas: int, max_fee: int, prio: int) -> Transaction:
+        return Transaction(
+            tx_hash=tx_hash, chain_id=self.chain_id, from_address=self.address, to_address=req.to, nonce=nonce,
+            type=req.type, gas_limit=gas, max_fee_per_gas=max_fee, max_priority_fee_per_gas=prio,
+            asset_id=req.asset_id, token_id=req.token_id, counterparty=req.counterparty, amount_wei=req.amount_wei,
+            idempotency_key=req.idempotency_key, request_hash=req.request_hash, details=dict(req.details),
+        )
 
     async def replace(self, sent: Sent) -> str | None:
         """Re-send a stuck transaction with the same nonce and bumped fees.
@@ -226,25 +211,22 @@ class TransactionManager:
         Returns the new hash, or None when the node refused it because the original was
         mined meanwhile (nonce too low / already known).
         """
-        bump = 100 + self.settings.fee_bump_percent
         async with self._lock:
-            max_fee_now, prio_now = await self._fees()
-            prio = max(sent.priority_fee * bump // 100 + 1, prio_now)
-            max_fee = max(sent.max_fee * bump // 100 + 1, max_fee_now, prio)
+            max_fee, prio = domain.bumped_fees(Fees(sent.max_fee, sent.priority_fee), await self._fees(),
+                                               self.settings.fee_bump_percent)
             old = sent.hashes[-1]
             tx_hash, raw = self._sign(sent.request, sent.nonce, sent.gas, max_fee, prio)
-            record = self._record(sent.request, tx_hash, sent.nonce, sent.gas, max_fee, prio)
             # The idempotency key stays with the first record; the replacement points to it.
-            record["idempotency_key"] = None
-            record["details"] = {**sent.request.details, "replaces": old}
-            await run_db(self.repo.insert_tx, **record)
+            record = replace(self._record(sent.request, tx_hash, sent.nonce, sent.gas, max_fee, prio),
+                             idempotency_key=None, details={**sent.request.details, "replaces": old})
+            await run_db(self.repo.insert_tx, record)
             try:
                 await self.network.run(self.network.w3.eth.send_raw_transaction, raw)
             except Exception as exc:  # noqa: BLE001
-                await run_db(self.repo.update_tx, tx_hash, status="failed", error=f"rejected: {str(exc)[:400]}")
+                await run_db(self.repo.mark_failed, tx_hash, f"rejected: {str(exc)[:400]}")
                 log.info("replacement of %s not accepted: %s", old, exc)
                 return None
-            await run_db(self.repo.update_tx, old, status="replaced", replaced_by=tx_hash)
+            await run_db(self.repo.mark_replaced, old, tx_hash)
             BLOCKCHAIN_TRANSACTIONS.labels(type=sent.request.type, status="replaced").inc()
             sent.hashes.append(tx_hash)
             sent.max_fee, sent.priority_fee, sent.sent_at = max_fee, prio, time.monotonic()
@@ -275,7 +257,7 @@ class TransactionManager:
             if found is not None:
                 tx_hash, receipt = found
                 latest = await self.network.run(lambda: self.network.w3.eth.block_number)
-                confs = int(latest) - int(receipt["blockNumber"]) + 1
+                confs = domain.confirmations(int(latest), int(receipt["blockNumber"]))
                 if confs >= wanted:
                     return await self._finish(sent, tx_hash, receipt, confs)
             elif (time.monotonic() - sent.sent_at > self.settings.stuck_after_s
@@ -291,21 +273,20 @@ class TransactionManager:
         block = await self.network.run(self.network.w3.eth.get_block, receipt["blockNumber"])
         succeeded = int(receipt["status"]) == 1
         revert = None if succeeded else await self._failure_reason(sent, int(receipt["blockNumber"]))
-        await run_db(
-            self.repo.update_tx,
-            tx_hash,
-            status="confirmed" if succeeded else "failed",
+        mined = Mined(
+            succeeded=succeeded,
             gas_used=int(receipt["gasUsed"]),
-            gas_price_wei=Decimal(int(receipt.get("effectiveGasPrice") or 0)),
+            gas_price_wei=int(receipt.get("effectiveGasPrice") or 0),
             block_number=int(receipt["blockNumber"]),
             block_hash="0x" + bytes(receipt["blockHash"]).hex(),
-            block_time=utc_from_timestamp(int(block["timestamp"])),
+            block_time=dt.datetime.fromtimestamp(int(block["timestamp"]), tz=dt.UTC),
             error=None if succeeded else f"reverted on chain: {revert or 'no reason given'}",
         )
+        await run_db(self.repo.record_mined, tx_hash, mined)
         for other in sent.hashes:
             if other != tx_hash:
-                await run_db(self.repo.update_tx, other, status="replaced", replaced_by=tx_hash)
-        status = "confirmed" if succeeded else "failed"
+                await run_db(self.repo.mark_replaced, other, tx_hash)
+        status = mined.status
         BLOCKCHAIN_TRANSACTIONS.labels(type=sent.request.type, status=status).inc()
         log.info("%s %s %s in block %d (gas %d)", sent.request.type, tx_hash, status, int(receipt["blockNumber"]),
                  int(receipt["gasUsed"]))
@@ -330,6 +311,17 @@ class TransactionManager:
         """Submit and await; the common path."""
         return await self.wait(await self.submit(req, gas))
 
+    @staticmethod
+    def _resumed(rec: Transaction) -> Sent:
+        """A recorded transaction (and its replacement, if any) as in flight again, without its call data."""
+        hashes = [rec.tx_hash] + ([rec.replaced_by] if rec.replaced_by else [])
+        return Sent(TxRequest(type=rec.type, to=rec.to_address, data="0x"), rec.nonce, rec.gas_limit,
+                    rec.max_fee_per_gas, rec.max_priority_fee_per_gas, hashes, time.monotonic())
+
+    async def wait_recorded(self, rec: Transaction) -> Outcome:
+        """Await the outcome of a transaction recorded (pending or replaced) earlier."""
+        return await self.wait(self._resumed(rec))
+
     async def reconcile_pending(self) -> int:
         """Settle records left pending by a previous process (a crash after send).
 
@@ -342,17 +334,14 @@ class TransactionManager:
         for rec in await run_db(self.repo.pending_txs):
             found = await self.network.run(self._find_receipt, [rec.tx_hash])
             if found is not None:
-                sent = Sent(TxRequest(type=rec.type, to=rec.to_address, data="0x"), rec.nonce, rec.gas_limit,
-                            int(rec.max_fee_per_gas), int(rec.max_priority_fee_per_gas), [rec.tx_hash],
-                            time.monotonic())
-                await self._finish(sent, rec.tx_hash, found[1], 1)
+                await self._finish(self._resumed(rec), rec.tx_hash, found[1], 1)
                 settled += 1
                 continue
             if mined_nonce is None:
                 mined_nonce = await self.network.run(self.network.w3.eth.get_transaction_count, rec.from_address,
                                                      "latest")
             if self.network.embedded or rec.nonce < mined_nonce:
-                await run_db(self.repo.update_tx, rec.tx_hash, status="failed",
-                             error="dropped: never mined (nonce used by another transaction or lost before sending)")
+                await run_db(self.repo.mark_failed, rec.tx_hash,
+                             "dropped: never mined (nonce used by another transaction or lost before sending)")
                 settled += 1
         return settled

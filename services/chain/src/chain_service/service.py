@@ -1,0 +1,433 @@
+"""ChainService: the chain service's use cases. Each one validates through the domain rules,
+loads what it needs (repository, ledger), decides via `domain`, acts through the
+transaction manager and saves the outcome. The servicer calls these; nothing here knows
+about protobuf.
+
+Concurrency: use cases are `async`; repository methods are sync and run on the DB pool via
+`run_db`; web3 calls run on the network's executor (one thread for the embedded EVM).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, replace
+from typing import Any
+
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+from ipheron_libs.db import run_db
+from ipheron_libs.errors import DomainError, FailedPrecondition, InvalidArgument, NotFound, Unavailable
+from web3.contract import Contract
+
+from chain_service import domain, journal
+from chain_service.config import ChainSettings
+from chain_service.domain import (
+    Balance,
+    BuyResult,
+    Listing,
+    MintResult,
+    NetworkStatus,
+    PriorAction,
+    RoyaltyQuote,
+    SignatureCheck,
+    TokenInfo,
+    Transaction,
+    TxPage,
+    TxView,
+    WithdrawalResult,
+)
+from chain_service.ledger import Ledger, receipt_of
+from chain_service.network import Network
+from chain_service.repository import ChainRepository
+from chain_service.txmanager import ContractRevert, Outcome, TransactionManager, TxRequest
+
+log = logging.getLogger("ipheron.chain")
+
+
+class KeyedLocks:
+    """One holder per key at a time (same asset mint, same token, same idempotency key)."""
+
+    def __init__(self) -> None:
+        self._locks: dict[str, tuple[asyncio.Lock, list[int]]] = {}
+
+    @asynccontextmanager
+    async def hold(self, key: str) -> AsyncIterator[None]:
+        lock, users = self._locks.setdefault(key, (asyncio.Lock(), [0]))
+        users[0] += 1
+        try:
+            async with lock:
+                yield
+        finally:
+            # Forget the lock once nobody holds or awaits it, so the table stays small.
+            users[0] -= 1
+            if users[0] == 0:
+                del self._locks[key]
+
+
+@dataclass(frozen=True)
+class _Connected:
+    """What exists once the chain is reached and the contracts are in place."""
+
+    network: Network
+    chain_id: int
+    tm: TransactionManager
+    ledger: Ledger
+
+
+def _clear(exc: DomainError) -> DomainError:
+    """A contract revert during estimation → the typed error its custom error means."""
+    if isinstance(exc, ContractRevert) and exc.revert is not None:
+        return domain.revert_to_error(exc.revert)
+    return exc
+
+
+class ChainService:
+    """Every chain operation of the platform. Build it, then `await start()` (or use `open`)."""
+
+    def __init__(self, settings: ChainSettings, repo: ChainRepository) -> None:
+        self.settings = settings
+        self.repo = repo
+        self.account: LocalAccount = Account.from_key(settings.effective_signer_key)
+        self._conn: _Connected | None = None
+        self._locks = KeyedLocks()
+
+    # --- start and stop -------------------------------------------------------------
+    @classmethod
+    async def open(cls, settings: ChainSettings, repo: ChainRepository) -> ChainService:
+        service = cls(settings, repo)
+        await service.start()
+        return service
+
+    async def start(self) -> None:
+        """Connect (embedded: rebuild from the journal), settle what a crash left pending,
+        then deploy or locate the contracts."""
+        settings, repo = self.settings, self.repo
+        if settings.embedded:
+            genesis = await journal.genesis_timestamp(repo)
+            journal_ = journal.RepoJournal(repo) if settings.journal else None
+            network = Network.embedded_chain(genesis, journal_, funded=[self.account.address])
+            if journal_ is not None:
+                await journal.replay(network, repo)
+        else:
+            assert settings.web3_provider_uri
+            network = Network.json_rpc(settings.web3_provider_uri)
+        chain_id = int(await network.run(lambda: network.w3.eth.chain_id))
+        tm = TransactionManager(network, repo, self.account, settings, chain_id)
+        await tm.resync_nonce()
+        await tm.reconcile_pending()
+        ledger = await Ledger.deploy_or_locate(network, repo, tm, settings, chain_id)
+        self._conn = _Connected(network, chain_id, tm, ledger)
+
+    @property
+    def started(self) -> bool:
+        return self._conn is not None
+
+    @property
+    def _c(self) -> _Connected:
+        if self._conn is None:
+            raise Unavailable("the chain is not connected yet")
+        return self._conn
+
+    @property
+    def network(self) -> Network:
+        return self._c.network
+
+    @property
+    def chain_id(self) -> int:
+        return self._c.chain_id
+
+    @property
+    def tm(self) -> TransactionManager:
+        return self._c.tm
+
+    @property
+    def ledger(self) -> Ledger:
+        return self._c.ledger
+
+    @property
+    def token(self) -> Contract:
+        return self._c.ledger.token
+
+    @property
+    def market(self) -> Contract:
+        return self._c.ledger.market
+
+    async def snapshot(self, min_new_entries: int = 1) -> bool:
+        """Snapshot the embedded chain when enough journal entries arrived (see `journal.snapshot`)."""
+        if self._conn is None:
+            return False
+        return await journal.snapshot(self._conn.network, self.repo, min_new_entries)
+
+    async def periodic_snapshot(self) -> None:
+        await self.snapshot(self.settings.snapshot_every)
+
+    async def chain_ready(self) -> bool:
+        """Health entry "evm": the chain node answers (embedded: the in-process EVM)."""
+        if self._conn is None:
+            return False
+        await self._conn.ledger.block_number()
+        return True
+
+    async def aclose(self, *, snapshot: bool = True) -> None:
+        """Stop: snapshot the embedded chain first (a clean restart then replays nothing)."""
+        if snapshot:
+            try:
+                await self.snapshot()
+            except Exception:  # noqa: BLE001 - the journal alone still rebuilds the chain
+                log.warning("chain snapshot at shutdown failed", exc_info=True)
+        self.close()
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.network.close()
+
+    # --- reads ----------------------------------------------------------------------
+    async def token_info(self, *, token_id: int | None = None, asset_id: str | None = None) -> TokenInfo:
+        ledger = self.ledger
+        if asset_id:
+            token_id = await ledger.token_of_asset(domain.parse_asset_id(asset_id))
+        if not token_id:
+            raise InvalidArgument("token_id or asset_id is required", field="token_id")
+        owner = await ledger.owner_of(token_id)
+        asset = await ledger.asset_of(token_id)
+        uri = await ledger.token_uri(token_id)
+        creators = await ledger.co_creators(token_id)
+        _, royalty_bps = await ledger.royalty_info(token_id, domain.TOTAL_SHARES_BPS)
+        return TokenInfo(
+            token_id=token_id, asset_id=str(asset), owner=owner, uri=uri, co_creators=creators,
+            royalty_bps=royalty_bps, listing=await ledger.listing(token_id), contract_address=ledger.token.address,
+        )
+
+    async def royalty_info(self, token_id: int, sale_price: str) -> RoyaltyQuote:
+        price = domain.parse_amount_wei(sale_price, "sale_price_wei", positive=False)
+        receiver, royalty = await self.ledger.royalty_info(token_id, price)
+        shares = await self.ledger.co_creators(token_id)
+        return domain.royalty_quote(price, receiver, royalty, shares)
+
+    async def balance(self, address: str) -> Balance:
+        addr = domain.parse_address(address, "address")
+        pending = await self.ledger.pending_withdrawal(addr)
+        return Balance(addr, pending, await self.ledger.native_balance(addr))
+
+    async def network_status(self) -> NetworkStatus:
+        """The chain as the platform sees it; `healthy=False` instead of an error when the node is down."""
+        c = self._c
+        try:
+            number, gas_price, base_fee, balance = await c.ledger.chain_reading(c.tm.address)
+        except Exception:  # noqa: BLE001 - reported as unhealthy, not raised
+            log.warning("chain node unreachable", exc_info=True)
+            number, gas_price, base_fee, balance = 0, 0, 0, 0
+            healthy = False
+        else:
+            healthy = True
+        journaled = await run_db(self.repo.journal_count) if c.network.embedded else 0
+        return NetworkStatus(
+            chain_id=c.chain_id, latest_block=number, gas_price=gas_price, base_fee=base_fee,
+            token_address=c.ledger.token.address, marketplace_address=c.ledger.market.address,
+            signer_address=c.tm.address, signer_balance=balance, network=c.network.name, healthy=healthy,
+            journaled=journaled,
+        )
+
+    async def verify_signature(self, address: str, message: bytes | None, digest: bytes | None,
+                               signature: bytes) -> SignatureCheck:
+        """ECDSA for accounts, EIP-1271 for contract wallets (the address holds code)."""
+        addr = domain.parse_address(address, "address")
+        hash32 = domain.signed_hash(message, digest)
+        if not signature:
+            raise InvalidArgument("signature is required", field="signature")
+        if await self.ledger.has_code(addr):
+            return SignatureCheck(await self.ledger.eip1271_valid(addr, hash32, signature), "eip1271", "")
+        return domain.ecdsa_check(addr, hash32, signature)
+
+    async def get_transaction(self, tx_hash: str) -> TxView:
+        h = domain.parse_tx_hash(tx_hash)
+        record = await run_db(self.repo.get_tx, h)
+        if record is None:
+            raise NotFound(f"transaction {h} is not a platform transaction")
+        if record.status == domain.PENDING:
+            await self.tm.reconcile_pending()
+            record = await run_db(self.repo.get_tx, h) or record
+        return await self._view_of(record)
+
+    async def list_transactions(self, *, asset_id: str, token_id: int, address: str, page: int,
+                                per_page: int) -> TxPage:
+        """On-chain history (provenance) by asset, token or address, oldest first."""
+        window = domain.page_window(page, per_page)
+        items, total = await run_db(
+            self.repo.list_txs,
+            asset_id=domain.parse_asset_id(asset_id) if asset_id else None,
+            token_id=token_id or None,
+            address=domain.parse_address(address, "address") if address else None,
+            offset=window.offset, limit=window.per_page,
+        )
+        return TxPage([TxView(record=r) for r in items], total, window.page, window.per_page)
+
+    async def _view_of(self, record: Transaction, receipt: dict[str, Any] | None = None) -> TxView:
+        if receipt is None and record.block_number is not None:
+            receipt = await self.ledger.receipt(record.tx_hash)
+        if receipt is None:
+            return TxView(record=record)
+        latest = await self.ledger.block_number()
+        return TxView(record=record, events=self.ledger.decode_events(receipt), receipt=receipt_of(receipt),
+                      confirmations=domain.confirmations(latest, int(receipt["blockNumber"])))
+
+    # --- writes ---------------------------------------------------------------------
+    async def _send(self, req: TxRequest) -> tuple[Outcome, TxView]:
+        try:
+            outcome = await self.tm.send(req)
+        except DomainError as exc:
+            raise _clear(exc) from exc
+        record = await run_db(self.repo.get_tx, outcome.tx_hash)
+        assert record is not None
+        return outcome, await self._view_of(record, outcome.receipt)
+
+    @staticmethod
+    def _raise_if_failed(view: TxView, outcome: Outcome | None = None) -> None:
+        error = domain.failure_error(view.record, outcome.revert if outcome is not None else None)
+        if error is not None:
+            raise error
+
+    async def mint(self, asset_id: str, owner: str, uri: str, co_creators: Sequence[tuple[str, int]],
+                   royalty_bps: int) -> MintResult:
+        """Mint an asset's token once: a second mint of the same asset returns the first."""
+        order = domain.validate_mint(asset_id, owner, uri, co_creators, royalty_bps)
+        async with self._locks.hold(f"mint:{order.asset_id}"):
+            existing = await self._existing_mint(order.asset_id)
+            if existing is not None:
+                return existing
+            ledger = self.ledger
+            req = TxRequest(type="mint", to=ledger.token.address, data=ledger.mint_data(order),
+                            asset_id=order.asset_id, counterparty=order.owner, details=order.details)
+            outcome, view = await self._send(req)
+            if not outcome.succeeded:
+                existing = await self._existing_mint(order.asset_id)
+                if existing is not None:
+                    return existing
+                raise FailedPrecondition(f"mint transaction {outcome.tx_hash} reverted")
+            token_id = next(e for e in view.events if e.name == "AssetMinted").int_arg("tokenId")
+            await run_db(self.repo.set_token_id, outcome.tx_hash, token_id)
+            view = replace(view, record=replace(view.record, token_id=token_id))
+            return MintResult(token_id, ledger.token.address, view, already_minted=False)
+
+    async def _existing_mint(self, asset: uuid.UUID) -> MintResult | None:
+        token_id = await self.ledger.minted_token(asset)
+        if token_id is None:
+            return None
+        record = await run_db(self.repo.find_asset_tx, asset, "mint")
+        if record is None:
+            # Our own mint may be mined but still recorded as pending (an earlier wait timed out).
+            await self.tm.reconcile_pending()
+            record = await run_db(self.repo.find_asset_tx, asset, "mint")
+        if record is None:
+            raise domain.foreign_mint_error(asset, token_id)
+        return MintResult(token_id, self.ledger.token.address, await self._view_of(record), already_minted=True)
+
+    async def _token_write(self, req: TxRequest) -> TxView:
+        """One write per token at a time, answered with its typed failure if it reverted."""
+        assert req.token_id is not None
+        async with self._locks.hold(f"token:{req.token_id}"):
+            outcome, view = await self._send(req)
+        self._raise_if_failed(view, outcome)
+        return view
+
+    async def list_token(self, token_id: int, price_wei: str) -> tuple[TxView, Listing]:
+        price = domain.parse_amount_wei(price_wei, "price_wei")
+        ledger = self.ledger
+        asset = await ledger.asset_of(token_id)
+        owner = await ledger.owner_of(token_id)
+        view = await self._token_write(TxRequest(type="list", to=ledger.market.address,
+                                                 data=ledger.list_data(token_id, price), asset_id=asset,
+                                                 token_id=token_id, counterparty=owner, amount_wei=price))
+        return view, Listing(owner, price)
+
+    async def unlist_token(self, token_id: int) -> TxView:
+        ledger = self.ledger
+        asset = await ledger.asset_of(token_id)
+        return await self._token_write(TxRequest(type="unlist", to=ledger.market.address,
+                                                 data=ledger.unlist_data(token_id), asset_id=asset,
+                                                 token_id=token_id))
+
+    async def transfer_token(self, token_id: int, to: str) -> TxView:
+        to_addr = domain.parse_address(to, "to_address")
+        ledger = self.ledger
+        asset = await ledger.asset_of(token_id)
+        return await self._token_write(TxRequest(type="transfer", to=ledger.market.address,
+                                                 data=ledger.transfer_data(token_id, to_addr), asset_id=asset,
+                                                 token_id=token_id, counterparty=to_addr))
+
+    async def buy(self, token_id: int, recipient: str, price_wei: str, idempotency_key: str,
+                  asset_id: str = "") -> BuyResult:
+        """Buy a listed token for `recipient`, paid by the platform; the key makes retries safe."""
+        key = domain.parse_idempotency_key(idempotency_key, required=True)
+        to_addr = domain.parse_address(recipient, "recipient_address")
+        price = domain.parse_amount_wei(price_wei, "price_wei")
+        request_hash = domain.buy_request_hash(token_id, to_addr, price)
+        async with self._locks.hold(f"buy:{key}"):
+            prior = await self._prior_attempt(key, request_hash, "purchase")
+            if prior is not None:
+                return self._buy_result(prior)
+            ledger = self.ledger
+            asset = await ledger.asset_of(token_id)
+            if asset_id and domain.parse_asset_id(asset_id) != asset:
+                raise InvalidArgument(f"token {token_id} belongs to asset {asset}, not {asset_id}", field="asset_id")
+            # One write per token at a time: a second buyer's estimate then sees the sale and
+            # fails cleanly with NotListed instead of paying gas for a revert.
+            view = await self._token_write(TxRequest(
+                type="buy", to=ledger.market.address, data=ledger.buy_data(token_id, to_addr), value=price,
+                asset_id=asset, token_id=token_id, counterparty=to_addr, amount_wei=price, idempotency_key=key,
+                request_hash=request_hash))
+            return self._buy_result(view)
+
+    async def _prior_attempt(self, key: str, request_hash: str, what: str) -> TxView | None:
+        """The outcome of an earlier request with this idempotency key, or None to go ahead
+        (the rule is `domain.prior_attempt_action`)."""
+        prior = await run_db(self.repo.get_by_idempotency_key, key)
+        action = domain.prior_attempt_action(prior, request_hash, what)
+        if action is PriorAction.PROCEED:
+            return None
+        assert prior is not None
+        if action is PriorAction.RELEASE:
+            await run_db(self.repo.release_idempotency_key, prior.tx_hash)
+            return None
+        record = prior
+        if action is PriorAction.AWAIT:
+            outcome = await self.tm.wait_recorded(prior)
+            settled = await run_db(self.repo.get_tx, outcome.tx_hash)
+            record = settled or prior
+        view = await self._view_of(record)
+        self._raise_if_failed(view)
+        return view
+
+    @staticmethod
+    def _buy_result(view: TxView) -> BuyResult:
+        payouts, seller, royalty = domain.sale_of(view.events)
+        return BuyResult(tx=view, payouts=payouts, seller=seller, royalty=royalty)
+
+    async def withdraw(self, payees: Sequence[str], idempotency_key: str = "") -> tuple[TxView, list[WithdrawalResult]]:
+        """Pay each payee its pending balance; with a key, a retry returns the same withdrawal."""
+        addrs = domain.validate_payees(payees)
+        key = domain.parse_idempotency_key(idempotency_key, required=False)
+        request_hash = domain.withdraw_request_hash(addrs)
+        async with self._locks.hold(f"withdraw:{key}" if key else "withdraw"):
+            prior = await self._prior_attempt(key, request_hash, "withdrawal") if key else None
+            if prior is not None:
+                return prior, domain.withdrawal_results(prior.events)
+            ledger = self.ledger
+            pending = [await ledger.pending_withdrawal(a) for a in addrs]
+            if not any(pending):
+                raise FailedPrecondition("no payee has a pending balance to withdraw")
+            outcome, view = await self._send(TxRequest(
+                type="withdraw", to=ledger.market.address, data=ledger.withdraw_data(addrs), amount_wei=sum(pending),
+                counterparty=addrs[0] if len(addrs) == 1 else None, details={"payees": addrs},
+                idempotency_key=key or None, request_hash=request_hash))
+        self._raise_if_failed(view, outcome)
+        results = domain.withdrawal_results(view.events)
+        withdrawn = domain.withdrawn_total(results)
+        if withdrawn != view.record.amount_wei:
+            await run_db(self.repo.set_amount, view.record.tx_hash, withdrawn)
+            view = replace(view, record=replace(view.record, amount_wei=withdrawn))
+        return view, results
