@@ -22,6 +22,7 @@ from ipheron.staking.v1 import staking_service_pb2_grpc as pb_grpc
 from ipheron_libs.errors import FIELD_METADATA_KEY
 from sqlalchemy import Engine, text
 from staking_service.config import Settings
+from staking_service.domain import StakeStatus
 from staking_service.server import FULL_NAME, StakingApp
 
 if TYPE_CHECKING:
@@ -379,3 +380,60 @@ async def test_idempotency_keys_expire_after_the_retention_window(
         assert await r.app.service.purge_idempotency_keys(timedelta(hours=72)) == 1
         later = await r.stub.OpenStake(_open(key="ttl-key", amount="5"))  # a new request now
         assert not later.replayed and later.stake.id != first.stake.id
+
+
+async def test_the_running_service_records_maturity_and_forgets_old_keys_on_its_own(
+    staking_url: str, clean_engine: Engine, clock: Clock
+) -> None:
+    """The maturity sweep and the idempotency-key purge are the skeleton's periodic jobs."""
+    from ipheron_libs.testing import wait_until_async
+
+    def count(sql: str) -> int:
+        with clean_engine.connect() as conn:
+            return int(conn.execute(text(sql)).scalar_one())
+
+    settings = Settings(relay_events=False, maturity_interval_seconds=0.05, db_pool_size=4,
+                        idempotency_retention_hours=72)
+    app = StakingApp(settings, staking_url, clock=clock)
+    await app.start(host="127.0.0.1", port=0)
+    try:
+        opened = await app.service.open("alice", "asset-1", "100", 30, "sweep-key")
+        clock.advance(days=31)
+        await wait_until_async(lambda: count("SELECT count(*) FROM stakes WHERE status = 'matured'") == 1,
+                               timeout=10, message="the sweep records maturity")
+        assert [t for t, _ in _events(clean_engine)] == ["stake.opened", "stake.matured"]
+        await wait_until_async(lambda: count("SELECT count(*) FROM idempotency_keys") == 0,
+                               timeout=10, message="keys older than the retention are purged")
+        got = await app.service.get(opened.view.stake.id)
+        assert got.stake.status is StakeStatus.MATURED
+    finally:
+        await app.stop(grace=0.2)
+
+
+class _BrokenAssets(assets_pb_grpc.AssetsServiceServicer):
+    """An assets service failing with a bug (INTERNAL) whose message must not reach clients."""
+
+    async def GetAsset(
+        self, request: assets_pb.GetAssetRequest, context: grpc.aio.ServicerContext
+    ) -> assets_pb.GetAssetResponse:
+        await context.abort(grpc.StatusCode.INTERNAL, "psycopg: relation assets does not exist")
+        raise AssertionError("unreachable")
+
+
+async def test_an_assets_bug_is_internal_not_unavailable_and_keeps_its_detail(
+    staking_url: str, clean_engine: Engine, clock: Clock
+) -> None:
+    """wire.classify_rpc_error: INTERNAL from a callee is not transient (no retry) and its text stays inside."""
+    assets_server = grpc.aio.server()
+    assets_pb_grpc.add_AssetsServiceServicer_to_server(_BrokenAssets(), assets_server)
+    port = assets_server.add_insecure_port("127.0.0.1:0")
+    await assets_server.start()
+    try:
+        async with running(staking_url, clock, assets_addr=f"127.0.0.1:{port}") as r:
+            with pytest.raises(grpc.aio.AioRpcError) as exc:
+                await r.stub.OpenStake(_open(asset="live"))
+            assert exc.value.code() == grpc.StatusCode.INTERNAL
+            assert "psycopg" not in (exc.value.details() or "")
+        assert _events(clean_engine) == []
+    finally:
+        await assets_server.stop(0)
