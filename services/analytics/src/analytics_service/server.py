@@ -28,21 +28,15 @@ FULL_NAME = analytics_service_pb2.DESCRIPTOR.services_by_name["AnalyticsService"
 
 
 class AnalyticsApp(ServiceApp):
-    """The analytics process; `clock` is injectable for tests."""
+    """Read models over gRPC, fed by the domain-event stream; `clock` for tests."""
 
     name = SERVICE_NAME
     schema = SCHEMA
     migrations = MIGRATIONS_DIR
     grpc_services = (FULL_NAME,)
 
-    def __init__(
-        self,
-        settings: Settings,
-        database_url: str,
-        redis_url: str | None = None,
-        *,
-        clock: Callable[[], datetime] = domain.utcnow,
-    ) -> None:
+    def __init__(self, settings: Settings, database_url: str, redis_url: str | None = None, *,
+                 clock: Callable[[], datetime] = domain.utcnow) -> None:
         super().__init__(settings, database_url, redis_url)
         self.service = AnalyticsService(AnalyticsRepository(self.engine), clock)
         self.servicer = AnalyticsServicer(self.service)

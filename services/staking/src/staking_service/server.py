@@ -24,21 +24,15 @@ FULL_NAME = staking_service_pb2.DESCRIPTOR.services_by_name["StakingService"].fu
 
 
 class StakingApp(ServiceApp):
-    """The staking process; `clock` is injectable for tests."""
+    """Stakes over gRPC, their outbox relayed, maturity and key expiry swept; `clock` for tests."""
 
     name = SERVICE_NAME
     schema = SCHEMA
     migrations = MIGRATIONS_DIR
     grpc_services = (FULL_NAME,)
 
-    def __init__(
-        self,
-        settings: Settings,
-        database_url: str,
-        redis_url: str | None = None,
-        *,
-        clock: Callable[[], datetime] = domain.utcnow,
-    ) -> None:
+    def __init__(self, settings: Settings, database_url: str, redis_url: str | None = None, *,
+                 clock: Callable[[], datetime] = domain.utcnow) -> None:
         super().__init__(settings, database_url, redis_url)
         assets = AssetsClient(settings.assets_addr, settings.call_timeout) if settings.assets_addr else None
         if assets is not None:
