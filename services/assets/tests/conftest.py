@@ -16,7 +16,7 @@ from typing import Any
 import grpc
 import pytest
 from assets_service.config import SCHEMA, Settings
-from assets_service.server import MIGRATIONS, AssetsRuntime
+from assets_service.server import MIGRATIONS, AssetsApp
 from eth_account import Account
 from eth_account.messages import encode_defunct
 from ipheron.ai_agents.v1 import ai_agents_service_pb2 as ai_pb
@@ -26,7 +26,7 @@ from ipheron.assets.v1 import assets_service_pb2_grpc as pb_grpc
 from ipheron.auth.v1 import auth_service_pb2 as auth_pb
 from ipheron.auth.v1 import auth_service_pb2_grpc as auth_grpc
 from ipheron.chain.v1 import chain_service_pb2_grpc as chain_grpc
-from ipheron_libs import db, grpc_server
+from ipheron_libs import db
 from ipheron_libs.testing import fresh_schema
 from sqlalchemy import text
 
@@ -125,35 +125,30 @@ async def auth_server(pg_admin_url: str, tmp_path_factory: pytest.TempPathFactor
     from auth_service.config import Settings as AuthSettings
     from auth_service.keys import KeyRing, SigningKey
     from auth_service.repository import SCHEMA as AUTH_SCHEMA
-    from auth_service.server import FULL_NAME, MIGRATIONS_DIR, AuthApp
+    from auth_service.server import MIGRATIONS_DIR, AuthApp
 
     url = fresh_schema(pg_admin_url, AUTH_SCHEMA, MIGRATIONS_DIR)
     settings = AuthSettings(siwe_domain="app.ipheron.test", siwe_uri="https://app.ipheron.test", siwe_chain_id=31337,
                             env="test", data_dir=tmp_path_factory.mktemp("auth"), redis_url=None, database_url=None,
                             chain_addr=None)
-    app = AuthApp(settings, url, keyring=KeyRing([SigningKey.generate()]))
-    server, port, health = grpc_server.build_server("auth", app.register, [FULL_NAME])
-    await grpc_server.start(server, health)
+    app = AuthApp(settings, url, redis_url="", keyring=KeyRing([SigningKey.generate()]))
+    port = await app.start(host="127.0.0.1", port=0)
     yield f"127.0.0.1:{port}"
-    await server.stop(0)
-    app.engine.dispose()
+    await app.stop(grace=0)
 
 
 @pytest.fixture(scope="session")
 async def chain_server(pg_admin_url: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
     from chain_service.config import ChainSettings
     from chain_service.repository import SCHEMA as CHAIN_SCHEMA
-    from chain_service.server import FULL_NAME, ChainApp
+    from chain_service.server import ChainApp
 
     url = fresh_schema(pg_admin_url, CHAIN_SCHEMA)
     settings = ChainSettings(env="test", data_dir=tmp_path_factory.mktemp("chain"), database_url=url, journal=False)
-    app = ChainApp(settings, url)
-    server, port, health = grpc_server.build_server("chain", app.register, [FULL_NAME])
-    await app.on_start()
-    await grpc_server.start(server, health)
+    app = ChainApp(settings, url, redis_url="")
+    port = await app.start(host="127.0.0.1", port=0)
     yield f"127.0.0.1:{port}"
-    await server.stop(0)
-    await app.on_stop()
+    await app.stop(grace=0)
 
 
 @pytest.fixture(scope="session")
@@ -217,15 +212,20 @@ def clean_assets(assets_url: str) -> str:
 
 @dataclass
 class Replica:
-    """One running assets-service replica and a client stub to it."""
+    """One running assets-service replica (the production `AssetsApp`) and a client stub to it."""
 
-    runtime: AssetsRuntime
+    app: AssetsApp
     stub: pb_grpc.AssetsServiceStub
     channel: grpc.aio.Channel
 
+    @property
+    def runtime(self) -> AssetsApp:
+        """The running app (older name, kept for the gateway tests)."""
+        return self.app
+
     async def stop(self) -> None:
         await self.channel.close()
-        await self.runtime.stop(grace=0)
+        await self.app.stop(grace=0)
 
 
 @pytest.fixture()
@@ -242,10 +242,10 @@ async def start_replica(clean_assets: str, redis_url: str, auth_server: str, cha
             "saga_poll_interval": 0.2, "ai_timeout": 2.0,
         }
         values.update(overrides)
-        runtime = AssetsRuntime(Settings(**values))
-        await runtime.start()
-        channel = grpc.aio.insecure_channel(f"127.0.0.1:{runtime.port}")
-        replica = Replica(runtime, pb_grpc.AssetsServiceStub(channel), channel)
+        app = AssetsApp(Settings(**values), clean_assets, redis_url)
+        port = await app.start(port=0)
+        channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
+        replica = Replica(app, pb_grpc.AssetsServiceStub(channel), channel)
         started.append(replica)
         return replica
 

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import grpc
 import pytest
-from assets_service.repository import AssetFilter, Repository
+from assets_service.domain import AssetFilter
+from assets_service.repository import Repository
 from conftest import rejected
 from ipheron.assets.v1 import assets_service_pb2 as pb
 from ipheron.common.v1 import common_pb2

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
-
+from assets_service.domain import Asset
 from conftest import create_request
 from ipheron.assets.v1 import assets_service_pb2 as pb
+from ipheron_libs.testing import wait_until_async
 from prometheus_client import REGISTRY
 
 
@@ -37,16 +37,14 @@ async def test_a_write_on_one_replica_invalidates_the_other_replicas_cache(start
     asset = (await a.stub.CreateAsset(create_request([(alice, "100")], alice, price="1"))).asset
     for replica in (a, b, b):  # both replicas now hold it in their local LRU
         assert (await replica.stub.GetAsset(pb.GetAssetRequest(asset_id=asset.id))).asset.price.amount == "1"
-    assert b.runtime.cache.local.get(asset.id) is not None
+    assert b.app.cache.local.get(asset.id) is not None
 
     await a.stub.UpdateAsset(pb.UpdateAssetRequest(actor=alice.actor, asset_id=asset.id, price="7",
                                                    update_mask={"paths": ["price"]}))
     # The pub/sub message reaches b asynchronously; wait (bounded) for its local copy to go.
-    for _ in range(100):
-        if b.runtime.cache.local.get(asset.id) is None:
-            break
-        await asyncio.sleep(0.02)
-    assert b.runtime.cache.local.get(asset.id) is None
+    await wait_until_async(lambda: b.app.cache.local.get(asset.id) is None, 2.0,
+                           message="replica b kept its local copy")
+    assert b.app.cache.local.get(asset.id) is None
     assert (await b.stub.GetAsset(pb.GetAssetRequest(asset_id=asset.id))).asset.price.amount == "7"
     assert (await a.stub.GetAsset(pb.GetAssetRequest(asset_id=asset.id))).asset.price.amount == "7"
 
@@ -54,10 +52,10 @@ async def test_a_write_on_one_replica_invalidates_the_other_replicas_cache(start
 async def test_a_stale_read_cannot_refill_redis_after_an_invalidation(replica, new_user, risk) -> None:
     alice = await new_user()
     asset = (await replica.stub.CreateAsset(create_request([(alice, "100")], alice, price="1"))).asset
-    cache = replica.runtime.cache
-    old = {"id": asset.id, "price": "1"}
+    cache = replica.app.cache
+    old = await replica.app.service.get_asset(asset.id, fresh=True)
 
-    async def slow_stale_load() -> dict:  # type: ignore[type-arg]
+    async def slow_stale_load() -> Asset:
         await cache.invalidate(asset.id)  # a write lands while this reader is loading
         return old
 

@@ -3,7 +3,6 @@ the restarted process finishes the purchase at start-up, before it serves."""
 
 from __future__ import annotations
 
-import asyncio
 import os
 import subprocess
 import sys
@@ -17,21 +16,21 @@ from ipheron.assets.v1 import assets_service_pb2 as pb
 from ipheron.assets.v1 import assets_service_pb2_grpc as pb_grpc
 from ipheron.chain.v1 import chain_service_pb2 as chain_pb
 from ipheron_libs.devstack_ports import free_port
+from ipheron_libs.testing import wait_until_async
 
 
 async def _wait_serving(port: int, proc: subprocess.Popen[bytes]) -> None:
     async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as ch:
         stub = health_pb2_grpc.HealthStub(ch)
-        for _ in range(600):  # bounded: start-up includes imports, migrations and recovery
+
+        async def serving() -> bool:
             assert proc.poll() is None, f"assets exited with {proc.returncode}"
-            try:
-                resp = await stub.Check(health_pb2.HealthCheckRequest(), timeout=1)
-                if resp.status == health_pb2.HealthCheckResponse.SERVING:
-                    return
-            except grpc.aio.AioRpcError:
-                pass
-            await asyncio.sleep(0.1)
-    raise TimeoutError("assets process did not become SERVING")
+            resp = await stub.Check(health_pb2.HealthCheckRequest(), timeout=1)
+            return resp.status == health_pb2.HealthCheckResponse.SERVING
+
+        # Bounded: start-up includes imports, migrations and recovery.
+        await wait_until_async(serving, 60.0, interval=0.1, ignore=(grpc.aio.AioRpcError,),
+                               message="assets process did not become SERVING")
 
 
 @pytest.fixture()

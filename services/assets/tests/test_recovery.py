@@ -3,16 +3,17 @@ each unfinished saga so that chain and catalog agree."""
 
 from __future__ import annotations
 
-import asyncio
+from dataclasses import replace
 from decimal import Decimal
 
 import pytest
 from assets_service import domain
-from assets_service.repository import Actor
+from assets_service.domain import Actor, Creator
 from conftest import create_request
 from ipheron.assets.v1 import assets_service_pb2 as pb
 from ipheron.chain.v1 import chain_service_pb2 as chain_pb
 from ipheron_libs.db import run_db
+from ipheron_libs.testing import wait_until_async
 
 
 async def _buy_count(chain_stub, asset_id: str) -> int:  # type: ignore[no-untyped-def]
@@ -26,19 +27,19 @@ async def test_crash_between_chain_buy_and_record_is_finished_at_restart(start_r
     alice, buyer = await new_user(), await new_user()
     first = await start_replica(instance_id="replica-crashy")
     asset = (await first.stub.CreateAsset(create_request([(alice, "100")], alice))).asset
-    app = first.runtime.app
+    app = first.app.service
 
     # Run the saga's steps by hand up to the chain buy, then "crash" before the record.
-    saga, created = await run_db(app.repo.reserve, asset.id, Actor(buyer.id, buyer.wallet), "crash-key", None)
+    saga, created = await app.reserve(Actor(buyer.id, buyer.wallet), asset.id, "crash-key", None)
     assert created
     saga = await app._prepare_buy(saga)
-    assert saga.state == domain.BUYING
-    bought = await app.chain.buy(token_id=saga.data["token_id"], recipient=buyer.wallet,
-                                 price_wei=domain.to_wei(Decimal(saga.data["price"])),
+    assert saga is not None and saga.state == domain.BUYING
+    bought = await app.chain.buy(token_id=saga.purchase.token_id, recipient=buyer.wallet,
+                                 price_wei=domain.to_wei(saga.purchase.price),
                                  idempotency_key=f"ipheron-purchase:{saga.id}", asset_id=asset.id)
     if crash_after == "chain_buy_confirmed":
         await run_db(app.repo.advance, saga.id, domain.BUYING, domain.BOUGHT,
-                     {"tx_hash": bought.tx.tx_hash, "block_number": bought.tx.block_number})
+                     replace(saga.purchase, tx_hash=bought.tx.tx_hash, block_number=bought.tx.block_number))
     await first.stop()  # nothing recorded: the chain sold, the catalog does not know yet
 
     restarted = await start_replica(instance_id="replica-crashy")  # recovery runs before serving
@@ -61,7 +62,7 @@ async def test_crash_before_the_chain_buy_rolls_back_and_the_same_key_can_retry(
     alice, buyer = await new_user(), await new_user()
     first = await start_replica(instance_id="replica-early")
     asset = (await first.stub.CreateAsset(create_request([(alice, "100")], alice))).asset
-    saga, _ = await run_db(first.runtime.app.repo.reserve, asset.id, Actor(buyer.id, buyer.wallet), "early", None)
+    saga, _ = await first.app.service.reserve(Actor(buyer.id, buyer.wallet), asset.id, "early", None)
     await first.stop()
 
     restarted = await start_replica(instance_id="replica-early")
@@ -82,18 +83,19 @@ async def test_another_replica_takes_over_once_the_dead_replicas_lease_expires(s
     alice, buyer = await new_user(), await new_user()
     dead = await start_replica(instance_id="replica-dead", saga_lease_seconds=0.5)
     asset = (await dead.stub.CreateAsset(create_request([(alice, "100")], alice))).asset
-    app = dead.runtime.app
-    saga, _ = await run_db(app.repo.reserve, asset.id, Actor(buyer.id, buyer.wallet), "takeover", None)
+    app = dead.app.service
+    saga, _ = await app.reserve(Actor(buyer.id, buyer.wallet), asset.id, "takeover", None)
     saga = await app._prepare_buy(saga)
-    assert saga.state == domain.BUYING  # the BuyToken call itself was lost with the process
+    assert saga is not None and saga.state == domain.BUYING  # the BuyToken call was lost with the process
     await dead.stop()
 
     survivor = await start_replica(instance_id="replica-survivor", start_worker=True)
-    for _ in range(100):  # the worker polls every 0.2 s; bounded wait for the lease to expire
+    async def finished() -> pb.Purchase | None:
         purchase = (await survivor.stub.GetPurchase(pb.GetPurchaseRequest(purchase_id=saga.id))).purchase
-        if purchase.state == pb.PURCHASE_STATE_COMPLETED:
-            break
-        await asyncio.sleep(0.1)
+        return purchase if purchase.state == pb.PURCHASE_STATE_COMPLETED else None
+
+    # The worker polls every 0.2 s; bounded wait for the lease to expire and the survivor to finish.
+    purchase = await wait_until_async(finished, 10.0, message="the survivor did not finish the purchase")
     assert purchase.state == pb.PURCHASE_STATE_COMPLETED
     assert await _buy_count(chain_stub, asset.id) == 1
     got = (await survivor.stub.GetAsset(pb.GetAssetRequest(asset_id=asset.id))).asset
@@ -103,16 +105,14 @@ async def test_another_replica_takes_over_once_the_dead_replicas_lease_expires(s
 async def test_crash_during_mint_is_minted_at_restart(start_replica, new_user, risk) -> None:
     alice = await new_user()
     first = await start_replica(instance_id="replica-mint")
-    app = first.runtime.app
+    app = first.app.service
     new = domain.validate_new_asset({
         "name": "Lost Mint", "asset_type": "art", "price": "2", "creators": [{"user_id": alice.id, "share_percent": 100}],
         "ipfs_hash": create_request([(alice, "100")], alice).ipfs_hash})
-    from assets_service.repository import Creator
-
     asset, _saga = await run_db(app.repo.create_asset, new, [Creator(alice.id, alice.wallet, Decimal(100))],
                                Actor(alice.id, alice.wallet))
     await first.stop()  # crashed before the risk check and the mint
 
     restarted = await start_replica(instance_id="replica-mint")
-    got = (await restarted.stub.GetAsset(pb.GetAssetRequest(asset_id=asset["id"]))).asset
+    got = (await restarted.stub.GetAsset(pb.GetAssetRequest(asset_id=asset.id))).asset
     assert got.status == pb.ASSET_STATUS_ACTIVE and got.token_id

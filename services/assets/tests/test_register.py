@@ -131,7 +131,7 @@ async def test_high_risk_asset_is_held_for_review_with_reasons_and_not_minted(re
     assert "prohibited_terms" in asset.review_reasons
     assert asset.token_id == ""
     # Stays held: the recovery loop does not mint it.
-    assert await replica.runtime.app.recover_once() == 0
+    assert await replica.app.service.recover_once() == 0
     got = (await replica.stub.GetAsset(pb.GetAssetRequest(asset_id=asset.id))).asset
     assert got.status == pb.ASSET_STATUS_PENDING_REVIEW
 
@@ -158,7 +158,7 @@ async def test_asset_held_by_an_ai_outage_is_minted_once_the_agent_answers(repli
     with engine.begin() as conn:  # skip the back-off wait
         conn.execute(text("UPDATE sagas SET next_attempt_at = now()"))
     engine.dispose()
-    assert await replica.runtime.app.recover_once() == 1
+    assert await replica.app.service.recover_once() == 1
     got = (await replica.stub.GetAsset(pb.GetAssetRequest(asset_id=asset.id))).asset
     assert got.status == pb.ASSET_STATUS_ACTIVE and got.token_id and got.review_reasons == []
 

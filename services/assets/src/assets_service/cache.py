@@ -3,22 +3,29 @@
 Every write invalidates both levels and publishes the asset id on a Redis
 channel so the other replicas drop their local copy. A per-asset generation
 counter in Redis stops a slow reader from writing a value it loaded before an
-invalidation back into Redis (the classic stale-refill race).
+invalidation back into Redis (the classic stale-refill race). Redis holds the JSON
+form of an `Asset` (`encode` / `decode`); the local LRU holds the record itself.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import logging
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
+from dataclasses import asdict
+from decimal import Decimal
 from typing import Any
 
 import orjson
 import redis.asyncio as aioredis
 from ipheron_libs.metrics import CACHE_HITS, CACHE_MISSES
+from ipheron_libs.wire import money_str
+
+from assets_service.domain import Asset, Creator
 
 log = logging.getLogger("assets.cache")
 CHANNEL = "ipheron:assets:invalidate"
@@ -37,15 +44,42 @@ return 0
 """
 
 
+def _default(value: object) -> str:
+    if isinstance(value, Decimal):
+        return money_str(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def encode(asset: Asset) -> bytes:
+    """An asset's cached form: JSON, money as decimal strings, times in ISO 8601."""
+    return orjson.dumps(asdict(asset), default=_default)
+
+
+def _time(value: str | None) -> dt.datetime | None:
+    return dt.datetime.fromisoformat(value) if value else None
+
+
+def decode(raw: bytes | str) -> Asset:
+    """The asset from its cached form."""
+    d: dict[str, Any] = orjson.loads(raw)
+    return Asset(**{
+        **d, "price": Decimal(d["price"]), "royalty_rate": Decimal(d["royalty_rate"]),
+        "utility_features": tuple(d["utility_features"]), "review_reasons": tuple(d["review_reasons"]),
+        "created_at": _time(d["created_at"]), "updated_at": _time(d["updated_at"]),
+        "creators": tuple(Creator(c["user_id"], c["wallet"], Decimal(c["share_percent"])) for c in d["creators"]),
+        "file_cids": tuple(d["file_cids"]),
+    })
+
+
 class LocalLru:
     """A small LRU with a TTL per entry; not thread-safe (used from the event loop only)."""
 
     def __init__(self, size: int, ttl: float) -> None:
         self.size = size
         self.ttl = ttl
-        self._data: OrderedDict[str, tuple[float, Any]] = OrderedDict()
+        self._data: OrderedDict[str, tuple[float, Asset]] = OrderedDict()
 
-    def get(self, key: str) -> Any | None:
+    def get(self, key: str) -> Asset | None:
         item = self._data.get(key)
         if item is None:
             return None
@@ -56,7 +90,7 @@ class LocalLru:
         self._data.move_to_end(key)
         return value
 
-    def put(self, key: str, value: Any) -> None:
+    def put(self, key: str, value: Asset) -> None:
         self._data[key] = (time.monotonic() + self.ttl, value)
         self._data.move_to_end(key)
         while len(self._data) > self.size:
@@ -70,7 +104,7 @@ class LocalLru:
 
 
 class AssetCache:
-    """Read-through cache of asset dicts keyed by asset id."""
+    """Read-through cache of assets keyed by asset id."""
 
     def __init__(self, redis_url: str, *, local_ttl: float, local_size: int, redis_ttl: int) -> None:
         self.redis = aioredis.Redis.from_url(redis_url)
@@ -80,7 +114,7 @@ class AssetCache:
         self._listener: asyncio.Task[None] | None = None
         self._subscribed = asyncio.Event()
 
-    async def get(self, asset_id: str, load: Callable[[], Awaitable[dict[str, Any] | None]]) -> dict[str, Any] | None:
+    async def get(self, asset_id: str, load: Callable[[], Awaitable[Asset | None]]) -> Asset | None:
         """The asset from the local LRU, else Redis, else `load()` (then cached in both)."""
         value = self.local.get(asset_id)
         if value is not None:
@@ -90,10 +124,10 @@ class AssetCache:
         gen = "0"
         try:
             raw, gen_raw = await self.redis.mget(_PREFIX + asset_id, _GEN_PREFIX + asset_id)
-            gen = gen_raw.decode() if gen_raw else "0"
+            gen = (gen_raw.decode() if isinstance(gen_raw, bytes) else str(gen_raw)) if gen_raw else "0"
             if raw is not None:
                 CACHE_HITS.labels(cache=REDIS).inc()
-                value = orjson.loads(raw)
+                value = decode(raw)
                 self.local.put(asset_id, value)
                 return value
             CACHE_MISSES.labels(cache=REDIS).inc()
@@ -105,7 +139,7 @@ class AssetCache:
             return None
         try:
             stored = await self._set_if_gen(keys=[_PREFIX + asset_id, _GEN_PREFIX + asset_id],
-                                            args=[gen, orjson.dumps(value), self.redis_ttl])
+                                            args=[gen, encode(value), self.redis_ttl])
         except Exception:
             log.warning("redis cache fill failed", exc_info=True)
             stored = 0

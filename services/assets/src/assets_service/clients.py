@@ -1,17 +1,20 @@
 """Narrow clients of the services the assets service calls: auth, chain, ai-agents.
 
-Each wraps the generated stub with a deadline on every call and returns plain
-values, so the saga code reads as steps and tests can start real servers on port 0.
-Transient failures (UNAVAILABLE, DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED, connection
-errors) are raised as `Transient`; definitive refusals as `Refused`.
+Each wraps the generated stub with a deadline on every call and returns typed
+records, so the saga code reads as steps and tests can start real servers on port 0.
+A failed call is read once, by `ipheron_libs.wire.classify_rpc_error`: it raises
+`wire.Transient` (the call may succeed later: UNAVAILABLE, DEADLINE_EXCEEDED,
+RESOURCE_EXHAUSTED, CANCELLED) or the typed `DomainError` carrying the callee's
+status (`UpstreamFailure` for a callee bug: INTERNAL, UNKNOWN, ...).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import NoReturn
 
 import grpc
 from ipheron.ai_agents.v1 import ai_agents_service_pb2 as ai_pb
@@ -20,36 +23,17 @@ from ipheron.auth.v1 import auth_service_pb2 as auth_pb
 from ipheron.auth.v1 import auth_service_pb2_grpc as auth_grpc
 from ipheron.chain.v1 import chain_service_pb2 as chain_pb
 from ipheron.chain.v1 import chain_service_pb2_grpc as chain_grpc
+from ipheron_libs import wire
 from ipheron_libs.grpc_client import channel
 
-TRANSIENT_CODES = (
-    grpc.StatusCode.UNAVAILABLE,
-    grpc.StatusCode.DEADLINE_EXCEEDED,
-    grpc.StatusCode.RESOURCE_EXHAUSTED,
-    grpc.StatusCode.ABORTED,
-    grpc.StatusCode.INTERNAL,
-    grpc.StatusCode.UNKNOWN,
-    grpc.StatusCode.CANCELLED,
-)
+from assets_service.domain import Asset, ProvenanceEntry
+
+# Lookups that answer "no such user" rather than fail.
+_NO_USER = (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT)
 
 
-class Transient(Exception):
-    """The call may succeed if retried later (the outcome of a write may be unknown)."""
-
-
-class Refused(Exception):
-    """The callee refused for good; `code` is its gRPC status."""
-
-    def __init__(self, code: grpc.StatusCode, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-
-
-def _raise(exc: grpc.aio.AioRpcError, what: str) -> None:
-    if exc.code() in TRANSIENT_CODES:
-        raise Transient(f"{what}: {exc.code().name} {exc.details()}") from exc
-    raise Refused(exc.code(), exc.details() or exc.code().name) from exc
+def _raise(exc: grpc.aio.AioRpcError, service: str) -> NoReturn:
+    raise wire.classify_rpc_error(exc, service) from exc
 
 
 @dataclass(frozen=True)
@@ -71,7 +55,7 @@ class AuthClient:
         self.timeout = timeout
 
     @staticmethod
-    def _user(u: Any) -> UserInfo:
+    def _user(u: auth_pb.User) -> UserInfo:
         created = u.created_at.ToDatetime(tzinfo=dt.UTC) if u.HasField("created_at") else None
         return UserInfo(id=u.id, wallet=u.wallet_address.lower(), reputation=u.reputation_score, created_at=created)
 
@@ -79,9 +63,9 @@ class AuthClient:
         try:
             resp = await self.stub.GetUser(auth_pb.GetUserRequest(id=user_id), timeout=self.timeout)
         except grpc.aio.AioRpcError as exc:
-            if exc.code() in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT):
+            if exc.code() in _NO_USER:
                 return None
-            _raise(exc, "auth GetUser")
+            _raise(exc, "auth")
         return self._user(resp.user)
 
     async def get_user_by_wallet(self, wallet: str) -> UserInfo | None:
@@ -89,9 +73,9 @@ class AuthClient:
             resp = await self.stub.GetUserByWallet(auth_pb.GetUserByWalletRequest(wallet_address=wallet),
                                                    timeout=self.timeout)
         except grpc.aio.AioRpcError as exc:
-            if exc.code() in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT):
+            if exc.code() in _NO_USER:
                 return None
-            _raise(exc, "auth GetUserByWallet")
+            _raise(exc, "auth")
         return self._user(resp.user)
 
     async def increment_assets_created(self, user_id: str, operation_id: str) -> None:
@@ -99,15 +83,15 @@ class AuthClient:
             await self.stub.IncrementAssetsCreated(
                 auth_pb.IncrementAssetsCreatedRequest(user_id=user_id, operation_id=operation_id), timeout=self.timeout)
         except grpc.aio.AioRpcError as exc:
-            _raise(exc, "auth IncrementAssetsCreated")
+            _raise(exc, "auth")
 
     async def record_sale(self, user_id: str, amount: Decimal, operation_id: str) -> None:
         try:
             await self.stub.RecordSale(auth_pb.RecordSaleRequest(
-                user_id=user_id, amount=format(amount.normalize(), "f"), operation_id=operation_id),
+                user_id=user_id, amount=wire.money_str(amount), operation_id=operation_id),
                 timeout=self.timeout)
         except grpc.aio.AioRpcError as exc:
-            _raise(exc, "auth RecordSale")
+            _raise(exc, "auth")
 
     async def close(self) -> None:
         await self.channel.close()
@@ -140,10 +124,10 @@ class TokenState:
 @dataclass(frozen=True)
 class Bought:
     tx: ChainTx
-    payouts: list[tuple[str, int]] = field(default_factory=list)
+    payouts: tuple[tuple[str, int], ...] = field(default=())
 
 
-def _tx(t: Any) -> ChainTx:
+def _tx(t: chain_pb.Transaction) -> ChainTx:
     ok = t.status == chain_pb.TRANSACTION_STATUS_CONFIRMED
     return ChainTx(tx_hash=t.tx_hash, block_number=int(t.block_number), succeeded=ok, error=t.error)
 
@@ -165,7 +149,7 @@ class ChainClient:
                 co_creators=[chain_pb.CoCreator(address=a, share_bps=b) for a, b in co_creators]),
                 timeout=self.timeout)
         except grpc.aio.AioRpcError as exc:
-            _raise(exc, "chain MintAsset")
+            _raise(exc, "chain")
         return Minted(token_id=str(resp.token_id), contract_address=resp.contract_address.lower(),
                       tx=_tx(resp.transaction))
 
@@ -173,7 +157,7 @@ class ChainClient:
         try:
             resp = await self.stub.GetToken(chain_pb.GetTokenRequest(token_id=int(token_id)), timeout=self.timeout)
         except grpc.aio.AioRpcError as exc:
-            _raise(exc, "chain GetToken")
+            _raise(exc, "chain")
         listing = resp.listing
         return TokenState(owner=resp.owner_address.lower(), listed=listing.listed,
                           price_wei=int(listing.price_wei or 0))
@@ -183,14 +167,14 @@ class ChainClient:
             resp = await self.stub.ListToken(chain_pb.ListTokenRequest(token_id=int(token_id), price_wei=str(price_wei)),
                                              timeout=self.timeout)
         except grpc.aio.AioRpcError as exc:
-            _raise(exc, "chain ListToken")
+            _raise(exc, "chain")
         return _tx(resp.transaction)
 
     async def unlist_token(self, token_id: str) -> None:
         try:
             await self.stub.UnlistToken(chain_pb.UnlistTokenRequest(token_id=int(token_id)), timeout=self.timeout)
         except grpc.aio.AioRpcError as exc:
-            _raise(exc, "chain UnlistToken")
+            _raise(exc, "chain")
 
     async def buy(self, *, token_id: str, recipient: str, price_wei: int, idempotency_key: str,
                   asset_id: str) -> Bought:
@@ -200,8 +184,8 @@ class ChainClient:
                 token_id=int(token_id), recipient_address=recipient, price_wei=str(price_wei),
                 idempotency_key=idempotency_key, asset_id=asset_id), timeout=self.timeout)
         except grpc.aio.AioRpcError as exc:
-            _raise(exc, "chain BuyToken")
-        return Bought(tx=_tx(resp.transaction), payouts=[(p.address.lower(), int(p.amount_wei)) for p in resp.payouts])
+            _raise(exc, "chain")
+        return Bought(tx=_tx(resp.transaction), payouts=tuple((p.address.lower(), int(p.amount_wei)) for p in resp.payouts))
 
     async def close(self) -> None:
         await self.channel.close()
@@ -213,14 +197,14 @@ class Risk:
 
     score: int
     high: bool
-    reasons: list[str]
+    reasons: tuple[str, ...]
 
 
-def _risk(a: Any) -> Risk:
+def _risk(a: ai_pb.RiskAssessment) -> Risk:
     reasons = list(a.flags)
     if a.explanation:
         reasons.append(a.explanation)
-    return Risk(score=int(a.score), high=a.level == ai_pb.RISK_LEVEL_HIGH, reasons=reasons)
+    return Risk(score=int(a.score), high=a.level == ai_pb.RISK_LEVEL_HIGH, reasons=tuple(reasons))
 
 
 class RiskClient:
@@ -231,23 +215,32 @@ class RiskClient:
         self.stub = ai_grpc.AiAgentsServiceStub(self.channel)
         self.timeout = timeout
 
-    async def assess_asset(self, features: ai_pb.AssetFeatures) -> Risk:
+    async def assess_asset(self, asset: Asset, *, reputation: int, wallet_age_days: int) -> Risk:
+        """The risk of registering `asset` by a creator of this reputation and wallet age."""
+        features = ai_pb.AssetFeatures(
+            asset_id=asset.id, name=asset.name, asset_type=asset.asset_type, region=asset.region,
+            utility_features=list(asset.utility_features), co_creators=len(asset.creators),
+            creator_reputation=reputation, asking_price=wire.money_str(asset.price), content_hash=asset.ipfs_hash,
+            description=asset.description, creator_wallet=asset.owner_wallet, wallet_age_days=wallet_age_days,
+            creator_user_id=asset.owner_user_id)
         try:
             resp = await self.stub.AssessAssetRisk(ai_pb.AssessAssetRiskRequest(asset=features), timeout=self.timeout)
         except grpc.aio.AioRpcError as exc:
-            _raise(exc, "ai-agents AssessAssetRisk")
+            _raise(exc, "ai-agents")
         return _risk(resp.assessment)
 
-    async def assess_purchase(self, *, asset_id: str, seller: str, buyer: str, price: str,
-                              history: list[dict[str, Any]]) -> Risk:
-        trades = [ai_pb.Trade(asset_id=asset_id, seller_wallet=h["from_wallet"] or "", buyer_wallet=h["to_wallet"] or "",
-                              price=h["price"]) for h in history]
+    async def assess_purchase(self, *, asset_id: str, seller: str, buyer: str, price: Decimal,
+                              history: Sequence[ProvenanceEntry]) -> Risk:
+        """The risk of this purchase given the asset's earlier sales."""
+        trades = [ai_pb.Trade(asset_id=asset_id, seller_wallet=h.from_wallet or "", buyer_wallet=h.to_wallet or "",
+                              price=wire.money_str(h.price or Decimal(0))) for h in history]
         try:
             resp = await self.stub.AssessPurchaseRisk(ai_pb.AssessPurchaseRiskRequest(
-                purchase=ai_pb.Trade(asset_id=asset_id, seller_wallet=seller, buyer_wallet=buyer, price=price),
+                purchase=ai_pb.Trade(asset_id=asset_id, seller_wallet=seller, buyer_wallet=buyer,
+                                     price=wire.money_str(price)),
                 history=trades), timeout=self.timeout)
         except grpc.aio.AioRpcError as exc:
-            _raise(exc, "ai-agents AssessPurchaseRisk")
+            _raise(exc, "ai-agents")
         return _risk(resp.assessment)
 
     async def close(self) -> None:

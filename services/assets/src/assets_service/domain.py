@@ -1,18 +1,26 @@
-"""The rules of the assets service: what a valid asset is, who may change it,
-how a risk score turns into a status, and the purchase saga's states.
-No gRPC and no SQL here."""
+"""The rules of the assets service over frozen records: what a valid asset is, who may
+buy, edit, archive or attach to it, which status an assessed asset gets, how a sale's
+value is attributed, and the sagas' states. No gRPC, no SQL, no I/O here.
+
+The repository loads and locks a row, then calls one of the `decide_*` functions
+with the record; whatever the function raises aborts the transaction, whatever it
+returns is written. So the rule lives here and the SQL in repository.py.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
 import html
 import math
 import re
 import unicodedata
+from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, Decimal, InvalidOperation
 from typing import Any
 
 import orjson
-from ipheron_libs.errors import InvalidArgument
+from ipheron_libs import vocab, wire
+from ipheron_libs.errors import Aborted, FailedPrecondition, InvalidArgument, PermissionDenied
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -24,7 +32,7 @@ from pydantic import (
 
 from assets_service.cid import InvalidCid, parse_cid
 
-ASSET_TYPES = ("art", "music", "video", "literature", "software", "design", "patent", "trademark", "other")
+ASSET_TYPES = vocab.ASSET_TYPES
 
 # Asset statuses.
 PENDING = "pending"
@@ -42,7 +50,6 @@ RESERVED, BUYING, BOUGHT, RECORDED = "reserved", "buying", "bought", "recorded"
 COMPLETED, SAGA_FAILED = "completed", "failed"
 TERMINAL_STATES = (COMPLETED, SAGA_FAILED, HELD)
 
-WEI_PER_ETH = Decimal(10) ** 18
 MAX_PRICE = Decimal(1000000)  # ETH; a sanity bound, far above any real listing
 MAX_ROYALTY = Decimal(50)
 DEFAULT_ROYALTY = Decimal(10)
@@ -55,11 +62,233 @@ MAX_CREATORS = 10
 MAX_NAME = 200
 MAX_REGION = 100
 MAX_IDEMPOTENCY_KEY = 200
+DEFAULT_REPUTATION = vocab.DEFAULT_REPUTATION
+# Held back on a failed risk check, so it reads as a reason on the asset.
+RISK_UNAVAILABLE = "risk assessment unavailable; the asset is held and the check is retried"
+
+JsonObject = dict[str, Any]
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
 _TAG = re.compile(r"<[^>]*>")
 _WALLET = re.compile(r"^0x[0-9a-fA-F]{40}$")
 _SPACES = re.compile(r"\s+")
+
+
+# ---------------------------------------------------------------- records
+
+
+@dataclass(frozen=True)
+class Actor:
+    """The verified end user making a call."""
+
+    user_id: str
+    wallet: str
+
+
+@dataclass(frozen=True)
+class Creator:
+    """A resolved co-creator: both identities known, and their share of 100."""
+
+    user_id: str
+    wallet: str
+    share_percent: Decimal
+
+
+@dataclass(frozen=True)
+class Asset:
+    """One catalog entry with its creators and attached files, as stored."""
+
+    id: str
+    name: str
+    asset_type: str
+    price: Decimal
+    royalty_rate: Decimal
+    status: str
+    listed: bool
+    metadata: JsonObject
+    utility_features: tuple[str, ...]
+    region: str
+    ipfs_hash: str
+    creator_user_id: str
+    owner_user_id: str
+    owner_wallet: str
+    token_id: str = ""
+    contract_address: str = ""
+    mint_tx_hash: str = ""
+    risk_score: int | None = None
+    review_reasons: tuple[str, ...] = ()
+    reserved_by: str | None = None
+    version: int = 1
+    created_at: dt.datetime | None = None
+    updated_at: dt.datetime | None = None
+    creators: tuple[Creator, ...] = ()
+    file_cids: tuple[str, ...] = ()
+
+    @property
+    def reserved(self) -> bool:
+        """A purchase holds the asset right now."""
+        return self.reserved_by is not None
+
+    @property
+    def description(self) -> str:
+        """The free-text description in the metadata, if any (bounded)."""
+        return str(self.metadata.get("description", ""))[:2000]
+
+
+@dataclass(frozen=True)
+class ProvenanceEntry:
+    """A mint, sale or transfer of an asset, with its chain transaction."""
+
+    kind: str
+    tx_hash: str
+    block_number: int | None
+    from_wallet: str | None
+    to_wallet: str | None
+    price: Decimal | None
+    purchase_id: str | None
+    occurred_at: dt.datetime | None
+
+
+@dataclass(frozen=True)
+class StoredFile:
+    """An uploaded file's description (the content travels separately)."""
+
+    cid: str
+    size: int
+    content_type: str
+    filename: str
+    sha256: str
+    uploader_user_id: str
+    created_at: dt.datetime | None
+
+
+@dataclass(frozen=True)
+class MintData:
+    """What a mint saga has learned so far (its JSON column, typed)."""
+
+    risk_score: int | None = None
+    reasons: tuple[str, ...] = ()
+    token_id: str = ""
+    contract_address: str = ""
+    tx_hash: str = ""
+    block_number: int = 0
+    auth_error: str = ""
+
+
+@dataclass(frozen=True)
+class PurchaseData:
+    """What a purchase saga reserved and has learned so far (its JSON column, typed)."""
+
+    price: Decimal
+    seller_user_id: str
+    seller_wallet: str
+    token_id: str
+    asset_type: str
+    asset_version: int
+    risk_score: int | None = None
+    tx_hash: str = ""
+    block_number: int = 0
+    payouts: tuple[tuple[str, int], ...] = ()
+    auth_error: str = ""
+
+
+SagaData = MintData | PurchaseData
+
+
+@dataclass(frozen=True)
+class Saga:
+    """One saga row: a resumable mint or purchase."""
+
+    id: str
+    kind: str
+    asset_id: str
+    actor_user_id: str
+    actor_wallet: str
+    idempotency_key: str | None
+    state: str
+    data: SagaData
+    # The gRPC status name of the failure (the callee's, when a callee refused).
+    error_code: str | None = None
+    error: str | None = None
+    retryable: bool = False
+    attempts: int = 0
+    created_at: dt.datetime | None = None
+    updated_at: dt.datetime | None = None
+
+    @property
+    def mint(self) -> MintData:
+        """The typed data of a mint saga."""
+        if not isinstance(self.data, MintData):
+            raise TypeError(f"saga {self.id} is a {self.kind} saga, not a mint")
+        return self.data
+
+    @property
+    def purchase(self) -> PurchaseData:
+        """The typed data of a purchase saga."""
+        if not isinstance(self.data, PurchaseData):
+            raise TypeError(f"saga {self.id} is a {self.kind} saga, not a purchase")
+        return self.data
+
+
+@dataclass(frozen=True)
+class Purchase:
+    """A purchase as its buyer and seller see it."""
+
+    id: str
+    asset_id: str
+    buyer_user_id: str
+    buyer_wallet: str
+    seller_user_id: str
+    seller_wallet: str
+    price: Decimal
+    state: str
+    tx_hash: str
+    block_number: int
+    failure_reason: str
+    created_at: dt.datetime | None
+    updated_at: dt.datetime | None
+
+
+def purchase_of(saga: Saga) -> Purchase:
+    """The purchase view of a purchase saga."""
+    d = saga.purchase
+    return Purchase(
+        id=saga.id, asset_id=saga.asset_id, buyer_user_id=saga.actor_user_id, buyer_wallet=saga.actor_wallet,
+        seller_user_id=d.seller_user_id, seller_wallet=d.seller_wallet, price=d.price, state=saga.state,
+        tx_hash=d.tx_hash, block_number=d.block_number,
+        failure_reason=(saga.error or "") if saga.state == SAGA_FAILED else "",
+        created_at=saga.created_at, updated_at=saga.updated_at)
+
+
+@dataclass(frozen=True)
+class AssetFilter:
+    """ListAssets filters, sort and page."""
+
+    asset_type: str | None = None
+    status: str | None = None
+    region: str | None = None
+    creator: str | None = None
+    owner: str | None = None
+    min_price: Decimal | None = None
+    max_price: Decimal | None = None
+    q: str | None = None
+    sort: str = "created"
+    descending: bool = True
+    page: int = 1
+    per_page: int = 20
+
+
+@dataclass(frozen=True)
+class Edit:
+    """An owner's change of an asset: only the fields that are not None change."""
+
+    price: Decimal | None = None
+    listed: bool | None = None
+    metadata: JsonObject | None = None
+    changed: tuple[str, ...] = field(default=())
+
+
+# ---------------------------------------------------------------- validation
 
 
 def sanitize_text(value: str, *, single_line: bool = True) -> str:
@@ -110,14 +339,13 @@ def check_wallet(value: str, field: str = "wallet") -> str:
 
 
 def to_wei(eth: Decimal) -> int:
-    """ETH decimal to integer wei (exact: prices have at most 18 decimals)."""
-    return int(eth * WEI_PER_ETH)
+    """ETH decimal to integer wei, exactly (`ipheron_libs.wire.to_wei`)."""
+    return wire.to_wei(eth)
 
 
 def format_eth(value: Decimal) -> str:
     """Canonical decimal string without exponent or trailing zeros ("1.5", "2")."""
-    text = format(value.normalize(), "f")
-    return text
+    return wire.money_str(value)
 
 
 def check_metadata(metadata: Any) -> dict[str, Any]:
@@ -146,7 +374,7 @@ def check_metadata(metadata: Any) -> dict[str, Any]:
             raise InvalidArgument("metadata numbers must be finite", field="metadata")
         return node
 
-    cleaned = clean(metadata, 1)
+    cleaned: dict[str, Any] = clean(metadata, 1)
     if len(orjson.dumps(cleaned)) > MAX_METADATA_BYTES:
         raise InvalidArgument(f"metadata is larger than {MAX_METADATA_BYTES} bytes", field="metadata")
     return cleaned
@@ -316,13 +544,120 @@ def check_update_mask(paths: list[str]) -> list[str]:
     normalised = ["metadata_json" if p == "metadata" else p for p in paths]
     for p in normalised:
         if p not in WRITABLE_FIELDS:
-            raise InvalidArgument(f"field {p!r} is not writable (writable: price, listed, metadata)", field="update_mask")
+            raise InvalidArgument(f"field {p!r} is not writable (writable: price, listed, metadata)",
+                                  field="update_mask")
     return sorted(set(normalised))
+
+
+def parse_edit(paths: list[str], price: str, listed: bool, metadata_json: str) -> Edit:
+    """The requested change from a field mask and the wire values (each one checked)."""
+    fields = check_update_mask(paths)
+    return Edit(
+        price=check_price(price) if "price" in fields else None,
+        listed=bool(listed) if "listed" in fields else None,
+        metadata=parse_metadata_json(metadata_json or "{}") if "metadata_json" in fields else None,
+        changed=tuple(sorted("metadata" if f == "metadata_json" else f for f in fields)))
+
+
+# ---------------------------------------------------------------- who may do what
+
+
+def require_owner(asset: Asset, actor: Actor, action: str = "change") -> None:
+    """Only the asset's owner may `action` it."""
+    if asset.owner_user_id != actor.user_id:
+        raise PermissionDenied(f"only the owner can {action} this asset")
+
+
+def require_editable(asset: Asset, actor: Actor, action: str = "change") -> None:
+    """The one check before any owner change: the owner, and the asset not archived."""
+    require_owner(asset, actor, action)
+    if asset.status == ARCHIVED:
+        raise FailedPrecondition("an archived asset cannot be changed")
+
+
+def decide_edit(asset: Asset, actor: Actor, edit: Edit) -> Edit:
+    """An owner edit; a price change or unlisting waits while a purchase holds the asset."""
+    require_editable(asset, actor)
+    if asset.reserved and (edit.price is not None or edit.listed is False):
+        raise Aborted("a purchase of this asset is in progress; try again shortly")
+    return edit
+
+
+def decide_archive(asset: Asset, actor: Actor) -> bool:
+    """Whether archiving changes anything (archiving twice is a no-op); never during a purchase."""
+    require_owner(asset, actor, "archive")
+    if asset.reserved:
+        raise Aborted("a purchase of this asset is in progress; try again shortly")
+    return asset.status != ARCHIVED
+
+
+def decide_attach(asset: Asset, actor: Actor) -> None:
+    """Only the owner attaches files, and not to an archived asset."""
+    require_editable(asset, actor, "attach files to")
+
+
+def decide_reserve(asset: Asset, buyer: Actor, max_price: Decimal | None) -> PurchaseData:
+    """Who may buy: not the owner, not while another purchase holds it, only an active,
+    listed asset (never an archived one), at most at the buyer's `max_price`.
+    Returns what the purchase reserves."""
+    if asset.status == ARCHIVED:
+        raise Aborted("asset is archived, not for sale")
+    if asset.owner_user_id == buyer.user_id or asset.owner_wallet == buyer.wallet:
+        raise FailedPrecondition("you already own this asset")
+    if asset.reserved:
+        raise Aborted("another purchase of this asset is in progress")
+    if asset.status != ACTIVE:
+        raise Aborted(f"asset is {asset.status}, not for sale")
+    if not asset.listed:
+        raise Aborted("asset is not listed for sale")
+    if max_price is not None and asset.price > max_price:
+        raise FailedPrecondition(f"the price is {format_eth(asset.price)} ETH, above your max_price")
+    return PurchaseData(price=asset.price, seller_user_id=asset.owner_user_id, seller_wallet=asset.owner_wallet,
+                        token_id=asset.token_id, asset_type=asset.asset_type, asset_version=asset.version)
+
+
+def check_replay(saga: Saga, asset_id: str, asset: Asset | None) -> Saga:
+    """A replayed Idempotency-Key must name the asset it was first used for, and an
+    archived asset is not for sale however the request is keyed: the replay is refused
+    like a new purchase (its earlier purchase stays readable through GetPurchase)."""
+    if saga.asset_id != asset_id:
+        raise InvalidArgument("this Idempotency-Key was already used for another asset", field="idempotency_key")
+    if asset is not None and asset.status == ARCHIVED:
+        raise Aborted(f"asset is archived, not for sale (purchase {saga.id} stays readable)")
+    return saga
+
+
+# ---------------------------------------------------------------- risk
 
 
 def risk_blocks(score: int, high: bool, threshold: int) -> bool:
     """True when a risk assessment holds an asset for review (or refuses a purchase)."""
     return high or score >= threshold
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """What an asset's risk check decides: its status, the mint saga's next state, and why."""
+
+    score: int | None
+    reasons: tuple[str, ...]
+    status: str
+    next_state: str
+
+    @property
+    def flagged(self) -> bool:
+        """The asset is held for review (a high score, or no answer yet)."""
+        return self.status == PENDING_REVIEW
+
+
+def assess(score: int | None, high: bool, reasons: tuple[str, ...], threshold: int) -> Assessment:
+    """Which status an assessed asset gets. No answer (`score` None): held for review and
+    the check retried; a high score: held with the reasons; otherwise on to minting."""
+    if score is None:
+        return Assessment(None, (RISK_UNAVAILABLE,), PENDING_REVIEW, ASSESSING)
+    if risk_blocks(score, high, threshold):
+        return Assessment(score, reasons, PENDING_REVIEW, HELD)
+    return Assessment(score, (), PENDING, MINTING)
 
 
 def creator_attribution(price: Decimal, shares: list[Decimal]) -> list[Decimal]:
@@ -333,6 +668,13 @@ def creator_attribution(price: Decimal, shares: list[Decimal]) -> list[Decimal]:
     """
     quantum = Decimal(1).scaleb(-6)
     return [(price * s / 100).quantize(quantum, rounding=ROUND_DOWN) for s in shares]
+
+
+def wallet_age_days(created_at: dt.datetime | None, now: dt.datetime) -> int:
+    """Days since the user registered (-1 when unknown)."""
+    if created_at is None:
+        return -1
+    return max(0, (now - created_at).days)
 
 
 MAX_FILE_BYTES = 4 * 1024 * 1024

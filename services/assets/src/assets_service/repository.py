@@ -1,29 +1,27 @@
-"""PostgreSQL access of the assets service (schema "assets").
+"""PostgreSQL access of the assets service (schema "assets"): SQL only.
 
 Mapped models document the tables (the migration creates them); queries use
 SQLAlchemy Core on those tables, because the hot read paths are measured and
-Core costs less than ORM identity-map work. Every write that matters to other
-services emits its event through the libs outbox in the same transaction.
+Core costs less than ORM identity-map work. Rows become the frozen records of
+`domain` here and nowhere else (the saga's JSON column included). A write that
+must read-lock-decide-write takes the decision as a callable from `domain`: the
+row is locked, the callable decides (or raises, which rolls back), the result is
+written. Every write that matters to other services emits its event through the
+libs outbox in the same transaction.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from ipheron_libs import events
-from ipheron_libs.errors import (
-    Aborted,
-    Conflict,
-    FailedPrecondition,
-    InvalidArgument,
-    NotFound,
-    PermissionDenied,
-)
+from ipheron_libs.errors import Aborted, Conflict, FailedPrecondition, NotFound
+from ipheron_libs.wire import money_str
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -31,12 +29,13 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     Numeric,
+    Select,
     SmallInteger,
     String,
+    Table,
     Text,
     and_,
     asc,
-    bindparam,
     desc,
     exists,
     func,
@@ -51,6 +50,19 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from assets_service import domain
+from assets_service.domain import (
+    Actor,
+    Asset,
+    AssetFilter,
+    Creator,
+    Edit,
+    MintData,
+    ProvenanceEntry,
+    PurchaseData,
+    Saga,
+    SagaData,
+    StoredFile,
+)
 
 
 class Base(DeclarativeBase):
@@ -151,121 +163,111 @@ class AssetFileModel(Base):
     attached_seq: Mapped[int] = mapped_column(BigInteger)
 
 
-assets_t = AssetModel.__table__
-files_t = FileModel.__table__
-asset_files_t = AssetFileModel.__table__
+assets_t = cast(Table, AssetModel.__table__)
+files_t = cast(Table, FileModel.__table__)
+asset_files_t = cast(Table, AssetFileModel.__table__)
+creators_t = cast(Table, AssetCreatorModel.__table__)
+provenance_t = cast(Table, ProvenanceModel.__table__)
+sagas_t = cast(Table, SagaModel.__table__)
 _FILE_COLUMNS = [c for c in files_t.c if c.name != "content"]
-creators_t = AssetCreatorModel.__table__
-provenance_t = ProvenanceModel.__table__
-sagas_t = SagaModel.__table__
 
 # Columns a read returns (never the tsvector).
 _ASSET_COLUMNS = [c for c in assets_t.c if c.name not in ("search_vector", "content_key")]
 
 
-@dataclass(frozen=True)
-class Creator:
-    """A resolved co-creator: both identities known."""
+assets_t = cast(Table, AssetModel.__table__)
+files_t = cast(Table, FileModel.__table__)
+asset_files_t = cast(Table, AssetFileModel.__table__)
+creators_t = cast(Table, AssetCreatorModel.__table__)
+provenance_t = cast(Table, ProvenanceModel.__table__)
+sagas_t = cast(Table, SagaModel.__table__)
+_FILE_COLUMNS = [c for c in files_t.c if c.name != "content"]
 
-    user_id: str
-    wallet: str
-    share_percent: Decimal
-
-
-@dataclass(frozen=True)
-class Actor:
-    """The verified end user making a call."""
-
-    user_id: str
-    wallet: str
+# Columns a read returns (never the tsvector).
+_ASSET_COLUMNS = [c for c in assets_t.c if c.name not in ("search_vector", "content_key")]
+_ZERO_WALLET = "0x" + "0" * 40
 
 
-@dataclass
-class AssetFilter:
-    """ListAssets filters, sort and page."""
-
-    asset_type: str | None = None
-    status: str | None = None
-    region: str | None = None
-    creator: str | None = None
-    owner: str | None = None
-    min_price: Decimal | None = None
-    max_price: Decimal | None = None
-    q: str | None = None
-    sort: str = "created"
-    descending: bool = True
-    page: int = 1
-    per_page: int = 20
+# ---------------------------------------------------------------- rows <-> records
 
 
-@dataclass
-class Saga:
-    """One saga row."""
-
-    id: str
-    kind: str
-    asset_id: str
-    actor_user_id: str
-    actor_wallet: str
-    idempotency_key: str | None
-    state: str
-    data: dict[str, Any] = field(default_factory=dict)
-    error_code: str | None = None
-    error: str | None = None
-    retryable: bool = False
-    attempts: int = 0
-    created_at: dt.datetime | None = None
-    updated_at: dt.datetime | None = None
-
-    @classmethod
-    def from_row(cls, row: RowMapping) -> Saga:
-        return cls(id=str(row["id"]), kind=row["kind"], asset_id=str(row["asset_id"]), actor_user_id=row["actor_user_id"],
-                   actor_wallet=row["actor_wallet"], idempotency_key=row["idempotency_key"], state=row["state"],
-                   data=dict(row["data"] or {}), error_code=row["error_code"], error=row["error"],
-                   retryable=row["retryable"], attempts=row["attempts"], created_at=row["created_at"],
-                   updated_at=row["updated_at"])
+def _asset(row: RowMapping, creators: Sequence[Creator] = (), files: Sequence[str] = ()) -> Asset:
+    return Asset(
+        id=str(row["id"]), name=row["name"], asset_type=row["asset_type"], price=row["price"],
+        royalty_rate=row["royalty_rate"], status=row["status"], listed=row["listed"], metadata=row["metadata"],
+        utility_features=tuple(row["utility_features"]), region=row["region"], ipfs_hash=row["ipfs_hash"],
+        creator_user_id=row["creator_user_id"], owner_user_id=row["owner_user_id"], owner_wallet=row["owner_wallet"],
+        token_id=row["token_id"] or "", contract_address=row["contract_address"] or "",
+        mint_tx_hash=row["mint_tx_hash"] or "", risk_score=row["risk_score"],
+        review_reasons=tuple(row["review_reasons"]),
+        reserved_by=str(row["reserved_by"]) if row["reserved_by"] is not None else None, version=row["version"],
+        created_at=row["created_at"], updated_at=row["updated_at"], creators=tuple(creators), file_cids=tuple(files))
 
 
-def _iso(value: dt.datetime | None) -> str | None:
-    return value.isoformat() if value else None
+def _creator_json(c: Creator) -> dict[str, str]:
+    return {"user_id": c.user_id, "wallet": c.wallet, "share_percent": money_str(c.share_percent)}
 
 
-def asset_dict(row: RowMapping, creators: Sequence[RowMapping], files: Sequence[str] = ()) -> dict[str, Any]:
-    """The cacheable (JSON-safe) form of an asset; the servicer turns it into protobuf."""
+def _event_asset(asset: Asset) -> dict[str, Any]:
+    """The asset.created payload (see event_schemas/asset.created.v1.json)."""
     return {
-        "id": str(row["id"]),
-        "name": row["name"],
-        "asset_type": row["asset_type"],
-        "price": domain.format_eth(row["price"]),
-        "royalty_rate": domain.format_eth(row["royalty_rate"]),
-        "status": row["status"],
-        "listed": row["listed"],
-        "metadata": row["metadata"],
-        "utility_features": row["utility_features"],
-        "region": row["region"],
-        "ipfs_hash": row["ipfs_hash"],
-        "creator_user_id": row["creator_user_id"],
-        "owner_user_id": row["owner_user_id"],
-        "owner_wallet": row["owner_wallet"],
-        "token_id": row["token_id"] or "",
-        "contract_address": row["contract_address"] or "",
-        "mint_tx_hash": row["mint_tx_hash"] or "",
-        "risk_score": row["risk_score"] if row["risk_score"] is not None else -1,
-        "review_reasons": row["review_reasons"],
-        "reserved": row["reserved_by"] is not None,
-        "version": row["version"],
-        "created_at": _iso(row["created_at"]),
-        "updated_at": _iso(row["updated_at"]),
-        "creators": [
-            {"user_id": c["user_id"], "wallet": c["wallet"], "share_percent": domain.format_eth(c["share_percent"])}
-            for c in creators
-        ],
-        "file_cids": list(files),
+        "asset_id": asset.id, "name": asset.name, "asset_type": asset.asset_type, "price": money_str(asset.price),
+        "royalty_rate": money_str(asset.royalty_rate), "status": asset.status, "region": asset.region,
+        "owner_user_id": asset.owner_user_id, "owner_wallet": asset.owner_wallet,
+        "creator_user_id": asset.creator_user_id, "creators": [_creator_json(c) for c in asset.creators],
+        "ipfs_hash": asset.ipfs_hash, "utility_features": list(asset.utility_features),
     }
 
 
+def saga_data_json(data: SagaData) -> dict[str, Any]:
+    """A saga's typed data → its JSON column."""
+    if isinstance(data, PurchaseData):
+        return {
+            "price": money_str(data.price), "seller_user_id": data.seller_user_id,
+            "seller_wallet": data.seller_wallet, "token_id": data.token_id, "asset_type": data.asset_type,
+            "asset_version": data.asset_version, "risk_score": data.risk_score, "tx_hash": data.tx_hash,
+            "block_number": data.block_number, "payouts": [[a, str(w)] for a, w in data.payouts],
+            "auth_error": data.auth_error,
+        }
+    return {
+        "risk_score": data.risk_score, "reasons": list(data.reasons), "token_id": data.token_id,
+        "contract_address": data.contract_address, "tx_hash": data.tx_hash, "block_number": data.block_number,
+        "auth_error": data.auth_error,
+    }
+
+
+def saga_data(kind: str, raw: dict[str, Any] | None) -> SagaData:
+    """A saga's JSON column → its typed data (missing keys take their defaults)."""
+    d = raw or {}
+    if kind == domain.PURCHASE:
+        return PurchaseData(
+            price=Decimal(str(d.get("price") or "0")), seller_user_id=d.get("seller_user_id") or "",
+            seller_wallet=d.get("seller_wallet") or "", token_id=str(d.get("token_id") or ""),
+            asset_type=d.get("asset_type") or "", asset_version=int(d.get("asset_version") or 0),
+            risk_score=d.get("risk_score"), tx_hash=d.get("tx_hash") or "",
+            block_number=int(d.get("block_number") or 0),
+            payouts=tuple((str(a), int(w)) for a, w in d.get("payouts") or ()), auth_error=d.get("auth_error") or "")
+    return MintData(
+        risk_score=d.get("risk_score"), reasons=tuple(d.get("reasons") or ()), token_id=str(d.get("token_id") or ""),
+        contract_address=d.get("contract_address") or "", tx_hash=d.get("tx_hash") or "",
+        block_number=int(d.get("block_number") or 0), auth_error=d.get("auth_error") or "")
+
+
+def _saga(row: RowMapping) -> Saga:
+    return Saga(id=str(row["id"]), kind=row["kind"], asset_id=str(row["asset_id"]),
+                actor_user_id=row["actor_user_id"], actor_wallet=row["actor_wallet"],
+                idempotency_key=row["idempotency_key"], state=row["state"], data=saga_data(row["kind"], row["data"]),
+                error_code=row["error_code"], error=row["error"], retryable=row["retryable"],
+                attempts=row["attempts"], created_at=row["created_at"], updated_at=row["updated_at"])
+
+
+def _file(row: RowMapping) -> StoredFile:
+    return StoredFile(cid=row["cid"], size=row["size"], content_type=row["content_type"], filename=row["filename"],
+                      sha256=row["sha256"], uploader_user_id=row["uploader_user_id"], created_at=row["created_at"])
+
+
 class Repository:
-    """All SQL of the service; sync, called through `ipheron_libs.db.run_db`."""
+    """All SQL of the service; sync, each method one transaction, called through `ipheron_libs.db.run_db`."""
 
     def __init__(self, engine: Engine, *, owner: str, lease_seconds: float) -> None:
         self.engine = engine
@@ -275,24 +277,21 @@ class Repository:
 
     # ---------------------------------------------------------------- reads
 
-    def _load(self, conn: Connection, asset_id: str, *, lock: bool = False) -> RowMapping | None:
-        stmt = select(*_ASSET_COLUMNS).where(assets_t.c.id == asset_id)
-        if lock:
-            stmt = stmt.with_for_update()
-        return conn.execute(stmt).mappings().first()
-
-    def _creators(self, conn: Connection, ids: list[Any]) -> dict[str, list[RowMapping]]:
+    @staticmethod
+    def _creators(conn: Connection, ids: Iterable[Any]) -> dict[str, list[Creator]]:
         rows = conn.execute(
-            select(creators_t).where(creators_t.c.asset_id.in_(ids)).order_by(creators_t.c.asset_id, creators_t.c.position)
+            select(creators_t).where(creators_t.c.asset_id.in_(list(ids)))
+            .order_by(creators_t.c.asset_id, creators_t.c.position)
         ).mappings().all()
-        out: dict[str, list[RowMapping]] = {}
+        out: dict[str, list[Creator]] = {}
         for r in rows:
-            out.setdefault(str(r["asset_id"]), []).append(r)
+            out.setdefault(str(r["asset_id"]), []).append(Creator(r["user_id"], r["wallet"], r["share_percent"]))
         return out
 
-    def _files(self, conn: Connection, ids: list[Any]) -> dict[str, list[str]]:
+    @staticmethod
+    def _files(conn: Connection, ids: Iterable[Any]) -> dict[str, list[str]]:
         rows = conn.execute(
-            select(asset_files_t.c.asset_id, asset_files_t.c.cid).where(asset_files_t.c.asset_id.in_(ids))
+            select(asset_files_t.c.asset_id, asset_files_t.c.cid).where(asset_files_t.c.asset_id.in_(list(ids)))
             .order_by(asset_files_t.c.asset_id, asset_files_t.c.attached_seq)
         ).all()
         out: dict[str, list[str]] = {}
@@ -300,34 +299,53 @@ class Repository:
             out.setdefault(str(asset_id), []).append(cid)
         return out
 
-    def get_asset(self, asset_id: str) -> dict[str, Any] | None:
-        """One asset with its creators and files, or None."""
+    def _assets(self, conn: Connection, rows: Sequence[RowMapping]) -> list[Asset]:
+        """Rows with their creators and files (two queries for any number of rows)."""
+        if not rows:
+            return []
+        ids = [r["id"] for r in rows]
+        creators, files = self._creators(conn, ids), self._files(conn, ids)
+        return [_asset(r, creators.get(str(r["id"]), ()), files.get(str(r["id"]), ())) for r in rows]
+
+    def _read(self, conn: Connection, asset_id: str, *, lock: bool = False) -> Asset | None:
         if not _is_uuid(asset_id):
             return None
+        stmt = select(*_ASSET_COLUMNS).where(assets_t.c.id == asset_id)
+        if lock:
+            stmt = stmt.with_for_update()
+        row = conn.execute(stmt).mappings().first()
+        return self._assets(conn, [row])[0] if row is not None else None
+
+    def _lock(self, conn: Connection, asset_id: str) -> Asset:
+        """The asset, its row locked until the transaction ends; NotFound if there is none."""
+        asset = self._read(conn, asset_id, lock=True)
+        if asset is None:
+            raise NotFound(f"asset {asset_id} not found")
+        return asset
+
+    @staticmethod
+    def _write(conn: Connection, asset: Asset, **values: Any) -> Asset:
+        """Update the asset's row (bumping its version); the record as it is now."""
+        row = conn.execute(update(assets_t).where(assets_t.c.id == asset.id).values(
+            **values, version=assets_t.c.version + 1, updated_at=func.now()).returning(*_ASSET_COLUMNS)
+        ).mappings().one()
+        return _asset(row, asset.creators, asset.file_cids)
+
+    def get_asset(self, asset_id: str) -> Asset | None:
+        """One asset with its creators and files, or None (the row is read once)."""
         with self.engine.connect() as conn:
-            if self._load(conn, asset_id) is None:
-                return None
-            return self._get_in(conn, asset_id)
+            return self._read(conn, asset_id)
 
-    def _get_in(self, conn: Connection, asset_id: str) -> dict[str, Any]:
-        row = self._load(conn, asset_id)
-        assert row is not None
-        key = str(row["id"])
-        return asset_dict(row, self._creators(conn, [row["id"]]).get(key, []), self._files(conn, [row["id"]]).get(key, []))
-
-    def list_assets(self, f: AssetFilter) -> tuple[list[dict[str, Any]], int]:
+    def list_assets(self, f: AssetFilter) -> tuple[list[Asset], int]:
         """One page of assets matching the filter, and the total number matching."""
         page_q, count_q = self.list_queries(f)
         with self.engine.connect() as conn:
             rows = conn.execute(page_q).mappings().all()
             total = conn.execute(count_q).scalar_one()
-            ids = [r["id"] for r in rows]
-            creators = self._creators(conn, ids) if rows else {}
-            files = self._files(conn, ids) if rows else {}
-        return [asset_dict(r, creators.get(str(r["id"]), []), files.get(str(r["id"]), [])) for r in rows], int(total)
+            return self._assets(conn, rows), int(total)
 
     @staticmethod
-    def list_queries(f: AssetFilter) -> tuple[Any, Any]:
+    def list_queries(f: AssetFilter) -> tuple[Select[Any], Select[Any]]:
         """The page and count statements of ListAssets (tests EXPLAIN exactly these)."""
         conds: list[Any] = []
         if f.asset_type:
@@ -359,17 +377,20 @@ class Repository:
             count_q = count_q.where(where)
         return page_q.limit(f.per_page).offset((f.page - 1) * f.per_page), count_q
 
-    def provenance(self, asset_id: str) -> list[dict[str, Any]]:
-        """Mint, sales and transfers of an asset, oldest first."""
+    def provenance(self, asset_id: str) -> list[ProvenanceEntry]:
+        """Mint, sales and transfers of an asset, oldest first; NotFound for an unknown asset."""
         if not _is_uuid(asset_id):
             raise NotFound(f"asset {asset_id} not found")
         with self.engine.connect() as conn:
-            if self._load(conn, asset_id) is None:
+            if conn.execute(select(assets_t.c.id).where(assets_t.c.id == asset_id)).first() is None:
                 raise NotFound(f"asset {asset_id} not found")
             rows = conn.execute(
                 select(provenance_t).where(provenance_t.c.asset_id == asset_id).order_by(provenance_t.c.id)
             ).mappings().all()
-        return [dict(r) for r in rows]
+        return [ProvenanceEntry(kind=r["kind"], tx_hash=r["tx_hash"], block_number=r["block_number"],
+                                from_wallet=r["from_wallet"], to_wallet=r["to_wallet"], price=r["price"],
+                                purchase_id=str(r["purchase_id"]) if r["purchase_id"] else None,
+                                occurred_at=r["occurred_at"]) for r in rows]
 
     def content_owner(self, content_key: str) -> str | None:
         """The id of the asset already registered with this content, if any."""
@@ -377,9 +398,13 @@ class Repository:
             row = conn.execute(select(assets_t.c.id).where(assets_t.c.content_key == content_key)).first()
         return str(row[0]) if row else None
 
+    def asset_creators(self, asset_id: str) -> list[Creator]:
+        with self.engine.connect() as conn:
+            return self._creators(conn, [asset_id]).get(asset_id, [])
+
     # ---------------------------------------------------------------- create
 
-    def create_asset(self, new: domain.NewAsset, creators: list[Creator], actor: Actor) -> tuple[dict[str, Any], Saga]:
+    def create_asset(self, new: domain.NewAsset, creators: list[Creator], actor: Actor) -> tuple[Asset, Saga]:
         """Insert the asset (pending), its creators, its mint saga and asset.created, atomically.
 
         The unique content key makes a concurrent duplicate fail here even when both
@@ -389,84 +414,81 @@ class Repository:
         saga_id = uuid.uuid4()
         try:
             with self.engine.begin() as conn:
-                conn.execute(assets_t.insert().values(
+                row = conn.execute(assets_t.insert().values(
                     id=asset_id, name=new.name, asset_type=new.asset_type, price=new.price,
                     royalty_rate=new.royalty_rate, status=domain.PENDING, listed=True, metadata=new.metadata,
                     utility_features=new.utility_features, region=new.region, ipfs_hash=new.ipfs_hash,
                     content_key=new.content_key, creator_user_id=actor.user_id, owner_user_id=actor.user_id,
                     owner_wallet=actor.wallet, review_reasons=[], version=1,
-                ))
+                ).returning(*_ASSET_COLUMNS)).mappings().one()
                 conn.execute(creators_t.insert(), [
                     {"asset_id": asset_id, "position": i, "user_id": c.user_id, "wallet": c.wallet,
                      "share_percent": c.share_percent}
                     for i, c in enumerate(creators)
                 ])
-                conn.execute(sagas_t.insert().values(
+                saga_row = conn.execute(sagas_t.insert().values(
                     id=saga_id, kind=domain.MINT, asset_id=asset_id, actor_user_id=actor.user_id,
-                    actor_wallet=actor.wallet, idempotency_key=None, state=domain.ASSESSING, data={},
-                    lease_until=func.now() + self.lease, lease_owner=self.owner,
-                ))
-                asset = self._get_in(conn, str(asset_id))
+                    actor_wallet=actor.wallet, idempotency_key=None, state=domain.ASSESSING,
+                    data=saga_data_json(MintData()), lease_until=func.now() + self.lease, lease_owner=self.owner,
+                ).returning(*sagas_t.c)).mappings().one()
+                asset = _asset(row, creators)
                 events.emit(conn, "asset.created", actor.user_id, _event_asset(asset))
-                saga = Saga.from_row(conn.execute(select(sagas_t).where(sagas_t.c.id == saga_id)).mappings().one())
         except IntegrityError as exc:
             if "uq_assets_content_key" in str(exc.orig):
                 existing = self.content_owner(new.content_key)
                 raise Conflict(f"this content is already registered as asset {existing}", field="ipfs_hash") from None
             raise
-        return asset, saga
+        return asset, _saga(saga_row)
 
-    # ---------------------------------------------------------------- edit
+    # ---------------------------------------------------------------- owner changes (lock, decide, write)
 
-    def update_asset(self, asset_id: str, actor: Actor, changes: dict[str, Any]) -> dict[str, Any]:
-        """Apply owner changes (price, listed, metadata); PermissionDenied for anyone else."""
-        if not _is_uuid(asset_id):
-            raise NotFound(f"asset {asset_id} not found")
+    def update_asset(self, asset_id: str, actor: Actor, decide: Callable[[Asset], Edit]) -> Asset:
+        """Lock the asset, let `decide` check and shape the owner's edit, write it."""
         with self.engine.begin() as conn:
-            row = self._load(conn, asset_id, lock=True)
-            if row is None:
-                raise NotFound(f"asset {asset_id} not found")
-            if row["owner_user_id"] != actor.user_id:
-                raise PermissionDenied("only the owner can change this asset")
-            if row["status"] == domain.ARCHIVED:
-                raise FailedPrecondition("an archived asset cannot be changed")
-            if row["reserved_by"] is not None and ("price" in changes or changes.get("listed") is False):
-                raise Aborted("a purchase of this asset is in progress; try again shortly")
+            asset = self._lock(conn, asset_id)
+            edit = decide(asset)
             values: dict[str, Any] = {}
-            if "price" in changes:
-                values["price"] = changes["price"]
-            if "listed" in changes:
-                values["listed"] = changes["listed"]
-            if "metadata" in changes:
-                values["metadata"] = changes["metadata"]
-            conn.execute(update(assets_t).where(assets_t.c.id == asset_id).values(
-                **values, version=assets_t.c.version + 1, updated_at=func.now()))
-            asset = self._get_in(conn, asset_id)
+            if edit.price is not None:
+                values["price"] = edit.price
+            if edit.listed is not None:
+                values["listed"] = edit.listed
+            if edit.metadata is not None:
+                values["metadata"] = edit.metadata
+            asset = self._write(conn, asset, **values)
             events.emit(conn, "asset.updated", actor.user_id, {
-                "asset_id": asset_id, "changed": sorted(changes), "price": asset["price"], "listed": asset["listed"],
-                "status": asset["status"], "version": asset["version"],
+                "asset_id": asset.id, "changed": list(edit.changed), "price": money_str(asset.price),
+                "listed": asset.listed, "status": asset.status, "version": asset.version,
             })
-        return asset
+            return asset
 
-    def archive_asset(self, asset_id: str, actor: Actor) -> dict[str, Any]:
-        """Owner hides the asset for good; the row and its history stay."""
-        if not _is_uuid(asset_id):
-            raise NotFound(f"asset {asset_id} not found")
+    def archive_asset(self, asset_id: str, actor: Actor, decide: Callable[[Asset], bool]) -> Asset:
+        """Lock the asset; when `decide` says it changes, hide it for good (the row and history stay)."""
         with self.engine.begin() as conn:
-            row = self._load(conn, asset_id, lock=True)
-            if row is None:
-                raise NotFound(f"asset {asset_id} not found")
-            if row["owner_user_id"] != actor.user_id:
-                raise PermissionDenied("only the owner can archive this asset")
-            if row["reserved_by"] is not None:
-                raise Aborted("a purchase of this asset is in progress; try again shortly")
-            if row["status"] != domain.ARCHIVED:
-                conn.execute(update(assets_t).where(assets_t.c.id == asset_id).values(
-                    status=domain.ARCHIVED, listed=False, version=assets_t.c.version + 1, updated_at=func.now()))
-                events.emit(conn, "asset.updated", actor.user_id, {
-                    "asset_id": asset_id, "changed": ["status", "listed"], "status": domain.ARCHIVED, "listed": False,
-                })
-            return self._get_in(conn, asset_id)
+            asset = self._lock(conn, asset_id)
+            if not decide(asset):
+                return asset
+            asset = self._write(conn, asset, status=domain.ARCHIVED, listed=False)
+            events.emit(conn, "asset.updated", actor.user_id, {
+                "asset_id": asset.id, "changed": ["status", "listed"], "status": domain.ARCHIVED, "listed": False,
+            })
+            return asset
+
+    def attach_file(self, asset_id: str, actor: Actor, cid: str, decide: Callable[[Asset], None]) -> Asset:
+        """Lock the asset, let `decide` allow it, link a stored file to it (idempotent)."""
+        with self.engine.begin() as conn:
+            asset = self._lock(conn, asset_id)
+            decide(asset)
+            if conn.execute(select(files_t.c.cid).where(files_t.c.cid == cid)).first() is None:
+                raise NotFound(f"file {cid} not found; upload it first")
+            added = conn.execute(insert(asset_files_t).values(asset_id=asset_id, cid=cid)
+                                 .on_conflict_do_nothing().returning(asset_files_t.c.cid)).first()
+            if added is None:
+                return asset
+            asset = self._write(conn, asset)
+            events.emit(conn, "asset.updated", actor.user_id, {"asset_id": asset_id, "changed": ["files"],
+                                                               "file_cid": cid})
+            files = self._files(conn, [asset.id]).get(asset.id, [])
+            return replace(asset, file_cids=tuple(files))
 
     # ---------------------------------------------------------------- sagas
 
@@ -475,19 +497,7 @@ class Repository:
             return None
         with self.engine.connect() as conn:
             row = conn.execute(select(sagas_t).where(sagas_t.c.id == saga_id)).mappings().first()
-        return Saga.from_row(row) if row else None
-
-    def claim(self, saga_id: str) -> Saga | None:
-        """Take the lease of one saga if nobody holds it and it is not finished."""
-        with self.engine.begin() as conn:
-            row = conn.execute(
-                update(sagas_t)
-                .where(sagas_t.c.id == saga_id, sagas_t.c.state.not_in(domain.TERMINAL_STATES),
-                       or_(sagas_t.c.lease_until.is_(None), sagas_t.c.lease_until < func.now()))
-                .values(lease_until=func.now() + self.lease, lease_owner=self.owner, attempts=sagas_t.c.attempts + 1)
-                .returning(*sagas_t.c)
-            ).mappings().first()
-        return Saga.from_row(row) if row else None
+        return _saga(row) if row else None
 
     def claim_due(self, limit: int) -> list[Saga]:
         """Lease up to `limit` unfinished sagas that are due and not leased (crash leftovers, retries)."""
@@ -517,19 +527,20 @@ class Repository:
                 .values(lease_until=func.now() + self.lease, lease_owner=self.owner, attempts=sagas_t.c.attempts + 1)
                 .returning(*sagas_t.c)
             ).mappings().all()
-        return [Saga.from_row(r) for r in rows]
+        return [_saga(r) for r in rows]
 
-    def advance(self, saga_id: str, expected: str, new_state: str, data: dict[str, Any] | None = None) -> Saga:
-        """Move a saga from `expected` to `new_state` (merging data); Aborted if someone moved it first."""
+    def advance(self, saga_id: str, expected: str, new_state: str, data: SagaData | None = None) -> Saga:
+        """Move a saga from `expected` to `new_state` (with its new data); Aborted if someone moved it first."""
         with self.engine.begin() as conn:
             return self._advance(conn, saga_id, expected, new_state, data)
 
     def _advance(self, conn: Connection, saga_id: str, expected: str, new_state: str,
-                 data: dict[str, Any] | None = None, *, release: bool = False) -> Saga:
+                 data: SagaData | None = None) -> Saga:
         values: dict[str, Any] = {"state": new_state, "updated_at": func.now()}
-        if data:
-            values["data"] = sagas_t.c.data.op("||")(bindparam(None, data, type_=JSONB))
-        if release or new_state in domain.TERMINAL_STATES:
+        if data is not None:
+            # Whole-value write is safe: the state guard below makes this the only writer of the step.
+            values["data"] = saga_data_json(data)
+        if new_state in domain.TERMINAL_STATES:
             values["lease_until"] = None
         else:
             values["lease_until"] = func.now() + self.lease  # renew: the next step may take a full deadline
@@ -539,7 +550,7 @@ class Repository:
         ).mappings().first()
         if row is None:
             raise Aborted(f"saga {saga_id} is no longer in state {expected}")
-        return Saga.from_row(row)
+        return _saga(row)
 
     def retry_later(self, saga_id: str, delay_seconds: float, reason: str) -> None:
         """Release the lease and schedule the saga's next attempt (transient failure)."""
@@ -550,56 +561,50 @@ class Repository:
 
     # ---------------------------------------------------------------- mint saga steps
 
-    def record_assessment(self, saga: Saga, *, score: int | None, reasons: list[str], hold: bool,
-                          unavailable: bool, retry_in: float) -> tuple[dict[str, Any], Saga]:
-        """Store the AI outcome: hold for review, keep retrying the check, or move on to minting."""
+    def record_assessment(self, saga: Saga, outcome: domain.Assessment, *, retry_in: float) -> Saga:
+        """Store the AI outcome on the asset and move the saga to `outcome.next_state`
+        (staying in `assessing`, with a retry scheduled, when there was no answer)."""
         with self.engine.begin() as conn:
-            values: dict[str, Any] = {"review_reasons": reasons, "version": assets_t.c.version + 1, "updated_at": func.now()}
-            if score is not None:
-                values["risk_score"] = score
-            if hold or unavailable:
-                values["status"] = domain.PENDING_REVIEW
-            else:
-                values["status"] = domain.PENDING
+            values: dict[str, Any] = {"review_reasons": list(outcome.reasons), "status": outcome.status,
+                                      "version": assets_t.c.version + 1, "updated_at": func.now()}
+            if outcome.score is not None:
+                values["risk_score"] = outcome.score
             conn.execute(update(assets_t).where(assets_t.c.id == saga.asset_id).values(**values))
-            if unavailable:
-                conn.execute(update(sagas_t).where(sagas_t.c.id == saga.id).values(
+            if outcome.next_state == domain.ASSESSING:
+                row = conn.execute(update(sagas_t).where(sagas_t.c.id == saga.id).values(
                     lease_until=None, next_attempt_at=func.now() + dt.timedelta(seconds=retry_in),
-                    error="risk check unavailable", updated_at=func.now()))
-                new = Saga.from_row(conn.execute(select(sagas_t).where(sagas_t.c.id == saga.id)).mappings().one())
-            elif hold:
-                new = self._advance(conn, saga.id, domain.ASSESSING, domain.HELD, {"risk_score": score, "reasons": reasons})
+                    error="risk check unavailable", updated_at=func.now()).returning(*sagas_t.c)).mappings().one()
+                new = _saga(row)
             else:
-                new = self._advance(conn, saga.id, domain.ASSESSING, domain.MINTING, {"risk_score": score})
-            if hold or unavailable:
+                reasons = outcome.reasons if outcome.next_state == domain.HELD else ()
+                new = self._advance(conn, saga.id, domain.ASSESSING, outcome.next_state,
+                                    MintData(risk_score=outcome.score, reasons=reasons))
+            if outcome.flagged:
                 events.emit(conn, "asset.updated", saga.actor_user_id, {
                     "asset_id": saga.asset_id, "changed": ["status"], "status": domain.PENDING_REVIEW,
-                    "review_reasons": reasons,
+                    "review_reasons": list(outcome.reasons),
                 })
-            return self._get_in(conn, saga.asset_id), new
+            return new
 
-    def mark_minted(self, saga: Saga, *, token_id: str, contract_address: str, tx_hash: str,
-                    block_number: int) -> tuple[dict[str, Any], Saga]:
+    def mark_minted(self, saga: Saga, minted: MintData) -> Saga:
         """Mint confirmed: the asset becomes active with its token, and provenance gets its first entry."""
         with self.engine.begin() as conn:
-            new = self._advance(conn, saga.id, domain.MINTING, domain.MINTED, {
-                "token_id": token_id, "contract_address": contract_address, "tx_hash": tx_hash,
-                "block_number": block_number})
-            conn.execute(update(assets_t).where(assets_t.c.id == saga.asset_id).values(
-                status=domain.ACTIVE, token_id=token_id, contract_address=contract_address, mint_tx_hash=tx_hash,
-                review_reasons=[], version=assets_t.c.version + 1, updated_at=func.now()))
-            asset = self._get_in(conn, saga.asset_id)
+            new = self._advance(conn, saga.id, domain.MINTING, domain.MINTED, minted)
+            row = conn.execute(update(assets_t).where(assets_t.c.id == saga.asset_id).values(
+                status=domain.ACTIVE, token_id=minted.token_id, contract_address=minted.contract_address,
+                mint_tx_hash=minted.tx_hash, review_reasons=[], version=assets_t.c.version + 1,
+                updated_at=func.now()).returning(assets_t.c.owner_wallet)).one()
             conn.execute(insert(provenance_t).values(
-                asset_id=saga.asset_id, kind="mint", tx_hash=tx_hash, block_number=block_number,
-                from_wallet="0x" + "0" * 40, to_wallet=asset["owner_wallet"], price=None, purchase_id=None,
+                asset_id=saga.asset_id, kind="mint", tx_hash=minted.tx_hash, block_number=minted.block_number,
+                from_wallet=_ZERO_WALLET, to_wallet=row.owner_wallet, price=None, purchase_id=None,
             ).on_conflict_do_nothing())
             events.emit(conn, "asset.updated", saga.actor_user_id, {
                 "asset_id": saga.asset_id, "changed": ["status", "token_id"], "status": domain.ACTIVE,
-                "token_id": token_id, "contract_address": contract_address, "tx_hash": tx_hash,
+                "token_id": minted.token_id, "contract_address": minted.contract_address, "tx_hash": minted.tx_hash,
             })
-            return asset, new
+            return new
 
-    def fail_mint(self, saga: Saga, reason: str) -> dict[str, Any]:
+    def fail_mint(self, saga: Saga, reason: str) -> None:
         """The chain refused the mint for good: the asset is kept, marked failed."""
         with self.engine.begin() as conn:
             conn.execute(update(sagas_t).where(sagas_t.c.id == saga.id).values(
@@ -609,70 +614,47 @@ class Repository:
                 updated_at=func.now()))
             events.emit(conn, "asset.updated", saga.actor_user_id, {
                 "asset_id": saga.asset_id, "changed": ["status"], "status": domain.FAILED})
-            return self._get_in(conn, saga.asset_id)
 
     # ---------------------------------------------------------------- purchase saga steps
 
-    def reserve(self, asset_id: str, buyer: Actor, key: str, max_price: Decimal | None) -> tuple[Saga, bool]:
-        """Idempotent start of a purchase: return the saga for (buyer, key), or reserve the asset.
+    def reserve(self, asset_id: str, buyer: Actor, key: str,
+                decide: Callable[[Asset], PurchaseData]) -> tuple[Saga, bool]:
+        """Idempotent start of a purchase: the saga for (buyer, key), or lock the asset, let
+        `decide` say what the purchase reserves, and reserve it. Returns (saga, created).
 
         The asset row is locked (FOR UPDATE), so among concurrent buyers exactly one
-        sees it free and reserves it; the others get Aborted (409).
+        sees it free and reserves it; `decide` refuses the others.
         """
-        existing = self._find_purchase(buyer.user_id, key)
+        existing = self.find_purchase(buyer.user_id, key)
         if existing is not None:
-            return self._check_replay(existing, asset_id), False
-        if not _is_uuid(asset_id):
-            raise NotFound(f"asset {asset_id} not found")
+            return existing, False
         saga_id = uuid.uuid4()
         try:
             with self.engine.begin() as conn:
-                row = self._load(conn, asset_id, lock=True)
-                if row is None:
-                    raise NotFound(f"asset {asset_id} not found")
-                if row["owner_user_id"] == buyer.user_id or row["owner_wallet"] == buyer.wallet:
-                    raise FailedPrecondition("you already own this asset")
-                if row["reserved_by"] is not None:
-                    raise Aborted("another purchase of this asset is in progress")
-                if row["status"] != domain.ACTIVE:
-                    raise Aborted(f"asset is {row['status']}, not for sale")
-                if not row["listed"]:
-                    raise Aborted("asset is not listed for sale")
-                if max_price is not None and row["price"] > max_price:
-                    raise FailedPrecondition(
-                        f"the price is {domain.format_eth(row['price'])} ETH, above your max_price")
-                data = {"price": domain.format_eth(row["price"]), "seller_user_id": row["owner_user_id"],
-                        "seller_wallet": row["owner_wallet"], "token_id": row["token_id"],
-                        "asset_type": row["asset_type"],
-                        "asset_version": row["version"]}
-                conn.execute(sagas_t.insert().values(
+                data = decide(self._lock(conn, asset_id))
+                row = conn.execute(sagas_t.insert().values(
                     id=saga_id, kind=domain.PURCHASE, asset_id=asset_id, actor_user_id=buyer.user_id,
-                    actor_wallet=buyer.wallet, idempotency_key=key, state=domain.RESERVED, data=data,
-                    lease_until=func.now() + self.lease, lease_owner=self.owner))
+                    actor_wallet=buyer.wallet, idempotency_key=key, state=domain.RESERVED,
+                    data=saga_data_json(data), lease_until=func.now() + self.lease, lease_owner=self.owner,
+                ).returning(*sagas_t.c)).mappings().one()
                 conn.execute(update(assets_t).where(assets_t.c.id == asset_id).values(
                     reserved_by=saga_id, version=assets_t.c.version + 1, updated_at=func.now()))
-                saga = Saga.from_row(conn.execute(select(sagas_t).where(sagas_t.c.id == saga_id)).mappings().one())
         except IntegrityError as exc:
             # The same buyer sent the same key twice at once: the other request created it.
             if "uq_sagas_idempotency" not in str(exc.orig):
                 raise
-            existing = self._find_purchase(buyer.user_id, key)
+            existing = self.find_purchase(buyer.user_id, key)
             assert existing is not None
-            return self._check_replay(existing, asset_id), False
-        return saga, True
+            return existing, False
+        return _saga(row), True
 
-    def _find_purchase(self, buyer_user_id: str, key: str) -> Saga | None:
+    def find_purchase(self, buyer_user_id: str, key: str) -> Saga | None:
+        """The purchase saga a buyer started with this idempotency key, if any."""
         with self.engine.connect() as conn:
             row = conn.execute(select(sagas_t).where(
                 sagas_t.c.kind == domain.PURCHASE, sagas_t.c.actor_user_id == buyer_user_id,
                 sagas_t.c.idempotency_key == key)).mappings().first()
-        return Saga.from_row(row) if row else None
-
-    @staticmethod
-    def _check_replay(saga: Saga, asset_id: str) -> Saga:
-        if saga.asset_id != asset_id:
-            raise InvalidArgument("this Idempotency-Key was already used for another asset", field="idempotency_key")
-        return saga
+        return _saga(row) if row else None
 
     def compensate_purchase(self, saga: Saga, *, expected: str, code: str, reason: str,
                             retryable: bool = False) -> Saga:
@@ -691,17 +673,15 @@ class Repository:
             conn.execute(update(assets_t).where(assets_t.c.id == saga.asset_id,
                                                 assets_t.c.reserved_by == saga.id).values(
                 reserved_by=None, version=assets_t.c.version + 1, updated_at=func.now()))
-            return Saga.from_row(row)
+            return _saga(row)
 
-    def record_sale(self, saga: Saga, *, tx_hash: str, block_number: int) -> Saga:
-        """The chain sale is confirmed: move ownership, write provenance and events, in one transaction.
-
-        Guarded by the saga state, so a recovery loop and a late request cannot both record it.
-        """
+    def record_sale(self, saga: Saga) -> Saga:
+        """The chain sale (in the saga's data) is confirmed: move ownership, write provenance and
+        events, in one transaction. Guarded by the saga state, so a recovery loop and a late
+        request cannot both record it."""
+        d = saga.purchase
         with self.engine.begin() as conn:
-            new = self._advance(conn, saga.id, domain.BOUGHT, domain.RECORDED,
-                                {"tx_hash": tx_hash, "block_number": block_number})
-            d = new.data
+            new = self._advance(conn, saga.id, domain.BOUGHT, domain.RECORDED)
             moved = conn.execute(update(assets_t).where(assets_t.c.id == saga.asset_id,
                                                         assets_t.c.reserved_by == saga.id).values(
                 owner_user_id=saga.actor_user_id, owner_wallet=saga.actor_wallet, listed=False, reserved_by=None,
@@ -709,34 +689,32 @@ class Repository:
             if moved != 1:
                 # Cannot happen while reservations are only released by this saga; refuse loudly.
                 raise FailedPrecondition(f"asset {saga.asset_id} is not reserved by purchase {saga.id}")
-            price = Decimal(d["price"])
             for kind in ("sale", "transfer"):
                 conn.execute(insert(provenance_t).values(
-                    asset_id=saga.asset_id, kind=kind, tx_hash=tx_hash, block_number=block_number,
-                    from_wallet=d["seller_wallet"], to_wallet=saga.actor_wallet,
-                    price=price if kind == "sale" else None, purchase_id=saga.id,
+                    asset_id=saga.asset_id, kind=kind, tx_hash=d.tx_hash, block_number=d.block_number,
+                    from_wallet=d.seller_wallet, to_wallet=saga.actor_wallet,
+                    price=d.price if kind == "sale" else None, purchase_id=saga.id,
                 ).on_conflict_do_nothing())
             creators = self._creators(conn, [saga.asset_id]).get(saga.asset_id, [])
             events.emit(conn, "asset.sold", saga.actor_user_id, {
-                "asset_id": saga.asset_id, "asset_type": d.get("asset_type"), "purchase_id": saga.id,
-                "price": d["price"], "currency": "ETH",
-                "seller_user_id": d["seller_user_id"], "seller_wallet": d["seller_wallet"],
+                "asset_id": saga.asset_id, "asset_type": d.asset_type, "purchase_id": saga.id,
+                "price": money_str(d.price), "currency": "ETH",
+                "seller_user_id": d.seller_user_id, "seller_wallet": d.seller_wallet,
                 "buyer_user_id": saga.actor_user_id, "buyer_wallet": saga.actor_wallet,
-                "tx_hash": tx_hash, "block_number": block_number, "token_id": d.get("token_id"),
-                "creators": [{"user_id": c["user_id"], "wallet": c["wallet"],
-                              "share_percent": domain.format_eth(c["share_percent"])} for c in creators],
+                "tx_hash": d.tx_hash, "block_number": d.block_number, "token_id": d.token_id,
+                "creators": [_creator_json(c) for c in creators],
             })
             events.emit(conn, "asset.transferred", saga.actor_user_id, {
-                "asset_id": saga.asset_id, "from_wallet": d["seller_wallet"], "to_wallet": saga.actor_wallet,
-                "from_user_id": d["seller_user_id"], "to_user_id": saga.actor_user_id, "tx_hash": tx_hash,
-                "token_id": d.get("token_id"),
+                "asset_id": saga.asset_id, "from_wallet": d.seller_wallet, "to_wallet": saga.actor_wallet,
+                "from_user_id": d.seller_user_id, "to_user_id": saga.actor_user_id, "tx_hash": d.tx_hash,
+                "token_id": d.token_id,
             })
             return new
 
     # ---------------------------------------------------------------- files
 
     def store_file(self, *, cid: str, content: bytes, content_type: str, filename: str, sha256: str,
-                   uploader: str) -> tuple[dict[str, Any], bool]:
+                   uploader: str) -> tuple[StoredFile, bool]:
         """Store content under its CID once; returns (file, created)."""
         with self.engine.begin() as conn:
             created = conn.execute(insert(files_t).values(
@@ -744,52 +722,15 @@ class Repository:
                 uploader_user_id=uploader, content=content,
             ).on_conflict_do_nothing().returning(files_t.c.cid)).first() is not None
             row = conn.execute(select(*_FILE_COLUMNS).where(files_t.c.cid == cid)).mappings().one()
-        return dict(row), created
+        return _file(row), created
 
-    def get_file(self, cid: str, *, with_content: bool) -> tuple[dict[str, Any], bytes] | None:
+    def get_file(self, cid: str, *, with_content: bool) -> tuple[StoredFile, bytes] | None:
         cols = [*_FILE_COLUMNS, files_t.c.content] if with_content else _FILE_COLUMNS
         with self.engine.connect() as conn:
             row = conn.execute(select(*cols).where(files_t.c.cid == cid)).mappings().first()
         if row is None:
             return None
-        meta = {k: v for k, v in row.items() if k != "content"}
-        return meta, bytes(row["content"]) if with_content else b""
-
-    def attach_file(self, asset_id: str, actor: Actor, cid: str) -> dict[str, Any]:
-        """Owner links a stored file to the asset (idempotent)."""
-        if not _is_uuid(asset_id):
-            raise NotFound(f"asset {asset_id} not found")
-        with self.engine.begin() as conn:
-            row = self._load(conn, asset_id, lock=True)
-            if row is None:
-                raise NotFound(f"asset {asset_id} not found")
-            if row["owner_user_id"] != actor.user_id:
-                raise PermissionDenied("only the owner can attach files to this asset")
-            if row["status"] == domain.ARCHIVED:
-                raise FailedPrecondition("an archived asset cannot be changed")
-            if conn.execute(select(files_t.c.cid).where(files_t.c.cid == cid)).first() is None:
-                raise NotFound(f"file {cid} not found; upload it first")
-            added = conn.execute(insert(asset_files_t).values(asset_id=asset_id, cid=cid)
-                                 .on_conflict_do_nothing().returning(asset_files_t.c.cid)).first()
-            if added is not None:
-                conn.execute(update(assets_t).where(assets_t.c.id == asset_id).values(
-                    version=assets_t.c.version + 1, updated_at=func.now()))
-                events.emit(conn, "asset.updated", actor.user_id, {"asset_id": asset_id, "changed": ["files"],
-                                                                   "file_cid": cid})
-            return self._get_in(conn, asset_id)
-
-    def asset_creators(self, asset_id: str) -> list[Creator]:
-        with self.engine.connect() as conn:
-            rows = self._creators(conn, [asset_id]).get(asset_id, [])
-        return [Creator(r["user_id"], r["wallet"], r["share_percent"]) for r in rows]
-
-
-def _event_asset(asset: dict[str, Any]) -> dict[str, Any]:
-    keys = ("id", "name", "asset_type", "price", "royalty_rate", "status", "region", "owner_user_id", "owner_wallet",
-            "creator_user_id", "creators", "ipfs_hash", "utility_features")
-    out = {k: asset[k] for k in keys}
-    out["asset_id"] = out.pop("id")
-    return out
+        return _file(row), bytes(row["content"]) if with_content else b""
 
 
 def _is_uuid(value: str) -> bool:

@@ -1,28 +1,20 @@
-"""gRPC servicer: protobuf <-> the application's plain values, nothing else."""
+"""gRPC servicer: protobuf <-> the domain records, nothing else."""
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 import grpc
 import orjson
-from google.protobuf.timestamp_pb2 import Timestamp
 from ipheron.assets.v1 import assets_service_pb2 as pb
 from ipheron.assets.v1 import assets_service_pb2_grpc as pb_grpc
 from ipheron.common.v1 import common_pb2
-from ipheron_libs.errors import (
-    Aborted,
-    DomainError,
-    FailedPrecondition,
-    InvalidArgument,
-    PermissionDenied,
-    Unavailable,
-)
+from ipheron_libs.errors import InvalidArgument
+from ipheron_libs.wire import money_str, to_timestamp
 
 from assets_service import domain
-from assets_service.repository import Actor, AssetFilter, Saga
-from assets_service.service import AssetsApp
+from assets_service.domain import Actor, Asset, AssetFilter, ProvenanceEntry, Purchase, StoredFile
+from assets_service.service import AssetsService
 
 _TYPE_TO_PB = {name: getattr(pb, f"ASSET_TYPE_{name.upper()}") for name in domain.ASSET_TYPES}
 _TYPE_FROM_PB = {v: k for k, v in _TYPE_TO_PB.items()}
@@ -38,66 +30,70 @@ _SAGA_TO_PB = {
     domain.SAGA_FAILED: pb.PURCHASE_STATE_FAILED,
 }
 _SORT = {pb.ASSET_SORT_FIELD_PRICE: "price", pb.ASSET_SORT_FIELD_NAME: "name", pb.ASSET_SORT_FIELD_CREATED: "created"}
-_FAILURES: dict[str, type[DomainError]] = {
-    "UNAVAILABLE": Unavailable,
-    "PERMISSION_DENIED": PermissionDenied,
-    "ABORTED": Aborted,
-    "INVALID_ARGUMENT": InvalidArgument,
-}
+_PROVENANCE = {"mint": pb.PROVENANCE_KIND_MINT, "sale": pb.PROVENANCE_KIND_SALE,
+               "transfer": pb.PROVENANCE_KIND_TRANSFER}
 
 
-def _ts(value: str | dt.datetime | None) -> Timestamp:
-    ts = Timestamp()
-    if value:
-        ts.FromDatetime(dt.datetime.fromisoformat(value) if isinstance(value, str) else value)
-    return ts
+def _eth(amount: Any) -> common_pb2.Money:
+    return common_pb2.Money(amount=money_str(amount), currency="ETH")
 
 
 def _actor(a: pb.Actor) -> Actor:
     return Actor(user_id=a.user_id, wallet=a.wallet.lower())
 
 
-def asset_pb(a: dict[str, Any]) -> pb.Asset:
-    """The wire form of an asset dict (as cached)."""
+def _require_actor(a: pb.Actor) -> Actor:
+    if not a.user_id:
+        raise InvalidArgument("actor.user_id is required", field="actor")
+    return _actor(a)
+
+
+def asset_pb(a: Asset) -> pb.Asset:
+    """The wire form of an asset."""
     return pb.Asset(
-        id=a["id"], name=a["name"], asset_type=_TYPE_TO_PB[a["asset_type"]],
-        price=common_pb2.Money(amount=a["price"], currency="ETH"), royalty_rate=a["royalty_rate"],
-        status=_STATUS_TO_PB[a["status"]], listed=a["listed"], metadata_json=orjson.dumps(a["metadata"]).decode(),
-        utility_features=a["utility_features"], region=a["region"],
-        creators=[pb.CreatorShare(**c) for c in a["creators"]], owner_user_id=a["owner_user_id"],
-        owner_wallet=a["owner_wallet"], ipfs_hash=a["ipfs_hash"], token_id=a["token_id"],
-        contract_address=a["contract_address"], mint_tx_hash=a["mint_tx_hash"], review_reasons=a["review_reasons"],
-        risk_score=a["risk_score"], reserved=a["reserved"], version=a["version"], created_at=_ts(a["created_at"]),
-        updated_at=_ts(a["updated_at"]), file_cids=a.get("file_cids", []),
+        id=a.id, name=a.name, asset_type=_TYPE_TO_PB[a.asset_type], price=_eth(a.price),
+        royalty_rate=money_str(a.royalty_rate), status=_STATUS_TO_PB[a.status], listed=a.listed,
+        metadata_json=orjson.dumps(a.metadata).decode(), utility_features=a.utility_features, region=a.region,
+        creators=[pb.CreatorShare(user_id=c.user_id, wallet=c.wallet, share_percent=money_str(c.share_percent))
+                  for c in a.creators],
+        owner_user_id=a.owner_user_id, owner_wallet=a.owner_wallet, ipfs_hash=a.ipfs_hash, token_id=a.token_id,
+        contract_address=a.contract_address, mint_tx_hash=a.mint_tx_hash, review_reasons=a.review_reasons,
+        risk_score=a.risk_score if a.risk_score is not None else -1, reserved=a.reserved, version=a.version,
+        created_at=to_timestamp(a.created_at), updated_at=to_timestamp(a.updated_at), file_cids=a.file_cids,
     )
 
 
-def file_pb(f: dict[str, Any]) -> pb.StoredFile:
-    return pb.StoredFile(cid=f["cid"], size=f["size"], content_type=f["content_type"], filename=f["filename"],
-                         sha256=f["sha256"], uploader_user_id=f["uploader_user_id"], created_at=_ts(f["created_at"]))
+def file_pb(f: StoredFile) -> pb.StoredFile:
+    return pb.StoredFile(cid=f.cid, size=f.size, content_type=f.content_type, filename=f.filename, sha256=f.sha256,
+                         uploader_user_id=f.uploader_user_id, created_at=to_timestamp(f.created_at))
 
 
-def purchase_pb(s: Saga) -> pb.Purchase:
-    d = s.data
+def purchase_pb(p: Purchase) -> pb.Purchase:
     return pb.Purchase(
-        id=s.id, asset_id=s.asset_id, buyer_user_id=s.actor_user_id, buyer_wallet=s.actor_wallet,
-        seller_user_id=d.get("seller_user_id", ""), seller_wallet=d.get("seller_wallet", ""),
-        price=common_pb2.Money(amount=d.get("price", ""), currency="ETH"), state=_SAGA_TO_PB[s.state],
-        tx_hash=d.get("tx_hash", ""), block_number=int(d.get("block_number") or 0),
-        failure_reason=(s.error or "") if s.state == domain.SAGA_FAILED else "",
-        created_at=_ts(s.created_at), updated_at=_ts(s.updated_at),
+        id=p.id, asset_id=p.asset_id, buyer_user_id=p.buyer_user_id, buyer_wallet=p.buyer_wallet,
+        seller_user_id=p.seller_user_id, seller_wallet=p.seller_wallet, price=_eth(p.price),
+        state=_SAGA_TO_PB[p.state], tx_hash=p.tx_hash, block_number=p.block_number, failure_reason=p.failure_reason,
+        created_at=to_timestamp(p.created_at), updated_at=to_timestamp(p.updated_at),
     )
+
+
+def provenance_pb(e: ProvenanceEntry) -> pb.ProvenanceEntry:
+    return pb.ProvenanceEntry(
+        kind=_PROVENANCE[e.kind], tx_hash=e.tx_hash, block_number=e.block_number or 0,
+        from_wallet=e.from_wallet or "", to_wallet=e.to_wallet or "",
+        price=_eth(e.price) if e.price is not None else None, purchase_id=e.purchase_id or "",
+        occurred_at=to_timestamp(e.occurred_at))
 
 
 class AssetsServicer(pb_grpc.AssetsServiceServicer):
     """AssetsService over gRPC."""
 
-    def __init__(self, app: AssetsApp) -> None:
-        self.app = app
+    def __init__(self, service: AssetsService) -> None:
+        self.service = service
 
-    async def CreateAsset(self, request: pb.CreateAssetRequest, context: grpc.aio.ServicerContext) -> pb.CreateAssetResponse:
-        if not request.actor.user_id:
-            raise InvalidArgument("actor.user_id is required", field="actor")
+    async def CreateAsset(self, request: pb.CreateAssetRequest,
+                          context: grpc.aio.ServicerContext) -> pb.CreateAssetResponse:
+        actor = _require_actor(request.actor)
         if request.asset_type not in _TYPE_FROM_PB:
             raise InvalidArgument("asset_type is required", field="asset_type")
         try:
@@ -113,13 +109,14 @@ class AssetsServicer(pb_grpc.AssetsServiceServicer):
         }
         if request.royalty_rate:
             data["royalty_rate"] = request.royalty_rate
-        asset = await self.app.create_asset(_actor(request.actor), data)
+        asset = await self.service.create_asset(actor, data)
         return pb.CreateAssetResponse(asset=asset_pb(asset))
 
     async def GetAsset(self, request: pb.GetAssetRequest, context: grpc.aio.ServicerContext) -> pb.GetAssetResponse:
-        return pb.GetAssetResponse(asset=asset_pb(await self.app.get_asset(request.asset_id)))
+        return pb.GetAssetResponse(asset=asset_pb(await self.service.get_asset(request.asset_id)))
 
-    async def ListAssets(self, request: pb.ListAssetsRequest, context: grpc.aio.ServicerContext) -> pb.ListAssetsResponse:
+    async def ListAssets(self, request: pb.ListAssetsRequest,
+                         context: grpc.aio.ServicerContext) -> pb.ListAssetsResponse:
         page = request.page.page or 1
         per_page = request.page.per_page or 20
         if page < 1 or not 1 <= per_page <= 100:
@@ -137,58 +134,49 @@ class AssetsServicer(pb_grpc.AssetsServiceServicer):
             max_price=domain.parse_decimal(request.max_price, "max_price", max_places=18) if request.max_price else None,
             q=q or None, sort=sort, descending=descending, page=page, per_page=per_page,
         )
-        assets, total = await self.app.list_assets(f)
+        assets, total = await self.service.list_assets(f)
         return pb.ListAssetsResponse(assets=[asset_pb(a) for a in assets],
                                      page=common_pb2.PageInfo(page=page, per_page=per_page, total=total))
 
-    async def UpdateAsset(self, request: pb.UpdateAssetRequest, context: grpc.aio.ServicerContext) -> pb.UpdateAssetResponse:
-        if not request.actor.user_id:
-            raise InvalidArgument("actor.user_id is required", field="actor")
-        asset = await self.app.update_asset(
-            _actor(request.actor), request.asset_id, list(request.update_mask.paths),
-            {"price": request.price, "listed": request.listed, "metadata_json": request.metadata_json})
-        return pb.UpdateAssetResponse(asset=asset_pb(asset))
+    async def UpdateAsset(self, request: pb.UpdateAssetRequest,
+                          context: grpc.aio.ServicerContext) -> pb.UpdateAssetResponse:
+        actor = _require_actor(request.actor)
+        edit = domain.parse_edit(list(request.update_mask.paths), request.price, request.listed,
+                                 request.metadata_json)
+        return pb.UpdateAssetResponse(asset=asset_pb(await self.service.update_asset(actor, request.asset_id, edit)))
 
-    async def ArchiveAsset(self, request: pb.ArchiveAssetRequest, context: grpc.aio.ServicerContext) -> pb.ArchiveAssetResponse:
-        if not request.actor.user_id:
-            raise InvalidArgument("actor.user_id is required", field="actor")
-        asset = await self.app.archive_asset(_actor(request.actor), request.asset_id)
-        return pb.ArchiveAssetResponse(asset=asset_pb(asset))
+    async def ArchiveAsset(self, request: pb.ArchiveAssetRequest,
+                           context: grpc.aio.ServicerContext) -> pb.ArchiveAssetResponse:
+        actor = _require_actor(request.actor)
+        return pb.ArchiveAssetResponse(asset=asset_pb(await self.service.archive_asset(actor, request.asset_id)))
 
-    async def PurchaseAsset(self, request: pb.PurchaseAssetRequest, context: grpc.aio.ServicerContext) -> pb.PurchaseAssetResponse:
-        saga, replayed = await self.app.purchase(_actor(request.actor), request.asset_id, request.idempotency_key,
-                                                 request.max_price)
-        if saga.state == domain.SAGA_FAILED:
-            # A failed purchase is an error, and the same key replays the same error.
-            raise _FAILURES.get(saga.error_code or "", FailedPrecondition)(saga.error or "purchase failed")
-        return pb.PurchaseAssetResponse(purchase=purchase_pb(saga), replayed=replayed)
+    async def PurchaseAsset(self, request: pb.PurchaseAssetRequest,
+                            context: grpc.aio.ServicerContext) -> pb.PurchaseAssetResponse:
+        purchase, replayed = await self.service.purchase(_actor(request.actor), request.asset_id,
+                                                         request.idempotency_key, request.max_price)
+        return pb.PurchaseAssetResponse(purchase=purchase_pb(purchase), replayed=replayed)
 
-    async def GetPurchase(self, request: pb.GetPurchaseRequest, context: grpc.aio.ServicerContext) -> pb.GetPurchaseResponse:
-        return pb.GetPurchaseResponse(purchase=purchase_pb(await self.app.get_purchase(request.purchase_id)))
+    async def GetPurchase(self, request: pb.GetPurchaseRequest,
+                          context: grpc.aio.ServicerContext) -> pb.GetPurchaseResponse:
+        return pb.GetPurchaseResponse(purchase=purchase_pb(await self.service.get_purchase(request.purchase_id)))
 
-    async def GetProvenance(self, request: pb.GetProvenanceRequest, context: grpc.aio.ServicerContext) -> pb.GetProvenanceResponse:
-        kinds = {"mint": pb.PROVENANCE_KIND_MINT, "sale": pb.PROVENANCE_KIND_SALE, "transfer": pb.PROVENANCE_KIND_TRANSFER}
-        entries = [
-            pb.ProvenanceEntry(
-                kind=kinds[e["kind"]], tx_hash=e["tx_hash"], block_number=e["block_number"] or 0,
-                from_wallet=e["from_wallet"] or "", to_wallet=e["to_wallet"] or "",
-                price=common_pb2.Money(amount=domain.format_eth(e["price"]), currency="ETH") if e["price"] is not None else None,
-                purchase_id=str(e["purchase_id"]) if e["purchase_id"] else "", occurred_at=_ts(e["occurred_at"]))
-            for e in await self.app.provenance(request.asset_id)
-        ]
-        return pb.GetProvenanceResponse(entries=entries)
+    async def GetProvenance(self, request: pb.GetProvenanceRequest,
+                            context: grpc.aio.ServicerContext) -> pb.GetProvenanceResponse:
+        entries = await self.service.provenance(request.asset_id)
+        return pb.GetProvenanceResponse(entries=[provenance_pb(e) for e in entries])
 
-    async def UploadFile(self, request: pb.UploadFileRequest, context: grpc.aio.ServicerContext) -> pb.UploadFileResponse:
-        f, created = await self.app.upload_file(_actor(request.actor), request.content, request.content_type,
-                                                request.filename)
+    async def UploadFile(self, request: pb.UploadFileRequest,
+                         context: grpc.aio.ServicerContext) -> pb.UploadFileResponse:
+        f, created = await self.service.upload_file(_actor(request.actor), request.content, request.content_type,
+                                                    request.filename)
         return pb.UploadFileResponse(file=file_pb(f), created=created)
 
     async def GetFile(self, request: pb.GetFileRequest, context: grpc.aio.ServicerContext) -> pb.GetFileResponse:
-        f, content = await self.app.get_file(request.cid, with_content=request.include_content)
+        f, content = await self.service.get_file(request.cid, with_content=request.include_content)
         return pb.GetFileResponse(file=file_pb(f), content=content)
 
-    async def AttachFile(self, request: pb.AttachFileRequest, context: grpc.aio.ServicerContext) -> pb.AttachFileResponse:
-        if not request.actor.user_id:
-            raise InvalidArgument("actor.user_id is required", field="actor")
-        return pb.AttachFileResponse(asset=asset_pb(await self.app.attach_file(_actor(request.actor), request.asset_id,
-                                                                                request.cid)))
+    async def AttachFile(self, request: pb.AttachFileRequest,
+                         context: grpc.aio.ServicerContext) -> pb.AttachFileResponse:
+        actor = _require_actor(request.actor)
+        return pb.AttachFileResponse(asset=asset_pb(await self.service.attach_file(actor, request.asset_id,
+                                                                                    request.cid)))
