@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
 
 import grpc
@@ -14,11 +14,11 @@ from analytics_service.config import Settings
 from analytics_service.consumer import apply_event
 from analytics_service.server import FULL_NAME, AnalyticsApp
 from conftest import NOW, created, days_ago, event, sold
-from google.protobuf.timestamp_pb2 import Timestamp
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from ipheron.analytics.v1 import analytics_service_pb2 as pb
 from ipheron.analytics.v1 import analytics_service_pb2_grpc as pb_grpc
 from ipheron_libs.errors import FIELD_METADATA_KEY
+from ipheron_libs.wire import to_timestamp
 from sqlalchemy import Engine
 
 D = Decimal
@@ -203,12 +203,6 @@ async def test_market_history_gives_each_type_a_full_daily_series(analytics_url:
         assert _field(exc.value) == "days"
 
 
-def _ts(at: datetime) -> Timestamp:
-    ts = Timestamp()
-    ts.FromDatetime(at)
-    return ts
-
-
 async def test_record_sales_is_idempotent_and_validates_each_sale(analytics_url: str, clean_engine: Engine) -> None:
     async with running(analytics_url) as r:
         batch = [
@@ -217,7 +211,7 @@ async def test_record_sales_is_idempotent_and_validates_each_sale(analytics_url:
                 asset_id=f"syn-asset-{i % 3}",
                 asset_type="patent",
                 price=f"{i}.5",
-                occurred_at=_ts(days_ago(i)),
+                occurred_at=to_timestamp(days_ago(i)),
                 creator_ids=["cx", "cy"],
             )
             for i in range(6)

@@ -19,10 +19,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from google.protobuf.timestamp_pb2 import Timestamp
 from ipheron.analytics.v1 import analytics_service_pb2 as pb
 from ipheron.analytics.v1 import analytics_service_pb2_grpc as pb_grpc
 from ipheron_libs.grpc_client import channel
+from ipheron_libs.wire import to_timestamp
 
 log = logging.getLogger("analytics_service.import_demo")
 BATCH = 1000
@@ -34,8 +34,6 @@ def sale_records(folder: Path) -> Iterator[pb.SaleRecord]:
     assets: dict[str, dict[str, Any]] = {a["id"]: a for a in json.loads((folder / "assets.json").read_text())}
     sales = sorted(json.loads((folder / "sales.json").read_text()), key=lambda s: (s["at"], s["id"]))
     for s in sales:
-        at = Timestamp()
-        at.FromDatetime(datetime.fromisoformat(s["at"]))
         asset = assets.get(s["asset_id"], {})
         creator = asset.get("creator_id")
         yield pb.SaleRecord(
@@ -46,7 +44,7 @@ def sale_records(folder: Path) -> Iterator[pb.SaleRecord]:
             currency="ETH",
             buyer_id=s.get("buyer_wallet", ""),
             seller_id=s.get("seller_wallet", ""),
-            occurred_at=at,
+            occurred_at=to_timestamp(datetime.fromisoformat(s["at"])),
             creator_ids=[creator] if creator else [],
         )
 
