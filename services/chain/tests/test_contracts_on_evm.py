@@ -59,7 +59,8 @@ async def test_mint_rejects_shares_not_summing_to_10000_in_service_and_contract(
     with pytest.raises(InvalidArgument, match="sum to 10000"):
         await chain.mint(new_asset(), users[0].address, "u", [(users[1].address, 5000)], 100)
     # The contract enforces it too, whoever calls it.
-    data = chain.token.encode_abi("mint", args=[users[0].address, uuid.uuid4().bytes, "u", [users[1].address], [5000], 100])
+    data = chain.token.encode_abi("mint", args=[users[0].address, uuid.uuid4().bytes, "u", [users[1].address],
+                                                [5000], 100])
     with pytest.raises(ContractRevert) as err:
         await chain.tm.estimate_gas(TxRequest(type="mint", to=chain.token.address, data=data))
     assert err.value.revert is not None and err.value.revert.name == "SharesMustSumTo10000"
@@ -67,7 +68,8 @@ async def test_mint_rejects_shares_not_summing_to_10000_in_service_and_contract(
 
 
 async def test_unauthorized_mint_reverts_with_access_control_error(chain, users) -> None:
-    data = chain.token.encode_abi("mint", args=[users[0].address, uuid.uuid4().bytes, "u", [users[0].address], [10_000], 0])
+    data = chain.token.encode_abi("mint", args=[users[0].address, uuid.uuid4().bytes, "u", [users[0].address],
+                                                [10_000], 0])
     with pytest.raises(Exception) as err:
         await call_as(chain, users[0].address, chain.token.address, data)
     rev = decode_revert(err.value)

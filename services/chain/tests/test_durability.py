@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import uuid
 
+import grpc
 import pytest
 from chain_service.config import ChainSettings
 from chain_service.server import ChainApp
 from conftest import chain_database
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 from ipheron.chain.v1 import chain_service_pb2 as pb
 from ipheron.chain.v1 import chain_service_pb2_grpc as pb_grpc
 from ipheron_libs import grpc_client, grpc_server
+from ipheron_libs.testing import wait_until_async
 from sqlalchemy import text
 
 
@@ -46,6 +49,12 @@ class CrashingInstance(Instance):
             task.cancel()
         app.service.close()
         app.engine.dispose()
+
+
+async def health_status(instance: Instance, entry: str) -> bool:
+    """Whether the instance's gRPC health service reports `entry` SERVING."""
+    reply = await health_pb2_grpc.HealthStub(instance.channel).Check(health_pb2.HealthCheckRequest(service=entry))
+    return reply.status == health_pb2.HealthCheckResponse.SERVING
 
 
 async def snapshot(stub: pb_grpc.ChainServiceStub, app: ChainApp, token_ids: list[int], addresses: list[str]) -> dict:
@@ -109,6 +118,9 @@ async def test_restarts_rebuild_identical_chain_state(durable_url, users) -> Non
     fourth = Instance(durable_url)
     async with fourth as stub:
         assert await fourth.app.service.chain_ready()  # the "evm" health entry
+        # The skeleton publishes it (and "postgresql") over gRPC health once serving.
+        for entry in ("evm", "postgresql"):
+            assert await wait_until_async(lambda e=entry: health_status(fourth, e), timeout=15, ignore=(grpc.RpcError,))
         after = await snapshot(stub, fourth.app, tokens, addresses)
         assert after == before
         assert after["tokens"][0][0] == buyer and after["tokens"][1][3]  # sold token moved; other still listed

@@ -59,7 +59,8 @@ async def test_mint_list_buy_and_provenance_over_grpc(stub, users) -> None:
     sold = next(e for e in bought.transaction.receipt.events if e.name == "Sold")
     assert json.loads(sold.args_json)["price"] == "1000000000000000001"
 
-    got = await stub.GetTransaction(pb.GetTransactionRequest(tx_hash=bought.transaction.tx_hash.upper().replace("0X", "0x")))
+    shouted = bought.transaction.tx_hash.upper().replace("0X", "0x")
+    got = await stub.GetTransaction(pb.GetTransactionRequest(tx_hash=shouted))
     assert got.transaction.amount_wei == "1000000000000000001" and got.transaction.asset_id == asset
     assert got.transaction.counterparty == users[4].address and got.transaction.gas_used > 0
 
@@ -82,7 +83,8 @@ async def test_mint_list_buy_and_provenance_over_grpc(stub, users) -> None:
     assert royalty_info.royalty_wei == "0" and royalty_info.seller_proceeds_wei == "7"
 
     withdrawn = await stub.Withdraw(pb.WithdrawRequest(payees=[users[3].address]))
-    assert withdrawn.results[0].succeeded and int(withdrawn.results[0].amount_wei) == int(balance.pending_withdrawal_wei)
+    assert withdrawn.results[0].succeeded
+    assert int(withdrawn.results[0].amount_wei) == int(balance.pending_withdrawal_wei)
 
 
 async def test_network_status_names_chain_and_contracts(stub, chain) -> None:
@@ -96,21 +98,25 @@ async def test_verify_signature_over_grpc(stub, users) -> None:
     from eth_account.messages import encode_defunct
 
     sig = users[2].sign_message(encode_defunct(text="hello")).signature
-    ok = await stub.VerifySignature(pb.VerifySignatureRequest(address=users[2].address, message=b"hello", signature=sig))
+    ok = await stub.VerifySignature(pb.VerifySignatureRequest(address=users[2].address, message=b"hello",
+                                                              signature=sig))
     assert ok.valid and ok.method == "ecdsa" and ok.recovered_address == users[2].address
-    bad = await stub.VerifySignature(pb.VerifySignatureRequest(address=users[3].address, message=b"hello", signature=sig))
+    bad = await stub.VerifySignature(pb.VerifySignatureRequest(address=users[3].address, message=b"hello",
+                                                               signature=sig))
     assert not bad.valid
 
 
 @pytest.mark.parametrize(("call", "request_", "code", "needle"), [
     ("MintAsset", pb.MintAssetRequest(asset_id="nope"), grpc.StatusCode.INVALID_ARGUMENT, "asset_id must be a UUID"),
-    ("ListToken", pb.ListTokenRequest(token_id=1, price_wei="0.5"), grpc.StatusCode.INVALID_ARGUMENT, "whole number of wei"),
+    ("ListToken", pb.ListTokenRequest(token_id=1, price_wei="0.5"), grpc.StatusCode.INVALID_ARGUMENT,
+     "whole number of wei"),
     ("BuyToken", pb.BuyTokenRequest(token_id=1, recipient_address="0x0000000000000000000000000000000000000001",
                                     price_wei="1"), grpc.StatusCode.INVALID_ARGUMENT, "idempotency_key is required"),
     ("GetToken", pb.GetTokenRequest(token_id=987654), grpc.StatusCode.NOT_FOUND, "does not exist"),
     ("GetTransaction", pb.GetTransactionRequest(tx_hash="0x" + "ab" * 32), grpc.StatusCode.NOT_FOUND, "not a platform"),
     ("GetTransaction", pb.GetTransactionRequest(tx_hash="0x12"), grpc.StatusCode.INVALID_ARGUMENT, "tx_hash"),
-    ("GetBalance", pb.GetBalanceRequest(address="not-an-address"), grpc.StatusCode.INVALID_ARGUMENT, "not a valid address"),
+    ("GetBalance", pb.GetBalanceRequest(address="not-an-address"), grpc.StatusCode.INVALID_ARGUMENT,
+     "not a valid address"),
 ])
 async def test_bad_requests_get_clear_statuses(stub, call, request_, code, needle) -> None:
     with pytest.raises(grpc.aio.AioRpcError) as err:

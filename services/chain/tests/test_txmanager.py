@@ -54,7 +54,8 @@ async def test_nonce_is_resynced_after_the_key_was_used_elsewhere(chain) -> None
 
     def rejected() -> list[TxRecord]:
         with Session(chain.repo.engine) as s:
-            return list(s.execute(select(TxRecord).where(TxRecord.error.like("rejected:%nonce%")).order_by(TxRecord.id)).scalars())
+            stmt = select(TxRecord).where(TxRecord.error.like("rejected:%nonce%")).order_by(TxRecord.id)
+            return list(s.execute(stmt).scalars())
 
     before = len(rejected())
     await chain.network.run(outside_send)

@@ -337,6 +337,10 @@ def parse_address(value: str, field_name: str) -> ChecksumAddress:
     if not value or not is_address(value):
         raise InvalidArgument(f"{field_name} is not a valid address", field=field_name)
     checksummed = to_checksum_address(value)
+    digits = value.removeprefix("0x").removeprefix("0X")
+    # eth_utils' is_address accepts any mixed case; EIP-55 says mixed case *is* a checksum.
+    if digits not in (digits.lower(), digits.upper()) and value != checksummed:
+        raise InvalidArgument(f"{field_name} has an invalid EIP-55 checksum", field=field_name)
     if checksummed == ZERO_ADDRESS:
         raise InvalidArgument(f"{field_name} must not be the zero address", field=field_name)
     return checksummed

@@ -159,7 +159,8 @@ class ChainServicer(pb_grpc.ChainServiceServicer):
                    for c in quote.split],
         )
 
-    async def GetBalance(self, request: pb.GetBalanceRequest, context: grpc.aio.ServicerContext) -> pb.GetBalanceResponse:
+    async def GetBalance(self, request: pb.GetBalanceRequest,
+                         context: grpc.aio.ServicerContext) -> pb.GetBalanceResponse:
         b = await self.service.balance(request.address)
         return pb.GetBalanceResponse(address=b.address, pending_withdrawal_wei=wire.wei_str(b.pending_withdrawal_wei),
                                      native_balance_wei=wire.wei_str(b.native_balance_wei),
