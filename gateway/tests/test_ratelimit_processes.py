@@ -18,7 +18,7 @@ from ipheron_libs.devstack_ports import free_port
 
 @pytest.fixture(scope="module")
 def two_gateways(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[str]]:
-    env = {**os.environ, "REDIS_URL": redis_url, "GATEWAY_TRUST_FORWARDED_FOR": "true",
+    env = {**os.environ, "REDIS_URL": redis_url, "GATEWAY_TRUSTED_PROXIES": "[\"127.0.0.1\"]",
            "GATEWAY_RATELIMIT_DEFAULT": "40/hour", "GATEWAY_RATELIMIT_BATCH_FRACTION": "0.1",
            "GATEWAY_UPSTREAM_TIMEOUT": "0.5", "DATA_DIR": str(tmp_path_factory.mktemp("gw"))}
     # No service runs: allowed requests get a 503 from the gateway, refused ones a 429.

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 from collections.abc import AsyncIterator
 
 import redis.asyncio as aioredis
@@ -16,10 +17,12 @@ from starlette.types import Scope
 from ipheron_gateway import health, problems
 from ipheron_gateway.clients import Upstreams
 from ipheron_gateway.config import GatewaySettings
-from ipheron_gateway.middleware import TelemetryMiddleware
+from ipheron_gateway.middleware import BodyLimitMiddleware, TelemetryMiddleware
 from ipheron_gateway.routers import API_PREFIX, AREAS
 
 log = logging.getLogger("ipheron.gateway")
+# Routes that take file content (GATEWAY_MAX_UPLOAD_BYTES); every other body has GATEWAY_MAX_BODY_BYTES.
+UPLOAD_PATHS = re.compile(rf"^{API_PREFIX}/(files|assets/[^/]+/files)/?$")
 __all__ = ["API_PREFIX", "create_app"]
 
 
@@ -68,6 +71,8 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     for area in AREAS:
         app.include_router(PrefixFilteredRouter(area.router, area.prefix), prefix=area.prefix)
     _install_security(app, settings)
+    app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes, upload_limit=settings.max_upload_bytes,
+                       upload_paths=UPLOAD_PATHS)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.cors_origins,

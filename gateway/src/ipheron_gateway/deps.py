@@ -27,7 +27,7 @@ class User:
 
 async def _upstreams(request: Request) -> Upstreams:
     # async on purpose: FastAPI runs sync dependencies in a worker thread (a hop per request).
-    return request.app.state.upstreams  # type: ignore[no-any-return]
+    return request.app.state.upstreams
 
 
 Stubs = Annotated[Upstreams, Depends(_upstreams)]
@@ -53,7 +53,7 @@ async def user_from_request(request: Request) -> User | None:
     """
     cached = getattr(request.state, "user", None)
     if cached is not None:
-        return cached  # type: ignore[no-any-return]
+        return cached
     token = bearer_token(request)
     if token is None:
         return None

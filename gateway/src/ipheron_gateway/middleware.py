@@ -1,7 +1,8 @@
 """Pure ASGI middleware (no BaseHTTPMiddleware: it costs a task per request):
 request id and the api_requests_total / api_duration_seconds metrics labelled by
-route template. The HTTP server span itself is FastAPI's native OpenTelemetry
-span (configured in app.py), which is current while routes call the services."""
+route template, and the request body size limit. The HTTP server span itself is
+FastAPI's native OpenTelemetry span (configured in app.py), which is current while
+routes call the services."""
 
 from __future__ import annotations
 
@@ -10,9 +11,11 @@ import time
 import uuid
 from typing import Any
 
+import orjson
 from ipheron_libs import telemetry
 from ipheron_libs.metrics import API_DURATION, API_REQUESTS
 from opentelemetry import context as otel_context
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 _SAFE_REQUEST_ID = re.compile(rb"^[A-Za-z0-9_\-.:]{1,128}$")
@@ -82,3 +85,78 @@ def _route_template(scope: Scope, route: Any, api_prefix: str) -> str:
     if api_prefix and not path.startswith(api_prefix) and scope["path"].startswith(api_prefix + "/"):
         return api_prefix + path
     return str(path)
+
+
+class BodyTooLarge(HTTPException):
+    """Raised from `receive` when the streamed body passes the route's limit.
+
+    An HTTPException, so FastAPI's body parsing re-raises it as it is (it turns
+    other errors into 400) and problems.py answers 413 problem+json.
+    """
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"the request body is larger than {limit} bytes")
+        self.limit = limit
+
+
+class BodyLimitMiddleware:
+    """413 problem+json for a body over the limit, before the body is read.
+
+    A declared Content-Length over the limit is refused at once, without reading a
+    byte; otherwise the bytes are counted as they stream in and the request fails
+    with 413 as soon as they pass the limit (chunked or lying clients). Upload routes
+    (`upload_paths`, matched on method and path) get the larger `upload_limit`.
+    """
+
+    def __init__(self, app: ASGIApp, *, limit: int, upload_limit: int, upload_paths: re.Pattern[str]) -> None:
+        self.app = app
+        self.limit = limit
+        self.upload_limit = upload_limit
+        self.upload_paths = upload_paths
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
+            await self.app(scope, receive, send)
+            return
+        limit = self.upload_limit if self.upload_paths.match(scope["path"]) else self.limit
+        for k, v in scope["headers"]:
+            if k == b"content-length":
+                if not v.isdigit() or int(v) > limit:
+                    await _too_large(scope, send, limit)
+                    return
+                break
+        seen = 0
+        started = False
+
+        async def counting_receive() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > limit:
+                    raise BodyTooLarge(limit)
+            return message
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, counting_receive, tracking_send)
+        except BodyTooLarge:
+            if started:
+                raise
+            await _too_large(scope, send, limit)
+
+
+async def _too_large(scope: Scope, send: Send, limit: int) -> None:
+    body = orjson.dumps({"type": "https://ipheron.dev/problems/content-too-large", "title": "Content Too Large",
+                         "status": 413, "detail": f"the request body is larger than {limit} bytes",
+                         "instance": scope["path"]})
+    # Connection: close, as the unread rest of the body is not worth draining.
+    await send({"type": "http.response.start", "status": 413,
+                "headers": [(b"content-type", b"application/problem+json"),
+                            (b"content-length", str(len(body)).encode()), (b"connection", b"close")]})
+    await send({"type": "http.response.body", "body": body})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from http import HTTPStatus
 from typing import Any
 
@@ -16,7 +17,6 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from ipheron_gateway.clients import UpstreamError
-
 
 log = logging.getLogger("ipheron.gateway")
 PROBLEM_TYPE_BASE = "https://ipheron.dev/problems/"
@@ -36,8 +36,10 @@ GRPC_TO_HTTP: dict[grpc.StatusCode, int] = {
     grpc.StatusCode.UNAVAILABLE: 503,
     grpc.StatusCode.DEADLINE_EXCEEDED: 504,
 }
-# Statuses whose gRPC detail is written by our services for clients; others are internal.
-_CLIENT_SAFE = {400, 401, 403, 404, 409, 429}
+# Statuses whose gRPC detail is written by our services for clients; others are internal
+# (RESOURCE_EXHAUSTED's text comes from gRPC itself as often as from us: own wording).
+_CLIENT_SAFE = {400, 401, 403, 404, 409}
+_MESSAGE_SIZE = re.compile(r"\b(SERVER|CLIENT): (Received|Sent) message larger than max")
 
 
 class Problem(Exception):
@@ -164,6 +166,19 @@ def grpc_problem(exc: grpc.aio.AioRpcError, service: str | None, instance: str) 
     code = exc.code()
     status = GRPC_TO_HTTP.get(code, 500)
     extra: dict[str, Any] = {}
+    if code == grpc.StatusCode.RESOURCE_EXHAUSTED:
+        # gRPC's own message-size limit, not a rate limit: the request was too big ("SERVER:
+        # Received ..." / "CLIENT: Sent ...": the client's body) or the answer was ("CLIENT:
+        # Received ..." / "SERVER: Sent ...": ours). Either way the text is internal.
+        size = _MESSAGE_SIZE.search(exc.details() or "")
+        if size is not None:
+            log.warning("upstream %s refused a message size: %s", service, exc.details())
+            if size.groups() in (("SERVER", "Received"), ("CLIENT", "Sent")):
+                return problem_response(413, "the request is too large for the service", instance=instance,
+                                        service=service)
+            return problem_response(500, "internal error", instance=instance)
+        return problem_response(429, f"the {service or 'upstream'} service is over capacity; retry later",
+                                instance=instance, headers={"Retry-After": "1"}, service=service)
     if status in _CLIENT_SAFE:
         detail = exc.details() or HTTPStatus(status).phrase
         field = dict(exc.trailing_metadata() or ()).get(FIELD_METADATA_KEY)

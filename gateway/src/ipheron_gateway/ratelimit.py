@@ -10,7 +10,8 @@ Groups (first match wins; limits configurable, see `RateLimitSettings`):
 | analytics    | /api/v1/analytics/*                                      | 1000 / hour | batched |
 | default      | everything else (health, metrics and docs are exempt)    | 1000 / min  | batched |
 
-Keys are per user (verified token subject) when authenticated, else per client IP.
+Keys are per user (verified token subject) when authenticated, else per client IP
+(`client_ip`: the right-most X-Forwarded-For hop that is not a GATEWAY_TRUSTED_PROXIES entry).
 
 *Exact* groups run one Lua script per request: a sliding log in a sorted set,
 timed by Redis' own clock, so across replicas no more than `limit` requests pass
@@ -35,12 +36,13 @@ keeps serving with per-replica local windows, and retries Redis after
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 import os
 import re
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -49,6 +51,8 @@ import redis.asyncio as aioredis
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from redis.exceptions import RedisError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from ipheron_gateway.config import ProxyNetwork
 
 log = logging.getLogger("ipheron.gateway.ratelimit")
 
@@ -361,24 +365,45 @@ def _default_identity(scope: Scope) -> str | None:
     return str(uid) if uid else None
 
 
-def _client_ip(scope: Scope, trust_forwarded_for: bool) -> str:
-    if trust_forwarded_for:
-        for k, v in scope.get("headers", ()):
-            if k == b"x-forwarded-for":
-                return v.decode("latin-1").split(",")[0].strip()
+def _is_trusted(addr: str, trusted: Sequence[ProxyNetwork]) -> bool:
+    try:
+        ip = ipaddress.ip_address(addr)
+    except ValueError:
+        return False
+    return any(ip in net for net in trusted)
+
+
+def client_ip(scope: Scope, trusted_proxies: Sequence[ProxyNetwork] = ()) -> str:
+    """The client's address: the right-most hop not in `trusted_proxies`.
+
+    The chain is X-Forwarded-For's entries then the peer. Each trusted proxy appends
+    the address it received from; anything to the left of the first untrusted hop
+    (from the right) was written by the client and is ignored. With no trusted
+    proxies, or a peer that is not one, X-Forwarded-For is ignored entirely.
+    """
     client = scope.get("client")
-    return client[0] if client else "unknown"
+    peer = client[0] if client else "unknown"
+    if not trusted_proxies or not _is_trusted(peer, trusted_proxies):
+        return peer
+    hops: list[str] = []
+    for k, v in scope.get("headers", ()):
+        if k == b"x-forwarded-for":
+            hops.extend(h.strip() for h in v.decode("latin-1").split(",") if h.strip())
+    for hop in reversed(hops):
+        if not _is_trusted(hop, trusted_proxies):
+            return hop[:64]
+    return hops[0][:64] if hops else peer
 
 
 class RateLimitMiddleware:
     """Pure ASGI middleware: 429 problem+json when over the limit, RateLimit-* headers always."""
 
     def __init__(self, app: ASGIApp, limiter: RateLimiter, *, identity: Callable[[Scope], str | None] | None = None,
-                 trust_forwarded_for: bool = False) -> None:
+                 trusted_proxies: Sequence[ProxyNetwork] = ()) -> None:
         self.app = app
         self.limiter = limiter
         self.identity = identity or _default_identity
-        self.trust_forwarded_for = trust_forwarded_for
+        self.trusted_proxies = tuple(trusted_proxies)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] == "OPTIONS":
@@ -389,7 +414,7 @@ class RateLimitMiddleware:
             await self.app(scope, receive, send)
             return
         uid = self.identity(scope)
-        key = f"u:{uid}" if uid else f"ip:{_client_ip(scope, self.trust_forwarded_for)}"
+        key = f"u:{uid}" if uid else f"ip:{client_ip(scope, self.trusted_proxies)}"
         decision = await self.limiter.hit(rule, key)
         if not decision.allowed:
             await self._reject(decision, scope, send)

@@ -61,4 +61,4 @@ def install(app: FastAPI, settings: GatewaySettings) -> None:
     app.state.lifespan_hooks.append((start, stop))
     if rl_settings.enabled:
         app.add_middleware(RateLimitMiddleware, limiter=limiter, identity=identity,
-                           trust_forwarded_for=settings.trust_forwarded_for)
+                           trusted_proxies=settings.trusted_proxies)

@@ -122,7 +122,7 @@ class JwksVerifier:
             async with httpx.AsyncClient(timeout=self.fetch_timeout) as client:
                 resp = await client.get(self.source)
                 resp.raise_for_status()
-                return resp.json()  # type: ignore[no-any-return]
+                return resp.json()
         return await asyncio.wait_for(self.source(), timeout=self.fetch_timeout)
 
     async def refresh(self) -> bool:
