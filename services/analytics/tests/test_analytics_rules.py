@@ -101,3 +101,42 @@ def test_falling_volume_is_a_warning_and_an_empty_market_says_so() -> None:
         )
     )
     assert [i.kind for i in empty] == ["no_data"]
+
+
+def _input(sale_id: str, asset_id: str = "a1", price: str = "1.5", creators: tuple[str, ...] = ()) -> domain.SaleInput:
+    return domain.SaleInput(sale_id, asset_id, "art", price, "", "", "", None, creators)
+
+
+def test_a_sales_batch_keeps_each_sale_once_and_splits_creator_shares_equally() -> None:
+    from datetime import UTC, datetime
+
+    now = datetime(2026, 3, 15, tzinfo=UTC)
+    batch, creators, given = domain.sales_batch(
+        [_input("s1", creators=("c1", "c2", "c1")), _input("s1"), _input("s2", "a2")], now
+    )
+    assert given == 3 and [s.sale_id for s in batch] == ["s1", "s2"]
+    assert batch[0].occurred_at == now and batch[0].currency == "ETH" and batch[0].buyer_id is None
+    assert creators == {"a1": [("c1", D("33.3333")), ("c2", D("33.3333"))]}
+    with pytest.raises(InvalidArgument) as exc:
+        domain.sales_batch([_input("s1"), _input("s2", price="-1")], now)
+    assert exc.value.field == "sales[1].price"
+
+
+def test_an_asset_nobody_has_heard_of_is_not_found_and_one_sale_has_no_price_change() -> None:
+    from ipheron_libs.errors import NotFound
+
+    nothing = domain.AssetFacts(None, domain.SalesSummary(0, D(0), None, None, 0, None), None, (), 0, D(0), 0, False)
+    with pytest.raises(NotFound):
+        domain.asset_performance("a1", nothing)
+    from datetime import UTC, datetime
+
+    sale = domain.Sale("s1", "a1", "art", D("2"), "ETH", "b1", None, datetime(2026, 3, 1, tzinfo=UTC))
+    one = domain.AssetFacts(None, domain.SalesSummary(1, D("2"), D("2"), D("2"), 1, sale.occurred_at),
+                            sale, (sale,), 0, D(0), 0, False)
+    perf = domain.asset_performance("a1", one)
+    assert perf.asset_type == "art" and perf.avg_price == D("2") and perf.price_change_pct is None
+
+
+def test_history_for_the_whole_market_always_has_an_all_series() -> None:
+    series = domain.history_series("all", date(2026, 3, 1), date(2026, 3, 3), {})
+    assert list(series) == ["all"] and [p.volume for p in series["all"]] == [0, 0, 0]

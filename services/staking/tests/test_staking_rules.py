@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pytest
 from ipheron_libs.errors import FailedPrecondition, InvalidArgument, PermissionDenied
+from ipheron_libs.wire import money_str
 from staking_service import domain
 from staking_service.domain import StakeStatus
 
@@ -146,3 +147,33 @@ def test_fingerprint_treats_equal_decimals_as_the_same_request() -> None:
 def test_stake_json_round_trip_is_lossless() -> None:
     stake = domain.claim(_stake("77.000000000000000001", 180), "alice", T0 + timedelta(days=3)).stake
     assert domain.stake_from_json(domain.stake_to_json(stake)) == stake
+
+
+def test_an_unstake_past_the_end_decides_matured_then_closed_and_its_answer_reads_back() -> None:
+    stake = _stake("365", 30)
+    change = domain.unstake_change(stake, "alice", T0 + timedelta(days=31))
+    assert [e.type for e in change.events] == ["stake.matured", "stake.closed"]
+    assert change.stake.status is StakeStatus.CLOSED
+    closed = change.events[1].payload
+    assert closed["early"] is False and closed["payout"] == money_str(change.stake.payout or D(0))
+    out = domain.unstake_outcome(change.answer, replayed=False)
+    assert out.view.stake == change.stake and out.payout == change.stake.payout and not out.early
+
+
+def test_a_claim_of_nothing_records_no_event_and_a_refused_claim_decides_nothing() -> None:
+    stake = _stake()
+    nothing = domain.claim_change(stake, "alice", T0)
+    assert nothing.events == () and domain.claim_outcome(nothing.answer, replayed=True).claimed == 0
+    with pytest.raises(PermissionDenied):
+        domain.claim_change(stake, "mallory", T0 + timedelta(days=1))
+
+
+def test_an_idempotency_key_replays_only_the_same_request() -> None:
+    from ipheron_libs.errors import Conflict
+
+    key = domain.RequestKey("alice", "k", "open", domain.request_fingerprint("open", amount=D("1")))
+    domain.check_replay(key, "open", key.fingerprint)
+    with pytest.raises(Conflict):
+        domain.check_replay(key, "open", domain.request_fingerprint("open", amount=D("2")))
+    with pytest.raises(Conflict):
+        domain.check_replay(key, "claim", key.fingerprint)
