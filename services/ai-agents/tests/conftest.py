@@ -20,9 +20,8 @@ from ai_agents_service.market import MarketAgent
 from ai_agents_service.market_data import MarketData
 from ai_agents_service.pricing import PricingAgent
 from ai_agents_service.risk import RiskAgent
-from ai_agents_service.server import FULL_NAME, MIGRATIONS_DIR, AgentsApp
+from ai_agents_service.server import MIGRATIONS_DIR, AiAgentsApp
 from ipheron.ai_agents.v1 import ai_agents_service_pb2_grpc as pb_grpc
-from ipheron_libs import grpc_server
 from ipheron_libs.testing import fresh_schema
 
 END = date(2026, 10, 31)
@@ -97,7 +96,6 @@ async def auth_server(pg_admin_url: str, tmp_path_factory: pytest.TempPathFactor
     from auth_service.config import Settings as AuthSettings
     from auth_service.keys import KeyRing, SigningKey
     from auth_service.repository import SCHEMA as AUTH_SCHEMA
-    from auth_service.server import FULL_NAME as AUTH_FULL_NAME
     from auth_service.server import MIGRATIONS_DIR as AUTH_MIGRATIONS
     from auth_service.server import AuthApp
 
@@ -105,12 +103,10 @@ async def auth_server(pg_admin_url: str, tmp_path_factory: pytest.TempPathFactor
     settings = AuthSettings(siwe_domain="app.ipheron.test", siwe_uri="https://app.ipheron.test", siwe_chain_id=31337,
                             env="test", data_dir=tmp_path_factory.mktemp("auth"), redis_url=None, database_url=None,
                             chain_addr=None)
-    auth_app = AuthApp(settings, url, keyring=KeyRing([SigningKey.generate()]))
-    server, port, health = grpc_server.build_server("auth", auth_app.register, [AUTH_FULL_NAME])
-    await grpc_server.start(server, health)
+    auth_app = AuthApp(settings, url, redis_url="", keyring=KeyRing([SigningKey.generate()]))
+    port = await auth_app.start(host="127.0.0.1", port=0)
     yield f"127.0.0.1:{port}"
-    await server.stop(0)
-    auth_app.engine.dispose()
+    await auth_app.stop(grace=0)
 
 
 @pytest.fixture(scope="session")
@@ -146,23 +142,20 @@ async def creators(auth_server: str) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="session")
-async def app(ai_url: str, auth_server: str) -> AsyncIterator[AgentsApp]:
-    """The whole service (its own one-worker pool) on port 0 with the real auth service; no consumer."""
+async def app(ai_url: str, auth_server: str) -> AsyncIterator[AiAgentsApp]:
+    """The whole service (its own one-worker pool) started through the service skeleton on
+    port 0 with the real auth service; no consumer."""
     settings = Settings(database_url=ai_url, workers=1, kb_reload=False, retrain_interval=0,
                         consume_events=False, auth_addr=auth_server, analytics_addr="", call_timeout=2)
-    agents = AgentsApp(settings, ai_url)
-    server, port, health = grpc_server.build_server("ai-agents", agents.register, [FULL_NAME])
-    await agents.on_start()
-    await grpc_server.start(server, health)
-    agents.port = port  # type: ignore[attr-defined]
+    agents = AiAgentsApp(settings, ai_url, redis_url="")
+    await agents.start(host="127.0.0.1", port=0)
     yield agents
-    await grpc_server.stop(server, health, grace=1)
-    await agents.on_stop()
+    await agents.stop(grace=1)
 
 
 @pytest.fixture(scope="session")
-async def stub(app: AgentsApp) -> AsyncIterator[pb_grpc.AiAgentsServiceStub]:
-    channel = grpc.aio.insecure_channel(f"127.0.0.1:{app.port}")  # type: ignore[attr-defined]
+async def stub(app: AiAgentsApp) -> AsyncIterator[pb_grpc.AiAgentsServiceStub]:
+    channel = grpc.aio.insecure_channel(f"127.0.0.1:{app.port}")
     yield pb_grpc.AiAgentsServiceStub(channel)
     await channel.close()
 

@@ -7,9 +7,10 @@ from datetime import timedelta
 
 import pytest
 from ai_agents_service import synthetic
+from ai_agents_service.domain import HistoryPoint
 from ai_agents_service.market import HOLDOUT_DAYS, MarketAgent, validate_and_fit
 from ai_agents_service.market_data import MarketData
-from ai_agents_service.server import AgentsApp
+from ai_agents_service.server import AiAgentsApp
 from ipheron_libs.errors import FailedPrecondition, InvalidArgument
 
 
@@ -55,8 +56,8 @@ async def test_sentiment_follows_the_indicators(pool: object) -> None:
     start = date(2026, 6, 1)
     for d in range(90):
         # Growing sales and prices: every indicator points up.
-        rows.append({"date": (start + timedelta(days=d)).isoformat(), "asset_type": "video",
-                     "sales": 2 + d // 3, "volume": "0", "avg_price": f"{0.3 + d * 0.01:.2f}"})
+        rows.append(HistoryPoint(date=(start + timedelta(days=d)).isoformat(), asset_type="video",
+                     sales=2 + d // 3, volume="0", avg_price=f"{0.3 + d * 0.01:.2f}"))
     data = MarketData()
     data.set_history(rows, "synthetic")
     agent = MarketAgent(pool, data)  # type: ignore[arg-type]
@@ -73,16 +74,16 @@ async def test_bad_forecast_requests(market_agent: MarketAgent) -> None:
         await market_agent.forecast("unknown-type", 7)
 
 
-async def test_model_versions_and_validation_errors_are_stored(app: AgentsApp) -> None:
+async def test_model_versions_and_validation_errors_are_stored(app: AiAgentsApp) -> None:
     from ipheron_libs.db import run_db
 
     stored = await run_db(app.repo.latest_models)
     assert set(stored) == set(synthetic.ASSET_TYPES)
     art = stored["art"]
-    assert art["version"] == app.market_agent.models["art"].version
+    assert art["version"] == app.service.market_agent.models["art"].version
     assert art["holdout_days"] == HOLDOUT_DAYS and art["source"] == "synthetic"
     assert art["mae_volume"] < art["baseline_mae_volume"]
     before = len(stored)
-    assert await app.retrain() == before  # a retraining adds one new version per type
+    assert await app.service.retrain() == before  # a retraining adds one new version per type
     again = await run_db(app.repo.latest_models)
     assert again["art"]["version"] != art["version"] or again["art"]["trained_at"] > art["trained_at"]

@@ -6,7 +6,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
-from ai_agents_service.domain import AssetInput
+from ai_agents_service.domain import AssetInput, HistoryPoint
 from ai_agents_service.engine import RulePool
 from ai_agents_service.market_data import MarketData
 from ai_agents_service.pricing import PricingAgent
@@ -23,8 +23,8 @@ def _steady_then_busier_market() -> MarketData:
     rows = []
     for d in range(28):
         busy = d >= 21
-        rows.append({"date": (start + timedelta(days=d)).isoformat(), "asset_type": "art",
-                     "sales": 14 if busy else 10, "volume": "0", "avg_price": "1.1" if busy else "1.0"})
+        rows.append(HistoryPoint(date=(start + timedelta(days=d)).isoformat(), asset_type="art",
+                     sales=14 if busy else 10, volume="0", avg_price="1.1" if busy else "1.0"))
     data = MarketData()
     data.set_history(rows, "synthetic")
     return data
@@ -56,8 +56,8 @@ async def test_fading_market_and_novice_creator_price_lower(pool: RulePool, pric
     start = date(2026, 10, 1)
     for d in range(28):
         late = d >= 21
-        rows.append({"date": (start + timedelta(days=d)).isoformat(), "asset_type": "music",
-                     "sales": 3 if late else 10, "volume": "0", "avg_price": "0.8" if late else "1.0"})
+        rows.append(HistoryPoint(date=(start + timedelta(days=d)).isoformat(), asset_type="music",
+                     sales=3 if late else 10, volume="0", avg_price="0.8" if late else "1.0"))
     fading = MarketData()
     fading.set_history(rows, "synthetic")
     cold = await PricingAgent(pool, fading).suggest(AssetInput(asset_type="music", region="africa",

@@ -1,9 +1,8 @@
-"""The service over a real gRPC channel, its schema on the real PostgreSQL, and its
-event handling (asset.created analysed once per event, asset.sold remembered)."""
+"""The service over a real gRPC channel, with its schema on the real PostgreSQL (the event
+handling is proven in test_ai_agents_events.py)."""
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -11,12 +10,9 @@ from typing import Any
 
 import grpc
 import pytest
-from ai_agents_service.server import CONSUMER_GROUP, AgentsApp
 from google.protobuf.timestamp_pb2 import Timestamp
 from ipheron.ai_agents.v1 import ai_agents_service_pb2 as pb
 from ipheron.ai_agents.v1 import ai_agents_service_pb2_grpc as pb_grpc
-from ipheron_libs import events
-from ipheron_libs.db import run_db
 
 Stub = pb_grpc.AiAgentsServiceStub
 W = ["0x" + c * 40 for c in "123456"]
@@ -121,7 +117,7 @@ async def test_unknown_requester_is_not_found(stub: Stub, creators: dict[str, An
 
 
 async def test_unreachable_auth_service_is_unavailable() -> None:
-    from ai_agents_service.directory import Directory
+    from ai_agents_service.clients import Directory
     from ipheron_libs.errors import Unavailable
 
     directory = Directory("127.0.0.1:1", 0.5)
@@ -140,48 +136,3 @@ async def test_forecast_and_analyze_over_the_wire(stub: Stub) -> None:
     assert analysis.complete and not analysis.failures
     assert analysis.pricing.suggested.amount and len(analysis.market.points) == 3
     assert analysis.risk.level == pb.RISK_LEVEL_LOW
-
-
-async def test_asset_created_event_is_analysed_once_and_indexed(app: AgentsApp) -> None:
-    asset_id = str(uuid.uuid4())
-    event = events.Event(id=str(uuid.uuid4()), type="asset.created", version=1,
-                         occurred_at=datetime.now(UTC).isoformat(), actor="u-1",
-                         payload={"asset_id": asset_id, "name": "Event-born anthem", "asset_type": "music",
-                                  "price": "0.25", "region": "europe", "creators": [{"user_id": "u-1"}],
-                                  "ipfs_hash": f"bafy{asset_id}", "utility_features": ["streaming-rights"]})
-    await app.handle_event(event)
-    await app.handle_event(event)  # at-least-once delivery: the same event again
-    rows = await run_db(app.repo.analyses_of, asset_id)
-    assert len(rows) == 1 and rows[0]["suggested_price"] > 0 and rows[0]["risk_score"] == 0
-    assert rows[0]["failures"] == [] and rows[0]["sentiment"] in ("bullish", "neutral", "bearish")
-    # The asset is now known: the same content again is a duplicate.
-    assert app.market.find_content(f"bafy{asset_id}") == ("exact", asset_id)
-
-
-async def test_events_arrive_through_the_redis_stream(app: AgentsApp, redis_url: str) -> None:
-    stream = f"test:events:{uuid.uuid4().hex[:8]}"
-    asset_id = str(uuid.uuid4())
-    sold = events.Event(id=str(uuid.uuid4()), type="asset.sold", version=1,
-                        occurred_at=datetime.now(UTC).isoformat(), actor="u-2",
-                        payload={"asset_id": asset_id, "price": "1.5", "seller_wallet": W[4], "buyer_wallet": W[5]})
-    created = events.Event(id=str(uuid.uuid4()), type="asset.created", version=1,
-                           occurred_at=datetime.now(UTC).isoformat(), actor="u-2",
-                           payload={"asset_id": asset_id, "name": "Streamed", "asset_type": "video", "price": "0.3"})
-    writer = events.redis_client(redis_url)
-    try:
-        for ev in (sold, created):
-            writer.xadd(stream, ev.to_fields())
-    finally:
-        writer.close()
-    consumer = events.Consumer(redis_url, CONSUMER_GROUP, app.handle_event, stream=stream, block_ms=100)
-    consumer.start()
-    try:
-        for _ in range(100):
-            if await run_db(app.repo.analyses_of, asset_id):
-                break
-            await asyncio.sleep(0.1)
-    finally:
-        await consumer.stop()
-    assert len(await run_db(app.repo.analyses_of, asset_id)) == 1
-    [trade] = app.market.trades_of(asset_id)
-    assert (trade.seller, trade.buyer, trade.price) == (W[4], W[5], Decimal("1.5"))

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from ipheron_libs import grpc_server, telemetry
+from ipheron_libs import service
 
-from ai_agents_service.config import SERVICE_NAME, Settings
-from ai_agents_service.server import serve
+from ai_agents_service.config import SCHEMA, SERVICE_NAME, Settings
+from ai_agents_service.server import AiAgentsApp
 
 
 def main() -> None:
-    settings = Settings()
-    telemetry.setup_service(SERVICE_NAME, settings)
-    grpc_server.run(lambda: serve(settings))
+    service.main(Settings, AiAgentsApp, name=SERVICE_NAME, schema=SCHEMA)
 
 
 if __name__ == "__main__":

@@ -126,7 +126,8 @@ class CollaborationAgent:
                 raise InvalidArgument(f"role must be one of {', '.join(ROLES)}; got {c.role!r}", field="role")
         total_effort = sum((c.effort for c in contributors), Decimal(0))
         answers = await self.pool.evaluate_many([
-            ((f"(role-weight {c.role})", f"(ip-factor {'yes' if c.owns_original_ip else 'no'})", "(effort-points)"), None)
+            ((f"(role-weight {c.role})", f"(ip-factor {'yes' if c.owns_original_ip else 'no'})", "(effort-points)"),
+             None)
             for c in contributors
         ])
         weights = []

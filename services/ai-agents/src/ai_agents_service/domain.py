@@ -1,4 +1,5 @@
-"""Domain types shared by the agents (no gRPC, no SQL) and input normalisation."""
+"""Domain records shared by the agents and the input rules (asset types, regions,
+decimal inputs). Pure: no gRPC, no SQL, no I/O."""
 
 from __future__ import annotations
 
@@ -7,8 +8,8 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
 from ipheron_libs.errors import InvalidArgument
+from ipheron_libs.vocab import ASSET_TYPES, DEFAULT_REPUTATION, MAX_REPUTATION, MIN_REPUTATION
 
-ASSET_TYPES = ("art", "music", "video", "literature", "software", "design", "patent", "trademark", "other")
 REGIONS = ("north-america", "europe", "asia", "latin-america", "africa", "oceania", "middle-east")
 _REGION_ALIASES = {
     "na": "north-america", "us": "north-america", "usa": "north-america", "ca": "north-america",
@@ -18,7 +19,8 @@ _REGION_ALIASES = {
     "latam": "latin-america", "south america": "latin-america", "br": "latin-america", "mx": "latin-america",
     "au": "oceania", "nz": "oceania", "me": "middle-east", "middle east": "middle-east",
 }
-MONEY_QUANTUM = Decimal("0.000001")
+# Prices in answers have exactly this many decimals (wire.money_fixed).
+PRICE_PLACES = 6
 MAX_PRICE = Decimal("1000000000")
 
 
@@ -43,7 +45,8 @@ class AssetInput:
     asset_id: str = ""
     utility_features: tuple[str, ...] = ()
     co_creators: int = 1
-    creator_reputation: int = 50
+    # What the agents assume when the caller does not know the creator: a new user's score.
+    creator_reputation: int = DEFAULT_REPUTATION
     asking_price: Decimal | None = None
     content_hash: str = ""
     description: str = ""
@@ -89,7 +92,8 @@ def region_of(value: str) -> str:
     return _REGION_ALIASES.get(key, key.replace(" ", "-") if key.replace(" ", "-") in REGIONS else "other")
 
 
-def decimal_of(value: str, field_name: str, *, minimum: Decimal = Decimal(0), allow_empty: bool = True) -> Decimal | None:
+def decimal_of(value: str, field_name: str, *, minimum: Decimal = Decimal(0),
+               allow_empty: bool = True) -> Decimal | None:
     """Parse a decimal string (money, effort); InvalidArgument naming the field when bad."""
     if value is None or value.strip() == "":
         if allow_empty:
@@ -104,9 +108,20 @@ def decimal_of(value: str, field_name: str, *, minimum: Decimal = Decimal(0), al
     return number
 
 
-def money(value: Decimal) -> str:
-    """A decimal string with 6 fractional digits (ETH amounts in answers)."""
-    return str(value.quantize(MONEY_QUANTUM))
+def clamp_reputation(value: int) -> int:
+    """A reputation score within the shared 0..100 scale."""
+    return max(MIN_REPUTATION, min(MAX_REPUTATION, value))
+
+
+@dataclass(frozen=True)
+class HistoryPoint:
+    """One day of one asset type's market: sales count, volume and average price (ETH)."""
+
+    date: str  # ISO date
+    asset_type: str
+    sales: int
+    volume: str
+    avg_price: str
 
 
 def factor(value: float | str) -> Decimal:

@@ -466,7 +466,7 @@ class RulePool:
         key = (tuple(queries), ctx)
         cached = self.cache.get(key)
         if cached is not None:
-            return cached  # type: ignore[no-any-return]
+            return cached
         raw = await self._call("eval", (tuple(queries), ctx))
         results = [RuleResult(name, value, q) for q, (name, value) in zip(queries, raw, strict=True)]
         self.cache.put(key, results)
@@ -530,12 +530,17 @@ class RulePool:
         log.info("knowledge base reloaded: version %s", info.version)
         return True
 
+    async def reload_if_changed(self) -> bool:
+        """Reload the knowledge base when a .metta file's content changed; True if it did."""
+        if self._closed or not self.kb_changed():
+            return False
+        return await self.reload()
+
     async def watch(self, interval: float = 1.0) -> None:
         """Poll the .metta files' content and reload on change (`make run` enables this)."""
         while not self._closed:
             await asyncio.sleep(interval)
-            if self.kb_changed():
-                await self.reload()
+            await self.reload_if_changed()
 
 
 if __name__ == "__main__":  # a worker process: python -m ai_agents_service.engine FD KB_DIR

@@ -16,7 +16,7 @@ import threading
 import unicodedata
 from collections import OrderedDict, deque
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from ai_agents_service import synthetic
+from ai_agents_service.domain import HistoryPoint
 
 log = logging.getLogger(__name__)
 
@@ -99,9 +100,9 @@ def indicators_from_history(asset_type: str, history: pd.DataFrame) -> Indicator
     )
 
 
-def history_frame(rows: Iterable[dict[str, object]]) -> dict[str, pd.DataFrame]:
-    """Split rows (date, asset_type, sales, volume, avg_price) into one daily frame per type."""
-    frame = pd.DataFrame(list(rows))
+def history_frame(rows: Iterable[HistoryPoint]) -> dict[str, pd.DataFrame]:
+    """Split history points into one daily frame (sales, avg_price) per asset type."""
+    frame = pd.DataFrame([asdict(r) for r in rows])
     if frame.empty:
         return {}
     frame["date"] = pd.to_datetime(frame["date"])
@@ -136,7 +137,7 @@ class MarketData:
 
     # -- history
 
-    def set_history(self, rows: Iterable[dict[str, object]], source: str) -> None:
+    def set_history(self, rows: Iterable[HistoryPoint], source: str) -> None:
         """Replace the market history (from analytics or the synthetic market)."""
         frames = history_frame(rows)
         with self._lock:

@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from ipheron_libs.errors import InvalidArgument
+from ipheron_libs.wire import money_fixed
 
-from ai_agents_service.domain import AssetInput, FiredRule, factor, money
+from ai_agents_service.domain import PRICE_PLACES, AssetInput, FiredRule, clamp_reputation, factor
 from ai_agents_service.engine import RulePool
 from ai_agents_service.market_data import Indicators, MarketData
 
@@ -47,7 +48,7 @@ class PricingAgent:
         assert kb is not None, "pool not started"
         ind = self.market.indicators(asset.asset_type)
         levels = {
-            "reputation": kb.level("reputation", max(0, min(100, asset.creator_reputation))),
+            "reputation": kb.level("reputation", clamp_reputation(asset.creator_reputation)),
             "utility": kb.level("utility", len(set(asset.utility_features))),
             "cocreators": kb.level("cocreators", max(1, asset.co_creators)),
             "volatility": kb.level("volatility", ind.volatility_pct),
@@ -68,8 +69,8 @@ class PricingAgent:
         results = await self.pool.evaluate(queries, data)
         base, *factors, spread = results
         price = factor(base.value)
-        rules = [FiredRule(base.name, MODULE, str(base.value), money(price),
-                           f"base price for {asset.asset_type} is {money(price)} {CURRENCY}")]
+        rules = [FiredRule(base.name, MODULE, str(base.value), money_fixed(price, PRICE_PLACES),
+                           f"base price for {asset.asset_type} is {money_fixed(price, PRICE_PLACES)} {CURRENCY}")]
         reasons = self._reasons(asset, ind, levels, data)
         for rule, reason in zip(factors, reasons, strict=True):
             f = factor(rule.value)

@@ -164,5 +164,5 @@ class RiskAgent:
         score = max(0, min(100, total))
         level = kb.level("risk", score)
         explanation = "; ".join(reasons) if reasons else "no risk signals"
-        return RiskResult(score=score, level=level, flags=flags, explanation=f"{level} risk ({score}/100): {explanation}",
-                          rules=rules)
+        return RiskResult(score=score, level=level, flags=flags,
+                          explanation=f"{level} risk ({score}/100): {explanation}", rules=rules)

@@ -22,9 +22,12 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from ipheron_libs.vocab import ASSET_TYPES
+
+from ai_agents_service.domain import HistoryPoint
+
 log = logging.getLogger(__name__)
 
-ASSET_TYPES = ("art", "music", "video", "literature", "software", "design", "patent", "trademark", "other")
 REGIONS = ("north-america", "europe", "asia", "latin-america", "africa", "oceania", "middle-east")
 SKILLS = (
     "illustration", "3d-modeling", "music-production", "mixing", "songwriting", "video-editing",
@@ -114,20 +117,20 @@ class Market:
     def user_by_wallet(self) -> dict[str, User]:
         return {u.wallet: u for u in self.users}
 
-    def history_rows(self) -> list[dict[str, Any]]:
+    def history_rows(self) -> list[HistoryPoint]:
         """Daily per-type aggregates (date, asset_type, sales, volume, avg_price), every day present."""
         agg: dict[tuple[date, str], list[Decimal]] = {}
         for sale in self.sales:
             agg.setdefault((sale.at.date(), sale.asset_type), []).append(sale.price)
-        rows = []
+        rows: list[HistoryPoint] = []
         day = self.start
         while day <= self.end:
             for asset_type in ASSET_TYPES:
                 prices = agg.get((day, asset_type), [])
                 volume = sum(prices, Decimal(0))
                 avg = (volume / len(prices)).quantize(Decimal("0.000001")) if prices else Decimal(0)
-                rows.append({"date": day.isoformat(), "asset_type": asset_type, "sales": len(prices),
-                             "volume": str(volume), "avg_price": str(avg)})
+                rows.append(HistoryPoint(date=day.isoformat(), asset_type=asset_type, sales=len(prices),
+                                         volume=str(volume), avg_price=str(avg)))
             day += timedelta(days=1)
         return rows
 
@@ -230,12 +233,12 @@ def generate(seed: int = 7, days: int = 120, n_users: int = 60, n_assets: int = 
         market.assets.append(asset)
         ring_wallets = tuple(u.wallet for u in ring_users)
         at = datetime.combine(end - timedelta(days=5 + 4 * r), datetime.min.time(), tzinfo=UTC) + timedelta(hours=9)
-        price = float(asset.price)
+        ring_price = float(asset.price)
         sale_ids = []
         for k in range(9):
             seller, buyer = ring_wallets[k % 3], ring_wallets[(k + 1) % 3]
-            price *= 1.12
-            sale = Sale(_id(rng, "sal"), asset.id, asset_type, seller, buyer, _money(price),
+            ring_price *= 1.12
+            sale = Sale(_id(rng, "sal"), asset.id, asset_type, seller, buyer, _money(ring_price),
                         at + timedelta(hours=7 * k), wash=True)
             market.sales.append(sale)
             sale_ids.append(sale.id)
@@ -276,38 +279,11 @@ def write(market: Market, out: Path) -> list[Path]:
     history = out / "history.csv"
     rows = market.history_rows()
     lines = ["date,asset_type,sales,volume,avg_price"] + [
-        f"{r['date']},{r['asset_type']},{r['sales']},{r['volume']},{r['avg_price']}" for r in rows
+        f"{r.date},{r.asset_type},{r.sales},{r.volume},{r.avg_price}" for r in rows
     ]
     history.write_text("\n".join(lines) + "\n")
     files.append(history)
     return files
-
-
-async def push_to_analytics(market: Market, addr: str, batch: int = 500, timeout: float = 30.0) -> int:
-    """Record every sale in the analytics service (RecordSales is idempotent by sale id)."""
-    from google.protobuf.timestamp_pb2 import Timestamp
-    from ipheron.analytics.v1 import analytics_service_pb2 as pb
-    from ipheron.analytics.v1 import analytics_service_pb2_grpc as pb_grpc
-    from ipheron_libs.grpc_client import channel
-
-    creators = {a.id: a.creator_id for a in market.assets}
-    by_wallet = {u.wallet: u.id for u in market.users}
-    recorded = 0
-    async with channel(addr) as ch:
-        stub = pb_grpc.AnalyticsServiceStub(ch)
-        for start in range(0, len(market.sales), batch):
-            records = []
-            for s in market.sales[start:start + batch]:
-                at = Timestamp()
-                at.FromDatetime(s.at)
-                records.append(pb.SaleRecord(
-                    sale_id=s.id, asset_id=s.asset_id, asset_type=s.asset_type, price=str(s.price), currency="ETH",
-                    buyer_id=by_wallet.get(s.buyer_wallet, s.buyer_wallet),
-                    seller_id=by_wallet.get(s.seller_wallet, s.seller_wallet), occurred_at=at,
-                    creator_ids=[creators[s.asset_id]]))
-            resp = await stub.RecordSales(pb.RecordSalesRequest(sales=records), timeout=timeout)
-            recorded += resp.recorded
-    return recorded
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -330,6 +306,8 @@ def main(argv: list[str] | None = None) -> int:
              sum(s.wash for s in market.sales), len(market.stakes), ", ".join(str(f) for f in files))
     if args.analytics:
         import asyncio
+
+        from ai_agents_service.clients import push_to_analytics
 
         recorded = asyncio.run(push_to_analytics(market, args.analytics))
         log.info("recorded %s new sales in the analytics service at %s", recorded, args.analytics)

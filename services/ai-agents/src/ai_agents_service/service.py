@@ -1,0 +1,129 @@
+"""AiAgentsService: the ai-agents use cases. The four agents (pricing, risk,
+collaboration, market; each its own module over the MeTTa worker pool) and the
+orchestrator answer requests; the service also keeps their facts current (the
+synthetic bootstrap, the analytics history, retraining) and stores what it learns
+through the repository (`run_db`, one transaction per call)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from ipheron_libs.db import run_db
+from ipheron_libs.errors import DomainError, InvalidArgument
+
+from ai_agents_service import synthetic
+from ai_agents_service.clients import AnalyticsClient, Directory
+from ai_agents_service.collaboration import CollaborationAgent, ContributorInput, Profile, RankedCandidate, ShareResult
+from ai_agents_service.config import Settings
+from ai_agents_service.domain import AssetInput, RiskResult, Trade
+from ai_agents_service.engine import RulePool
+from ai_agents_service.market import HOLDOUT_DAYS, WARMUP, MarketAgent, MarketForecast
+from ai_agents_service.market_data import MarketData
+from ai_agents_service.orchestrator import Analysis, Orchestrator
+from ai_agents_service.pricing import PriceSuggestion, PricingAgent
+from ai_agents_service.repository import Repository
+from ai_agents_service.risk import RiskAgent
+
+log = logging.getLogger("ai_agents_service")
+
+# Analytics history replaces the current one once it covers this many days with sales.
+MIN_HISTORY_DAYS = WARMUP + HOLDOUT_DAYS + 14
+DEFAULT_COLLABORATORS = 10
+
+
+class AiAgentsService:
+    """Pricing, risk, collaboration and market answers, and the facts behind them."""
+
+    def __init__(self, settings: Settings, pool: RulePool, market: MarketData, repo: Repository,
+                 directory: Directory, analytics: AnalyticsClient | None) -> None:
+        self.settings = settings
+        self.pool = pool
+        self.market = market
+        self.repo = repo
+        self.directory = directory
+        self.analytics = analytics
+        self.pricing = PricingAgent(pool, market)
+        self.risk = RiskAgent(pool, market, self.pricing)
+        self.collaboration = CollaborationAgent(pool)
+        self.market_agent = MarketAgent(pool, market)
+        self.orchestrator = Orchestrator(
+            {
+                "pricing": lambda asset, days: self.pricing.suggest(asset),
+                "risk": lambda asset, days: self.risk.assess_asset(asset),
+                "market": lambda asset, days: self.market_agent.forecast(asset.asset_type, days),
+            },
+            {"pricing": settings.pricing_timeout, "risk": settings.risk_timeout, "market": settings.market_timeout},
+        )
+
+    # ------------------------------------------------------------ answers
+
+    async def suggest_price(self, asset: AssetInput, currency: str = "") -> PriceSuggestion:
+        return await self.pricing.suggest(asset, currency)
+
+    async def find_collaborators(self, user_id: str, requester: Profile | None, candidates: Sequence[Profile],
+                                 skills: Sequence[str], limit: int) -> list[RankedCandidate]:
+        """Rank candidates for a requester; either may come from the caller or the auth directory."""
+        if requester is None:
+            if not user_id:
+                raise InvalidArgument("user_id is required", field="user_id")
+            requester = await self.directory.user(user_id)
+        pool = list(candidates) if candidates else await self.directory.candidates(list(skills))
+        return await self.collaboration.rank(requester, pool, list(skills), limit or DEFAULT_COLLABORATORS)
+
+    async def propose_split(self, contributors: Sequence[ContributorInput]) -> list[ShareResult]:
+        return await self.collaboration.split(contributors)
+
+    async def assess_asset_risk(self, asset: AssetInput, known: Sequence[AssetInput] = ()) -> RiskResult:
+        return await self.risk.assess_asset(asset, known)
+
+    async def assess_purchase_risk(self, purchase: Trade, history: Sequence[Trade] = ()) -> RiskResult:
+        return await self.risk.assess_purchase(purchase, history)
+
+    async def forecast_market(self, asset_type: str, days: int) -> MarketForecast:
+        return await self.market_agent.forecast(asset_type, days)
+
+    async def analyze(self, asset: AssetInput, days: int) -> Analysis:
+        return await self.orchestrator.analyze(asset, days)
+
+    def metta_ready(self) -> bool:
+        """At least one interpreter worker is up."""
+        return bool(self.pool.worker_pids())
+
+    # ------------------------------------------------------------ facts and models
+
+    async def warm_up(self) -> None:
+        """Before serving: the synthetic market, then models trained on the best history."""
+        await asyncio.to_thread(self.load_synthetic)
+        await self.retrain()
+
+    def load_synthetic(self) -> None:
+        """The synthetic market ending today: the history until analytics has its own."""
+        market = synthetic.generate(self.settings.synthetic_seed, self.settings.history_days,
+                                    end=datetime.now(UTC).date())
+        if self.settings.env == "production":
+            self.market.set_history(market.history_rows(), "synthetic")
+        else:
+            self.market.load_synthetic(market)
+
+    async def refresh_history(self) -> str:
+        """Use the analytics history when it covers enough days; keep the current one otherwise."""
+        if self.analytics is None:
+            return self.market.source
+        try:
+            points = await self.analytics.history(self.settings.history_days)
+        except DomainError as exc:
+            log.info("analytics history unavailable (%s); market source stays %s", exc.message, self.market.source)
+            return self.market.source
+        days = {p.date for p in points}
+        if len(days) >= MIN_HISTORY_DAYS and sum(p.sales for p in points) > 0:
+            self.market.set_history(points, "analytics")
+        return self.market.source
+
+    async def retrain(self) -> int:
+        """Refresh history, train every type, store versions and validation errors."""
+        await self.refresh_history()
+        models = await asyncio.to_thread(self.market_agent.train)
+        return await run_db(self.repo.record_models, models, self.market.source, HOLDOUT_DAYS)
