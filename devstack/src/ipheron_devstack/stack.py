@@ -20,7 +20,7 @@ from pathlib import Path
 
 import grpc
 import httpx
-from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_health.v1 import health_pb2
 from ipheron_libs import db, embedded
 from ipheron_libs.devstack_ports import free_port
 
@@ -149,13 +149,15 @@ class Stack:
     def wait_service(self, spec: ServiceSpec, timeout: float = 120.0) -> None:
         deadline = time.monotonic() + timeout
         with grpc.insecure_channel(self.addr(spec.name)) as ch:
-            stub = health_pb2_grpc.HealthStub(ch)
+            check = ch.unary_unary("/grpc.health.v1.Health/Check",
+                                   request_serializer=health_pb2.HealthCheckRequest.SerializeToString,
+                                   response_deserializer=health_pb2.HealthCheckResponse.FromString)
             while time.monotonic() < deadline:
                 proc = self.processes[spec.name]
                 if proc.poll() is not None:
                     raise RuntimeError(f"{spec.name} exited with code {proc.returncode} during start-up{self._log_hint(spec.name)}")
                 try:
-                    if stub.Check(health_pb2.HealthCheckRequest(), timeout=1).status == health_pb2.HealthCheckResponse.SERVING:
+                    if check(health_pb2.HealthCheckRequest(), timeout=1).status == health_pb2.HealthCheckResponse.SERVING:
                         return
                 except grpc.RpcError:
                     pass

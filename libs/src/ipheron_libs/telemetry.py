@@ -12,7 +12,7 @@ import contextvars
 import logging
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -71,6 +71,8 @@ class JsonLinesSpanExporter(SpanExporter):
         lines = []
         for s in spans:
             ctx = s.get_span_context()
+            if ctx is None:
+                continue
             parent = s.parent
             lines.append(
                 orjson.dumps(
@@ -152,7 +154,7 @@ def inject_metadata(metadata: list[tuple[str, str]]) -> None:
     metadata.extend(carrier.items())
 
 
-def extract_context(pairs: Sequence[tuple[str, Any]] | None) -> Any:
+def extract_context(pairs: Iterable[tuple[str, Any]] | None) -> Any:
     """Read a trace context from incoming metadata or headers."""
     carrier = {k.lower(): v for k, v in (pairs or ()) if isinstance(v, str)}
     return propagate.extract(carrier)
