@@ -1,27 +1,32 @@
 """File routes: upload content (stored under its CID v1), read it back, attach it to an asset.
 
-The body of `POST /files` is the raw content (any Content-Type; `?filename=` names it),
-at most 4 MiB. The answer's `cid` is what `POST /assets` takes as `ipfs_hash`.
+`POST /files` takes the content as a `multipart/form-data` file part (`curl -F
+file=@cover.png`, a browser form) or as the raw body (any Content-Type; `?filename=`
+names it), at most 4 MiB; the same bytes get the same CID either way (see uploads.py).
+The answer's `cid` is what `POST /assets` takes as `ipfs_hash`. `POST /assets/{id}/files`
+attaches a stored file by `{"cid": ...}` (JSON), or uploads and attaches in one request.
 Files are served with `nosniff` and a sandboxing CSP, and as attachments unless they
 are media a browser can show safely, so an uploaded page never runs on our origin.
 """
 
 from __future__ import annotations
 
-from datetime import UTC
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response, status
+from fastapi.exceptions import RequestValidationError
 from ipheron.assets.v1 import assets_service_pb2 as pb
-from pydantic import BaseModel, ConfigDict, Field
+from ipheron_libs.wire import iso
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from ipheron_gateway.deps import CurrentUser, Stubs
-from ipheron_gateway.problems import UPSTREAM, Problem, problem_responses
+from ipheron_gateway.config import MAX_FILE_BYTES
+from ipheron_gateway.deps import CurrentUser, Stubs, User
+from ipheron_gateway.problems import UPSTREAM, problem_responses
 from ipheron_gateway.routers.assets import AssetOut, asset_out
+from ipheron_gateway.uploads import UPLOAD_CONTENT, media_type, read_upload
 
 router = APIRouter(tags=["files"])
 
-MAX_FILE_BYTES = 4 * 1024 * 1024
 _INLINE = ("image/png", "image/jpeg", "image/gif", "image/webp", "audio/", "video/", "application/pdf", "text/plain")
 
 
@@ -43,27 +48,30 @@ class AttachIn(BaseModel):
 
 def _file_out(f: pb.StoredFile, created: bool | None = None) -> dict[str, Any]:
     return {"cid": f.cid, "size": f.size, "content_type": f.content_type, "filename": f.filename,
-            "sha256": f.sha256, "uploader_user_id": f.uploader_user_id,
-            "created_at": f.created_at.ToDatetime(tzinfo=UTC).isoformat().replace("+00:00", "Z"), "created": created}
+            "sha256": f.sha256, "uploader_user_id": f.uploader_user_id, "created_at": iso(f.created_at) or "",
+            "created": created}
+
+
+def _actor(user: User) -> pb.Actor:
+    return pb.Actor(user_id=user.id, wallet=(user.wallet or "").lower())
+
+
+async def _store(request: Request, user: User, stubs: Stubs, filename: str) -> pb.UploadFileResponse:
+    """Read the upload (multipart or raw) and store it; the answer says whether it was new."""
+    upload = await read_upload(request, filename=filename, max_bytes=MAX_FILE_BYTES)
+    return await stubs.assets.UploadFile(pb.UploadFileRequest(
+        actor=_actor(user), filename=upload.filename, content_type=upload.content_type, content=upload.content))
 
 
 @router.post("/files", response_model=FileOut, status_code=status.HTTP_201_CREATED,
              responses={200: {"model": FileOut, "description": "The same bytes were already stored"},
                         **problem_responses(400, 401, 413, 422, *UPSTREAM)},
-             summary="Upload content (raw body, at most 4 MiB); 200 when the same bytes were already stored")
+             openapi_extra={"requestBody": {"required": True, "content": UPLOAD_CONTENT}},
+             summary="Upload content (multipart file part or raw body, at most 4 MiB); "
+                     "200 when the same bytes were already stored")
 async def upload_file(request: Request, user: CurrentUser, stubs: Stubs, response: Response,
                       filename: Annotated[str, Query(max_length=255)] = "") -> dict[str, Any]:
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > MAX_FILE_BYTES:
-        raise Problem(413, f"the file is larger than {MAX_FILE_BYTES} bytes")
-    content = bytearray()
-    async for chunk in request.stream():  # bounded read: never buffer more than the limit
-        content.extend(chunk)
-        if len(content) > MAX_FILE_BYTES:
-            raise Problem(413, f"the file is larger than {MAX_FILE_BYTES} bytes")
-    r = await stubs.assets.UploadFile(pb.UploadFileRequest(
-        actor=pb.Actor(user_id=user.id, wallet=(user.wallet or "").lower()), filename=filename,
-        content_type=request.headers.get("content-type", ""), content=bytes(content)))
+    r = await _store(request, user, stubs, filename)
     if not r.created:
         response.status_code = status.HTTP_200_OK
     return _file_out(r.file, r.created)
@@ -89,9 +97,24 @@ async def get_file(cid: str, stubs: Stubs, request: Request) -> Response:
                     headers=headers)
 
 
+_ATTACH_BODY = {"required": True, "content": {
+    "application/json": {"schema": AttachIn.model_json_schema()}, **UPLOAD_CONTENT}}
+
+
 @router.post("/assets/{asset_id}/files", response_model=AssetOut,
-             responses=problem_responses(400, 401, 403, 404, 409, 413, 422, *UPSTREAM), summary="Attach an uploaded file (owner only)")
-async def attach_file(asset_id: str, body: AttachIn, user: CurrentUser, stubs: Stubs) -> dict[str, Any]:
-    r = await stubs.assets.AttachFile(pb.AttachFileRequest(
-        actor=pb.Actor(user_id=user.id, wallet=(user.wallet or "").lower()), asset_id=asset_id, cid=body.cid))
+             responses=problem_responses(400, 401, 403, 404, 409, 413, 422, *UPSTREAM),
+             openapi_extra={"requestBody": _ATTACH_BODY},
+             summary="Attach a file to an asset (owner only): a stored one by CID (JSON), or upload it here "
+                     "(multipart file part or raw body)")
+async def attach_file(asset_id: str, request: Request, user: CurrentUser, stubs: Stubs,
+                      filename: Annotated[str, Query(max_length=255)] = "") -> dict[str, Any]:
+    if media_type(request) == b"application/json":
+        raw = await request.body()
+        try:
+            cid = AttachIn.model_validate_json(raw).cid
+        except ValidationError as exc:
+            raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in exc.errors()]) from None
+    else:
+        cid = (await _store(request, user, stubs, filename)).file.cid
+    r = await stubs.assets.AttachFile(pb.AttachFileRequest(actor=_actor(user), asset_id=asset_id, cid=cid))
     return asset_out(r.asset)
