@@ -47,6 +47,7 @@ _YEAR_US = Decimal(YEAR // timedelta(microseconds=1))
 
 MIN_AMOUNT = Decimal("0.01")
 MAX_AMOUNT = Decimal("1000000")
+MAX_PER_PAGE = 100
 
 # Base APR (percent) by lock duration in days; these are the only durations allowed.
 BASE_APR: dict[int, Decimal] = {
@@ -325,6 +326,23 @@ def check_owner(stake: Stake, user_id: str) -> None:
         raise InvalidArgument("user_id is required", field="user_id")
     if stake.user_id != user_id:
         raise PermissionDenied("only the owner of this stake may do that")
+
+
+def check_viewer(stake: Stake, user_id: str) -> None:
+    """A read on behalf of a user (`user_id` set) is for the stake's owner only."""
+    if user_id and stake.user_id != user_id:
+        raise PermissionDenied("only the owner of this stake may see it")
+
+
+def check_page(page: int, per_page: int) -> tuple[int, int]:
+    """A page of a list: page defaults to 1, per_page to 20 (1..MAX_PER_PAGE)."""
+    page = page or 1
+    per_page = per_page or 20
+    if page < 1:
+        raise InvalidArgument("page must be >= 1", field="page")
+    if not 1 <= per_page <= MAX_PER_PAGE:
+        raise InvalidArgument(f"per_page must be between 1 and {MAX_PER_PAGE}", field="per_page")
+    return page, per_page
 
 
 def mature(stake: Stake, now: datetime) -> Stake:

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from ipheron_libs.db import run_db
-from ipheron_libs.errors import InvalidArgument, NotFound, PermissionDenied
+from ipheron_libs.errors import NotFound
 
 from staking_service import domain
 from staking_service.clients import AssetsClient
@@ -27,7 +27,6 @@ from staking_service.repository import StakingRepository
 
 log = logging.getLogger("staking_service")
 
-MAX_PER_PAGE = 100
 MATURITY_BATCH = 200
 PURGE_BATCH = 1000
 
@@ -66,8 +65,7 @@ class StakingService:
         stake = await run_db(self.repo.get, stake_id)
         if stake is None:
             raise NotFound(f"stake {stake_id!r} not found")
-        if user_id and stake.user_id != user_id:
-            raise PermissionDenied("only the owner of this stake may see it")
+        domain.check_viewer(stake, user_id)
         return domain.view(stake, self.clock())
 
     async def list(
@@ -80,12 +78,7 @@ class StakingService:
         per_page: int = 20,
     ) -> tuple[list[StakeView], int, int, int]:
         """(views, total, page, per_page); page defaults to 1 and per_page to 20."""
-        page = page or 1
-        per_page = per_page or 20
-        if page < 1:
-            raise InvalidArgument("page must be >= 1", field="page")
-        if not 1 <= per_page <= MAX_PER_PAGE:
-            raise InvalidArgument(f"per_page must be between 1 and {MAX_PER_PAGE}", field="per_page")
+        page, per_page = domain.check_page(page, per_page)
         now = self.clock()
         found, total = await run_db(
             self.repo.list,
