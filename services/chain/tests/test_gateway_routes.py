@@ -1,6 +1,7 @@
 """The gateway's /api/v1/chain routes against a real chain service over gRPC (port 0):
 status, a transaction with its receipt, balances, withdrawal, and problem+json errors.
-Authentication is the gateway's own (tested there); here a verified caller is injected."""
+The caller sends a real access token, checked by the gateway's own verifier against a
+test key set served over the auth service's GetJwks RPC; nothing is overridden."""
 
 from __future__ import annotations
 
@@ -12,11 +13,13 @@ import pytest
 from chain_service.server import FULL_NAME
 from chain_service.servicer import ChainServicer
 from ipheron.chain.v1 import chain_service_pb2_grpc as pb_grpc
-from ipheron_gateway import deps
 from ipheron_gateway.app import create_app
 from ipheron_gateway.config import SERVICES, GatewaySettings
+from ipheron_gateway.testing import TokenIssuer, serve_jwks
 from ipheron_libs import grpc_server
 from ipheron_libs.devstack_ports import free_port
+
+ISSUER = TokenIssuer()
 
 
 @pytest.fixture(scope="module")
@@ -31,14 +34,15 @@ async def chain_addr(chain) -> AsyncIterator[str]:
 
 @pytest.fixture()
 async def client(chain_addr: str, redis_url: str) -> AsyncIterator[httpx.AsyncClient]:
-    addrs = {f"{s}_addr": f"127.0.0.1:{free_port()}" for s in SERVICES if s != "chain"}
-    settings = GatewaySettings(chain_addr=chain_addr, redis_url=redis_url, upstream_timeout=30, **addrs)  # type: ignore[arg-type]
-    app = create_app(settings)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app, client=(f"10.9.{uuid.uuid4().int % 250}.1", 5555))
-        async with httpx.AsyncClient(transport=transport, base_url="http://gw") as c:
-            c.app = app  # type: ignore[attr-defined]
-            yield c
+    addrs = {f"{s}_addr": f"127.0.0.1:{free_port()}" for s in SERVICES if s not in ("chain", "auth")}
+    async with serve_jwks(ISSUER) as auth_addr:
+        settings = GatewaySettings(chain_addr=chain_addr, auth_addr=auth_addr, redis_url=redis_url,  # type: ignore[arg-type]
+                                   upstream_timeout=30, **addrs)
+        app = create_app(settings)
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app, client=(f"10.9.{uuid.uuid4().int % 250}.1", 5555))
+            async with httpx.AsyncClient(transport=transport, base_url="http://gw") as c:
+                yield c
 
 
 async def test_chain_status_and_transaction_with_receipt(client, chain, users) -> None:
@@ -74,21 +78,20 @@ async def test_balances_and_withdraw_to_own_wallet(client, chain, users) -> None
     assert owed >= 500 and bal["address"] == users[6].address and "." in bal["native_balance_eth"]
 
     assert (await client.post("/api/v1/chain/withdraw")).status_code == 401
-    client.app.dependency_overrides[deps._current_user] = lambda: deps.User(id="u6", wallet=users[6].address)
-    try:
-        done = await client.post("/api/v1/chain/withdraw")
-        assert done.status_code == 200, done.text
-        assert done.json()["results"] == [{"address": users[6].address, "amount_wei": str(owed), "succeeded": True}]
-        again = await client.post("/api/v1/chain/withdraw")
-        assert again.status_code == 400 and "no payee has a pending balance" in again.json()["detail"]
-        # With an Idempotency-Key a retry returns the first withdrawal instead.
-        await chain.list_token(minted.token_id, "2000")
-        await chain.buy(minted.token_id, users[5].address, "2000", "gw2-" + asset)
-        headers = {"Idempotency-Key": "wd-" + asset}
-        first = await client.post("/api/v1/chain/withdraw", headers=headers)
-        retry = await client.post("/api/v1/chain/withdraw", headers=headers)
-        assert first.status_code == retry.status_code == 200, first.text
-        assert first.json() == retry.json() and first.json()["results"][0]["amount_wei"] == "1000"
-    finally:
-        client.app.dependency_overrides.clear()
+    forged = TokenIssuer(kid=ISSUER.kid).headers("u6", users[6].address)  # same kid, another key
+    assert (await client.post("/api/v1/chain/withdraw", headers=forged)).status_code == 401
+    me = ISSUER.headers("u6", users[6].address)
+    done = await client.post("/api/v1/chain/withdraw", headers=me)
+    assert done.status_code == 200, done.text
+    assert done.json()["results"] == [{"address": users[6].address, "amount_wei": str(owed), "succeeded": True}]
+    again = await client.post("/api/v1/chain/withdraw", headers=me)
+    assert again.status_code == 400 and "no payee has a pending balance" in again.json()["detail"]
+    # With an Idempotency-Key a retry returns the first withdrawal instead.
+    await chain.list_token(minted.token_id, "2000")
+    await chain.buy(minted.token_id, users[5].address, "2000", "gw2-" + asset)
+    headers = me | {"Idempotency-Key": "wd-" + asset}
+    first = await client.post("/api/v1/chain/withdraw", headers=headers)
+    retry = await client.post("/api/v1/chain/withdraw", headers=headers)
+    assert first.status_code == retry.status_code == 200, first.text
+    assert first.json() == retry.json() and first.json()["results"][0]["amount_wei"] == "1000"
     assert (await client.get(f"/api/v1/chain/balances/{users[6].address}")).json()["pending_withdrawal_wei"] == "0"
