@@ -4,6 +4,7 @@ cases are `ChainService`; typed domain errors become gRPC statuses in the shared
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 
 import grpc
 from ipheron.chain.v1 import chain_service_pb2 as pb
@@ -41,7 +42,7 @@ def _eth(wei: int) -> common_pb2.Money:
     return common_pb2.Money(amount=f"{whole}.{frac:018d}", currency="ETH")
 
 
-def event_args_json(args: object) -> str:
+def event_args_json(args: Mapping[str, object]) -> str:
     """Event arguments as JSON: integers as decimal strings, bytes as hex."""
     def conv(v: object) -> object:
         if isinstance(v, bool):
@@ -56,7 +57,6 @@ def event_args_json(args: object) -> str:
             return {k: conv(x) for k, x in v.items()}
         return v
 
-    assert isinstance(args, dict)
     return json.dumps({k: conv(v) for k, v in args.items()}, sort_keys=True)
 
 
@@ -93,7 +93,7 @@ def transaction_pb(view: TxView) -> pb.Transaction:
             effective_gas_price_wei=wire.wei_str(rc.effective_gas_price_wei),
             confirmations=max(view.confirmations, 0),
             contract_address=rc.contract_address,
-            events=[pb.ChainEvent(name=e.name, contract_address=e.address, args_json=event_args_json(dict(e.args)),
+            events=[pb.ChainEvent(name=e.name, contract_address=e.address, args_json=event_args_json(e.args),
                                   log_index=e.log_index) for e in view.events],
         ))
     return msg
