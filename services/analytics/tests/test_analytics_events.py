@@ -1,19 +1,77 @@
 """Event consumption into the analytics tables on a real PostgreSQL (and the
-stream on a real Redis): idempotent by event id, daily aggregates exact."""
+stream on a real Redis): idempotent by event id, daily aggregates exact; every
+event that meets its contract is readable, and what analytics cannot read goes
+to the dead-letter stream (never acknowledged silently)."""
 
 from __future__ import annotations
 
 import asyncio
-from datetime import date
+import uuid
+from collections.abc import Callable
+from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
 
+import pytest
 import redis
-from analytics_service.consumer import apply_event, apply_in_transaction
+from analytics_service.consumer import HANDLERS, apply_event, apply_in_transaction
 from conftest import NOW, created, days_ago, event, sold
 from ipheron_libs import events
+from ipheron_libs.testing import wait_until_async
+from prometheus_client import REGISTRY
 from sqlalchemy import Engine, text
 
 D = Decimal
+WALLET = "0x" + "ab" * 20
+BUYER_WALLET = "0x" + "cd" * 20
+TX = "0x" + "ef" * 32
+
+
+def _contract(type_: str, payload: dict[str, Any], at: datetime) -> events.Event:
+    """An event exactly as its schema describes it (checked here, so the sample cannot drift)."""
+    ev = events.Event(id=str(uuid.uuid4()), type=type_, version=1, occurred_at=at.isoformat(), actor="seller-1",
+                      payload=payload)
+    events.check(ev)
+    return ev
+
+
+def contract_created(asset_id: str, asset_type: str, at: datetime, price: str = "1.5") -> events.Event:
+    return _contract("asset.created", {
+        "asset_id": asset_id, "name": f"Asset {asset_id[:8]}", "asset_type": asset_type, "price": price,
+        "royalty_rate": "10", "status": "pending", "region": "Global", "owner_user_id": "seller-1",
+        "owner_wallet": WALLET, "creator_user_id": "seller-1",
+        "creators": [{"user_id": "seller-1", "wallet": WALLET, "share_percent": "60"},
+                     {"user_id": "co-1", "wallet": BUYER_WALLET, "share_percent": "40"}],
+        "ipfs_hash": "bafkreih" + asset_id.replace("-", "")[:20], "utility_features": ["streaming license"],
+    }, at)
+
+
+def contract_sold(asset_id: str, price: str, at: datetime, asset_type: str = "music") -> events.Event:
+    return _contract("asset.sold", {
+        "asset_id": asset_id, "asset_type": asset_type, "purchase_id": str(uuid.uuid4()), "price": price,
+        "currency": "ETH", "seller_user_id": "seller-1", "seller_wallet": WALLET, "buyer_user_id": "buyer-1",
+        "buyer_wallet": BUYER_WALLET, "tx_hash": TX, "block_number": 12, "token_id": "7",
+        "creators": [{"user_id": "seller-1", "wallet": WALLET, "share_percent": "100"}],
+    }, at)
+
+
+def contract_stake(type_: str, asset_id: str, at: datetime, **extra: Any) -> events.Event:
+    return _contract(type_, {
+        "stake_id": str(uuid.uuid4()), "user_id": "staker-1", "asset_id": asset_id, "amount": "12.5",
+        "duration_days": 30, "apr": "8", "start_time": at.isoformat(), "end_time": at.isoformat(),
+        "status": {"stake.opened": "active", "stake.matured": "matured", "stake.closed": "closed"}.get(
+            type_, "active"), **extra,
+    }, at)
+
+
+def _dead(r: redis.Redis, group: str) -> list[dict[str, str]]:
+    return [{k.decode(): v.decode() for k, v in f.items()} for _, f in r.xrange(events.DEAD_STREAM)
+            if f.get(b"dead_group") == group.encode()]
+
+
+def _dead_count(group: str, type_: str, reason: str) -> float:
+    labels = {"group": group, "type": type_, "reason": reason}
+    return REGISTRY.get_sample_value("events_dead_lettered_total", labels) or 0.0
 
 
 def _apply(engine: Engine, *evs: events.Event) -> list[bool]:
@@ -85,13 +143,133 @@ def test_a_sale_seen_before_its_asset_moves_to_the_right_type(clean_engine: Engi
     assert _day(clean_engine, day)["total_volume"] == D("4")
 
 
-def test_a_malformed_event_is_skipped_without_partial_effects(clean_engine: Engine) -> None:
+def test_a_malformed_event_is_refused_without_partial_effects_and_not_marked_applied(clean_engine: Engine) -> None:
     bad = event("asset.sold", {"asset_id": "a1", "price": "-3"}, days_ago(1))
-    assert _apply(clean_engine, bad) == [True]
-    assert _apply(clean_engine, bad) == [False]  # not retried forever
+    # It used to be marked processed and dropped; now it is refused (the stream consumer
+    # dead-letters it, see test_the_running_service_dead_letters_what_it_cannot_read).
+    with pytest.raises(events.UnreadableEvent, match="price"):
+        _apply(clean_engine, bad)
+    with pytest.raises(events.UnreadableEvent):
+        _apply(clean_engine, bad)  # the same every time: nothing of it was kept
     with clean_engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM sales")).scalar_one() == 0
         assert conn.execute(text("SELECT count(*) FROM assets")).scalar_one() == 0
+        assert conn.execute(text("SELECT count(*) FROM processed_events")).scalar_one() == 0
+
+
+ASSET = "4f1c2b7e-8d3a-4c55-9a10-0b6f3e2d1c00"
+UPDATES: list[dict[str, Any]] = [  # every shape the assets service emits today
+    {"changed": ["listed", "price"], "price": "2.5", "listed": True, "status": "active", "version": 3},
+    {"changed": ["status", "listed"], "status": "archived", "listed": False},
+    {"changed": ["status"], "status": "pending_review", "review_reasons": ["risk check unavailable"]},
+    {"changed": ["status", "token_id"], "status": "active", "token_id": "1", "contract_address": WALLET,
+     "tx_hash": TX},
+    {"changed": ["status"], "status": "failed"},
+    {"changed": ["files"], "file_cid": "bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku"},
+]
+CONTRACT_SAMPLES: list[Callable[[], events.Event]] = [
+    lambda: contract_created(ASSET, "music", days_ago(2)),
+    *[(lambda u=u: _contract("asset.updated", {"asset_id": ASSET, **u}, days_ago(2))) for u in UPDATES],
+    lambda: contract_sold(ASSET, "3.25", days_ago(1)),
+    lambda: _contract("asset.transferred", {
+        "asset_id": ASSET, "from_wallet": WALLET, "to_wallet": BUYER_WALLET, "from_user_id": "seller-1",
+        "to_user_id": "buyer-1", "tx_hash": TX, "token_id": "1"}, days_ago(1)),
+    lambda: contract_stake("stake.opened", ASSET, days_ago(1)),
+    lambda: contract_stake("stake.matured", ASSET, days_ago(1)),
+    lambda: contract_stake("stake.claimed", ASSET, days_ago(1), claimed="0.5", rewards_claimed="0.5"),
+    lambda: contract_stake("stake.closed", ASSET, days_ago(1), early=True, principal_returned="12.5",
+                           rewards_paid="0", rewards_forfeited="0.1", penalty="0.25", payout="12.25"),
+]
+
+
+def test_every_event_that_meets_its_contract_is_readable(clean_engine: Engine) -> None:
+    """The consumer side of the contract: analytics reads every shape the schemas allow."""
+    samples = [make() for make in CONTRACT_SAMPLES]
+    assert {ev.type for ev in samples} == set(HANDLERS)  # a sample for every type analytics handles
+    assert _apply(clean_engine, *samples) == [True] * len(samples)
+    with clean_engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM sales WHERE asset_id = :a"), {"a": ASSET}).scalar_one() == 1
+    assert _day(clean_engine, days_ago(1).date(), "music")["total_volume"] == D("3.25")
+
+
+def test_the_running_service_dead_letters_what_it_cannot_read(
+    analytics_url: str, clean_engine: Engine, redis_url: str
+) -> None:
+    """Analytics used to acknowledge and drop a payload it could not read: a drifted producer
+    lost sales silently. Now it lands in ipheron:events:dead with the group and the reason,
+    is counted and alerted, and the sales around it are still applied."""
+    from analytics_service.config import Settings
+    from analytics_service.server import AnalyticsApp
+
+    group = f"analytics-dead-{uuid.uuid4().hex[:6]}"
+    r = redis.Redis.from_url(redis_url)
+    good_asset, bad_asset = str(uuid.uuid4()), str(uuid.uuid4())
+    drifted = contract_sold(bad_asset, "3", days_ago(1))
+    drifted = events.Event(drifted.id, drifted.type, 1, drifted.occurred_at, drifted.actor,
+                           {**drifted.payload, "price": 3.0})  # a JSON number: money drifted to a float
+    before = _dead_count(group, "asset.sold", "invalid")
+    published = [r.xadd(events.STREAM, ev.to_fields()) for ev in (
+        contract_created(good_asset, "patent", days_ago(1)), drifted, contract_sold(good_asset, "2", days_ago(1),
+                                                                                     "patent"))]
+
+    def sales_of(asset_id: str) -> int:
+        with clean_engine.connect() as conn:
+            return int(conn.execute(text("SELECT count(*) FROM sales WHERE asset_id = :a"), {"a": asset_id})
+                       .scalar_one())
+
+    async def run() -> list[dict[str, str]]:
+        app = AnalyticsApp(Settings(redis_url=redis_url, consumer_group=group, db_pool_size=2), analytics_url)
+        await app.start(host="127.0.0.1", port=0)
+        try:
+            await wait_until_async(lambda: sales_of(good_asset) == 1 and _dead(r, group), timeout=30,
+                                   message="the good sale applied and the drifted one dead-lettered")
+            return _dead(r, group)
+        finally:
+            await app.stop(grace=0.2)
+            r.xdel(events.STREAM, *published)  # other tests' groups read the shared stream from its start
+
+    [dead] = asyncio.run(run())
+    assert dead["id"] == drifted.id and dead["type"] == "asset.sold" and dead["dead_reason"] == "invalid"
+    assert "payload/price" in dead["dead_error"] and dead["payload"] == drifted.to_fields()["payload"]
+    assert sales_of(bad_asset) == 0
+    assert r.xpending(events.STREAM, group)["pending"] == 0
+    assert _dead_count(group, "asset.sold", "invalid") == before + 1
+
+
+def test_a_payload_that_passes_the_schema_but_not_analytics_is_dead_lettered_too(
+    clean_engine: Engine, redis_url: str
+) -> None:
+    """The handler's own parse error (here a creator list the shares cannot be read from
+    after the schema check, simulated by a handler-level refusal) is dead-lettered with
+    reason "unreadable", and the analytics transaction leaves nothing behind."""
+    stream, dead_stream = f"test:analytics:{uuid.uuid4().hex[:6]}", f"test:analytics-dead:{uuid.uuid4().hex[:6]}"
+    r = redis.Redis.from_url(redis_url)
+    asset = str(uuid.uuid4())
+    ev = contract_created(asset, "art", days_ago(1))
+    r.xadd(stream, ev.to_fields())
+
+    async def run() -> int:
+        async def handle(e: events.Event) -> None:
+            # What the schema allows but this handler refuses: an occurred_at it cannot place.
+            broken = events.Event(e.id, e.type, e.version, "not a time", e.actor, e.payload)
+            await asyncio.to_thread(apply_in_transaction, clean_engine, broken)
+
+        consumer = events.Consumer(redis_url, "analytics-unreadable", handle, stream=stream, dead_stream=dead_stream,
+                                   block_ms=50)
+        await consumer._ensure_group()
+        try:
+            return await consumer.poll_once()
+        finally:
+            await consumer.stop()
+
+    assert asyncio.run(run()) == 1
+    [(_, fields)] = r.xrange(dead_stream)
+    assert fields[b"dead_reason"] == b"unreadable" and fields[b"id"] == ev.id.encode()
+    assert r.xpending(stream, "analytics-unreadable")["pending"] == 0
+    with clean_engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM assets WHERE asset_id = :a"), {"a": asset}).scalar_one() == 0
+        assert conn.execute(text("SELECT count(*) FROM processed_events")).scalar_one() == 0
+    r.delete(stream, dead_stream)
 
 
 def test_stake_events_track_value_staked_and_never_reopen(clean_engine: Engine) -> None:
@@ -123,7 +301,8 @@ def test_consumer_group_applies_a_redelivered_stream_event_once(clean_engine: En
     stream = "test:analytics-events"
     r = redis.Redis.from_url(redis_url)
     r.delete(stream)
-    evs = [created("a9", "design", days_ago(1)), sold("a9", "7", days_ago(1))]
+    a9 = str(uuid.uuid4())
+    evs = [contract_created(a9, "design", days_ago(1)), contract_sold(a9, "7", days_ago(1), "design")]
     for ev in [*evs, evs[1]]:  # the sale is published twice (at-least-once)
         r.xadd(stream, ev.to_fields())
 
@@ -161,11 +340,12 @@ def test_the_running_service_consumes_the_shared_stream(
     from analytics_service.server import AnalyticsApp
 
     r = redis.Redis.from_url(redis_url)
-    stake = {"stake_id": "live-s1", "user_id": "u1", "asset_id": "live-a1", "amount": "12.5", "duration_days": 30}
+    live_a1 = str(uuid.uuid4())
+    stake = contract_stake("stake.opened", live_a1, days_ago(1))
     for ev in (
-        created("live-a1", "video", days_ago(1)),
-        sold("live-a1", "3", days_ago(1)),
-        event("stake.opened", stake, days_ago(1)),
+        contract_created(live_a1, "video", days_ago(1)),
+        contract_sold(live_a1, "3", days_ago(1), "video"),
+        stake,
     ):
         r.xadd(events.STREAM, ev.to_fields())
 
@@ -173,18 +353,20 @@ def test_the_running_service_consumes_the_shared_stream(
         app = AnalyticsApp(
             Settings(redis_url=redis_url, consumer_group="analytics-live", db_pool_size=2), analytics_url
         )
-        await app.on_start()
+        await app.start(host="127.0.0.1", port=0)
         try:
-            for _ in range(200):  # bounded wait for the background consumer
+            def counts() -> tuple[int, int]:
                 with clean_engine.connect() as conn:
-                    sales = conn.execute(text("SELECT count(*) FROM sales WHERE asset_id = 'live-a1'")).scalar_one()
-                    stakes = conn.execute(text("SELECT count(*) FROM stakes WHERE stake_id = 'live-s1'")).scalar_one()
-                if sales and stakes:
-                    return sales, stakes
-                await asyncio.sleep(0.05)
-            return 0, 0
+                    sales = conn.execute(text("SELECT count(*) FROM sales WHERE asset_id = :a"),
+                                         {"a": live_a1}).scalar_one()
+                    stakes = conn.execute(text("SELECT count(*) FROM stakes WHERE stake_id = :s"),
+                                          {"s": stake.payload["stake_id"]}).scalar_one()
+                return int(sales), int(stakes)
+
+            await wait_until_async(lambda: all(counts()), timeout=30, message="the background consumer applied both")
+            return counts()
         finally:
-            await app.on_stop()
+            await app.stop(grace=0.2)
 
     assert asyncio.run(run()) == (1, 1)
     assert _day(clean_engine, days_ago(1).date(), "video")["total_volume"] == D("3")

@@ -2,13 +2,15 @@
 
 Delivery is at-least-once (Redis consumer group); `apply_event` records the event
 id in `processed_events` in the same transaction as its effect, so a redelivered
-event changes nothing. An event whose payload cannot be understood is logged and
-marked processed (it would fail the same way on every retry).
+event changes nothing. The stream consumer (`ipheron_libs.events.Consumer`) has
+already checked each event against its schema; a payload this module still cannot
+read raises `events.UnreadableEvent`, nothing of it is kept (not even the
+processed mark), and the consumer moves it to the dead-letter stream with an alert.
+A database error propagates as it is: the event stays pending and is retried.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
@@ -23,7 +25,6 @@ from sqlalchemy.engine import Connection
 from analytics_service import domain, repository
 from analytics_service.domain import UNKNOWN_TYPE
 
-log = logging.getLogger("analytics_service.consumer")
 CONSUMER = "analytics"
 
 
@@ -162,7 +163,11 @@ def apply_event(conn: Connection, ev: Event, now: datetime | None = None) -> boo
             days, asset_ids = handler(conn, ev, at)
             repository.roll_up(conn, days, asset_ids, now or domain.utcnow())
     except (InvalidArgument, InvalidOperation, KeyError, TypeError, ValueError) as exc:
-        log.warning("skipping malformed %s event %s: %s", ev.type, ev.id, exc)
+        # Never acknowledged silently: the caller's transaction (with the processed mark)
+        # rolls back and the stream consumer dead-letters the event.
+        detail = exc.message if isinstance(exc, InvalidArgument) else repr(exc)
+        raise events.UnreadableEvent(f"analytics cannot read {ev.type} {ev.id}: {detail}", type_=ev.type,
+                                     version=ev.version) from exc
     return True
 
 

@@ -1,0 +1,111 @@
+"""Domain events into the agents' facts (consumer group "ai-agents" on ipheron:events).
+
+- asset.created: the orchestrator analyses the new asset, the asset joins the known
+  assets (duplicate detection), and the analysis is stored once per event
+  (`Repository.record_analysis` uses `events.first_delivery` in its transaction).
+- asset.sold: the sale joins the market's trade history (wash-trading and velocity
+  rules). That history lives in memory, so duplicates of an event id delivered again
+  (at-least-once) are recognised in memory too.
+
+`ipheron_libs.events.Consumer` has already checked each event against its schema. A
+payload the agents still cannot read raises `events.UnreadableEvent` (dead-lettered
+with an alert, never silently acknowledged); any other error leaves the event
+pending, so it is retried.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict
+from datetime import UTC, datetime
+
+from ipheron_libs import events
+from ipheron_libs.db import run_db
+from ipheron_libs.errors import DomainError
+
+from ai_agents_service.domain import AssetInput, asset_type_of, decimal_of, region_of
+from ai_agents_service.market_data import MarketData, TradeFact
+from ai_agents_service.orchestrator import Orchestrator
+from ai_agents_service.repository import Repository
+
+log = logging.getLogger("ai_agents_service.consumer")
+
+CONSUMER_GROUP = "ai-agents"
+# Event ids of trades already in the in-memory history (bounded; the history is bounded too).
+SEEN_TRADES = 100_000
+
+
+def asset_of(event: events.Event) -> AssetInput:
+    """The asset of an asset.created event as the agents see it; `UnreadableEvent` if it cannot be read."""
+    p = event.payload
+    try:
+        return AssetInput(
+            asset_type=asset_type_of(str(p.get("asset_type", "other"))),
+            region=region_of(str(p.get("region") or "")), name=str(p.get("name", "")),
+            asset_id=str(p.get("asset_id") or p.get("id") or ""),
+            utility_features=tuple(str(f) for f in p.get("utility_features") or ()),
+            co_creators=max(1, len(p.get("creators") or ())),
+            asking_price=decimal_of(str(p.get("price") or ""), "price"),
+            content_hash=str(p.get("ipfs_hash") or ""), creator_wallet=str(p.get("owner_wallet") or ""),
+        )
+    except DomainError as exc:
+        raise _unreadable(event, exc.message) from exc
+
+
+def trade_of(event: events.Event) -> TradeFact:
+    """The sale of an asset.sold event as a trade fact; `UnreadableEvent` if it cannot be read."""
+    p = event.payload
+    try:
+        price = decimal_of(str(p.get("price") or ""), "price", allow_empty=False)
+        at = datetime.fromisoformat(event.occurred_at) if event.occurred_at else datetime.now(UTC)
+    except DomainError as exc:
+        raise _unreadable(event, exc.message) from exc
+    except ValueError as exc:
+        raise _unreadable(event, f"occurred_at: {exc}") from exc
+    assert price is not None
+    return TradeFact(str(p.get("asset_id", "")), str(p.get("seller_wallet") or "").lower(),
+                     str(p.get("buyer_wallet") or "").lower(), price, at)
+
+
+def _unreadable(event: events.Event, why: str) -> events.UnreadableEvent:
+    return events.UnreadableEvent(f"ai-agents cannot read {event.type} {event.id}: {why}", type_=event.type,
+                                  version=event.version)
+
+
+class EventHandler:
+    """What the event consumer calls for each event (idempotent per event id)."""
+
+    def __init__(self, orchestrator: Orchestrator, market: MarketData, repo: Repository) -> None:
+        self.orchestrator = orchestrator
+        self.market = market
+        self.repo = repo
+        self._seen_trades: OrderedDict[str, None] = OrderedDict()
+
+    async def handle(self, event: events.Event) -> None:
+        if event.type == "asset.created":
+            await self.on_asset_created(event)
+        elif event.type == "asset.sold":
+            self.on_asset_sold(event)
+
+    async def on_asset_created(self, event: events.Event) -> None:
+        """Analyse and remember the asset; the analysis is stored once per event."""
+        asset = asset_of(event)
+        analysis = await self.orchestrator.analyze(asset)
+        self.market.add_assets([(asset.asset_id, asset.name, asset.content_hash)])
+        pricing, risk, market = (analysis.results.get(k) for k in ("pricing", "risk", "market"))
+        failures = [{"agent": f.agent, "reason": f.reason, "detail": f.detail} for f in analysis.failures]
+        stored = await run_db(self.repo.record_analysis, asset.asset_id, event.id, datetime.now(UTC),
+                              pricing.suggested if pricing else None, risk.score if risk else None,
+                              market.sentiment if market else "", failures, CONSUMER_GROUP)
+        if not stored:
+            log.debug("asset.created %s was already analysed", event.id)
+
+    def on_asset_sold(self, event: events.Event) -> None:
+        """Remember the trade (once per event id)."""
+        trade = trade_of(event)
+        if event.id in self._seen_trades:
+            return
+        self.market.add_trades([trade])
+        self._seen_trades[event.id] = None
+        if len(self._seen_trades) > SEEN_TRADES:
+            self._seen_trades.popitem(last=False)
