@@ -41,7 +41,7 @@ async def test_models_train_on_analytics_history_once_it_has_enough_days(
         art = app.market.history("art")
         assert len(art) >= 85 and art["sales"].sum() > 0
         latest = await run_db(app.repo.latest_models)
-        assert latest["art"]["source"] == "analytics"
+        assert latest["art"].source == "analytics"
         forecast = await app.service.market_agent.forecast("art", 3)
         assert forecast.market_source == "analytics" and len(forecast.points) == 3
     finally:

@@ -80,10 +80,10 @@ async def test_model_versions_and_validation_errors_are_stored(app: AiAgentsApp)
     stored = await run_db(app.repo.latest_models)
     assert set(stored) == set(synthetic.ASSET_TYPES)
     art = stored["art"]
-    assert art["version"] == app.service.market_agent.models["art"].version
-    assert art["holdout_days"] == HOLDOUT_DAYS and art["source"] == "synthetic"
-    assert art["mae_volume"] < art["baseline_mae_volume"]
+    assert art.version == app.service.market_agent.models["art"].version
+    assert art.holdout_days == HOLDOUT_DAYS and art.source == "synthetic"
+    assert art.mae_volume < art.baseline_mae_volume
     before = len(stored)
     assert await app.service.retrain() == before  # a retraining adds one new version per type
     again = await run_db(app.repo.latest_models)
-    assert again["art"]["version"] != art["version"] or again["art"]["trained_at"] > art["trained_at"]
+    assert again["art"].version != art.version or again["art"].trained_at > art.trained_at

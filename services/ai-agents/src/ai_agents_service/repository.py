@@ -1,16 +1,23 @@
-"""Tables of the ai_agents schema: trained market models and orchestrated analyses."""
+"""SQL of the ai_agents schema: trained market models and orchestrated analyses. Every
+method is sync, runs one transaction (or one read) and is called through `run_db`."""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from ipheron_libs import events
 from sqlalchemy import JSON, DateTime, Engine, Integer, Numeric, String, Uuid, insert, select
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from ai_agents_service.config import SCHEMA
+
+if TYPE_CHECKING:
+    from ai_agents_service.market import TypeModel
 
 MAE = Numeric(30, 9)
 
@@ -54,6 +61,22 @@ class AnalysisRow(Base):
     failures: Mapped[Any] = mapped_column(JSON, default=list)
 
 
+@dataclass(frozen=True)
+class StoredModel:
+    """A stored model version and its validation errors (MAE) against the naive forecast."""
+
+    asset_type: str
+    version: str
+    trained_at: datetime
+    rows: int
+    holdout_days: int
+    source: str
+    mae_volume: Decimal
+    baseline_mae_volume: Decimal
+    mae_price: Decimal
+    baseline_mae_price: Decimal
+
+
 def _dec(value: float) -> Decimal:
     return Decimal(str(round(value, 9)))
 
@@ -64,7 +87,7 @@ class Repository:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
-    def record_models(self, models: list[Any], source: str, holdout_days: int) -> int:
+    def record_models(self, models: Sequence[TypeModel], source: str, holdout_days: int) -> int:
         if not models:
             return 0
         rows = [{
@@ -78,18 +101,20 @@ class Repository:
             conn.execute(insert(ModelVersion), rows)
         return len(rows)
 
-    def latest_models(self) -> dict[str, dict[str, Any]]:
+    def latest_models(self) -> dict[str, StoredModel]:
         """The newest stored model per asset type."""
         with self.engine.connect() as conn:
             rows = conn.execute(select(ModelVersion.__table__).order_by(ModelVersion.trained_at)).mappings().all()
-        return {r["asset_type"]: dict(r) for r in rows}
+        return {r["asset_type"]: StoredModel(
+            asset_type=r["asset_type"], version=r["version"], trained_at=r["trained_at"], rows=r["rows"],
+            holdout_days=r["holdout_days"], source=r["source"], mae_volume=r["mae_volume"],
+            baseline_mae_volume=r["baseline_mae_volume"], mae_price=r["mae_price"],
+            baseline_mae_price=r["baseline_mae_price"]) for r in rows}
 
     def record_analysis(self, asset_id: str, event_id: str, at: datetime, suggested: Decimal | None,
                         risk_score: int | None, sentiment: str, failures: list[dict[str, str]],
                         consumer: str | None = None) -> bool:
         """Store one analysis; with `consumer`, only on the event's first delivery (same transaction)."""
-        from ipheron_libs import events
-
         with self.engine.begin() as conn:
             if consumer is not None and not events.first_delivery(conn, consumer, event_id):
                 return False
