@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from ai_agents_service.engine import RuleNotReduced, RulePool
 from ipheron_libs.errors import Unavailable
+from ipheron_libs.testing import wait_until_async
 
 
 async def test_rule_answers_are_checked_values(pool: RulePool) -> None:
@@ -51,10 +52,9 @@ async def test_killed_worker_is_replaced_and_the_next_request_succeeds(pool: Rul
     for _ in range(6):
         (answer,) = await pool.evaluate(("(base-price music)",), {"probe": str(_)})
         assert answer.value == 0.2
-    for _ in range(200):  # the replacement loads the KB in the background
-        if len(pool.worker_pids()) == 2 and victim not in pool.worker_pids():
-            break
-        await asyncio.sleep(0.05)
+    # The replacement loads the KB in the background.
+    await wait_until_async(lambda: len(pool.worker_pids()) == 2 and victim not in pool.worker_pids(), timeout=10,
+                           message="a replacement worker")
     after = set(pool.worker_pids())
     assert victim not in after and len(after) == 2 and after != before
     assert pool.replaced >= 1
@@ -67,7 +67,7 @@ async def test_request_in_flight_on_a_dying_worker_is_retried_on_its_replacement
         hot = {"volume_level": "high", "trend_level": "rising"}
         call = asyncio.ensure_future(one.evaluate_many([(("(demand-factor)",), hot | {"n": str(i)})
                                                         for i in range(1000)]))
-        await asyncio.sleep(0.1)
+        await wait_until_async(one.in_flight, timeout=10, message="the batch in flight on the worker")
         os.kill(pid, signal.SIGKILL)
         answers = await call  # rule evaluation is pure: retried once on the new worker
         assert len(answers) == 1000 and answers[0][0].value == 1.25
@@ -80,7 +80,7 @@ async def test_worker_killed_while_busy_fails_only_without_retry() -> None:
         hot = (("trend_level", "rising"), ("volume_level", "high"))
         call = asyncio.ensure_future(one._call("eval_many", [(("(demand-factor)",), (*hot, ("n", str(i))))
                                                              for i in range(1000)], retry=False))
-        await asyncio.sleep(0.1)
+        await wait_until_async(one.in_flight, timeout=10, message="the batch in flight on the worker")
         os.kill(pid, signal.SIGKILL)
         with pytest.raises(Unavailable, match="died"):
             await call
@@ -118,11 +118,11 @@ async def test_watcher_reloads_edited_metta_files(kb_copy: Path) -> None:
         try:
             path = kb_copy / "market.metta"
             path.write_text(path.read_text().replace("(rule volume-rising 1)", "(rule volume-rising 2)"))
-            for _ in range(200):
+
+            async def reloaded() -> bool:
                 (signal_,) = await one.evaluate(("(volume-signal up)",))
-                if signal_.value == 2:
-                    break
-                await asyncio.sleep(0.05)
-            assert signal_.value == 2
+                return signal_.value == 2
+
+            assert await wait_until_async(reloaded, timeout=10, message="the edited rule answering")
         finally:
             watcher.cancel()

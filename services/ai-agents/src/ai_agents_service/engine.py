@@ -308,6 +308,10 @@ class RulePool:
         return [w.pid for w in self._workers if not w.dead and w.pid is not None and w.ready.done()
                 and not w.ready.cancelled() and w.ready.exception() is None]
 
+    def in_flight(self) -> int:
+        """Requests sent to a worker and not answered yet (for operations and tests)."""
+        return sum(len(w.pending) for w in self._workers)
+
     async def _spawn(self, generation: int) -> _Worker:
         # A fresh interpreter (not fork): the service process holds gRPC threads, and a
         # fresh `python -m` does not re-import whatever script started the service.
