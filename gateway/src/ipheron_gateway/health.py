@@ -12,6 +12,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from grpc_health.v1 import health_pb2
 from ipheron.chain.v1 import chain_service_pb2 as chain_pb
+from ipheron_libs.wire import iso
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from ipheron_gateway.clients import Upstreams
@@ -105,7 +106,7 @@ async def health(request: Request) -> Response:
                       | {name for name, c in components.items() if c["status"] == "degraded"})
     body = {
         "status": "unhealthy" if down else ("degraded" if degraded else "healthy"),
-        "timestamp": dt.datetime.now(dt.UTC).isoformat(),
+        "timestamp": iso(dt.datetime.now(dt.UTC)),
         "down": down,
         "components": components,
     }
