@@ -12,7 +12,9 @@ from typing import Any
 
 from ipheron_libs.errors import DomainError
 
-from ai_agents_service.domain import AssetInput
+from ai_agents_service.domain import AssetInput, RiskResult
+from ai_agents_service.market import MarketForecast
+from ai_agents_service.pricing import PriceSuggestion
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +37,21 @@ class Analysis:
     @property
     def complete(self) -> bool:
         return not self.failures
+
+    @property
+    def pricing(self) -> PriceSuggestion | None:
+        value = self.results.get("pricing")
+        return value if isinstance(value, PriceSuggestion) else None
+
+    @property
+    def risk(self) -> RiskResult | None:
+        value = self.results.get("risk")
+        return value if isinstance(value, RiskResult) else None
+
+    @property
+    def market(self) -> MarketForecast | None:
+        value = self.results.get("market")
+        return value if isinstance(value, MarketForecast) else None
 
 
 class Orchestrator:

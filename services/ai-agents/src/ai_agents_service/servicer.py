@@ -198,10 +198,10 @@ class AiAgentsServicer(pb_grpc.AiAgentsServiceServicer):
             failures=[pb.AgentFailure(agent=f.agent, reason=f.reason, detail=f.detail) for f in analysis.failures],
             complete=analysis.complete,
         )
-        if "pricing" in analysis.results:
-            response.pricing.CopyFrom(price_pb(analysis.results["pricing"]))
-        if "risk" in analysis.results:
-            response.risk.CopyFrom(risk_pb(analysis.results["risk"]))
-        if "market" in analysis.results:
-            response.market.CopyFrom(forecast_pb(analysis.results["market"]))
+        if analysis.pricing is not None:
+            response.pricing.CopyFrom(price_pb(analysis.pricing))
+        if analysis.risk is not None:
+            response.risk.CopyFrom(risk_pb(analysis.risk))
+        if analysis.market is not None:
+            response.market.CopyFrom(forecast_pb(analysis.market))
         return response
