@@ -121,6 +121,21 @@ def test_payees_are_one_to_a_hundred_and_duplicates_collapse_in_order() -> None:
         domain.validate_payees([A] * 101)
 
 
+def test_a_purchase_naming_an_asset_must_name_the_tokens_asset() -> None:
+    asset = uuid.uuid4()
+    domain.check_token_asset(5, asset, "")
+    domain.check_token_asset(5, asset, str(asset).upper())
+    with pytest.raises(InvalidArgument, match=f"token 5 belongs to asset {asset}") as err:
+        domain.check_token_asset(5, asset, str(uuid.uuid4()))
+    assert err.value.field == "asset_id"
+
+
+def test_a_withdrawal_pays_the_sum_pending_and_needs_something_pending() -> None:
+    assert domain.withdrawal_amount([0, 5, 7]) == 12
+    with pytest.raises(FailedPrecondition, match="no payee has a pending balance"):
+        domain.withdrawal_amount([0, 0])
+
+
 @pytest.mark.parametrize(("page", "per_page", "expected"), [
     (0, 0, (1, 20, 0)), (-5, 1000, (1, 100, 0)), (3, 10, (3, 10, 20)), (2, -1, (2, 1, 1)),
 ])

@@ -408,6 +408,19 @@ def validate_payees(payees: Sequence[str]) -> list[ChecksumAddress]:
     return list(dict.fromkeys(parse_address(p, "payees") for p in payees))
 
 
+def check_token_asset(token_id: int, actual: uuid.UUID, claimed: str) -> None:
+    """A purchase naming an asset must name the asset the token was minted for."""
+    if claimed and parse_asset_id(claimed) != actual:
+        raise InvalidArgument(f"token {token_id} belongs to asset {actual}, not {claimed}", field="asset_id")
+
+
+def withdrawal_amount(pending: Sequence[int]) -> int:
+    """What a withdrawal will pay; refused when no payee has anything pending."""
+    if not any(pending):
+        raise FailedPrecondition("no payee has a pending balance to withdraw")
+    return sum(pending)
+
+
 def page_window(page: int, per_page: int) -> PageWindow:
     """Page 1.. and 1..100 per page (0 means the default); the row offset of that page."""
     page = max(page or 1, 1)

@@ -372,8 +372,7 @@ class ChainService:
                 return self._buy_result(prior)
             ledger = self.ledger
             asset = await ledger.asset_of(token_id)
-            if asset_id and domain.parse_asset_id(asset_id) != asset:
-                raise InvalidArgument(f"token {token_id} belongs to asset {asset}, not {asset_id}", field="asset_id")
+            domain.check_token_asset(token_id, asset, asset_id)
             # One write per token at a time: a second buyer's estimate then sees the sale and
             # fails cleanly with NotListed instead of paying gas for a revert.
             view = await self._token_write(TxRequest(
@@ -417,11 +416,9 @@ class ChainService:
             if prior is not None:
                 return prior, domain.withdrawal_results(prior.events)
             ledger = self.ledger
-            pending = [await ledger.pending_withdrawal(a) for a in addrs]
-            if not any(pending):
-                raise FailedPrecondition("no payee has a pending balance to withdraw")
+            amount = domain.withdrawal_amount([await ledger.pending_withdrawal(a) for a in addrs])
             outcome, view = await self._send(TxRequest(
-                type="withdraw", to=ledger.market.address, data=ledger.withdraw_data(addrs), amount_wei=sum(pending),
+                type="withdraw", to=ledger.market.address, data=ledger.withdraw_data(addrs), amount_wei=amount,
                 counterparty=addrs[0] if len(addrs) == 1 else None, details={"payees": addrs},
                 idempotency_key=key or None, request_hash=request_hash))
         self._raise_if_failed(view, outcome)
