@@ -145,3 +145,25 @@ async def test_a_transient_failure_stays_pending_and_is_retried_not_dead_lettere
     assert await _poll(bus.consumer(flaky, retry_idle_ms=0)) == 1
     assert [e.id for e in bus.seen] == [ev.id] and attempts == [ev.id, ev.id]
     assert bus.pending() == 0 and bus.dead_entries() == []
+
+
+async def test_after_a_fix_dead_lettered_events_are_replayed_once_and_leave_the_dead_letter_stream(bus: Bus) -> None:
+    ev = event("asset.sold", sold_payload())
+    fixed = False
+
+    async def handler(e: events.Event) -> None:
+        if not fixed:
+            raise events.UnreadableEvent("this consumer version cannot read it yet", type_=e.type, version=e.version)
+        bus.seen.append(e)
+
+    bus.publish(ev.to_fields())
+    assert await _poll(bus.consumer(handler)) == 1
+    assert len(bus.dead_entries()) == 1 and bus.seen == []
+    other_group = {**bus.dead_entries()[0], "dead_group": "someone-else"}
+    bus.r.xadd(bus.dead, other_group)  # another group's dead letter stays where it is
+    fixed = True
+    assert events.replay_dead(bus.redis_url, bus.group, dead_stream=bus.dead) == 1
+    assert [d["dead_group"] for d in bus.dead_entries()] == ["someone-else"]
+    assert await _poll(bus.consumer(handler)) == 1
+    assert [e.id for e in bus.seen] == [ev.id]  # the same event, fields unchanged
+    assert bus.seen[0].payload == ev.payload

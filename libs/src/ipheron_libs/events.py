@@ -378,6 +378,32 @@ class OutboxRelay:
         self.redis.close()
 
 
+def replay_dead(redis_url: str, group: str, *, dead_stream: str = DEAD_STREAM, limit: int = 1000) -> int:
+    """After a fix, put what `group` dead-lettered back on the stream it came from, oldest first.
+
+    The original fields are published again unchanged (same event id), so consumers that
+    already applied an event skip it (`first_delivery`); each replayed entry leaves the
+    dead-letter stream in the same MULTI. Returns how many were replayed.
+    """
+    r = redis_client(redis_url)
+    replayed = 0
+    try:
+        entries = cast(list[tuple[bytes, dict[bytes, bytes]]], r.xrange(dead_stream, count=limit))
+        for msg_id, fields in entries:
+            if fields.get(b"dead_group") != group.encode():
+                continue
+            original: dict[FieldT, EncodableT] = {k: v for k, v in fields.items() if not k.startswith(b"dead_")}
+            pipe = r.pipeline(transaction=True)
+            pipe.xadd(fields[b"dead_stream"].decode(), original, maxlen=STREAM_MAXLEN, approximate=True)
+            pipe.xdel(dead_stream, msg_id)
+            pipe.execute()
+            replayed += 1
+    finally:
+        r.close()
+    log.warning("replayed %d dead-lettered event(s) of %s from %s", replayed, group, dead_stream)
+    return replayed
+
+
 class Consumer:
     """Reads the stream in a consumer group and calls `handler` for each event that meets its contract.
 
