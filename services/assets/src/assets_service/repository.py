@@ -173,18 +173,6 @@ _FILE_COLUMNS = [c for c in files_t.c if c.name != "content"]
 
 # Columns a read returns (never the tsvector).
 _ASSET_COLUMNS = [c for c in assets_t.c if c.name not in ("search_vector", "content_key")]
-
-
-assets_t = cast(Table, AssetModel.__table__)
-files_t = cast(Table, FileModel.__table__)
-asset_files_t = cast(Table, AssetFileModel.__table__)
-creators_t = cast(Table, AssetCreatorModel.__table__)
-provenance_t = cast(Table, ProvenanceModel.__table__)
-sagas_t = cast(Table, SagaModel.__table__)
-_FILE_COLUMNS = [c for c in files_t.c if c.name != "content"]
-
-# Columns a read returns (never the tsvector).
-_ASSET_COLUMNS = [c for c in assets_t.c if c.name not in ("search_vector", "content_key")]
 _ZERO_WALLET = "0x" + "0" * 40
 
 

@@ -383,7 +383,9 @@ class AssetsService:
                                    f"the chain is unavailable ({exc}); retry later", retryable=True)
             return None
         except DomainError as exc:
-            await self._compensate(saga, exc.code, f"the token could not be listed: {exc.message}")
+            # Nothing has moved yet; a chain-side bug (INTERNAL) leaves the key free for a retry.
+            await self._compensate(saga, exc.code, f"the token could not be listed: {exc.message}",
+                                   retryable=isinstance(exc, UpstreamFailure))
             return None
         return await run_db(self.repo.advance, saga.id, domain.RESERVED, domain.BUYING,
                             replace(d, risk_score=risk.score))
