@@ -70,6 +70,8 @@ def test_wei_conversion_is_exact_and_never_rounds() -> None:
     with pytest.raises(InvalidArgument):
         wire.to_wei(Decimal("0.0000000000000000001"))
     assert wire.parse_wei(wire.wei_str(2**255)) == 2**255
+    # Any uint256 survives the round trip exactly (the default Decimal context has 28 digits).
+    assert wire.to_wei(wire.from_wei(2**256 - 1)) == 2**256 - 1
     for bad in ("-1", "1.0", "0x10", "", "1" * 79):
         with pytest.raises(InvalidArgument):
             wire.parse_wei(bad)

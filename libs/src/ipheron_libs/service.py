@@ -61,6 +61,8 @@ class ServiceApp(ABC):
     schema: ClassVar[str]
     migrations: ClassVar[Path]
     grpc_services: ClassVar[tuple[str, ...]]
+    # Whether the service uses Redis (events, cache); `main` starts the embedded one only then.
+    needs_redis: ClassVar[bool] = True
 
     def __init__(self, settings: ServiceSettings, database_url: str, redis_url: str | None = None) -> None:
         self.settings = settings
@@ -208,23 +210,26 @@ async def serve(app: ServiceApp, *, stop_signals: Sequence[signal.Signals] = (si
         telemetry.shutdown()
 
 
-def resolve_urls(settings: ServiceSettings, schema: str) -> tuple[str, str | None]:
-    """The database URL (DATABASE_URL, else the embedded PostgreSQL with the service's own
-    role) and the Redis URL (REDIS_URL, else the embedded Redis) a service runs with."""
-    url = embedded.service_database_url(settings.database_url, settings.data_dir, schema)
-    redis_url = embedded.service_redis_url(settings.redis_url, settings.data_dir)
-    return url, redis_url
-
-
 def main(settings_cls: type[S], app_factory: Callable[[S, str, str | None], ServiceApp], *,
          name: str, schema: str) -> None:
     """A service's whole `python -m <svc>_service`: settings, telemetry, embedded
-    fallbacks, then `serve` on uvloop."""
+    fallbacks (PostgreSQL; Redis only for an app whose `needs_redis` is true, stopped
+    again when the service exits), then `serve` on uvloop."""
     settings = settings_cls()
     telemetry.setup_service(name, settings)
+    needs_redis = bool(getattr(app_factory, "needs_redis", True))
 
     async def run() -> None:
-        url, redis_url = await db.run_db(resolve_urls, settings, schema)
-        await serve(app_factory(settings, url, redis_url))
+        url = await db.run_db(embedded.service_database_url, settings.database_url, settings.data_dir, schema)
+        own_redis: embedded.EmbeddedRedis | None = None
+        redis_url = settings.redis_url
+        if not redis_url and needs_redis:
+            own_redis = await db.run_db(embedded.start_redis, Path(settings.data_dir) / "redis")
+            redis_url = own_redis.url
+        try:
+            await serve(app_factory(settings, url, redis_url))
+        finally:
+            if own_redis is not None:
+                own_redis.stop()
 
     grpc_server.run(run)

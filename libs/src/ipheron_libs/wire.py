@@ -9,7 +9,7 @@ integer number of wei on chain.
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal, InvalidOperation
+from decimal import Context, Decimal, InvalidOperation
 
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -32,6 +32,8 @@ WEI_PER_ETH = 10**18
 MAX_DECIMAL_PLACES = 18
 # Enough for 10^12 ETH with 18 decimals: bounds the parser's work on hostile input.
 MAX_MONEY_CHARS = 40
+# Wide enough for any uint256 amount of wei (78 digits): conversions never round.
+_EXACT = Context(prec=100)
 _DIGITS = frozenset("0123456789")  # str.isdigit() also accepts other scripts' digits
 
 
@@ -77,15 +79,15 @@ def parse_money(text: str, field: str = "amount", *, allow_zero: bool = False,
 
 def to_wei(eth: Decimal) -> int:
     """ETH → integer wei, exactly; more than 18 decimals is refused, never rounded."""
-    wei = Decimal(eth) * WEI_PER_ETH
+    wei = Decimal(eth).scaleb(18, context=_EXACT)
     if wei != wei.to_integral_value():
         raise InvalidArgument("amount has more than 18 decimal places", field="amount")
     return int(wei)
 
 
 def from_wei(wei: int) -> Decimal:
-    """Integer wei → ETH as an exact Decimal."""
-    return Decimal(int(wei)) / WEI_PER_ETH
+    """Integer wei → ETH as an exact Decimal (any uint256: no context rounding)."""
+    return Decimal(int(wei)).scaleb(-18, context=_EXACT)
 
 
 def wei_str(wei: int) -> str:

@@ -30,6 +30,7 @@ class ChainApp(ServiceApp):
     schema = SCHEMA
     migrations = MIGRATIONS_DIR
     grpc_services = (FULL_NAME,)
+    needs_redis = False  # no events, no cache: the chain service never talks to Redis
 
     def __init__(self, settings: ChainSettings, database_url: str, redis_url: str | None = None) -> None:
         super().__init__(settings, database_url, redis_url)
