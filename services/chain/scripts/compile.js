@@ -20,9 +20,29 @@ const contractsDir = path.join(serviceDir, "src", "chain_service", "contracts");
 const nodeModules = path.join(repoRoot, "node_modules");
 const solc = require(path.join(nodeModules, "solc"));
 
-// Cancun: OpenZeppelin 5.x uses MCOPY. py-evm (Prague), anvil, hardhat 3 and current public
-// chains run it.
-const EVM_VERSION = "cancun";
+/*
+ * EVM target: Shanghai, the widest-supported target our contracts compile for.
+ *
+ * Cancun bytecode (MCOPY, which solc emits for every memory copy when targeting Cancun) fails
+ * with "invalid opcode" on pre-Cancun nodes such as ganache 7.9, so the contracts are compiled
+ * for Shanghai: PUSH0 is the newest opcode used, which py-evm, hardhat, anvil, ganache >= 7.8
+ * and every public chain run. Paris would only additionally drop PUSH0, which nothing we
+ * target lacks. Nothing in our contracts needs a newer opcode: ReentrancyGuard uses ordinary
+ * storage (not ReentrancyGuardTransient / TSTORE).
+ *
+ * OpenZeppelin 5.7 has inline-assembly `mcopy` in a few files. Our imports reach exactly one:
+ * utils/Bytes.sol, imported by utils/Strings.sol (ERC721's tokenURI helpers), where only
+ * `Bytes.equal` is used — none of its mcopy functions survive into our bytecode. So that solc
+ * accepts the file for a pre-Cancun target, `findImports` serves OpenZeppelin sources with each
+ * `mcopy(dst, src, len)` statement rewritten to a byte-wise Yul memmove with the same result
+ * (exactly `len` bytes, overlap-safe, still `pure`). The rewrite fails loudly on any `mcopy` it
+ * cannot parse. SignatureChecker (whose ERC-1271 path WOULD run the rewritten
+ * copy) is deliberately not imported: MarketplaceV2 verifies signatures with plain Solidity
+ * (ECDSA.tryRecover + an IERC1271 staticcall), the implementation OpenZeppelin 5.0 shipped.
+ */
+const EVM_VERSION = "shanghai";
+const PRE_CANCUN = ["homestead", "tangerineWhistle", "spuriousDragon", "byzantium", "constantinople",
+  "petersburg", "istanbul", "berlin", "london", "paris", "shanghai"].includes(EVM_VERSION);
 
 function parseArgs(argv) {
   let out = path.join(contractsDir, "build");
@@ -46,10 +66,49 @@ function listSources(dir, prefix) {
   return sources;
 }
 
+/** Split "a, f(b, c), d" at its top-level commas. */
+function splitArgs(text) {
+  const args = [];
+  let depth = 0;
+  let start = 0;
+  for (let i = 0; i < text.length; i++) {
+    if (text[i] === "(") depth++;
+    else if (text[i] === ")") depth--;
+    else if (text[i] === "," && depth === 0) {
+      args.push(text.slice(start, i).trim());
+      start = i + 1;
+    }
+  }
+  args.push(text.slice(start).trim());
+  return args;
+}
+
+/** Rewrite each `mcopy(dst, src, len)` statement to an identity-precompile copy (see EVM target). */
+function withoutMcopy(importPath, contents) {
+  const rewritten = contents.replace(/^(\s*)mcopy\((.*)\)\s*$/gm, (line, indent, inner) => {
+    const args = splitArgs(inner);
+    if (args.length !== 3) throw new Error(`${importPath}: cannot rewrite "${line.trim()}"`);
+    const [dst, src, len] = args;
+    // A byte-wise memmove (pure, overlap-safe in both directions, writes exactly `len` bytes).
+    return `${indent}{ let cpD_ := ${dst} let cpS_ := ${src} let cpN_ := ${len} switch gt(cpD_, cpS_) `
+      + "case 0 { for { let cpI_ := 0 } lt(cpI_, cpN_) { cpI_ := add(cpI_, 1) } "
+      + "{ mstore8(add(cpD_, cpI_), byte(0, mload(add(cpS_, cpI_)))) } } "
+      + "default { for { let cpI_ := cpN_ } gt(cpI_, 0) { cpI_ := sub(cpI_, 1) } "
+      + "{ mstore8(add(cpD_, sub(cpI_, 1)), byte(0, mload(add(cpS_, sub(cpI_, 1))))) } } } // mcopy, pre-Cancun";
+  });
+  if (/\bmcopy\s*\(/.test(rewritten.replace(/\/\/.*$/gm, ""))) {
+    throw new Error(`${importPath}: an mcopy is left after the pre-Cancun rewrite`);
+  }
+  return rewritten;
+}
+
 function findImports(importPath) {
   const candidates = [path.join(nodeModules, importPath), path.join(contractsDir, importPath)];
   for (const file of candidates) {
-    if (fs.existsSync(file)) return { contents: fs.readFileSync(file, "utf8") };
+    if (!fs.existsSync(file)) continue;
+    const contents = fs.readFileSync(file, "utf8");
+    const rewrite = PRE_CANCUN && importPath.startsWith("@openzeppelin/") && contents.includes("mcopy");
+    return { contents: rewrite ? withoutMcopy(importPath, contents) : contents };
   }
   return { error: `import not found: ${importPath}` };
 }
