@@ -233,3 +233,23 @@ async def test_metadata_within_bounds_passes_the_edge(client: httpx.AsyncClient,
 async def test_out_of_bounds_parameters_are_422(client: httpx.AsyncClient, method: str, url: str,
                                                 kwargs: dict[str, Any], field: str) -> None:
     _refused(await client.request(method, url, **kwargs), field)
+
+
+# Found by the contract fuzzer: GET /users?skill=%00 was a 500 (PostgreSQL text cannot hold NUL).
+@pytest.mark.parametrize(("method", "url", "kwargs", "field"), [
+    ("GET", "/api/v1/users", {"params": {"skill": "art\x00"}}, "skill"),
+    ("GET", "/api/v1/assets", {"params": {"q": "\x00"}}, "q"),
+    ("GET", "/api/v1/users/%00", {}, "user_id"),
+    ("POST", "/api/v1/ai/pricing", {"json": {"asset_type": "art", "name": "a\x00b"}}, "body"),
+    ("POST", "/api/v1/ai/collaboration/split", {"json": {"contributors": [{"user_id": "u", "role": "lead",
+                                                                            "effort": "1", "x\x00": 1}]}}, "body"),
+])
+async def test_text_with_a_nul_character_is_422(client: httpx.AsyncClient, method: str, url: str,
+                                                kwargs: dict[str, Any], field: str) -> None:
+    _refused(await client.request(method, url, **kwargs), field)
+
+
+async def test_escaped_backslash_u0000_text_is_not_a_nul(client: httpx.AsyncClient) -> None:
+    # The six characters \u0000 in a string are ordinary text; the request reaches the service.
+    resp = await client.post("/api/v1/ai/pricing", json={"asset_type": "art", "name": "\\u0000"})
+    assert resp.status_code == 503 and resp.json()["service"] == "ai_agents", resp.text

@@ -25,7 +25,11 @@ def stack() -> Iterator[Stack]:
     trace_file = tmp / "traces.jsonl"
     env = {"IPHERON_TRACE_FILE": str(trace_file), "IPHERON_ENV": "test", "LOG_LEVEL": "INFO",
            # Many sign-ins come from 127.0.0.1 here; the limiter itself is proven in gateway/tests.
-           "GATEWAY_RATELIMIT_AUTH": "10000/minute"}
+           "GATEWAY_RATELIMIT_AUTH": "10000/minute",
+           # The contract fuzzer (test_fuzz_contract.py) sends thousands of requests from one
+           # user and one IP; its run is about the contract, not the limits.
+           "GATEWAY_RATELIMIT_DEFAULT": "100000/minute", "GATEWAY_RATELIMIT_ANALYTICS": "100000/minute",
+           "GATEWAY_RATELIMIT_ASSET_WRITES": "100000/minute", "GATEWAY_RATELIMIT_TRANSACTIONS": "100000/minute"}
     test_db = os.environ.get(TEST_DATABASE_URL)
     if test_db:
         env["DATABASE_URL"] = fresh_database(test_db, E2E_DATABASE)
