@@ -72,17 +72,21 @@ class ScriptedAiAgents(ai_grpc.AiAgentsServiceServicer):
 
     @staticmethod
     def _assessment(score: int, flags: list[str]) -> ai_pb.RiskAssessment:
-        level = ai_pb.RISK_LEVEL_HIGH if score >= 70 else ai_pb.RISK_LEVEL_MEDIUM if score >= 40 else ai_pb.RISK_LEVEL_LOW
+        level = (ai_pb.RISK_LEVEL_HIGH if score >= 70 else ai_pb.RISK_LEVEL_MEDIUM if score >= 40
+                 else ai_pb.RISK_LEVEL_LOW)
         return ai_pb.RiskAssessment(score=score, level=level, flags=flags,
                                     explanation=f"scripted score {score}" if flags else "")
 
-    async def AssessAssetRisk(self, request: ai_pb.AssessAssetRiskRequest, context: grpc.aio.ServicerContext) -> ai_pb.AssessAssetRiskResponse:
+    async def AssessAssetRisk(self, request: ai_pb.AssessAssetRiskRequest,
+                              context: grpc.aio.ServicerContext) -> ai_pb.AssessAssetRiskResponse:
         self.script.asset_calls += 1
         if self.script.fail_asset:
             await context.abort(grpc.StatusCode.UNAVAILABLE, "scripted outage")
-        return ai_pb.AssessAssetRiskResponse(assessment=self._assessment(self.script.asset_score, self.script.asset_flags))
+        assessment = self._assessment(self.script.asset_score, self.script.asset_flags)
+        return ai_pb.AssessAssetRiskResponse(assessment=assessment)
 
-    async def SuggestPrice(self, request: ai_pb.SuggestPriceRequest, context: grpc.aio.ServicerContext) -> ai_pb.SuggestPriceResponse:
+    async def SuggestPrice(self, request: ai_pb.SuggestPriceRequest,
+                           context: grpc.aio.ServicerContext) -> ai_pb.SuggestPriceResponse:
         from ipheron.common.v1 import common_pb2
 
         def eth(v: str) -> common_pb2.Money:
@@ -93,7 +97,8 @@ class ScriptedAiAgents(ai_grpc.AiAgentsServiceServicer):
             rules=[ai_pb.FiredRule(name="type-music", module="pricing", value="1.2", contribution="+0.300000",
                                    explanation=f"{request.asset.asset_type} sells well")])
 
-    async def AssessPurchaseRisk(self, request: ai_pb.AssessPurchaseRiskRequest, context: grpc.aio.ServicerContext) -> ai_pb.AssessPurchaseRiskResponse:
+    async def AssessPurchaseRisk(self, request: ai_pb.AssessPurchaseRiskRequest,
+                                 context: grpc.aio.ServicerContext) -> ai_pb.AssessPurchaseRiskResponse:
         self.script.purchase_calls += 1
         flags = ["wash_trading"] if self.script.purchase_score >= 70 else []
         return ai_pb.AssessPurchaseRiskResponse(assessment=self._assessment(self.script.purchase_score, flags))
@@ -262,7 +267,8 @@ async def replica(start_replica: Callable[..., Awaitable[Replica]]) -> Replica:
 
 def create_request(shares: list[tuple[User, str]], caller: User, **fields: Any) -> pb.CreateAssetRequest:
     values: dict[str, Any] = {
-        "actor": caller.actor, "name": "Night Drive", "asset_type": pb.ASSET_TYPE_MUSIC, "price": "1.5", "royalty_rate": "10",
+        "actor": caller.actor, "name": "Night Drive", "asset_type": pb.ASSET_TYPE_MUSIC, "price": "1.5",
+        "royalty_rate": "10",
         "metadata_json": '{"description": "synthwave album", "genre": "electronic"}', "utility_features": ["stems"],
         "region": "EU", "ipfs_hash": make_cid(),
         "creators": [pb.CreatorShare(user_id=u.id, share_percent=s) for u, s in shares],

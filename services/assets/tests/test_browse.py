@@ -19,7 +19,8 @@ from ipheron_libs import db
 from sqlalchemy import Engine, text
 from sqlalchemy.dialects import postgresql
 
-U1, U2, U3 = "11111111-1111-1111-1111-111111111111", "22222222-2222-2222-2222-222222222222", "33333333-3333-3333-3333-333333333333"
+U1, U2, U3 = ("11111111-1111-1111-1111-111111111111", "22222222-2222-2222-2222-222222222222",
+              "33333333-3333-3333-3333-333333333333")
 W1, W2, W3 = "0x" + "a1" * 20, "0x" + "b2" * 20, "0x" + "c3" * 20
 
 # Bulk rows straight in SQL: browsing does not depend on how assets got there, and
@@ -28,11 +29,13 @@ INSERT = """
 INSERT INTO assets (id, name, asset_type, price, royalty_rate, status, listed, metadata, utility_features, region,
                     ipfs_hash, content_key, creator_user_id, owner_user_id, owner_wallet, version, created_at)
 SELECT md5('asset' || g || :seed)::uuid,
-       CASE WHEN g % 2000 = 7 THEN 'Aurora Borealis ' || g ELSE 'Item ' || g || ' ' || (ARRAY['blue','red','green','gold'])[g % 4 + 1] END,
+       CASE WHEN g % 2000 = 7 THEN 'Aurora Borealis ' || g
+            ELSE 'Item ' || g || ' ' || (ARRAY['blue','red','green','gold'])[g % 4 + 1] END,
        (ARRAY['art','music','video','literature','software','design','patent','trademark','other'])[g % 9 + 1],
        (g % 997 + 1) / 10.0,
        10, CASE WHEN g % 10 = 0 THEN 'pending_review' ELSE 'active' END, true,
-       jsonb_build_object('description', CASE WHEN g % 2500 = 3 THEN 'a quiet nocturne for piano' ELSE 'lorem ipsum ' || g END),
+       jsonb_build_object('description',
+                          CASE WHEN g % 2500 = 3 THEN 'a quiet nocturne for piano' ELSE 'lorem ipsum ' || g END),
        '[]'::jsonb,
        (ARRAY['EU','US','Asia','Global'])[g % 4 + 1],
        'Qm' || g, 'key' || g || :seed,
@@ -60,7 +63,8 @@ def _insert_small(engine: Engine) -> None:
                 "INSERT INTO assets (id, name, asset_type, price, status, listed, metadata, region, ipfs_hash, "
                 "content_key, creator_user_id, owner_user_id, owner_wallet, created_at) VALUES (:id, :name, :t, :p, "
                 ":s, true, CAST(:m AS jsonb), :r, 'Qm', :k, :o, :o, :w, now() - make_interval(mins => :ago))"),
-                {"id": aid, "name": name, "t": typ, "p": Decimal(price), "s": status, "m": f'{{"description": "{desc}"}}',
+                {"id": aid, "name": name, "t": typ, "p": Decimal(price), "s": status,
+                 "m": f'{{"description": "{desc}"}}',
                  "r": region, "k": aid, "o": owner, "w": wallet, "ago": ago})
             for pos, (cu, cw) in enumerate(creators):
                 conn.execute(text("INSERT INTO asset_creators VALUES (:a, :p, :u, :w, :s)"),
@@ -91,9 +95,11 @@ async def test_filters_sort_and_full_text_search(replica, small_catalog) -> None
     assert (await _names(replica, owner=W3))[0] == ["Patent 42"]
     assert (await _names(replica, min_price="0.75", max_price="2.5", sort_field=pb.ASSET_SORT_FIELD_PRICE))[0] == [
         "Beat Pack", "Autumn Leaves", "Moonlight Sonata"]
-    assert (await _names(replica, sort_field=pb.ASSET_SORT_FIELD_PRICE, sort_direction=pb.SORT_DIRECTION_DESC))[0][0] == "Patent 42"
+    by_price_desc = await _names(replica, sort_field=pb.ASSET_SORT_FIELD_PRICE, sort_direction=pb.SORT_DIRECTION_DESC)
+    assert by_price_desc[0][0] == "Patent 42"
     assert (await _names(replica, sort_field=pb.ASSET_SORT_FIELD_NAME))[0][0] == "Autumn Leaves"
-    assert (await _names(replica, sort_field=pb.ASSET_SORT_FIELD_CREATED, sort_direction=pb.SORT_DIRECTION_ASC))[0][0] == "Moonlight Sonata"
+    oldest_first = await _names(replica, sort_field=pb.ASSET_SORT_FIELD_CREATED, sort_direction=pb.SORT_DIRECTION_ASC)
+    assert oldest_first[0][0] == "Moonlight Sonata"
     # Full text over name and metadata, stemmed: "nocturnes" finds "nocturne", "painting" a description.
     assert (await _names(replica, q="nocturnes"))[0] == ["Moonlight Sonata"]
     assert (await _names(replica, q="skyline painting"))[0] == ["City Lights"]
@@ -143,7 +149,8 @@ def test_list_queries_use_indexes_on_ten_thousand_assets(clean_assets: str) -> N
             (AssetFilter(), {"ix_assets_created"}),
             (AssetFilter(q="aurora"), {"ix_assets_search"}),
             (AssetFilter(q="nocturne piano"), {"ix_assets_search"}),
-            (AssetFilter(status="active", sort="price", descending=False), {"ix_assets_status_price", "ix_assets_price"}),
+            (AssetFilter(status="active", sort="price", descending=False),
+             {"ix_assets_status_price", "ix_assets_price"}),
             (AssetFilter(status="active"), {"ix_assets_status_created", "ix_assets_created"}),
             (AssetFilter(status="archived"), {"ix_assets_status_created"}),
             (AssetFilter(status="pending_review", sort="price"), {"ix_assets_status_price"}),

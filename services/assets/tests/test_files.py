@@ -42,8 +42,10 @@ async def test_bad_uploads_are_refused(replica, new_user) -> None:
 
 async def test_owner_attaches_files_and_the_uploaded_cid_registers_the_asset(replica, new_user, risk) -> None:
     alice, bob = await new_user(), await new_user()
-    master = (await replica.stub.UploadFile(pb.UploadFileRequest(actor=alice.actor, content=b"master " + alice.id.encode()))).file
-    art = (await replica.stub.UploadFile(pb.UploadFileRequest(actor=alice.actor, content=b"art " + alice.id.encode()))).file
+    master = (await replica.stub.UploadFile(pb.UploadFileRequest(
+        actor=alice.actor, content=b"master " + alice.id.encode()))).file
+    art = (await replica.stub.UploadFile(pb.UploadFileRequest(
+        actor=alice.actor, content=b"art " + alice.id.encode()))).file
     asset = (await replica.stub.CreateAsset(create_request([(alice, "100")], alice, ipfs_hash=master.cid))).asset
     assert asset.ipfs_hash == master.cid and asset.status == pb.ASSET_STATUS_ACTIVE
 

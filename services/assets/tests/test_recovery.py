@@ -107,7 +107,8 @@ async def test_crash_during_mint_is_minted_at_restart(start_replica, new_user, r
     first = await start_replica(instance_id="replica-mint")
     app = first.app.service
     new = domain.validate_new_asset({
-        "name": "Lost Mint", "asset_type": "art", "price": "2", "creators": [{"user_id": alice.id, "share_percent": 100}],
+        "name": "Lost Mint", "asset_type": "art", "price": "2",
+        "creators": [{"user_id": alice.id, "share_percent": 100}],
         "ipfs_hash": create_request([(alice, "100")], alice).ipfs_hash})
     asset, _saga = await run_db(app.repo.create_asset, new, [Creator(alice.id, alice.wallet, Decimal(100))],
                                Actor(alice.id, alice.wallet))

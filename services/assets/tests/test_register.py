@@ -147,7 +147,8 @@ async def test_unreachable_ai_agents_accepts_asset_as_pending_review(start_repli
     assert got.id == asset.id and got.status == pb.ASSET_STATUS_PENDING_REVIEW
 
 
-async def test_asset_held_by_an_ai_outage_is_minted_once_the_agent_answers(replica, new_user, risk, clean_assets) -> None:
+async def test_asset_held_by_an_ai_outage_is_minted_once_the_agent_answers(replica, new_user, risk,
+                                                                           clean_assets) -> None:
     alice = await new_user()
     risk.fail_asset = True
     asset = (await replica.stub.CreateAsset(create_request([(alice, "100")], alice))).asset

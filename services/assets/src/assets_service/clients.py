@@ -164,7 +164,8 @@ class ChainClient:
 
     async def list_token(self, token_id: str, price_wei: int) -> ChainTx:
         try:
-            resp = await self.stub.ListToken(chain_pb.ListTokenRequest(token_id=int(token_id), price_wei=str(price_wei)),
+            resp = await self.stub.ListToken(chain_pb.ListTokenRequest(token_id=int(token_id),
+                                                                       price_wei=wire.wei_str(price_wei)),
                                              timeout=self.timeout)
         except grpc.aio.AioRpcError as exc:
             _raise(exc, "chain")
@@ -185,7 +186,8 @@ class ChainClient:
                 idempotency_key=idempotency_key, asset_id=asset_id), timeout=self.timeout)
         except grpc.aio.AioRpcError as exc:
             _raise(exc, "chain")
-        return Bought(tx=_tx(resp.transaction), payouts=tuple((p.address.lower(), int(p.amount_wei)) for p in resp.payouts))
+        return Bought(tx=_tx(resp.transaction),
+                      payouts=tuple((p.address.lower(), int(p.amount_wei)) for p in resp.payouts))
 
     async def close(self) -> None:
         await self.channel.close()

@@ -19,7 +19,8 @@ class Settings(ServiceSettings):
     grpc_port: int = 50052
     auth_addr: str = Field("127.0.0.1:50051", validation_alias=AliasChoices("AUTH_ADDR", "ASSETS_AUTH_ADDR"))
     chain_addr: str = Field("127.0.0.1:50056", validation_alias=AliasChoices("CHAIN_ADDR", "ASSETS_CHAIN_ADDR"))
-    ai_agents_addr: str = Field("127.0.0.1:50055", validation_alias=AliasChoices("AI_AGENTS_ADDR", "ASSETS_AI_AGENTS_ADDR"))
+    ai_agents_addr: str = Field("127.0.0.1:50055",
+                                validation_alias=AliasChoices("AI_AGENTS_ADDR", "ASSETS_AI_AGENTS_ADDR"))
     # Prometheus /metrics endpoint (port 0 = off).
     metrics_port: int = 9052
     metrics_host: str = "127.0.0.1"

@@ -316,7 +316,8 @@ def parse_decimal(value: str | Decimal, field: str, *, max_places: int) -> Decim
     if not number.is_finite():
         raise InvalidArgument(f"{field} must be a finite decimal", field=field)
     exponent = number.as_tuple().exponent
-    if isinstance(exponent, int) and -exponent > max_places and number != number.quantize(Decimal(1).scaleb(-max_places), rounding=ROUND_DOWN):
+    too_fine = isinstance(exponent, int) and -exponent > max_places
+    if too_fine and number != number.quantize(Decimal(1).scaleb(-max_places), rounding=ROUND_DOWN):
         raise InvalidArgument(f"{field} has more than {max_places} decimal places", field=field)
     return number
 

@@ -25,7 +25,6 @@ import random
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from decimal import Decimal
-from typing import Any
 
 import grpc
 from ipheron_libs import wire
@@ -87,9 +86,9 @@ class AssetsService:
 
     # ------------------------------------------------------------ register
 
-    async def create_asset(self, actor: Actor, data: dict[str, Any]) -> Asset:
-        """Validate in four layers, store the asset with its mint saga, then run the saga."""
-        new = domain.validate_new_asset(data)  # layer 1: schema (again, after the gateway)
+    async def create_asset(self, actor: Actor, new: domain.NewAsset) -> Asset:
+        """Validated in four layers (1, the schema, is `new` itself: `domain.validate_new_asset`),
+        store the asset with its mint saga, then run the saga."""
         # Layer 3 early: a duplicate is refused before any call to another service.
         existing = await run_db(self.repo.content_owner, new.content_key)
         if existing:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 import grpc
@@ -36,6 +37,10 @@ _PROVENANCE = {"mint": pb.PROVENANCE_KIND_MINT, "sale": pb.PROVENANCE_KIND_SALE,
 
 def _eth(amount: Any) -> common_pb2.Money:
     return common_pb2.Money(amount=money_str(amount), currency="ETH")
+
+
+def _bound(text: str, field: str) -> Decimal | None:
+    return domain.parse_decimal(text, field, max_places=18) if text else None
 
 
 def _actor(a: pb.Actor) -> Actor:
@@ -109,7 +114,8 @@ class AssetsServicer(pb_grpc.AssetsServiceServicer):
         }
         if request.royalty_rate:
             data["royalty_rate"] = request.royalty_rate
-        asset = await self.service.create_asset(actor, data)
+        # Layer 1 of the four (the schema, again after the gateway): the request becomes a NewAsset.
+        asset = await self.service.create_asset(actor, domain.validate_new_asset(data))
         return pb.CreateAssetResponse(asset=asset_pb(asset))
 
     async def GetAsset(self, request: pb.GetAssetRequest, context: grpc.aio.ServicerContext) -> pb.GetAssetResponse:
@@ -130,8 +136,7 @@ class AssetsServicer(pb_grpc.AssetsServiceServicer):
         f = AssetFilter(
             asset_type=_TYPE_FROM_PB.get(request.asset_type), status=_STATUS_FROM_PB.get(request.status),
             region=request.region or None, creator=request.creator or None, owner=request.owner or None,
-            min_price=domain.parse_decimal(request.min_price, "min_price", max_places=18) if request.min_price else None,
-            max_price=domain.parse_decimal(request.max_price, "max_price", max_places=18) if request.max_price else None,
+            min_price=_bound(request.min_price, "min_price"), max_price=_bound(request.max_price, "max_price"),
             q=q or None, sort=sort, descending=descending, page=page, per_page=per_page,
         )
         assets, total = await self.service.list_assets(f)
