@@ -21,6 +21,7 @@ from fastapi.routing import APIRoute
 from ipheron_gateway import deps
 from ipheron_gateway.app import create_app
 from ipheron_gateway.config import SERVICES, GatewaySettings
+from ipheron_gateway.problems import api_routes
 from ipheron_gateway.testing import TokenIssuer, serve_jwks
 from ipheron_libs.devstack_ports import free_port
 from pydantic import BaseModel
@@ -83,10 +84,25 @@ def test_every_route_documents_its_errors_as_problem_json(document: dict[str, An
 
 
 def test_routes_that_read_a_token_document_401(app: FastAPI, document: dict[str, Any]) -> None:
-    for route in app.routes:
-        if isinstance(route, APIRoute) and route.path.startswith(OWNED_PREFIXES) and _needs_user(route):
-            for method in route.methods:
-                assert "401" in document["paths"][route.path][method.lower()]["responses"], (method, route.path)
+    checked = 0
+    for path, methods, route in api_routes(app):
+        if path.startswith(OWNED_PREFIXES) and _needs_user(route):
+            for method in methods:
+                checked += 1
+                assert "401" in document["paths"][path][method.lower()]["responses"], (method, path)
+    assert checked >= 15
+
+
+def test_routes_that_need_a_token_declare_the_bearer_scheme(app: FastAPI, document: dict[str, Any]) -> None:
+    assert document["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
+    ops = document["paths"]
+    assert ops["/api/v1/stakes"]["post"]["security"] == [{"bearerAuth": []}]
+    assert ops["/api/v1/ai/collaborators"]["get"]["security"] == [{}, {"bearerAuth": []}]  # optional
+    assert "security" not in ops["/api/v1/assets"]["get"]
+    for path, methods, route in api_routes(app):
+        if path.startswith(OWNED_PREFIXES) and _needs_user(route):
+            for method in methods:
+                assert {"bearerAuth": []} in ops[path][method.lower()]["security"], (method, path)
 
 
 def test_no_fastapi_default_validation_error_is_published_for_owned_routes(document: dict[str, Any]) -> None:
@@ -102,7 +118,8 @@ def test_schema_names_are_unique_and_stable(app: FastAPI, document: dict[str, An
     assert not [n for n in names if "__" in n], sorted(names)
     assert "AssetCreate" in names and "PricingAssetIn" in names and "AssetIn" not in names
     models: dict[str, type[BaseModel]] = {}
-    modules = {inspect.getmodule(r.endpoint) for r in app.routes if isinstance(r, APIRoute)}
+    modules = {inspect.getmodule(route.endpoint) for _, _, route in api_routes(app)}
+    assert len(modules) >= 8
     for module in modules:
         for obj in vars(module).values():
             if isinstance(obj, type) and issubclass(obj, BaseModel) and obj.__module__.startswith("ipheron_gateway"):

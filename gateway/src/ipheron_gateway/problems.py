@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Iterator
 from http import HTTPStatus
 from typing import Any
 
@@ -11,6 +12,7 @@ import grpc
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute, iter_route_contexts
 from ipheron_libs.errors import FIELD_METADATA_KEY
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -146,8 +148,47 @@ def _problem_components() -> dict[str, Any]:
     return {**defs, "Problem": schema}
 
 
+BEARER = {"bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
+                         "description": "an access token from POST /api/v1/auth/login (Sign-In with Ethereum)"}}
+
+
+def _token_use(route: APIRoute) -> str | None:
+    """'required' / 'optional' when a route reads the caller's token, else None."""
+    from ipheron_gateway import deps  # deps imports this module
+
+    stack, calls = [route.dependant], set()
+    while stack:
+        d = stack.pop()
+        calls.add(d.call)
+        stack.extend(d.dependencies)
+    if deps._current_user in calls:
+        return "required"
+    return "optional" if deps._optional_user in calls else None
+
+
+def api_routes(app: FastAPI) -> Iterator[tuple[str, set[str], APIRoute]]:
+    """Every API route as mounted: (full path, methods, route), through included routers."""
+    for ctx in iter_route_contexts(app.routes):
+        route = ctx.original_route
+        if isinstance(route, APIRoute) and ctx.path_format:
+            yield ctx.path_format, set(ctx.methods or route.methods), route
+
+
+def _document_security(app: FastAPI, doc: dict[str, Any]) -> None:
+    """Declare the bearer scheme, and on each operation whether it needs or accepts a token."""
+    doc.setdefault("components", {}).setdefault("securitySchemes", {}).update(BEARER)
+    for path, methods, route in api_routes(app):
+        use = _token_use(route)
+        if use is None:
+            continue
+        for method in methods:
+            op = doc["paths"].get(path, {}).get(method.lower())
+            if op is not None:
+                op["security"] = [{"bearerAuth": []}] if use == "required" else [{}, {"bearerAuth": []}]
+
+
 def _document_problems(app: FastAPI) -> None:
-    """Put the Problem schema into the published OpenAPI document's components."""
+    """Put the Problem schema and the bearer scheme into the published OpenAPI document."""
     generate = app.openapi
 
     def openapi() -> dict[str, Any]:
@@ -155,6 +196,7 @@ def _document_problems(app: FastAPI) -> None:
             return app.openapi_schema
         doc = generate()
         doc.setdefault("components", {}).setdefault("schemas", {}).update(_problem_components())
+        _document_security(app, doc)
         app.openapi_schema = doc
         return doc
 
