@@ -148,3 +148,14 @@ async def test_receipt_waits_for_the_configured_confirmations(rpc_chain: ChainSe
     rpc(node_uri, "evm_mine")
     outcome = await asyncio.wait_for(task, 30)
     assert outcome.succeeded and outcome.confirmations == 2
+
+
+async def test_an_invalid_opcode_through_json_rpc_is_failed_precondition_not_unavailable(rpc_chain: ChainService) -> None:
+    from test_node_errors import INVALID_RUNTIME, deploy_raw, ledger_at
+
+    bad = await deploy_raw(rpc_chain, INVALID_RUNTIME)
+    # hardhat: "VM Exception while processing transaction: invalid opcode"; used to escape untyped.
+    with pytest.raises(FailedPrecondition, match="could not execute the contract code"):
+        await ledger_at(rpc_chain, bad, bad).token_uri(1)
+    with pytest.raises(FailedPrecondition, match=r"cannot run IPAssetToken .*name\(\) failed"):
+        await ledger_at(rpc_chain, bad, bad).check_code()

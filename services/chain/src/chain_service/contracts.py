@@ -32,6 +32,8 @@ class Artifact:
     name: str
     abi: list[dict[str, Any]]
     bytecode: str
+    # The EVM fork the code was compiled for (the compile script's EVM_VERSION).
+    evm_version: str = "unknown"
 
     @property
     def code_hash(self) -> str:
@@ -43,7 +45,13 @@ class Artifact:
 def load_artifact(name: str) -> Artifact:
     """Read a compiled contract from the build directory."""
     data = json.loads((BUILD_DIR / f"{name}.json").read_text())
-    return Artifact(name=name, abi=data["abi"], bytecode=data["bytecode"])
+    return Artifact(name=name, abi=data["abi"], bytecode=data["bytecode"],
+                    evm_version=str(data.get("compiler", {}).get("evmVersion", "unknown")))
+
+
+def target_evm_version() -> str:
+    """The EVM fork the platform's contracts were compiled for."""
+    return load_artifact("IPAssetToken").evm_version
 
 
 def _type_of(param: dict[str, Any]) -> str:

@@ -586,6 +586,67 @@ def marketplace_identity(market_code_hash: str, token_address: str) -> str:
     return hashlib.sha256((market_code_hash + token_address).encode()).hexdigest()
 
 
+# --------------------------------------------------------------------------- node errors
+
+
+class NodeErrorKind(enum.Enum):
+    """What a node's refusal of a call or transaction means."""
+
+    REVERT = "revert"  # the contract refused (custom error, reason string or bare revert)
+    EXECUTION = "execution"  # the node could not run the code (invalid opcode, stack error)
+    FUNDS = "funds"  # the sender cannot pay value + gas
+    NONCE = "nonce"  # the nonce was used or is out of order
+    UNAVAILABLE = "unavailable"  # transport, timeout or an answer we cannot read
+
+
+# How nodes word an execution error: py-evm "Invalid opcode 0xfe", hardhat/ganache
+# "VM Exception while processing transaction: invalid opcode", geth "invalid opcode: MCOPY",
+# anvil "NotActivated" / "OpcodeNotFound", erigon "stack underflow".
+_EXECUTION_MARKERS = ("invalid opcode", "invalid instruction", "bad instruction", "opcodenotfound",
+                      "notactivated", "stack underflow", "stack overflow", "invalid jump")
+
+
+def node_error_kind(message: str) -> NodeErrorKind:
+    """Classify a node's error message. An execution error wins over "revert", since nodes
+    often wrap it as "execution reverted: … invalid opcode"."""
+    text = message.lower()
+    if any(m in text for m in _EXECUTION_MARKERS):
+        return NodeErrorKind.EXECUTION
+    if "revert" in text:
+        return NodeErrorKind.REVERT
+    if "vm exception" in text:
+        return NodeErrorKind.EXECUTION
+    if "insufficient funds" in text:
+        return NodeErrorKind.FUNDS
+    if is_nonce_error(text):
+        return NodeErrorKind.NONCE
+    return NodeErrorKind.UNAVAILABLE
+
+
+def execution_error(message: str, evm_version: str) -> FailedPrecondition:
+    """The node could not execute the contracts' code: most often its EVM predates the target
+    the contracts were compiled for."""
+    return FailedPrecondition(
+        f"the chain node could not execute the contract code ({_first_line(message)}); "
+        f"it probably runs an EVM older than the contracts' target ({evm_version})")
+
+
+def _first_line(message: str, limit: int = 200) -> str:
+    line = message.strip().splitlines()[0] if message.strip() else "no message"
+    return line[:limit]
+
+
+def code_check_error(contract: str, address: str, call: str, message: str, evm_version: str) -> FailedPrecondition:
+    """Start-up refusal: the node holds our contract but cannot run its view call."""
+    kind = node_error_kind(message)
+    cause = (f"the node's EVM is probably older than the contracts' target ({evm_version}): "
+             "use a node with that fork or newer, or compile for an older target")
+    if kind is NodeErrorKind.REVERT:
+        cause = "the code at that address is not this contract (another deployment or an old version)"
+    return FailedPrecondition(
+        f"the chain node cannot run {contract} at {address}: {call} failed ({_first_line(message)}); {cause}")
+
+
 # --------------------------------------------------------------------------- contract errors
 
 

@@ -21,11 +21,11 @@ from web3.contract import Contract
 
 from chain_service import domain
 from chain_service.config import ChainSettings
-from chain_service.contracts import Artifact, decode_revert, load_artifact
+from chain_service.contracts import Artifact, decode_revert, load_artifact, target_evm_version
 from chain_service.domain import DecodedEvent, Listing, MintOrder, Receipt, Share
 from chain_service.network import Network
 from chain_service.repository import ChainRepository
-from chain_service.txmanager import TransactionManager, TxRequest
+from chain_service.txmanager import ContractRevert, TransactionManager, TxRequest, node_error
 
 log = logging.getLogger("ipheron.chain.ledger")
 
@@ -68,12 +68,14 @@ class Ledger:
         w3 = network.w3
         token = w3.eth.contract(address=token_addr, abi=token_art.abi)
         market = w3.eth.contract(address=market_addr, abi=market_art.abi)
+        ledger = cls(network, token, market, [token_art, market_art])
+        await ledger.check_code()
         wired = await network.run(token.functions.marketplace().call)
         if to_checksum_address(wired) != market_addr:
             data = token.encode_abi("setMarketplace", args=[market_addr])
             await tm.send(TxRequest(type="admin", to=token_addr, data=data, details={"call": "setMarketplace"}))
         log.info("contracts on chain %d: IPAssetToken %s, Marketplace %s", chain_id, token_addr, market_addr)
-        return cls(network, token, market, [token_art, market_art])
+        return ledger
 
     # --- view calls -----------------------------------------------------------------
     async def _view(self, fn: Any) -> Any:
@@ -82,9 +84,33 @@ class Ledger:
             return await self.network.run(fn.call)
         except Exception as exc:
             rev = decode_revert(exc)
-            if rev is not None:
+            if rev is not None and rev.name != "UnknownError":
                 raise domain.revert_to_error(rev) from exc
-            raise
+            error = node_error(exc)
+            if isinstance(error, ContractRevert) and error.revert is not None:
+                error = domain.revert_to_error(error.revert)
+            raise error from exc
+
+    async def check_code(self) -> None:
+        """Start-up check that the node runs the deployed code: a view call on each contract.
+        Refuses (FailedPrecondition naming the contract and the likely cause) otherwise."""
+        token, market = self.token, self.market
+        checks: list[tuple[str, Contract, str, Any, Any]] = [
+            ("IPAssetToken", token, "name()", token.functions.name(), None),
+            ("IPAssetToken", token, "supportsInterface(ERC-721)",
+             token.functions.supportsInterface(bytes.fromhex("80ac58cd")), True),
+            ("Marketplace", market, "token()", market.functions.token(), token.address),
+        ]
+        evm = target_evm_version()
+        for name, contract, call, fn, expected in checks:
+            try:
+                result = await self.network.run(fn.call)
+            except Exception as exc:  # noqa: BLE001 - any failure means the node cannot run our code
+                raise domain.code_check_error(name, contract.address, call, str(exc), evm) from exc
+            got = to_checksum_address(result) if isinstance(expected, str) else result
+            if expected is not None and got != expected:
+                raise FailedPrecondition(f"{name} at {contract.address} answers {call} = {result!r}, "
+                                         f"expected {expected!r}: that address holds another contract")
 
     async def token_of_asset(self, asset: uuid.UUID) -> int:
         """The token minted for an asset; NotFound when there is none."""

@@ -115,11 +115,16 @@ class ChainService:
         else:
             assert settings.web3_provider_uri
             network = Network.json_rpc(settings.web3_provider_uri)
-        chain_id = int(await network.run(lambda: network.w3.eth.chain_id))
-        tm = TransactionManager(network, repo, self.account, settings, chain_id)
-        await tm.resync_nonce()
-        await tm.reconcile_pending()
-        ledger = await Ledger.deploy_or_locate(network, repo, tm, settings, chain_id)
+        try:
+            chain_id = int(await network.run(lambda: network.w3.eth.chain_id))
+            tm = TransactionManager(network, repo, self.account, settings, chain_id)
+            await tm.resync_nonce()
+            await tm.reconcile_pending()
+            # Deploy or locate, then check the node runs the code (refuses to start otherwise).
+            ledger = await Ledger.deploy_or_locate(network, repo, tm, settings, chain_id)
+        except BaseException:
+            network.close()
+            raise
         self._conn = _Connected(network, chain_id, tm, ledger)
 
     @property

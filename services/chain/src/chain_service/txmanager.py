@@ -32,7 +32,7 @@ from ipheron_libs.metrics import BLOCKCHAIN_TRANSACTIONS
 
 from chain_service import domain
 from chain_service.config import ChainSettings
-from chain_service.contracts import decode_revert
+from chain_service.contracts import decode_revert, target_evm_version
 from chain_service.domain import Fees, Mined, Revert, Transaction
 from chain_service.network import Network
 from chain_service.repository import ChainRepository
@@ -46,6 +46,25 @@ class ContractRevert(FailedPrecondition):
     def __init__(self, message: str, revert: Revert | None) -> None:
         super().__init__(message)
         self.revert = revert
+
+
+def node_error(exc: BaseException, sender: str = "the sender") -> DomainError:
+    """A node's refusal as a typed error (the rule is `domain.node_error_kind`): a decoded
+    contract error or a bare revert is ContractRevert, an opcode the node cannot run is
+    FailedPrecondition naming the EVM target, and only transport trouble is Unavailable."""
+    revert = decode_revert(exc)
+    text = str(exc)
+    if revert is not None and revert.name != "UnknownError":
+        return ContractRevert(f"contract reverted: {revert}", revert)
+    kind = domain.node_error_kind(text)
+    if kind is domain.NodeErrorKind.EXECUTION:
+        return domain.execution_error(text, target_evm_version())
+    if revert is not None or kind is domain.NodeErrorKind.REVERT:
+        return ContractRevert(f"contract reverted: {text[:300]}", revert)
+    if kind is domain.NodeErrorKind.FUNDS:
+        return FailedPrecondition(f"{sender} has insufficient funds for this transaction")
+    log.warning("chain call failed: %s", text[:500])
+    return Unavailable(f"chain node error: {text[:200]}")
 
 
 @dataclass(frozen=True)
@@ -125,16 +144,7 @@ class TransactionManager:
         return domain.gas_with_margin(int(estimate), self.settings.gas_margin_percent)
 
     def _classify(self, exc: BaseException) -> DomainError:
-        revert = decode_revert(exc)
-        if revert is not None:
-            return ContractRevert(f"contract reverted: {revert}", revert)
-        text = str(exc)
-        if "revert" in text.lower():
-            return ContractRevert(f"contract reverted: {text[:300]}", None)
-        if "insufficient funds" in text.lower():
-            return FailedPrecondition("the platform signer has insufficient funds for this transaction")
-        log.warning("chain call failed: %s", text[:500])
-        return Unavailable(f"chain node error: {text[:200]}")
+        return node_error(exc, "the platform signer")
 
     async def _fees(self) -> Fees:
         """The fees for the next block (domain.fees_for over the node's base fee)."""
