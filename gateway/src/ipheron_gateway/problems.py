@@ -171,7 +171,7 @@ def api_routes(app: FastAPI) -> Iterator[tuple[str, set[str], APIRoute]]:
     for ctx in iter_route_contexts(app.routes):
         route = ctx.original_route
         if isinstance(route, APIRoute) and ctx.path_format:
-            yield ctx.path_format, set(ctx.methods or route.methods), route
+            yield ctx.path_format, set(ctx.methods or route.methods or ()), route
 
 
 def _document_security(app: FastAPI, doc: dict[str, Any]) -> None:
