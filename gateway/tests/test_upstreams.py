@@ -13,7 +13,7 @@ import grpc
 import pytest
 from ipheron.auth.v1 import auth_service_pb2 as auth_pb
 from ipheron_gateway import routers
-from ipheron_gateway.app import PrefixFilteredRouter, create_app
+from ipheron_gateway.app import PrefixFilteredInclude, create_app, literal_prefixes
 from ipheron_gateway.clients import UpstreamError, Upstreams
 from ipheron_gateway.config import SERVICES, GatewaySettings
 from ipheron_libs import telemetry
@@ -131,18 +131,45 @@ def test_routers_are_an_explicit_list_mounted_as_listed() -> None:
     assert "/api/v1/users/{user_id}" in paths and "/.well-known/jwks.json" in paths and "/api/v1/files" in paths
 
 
-def test_prefix_filter_is_a_router_not_a_patched_route() -> None:
+def test_prefix_filter_is_a_subclass_not_a_patched_route() -> None:
     app = create_app(GatewaySettings())
-    # Nothing is assigned onto FastAPI's route objects.
+    # Nothing is assigned onto FastAPI's route objects: the filter is a class with its own method.
     assert not any("matches" in vars(r) for r in app.router.routes)
-    users = next(a.router for a in routers.AREAS if a.name == "users")
-    wrapped = PrefixFilteredRouter(users, "/api/v1")
-    assert wrapped.literal_prefixes == ("/api/v1/users",)
+    filtered = [r for r in app.router.routes if isinstance(r, PrefixFilteredInclude)]
+    assert [r.original_router for r in filtered][1:] == [a.router for a in routers.AREAS]
+    users = next(r for r in filtered if r.original_router is next(a.router for a in routers.AREAS
+                                                                    if a.name == "users"))
+    assert users.literal_prefixes == ("/api/v1/users",)
+    assert literal_prefixes(users.original_router, "/api/v1") == ("/api/v1/users",)
 
     def scope(path: str) -> dict[str, object]:
         return {"type": "http", "path": path, "root_path": "", "method": "GET", "headers": []}
 
-    assert wrapped.matches(scope("/api/v1/stakes/1")) == (Match.NONE, {})
+    assert users.matches(scope("/api/v1/stakes/1")) == (Match.NONE, {})
+    assert users.matches(scope("/api/v1/users/me"))[0] == Match.FULL
+
+
+def test_prefix_filter_costs_no_more_than_one_check_per_router() -> None:
+    """A request walks each non-matching router with one startswith, not FastAPI's bookkeeping."""
+    import sys
+
+    from fastapi import routing as fastapi_routing
+
+    app = create_app(GatewaySettings())
+    calls: list[str] = []
+
+    def profile(frame, event, arg):  # type: ignore[no-untyped-def]
+        if event == "call" and frame.f_code.co_filename == fastapi_routing.__file__:
+            calls.append(frame.f_code.co_name)
+
+    probe = {"type": "http", "path": "/api/v1/nowhere", "root_path": "", "method": "GET", "headers": []}
+    sys.setprofile(profile)
+    try:
+        results = [r.matches(probe) for r in app.router.routes if isinstance(r, PrefixFilteredInclude)]
+    finally:
+        sys.setprofile(None)
+    assert all(m == (Match.NONE, {}) for m in results)
+    assert calls == []  # FastAPI's matching never ran for a path no router can serve
 
 
 async def test_prefix_filter_keeps_routing_and_templates(tmp_path: Path) -> None:
