@@ -127,3 +127,18 @@ async def test_the_service_refuses_to_start_on_contracts_the_node_cannot_run(pg_
     with pytest.raises(FailedPrecondition, match=f"cannot run IPAssetToken at {bad_token}") as caught:
         await open_service(url, token_address=bad_token, marketplace_address=bad_market)
     assert "older than the contracts' target" in str(caught.value)
+
+
+def test_ganache_revert_data_in_result_is_decoded() -> None:
+    # ganache 7 carries the revert bytes in "result" (hardhat/geth in "data").
+    from chain_service.contracts import decode_revert
+    from eth_abi import encode
+    from eth_utils import function_signature_to_4byte_selector
+
+    raw = "0x" + (function_signature_to_4byte_selector("NotListed(uint256)") + encode(["uint256"], [1])).hex()
+    exc = ContractLogicError("execution reverted: VM Exception while processing transaction: revert",
+                             data={"hash": None, "programCounter": 1347, "result": raw, "reason": None,
+                                   "message": "revert"})
+    revert = decode_revert(exc)
+    assert revert is not None and revert.name == "NotListed" and revert.args == {"tokenId": 1}
+    assert "not listed for sale" in str(domain.revert_to_error(revert))

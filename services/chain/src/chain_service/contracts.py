@@ -85,7 +85,8 @@ def revert_data(exc: BaseException) -> bytes | None:
     """The raw revert bytes carried by a provider exception, when there are any."""
     data = getattr(exc, "data", None)
     if isinstance(data, dict):
-        data = data.get("data")
+        # ganache 7 puts the revert bytes in "result", hardhat/geth/anvil in "data".
+        data = data.get("data") if data.get("data") not in (None, "0x") else data.get("result")
     if isinstance(data, str) and data.startswith("0x") and len(data) >= 10:
         return bytes.fromhex(data[2:])
     for arg in getattr(exc, "args", ()):
@@ -103,8 +104,10 @@ def revert_data(exc: BaseException) -> bytes | None:
             h = _HEX.search(arg)
             if h:
                 return bytes.fromhex(h.group(0)[2:])
-        if isinstance(arg, dict) and isinstance(arg.get("data"), str):
-            return revert_data(type("E", (Exception,), {})(arg["data"]))
+        if isinstance(arg, dict):
+            for key in ("data", "result"):
+                if isinstance(arg.get(key), str) and len(arg[key]) >= 10:
+                    return revert_data(type("E", (Exception,), {})(arg[key]))
     return None
 
 
