@@ -34,6 +34,7 @@ from typing import Any, cast
 import orjson
 import redis
 import redis.asyncio as aioredis
+import jsonschema_rs
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 from jsonschema.protocols import Validator
@@ -161,6 +162,9 @@ class EventSchema:
     producer: str
     consumers: tuple[str, ...]
     schema: Mapping[str, Any]
+    # The Rust validator answers "valid?" in ~10 µs (the pure-Python one takes ~1 ms here);
+    # the Python one only explains a failure, path by path.
+    fast: Any
     validator: Validator
 
 
@@ -178,11 +182,13 @@ class Contracts:
             type_, version = doc["properties"]["type"]["const"], doc["properties"]["version"]["const"]
             if name != f"{type_}.v{version}.json":
                 raise ValueError(f"event schema {name} declares {type_} v{version}; name it {type_}.v{version}.json")
+            # The shared definitions are inlined: resolving $refs on every call costs ~4x.
+            inlined = _inline(doc, common["$defs"])
             self._schemas[(type_, version)] = EventSchema(
                 type=type_, version=version, producer=doc.get("x-producer", ""),
                 consumers=tuple(doc.get("x-consumers", ())), schema=doc,
-                # The shared definitions are inlined: resolving $refs on every call costs ~4x.
-                validator=Draft202012Validator(_inline(doc, common["$defs"])),
+                fast=jsonschema_rs.Draft202012Validator(inlined),
+                validator=Draft202012Validator(inlined),
             )
         self.common: Mapping[str, Any] = common
 
@@ -207,7 +213,7 @@ class Contracts:
         """Refuse an event that does not meet its contract (envelope and payload)."""
         contract = self.schema(event.type, event.version)
         doc = event.document()
-        if contract.validator.is_valid(doc):
+        if contract.fast.is_valid(doc):
             return
         errors = tuple(_describe(e) for e in sorted(contract.validator.iter_errors(doc), key=_error_order))
         raise InvalidEvent(f"{event.type} v{event.version} does not match its schema: {'; '.join(errors[:5])}",
