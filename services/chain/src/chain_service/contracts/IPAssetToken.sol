@@ -139,18 +139,18 @@ contract IPAssetToken is ERC721, ERC2981, AccessControl {
     }
 
     /// @notice Wire the marketplace that holds the standing approval (admin only).
-    function setMarketplace(address newMarketplace) external onlyRole(DEFAULT_ADMIN_ROLE) {
+    function setMarketplace(address newMarketplace) public virtual onlyRole(DEFAULT_ADMIN_ROLE) {
         emit MarketplaceChanged(marketplace, newMarketplace);
         marketplace = newMarketplace;
     }
 
     /// @notice An owner grants (default) or revokes the marketplace's standing approval.
-    function setMarketplaceApproval(bool approved) external {
+    function setMarketplaceApproval(bool approved) public virtual {
         _marketplaceRevoked[msg.sender] = !approved;
         emit MarketplaceApprovalSet(msg.sender, approved);
     }
 
-    function isApprovedForAll(address owner, address operator) public view override returns (bool) {
+    function isApprovedForAll(address owner, address operator) public view virtual override returns (bool) {
         if (operator != address(0) && operator == marketplace && !_marketplaceRevoked[owner]) {
             return true;
         }
