@@ -28,6 +28,9 @@ EXTERNAL = os.environ["SENTINEL_SERVER_URL"]
 
 def test_plain_database_url_is_hidden_from_the_run():
     assert "DATABASE_URL" not in os.environ and "REDIS_URL" not in os.environ
+    import conftest  # read the environment when pytest imported it, before any test
+
+    assert conftest.SEEN == (None, None)
 
 
 def test_fixture_schemas_live_elsewhere(pg_admin_url, service_db_url):
@@ -89,6 +92,8 @@ def sentinel_rows(url: str) -> list[str]:
 def run_inner(tmp_path: Path, source: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     (tmp_path / "pytest.ini").write_text("[pytest]\n")
     (tmp_path / "test_inner.py").write_text(textwrap.dedent(source))
+    (tmp_path / "conftest.py").write_text(
+        "import os\nSEEN = (os.environ.get('DATABASE_URL'), os.environ.get('REDIS_URL'))\n")
     base = {k: v for k, v in os.environ.items()
             if k.upper() not in ("DATABASE_URL", "REDIS_URL", "IPHERON_TEST_DATABASE_URL", "IPHERON_TEST_REDIS_URL")}
     return subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", str(tmp_path)],

@@ -147,13 +147,22 @@ def _guarded_drop_schema(admin_url: str, schema: str) -> None:
 _unguarded_drop_schema = db.drop_schema
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    """Take the shell's plain DATABASE_URL / REDIS_URL out of this run's environment and
-    guard `db.drop_schema` (tests call it directly as well as through `fresh_schema`)."""
+def _hide_shell_urls() -> None:
     for name in list(os.environ):
         if name.upper() in _PLAIN_NAMES:
             _shell_urls[name.upper()] = os.environ.pop(name)
     db.drop_schema = _guarded_drop_schema
+
+
+def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Parser, args: list[str]) -> None:
+    """Before any conftest.py is imported: take the shell's plain DATABASE_URL / REDIS_URL
+    out of this run's environment and guard `db.drop_schema` (tests call it directly as
+    well as through `fresh_schema`)."""
+    _hide_shell_urls()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    _hide_shell_urls()  # also when the plugin was loaded late (-p ipheron_libs.testing)
 
 
 def pytest_report_header(config: pytest.Config) -> str | None:
