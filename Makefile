@@ -75,7 +75,7 @@ test:
 	  echo "=== make $$check"; $(MAKE) --no-print-directory $$check || failed="$$failed $$check"; done; \
 	  PY=$(PY) FAILED_CHECKS="$$failed" scripts/run-tests.sh
 
-bench:
+bench: install-wrk
 	$(PY) bench/run.py
 
 demo-data:
