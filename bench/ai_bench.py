@@ -25,11 +25,12 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from ai_agents_service import synthetic
-from ai_agents_service.domain import ASSET_TYPES, REGIONS, AssetInput, Trade
+from ai_agents_service.domain import REGIONS, AssetInput, Trade
 from ai_agents_service.engine import RulePool
 from ai_agents_service.market_data import MarketData
 from ai_agents_service.pricing import PricingAgent
 from ai_agents_service.risk import RiskAgent
+from ipheron_libs.vocab import ASSET_TYPES
 
 log = logging.getLogger("ai_bench")
 

@@ -14,10 +14,10 @@ from ipheron.auth.v1 import auth_service_pb2 as pb
 from ipheron.auth.v1 import auth_service_pb2_grpc as pb_grpc
 
 app = FastAPI()
-_stub: pb_grpc.AuthServiceStub | None = None
+_stub: pb_grpc.AuthServiceAsyncStub | None = None
 
 
-def stub() -> pb_grpc.AuthServiceStub:
+def stub() -> pb_grpc.AuthServiceAsyncStub:
     global _stub
     if _stub is None:
         _stub = pb_grpc.AuthServiceStub(grpc.aio.insecure_channel(os.environ["REF_GRPC_ADDR"]))
