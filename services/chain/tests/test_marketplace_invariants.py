@@ -46,8 +46,10 @@ def fresh_chain() -> V2Chain:
         a = chain.accounts
         for u in USERS:  # token u starts with user u; co-creators are users too
             chain.mint(a[u].address, [(a[u % 6 + 1].address, 6000), (a[(u + 1) % 6 + 1].address, 4000)], 500)
+        assert chain.tester is not None
         _chain = (chain, chain.tester.take_snapshot())
     chain, snapshot = _chain
+    assert chain.tester is not None
     chain.tester.revert_to_snapshot(snapshot)
     return chain
 

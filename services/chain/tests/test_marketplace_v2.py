@@ -233,6 +233,7 @@ def test_two_buyers_racing_for_one_order_get_exactly_one_sale(chain, a) -> None:
     data = chain.c.market.encode_abi("fulfill", args=[order.as_tuple(), sig])
     balances = {b.address: chain.balance(b.address) for b in (a[5], a[6])}
     raws = [chain.sign(b, chain.c.market.address, data, PRICE, 400_000) for b in (a[5], a[6])]
+    assert chain.tester is not None
     chain.tester.disable_auto_mine_transactions()
     try:
         hashes = [chain.w3.eth.send_raw_transaction(r) for r in raws]

@@ -106,11 +106,17 @@ class Deployed:
 class V2Chain:
     """One in-process chain; accounts[0] is the platform key, the rest are users."""
 
-    def __init__(self) -> None:
-        backend = PyEVMBackend()
-        self.tester = EthereumTester(backend)
-        self.w3 = Web3(EthereumTesterProvider(self.tester))
-        self.accounts: list[LocalAccount] = [Account.from_key(k.to_bytes()) for k in backend.account_keys]
+    def __init__(self, w3: Web3 | None = None, accounts: list[LocalAccount] | None = None) -> None:
+        """The in-process py-evm chain by default; or any JSON-RPC node `w3` whose funded `accounts` we hold."""
+        self.tester: EthereumTester | None = None
+        if w3 is None:
+            backend = PyEVMBackend()
+            self.tester = EthereumTester(backend)
+            w3 = Web3(EthereumTesterProvider(self.tester))
+            accounts = [Account.from_key(k.to_bytes()) for k in backend.account_keys]
+        assert accounts is not None
+        self.w3 = w3
+        self.accounts: list[LocalAccount] = accounts
         self.platform = self.accounts[0]
         self.chain_id = int(self.w3.eth.chain_id)
         self._asset = 0
@@ -173,7 +179,11 @@ class V2Chain:
         return int(self.w3.eth.get_block("latest")["timestamp"])  # type: ignore[typeddict-item]
 
     def travel(self, seconds: int) -> None:
-        self.tester.time_travel(self.now() + seconds)
+        if self.tester is not None:
+            self.tester.time_travel(self.now() + seconds)
+        else:  # a JSON-RPC development node (ganache, hardhat)
+            self.w3.provider.make_request("evm_increaseTime", [seconds])  # type: ignore[arg-type]
+            self.w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
 
     def events(self, contract: Contract, receipt: dict[str, Any], name: str) -> list[dict[str, Any]]:
         return [dict(e["args"]) for e in contract.events[name]().process_receipt(receipt, errors=DISCARD)]
