@@ -270,3 +270,22 @@ async def test_escaped_backslash_u0000_text_is_not_a_nul(client: httpx.AsyncClie
     # The six characters \u0000 in a string are ordinary text; the request reaches the service.
     resp = await client.post("/api/v1/ai/pricing", json={"asset_type": "art", "name": "\\u0000"})
     assert resp.status_code == 503 and resp.json()["service"] == "ai_agents", resp.text
+
+
+@pytest.mark.parametrize("metadata", [
+    {f"k{i}": i for i in range(201)},  # more keys than the assets service keeps
+    {"big": 2**70},  # an integer no 64-bit JSON reader keeps exactly
+    {"text": "x" * (16 * 1024)},  # larger than 16 KiB once encoded
+])
+async def test_metadata_outside_the_assets_limits_is_refused_at_the_edge(
+        client: httpx.AsyncClient, issuer: TokenIssuer, metadata: dict[str, Any]) -> None:
+    resp = await client.patch(f"/api/v1/assets/{uuid.uuid4()}", json={"metadata": metadata},
+                              headers=issuer.headers(str(uuid.uuid4())))
+    _refused(resp, "metadata")
+
+
+async def test_non_finite_metadata_numbers_are_refused(client: httpx.AsyncClient, issuer: TokenIssuer) -> None:
+    body = b'{"metadata": {"x": NaN}}'  # Python's JSON reader accepts NaN; JSON itself has no NaN
+    resp = await client.patch(f"/api/v1/assets/{uuid.uuid4()}", content=body,
+                              headers=issuer.headers(str(uuid.uuid4())) | {"Content-Type": "application/json"})
+    assert resp.status_code in (400, 422) and resp.headers["content-type"] == "application/problem+json", resp.text
