@@ -17,9 +17,9 @@ from sqlalchemy import text
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMAS = ROOT / "libs" / "src" / "ipheron_libs" / "event_schemas"
-PRODUCERS = ("assets", "auth", "staking")
+PRODUCERS = ("assets", "auth", "staking", "chain")
 # An event type as producers spell it: "asset.sold", "stake.closed", "user.created".
-EVENT_TYPE = re.compile(r"\"((?:asset|stake|user)\.[a-z_]+)\"")
+EVENT_TYPE = re.compile(r"\"((?:asset|stake|user|chain)\.[a-z_.]+)\"")
 
 
 class _Op:
@@ -50,7 +50,7 @@ def test_each_schema_is_valid_named_for_its_type_and_version_and_documented() ->
     loaded = list(events.contracts())
     assert {f"{c.type}.v{c.version}.json" for c in loaded} == names
     for c in loaded:
-        assert c.producer in ("assets", "auth", "staking"), c.type
+        assert c.producer in PRODUCERS, c.type
         assert f"`{c.type}` v{c.version}" in readme, f"{c.type} is missing from the README table"
         payload = c.schema["properties"]["payload"]
         assert payload["additionalProperties"] is False, f"{c.type}: a drifted producer must fail its tests"

@@ -1,0 +1,218 @@
+"""The chain is the record, on the embedded EVM: a sale made directly on the contract (a
+wallet calling `buy`, not the service) is indexed and published as `chain.sale.recorded`
+through the chain outbox onto the event stream; a restarted service resumes from the
+checkpoint without losing or doubling anything; two indexers on one database publish each
+event once; the running app indexes on its own and reports the "indexer" health entry."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import grpc
+import orjson
+import pytest
+from chain_service import index_rules as rules
+from chain_service.config import ChainSettings
+from chain_service.index_repository import IndexRepository
+from chain_service.indexer import INDEXER_LAG, Indexer
+from chain_service.server import ChainApp
+from chain_service.service import ChainService
+from conftest import chain_database, close_service, open_service
+from eth_account.signers.local import LocalAccount
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from ipheron_libs import events, grpc_client
+from ipheron_libs.testing import wait_until_async
+from sqlalchemy import text
+
+PRICE = 3 * 10**18 + 11
+
+
+async def send_as(service: ChainService, user: LocalAccount, to: str, data: str, value: int = 0) -> dict[str, Any]:
+    """A wallet signs and sends its own transaction (not the platform signer); waits for its receipt."""
+    w3 = service.network.w3
+
+    def send() -> str:
+        tx = {"type": 2, "chainId": service.chain_id, "nonce": w3.eth.get_transaction_count(user.address, "pending"),
+              "to": to, "data": data, "value": value, "gas": 500_000, "maxFeePerGas": 50 * 10**9,
+              "maxPriorityFeePerGas": 10**9}
+        return "0x" + bytes(w3.eth.send_raw_transaction(user.sign_transaction(tx).raw_transaction)).hex()
+
+    tx_hash = await service.network.run(send)
+    receipt = await wait_until_async(lambda: service.ledger.receipt(tx_hash), timeout=30, interval=0.05,
+                                     message=f"no receipt for {tx_hash}")
+    assert receipt is not None
+    return receipt
+
+
+def indexer_for(service: ChainService, **overrides: Any) -> Indexer:
+    settings = ChainSettings(database_url="postgresql://unused", **overrides)
+    return Indexer(settings, IndexRepository(service.repo.engine), service)
+
+
+def outbox(service: ChainService, type_: str, tx_hash: str) -> list[dict[str, Any]]:
+    """The outbox rows of one domain event type for one transaction."""
+    with service.repo.engine.connect() as conn:
+        rows = conn.execute(text("SELECT id, payload FROM outbox WHERE type = :t AND payload->>'tx_hash' = :h "
+                                 "ORDER BY occurred_at"), {"t": type_, "h": tx_hash.lower()}).all()
+    return [{"id": str(r.id), **r.payload} for r in rows]
+
+
+async def direct_sale(service: ChainService, seller: LocalAccount, buyer: LocalAccount,
+                      co_creator: LocalAccount) -> tuple[int, str]:
+    """Mint to `seller`, who lists with its own key; `buyer` calls `buy` itself. Returns (token, tx hash)."""
+    minted = await service.mint(str(uuid.uuid4()), seller.address, "ipfs://direct",
+                                [(seller.address, 7000), (co_creator.address, 3000)], 1000)
+    market = service.market
+    listed = await send_as(service, seller, market.address, market.encode_abi("list", args=[minted.token_id, PRICE]))
+    assert listed["status"] == 1
+    bought = await send_as(service, buyer, market.address, market.encode_abi("buy", args=[minted.token_id]), PRICE)
+    assert bought["status"] == 1
+    return minted.token_id, "0x" + bytes(bought["transactionHash"]).hex()
+
+
+@pytest.fixture(scope="module")
+def indexer_url(pg_admin_url: str) -> str:
+    return chain_database(pg_admin_url, "ipheron_chain_indexer")
+
+
+@pytest.fixture(scope="module")
+async def service(indexer_url: str) -> AsyncIterator[ChainService]:
+    svc = await open_service(indexer_url)
+    yield svc
+    close_service(svc)
+
+
+async def test_a_sale_made_directly_on_the_contract_is_indexed_and_published(service: ChainService,
+                                                                             users: list[LocalAccount],
+                                                                             redis_url: str) -> None:
+    seller, buyer, co = users[0], users[1], users[2]
+    token_id, tx = await direct_sale(service, seller, buyer, co)
+    indexer = indexer_for(service, indexer_max_lag_blocks=1)
+    # Health "indexer": NOT_SERVING while more confirmed blocks than the threshold are not indexed.
+    assert await indexer.lag() > 1 and not await indexer.healthy()
+    assert INDEXER_LAG._value.get() > 1  # the Prometheus gauge
+    assert await indexer.catch_up() > 0
+    assert await indexer.lag() == 0 and INDEXER_LAG._value.get() == 0
+    assert await indexer.healthy()
+
+    records = await asyncio.to_thread(indexer.repo.events, service.chain_id, tx_hash=tx)
+    assert sorted(r.event.event for r in records) == ["RoyaltyCredited", "RoyaltyCredited", "SellerCredited",
+                                                      "Sold", "Transfer"]
+    assert all(not r.removed and r.event.domain_event_id for r in records)
+
+    (sale,) = outbox(service, rules.SALE_RECORDED, tx)
+    royalty = PRICE // 10
+    assert sale["price_wei"] == str(PRICE) and sale["royalty_wei"] == str(royalty)
+    assert (sale["seller"], sale["buyer"], sale["token_id"]) == (seller.address, buyer.address, str(token_id))
+    assert sale["asset_id"] == str(await service.ledger.asset_of(token_id))
+    credits = {(c["payee"], c["kind"]): int(c["amount_wei"]) for c in sale["credits"]}
+    # The seller is also the first co-creator: it gets the rounding remainder of the royalty.
+    assert credits == {(seller.address, "seller"): PRICE - royalty,
+                       (seller.address, "royalty"): royalty - royalty * 3000 // 10_000,
+                       (co.address, "royalty"): royalty * 3000 // 10_000}
+    assert sale["contract"] == service.market.address and sale["chain_id"] == service.chain_id
+    (transfer,) = outbox(service, rules.TRANSFER, tx)
+    assert (transfer["from"], transfer["to"], transfer["kind"]) == (seller.address, buyer.address, "transfer")
+    assert len(outbox(service, rules.CREDIT, tx)) == 3
+
+    # The relay carries it onto the stream, under its contract.
+    relay = events.OutboxRelay(service.repo.engine, "chain", redis_url)
+    while await asyncio.to_thread(relay.publish_pending):
+        pass
+    entries = await asyncio.to_thread(relay.redis.xrevrange, events.STREAM, count=2000)
+    published = [events.Event.from_fields(fields) for _, fields in entries]
+    (on_stream,) = [e for e in published if e.id == sale["id"]]
+    events.check(on_stream)
+    assert on_stream.type == rules.SALE_RECORDED and on_stream.payload["tx_hash"] == tx
+    relay.redis.close()
+
+
+async def test_a_restart_resumes_from_the_checkpoint_without_losing_or_doubling(
+        indexer_url: str, service: ChainService, users: list[LocalAccount]) -> None:
+    seller, buyer, co = users[3], users[4], users[5]
+    _, before_tx = await direct_sale(service, seller, buyer, co)
+    first = indexer_for(service, indexer_max_blocks=2)  # bounded ranges: several polls
+    await first.catch_up()
+    checkpoint = await asyncio.to_thread(first.repo.checkpoint, service.chain_id)
+    assert checkpoint is not None and checkpoint.hash is not None
+    # While nothing indexes, the seller withdraws with its own key; then the service restarts
+    # (the embedded chain is rebuilt from its journal) with a new indexer.
+    market = service.market
+    withdrew = await send_as(service, seller, market.address, market.encode_abi("withdraw"))
+    withdraw_tx = "0x" + bytes(withdrew["transactionHash"]).hex()
+    close_service(service)
+    again = await open_service(indexer_url)
+    try:
+        second = indexer_for(again, indexer_max_blocks=2)
+        resumed = await asyncio.to_thread(second.repo.checkpoint, again.chain_id)
+        assert resumed == checkpoint
+        indexed = await second.catch_up()
+        assert 0 < indexed <= (await again.ledger.block_number()) - checkpoint.number
+        (withdrawal,) = outbox(again, rules.WITHDRAWAL, withdraw_tx)
+        assert withdrawal["payee"] == seller.address and withdrawal["succeeded"] is True
+        assert int(withdrawal["amount_wei"]) > 0
+        # Nothing from before the restart was published twice, nor undone: the journal replay
+        # rebuilds the same blocks (same hashes), so the restart is no reorg.
+        assert len(outbox(again, rules.SALE_RECORDED, before_tx)) == 1
+        assert outbox(again, rules.EVENT_REVERTED, before_tx) == []
+        assert all(not r.removed for r in await asyncio.to_thread(second.repo.events, again.chain_id))
+        with again.repo.engine.connect() as conn:
+            dupes = conn.execute(text("SELECT count(*) FROM (SELECT payload->>'tx_hash', payload->>'log_index' "
+                                      "FROM outbox WHERE type LIKE 'chain.%' GROUP BY 1, 2 HAVING count(*) > 1) d"))
+            assert dupes.scalar_one() == 0
+    finally:
+        close_service(again)
+
+
+async def test_two_indexers_on_one_database_publish_each_event_once(pg_admin_url: str,
+                                                                    users: list[LocalAccount]) -> None:
+    url = chain_database(pg_admin_url, "ipheron_chain_indexer_pair")
+    svc = await open_service(url)
+    try:
+        _, tx = await direct_sale(svc, users[6], users[7], users[8])
+        a, b = indexer_for(svc, indexer_max_blocks=1), indexer_for(svc, indexer_max_blocks=1)
+        await asyncio.gather(a.catch_up(), b.catch_up())
+        assert len(outbox(svc, rules.SALE_RECORDED, tx)) == 1
+        records = await asyncio.to_thread(a.repo.events, svc.chain_id)
+        keys = [r.event.key for r in records]
+        assert len(keys) == len(set(keys)) > 0
+        with svc.repo.engine.connect() as conn:
+            published = conn.execute(text("SELECT count(*) FROM outbox WHERE type LIKE 'chain.%'")).scalar_one()
+        assert published == len(records)
+    finally:
+        close_service(svc)
+
+
+async def test_the_running_app_indexes_a_direct_sale_onto_the_stream_and_reports_its_health(
+        pg_admin_url: str, users: list[LocalAccount], redis_url: str) -> None:
+    url = chain_database(pg_admin_url, "ipheron_chain_indexer_app")
+    app = ChainApp(ChainSettings(database_url=url, indexer_interval_s=0.2, redis_url=redis_url), url, redis_url)
+    port = await app.start(port=0)
+    channel = grpc_client.channel(f"127.0.0.1:{port}", default_timeout=30)
+    try:
+        _, tx = await direct_sale(app.service, users[0], users[1], users[2])
+        reader = events.redis_client(redis_url)
+
+        def on_stream() -> bool:
+            for _, fields in reader.xrevrange(events.STREAM, count=500):
+                payload = orjson.loads(fields[b"payload"])
+                if fields[b"type"] == rules.SALE_RECORDED.encode() and payload.get("tx_hash") == tx:
+                    return True
+            return False
+
+        assert await wait_until_async(lambda: asyncio.to_thread(on_stream), timeout=30, interval=0.2,
+                                      message="the direct sale never reached the event stream")
+        reader.close()
+        health = health_pb2_grpc.HealthStub(channel)
+
+        async def serving() -> bool:
+            reply = await health.Check(health_pb2.HealthCheckRequest(service="indexer"))
+            return reply.status == health_pb2.HealthCheckResponse.SERVING
+
+        assert await wait_until_async(serving, timeout=15, ignore=(grpc.RpcError,))
+    finally:
+        await channel.close()
+        await app.stop(grace=0.5)
