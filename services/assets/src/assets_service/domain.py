@@ -14,7 +14,7 @@ import html
 import math
 import re
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal, InvalidOperation
 from typing import Any
 
@@ -285,7 +285,7 @@ class Edit:
     price: Decimal | None = None
     listed: bool | None = None
     metadata: JsonObject | None = None
-    changed: tuple[str, ...] = field(default=())
+    changed: tuple[str, ...] = ()
 
 
 # ---------------------------------------------------------------- validation

@@ -266,7 +266,15 @@ class AssetsService:
         return base * (0.5 + random.random() / 2)
 
     async def _postpone(self, saga: Saga, what: str, exc: BaseException) -> None:
-        log.warning("%s of saga %s postponed: %s", what, saga.id, exc)
+        """Retry the step later (with back-off). A callee failing with INTERNAL/UNKNOWN
+        (`UpstreamFailure`) is a bug there, not a passing condition, so it is logged as an
+        error; but every write a saga sends is keyed (idempotent), its outcome is unknown,
+        and only re-sending the same key can settle it, so it is retried too."""
+        if isinstance(exc, UpstreamFailure):
+            log.error("%s of saga %s failed in the callee (outcome unknown); retrying with the same key: %s",
+                      what, saga.id, exc)
+        else:
+            log.warning("%s of saga %s postponed: %s", what, saga.id, exc)
         await run_db(self.repo.retry_later, saga.id, self._backoff(saga), str(exc))
 
     async def _credit_creators(self, saga: Saga, what: str, credits: Sequence[Credit]) -> None:
@@ -277,7 +285,7 @@ class AssetsService:
         try:
             for credit in credits:
                 await credit()
-        except Transient as exc:
+        except (Transient, UpstreamFailure) as exc:
             await self._postpone(saga, what, exc)
             return
         except DomainError as exc:
@@ -321,7 +329,7 @@ class AssetsService:
                 asset_id=saga.asset_id, owner=asset.owner_wallet, token_uri=f"ipfs://{asset.ipfs_hash}",
                 co_creators=[(c.wallet, int(c.share_percent * 100)) for c in asset.creators],
                 royalty_bps=int(asset.royalty_rate * 100))
-        except Transient as exc:
+        except (Transient, UpstreamFailure) as exc:  # MintAsset is idempotent per asset id
             await self._postpone(saga, "mint", exc)
             return None
         except DomainError as exc:
