@@ -179,8 +179,12 @@ class V2Chain:
         return int(self.w3.eth.get_block("latest")["timestamp"])  # type: ignore[typeddict-item]
 
     def travel(self, seconds: int) -> None:
+        """Move the head block's time forward by at least `seconds`."""
+        target = self.now() + seconds
         if self.tester is not None:
-            self.tester.time_travel(self.now() + seconds)
+            self.tester.time_travel(target)
+            while self.now() < target:  # time_travel may land the head one second short
+                self.tester.mine_blocks(1)
         else:  # a JSON-RPC development node (ganache, hardhat)
             self.w3.provider.make_request("evm_increaseTime", [seconds])  # type: ignore[arg-type]
             self.w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
