@@ -98,8 +98,9 @@ async def test_every_call_carries_a_deadline_and_the_request_id(auth_server: tup
     assert [m.get("x-request-id") for m in rec.metadata] == ["req-42", "req-42"]
     assert rec.metadata[1]["x-extra"] == "1"
     default, explicit = rec.time_remaining
-    assert default is not None and 2.0 < default <= 3.0
-    assert explicit is not None and 0 < explicit <= 0.8
+    # The server sees the deadline the call carried (to within gRPC's clock rounding).
+    assert default is not None and 2.0 < default <= 3.05
+    assert explicit is not None and 0 < explicit <= 0.85
 
 
 async def test_a_failed_call_is_an_upstream_error_naming_the_service(auth_server: tuple[str, _Recorder]) -> None:

@@ -72,8 +72,6 @@ class _UnaryCall(Generic[Req, Resp]):
         try:
             return await self._rpc(request, timeout=timeout or self._timeout, metadata=context_metadata(metadata),
                                    **kwargs)
-        except UpstreamError:
-            raise
         except grpc.aio.AioRpcError as exc:
             raise UpstreamError(self._service, exc) from exc
 

@@ -120,8 +120,8 @@ class BodyLimitMiddleware:
             return
         limit = self.upload_limit if self.upload_paths.match(scope["path"]) else self.limit
         for k, v in scope["headers"]:
-            if k == b"content-length":
-                if not v.isdigit() or int(v) > limit:
+            if k == b"content-length":  # the HTTP server already refused a malformed one
+                if v.isdigit() and int(v) > limit:
                     await _too_large(scope, send, limit)
                     return
                 break
