@@ -38,12 +38,21 @@ class ChainSettings(ServiceSettings):
     max_replacements: int = Field(default=3, ge=0, le=10)
     gas_margin_percent: int = Field(default=20, ge=0, le=200)
     priority_fee_wei: int = Field(default=1_000_000_000, ge=0)
+    # Embedded chain: mine the pending transactions together in one block every this many
+    # milliseconds (0: each transaction in its own block at once, as a dev node's automine).
+    block_interval_ms: int = Field(default=200, ge=0, le=60_000)
     # Embedded chain: journal signed transactions and replay them at start.
     journal: bool = True
     # Embedded chain: snapshot its database every so often (and at shutdown) once this many
     # journal entries arrived since the last one, so a restart replays only the tail.
     snapshot_every: int = Field(default=500, ge=1)
     snapshot_interval_s: float = Field(default=60.0, gt=0)
+    # The event indexer (indexer.py) indexes a block once it has `confirmations` confirmations (1: at the
+    # head, a depth of 0 blocks on top, the embedded chain; e.g. 3 on a public chain: 2 blocks on top).
+    indexer_interval_s: float = Field(default=0.5, ge=0)  # 0: no indexer
+    indexer_max_blocks: int = Field(default=500, ge=1, le=10_000)  # blocks read per poll
+    indexer_max_lag_blocks: int = Field(default=50, ge=0)  # health "indexer" NOT_SERVING beyond this
+    indexer_start_block: int | None = Field(default=None, ge=0)  # None: the contracts' deployment block
 
     @property
     def embedded(self) -> bool:

@@ -222,6 +222,8 @@ class JournalItem(NamedTuple):
     seq: int
     raw_tx: bytes
     block_timestamp: int
+    # The block it went into; None for entries from before blocks held several transactions.
+    block_number: int | None = None
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 
 from ipheron_libs.db import run_db
 from ipheron_libs.errors import FailedPrecondition
@@ -22,11 +23,14 @@ class RepoJournal:
     def __init__(self, repo: ChainRepository) -> None:
         self.repo = repo
 
-    def append(self, tx_hash: str, raw_tx: bytes, block_timestamp: int) -> int:
-        return self.repo.journal_append(tx_hash, raw_tx, block_timestamp)
+    def append(self, tx_hash: str, raw_tx: bytes, block_timestamp: int, block_number: int) -> int:
+        return self.repo.journal_append(tx_hash, raw_tx, block_timestamp, block_number)
 
     def discard(self, seq: int) -> None:
         self.repo.journal_discard(seq)
+
+    def append_block(self, entries: Sequence[tuple[str, bytes, int, int]]) -> int:
+        return self.repo.journal_append_many(entries)
 
 
 async def genesis_timestamp(repo: ChainRepository) -> int:
@@ -51,6 +55,7 @@ async def replay(network: Network, repo: ChainRepository) -> None:
             break
         total += await network.run(network.tester.replay, batch)
         after = batch[-1].seq
+    await network.run(network.tester.mine_pending)  # the last replayed block
     if total or snap is not None:
         log.info("replayed %d journaled transactions in %.1fs", total, time.monotonic() - started)
 

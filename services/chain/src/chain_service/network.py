@@ -15,9 +15,10 @@ import contextvars
 import functools
 import logging
 import struct
+import threading
 import time
 import zlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol, TypeVar
 
@@ -27,6 +28,8 @@ from eth_tester import EthereumTester, PyEVMBackend
 from eth_utils import keccak
 from web3 import EthereumTesterProvider, Web3
 
+from chain_service.evm_backend import DeterministicPyEVMBackend
+
 log = logging.getLogger("ipheron.chain.network")
 T = TypeVar("T")
 
@@ -34,23 +37,49 @@ T = TypeVar("T")
 class Journal(Protocol):
     """Where the embedded chain writes each raw transaction before applying it."""
 
-    def append(self, tx_hash: str, raw_tx: bytes, block_timestamp: int) -> int: ...
+    def append(self, tx_hash: str, raw_tx: bytes, block_timestamp: int, block_number: int) -> int: ...
 
     def discard(self, seq: int) -> None: ...
 
+    def append_block(self, entries: Sequence[tuple[str, bytes, int, int]]) -> int:
+        """Write a block's entries in one transaction; returns the last entry's seq."""
+        ...
+
+
+# Blocks may run ahead of the wall clock (timestamps strictly increase, one second at a
+# time); past this lead the miner waits for the clock instead of mining.
+MAX_CLOCK_LEAD_S = 15
+
 
 class JournalingEthereumTester(EthereumTester):
-    """EthereumTester that journals every raw transaction it mines (auto-mine mode).
+    """EthereumTester that journals every raw transaction and mines them in blocks.
 
-    Each transaction is mined in its own block; the block's timestamp is fixed before the
-    transaction is applied so that the journal can record it and a replay can reproduce it.
+    A transaction is applied to the open (pending) block at once, so the pending state,
+    nonces and balances see it; `mine_pending` seals that block. With `block_interval_ms`
+    0 each transaction is sealed in its own block at once (automine) and journaled before
+    it is applied; otherwise a miner (`Network`) seals the open block every interval, and
+    its transactions are journaled together (one database transaction) just before it is
+    sealed: a crash before that loses only transactions nobody holds a receipt for (on a
+    restart their records settle as dropped, as a node's mempool would drop them). The
+    open block's timestamp is fixed when its first transaction arrives, so the journal
+    records (timestamp, block number) for each entry and a replay rebuilds the same blocks.
+
+    eth-tester's own manual mode (`disable_auto_mine_transactions`, used by tests) is left
+    as eth-tester implements it.
     """
 
-    def __init__(self, backend: PyEVMBackend, journal: Journal | None) -> None:
+    def __init__(self, backend: PyEVMBackend, journal: Journal | None, block_interval_ms: int = 0) -> None:
         super().__init__(backend=backend)
         self.journal = journal
+        self.block_interval_ms = block_interval_ms
         # The last journal entry whose transaction is in the chain (0: none yet).
         self.applied_seq = 0
+        # The open block: (number, timestamp, when it opened, replay grouping key).
+        self._open: tuple[int, int, float, object] | None = None
+        # Hashes in the open block: waiters read it from any thread without a chain call.
+        self.pending_hashes: set[str] = set()
+        # The open block's journal entries, written when it is sealed (interval mode).
+        self._unjournaled: list[tuple[str, bytes, int, int]] = []
 
     def _next_block_timestamp(self) -> int:
         parent = self.backend.chain.get_canonical_head()
@@ -60,29 +89,82 @@ class JournalingEthereumTester(EthereumTester):
         chain = self.backend.chain
         chain.header = chain.header.copy(timestamp=timestamp)
 
+    def _open_block(self, timestamp: int | None = None, key: object = None) -> tuple[int, int]:
+        if self._open is None:
+            ts = self._next_block_timestamp() if timestamp is None else timestamp
+            self._pin_pending_timestamp(ts)
+            number = int(self.backend.chain.get_canonical_head().block_number) + 1
+            self._open = (number, ts, time.monotonic(), key)
+        return self._open[0], self._open[1]
+
+    def _apply(self, raw_transaction_hex: str) -> str:
+        """Apply a raw transaction to the open block without sealing it."""
+        inner = EthereumTester.send_raw_transaction.__wrapped__
+        return str(inner(self, raw_transaction_hex))
+
     def send_raw_transaction(self, raw_transaction_hex: str) -> str:
-        if self.journal is None or not self.auto_mine_transactions:
+        if not self.auto_mine_transactions:
             return super().send_raw_transaction(raw_transaction_hex)
         raw = bytes.fromhex(raw_transaction_hex.removeprefix("0x"))
-        timestamp = self._next_block_timestamp()
-        self._pin_pending_timestamp(timestamp)
-        seq = self.journal.append("0x" + keccak(raw).hex(), raw, timestamp)
+        number, timestamp = self._open_block()
+        if self.block_interval_ms:
+            tx_hash = self._apply(raw_transaction_hex)
+            if self.journal is not None:
+                self._unjournaled.append(("0x" + keccak(raw).hex(), raw, timestamp, number))
+            self.pending_hashes.add(tx_hash.lower())
+            return tx_hash
+        seq = self.journal.append("0x" + keccak(raw).hex(), raw, timestamp, number) if self.journal else 0
         try:
-            tx_hash = super().send_raw_transaction(raw_transaction_hex)
+            tx_hash = self._apply(raw_transaction_hex)
         except Exception:
             # Rejected before it reached a block (bad nonce, no funds): not part of history.
-            self.journal.discard(seq)
+            if seq:
+                self.journal.discard(seq)  # type: ignore[union-attr]
             raise
-        self.applied_seq = seq
+        if seq:
+            self.applied_seq = seq
+        self.mine_pending()
         return tx_hash
 
-    def replay(self, entries: Iterable[tuple[int, bytes, int]]) -> int:
-        """Re-apply journaled transactions in order with their original block times."""
+    @property
+    def pending_count(self) -> int:
+        """Transactions in the open block."""
+        return 0 if self._open is None else len(self.backend.chain.get_block().transactions)
+
+    def due(self) -> bool:
+        """Whether the miner should seal the open block now: open for an interval, and its
+        timestamp not too far ahead of the clock."""
+        if self._open is None:
+            return False
+        _, timestamp, opened, _ = self._open
+        return (time.monotonic() - opened) * 1000 >= self.block_interval_ms and \
+            timestamp <= time.time() + MAX_CLOCK_LEAD_S
+
+    def mine_pending(self) -> int:
+        """Seal the open block (if any); returns how many blocks were mined (0 or 1)."""
+        if self._open is None:
+            return 0
+        if self._unjournaled:
+            # Durable before sealed; if this fails the block stays open and the next try repeats it.
+            assert self.journal is not None
+            self.applied_seq = self.journal.append_block(self._unjournaled)
+            self._unjournaled = []
+        self._open = None
+        self.mine_blocks(1)
+        self.pending_hashes = set()
+        return 1
+
+    def replay(self, entries: Iterable[tuple[int, bytes, int, int | None]]) -> int:
+        """Re-apply journaled transactions in order, in the same blocks with the same times.
+        The last block stays open: the caller seals it (`mine_pending`) after the last batch."""
         applied = 0
-        for seq, raw, timestamp in entries:
-            self._pin_pending_timestamp(timestamp)
+        for seq, raw, timestamp, number in entries:
+            key: object = number if number is not None else ("alone", seq)
+            if self._open is not None and self._open[3] != key:
+                self.mine_pending()
+            self._open_block(timestamp, key)
             try:
-                EthereumTester.send_raw_transaction(self, "0x" + raw.hex())
+                self._apply("0x" + raw.hex())
                 applied += 1
             except Exception as exc:  # noqa: BLE001 - one bad entry must not stop the rest
                 log.warning("journal entry %d could not be replayed: %s", seq, exc)
@@ -97,9 +179,10 @@ class JournalingEthereumTester(EthereumTester):
     def snapshot(self) -> tuple[int, int, str, bytes]:
         """(journal seq, head block, state root, compressed database) at this moment.
 
-        Taken between transactions on the chain thread, so it holds exactly the journal
-        entries up to `applied_seq`.
+        Taken on the chain thread after sealing the open block, so it holds exactly the
+        journal entries up to `applied_seq`.
         """
+        self.mine_pending()
         kv = self.backend.chain.chaindb.db.wrapped_db.kv_store
         parts = [struct.pack(">II", len(k), len(v)) + bytes(k) + bytes(v) for k, v in kv.items()]
         number, root = self.head()
@@ -116,14 +199,15 @@ class JournalingEthereumTester(EthereumTester):
         chain_class = type(self.backend.chain)
         self.backend.chain = chain_class(AtomicDB(MemoryDB(kv)))
         self.applied_seq = journal_seq
+        self._open = None
         return self.head()
 
 
 DEV_ACCOUNT_BALANCE = 1_000_000 * 10**18
 
 
-def make_embedded_tester(genesis_timestamp: int, journal: Journal | None,
-                         funded: Iterable[str] = ()) -> JournalingEthereumTester:
+def make_embedded_tester(genesis_timestamp: int, journal: Journal | None, funded: Iterable[str] = (),
+                         block_interval_ms: int = 0) -> JournalingEthereumTester:
     """A fresh in-process chain with eth-tester's funded development accounts, plus `funded`
     addresses (e.g. a configured signer) holding the same development balance at genesis."""
     params = PyEVMBackend.generate_genesis_params(overrides={"timestamp": genesis_timestamp})
@@ -131,7 +215,8 @@ def make_embedded_tester(genesis_timestamp: int, journal: Journal | None,
     for address in funded:
         canonical = bytes.fromhex(address.removeprefix("0x"))
         state.setdefault(canonical, {"balance": DEV_ACCOUNT_BALANCE, "storage": {}, "code": b"", "nonce": 0})
-    return JournalingEthereumTester(PyEVMBackend(genesis_parameters=params, genesis_state=state), journal)
+    return JournalingEthereumTester(DeterministicPyEVMBackend(genesis_parameters=params, genesis_state=state), journal,
+                                    block_interval_ms)
 
 
 class Network:
@@ -144,11 +229,35 @@ class Network:
         self.tester = tester
         # One thread for the embedded EVM (not thread-safe); a few for a remote node.
         self._executor = ThreadPoolExecutor(max_workers=1 if embedded else threads, thread_name_prefix="chain")
+        self._stop = threading.Event()
+        self._miner: threading.Thread | None = None
 
     @classmethod
-    def embedded_chain(cls, genesis_timestamp: int, journal: Journal | None, funded: Iterable[str] = ()) -> Network:
-        tester = make_embedded_tester(genesis_timestamp, journal, funded)
+    def embedded_chain(cls, genesis_timestamp: int, journal: Journal | None, funded: Iterable[str] = (),
+                       block_interval_ms: int = 0) -> Network:
+        tester = make_embedded_tester(genesis_timestamp, journal, funded, block_interval_ms)
         return cls(Web3(EthereumTesterProvider(tester)), embedded=True, tester=tester)
+
+    def start_miner(self) -> None:
+        """Embedded chain with a block interval: seal the open block every interval, on the
+        chain thread (a plain thread schedules it, so no event loop is needed)."""
+        tester = self.tester
+        if tester is None or tester.block_interval_ms == 0 or self._miner is not None:
+            return
+        period = tester.block_interval_ms / 1000
+
+        def loop() -> None:
+            while not self._stop.wait(min(period, 0.05)):
+                try:
+                    if tester.due():
+                        self._executor.submit(tester.mine_pending).result()
+                except RuntimeError:
+                    return  # executor shut down
+                except Exception:  # noqa: BLE001 - keep mining; the next interval retries
+                    log.exception("mining the embedded chain's block failed")
+
+        self._miner = threading.Thread(target=loop, name="chain-miner", daemon=True)
+        self._miner.start()
 
     @classmethod
     def json_rpc(cls, uri: str, timeout_s: float = 30.0) -> Network:
@@ -166,6 +275,11 @@ class Network:
     def name(self) -> str:
         return "embedded" if self.embedded else "rpc"
 
+    def in_open_block(self, tx_hash: str) -> bool:
+        """Embedded chain: the transaction waits in the open block (not sealed yet). Read
+        without a chain call, so receipt waiters do not crowd the chain thread."""
+        return self.tester is not None and tx_hash.lower() in self.tester.pending_hashes
+
     async def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run a blocking chain call on the chain executor."""
         ctx = contextvars.copy_context()
@@ -173,4 +287,7 @@ class Network:
         return await asyncio.get_running_loop().run_in_executor(self._executor, call)
 
     def close(self) -> None:
+        self._stop.set()
+        if self._miner is not None:
+            self._miner.join(timeout=5)
         self._executor.shutdown(wait=True, cancel_futures=True)

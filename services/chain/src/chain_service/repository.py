@@ -8,6 +8,7 @@ callers go through `ipheron_libs.db.run_db`. Rows leave as the domain's frozen r
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -112,6 +113,8 @@ class JournalEntry(Base):
     tx_hash: Mapped[str] = mapped_column(String(66))
     raw_tx: Mapped[bytes] = mapped_column(LargeBinary)
     block_timestamp: Mapped[int] = mapped_column(BigInteger)
+    # The block the transaction went into (NULL: an older entry, mined alone in its block).
+    block_number: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
@@ -282,12 +285,22 @@ class ChainRepository:
             return [transaction_of(r) for r in rows], int(total)
 
     # --- journal and snapshots (embedded chain) -------------------------------------
-    def journal_append(self, tx_hash: str, raw_tx: bytes, block_timestamp: int) -> int:
+    def journal_append(self, tx_hash: str, raw_tx: bytes, block_timestamp: int, block_number: int | None = None) -> int:
         with Session(self.engine) as s, s.begin():
-            entry = JournalEntry(tx_hash=tx_hash, raw_tx=raw_tx, block_timestamp=block_timestamp)
+            entry = JournalEntry(tx_hash=tx_hash, raw_tx=raw_tx, block_timestamp=block_timestamp,
+                                 block_number=block_number)
             s.add(entry)
             s.flush()
             return entry.seq
+
+    def journal_append_many(self, entries: Sequence[tuple[str, bytes, int, int]]) -> int:
+        """One block's entries (tx hash, raw tx, block time, block number) in one transaction,
+        in order; returns the last seq."""
+        with Session(self.engine) as s, s.begin():
+            rows = [JournalEntry(tx_hash=h, raw_tx=raw, block_timestamp=ts, block_number=n) for h, raw, ts, n in entries]
+            s.add_all(rows)
+            s.flush()
+            return max(int(r.seq) for r in rows)
 
     def journal_discard(self, seq: int) -> None:
         with Session(self.engine) as s, s.begin():
@@ -296,10 +309,10 @@ class ChainRepository:
     def journal_entries(self, after_seq: int = 0, batch: int = 500) -> list[JournalItem]:
         with self.engine.connect() as c:
             rows = c.execute(
-                select(JournalEntry.seq, JournalEntry.raw_tx, JournalEntry.block_timestamp)
+                select(JournalEntry.seq, JournalEntry.raw_tx, JournalEntry.block_timestamp, JournalEntry.block_number)
                 .where(JournalEntry.seq > after_seq).order_by(JournalEntry.seq).limit(batch)
             ).all()
-            return [JournalItem(int(r[0]), bytes(r[1]), int(r[2])) for r in rows]
+            return [JournalItem(int(r[0]), bytes(r[1]), int(r[2]), None if r[3] is None else int(r[3])) for r in rows]
 
     def save_snapshot(self, journal_seq: int, head_block: int, state_root: str, data: bytes) -> None:
         """Keep only the newest snapshot (each one holds the whole chain)."""

@@ -109,9 +109,11 @@ class ChainService:
         if settings.embedded:
             genesis = await journal.genesis_timestamp(repo)
             journal_ = journal.RepoJournal(repo) if settings.journal else None
-            network = Network.embedded_chain(genesis, journal_, funded=[self.account.address])
+            network = Network.embedded_chain(genesis, journal_, funded=[self.account.address],
+                                             block_interval_ms=settings.block_interval_ms)
             if journal_ is not None:
                 await journal.replay(network, repo)
+            network.start_miner()
         else:
             assert settings.web3_provider_uri
             network = Network.json_rpc(settings.web3_provider_uri)

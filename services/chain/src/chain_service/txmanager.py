@@ -121,6 +121,7 @@ class TransactionManager:
         self.chain_id = chain_id
         self._lock = asyncio.Lock()
         self._nonce: int | None = None
+        self._block_times: dict[int, asyncio.Future[dt.datetime]] = {}
 
     @property
     def address(self) -> ChecksumAddress:
@@ -255,18 +256,44 @@ class TransactionManager:
                 return h, dict(receipt)
         return None
 
+    def _find_receipt_and_head(self, hashes: list[str]) -> tuple[str, dict[str, Any], int] | None:
+        """The receipt (as `_find_receipt`) and the latest block number, in one chain call."""
+        found = self._find_receipt(hashes)
+        if found is None:
+            return None
+        return found[0], found[1], int(self.network.w3.eth.block_number)
+
+    async def _block_time(self, number: int) -> dt.datetime:
+        """A block's time, read once per block (a block holds many of our transactions)."""
+        task = self._block_times.get(number)
+        if task is None:
+            async def read() -> dt.datetime:
+                block = await self.network.run(self.network.w3.eth.get_block, number)
+                return dt.datetime.fromtimestamp(int(block["timestamp"]), tz=dt.UTC)
+
+            if len(self._block_times) > 256:
+                self._block_times.clear()
+            task = self._block_times[number] = asyncio.ensure_future(read())
+        try:
+            return await asyncio.shield(task)
+        except Exception:
+            self._block_times.pop(number, None)
+            raise
+
     async def wait(self, sent: Sent, confirmations: int | None = None) -> Outcome:
         """Await the receipt (replacing the transaction if it is stuck) and record the outcome."""
         wanted = confirmations or self.settings.confirmations
         if self.network.embedded:
-            wanted = 1  # each transaction is mined in its own block at once; no reorgs in-process
+            wanted = 1  # the in-process chain has no reorgs: one block is final
         deadline = time.monotonic() + self.settings.receipt_timeout_s
         replacements = 0
         while True:
-            found = await self.network.run(self._find_receipt, sent.hashes)
+            if self.network.in_open_block(sent.hashes[-1]):
+                await asyncio.sleep(self.settings.poll_interval_s)
+                continue
+            found = await self.network.run(self._find_receipt_and_head, sent.hashes)
             if found is not None:
-                tx_hash, receipt = found
-                latest = await self.network.run(lambda: self.network.w3.eth.block_number)
+                tx_hash, receipt, latest = found
                 confs = domain.confirmations(int(latest), int(receipt["blockNumber"]))
                 if confs >= wanted:
                     return await self._finish(sent, tx_hash, receipt, confs)
@@ -280,7 +307,7 @@ class TransactionManager:
             await asyncio.sleep(self.settings.poll_interval_s)
 
     async def _finish(self, sent: Sent, tx_hash: str, receipt: dict[str, Any], confs: int) -> Outcome:
-        block = await self.network.run(self.network.w3.eth.get_block, receipt["blockNumber"])
+        block_time = await self._block_time(int(receipt["blockNumber"]))
         succeeded = int(receipt["status"]) == 1
         revert = None if succeeded else await self._failure_reason(sent, int(receipt["blockNumber"]))
         mined = Mined(
@@ -289,7 +316,7 @@ class TransactionManager:
             gas_price_wei=int(receipt.get("effectiveGasPrice") or 0),
             block_number=int(receipt["blockNumber"]),
             block_hash="0x" + bytes(receipt["blockHash"]).hex(),
-            block_time=dt.datetime.fromtimestamp(int(block["timestamp"]), tz=dt.UTC),
+            block_time=block_time,
             error=None if succeeded else f"reverted on chain: {revert or 'no reason given'}",
         )
         await run_db(self.repo.record_mined, tx_hash, mined)
