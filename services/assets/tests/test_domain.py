@@ -12,7 +12,7 @@ from assets_service import domain
 from assets_service.cache import decode, encode
 from assets_service.domain import Actor, Asset, Creator, Edit, MintData, PurchaseData
 from assets_service.repository import saga_data, saga_data_json
-from ipheron_libs.errors import Aborted, FailedPrecondition, PermissionDenied
+from ipheron_libs.errors import Aborted, FailedPrecondition, InvalidArgument, PermissionDenied
 
 OWNER = Actor("u-owner", "0x" + "a1" * 20)
 BUYER = Actor("u-buyer", "0x" + "b2" * 20)
@@ -111,3 +111,17 @@ def test_a_cached_asset_decodes_to_the_same_record() -> None:
     asset = _asset(created_at=dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.UTC), risk_score=12,
                    review_reasons=("r",), file_cids=("bafk",), reserved_by=None)
     assert decode(encode(asset)) == asset
+
+
+def test_metadata_integers_beyond_64_bits_are_refused_not_a_crash() -> None:
+    assert domain.check_metadata({"edition": 2**63 - 1, "flag": True}) == {"edition": 2**63 - 1, "flag": True}
+    for big in (2**64, -(2**63) - 1, 10**30):
+        with pytest.raises(InvalidArgument, match="64 bits"):
+            domain.check_metadata({"nested": [{"n": big}]})
+
+
+def test_kept_text_with_a_nul_character_is_refused_naming_the_field() -> None:
+    assert domain.refuse_nul("u-1", "creator") == "u-1"
+    with pytest.raises(InvalidArgument, match="NUL") as info:
+        domain.refuse_nul("u\x00", "creator")
+    assert info.value.field == "creator"

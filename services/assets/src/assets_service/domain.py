@@ -307,6 +307,14 @@ def sanitize_text(value: str, *, single_line: bool = True) -> str:
     return text.strip()
 
 
+def refuse_nul(value: str, field: str) -> str:
+    """Text the service keeps as given (ids, keys, filters, CIDs) cannot hold a NUL
+    character: PostgreSQL text refuses it. (Free text is cleaned by `sanitize_text` instead.)"""
+    if "\x00" in value:
+        raise InvalidArgument(f"{field} must not contain a NUL character", field=field)
+    return value
+
+
 def parse_decimal(value: str | Decimal, field: str, *, max_places: int) -> Decimal:
     """A finite decimal with at most `max_places` fractional digits."""
     try:
@@ -373,6 +381,9 @@ def check_metadata(metadata: Any) -> dict[str, Any]:
             return sanitize_text(node, single_line=False)
         if isinstance(node, float) and not math.isfinite(node):  # NaN/Infinity are not JSON
             raise InvalidArgument("metadata numbers must be finite", field="metadata")
+        if isinstance(node, int) and not isinstance(node, bool) and not -(2**63) <= node < 2**64:
+            # JSON readers (ours included) hold integers in 64 bits.
+            raise InvalidArgument("metadata integers must fit in 64 bits", field="metadata")
         return node
 
     cleaned: dict[str, Any] = clean(metadata, 1)

@@ -44,7 +44,13 @@ def _bound(text: str, field: str) -> Decimal | None:
 
 
 def _actor(a: pb.Actor) -> Actor:
-    return Actor(user_id=a.user_id, wallet=a.wallet.lower())
+    return Actor(user_id=domain.refuse_nul(a.user_id, "actor.user_id"),
+                 wallet=domain.refuse_nul(a.wallet, "actor.wallet").lower())
+
+
+def _text(value: str, field: str) -> str | None:
+    """An optional filter or key as given (None when empty)."""
+    return domain.refuse_nul(value, field) or None
 
 
 def _require_actor(a: pb.Actor) -> Actor:
@@ -109,8 +115,10 @@ class AssetsServicer(pb_grpc.AssetsServiceServicer):
             "name": request.name, "asset_type": _TYPE_FROM_PB[request.asset_type], "price": request.price or "0",
             "metadata": metadata, "utility_features": list(request.utility_features),
             "region": request.region or "Global", "ipfs_hash": request.ipfs_hash,
-            "creators": [{"user_id": c.user_id, "wallet": c.wallet, "share_percent": c.share_percent or "0"}
-                         for c in request.creators],
+            "creators": [{"user_id": domain.refuse_nul(c.user_id, f"creators.{i}.user_id"),
+                          "wallet": domain.refuse_nul(c.wallet, f"creators.{i}.wallet"),
+                          "share_percent": c.share_percent or "0"}
+                         for i, c in enumerate(request.creators)],
         }
         if request.royalty_rate:
             data["royalty_rate"] = request.royalty_rate
@@ -135,7 +143,8 @@ class AssetsServicer(pb_grpc.AssetsServiceServicer):
         q = domain.sanitize_text(request.q)[:200] if request.q else None
         f = AssetFilter(
             asset_type=_TYPE_FROM_PB.get(request.asset_type), status=_STATUS_FROM_PB.get(request.status),
-            region=request.region or None, creator=request.creator or None, owner=request.owner or None,
+            region=_text(request.region, "region"), creator=_text(request.creator, "creator"),
+            owner=_text(request.owner, "owner"),
             min_price=_bound(request.min_price, "min_price"), max_price=_bound(request.max_price, "max_price"),
             q=q or None, sort=sort, descending=descending, page=page, per_page=per_page,
         )
@@ -157,8 +166,9 @@ class AssetsServicer(pb_grpc.AssetsServiceServicer):
 
     async def PurchaseAsset(self, request: pb.PurchaseAssetRequest,
                             context: grpc.aio.ServicerContext) -> pb.PurchaseAssetResponse:
-        purchase, replayed = await self.service.purchase(_actor(request.actor), request.asset_id,
-                                                         request.idempotency_key, request.max_price)
+        key = domain.refuse_nul(request.idempotency_key, "idempotency_key")
+        purchase, replayed = await self.service.purchase(_actor(request.actor), request.asset_id, key,
+                                                         request.max_price)
         return pb.PurchaseAssetResponse(purchase=purchase_pb(purchase), replayed=replayed)
 
     async def GetPurchase(self, request: pb.GetPurchaseRequest,
@@ -177,11 +187,12 @@ class AssetsServicer(pb_grpc.AssetsServiceServicer):
         return pb.UploadFileResponse(file=file_pb(f), created=created)
 
     async def GetFile(self, request: pb.GetFileRequest, context: grpc.aio.ServicerContext) -> pb.GetFileResponse:
-        f, content = await self.service.get_file(request.cid, with_content=request.include_content)
+        cid = domain.refuse_nul(request.cid, "cid")
+        f, content = await self.service.get_file(cid, with_content=request.include_content)
         return pb.GetFileResponse(file=file_pb(f), content=content)
 
     async def AttachFile(self, request: pb.AttachFileRequest,
                          context: grpc.aio.ServicerContext) -> pb.AttachFileResponse:
         actor = _require_actor(request.actor)
-        return pb.AttachFileResponse(asset=asset_pb(await self.service.attach_file(actor, request.asset_id,
-                                                                                    request.cid)))
+        cid = domain.refuse_nul(request.cid, "cid")
+        return pb.AttachFileResponse(asset=asset_pb(await self.service.attach_file(actor, request.asset_id, cid)))
