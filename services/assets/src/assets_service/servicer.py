@@ -35,7 +35,7 @@ _PROVENANCE = {"mint": pb.PROVENANCE_KIND_MINT, "sale": pb.PROVENANCE_KIND_SALE,
                "transfer": pb.PROVENANCE_KIND_TRANSFER}
 
 
-def _eth(amount: Any) -> common_pb2.Money:
+def _eth(amount: Decimal) -> common_pb2.Money:
     return common_pb2.Money(amount=money_str(amount), currency="ETH")
 
 
