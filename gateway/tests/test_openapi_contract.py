@@ -256,7 +256,9 @@ async def test_out_of_bounds_parameters_are_422(client: httpx.AsyncClient, metho
 @pytest.mark.parametrize(("method", "url", "kwargs", "field"), [
     ("GET", "/api/v1/users", {"params": {"skill": "art\x00"}}, "skill"),
     ("GET", "/api/v1/assets", {"params": {"q": "\x00"}}, "q"),
-    ("GET", "/api/v1/users/%00", {}, "user_id"),
+    ("GET", "/api/v1/users/%00", {}, "path"),
+    ("POST", "/api/v1/ai/pricing", {"content": b'{"asset_type": "art", "name": "\\\\\\u0000"}',
+                                    "headers": {"content-type": "application/json"}}, "body"),
     ("POST", "/api/v1/ai/pricing", {"json": {"asset_type": "art", "name": "a\x00b"}}, "body"),
     ("POST", "/api/v1/ai/collaboration/split", {"json": {"contributors": [{"user_id": "u", "role": "lead",
                                                                             "effort": "1", "x\x00": 1}]}}, "body"),

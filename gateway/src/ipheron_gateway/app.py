@@ -19,7 +19,7 @@ from starlette.types import Scope
 from ipheron_gateway import health, problems
 from ipheron_gateway.clients import Upstreams
 from ipheron_gateway.config import GatewaySettings
-from ipheron_gateway.middleware import BodyLimitMiddleware, TelemetryMiddleware
+from ipheron_gateway.middleware import BodyLimitMiddleware, RefuseNulMiddleware, TelemetryMiddleware
 from ipheron_gateway.routers import API_PREFIX, AREAS
 
 log = logging.getLogger("ipheron.gateway")
@@ -72,6 +72,8 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     _include(app, health.router)
     for area in AREAS:
         _include(app, area.router, area.prefix)
+    # Inside the rate limiter (added by _install_security), so NUL probes are counted too.
+    app.add_middleware(RefuseNulMiddleware)
     _install_security(app, settings)
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes, upload_limit=settings.max_upload_bytes,
                        upload_paths=UPLOAD_PATHS)

@@ -13,9 +13,7 @@ import math
 from typing import Annotated, Any
 
 import orjson
-from fastapi import Path, Query, Request
-
-from ipheron_gateway.problems import Problem
+from fastapi import Path, Query
 
 MAX_PAGE = 10_000  # with at most 100 per page, the deepest offset is 999,900 rows
 MAX_PER_PAGE = 100
@@ -68,41 +66,3 @@ METADATA_DESCRIPTION = (f"JSON object, at most {MAX_METADATA_BYTES} bytes, {MAX_
                         f"{MAX_METADATA_KEYS} keys")
 
 
-def _has_nul(node: Any) -> bool:
-    stack = [node]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, str):
-            if "\x00" in item:
-                return True
-        elif isinstance(item, dict):
-            stack.extend(item.keys())
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
-    return False
-
-
-def _refused(field: str) -> Problem:
-    return Problem(422, f"invalid request: {field} contains a NUL character", title="Unprocessable Content",
-                   errors=[{"field": field, "message": "NUL characters are not allowed"}])
-
-
-async def refuse_nul(request: Request) -> None:
-    """No text a client sends may contain NUL: PostgreSQL text cannot store it, so the
-    services would fail on it. Checked on the query, the path and a JSON body."""
-    for name, value in request.query_params.multi_items():
-        if "\x00" in value or "\x00" in name:
-            raise _refused(name)
-    for name, value in request.path_params.items():
-        if isinstance(value, str) and "\x00" in value:
-            raise _refused(name)
-    if request.method in ("POST", "PUT", "PATCH"):
-        body = await request.body()  # already read (and cached) by the route's own parsing
-        if b"\\u0000" in body:  # only then is it worth walking the parsed document
-            try:
-                doc = orjson.loads(body)
-            except orjson.JSONDecodeError:
-                return  # the route's own parsing answers a malformed body
-            if _has_nul(doc):
-                raise _refused("body")

@@ -160,3 +160,110 @@ async def _too_large(scope: Scope, send: Send, limit: int) -> None:
                 "headers": [(b"content-type", b"application/problem+json"),
                             (b"content-length", str(len(body)).encode()), (b"connection", b"close")]})
     await send({"type": "http.response.body", "body": body})
+
+
+class NulInText(HTTPException):
+    """A client's text holds a NUL character (PostgreSQL text cannot store one): 422.
+
+    An HTTPException, so FastAPI's body parsing re-raises it from `receive` as it is;
+    problems.py renders it with the refused field."""
+
+    def __init__(self, field: str) -> None:
+        super().__init__(422, f"invalid request: {field} contains a NUL character")
+        self.field = field
+
+
+_ESCAPED_NUL = b"\\u0000"
+
+
+def _escaped_nul_at(data: bytes, start: int) -> int:
+    """Index of the first JSON escape `\\u0000` in `data` at or after `start` that is not
+    itself an escaped backslash followed by "u0000", or -1."""
+    i = data.find(_ESCAPED_NUL, start)
+    while i != -1:
+        backslashes = 0
+        j = i - 1
+        while j >= 0 and data[j] == 0x5C:
+            backslashes += 1
+            j -= 1
+        if backslashes % 2 == 0:  # the backslash of \u0000 is not escaped: a real NUL
+            return i
+        i = data.find(_ESCAPED_NUL, i + 1)
+    return -1
+
+
+class RefuseNulMiddleware:
+    """422 problem+json for a NUL character in the query, the path or a JSON body.
+
+    Checked here on the raw request, not by a dependency on every route: this costs a
+    `bytes.find` per request, where a FastAPI dependency costs ~90 Python calls on the
+    hot path. A JSON body is scanned as it streams (the tail of each chunk is kept so a
+    split escape is still seen); uploads (other content types) are not text.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        query: bytes = scope.get("query_string", b"")
+        if b"%00" in query or b"\x00" in query:
+            from urllib.parse import parse_qsl
+
+            field = next((k or "query" for k, v in parse_qsl(query.decode("latin-1"), keep_blank_values=True)
+                          if "\x00" in k or "\x00" in v), "query")
+            await _nul_refused(scope, send, field)
+            return
+        if "\x00" in scope["path"]:
+            await _nul_refused(scope, send, "path")
+            return
+        if scope["method"] in ("GET", "HEAD", "OPTIONS", "DELETE") or not _is_json(scope):
+            await self.app(scope, receive, send)
+            return
+        tail = b""
+
+        async def scanning_receive() -> Message:
+            nonlocal tail
+            message = await receive()
+            if message["type"] == "http.request":
+                chunk = message.get("body", b"")
+                window = tail + chunk
+                if _escaped_nul_at(window, 0) != -1:
+                    raise NulInText("body")
+                tail = window[-16:]
+            return message
+
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, scanning_receive, tracking_send)
+        except NulInText as exc:
+            if started:
+                raise
+            await _nul_refused(scope, send, exc.field)
+
+
+def _is_json(scope: Scope) -> bool:
+    for k, v in scope["headers"]:
+        if k == b"content-type":
+            return b"json" in v
+    return True  # no content type: FastAPI reads a JSON body anyway
+
+
+async def _nul_refused(scope: Scope, send: Send, field: str) -> None:
+    body = orjson.dumps({"type": "https://ipheron.dev/problems/unprocessable-content",
+                         "title": "Unprocessable Content", "status": 422,
+                         "detail": f"invalid request: {field} contains a NUL character", "instance": scope["path"],
+                         "errors": [{"field": field, "message": "NUL characters are not allowed"}]})
+    await send({"type": "http.response.start", "status": 422,
+                "headers": [(b"content-type", b"application/problem+json"),
+                            (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})

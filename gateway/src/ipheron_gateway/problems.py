@@ -19,6 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from ipheron_gateway.clients import UpstreamError
+from ipheron_gateway.middleware import NulInText
 
 log = logging.getLogger("ipheron.gateway")
 PROBLEM_TYPE_BASE = "https://ipheron.dev/problems/"
@@ -270,6 +271,9 @@ def install(app: FastAPI) -> None:
         detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
         if exc.status_code == 404 and detail == "Not Found":
             detail = f"no route for {request.method} {request.url.path}"
+        if isinstance(exc, NulInText):
+            return problem_response(422, detail, instance=request.url.path, title="Unprocessable Content",
+                                    errors=[{"field": exc.field, "message": "NUL characters are not allowed"}])
         return problem_response(exc.status_code, detail, instance=request.url.path,
                                 headers=getattr(exc, "headers", None))
 

@@ -11,16 +11,16 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 from ipheron.ai_agents.v1 import ai_agents_service_pb2 as pb
 from ipheron_libs.vocab import DEFAULT_REPUTATION, MAX_REPUTATION, MIN_REPUTATION
 from pydantic import BaseModel, ConfigDict, Field
 
-from ipheron_gateway.bounds import UUID_PATTERN, refuse_nul
+from ipheron_gateway.bounds import UUID_PATTERN
 from ipheron_gateway.deps import CurrentUser, OptionalUser, Stubs
 from ipheron_gateway.problems import UPSTREAM, Problem, problem_responses
 
-router = APIRouter(prefix="/ai", tags=["ai"], dependencies=[Depends(refuse_nul)])
+router = APIRouter(prefix="/ai", tags=["ai"])
 
 DecimalStr = Annotated[str, Field(pattern=r"^\d{1,18}(\.\d{1,18})?$", max_length=37, examples=["0.25"],
                                   description='decimal string, e.g. "0.25": up to 18 digits and 18 decimals')]

@@ -7,17 +7,17 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 import grpc
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 from ipheron.analytics.v1 import analytics_service_pb2 as pb
 from ipheron_libs.errors import FIELD_METADATA_KEY
 from pydantic import BaseModel, Field
 
-from ipheron_gateway.bounds import PathId, refuse_nul
+from ipheron_gateway.bounds import PathId
 from ipheron_gateway.deps import Stubs
 from ipheron_gateway.problems import UPSTREAM, Problem, problem_responses
 from ipheron_gateway.responses import opt_stamp, stamp
 
-router = APIRouter(prefix="/analytics", tags=["analytics"], dependencies=[Depends(refuse_nul)])
+router = APIRouter(prefix="/analytics", tags=["analytics"])
 
 _SENTIMENT = {
     pb.SENTIMENT_BEARISH: "bearish",

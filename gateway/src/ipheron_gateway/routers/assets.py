@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 
 import grpc
 import orjson
-from fastapi import APIRouter, Depends, Query, Response, status
+from fastapi import APIRouter, Query, Response, status
 from ipheron.ai_agents.v1 import ai_agents_service_pb2 as ai_pb
 from ipheron.assets.v1 import assets_service_pb2 as pb
 from ipheron.auth.v1 import auth_service_pb2 as auth_pb
@@ -22,13 +22,13 @@ from ipheron.common.v1 import common_pb2
 from ipheron_libs.vocab import ASSET_TYPES, DEFAULT_REPUTATION
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from ipheron_gateway.bounds import METADATA_DESCRIPTION, Page, PathId, PerPage, check_metadata, refuse_nul
+from ipheron_gateway.bounds import METADATA_DESCRIPTION, Page, PathId, PerPage, check_metadata
 from ipheron_gateway.deps import CurrentUser, IdempotencyKey, Stubs, User
 from ipheron_gateway.problems import UPSTREAM, Problem, problem_responses
 from ipheron_gateway.responses import fast_json, stamp
 from ipheron_gateway.routers.ai import RuleOut
 
-router = APIRouter(prefix="/assets", tags=["assets"], dependencies=[Depends(refuse_nul)])
+router = APIRouter(prefix="/assets", tags=["assets"])
 
 AssetType = StrEnum("AssetType", [(t.upper(), t) for t in ASSET_TYPES])  # type: ignore[misc]
 AssetStatus = Literal["pending", "pending_review", "active", "archived", "failed"]

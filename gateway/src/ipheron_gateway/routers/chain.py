@@ -8,16 +8,15 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path
+from fastapi import APIRouter, Path
 from ipheron.chain.v1 import chain_service_pb2 as pb
 from pydantic import BaseModel, Field
 
-from ipheron_gateway.bounds import refuse_nul
 from ipheron_gateway.deps import CurrentUser, OptionalIdempotencyKey, Stubs
 from ipheron_gateway.problems import UPSTREAM, Problem, problem_responses
 from ipheron_gateway.responses import opt_stamp
 
-router = APIRouter(prefix="/chain", tags=["chain"], dependencies=[Depends(refuse_nul)])
+router = APIRouter(prefix="/chain", tags=["chain"])
 
 TxHash = Annotated[str, Path(pattern=r"^0x[0-9a-fA-F]{64}$", description="0x-prefixed transaction hash")]
 Address = Annotated[str, Path(pattern=r"^0x[0-9a-fA-F]{40}$", description="0x-prefixed account address")]

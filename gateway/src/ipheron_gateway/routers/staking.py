@@ -9,17 +9,17 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Response, status
+from fastapi import APIRouter, Query, Response, status
 from ipheron.common.v1 import common_pb2
 from ipheron.staking.v1 import staking_service_pb2 as pb
 from pydantic import BaseModel, ConfigDict, Field
 
-from ipheron_gateway.bounds import MAX_ID_LENGTH, Page, PathId, PerPage, refuse_nul
+from ipheron_gateway.bounds import MAX_ID_LENGTH, Page, PathId, PerPage
 from ipheron_gateway.deps import CurrentUser, IdempotencyKey, OptionalIdempotencyKey, Stubs
 from ipheron_gateway.problems import UPSTREAM, problem_responses
 from ipheron_gateway.responses import opt_stamp, stamp
 
-router = APIRouter(tags=["staking"], dependencies=[Depends(refuse_nul)])
+router = APIRouter(tags=["staking"])
 
 _STATUS_NAME = {pb.STAKE_STATUS_ACTIVE: "active", pb.STAKE_STATUS_MATURED: "matured", pb.STAKE_STATUS_CLOSED: "closed"}
 _STATUS_PB = {v: k for k, v in _STATUS_NAME.items()}

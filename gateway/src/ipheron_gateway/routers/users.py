@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Query, Response
 from ipheron.auth.v1 import auth_service_pb2 as pb
 from ipheron.common.v1 import common_pb2
 from pydantic import BaseModel, ConfigDict, Field
 
-from ipheron_gateway.bounds import Page, PathId, PerPage, refuse_nul
+from ipheron_gateway.bounds import Page, PathId, PerPage
 from ipheron_gateway.deps import CurrentUser, Stubs
 from ipheron_gateway.problems import UPSTREAM, Problem, problem_responses
 from ipheron_gateway.responses import fast_json, stamp
 
-router = APIRouter(prefix="/users", tags=["users"], dependencies=[Depends(refuse_nul)])
+router = APIRouter(prefix="/users", tags=["users"])
 
 
 class UserOut(BaseModel):
