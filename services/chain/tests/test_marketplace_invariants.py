@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from chain_service import orders
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 from v2_helpers import Reverted, V2Chain
@@ -183,7 +183,10 @@ class MarketplaceMachine(RuleBasedStateMachine):
 
 MarketplaceMachine.TestCase.settings = settings(
     # deadline: per example (one sequence), a guard against a hung node on a loaded machine.
+    # No shrink phase: on this EVM a step costs ~0.2 s and shrinking a failure would take minutes;
+    # a failure reports its unshrunk sequence of steps.
     max_examples=6, stateful_step_count=12, deadline=timedelta(seconds=60),
+    phases=[Phase.explicit, Phase.reuse, Phase.generate],
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much], database=None,
 )
 
