@@ -13,6 +13,8 @@ from ipheron_libs.grpc_server import DependencyCheck
 from ipheron_libs.service import ServiceApp
 
 from chain_service.config import ChainSettings
+from chain_service.index_repository import IndexRepository
+from chain_service.indexer import Indexer
 from chain_service.repository import SCHEMA, ChainRepository
 from chain_service.service import ChainService
 from chain_service.servicer import ChainServicer
@@ -30,7 +32,7 @@ class ChainApp(ServiceApp):
     schema = SCHEMA
     migrations = MIGRATIONS_DIR
     grpc_services = (FULL_NAME,)
-    needs_redis = False  # no events, no cache: the chain service never talks to Redis
+    needs_redis = True  # the indexer's domain events leave through the outbox relay
 
     def __init__(self, settings: ChainSettings, database_url: str, redis_url: str | None = None) -> None:
         super().__init__(settings, database_url, redis_url)
@@ -40,6 +42,10 @@ class ChainApp(ServiceApp):
         if settings.embedded and settings.journal:
             self.every("snapshot", settings.snapshot_interval_s, self.service.periodic_snapshot,
                        delay=settings.snapshot_interval_s)
+        self.indexer = Indexer(settings, IndexRepository(self.engine), self.service)
+        self.indexer_enabled = settings.indexer_interval_s > 0
+        self.every("indexer", settings.indexer_interval_s, self.indexer.poll_once)
+        self.relay_outbox()
         self.on_close(self.service.aclose)
 
     def register(self, server: grpc.aio.Server) -> None:
@@ -49,4 +55,7 @@ class ChainApp(ServiceApp):
         await self.service.start()
 
     def dependency_checks(self) -> dict[str, DependencyCheck]:
-        return {**super().dependency_checks(), "evm": self.service.chain_ready}
+        checks = {**super().dependency_checks(), "evm": self.service.chain_ready}
+        if self.indexer_enabled:
+            checks["indexer"] = self.indexer.healthy
+        return checks
