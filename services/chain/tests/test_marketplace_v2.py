@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from chain_service import orders
 from eth_account.signers.local import LocalAccount
+from eth_utils import keccak
 from v2_helpers import TIMELOCK_DELAY, ZERO, ZERO32, Reverted, V2Chain, artifact
 
 PRICE = 7771
@@ -252,6 +253,22 @@ def test_two_buyers_racing_for_one_order_get_exactly_one_sale(chain, a) -> None:
         lose_r["gasUsed"] * lose_r["effectiveGasPrice"]  # the loser keeps the price, pays only gas
     assert len(chain.events(chain.c.market, win_r, "Sold")) == 1
     assert chain.events(chain.c.market, lose_r, "Sold") == []
+
+
+def test_a_buyer_contract_cannot_re_enter_the_marketplace_while_receiving_the_token(chain, a) -> None:
+    attacker = chain.deploy("TestReentrantBuyer", chain.c.market.address)
+    t1, t2 = mint3(chain, a), mint3(chain, a, owner=a[2])
+    o1, s1 = listed(chain, a[1], t1, 1000)
+    o2, s2 = listed(chain, a[2], t2, 2000)
+    chain.send(a[5], attacker, "buy", o1.as_tuple(), s1, o2.as_tuple(), s2, value=3000)
+    guard = bytes(keccak(text="ReentrancyGuardReentrantCall()")[:4])
+    assert chain.call(attacker, "reentered") is False
+    assert chain.call(attacker, "fulfillError") == guard and chain.call(attacker, "withdrawError") == guard
+    assert chain.owner_of(t1) == attacker.address and chain.owner_of(t2) == a[2].address
+    h2 = chain.call(chain.c.market, "hashOrder", o2.as_tuple())
+    assert chain.call(chain.c.market, "orderStatus", h2) == 0 and chain.balance(attacker.address) == 2000
+    assert chain.call(chain.c.market, "totalPending") == chain.balance(chain.c.market.address)
+    chain.fulfill(a[6], o2, s2)  # the second order is untouched and still sells normally
 
 
 def test_withdraw_for_pays_each_payee_only_its_own_balance_and_a_refusing_payee_never_blocks(chain, a) -> None:
