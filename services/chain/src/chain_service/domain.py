@@ -19,8 +19,11 @@ from typing import NamedTuple
 
 from eth_account import Account
 from eth_account.messages import _hash_eip191_message, encode_defunct
+from eth_account.typed_transactions import TypedTransaction
 from eth_typing import ChecksumAddress
+from eth_utils import keccak
 from eth_utils.address import is_address, to_checksum_address
+from hexbytes import HexBytes
 from ipheron_libs import wire
 from ipheron_libs.errors import (
     Conflict,
@@ -295,6 +298,73 @@ class NetworkStatus:
     network: str
     healthy: bool
     journaled: int
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A call prepared for a user's own wallet to sign (the JSON-RPC fields)."""
+
+    from_address: ChecksumAddress
+    to: ChecksumAddress | None
+    data: str
+    value: int
+    chain_id: int
+    gas: int
+    max_fee_per_gas: int
+    max_priority_fee_per_gas: int
+    nonce: int
+
+    def as_json_rpc(self) -> dict[str, object]:
+        """The transaction object a wallet signs (numbers as integers)."""
+        return {"from": self.from_address, "to": self.to, "data": self.data, "value": self.value,
+                "chainId": self.chain_id, "gas": self.gas, "maxFeePerGas": self.max_fee_per_gas,
+                "maxPriorityFeePerGas": self.max_priority_fee_per_gas, "nonce": self.nonce}
+
+
+@dataclass(frozen=True)
+class Affordability:
+    """Whether `from` can pay value + gas × maxFeePerGas."""
+
+    balance: int
+    required: int
+
+    @property
+    def can_pay(self) -> bool:
+        return self.balance >= self.required
+
+    @property
+    def shortfall(self) -> int:
+        return max(self.required - self.balance, 0)
+
+
+@dataclass(frozen=True)
+class PreparedCall:
+    tx: Prepared
+    funds: Affordability
+    gas_estimated_without_funds: bool = False
+
+
+@dataclass(frozen=True)
+class RawTx:
+    """A decoded signed transaction and its recovered sender."""
+
+    tx_hash: str
+    sender: ChecksumAddress
+    type: int
+    chain_id: int
+    nonce: int
+    gas: int
+    max_fee_per_gas: int
+    max_priority_fee_per_gas: int
+    to: ChecksumAddress | None
+    value: int
+    data: str
+
+
+@dataclass(frozen=True)
+class Submitted:
+    tx: TxView
+    already_submitted: bool
 
 
 @dataclass(frozen=True)
@@ -588,6 +658,132 @@ def marketplace_identity(market_code_hash: str, token_address: str) -> str:
     return hashlib.sha256((market_code_hash + token_address).encode()).hexdigest()
 
 
+# --------------------------------------------------------------------------- user-signed transactions
+
+# The faucet (development chain only) pays at most this per call.
+MAX_FAUCET_WEI = 100 * 10**18
+# Gas offered when the node cannot estimate because the sender cannot pay (the caller then
+# answers "cannot pay" anyway; the figure only sizes the shortfall).
+UNFUNDED_GAS_ESTIMATE = 300_000
+
+
+def parse_call_data(value: str, field_name: str = "data") -> str:
+    """0x-prefixed hex call data, lower-cased ("" → "0x")."""
+    data = (value or "0x").strip()
+    if not data.startswith("0x") or len(data) % 2:
+        raise InvalidArgument(f"{field_name} must be 0x-prefixed hex of whole bytes", field=field_name)
+    try:
+        bytes.fromhex(data[2:])
+    except ValueError:
+        raise InvalidArgument(f"{field_name} must be hex", field=field_name) from None
+    return data.lower()
+
+
+# What a user-submitted transaction may be recorded as.
+USER_TX_TYPES = frozenset({"user_call", "buy", "withdraw", "list", "unlist", "transfer", "native_transfer"})
+
+
+def parse_prepared(from_address: str, to: str, data: str, value_wei: str, chain_id: int, gas: int,
+                   max_fee_wei: str, priority_fee_wei: str, nonce: int) -> Prepared:
+    """The prepared fields a submission is checked against (as PrepareTransaction answered them)."""
+    if gas <= 0:
+        raise InvalidArgument("expected.gas is required", field="expected.gas")
+    return Prepared(
+        from_address=parse_address(from_address, "expected.from_address"),
+        to=parse_address(to, "expected.to") if to else None,
+        data=parse_call_data(data, "expected.data"),
+        value=parse_amount_wei(value_wei or "0", "expected.value_wei", positive=False),
+        chain_id=chain_id, gas=gas,
+        max_fee_per_gas=parse_amount_wei(max_fee_wei, "expected.max_fee_per_gas_wei", positive=False),
+        max_priority_fee_per_gas=parse_amount_wei(priority_fee_wei or "0", "expected.max_priority_fee_per_gas_wei",
+                                                  positive=False),
+        nonce=nonce)
+
+
+def user_tx_type(value: str) -> str:
+    type_ = value or "user_call"
+    if type_ not in USER_TX_TYPES:
+        raise InvalidArgument(f"a user-signed transaction cannot be recorded as {type_!r}", field="type")
+    return type_
+
+
+def affordability(balance: int, value: int, gas: int, max_fee_per_gas: int) -> Affordability:
+    """A node accepts a transaction only if the sender holds value + gas × maxFeePerGas."""
+    return Affordability(balance, value + gas * max_fee_per_gas)
+
+
+def decode_raw_transaction(raw: str) -> RawTx:
+    """A 0x-hex signed EIP-1559 transaction, decoded, with its sender recovered."""
+    text = (raw or "").strip()
+    try:
+        blob = HexBytes(text) if text.startswith("0x") else None
+    except ValueError:
+        blob = None
+    if not blob:
+        raise InvalidArgument("raw_transaction must be 0x-prefixed hex", field="raw_transaction")
+    if blob[0] != 2:
+        raise InvalidArgument("raw_transaction must be an EIP-1559 (type 2) transaction", field="raw_transaction")
+    try:
+        fields = TypedTransaction.from_bytes(blob).as_dict()
+        sender = to_checksum_address(Account.recover_transaction(blob))
+    except Exception:  # noqa: BLE001 - any decoding failure is the caller's bad input
+        raise InvalidArgument("raw_transaction is not a valid signed transaction", field="raw_transaction") from None
+    to_raw = fields.get("to") or b""
+    return RawTx(
+        tx_hash="0x" + bytes(keccak(bytes(blob))).hex(), sender=sender, type=2, chain_id=int(fields["chainId"]),
+        nonce=int(fields["nonce"]), gas=int(fields["gas"]), max_fee_per_gas=int(fields["maxFeePerGas"]),
+        max_priority_fee_per_gas=int(fields["maxPriorityFeePerGas"]),
+        to=to_checksum_address(bytes(to_raw)) if to_raw else None, value=int(fields["value"]),
+        data="0x" + bytes(fields.get("data") or b"").hex())
+
+
+def check_submission(raw: RawTx, expected: Prepared) -> None:
+    """A user-signed transaction must be exactly the prepared call: same to, data, value and
+    chain (INVALID_ARGUMENT), signed by the expected wallet (PERMISSION_DENIED), the prepared
+    nonce, and gas and fees no higher than prepared (INVALID_ARGUMENT)."""
+    if raw.chain_id != expected.chain_id:
+        raise InvalidArgument(f"the transaction is for chain {raw.chain_id}, not {expected.chain_id}",
+                              field="raw_transaction")
+    if raw.to != expected.to:
+        raise InvalidArgument(f"the transaction goes to {raw.to}, not the prepared {expected.to}",
+                              field="raw_transaction")
+    if raw.data.lower() != expected.data.lower():
+        raise InvalidArgument("the transaction's data is not the prepared call", field="raw_transaction")
+    if raw.value != expected.value:
+        raise InvalidArgument(f"the transaction sends {raw.value} wei, not the prepared {expected.value}",
+                              field="raw_transaction")
+    if raw.sender != expected.from_address:
+        raise PermissionDenied(f"the transaction is signed by {raw.sender}, not {expected.from_address}")
+    if raw.nonce != expected.nonce:
+        raise InvalidArgument(f"the transaction's nonce {raw.nonce} is not the prepared {expected.nonce}",
+                              field="raw_transaction")
+    if raw.gas > expected.gas:
+        raise InvalidArgument(f"gas {raw.gas} exceeds the prepared {expected.gas}", field="raw_transaction")
+    if raw.max_fee_per_gas > expected.max_fee_per_gas or raw.max_priority_fee_per_gas > expected.max_fee_per_gas:
+        raise InvalidArgument("the transaction's fees exceed the prepared maxFeePerGas", field="raw_transaction")
+
+
+def user_tx_record(raw: RawTx, type_: str, asset_id: uuid.UUID | None, token_id: int | None) -> Transaction:
+    """How a user-signed transaction is recorded (sent by the user, not the platform signer)."""
+    return Transaction(
+        tx_hash=raw.tx_hash, chain_id=raw.chain_id, from_address=raw.sender, to_address=raw.to, nonce=raw.nonce,
+        type=type_, gas_limit=raw.gas, max_fee_per_gas=raw.max_fee_per_gas,
+        max_priority_fee_per_gas=raw.max_priority_fee_per_gas, asset_id=asset_id, token_id=token_id,
+        counterparty=raw.sender, amount_wei=raw.value, details={"sent_by": "user"})
+
+
+def faucet_decision(embedded: bool, env: str, amount: int) -> None:
+    """The faucet pays only on the embedded chain outside production, at most MAX_FAUCET_WEI."""
+    if env == "production":
+        raise PermissionDenied("the faucet does not exist in production")
+    if not embedded:
+        raise FailedPrecondition("the faucet pays only on the embedded development chain")
+    if env not in ("development", "test"):
+        raise FailedPrecondition(f"the faucet pays only in development or test (IPHERON_ENV={env})")
+    if amount > MAX_FAUCET_WEI:
+        raise InvalidArgument(f"amount_wei is at most {MAX_FAUCET_WEI} (100 ETH) per call", field="amount_wei")
+
+
 # --------------------------------------------------------------------------- node errors
 
 
@@ -618,7 +814,7 @@ def node_error_kind(message: str) -> NodeErrorKind:
         return NodeErrorKind.REVERT
     if "vm exception" in text:
         return NodeErrorKind.EXECUTION
-    if "insufficient funds" in text:
+    if "insufficient funds" in text or "cannot afford" in text:
         return NodeErrorKind.FUNDS
     if is_nonce_error(text):
         return NodeErrorKind.NONCE

@@ -31,9 +31,11 @@ from chain_service.domain import (
     Listing,
     MintResult,
     NetworkStatus,
+    PreparedCall,
     PriorAction,
     RoyaltyQuote,
     SignatureCheck,
+    Submitted,
     TokenInfo,
     Transaction,
     TxPage,
@@ -43,7 +45,7 @@ from chain_service.domain import (
 from chain_service.ledger import Ledger, receipt_of
 from chain_service.network import Network
 from chain_service.repository import ChainRepository
-from chain_service.txmanager import ContractRevert, Outcome, TransactionManager, TxRequest
+from chain_service.txmanager import ContractRevert, Outcome, TransactionManager, TxRequest, node_error
 
 log = logging.getLogger("ipheron.chain")
 
@@ -255,8 +257,7 @@ class ChainService:
         record = await run_db(self.repo.get_tx, h)
         if record is None:
             raise NotFound(f"transaction {h} is not a platform transaction")
-        if record.status == domain.PENDING:
-            await self.tm.reconcile_pending()
+        if record.status == domain.PENDING and await self.tm.settle(record):
             record = await run_db(self.repo.get_tx, h) or record
         return await self._view_of(record)
 
@@ -435,3 +436,71 @@ class ChainService:
             await run_db(self.repo.set_amount, view.record.tx_hash, withdrawn)
             view = replace(view, record=replace(view.record, amount_wei=withdrawn))
         return view, results
+
+    # --- user-signed transactions -----------------------------------------------------
+    async def prepare_transaction(self, from_address: str, to_address: str, data: str,
+                                  value_wei: str) -> PreparedCall:
+        """The JSON-RPC fields of a call `from` signs and pays itself, and whether it can pay."""
+        sender = domain.parse_address(from_address, "from_address")
+        to = domain.parse_address(to_address, "to_address")
+        call_data = domain.parse_call_data(data)
+        value = domain.parse_amount_wei(value_wei or "0", "value_wei", positive=False)
+        network = self.network
+        without_funds = False
+        try:
+            estimate = await network.run(network.w3.eth.estimate_gas,
+                                         {"from": sender, "to": to, "data": call_data, "value": value})
+            gas = domain.gas_with_margin(int(estimate), self.settings.gas_margin_percent)
+        except Exception as exc:
+            if domain.node_error_kind(str(exc)) is not domain.NodeErrorKind.FUNDS:
+                raise _clear(node_error(exc, sender)) from exc
+            # The node will not estimate for a sender who cannot pay: size the shortfall instead.
+            gas, without_funds = domain.UNFUNDED_GAS_ESTIMATE, True
+        max_fee, priority = await self.tm.fees()
+
+        def read() -> tuple[int, int]:
+            eth = network.w3.eth
+            return int(eth.get_transaction_count(sender, "pending")), int(eth.get_balance(sender, "pending"))
+
+        nonce, balance = await network.run(read)
+        tx = domain.Prepared(sender, to, call_data, value, self.chain_id, gas, max_fee, priority, nonce)
+        return PreparedCall(tx, domain.affordability(balance, value, gas, max_fee), without_funds)
+
+    async def submit_raw_transaction(self, raw_transaction: str, expected: domain.Prepared, type_: str = "",
+                                     asset_id: str = "", token_id: int = 0) -> Submitted:
+        """Broadcast a user-signed transaction that is exactly the prepared call (see
+        `domain.check_submission`), recorded as sent by the user; the same raw transaction
+        again answers the same record."""
+        raw = domain.decode_raw_transaction(raw_transaction)
+        if expected.chain_id != self.chain_id:
+            raise InvalidArgument(f"expected.chain_id {expected.chain_id} is not this chain ({self.chain_id})",
+                                  field="expected.chain_id")
+        domain.check_submission(raw, expected)
+        record = domain.user_tx_record(raw, domain.user_tx_type(type_),
+                                       domain.parse_asset_id(asset_id) if asset_id else None, token_id or None)
+        network = self.network
+        async with self._locks.hold(f"raw:{raw.tx_hash}"):
+            existing = await run_db(self.repo.get_tx, raw.tx_hash)
+            if existing is not None:
+                return Submitted(await self._view_of(existing), already_submitted=True)
+            await run_db(self.repo.insert_tx, record)
+            try:
+                await network.run(network.w3.eth.send_raw_transaction, raw_transaction)
+            except Exception as exc:
+                if "already known" not in str(exc).lower():
+                    await run_db(self.repo.mark_failed, raw.tx_hash, f"rejected: {str(exc)[:400]}")
+                    raise _clear(node_error(exc, raw.sender)) from exc
+        log.info("user transaction %s from %s (%s) broadcast", raw.tx_hash, raw.sender, record.type)
+        stored = await run_db(self.repo.get_tx, raw.tx_hash)
+        return Submitted(TxView(record=stored or record), already_submitted=False)
+
+    # --- development ------------------------------------------------------------------
+    async def faucet(self, address: str, amount_wei: str) -> tuple[TxView, int]:
+        """Fund a wallet from the platform signer: embedded chain, development/test only."""
+        addr = domain.parse_address(address, "address")
+        amount = domain.parse_amount_wei(amount_wei, "amount_wei")
+        domain.faucet_decision(self.network.embedded, self.settings.env, amount)
+        outcome, view = await self._send(TxRequest(type="faucet", to=addr, data="0x", value=amount,
+                                                   counterparty=addr, amount_wei=amount))
+        self._raise_if_failed(view, outcome)
+        return view, await self.ledger.native_balance(addr)

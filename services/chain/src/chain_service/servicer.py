@@ -11,8 +11,10 @@ from ipheron.chain.v1 import chain_service_pb2 as pb
 from ipheron.chain.v1 import chain_service_pb2_grpc as pb_grpc
 from ipheron.common.v1 import common_pb2
 from ipheron_libs import wire
+from ipheron_libs.errors import InvalidArgument
 
-from chain_service.domain import TxView
+from chain_service import domain
+from chain_service.domain import Prepared, TxView
 from chain_service.service import ChainService
 
 _TYPES = {
@@ -25,7 +27,10 @@ _TYPES = {
     "transfer": pb.TRANSACTION_TYPE_TRANSFER,
     "withdraw": pb.TRANSACTION_TYPE_WITHDRAW,
     "native_transfer": pb.TRANSACTION_TYPE_NATIVE_TRANSFER,
+    "user_call": pb.TRANSACTION_TYPE_USER_CALL,
+    "faucet": pb.TRANSACTION_TYPE_FAUCET,
 }
+_TYPE_NAMES = {v: k for k, v in _TYPES.items()}
 _STATUSES = {
     "pending": pb.TRANSACTION_STATUS_PENDING,
     "confirmed": pb.TRANSACTION_STATUS_CONFIRMED,
@@ -97,6 +102,18 @@ def transaction_pb(view: TxView) -> pb.Transaction:
                                   log_index=e.log_index) for e in view.events],
         ))
     return msg
+
+
+def prepared_pb(tx: Prepared) -> pb.PreparedTransaction:
+    return pb.PreparedTransaction(
+        from_address=tx.from_address, to=tx.to or "", data=tx.data, value_wei=wire.wei_str(tx.value),
+        chain_id=tx.chain_id, gas=tx.gas, max_fee_per_gas_wei=wire.wei_str(tx.max_fee_per_gas),
+        max_priority_fee_per_gas_wei=wire.wei_str(tx.max_priority_fee_per_gas), nonce=tx.nonce)
+
+
+def prepared_of(msg: pb.PreparedTransaction) -> Prepared:
+    return domain.parse_prepared(msg.from_address, msg.to, msg.data, msg.value_wei, msg.chain_id, msg.gas,
+                                 msg.max_fee_per_gas_wei, msg.max_priority_fee_per_gas_wei, msg.nonce)
 
 
 class ChainServicer(pb_grpc.ChainServiceServicer):
@@ -215,4 +232,30 @@ class ChainServicer(pb_grpc.ChainServiceServicer):
                                           recovered_address=check.recovered_address)
 
 
-__all__ = ["ChainServicer", "transaction_pb"]
+    async def PrepareTransaction(self, request: pb.PrepareTransactionRequest,
+                                 context: grpc.aio.ServicerContext) -> pb.PrepareTransactionResponse:
+        call = await self.service.prepare_transaction(request.from_address, request.to_address, request.data,
+                                                      request.value_wei)
+        return pb.PrepareTransactionResponse(
+            transaction=prepared_pb(call.tx), balance_wei=wire.wei_str(call.funds.balance),
+            required_wei=wire.wei_str(call.funds.required), can_pay=call.funds.can_pay,
+            shortfall_wei=wire.wei_str(call.funds.shortfall),
+            gas_estimated_without_funds=call.gas_estimated_without_funds)
+
+    async def SubmitRawTransaction(self, request: pb.SubmitRawTransactionRequest,
+                                   context: grpc.aio.ServicerContext) -> pb.SubmitRawTransactionResponse:
+        if not request.HasField("expected"):
+            raise InvalidArgument("expected (the prepared transaction) is required", field="expected")
+        result = await self.service.submit_raw_transaction(
+            request.raw_transaction, prepared_of(request.expected), _TYPE_NAMES.get(request.type, ""),
+            request.asset_id, request.token_id)
+        return pb.SubmitRawTransactionResponse(tx_hash=result.tx.record.tx_hash,
+                                               transaction=transaction_pb(result.tx),
+                                               already_submitted=result.already_submitted)
+
+    async def Faucet(self, request: pb.FaucetRequest, context: grpc.aio.ServicerContext) -> pb.FaucetResponse:
+        view, balance = await self.service.faucet(request.address, request.amount_wei)
+        return pb.FaucetResponse(transaction=transaction_pb(view), balance_wei=wire.wei_str(balance))
+
+
+__all__ = ["ChainServicer", "prepared_of", "prepared_pb", "transaction_pb"]

@@ -59,10 +59,10 @@ def node_error(exc: BaseException, sender: str = "the sender") -> DomainError:
     kind = domain.node_error_kind(text)
     if kind is domain.NodeErrorKind.EXECUTION:
         return domain.execution_error(text, target_evm_version())
-    if revert is not None or kind is domain.NodeErrorKind.REVERT:
-        return ContractRevert(f"contract reverted: {text[:300]}", revert)
     if kind is domain.NodeErrorKind.FUNDS:
         return FailedPrecondition(f"{sender} has insufficient funds for this transaction")
+    if revert is not None or kind is domain.NodeErrorKind.REVERT:
+        return ContractRevert(f"contract reverted: {text[:300]}", revert)
     log.warning("chain call failed: %s", text[:500])
     return Unavailable(f"chain node error: {text[:200]}")
 
@@ -146,6 +146,10 @@ class TransactionManager:
 
     def _classify(self, exc: BaseException) -> DomainError:
         return node_error(exc, "the platform signer")
+
+    async def fees(self) -> Fees:
+        """The EIP-1559 fees a transaction sent now should offer."""
+        return await self._fees()
 
     async def _fees(self) -> Fees:
         """The fees for the next block (domain.fees_for over the node's base fee)."""
@@ -359,26 +363,33 @@ class TransactionManager:
         """Await the outcome of a transaction recorded (pending or replaced) earlier."""
         return await self.wait(self._resumed(rec))
 
-    async def reconcile_pending(self) -> int:
-        """Settle records left pending by a previous process (a crash after send).
+    async def settle(self, rec: Transaction, mined_nonce: int | None = None) -> bool:
+        """Settle one record left pending (by a crash, or a user-submitted transaction):
+        mined → its outcome; a nonce the chain already used by another transaction, or (on
+        the embedded chain, which has no mempool) no receipt and not in the open block →
+        dropped. Returns whether it was settled."""
+        if self.network.in_open_block(rec.tx_hash):
+            return False
+        found = await self.network.run(self._find_receipt, [rec.tx_hash])
+        if found is not None:
+            await self._finish(self._resumed(rec), rec.tx_hash, found[1], 1)
+            return True
+        if mined_nonce is None and not self.network.embedded:
+            mined_nonce = await self.network.run(self.network.w3.eth.get_transaction_count, rec.from_address,
+                                                 "latest")
+        if self.network.embedded or (mined_nonce is not None and rec.nonce < mined_nonce):
+            await run_db(self.repo.mark_failed, rec.tx_hash,
+                         "dropped: never mined (nonce used by another transaction or lost before sending)")
+            return True
+        return False
 
-        Mined ones get their outcome. One whose nonce the chain has already used by another
-        transaction can never be mined: it is marked failed (dropped). On the embedded chain,
-        which has no mempool, a pending record without a receipt never reached the chain.
-        """
+    async def reconcile_pending(self) -> int:
+        """Settle records left pending by a previous process (a crash after send); see `settle`."""
         settled = 0
-        mined_nonce = None
+        mined_nonces: dict[str, int] = {}
         for rec in await run_db(self.repo.pending_txs):
-            found = await self.network.run(self._find_receipt, [rec.tx_hash])
-            if found is not None:
-                await self._finish(self._resumed(rec), rec.tx_hash, found[1], 1)
-                settled += 1
-                continue
-            if mined_nonce is None:
-                mined_nonce = await self.network.run(self.network.w3.eth.get_transaction_count, rec.from_address,
-                                                     "latest")
-            if self.network.embedded or rec.nonce < mined_nonce:
-                await run_db(self.repo.mark_failed, rec.tx_hash,
-                             "dropped: never mined (nonce used by another transaction or lost before sending)")
-                settled += 1
+            if not self.network.embedded and rec.from_address not in mined_nonces:
+                mined_nonces[rec.from_address] = await self.network.run(
+                    self.network.w3.eth.get_transaction_count, rec.from_address, "latest")
+            settled += await self.settle(rec, mined_nonces.get(rec.from_address))
         return settled

@@ -23,6 +23,8 @@ class TransactionType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     TRANSACTION_TYPE_TRANSFER: _ClassVar[TransactionType]
     TRANSACTION_TYPE_WITHDRAW: _ClassVar[TransactionType]
     TRANSACTION_TYPE_NATIVE_TRANSFER: _ClassVar[TransactionType]
+    TRANSACTION_TYPE_USER_CALL: _ClassVar[TransactionType]
+    TRANSACTION_TYPE_FAUCET: _ClassVar[TransactionType]
 
 class TransactionStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -47,6 +49,8 @@ TRANSACTION_TYPE_BUY: TransactionType
 TRANSACTION_TYPE_TRANSFER: TransactionType
 TRANSACTION_TYPE_WITHDRAW: TransactionType
 TRANSACTION_TYPE_NATIVE_TRANSFER: TransactionType
+TRANSACTION_TYPE_USER_CALL: TransactionType
+TRANSACTION_TYPE_FAUCET: TransactionType
 TRANSACTION_STATUS_UNSPECIFIED: TransactionStatus
 TRANSACTION_STATUS_PENDING: TransactionStatus
 TRANSACTION_STATUS_CONFIRMED: TransactionStatus
@@ -427,3 +431,93 @@ class VerifySignatureResponse(_message.Message):
     method: str
     recovered_address: str
     def __init__(self, valid: _Optional[bool] = ..., method: _Optional[str] = ..., recovered_address: _Optional[str] = ...) -> None: ...
+
+class PreparedTransaction(_message.Message):
+    __slots__ = ("from_address", "to", "data", "value_wei", "chain_id", "gas", "max_fee_per_gas_wei", "max_priority_fee_per_gas_wei", "nonce")
+    FROM_ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    TO_FIELD_NUMBER: _ClassVar[int]
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    VALUE_WEI_FIELD_NUMBER: _ClassVar[int]
+    CHAIN_ID_FIELD_NUMBER: _ClassVar[int]
+    GAS_FIELD_NUMBER: _ClassVar[int]
+    MAX_FEE_PER_GAS_WEI_FIELD_NUMBER: _ClassVar[int]
+    MAX_PRIORITY_FEE_PER_GAS_WEI_FIELD_NUMBER: _ClassVar[int]
+    NONCE_FIELD_NUMBER: _ClassVar[int]
+    from_address: str
+    to: str
+    data: str
+    value_wei: str
+    chain_id: int
+    gas: int
+    max_fee_per_gas_wei: str
+    max_priority_fee_per_gas_wei: str
+    nonce: int
+    def __init__(self, from_address: _Optional[str] = ..., to: _Optional[str] = ..., data: _Optional[str] = ..., value_wei: _Optional[str] = ..., chain_id: _Optional[int] = ..., gas: _Optional[int] = ..., max_fee_per_gas_wei: _Optional[str] = ..., max_priority_fee_per_gas_wei: _Optional[str] = ..., nonce: _Optional[int] = ...) -> None: ...
+
+class PrepareTransactionRequest(_message.Message):
+    __slots__ = ("from_address", "to_address", "data", "value_wei")
+    FROM_ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    TO_ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    VALUE_WEI_FIELD_NUMBER: _ClassVar[int]
+    from_address: str
+    to_address: str
+    data: str
+    value_wei: str
+    def __init__(self, from_address: _Optional[str] = ..., to_address: _Optional[str] = ..., data: _Optional[str] = ..., value_wei: _Optional[str] = ...) -> None: ...
+
+class PrepareTransactionResponse(_message.Message):
+    __slots__ = ("transaction", "balance_wei", "required_wei", "can_pay", "shortfall_wei", "gas_estimated_without_funds")
+    TRANSACTION_FIELD_NUMBER: _ClassVar[int]
+    BALANCE_WEI_FIELD_NUMBER: _ClassVar[int]
+    REQUIRED_WEI_FIELD_NUMBER: _ClassVar[int]
+    CAN_PAY_FIELD_NUMBER: _ClassVar[int]
+    SHORTFALL_WEI_FIELD_NUMBER: _ClassVar[int]
+    GAS_ESTIMATED_WITHOUT_FUNDS_FIELD_NUMBER: _ClassVar[int]
+    transaction: PreparedTransaction
+    balance_wei: str
+    required_wei: str
+    can_pay: bool
+    shortfall_wei: str
+    gas_estimated_without_funds: bool
+    def __init__(self, transaction: _Optional[_Union[PreparedTransaction, _Mapping]] = ..., balance_wei: _Optional[str] = ..., required_wei: _Optional[str] = ..., can_pay: _Optional[bool] = ..., shortfall_wei: _Optional[str] = ..., gas_estimated_without_funds: _Optional[bool] = ...) -> None: ...
+
+class SubmitRawTransactionRequest(_message.Message):
+    __slots__ = ("raw_transaction", "expected", "type", "asset_id", "token_id")
+    RAW_TRANSACTION_FIELD_NUMBER: _ClassVar[int]
+    EXPECTED_FIELD_NUMBER: _ClassVar[int]
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    ASSET_ID_FIELD_NUMBER: _ClassVar[int]
+    TOKEN_ID_FIELD_NUMBER: _ClassVar[int]
+    raw_transaction: str
+    expected: PreparedTransaction
+    type: TransactionType
+    asset_id: str
+    token_id: int
+    def __init__(self, raw_transaction: _Optional[str] = ..., expected: _Optional[_Union[PreparedTransaction, _Mapping]] = ..., type: _Optional[_Union[TransactionType, str]] = ..., asset_id: _Optional[str] = ..., token_id: _Optional[int] = ...) -> None: ...
+
+class SubmitRawTransactionResponse(_message.Message):
+    __slots__ = ("tx_hash", "transaction", "already_submitted")
+    TX_HASH_FIELD_NUMBER: _ClassVar[int]
+    TRANSACTION_FIELD_NUMBER: _ClassVar[int]
+    ALREADY_SUBMITTED_FIELD_NUMBER: _ClassVar[int]
+    tx_hash: str
+    transaction: Transaction
+    already_submitted: bool
+    def __init__(self, tx_hash: _Optional[str] = ..., transaction: _Optional[_Union[Transaction, _Mapping]] = ..., already_submitted: _Optional[bool] = ...) -> None: ...
+
+class FaucetRequest(_message.Message):
+    __slots__ = ("address", "amount_wei")
+    ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    AMOUNT_WEI_FIELD_NUMBER: _ClassVar[int]
+    address: str
+    amount_wei: str
+    def __init__(self, address: _Optional[str] = ..., amount_wei: _Optional[str] = ...) -> None: ...
+
+class FaucetResponse(_message.Message):
+    __slots__ = ("transaction", "balance_wei")
+    TRANSACTION_FIELD_NUMBER: _ClassVar[int]
+    BALANCE_WEI_FIELD_NUMBER: _ClassVar[int]
+    transaction: Transaction
+    balance_wei: str
+    def __init__(self, transaction: _Optional[_Union[Transaction, _Mapping]] = ..., balance_wei: _Optional[str] = ...) -> None: ...

@@ -101,6 +101,21 @@ class ChainServiceStub:
                 request_serializer=ipheron_dot_chain_dot_v1_dot_chain__service__pb2.VerifySignatureRequest.SerializeToString,
                 response_deserializer=ipheron_dot_chain_dot_v1_dot_chain__service__pb2.VerifySignatureResponse.FromString,
                 _registered_method=True)
+        self.PrepareTransaction = channel.unary_unary(
+                '/ipheron.chain.v1.ChainService/PrepareTransaction',
+                request_serializer=ipheron_dot_chain_dot_v1_dot_chain__service__pb2.PrepareTransactionRequest.SerializeToString,
+                response_deserializer=ipheron_dot_chain_dot_v1_dot_chain__service__pb2.PrepareTransactionResponse.FromString,
+                _registered_method=True)
+        self.SubmitRawTransaction = channel.unary_unary(
+                '/ipheron.chain.v1.ChainService/SubmitRawTransaction',
+                request_serializer=ipheron_dot_chain_dot_v1_dot_chain__service__pb2.SubmitRawTransactionRequest.SerializeToString,
+                response_deserializer=ipheron_dot_chain_dot_v1_dot_chain__service__pb2.SubmitRawTransactionResponse.FromString,
+                _registered_method=True)
+        self.Faucet = channel.unary_unary(
+                '/ipheron.chain.v1.ChainService/Faucet',
+                request_serializer=ipheron_dot_chain_dot_v1_dot_chain__service__pb2.FaucetRequest.SerializeToString,
+                response_deserializer=ipheron_dot_chain_dot_v1_dot_chain__service__pb2.FaucetResponse.FromString,
+                _registered_method=True)
 
 
 class ChainServiceServicer:
@@ -203,6 +218,36 @@ class ChainServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def PrepareTransaction(self, request, context):
+        """PrepareTransaction prepares a call that a user's own wallet signs and pays for: the
+        JSON-RPC fields (gas with the configured margin, EIP-1559 fees, the pending nonce of
+        `from`), plus the balance of `from` and whether it covers value + gas × maxFeePerGas
+        (so a caller can answer 402 naming the amount needed and available).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SubmitRawTransaction(self, request, context):
+        """SubmitRawTransaction broadcasts a user-signed raw transaction after checking it is exactly
+        the prepared call: same to, data, value and chain id (INVALID_ARGUMENT otherwise), signed
+        by the expected `from` (PERMISSION_DENIED otherwise), the prepared nonce, and gas and fees
+        no higher than prepared. Recorded in chain.transactions as sent by the user. The same raw
+        transaction submitted again answers the same hash.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Faucet(self, request, context):
+        """Faucet funds a wallet from the platform signer, only on the embedded chain in development
+        or test (FAILED_PRECONDITION otherwise; PERMISSION_DENIED in production); at most
+        100 ETH per call.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ChainServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -270,6 +315,21 @@ def add_ChainServiceServicer_to_server(servicer, server):
                     servicer.VerifySignature,
                     request_deserializer=ipheron_dot_chain_dot_v1_dot_chain__service__pb2.VerifySignatureRequest.FromString,
                     response_serializer=ipheron_dot_chain_dot_v1_dot_chain__service__pb2.VerifySignatureResponse.SerializeToString,
+            ),
+            'PrepareTransaction': grpc.unary_unary_rpc_method_handler(
+                    servicer.PrepareTransaction,
+                    request_deserializer=ipheron_dot_chain_dot_v1_dot_chain__service__pb2.PrepareTransactionRequest.FromString,
+                    response_serializer=ipheron_dot_chain_dot_v1_dot_chain__service__pb2.PrepareTransactionResponse.SerializeToString,
+            ),
+            'SubmitRawTransaction': grpc.unary_unary_rpc_method_handler(
+                    servicer.SubmitRawTransaction,
+                    request_deserializer=ipheron_dot_chain_dot_v1_dot_chain__service__pb2.SubmitRawTransactionRequest.FromString,
+                    response_serializer=ipheron_dot_chain_dot_v1_dot_chain__service__pb2.SubmitRawTransactionResponse.SerializeToString,
+            ),
+            'Faucet': grpc.unary_unary_rpc_method_handler(
+                    servicer.Faucet,
+                    request_deserializer=ipheron_dot_chain_dot_v1_dot_chain__service__pb2.FaucetRequest.FromString,
+                    response_serializer=ipheron_dot_chain_dot_v1_dot_chain__service__pb2.FaucetResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -625,6 +685,87 @@ class ChainService:
             '/ipheron.chain.v1.ChainService/VerifySignature',
             ipheron_dot_chain_dot_v1_dot_chain__service__pb2.VerifySignatureRequest.SerializeToString,
             ipheron_dot_chain_dot_v1_dot_chain__service__pb2.VerifySignatureResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PrepareTransaction(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ipheron.chain.v1.ChainService/PrepareTransaction',
+            ipheron_dot_chain_dot_v1_dot_chain__service__pb2.PrepareTransactionRequest.SerializeToString,
+            ipheron_dot_chain_dot_v1_dot_chain__service__pb2.PrepareTransactionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SubmitRawTransaction(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ipheron.chain.v1.ChainService/SubmitRawTransaction',
+            ipheron_dot_chain_dot_v1_dot_chain__service__pb2.SubmitRawTransactionRequest.SerializeToString,
+            ipheron_dot_chain_dot_v1_dot_chain__service__pb2.SubmitRawTransactionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Faucet(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ipheron.chain.v1.ChainService/Faucet',
+            ipheron_dot_chain_dot_v1_dot_chain__service__pb2.FaucetRequest.SerializeToString,
+            ipheron_dot_chain_dot_v1_dot_chain__service__pb2.FaucetResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -73,6 +73,24 @@ class ChainServiceStub:
     """VerifySignature checks a signature for an address: ECDSA recovery for an externally
     owned account, EIP-1271 isValidSignature for a contract wallet.
     """
+    PrepareTransaction: _grpc.UnaryUnaryMultiCallable[_chain_service_pb2.PrepareTransactionRequest, _chain_service_pb2.PrepareTransactionResponse]
+    """PrepareTransaction prepares a call that a user's own wallet signs and pays for: the
+    JSON-RPC fields (gas with the configured margin, EIP-1559 fees, the pending nonce of
+    `from`), plus the balance of `from` and whether it covers value + gas × maxFeePerGas
+    (so a caller can answer 402 naming the amount needed and available).
+    """
+    SubmitRawTransaction: _grpc.UnaryUnaryMultiCallable[_chain_service_pb2.SubmitRawTransactionRequest, _chain_service_pb2.SubmitRawTransactionResponse]
+    """SubmitRawTransaction broadcasts a user-signed raw transaction after checking it is exactly
+    the prepared call: same to, data, value and chain id (INVALID_ARGUMENT otherwise), signed
+    by the expected `from` (PERMISSION_DENIED otherwise), the prepared nonce, and gas and fees
+    no higher than prepared. Recorded in chain.transactions as sent by the user. The same raw
+    transaction submitted again answers the same hash.
+    """
+    Faucet: _grpc.UnaryUnaryMultiCallable[_chain_service_pb2.FaucetRequest, _chain_service_pb2.FaucetResponse]
+    """Faucet funds a wallet from the platform signer, only on the embedded chain in development
+    or test (FAILED_PRECONDITION otherwise; PERMISSION_DENIED in production); at most
+    100 ETH per call.
+    """
 
 @_typing.type_check_only
 class ChainServiceAsyncStub(ChainServiceStub):
@@ -113,6 +131,24 @@ class ChainServiceAsyncStub(ChainServiceStub):
     VerifySignature: _aio.UnaryUnaryMultiCallable[_chain_service_pb2.VerifySignatureRequest, _chain_service_pb2.VerifySignatureResponse]  # type: ignore[assignment]
     """VerifySignature checks a signature for an address: ECDSA recovery for an externally
     owned account, EIP-1271 isValidSignature for a contract wallet.
+    """
+    PrepareTransaction: _aio.UnaryUnaryMultiCallable[_chain_service_pb2.PrepareTransactionRequest, _chain_service_pb2.PrepareTransactionResponse]  # type: ignore[assignment]
+    """PrepareTransaction prepares a call that a user's own wallet signs and pays for: the
+    JSON-RPC fields (gas with the configured margin, EIP-1559 fees, the pending nonce of
+    `from`), plus the balance of `from` and whether it covers value + gas × maxFeePerGas
+    (so a caller can answer 402 naming the amount needed and available).
+    """
+    SubmitRawTransaction: _aio.UnaryUnaryMultiCallable[_chain_service_pb2.SubmitRawTransactionRequest, _chain_service_pb2.SubmitRawTransactionResponse]  # type: ignore[assignment]
+    """SubmitRawTransaction broadcasts a user-signed raw transaction after checking it is exactly
+    the prepared call: same to, data, value and chain id (INVALID_ARGUMENT otherwise), signed
+    by the expected `from` (PERMISSION_DENIED otherwise), the prepared nonce, and gas and fees
+    no higher than prepared. Recorded in chain.transactions as sent by the user. The same raw
+    transaction submitted again answers the same hash.
+    """
+    Faucet: _aio.UnaryUnaryMultiCallable[_chain_service_pb2.FaucetRequest, _chain_service_pb2.FaucetResponse]  # type: ignore[assignment]
+    """Faucet funds a wallet from the platform signer, only on the embedded chain in development
+    or test (FAILED_PRECONDITION otherwise; PERMISSION_DENIED in production); at most
+    100 ETH per call.
     """
 
 class ChainServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -229,6 +265,42 @@ class ChainServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_chain_service_pb2.VerifySignatureResponse, _abc.Awaitable[_chain_service_pb2.VerifySignatureResponse]]:
         """VerifySignature checks a signature for an address: ECDSA recovery for an externally
         owned account, EIP-1271 isValidSignature for a contract wallet.
+        """
+
+    @_abc_1.abstractmethod
+    def PrepareTransaction(
+        self,
+        request: _chain_service_pb2.PrepareTransactionRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_chain_service_pb2.PrepareTransactionResponse, _abc.Awaitable[_chain_service_pb2.PrepareTransactionResponse]]:
+        """PrepareTransaction prepares a call that a user's own wallet signs and pays for: the
+        JSON-RPC fields (gas with the configured margin, EIP-1559 fees, the pending nonce of
+        `from`), plus the balance of `from` and whether it covers value + gas × maxFeePerGas
+        (so a caller can answer 402 naming the amount needed and available).
+        """
+
+    @_abc_1.abstractmethod
+    def SubmitRawTransaction(
+        self,
+        request: _chain_service_pb2.SubmitRawTransactionRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_chain_service_pb2.SubmitRawTransactionResponse, _abc.Awaitable[_chain_service_pb2.SubmitRawTransactionResponse]]:
+        """SubmitRawTransaction broadcasts a user-signed raw transaction after checking it is exactly
+        the prepared call: same to, data, value and chain id (INVALID_ARGUMENT otherwise), signed
+        by the expected `from` (PERMISSION_DENIED otherwise), the prepared nonce, and gas and fees
+        no higher than prepared. Recorded in chain.transactions as sent by the user. The same raw
+        transaction submitted again answers the same hash.
+        """
+
+    @_abc_1.abstractmethod
+    def Faucet(
+        self,
+        request: _chain_service_pb2.FaucetRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_chain_service_pb2.FaucetResponse, _abc.Awaitable[_chain_service_pb2.FaucetResponse]]:
+        """Faucet funds a wallet from the platform signer, only on the embedded chain in development
+        or test (FAILED_PRECONDITION otherwise; PERMISSION_DENIED in production); at most
+        100 ETH per call.
         """
 
 def add_ChainServiceServicer_to_server(servicer: ChainServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
