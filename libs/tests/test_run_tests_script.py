@@ -24,8 +24,10 @@ def make_suites(root: Path) -> None:
 
 
 def run(root: Path, *suites: str, **env: str) -> subprocess.CompletedProcess[str]:
+    # `make test` runs this suite with its own FAILED_CHECKS set: the script under test must not see it.
+    base = {k: v for k, v in os.environ.items() if k != "FAILED_CHECKS"}
     return subprocess.run(["bash", str(SCRIPT), *[str(root / s) for s in suites]],
-                          env={**os.environ, "PY": sys.executable, **env}, capture_output=True, text=True, timeout=120)
+                          env={**base, "PY": sys.executable, **env}, capture_output=True, text=True, timeout=120)
 
 
 def test_a_suite_that_collects_nothing_fails_the_run(tmp_path: Path) -> None:
