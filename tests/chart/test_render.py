@@ -10,7 +10,6 @@ import helm_python as helm
 import kubernetes_validate
 import pytest
 import yaml
-
 from chart_render import CHART, GOLDEN, NAMESPACE, RELEASE, Manifest, production_values, render, render_text
 
 # The Kubernetes version every manifest must validate against (strict: no unknown fields).
