@@ -10,7 +10,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 SERVICES := auth assets staking analytics ai-agents chain
-PACKAGES := -e "proto[gen]" -e "libs[testing]" -e devstack -e "gateway[test]" $(foreach s,$(SERVICES),-e "services/$(s)[test]")
+PACKAGES := -e "proto[gen]" -e "libs[testing]" -e "devstack[test]" -e "gateway[test]" $(foreach s,$(SERVICES),-e "services/$(s)[test]")
 
 .PHONY: help install install-wrk run test proto proto-check contracts bench demo-data lint typecheck clean
 
