@@ -1,8 +1,12 @@
-"""Transactions per second on the embedded chain: N concurrent platform transactions
-(native transfers, each awaited until its receipt) through the real transaction manager,
-journal on, embedded PostgreSQL in a temporary directory.
+"""Transactions per second on the embedded chain, journal on, embedded PostgreSQL in a
+temporary directory:
 
-    .venv/bin/python services/chain/scripts/tx_throughput.py [N] [CHAIN_BLOCK_INTERVAL_MS]
+- platform: N concurrent platform transactions (native transfers, each awaited until its
+  receipt) through the real transaction manager;
+- wallets: 32 funded wallets (faucet), each doing prepare → sign (ipheron_libs.wallet) →
+  submit → recorded as mined, N in all.
+
+    .venv/bin/python services/chain/scripts/tx_throughput.py [N] [CHAIN_BLOCK_INTERVAL_MS] [platform|wallets]
 """
 
 from __future__ import annotations
@@ -23,7 +27,36 @@ from ipheron_libs import db, embedded
 SINK = "0x000000000000000000000000000000000000dEaD"
 
 
-async def main(n: int, interval_ms: int | None) -> None:
+async def wallets_round(service: ChainService, n: int, wallets: int = 32) -> None:
+    from ipheron_libs.wallet import Wallet
+
+    users = [Wallet.create() for _ in range(wallets)]
+    for user in users:
+        await service.faucet(user.address, str(10**18))
+
+    async def one(user: Wallet) -> None:
+        call = await service.prepare_transaction(user.address, SINK, "0x", "1")
+        submitted = await service.submit_raw_transaction(user.sign_transaction(call.tx.as_json_rpc()), call.tx)
+        tx_hash = submitted.tx.record.tx_hash
+        while service.network.in_open_block(tx_hash) or \
+                (await service.get_transaction(tx_hash)).record.status == "pending":
+            await asyncio.sleep(0.02)
+
+    async def worker(user: Wallet, count: int) -> None:
+        for _ in range(count):
+            await one(user)
+
+    start_block = await service.ledger.block_number()
+    started = time.perf_counter()
+    per = [n // wallets + (1 if i < n % wallets else 0) for i in range(wallets)]
+    await asyncio.gather(*[worker(u, c) for u, c in zip(users, per, strict=True)])
+    elapsed = time.perf_counter() - started
+    blocks = await service.ledger.block_number() - start_block
+    print(f"wallets: {n} prepare→sign→submit→mined from {wallets} wallets in {elapsed:.2f}s = "
+          f"{n / elapsed:.1f} tx/s in {blocks} blocks (interval {service.settings.block_interval_ms} ms)")
+
+
+async def main(n: int, interval_ms: int | None, mode: str = "platform") -> None:
     with tempfile.TemporaryDirectory() as tmp:
         url = embedded.service_database_url(None, Path(tmp), SCHEMA)
         db.migrate(url, SCHEMA, MIGRATIONS_DIR)
@@ -32,6 +65,9 @@ async def main(n: int, interval_ms: int | None) -> None:
         engine = db.make_engine(url, SCHEMA, pool_size=8, max_overflow=8)
         service = await ChainService.open(settings, ChainRepository(engine))
         try:
+            if mode == "wallets":
+                await wallets_round(service, n)
+                return
             start_block = await service.ledger.block_number()
             started = time.perf_counter()
             outcomes = await asyncio.gather(*[
@@ -49,4 +85,5 @@ async def main(n: int, interval_ms: int | None) -> None:
 
 if __name__ == "__main__":
     asyncio.run(main(int(sys.argv[1]) if len(sys.argv) > 1 else 200,
-                     int(sys.argv[2]) if len(sys.argv) > 2 else None))
+                     int(sys.argv[2]) if len(sys.argv) > 2 else None,
+                     sys.argv[3] if len(sys.argv) > 3 else "platform"))
