@@ -31,10 +31,10 @@ from importlib import resources
 from importlib.abc import Traversable
 from typing import Any, cast
 
+import jsonschema_rs
 import orjson
 import redis
 import redis.asyncio as aioredis
-import jsonschema_rs
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 from jsonschema.protocols import Validator
