@@ -79,7 +79,9 @@ async def sign_in(client: httpx.AsyncClient, account: Any = None) -> dict[str, A
     account = account or Account.create()
     nonce = (await client.post("/api/v1/auth/nonce", json={"address": account.address})).json()
     sig = account.sign_message(encode_defunct(text=nonce["message"])).signature.hex()
-    resp = await client.post("/api/v1/auth/login", json={"message": nonce["message"], "signature": "0x" + sig.removeprefix("0x")})
+    resp = await client.post(
+        "/api/v1/auth/login", json={"message": nonce["message"], "signature": "0x" + sig.removeprefix("0x")}
+    )
     assert resp.status_code == 200, resp.text
     return resp.json()  # type: ignore[no-any-return]
 
@@ -117,7 +119,9 @@ async def test_protected_route_rejects_missing_and_tampered_tokens(client: httpx
     tampered = f"{head}.{payload[:-2]}AA.{sig}"
     body = problem(await client.get("/api/v1/users/me", headers={"Authorization": f"Bearer {tampered}"}), 401)
     assert "invalid access token" in body["detail"]
-    body = problem(await client.get("/api/v1/users/me", headers={"Authorization": f"Bearer {session['refresh_token']}"}), 401)
+    body = problem(
+        await client.get("/api/v1/users/me", headers={"Authorization": f"Bearer {session['refresh_token']}"}), 401
+    )
     assert "malformed" in body["detail"]
 
 
@@ -129,7 +133,9 @@ async def test_login_rejections_are_401_problems_with_reason(client: httpx.Async
     body = problem(await client.post("/api/v1/auth/login", json={"message": msg, "signature": "0x" + sig}), 401)
     assert "chain ID" in body["detail"]
     sig = other.sign_message(encode_defunct(text=nonce["message"])).signature.hex()
-    body = problem(await client.post("/api/v1/auth/login", json={"message": nonce["message"], "signature": "0x" + sig}), 401)
+    body = problem(
+        await client.post("/api/v1/auth/login", json={"message": nonce["message"], "signature": "0x" + sig}), 401
+    )
     assert other.address in body["detail"]
     problem(await client.post("/api/v1/auth/nonce", json={"address": "nope"}), 400)
 

@@ -112,7 +112,9 @@ async def test_a_real_grpc_size_refusal_is_413() -> None:
     """Through a real channel to a server with a small message limit."""
     from grpc_health.v1 import health_pb2
 
-    async def check(req: health_pb2.HealthCheckRequest, ctx: grpc.aio.ServicerContext) -> health_pb2.HealthCheckResponse:
+    async def check(
+        req: health_pb2.HealthCheckRequest, ctx: grpc.aio.ServicerContext
+    ) -> health_pb2.HealthCheckResponse:
         return health_pb2.HealthCheckResponse(status=health_pb2.HealthCheckResponse.SERVING)
 
     server = grpc.aio.server(options=[("grpc.max_receive_message_length", 1024)])

@@ -48,7 +48,8 @@ def _start(tmp: Path, **extra: str) -> Gateway:
     port = free_port()
     log = tmp / f"gateway-{port}.log"
     with log.open("wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "ipheron_gateway"], env=_env(tmp, GATEWAY_PORT=str(port), **extra),
+        proc = subprocess.Popen([sys.executable, "-m", "ipheron_gateway"],
+                                env=_env(tmp, GATEWAY_PORT=str(port), **extra),
                                 stdout=out, stderr=subprocess.STDOUT)
     gw = Gateway(f"http://127.0.0.1:{port}", proc, log)
     deadline = time.monotonic() + 60

@@ -61,7 +61,9 @@ class _Recorder:
         self.time_remaining: list[float | None] = []
         self.fail_with: grpc.StatusCode | None = None
 
-    async def get_jwks(self, request: auth_pb.GetJwksRequest, context: grpc.aio.ServicerContext) -> auth_pb.GetJwksResponse:
+    async def get_jwks(
+        self, request: auth_pb.GetJwksRequest, context: grpc.aio.ServicerContext
+    ) -> auth_pb.GetJwksResponse:
         self.metadata.append({k: str(v) for k, v in context.invocation_metadata() or ()})
         self.time_remaining.append(context.time_remaining())
         if self.fail_with is not None:

@@ -54,7 +54,9 @@ class Stack:
     """The running system; `start()` brings everything up, `stop()` takes it down."""
 
     data_dir: Path
-    ports: dict[str, int] = field(default_factory=lambda: {s.name: s.port for s in SERVICES} | {"gateway": GATEWAY_PORT})
+    ports: dict[str, int] = field(
+        default_factory=lambda: {s.name: s.port for s in SERVICES} | {"gateway": GATEWAY_PORT}
+    )
     # Each service's Prometheus /metrics (9051..9056 under `make run`, like 50051..50056).
     metrics_ports: dict[str, int] = field(default_factory=lambda: {s.name: s.port - 50051 + 9051 for s in SERVICES})
     extra_env: dict[str, str] = field(default_factory=dict)
@@ -155,9 +157,14 @@ class Stack:
             while time.monotonic() < deadline:
                 proc = self.processes[spec.name]
                 if proc.poll() is not None:
-                    raise RuntimeError(f"{spec.name} exited with code {proc.returncode} during start-up{self._log_hint(spec.name)}")
+                    raise RuntimeError(
+                        f"{spec.name} exited with code {proc.returncode} during start-up{self._log_hint(spec.name)}"
+                    )
                 try:
-                    if check(health_pb2.HealthCheckRequest(), timeout=1).status == health_pb2.HealthCheckResponse.SERVING:
+                    if (
+                        check(health_pb2.HealthCheckRequest(), timeout=1).status
+                        == health_pb2.HealthCheckResponse.SERVING
+                    ):
                         return
                 except grpc.RpcError:
                     pass

@@ -40,7 +40,9 @@ if TYPE_CHECKING:  # the async stub types exist only in the generated .pyi
 Req = TypeVar("Req")
 Resp = TypeVar("Resp")
 Metadata = Sequence[tuple[str, str | bytes]]
-HealthCheck: TypeAlias = "grpc.aio.UnaryUnaryMultiCallable[health_pb2.HealthCheckRequest, health_pb2.HealthCheckResponse]"
+HealthCheck: TypeAlias = (
+    "grpc.aio.UnaryUnaryMultiCallable[health_pb2.HealthCheckRequest, health_pb2.HealthCheckResponse]"
+)
 
 
 class UpstreamError(grpc.aio.AioRpcError):

@@ -53,7 +53,9 @@ class JsonFormatter(logging.Formatter):
             doc["request_id"] = rid
         extra = getattr(record, "fields", None)
         if isinstance(extra, dict):
-            doc.update({k: ("[redacted]" if any(s in k.lower() for s in _SECRET_KEYS) else v) for k, v in extra.items()})
+            doc.update(
+                {k: ("[redacted]" if any(s in k.lower() for s in _SECRET_KEYS) else v) for k, v in extra.items()}
+            )
         if record.exc_info:
             doc["exc"] = self.formatException(record.exc_info)
         return orjson.dumps(doc, default=str).decode()
@@ -122,7 +124,9 @@ def setup(service: str, *, log_level: str = "INFO", trace_file: Path | None = No
         sampler=ParentBased(TraceIdRatioBased(sample_ratio)),
     )
     if trace_file is not None:
-        provider.add_span_processor(BatchSpanProcessor(JsonLinesSpanExporter(Path(trace_file)), schedule_delay_millis=200))
+        provider.add_span_processor(
+            BatchSpanProcessor(JsonLinesSpanExporter(Path(trace_file)), schedule_delay_millis=200)
+        )
     if otlp_endpoint:
         from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
 

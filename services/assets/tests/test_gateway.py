@@ -123,7 +123,10 @@ async def test_files_upload_serve_and_attach_through_the_gateway(api, new_user, 
     # An uploaded page is never rendered on our origin.
     assert served.headers["content-type"] == "application/octet-stream"
     assert served.headers["content-disposition"].startswith("attachment")
-    assert served.headers["x-content-type-options"] == "nosniff" and "sandbox" in served.headers["content-security-policy"]
+    assert (
+        served.headers["x-content-type-options"] == "nosniff"
+        and "sandbox" in served.headers["content-security-policy"]
+    )
     assert (await api.get(f"/api/v1/files/{cid}", headers={"If-None-Match": f'"{cid}"'})).status_code == 304
     problem(await api.get("/api/v1/files/bafkreinothere"), 404)
 

@@ -54,7 +54,8 @@ class PricingAssetIn(BaseModel):
     description: str = Field("", max_length=5000)
     creator_wallet: str = Field("", max_length=64)
     wallet_age_days: int | None = Field(None, ge=0, le=MAX_WALLET_AGE_DAYS,
-                                        description=f"days since the wallet's first transaction, 0..{MAX_WALLET_AGE_DAYS}")
+                                        description="days since the wallet's first transaction, "
+                                                    f"0..{MAX_WALLET_AGE_DAYS}")
 
     def to_pb(self) -> pb.AssetFeatures:
         msg = pb.AssetFeatures(
@@ -189,7 +190,8 @@ async def pricing(body: PricingIn, stubs: Stubs) -> dict[str, Any]:
 
 
 @router.get("/collaborators", response_model=CollaboratorsOut,
-            responses=problem_responses(400, 401, 404, 422, *UPSTREAM), summary="Creators to work with (from the user directory), best first, with reasons")
+            responses=problem_responses(400, 401, 404, 422, *UPSTREAM),
+            summary="Creators to work with (from the user directory), best first, with reasons")
 async def collaborators(
     stubs: Stubs,
     user: OptionalUser,
@@ -211,7 +213,8 @@ async def collaborators(
 
 
 @router.post("/collaboration/split", response_model=SplitOut,
-             responses=problem_responses(400, 413, 422, *UPSTREAM), summary="Revenue split by contribution; shares sum to exactly 100.00")
+             responses=problem_responses(400, 413, 422, *UPSTREAM),
+             summary="Revenue split by contribution; shares sum to exactly 100.00")
 async def split(body: SplitIn, stubs: Stubs) -> dict[str, Any]:
     r = await stubs.ai_agents.ProposeSplit(pb.ProposeSplitRequest(contributors=[
         pb.Contributor(user_id=c.user_id, role=c.role, effort=c.effort, owns_original_ip=c.owns_original_ip)
@@ -225,7 +228,8 @@ async def split(body: SplitIn, stubs: Stubs) -> dict[str, Any]:
 async def risk(body: RiskIn, stubs: Stubs, user: CurrentUser) -> dict[str, Any]:
     if body.kind == "asset":
         if body.asset is None:
-            raise Problem(400, "an asset is required for kind=asset", errors=[{"field": "asset", "message": "required"}])
+            raise Problem(400, "an asset is required for kind=asset",
+                          errors=[{"field": "asset", "message": "required"}])
         a = (await stubs.ai_agents.AssessAssetRisk(pb.AssessAssetRiskRequest(asset=body.asset.to_pb()))).assessment
     else:
         if body.purchase is None:

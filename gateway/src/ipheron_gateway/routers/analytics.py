@@ -165,7 +165,8 @@ IsoDate = Annotated[str | None, Query(max_length=10, pattern=r"^\d{4}-\d{2}-\d{2
                                       description="ISO date (YYYY-MM-DD), inclusive")]
 
 
-@router.get("/market", response_model=MarketOut, responses=_READ, summary="Daily market series (default: the last 30 days)")
+@router.get("/market", response_model=MarketOut, responses=_READ,
+            summary="Daily market series (default: the last 30 days)")
 async def market(
     stubs: Stubs,
     from_: Annotated[IsoDate, Query(alias="from")] = None,
@@ -300,7 +301,8 @@ async def creator_performance(creator_id: PathId, stubs: Stubs) -> dict[str, Any
     }
 
 
-@router.get("/top", response_model=TopOut, responses=_READ, summary="Top assets by volume, number of sales or latest price")
+@router.get("/top", response_model=TopOut, responses=_READ,
+            summary="Top assets by volume, number of sales or latest price")
 async def top(
     stubs: Stubs,
     by: Literal["volume", "sales", "price"] = "volume",
@@ -329,7 +331,8 @@ async def top(
     }
 
 
-@router.get("/insights", response_model=InsightsOut, responses=_READ, summary="Short findings, each with its rule and numbers")
+@router.get("/insights", response_model=InsightsOut, responses=_READ,
+            summary="Short findings, each with its rule and numbers")
 async def insights(stubs: Stubs, asset_type: AssetType = None) -> dict[str, Any]:
     r = await stubs.analytics.GetInsights(pb.GetInsightsRequest(asset_type=asset_type or ""))
     return {
@@ -349,7 +352,8 @@ async def insights(stubs: Stubs, asset_type: AssetType = None) -> dict[str, Any]
 
 
 @router.get(
-    "/history", response_model=HistoryOut, responses=_READ, summary="Daily volume and average price per asset type over the last N days"
+    "/history", response_model=HistoryOut, responses=_READ,
+    summary="Daily volume and average price per asset type over the last N days",
 )
 async def history(
     stubs: Stubs, days: Annotated[int, Query(ge=1, le=730)] = 90, asset_type: AssetType = None

@@ -252,7 +252,8 @@ def purchase_out(p: pb.Purchase, replayed: bool = False) -> dict[str, Any]:
 
 
 @router.post("", response_model=AssetOut, status_code=status.HTTP_201_CREATED,
-             responses=problem_responses(400, 401, 409, 413, 422, *UPSTREAM), summary="Register an asset; it is minted on chain (status pending -> active, or pending_review)")
+             responses=problem_responses(400, 401, 409, 413, 422, *UPSTREAM),
+             summary="Register an asset; it is minted on chain (status pending -> active, or pending_review)")
 async def create_asset(body: AssetCreate, user: CurrentUser, stubs: Stubs) -> dict[str, Any]:
     r = await stubs.assets.CreateAsset(pb.CreateAssetRequest(
         actor=_actor(user), name=body.name, asset_type=_TYPE_PB[body.asset_type], price=body.price,
@@ -316,7 +317,8 @@ async def update_asset(asset_id: PathId, body: AssetPatch, user: CurrentUser, st
 
 
 @router.delete("/{asset_id}", response_model=AssetOut,
-               responses=problem_responses(400, 401, 403, 404, 409, 422, *UPSTREAM), summary="Archive an asset (owner only); assets are never deleted, their history stays")
+               responses=problem_responses(400, 401, 403, 404, 409, 422, *UPSTREAM),
+               summary="Archive an asset (owner only); assets are never deleted, their history stays")
 async def archive_asset(asset_id: PathId, user: CurrentUser, stubs: Stubs) -> dict[str, Any]:
     r = await stubs.assets.ArchiveAsset(pb.ArchiveAssetRequest(actor=_actor(user), asset_id=asset_id))
     return asset_out(r.asset)
@@ -344,7 +346,8 @@ async def purchase_asset(asset_id: PathId, user: CurrentUser, key: IdempotencyKe
 
 
 @router.get("/{asset_id}/purchases/{purchase_id}", response_model=PurchaseOut,
-            responses=problem_responses(401, 404, 422, *UPSTREAM), summary="A purchase's state (its buyer or seller only); poll it after a 202")
+            responses=problem_responses(401, 404, 422, *UPSTREAM),
+            summary="A purchase's state (its buyer or seller only); poll it after a 202")
 async def get_purchase(asset_id: PathId, purchase_id: PathId, user: CurrentUser, stubs: Stubs) -> dict[str, Any]:
     p = (await stubs.assets.GetPurchase(pb.GetPurchaseRequest(purchase_id=purchase_id))).purchase
     if p.asset_id != asset_id or user.id not in (p.buyer_user_id, p.seller_user_id):
@@ -353,7 +356,8 @@ async def get_purchase(asset_id: PathId, purchase_id: PathId, user: CurrentUser,
 
 
 @router.get("/{asset_id}/provenance", response_model=ProvenanceOut,
-            responses=problem_responses(404, 422, *UPSTREAM), summary="Mint, sales and transfers in order, each with its transaction hash")
+            responses=problem_responses(404, 422, *UPSTREAM),
+            summary="Mint, sales and transfers in order, each with its transaction hash")
 async def provenance(asset_id: PathId, stubs: Stubs) -> dict[str, Any]:
     r = await stubs.assets.GetProvenance(pb.GetProvenanceRequest(asset_id=asset_id))
     return {"asset_id": asset_id, "entries": [{
@@ -364,7 +368,8 @@ async def provenance(asset_id: PathId, stubs: Stubs) -> dict[str, Any]:
 
 
 @router.get("/{asset_id}/price-suggestion", response_model=PriceSuggestionOut,
-            responses=problem_responses(400, 404, 422, *UPSTREAM), summary="The pricing agent's suggested price for this asset, with the rules that fired")
+            responses=problem_responses(400, 404, 422, *UPSTREAM),
+            summary="The pricing agent's suggested price for this asset, with the rules that fired")
 async def price_suggestion(asset_id: PathId, stubs: Stubs) -> dict[str, Any]:
     a = (await stubs.assets.GetAsset(pb.GetAssetRequest(asset_id=asset_id))).asset
     metadata = orjson.loads(a.metadata_json or "{}")

@@ -108,17 +108,20 @@ def transaction_out(t: pb.Transaction) -> dict[str, Any]:
                               for e in r.events]}
     mined = t.block_number > 0
     return {
-        "tx_hash": t.tx_hash, "type": _TYPES.get(t.type, "unspecified"), "status": _STATUSES.get(t.status, "unspecified"),
+        "tx_hash": t.tx_hash, "type": _TYPES.get(t.type, "unspecified"),
+        "status": _STATUSES.get(t.status, "unspecified"),
         "from_address": t.from_address, "to_address": t.to_address or None, "asset_id": t.asset_id or None,
         "token_id": t.token_id or None, "counterparty": t.counterparty or None, "amount_wei": t.amount_wei,
-        "nonce": t.nonce, "gas_used": t.gas_used if mined else None, "gas_price_wei": t.gas_price_wei if mined else None,
+        "nonce": t.nonce, "gas_used": t.gas_used if mined else None,
+        "gas_price_wei": t.gas_price_wei if mined else None,
         "block_number": t.block_number if mined else None,
         "block_time": opt_stamp(t, "block_time"),
         "replaced_by": t.replaced_by or None, "error": t.error or None, "receipt": receipt,
     }
 
 
-@router.get("/status", response_model=NetworkStatusOut, responses=problem_responses(*UPSTREAM), summary="Chain id, latest block, gas price, contracts")
+@router.get("/status", response_model=NetworkStatusOut, responses=problem_responses(*UPSTREAM),
+            summary="Chain id, latest block, gas price, contracts")
 async def status(stubs: Stubs) -> dict[str, Any]:
     s = await stubs.chain.GetNetworkStatus(pb.GetNetworkStatusRequest())
     return {"chain_id": s.chain_id, "network": s.network, "healthy": s.healthy, "latest_block": s.latest_block,

@@ -192,7 +192,10 @@ class AnalyticsServicer(pb_grpc.AnalyticsServiceServicer):
                     asset_type=t,
                     points=[
                         pb.HistoryPoint(
-                            date=p.date.isoformat(), volume=money_str(p.volume), sales=p.sales, avg_price=money_str(p.avg_price)
+                            date=p.date.isoformat(),
+                            volume=money_str(p.volume),
+                            sales=p.sales,
+                            avg_price=money_str(p.avg_price),
                         )
                         for p in points
                     ],

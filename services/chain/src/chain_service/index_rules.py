@@ -289,7 +289,8 @@ _CREDIT_PAYEE = {"SellerCredited": "seller", "RoyaltyCredited": "coCreator", "Fe
 
 
 def _credit_of(log: ChainLog) -> dict[str, Any]:
-    return {"payee": _addr(log.args.get(_CREDIT_PAYEE[log.event])), "amount_wei": wei_str(_uint(log.args.get("amount"))),
+    return {"payee": _addr(log.args.get(_CREDIT_PAYEE[log.event])),
+            "amount_wei": wei_str(_uint(log.args.get("amount"))),
             "kind": CREDIT_KINDS[log.event]}
 
 

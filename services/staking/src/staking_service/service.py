@@ -122,7 +122,9 @@ class StakingService:
         """Pay the owner what has accrued and not been claimed."""
         user = domain.check_id(user_id, "user_id")
         key = domain.check_idempotency_key(idempotency_key, required=False)
-        request = RequestKey(user, key, "claim", domain.request_fingerprint("claim", stake_id=stake_id)) if key else None
+        request = (
+            RequestKey(user, key, "claim", domain.request_fingerprint("claim", stake_id=stake_id)) if key else None
+        )
         now = self.clock()
 
         def decide(stake: Stake) -> domain.Change:
