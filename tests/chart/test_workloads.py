@@ -143,3 +143,19 @@ def test_production_settings_validate_with_every_required_secret(production_docs
     assert "/etc/ipheron/jwt" in mounts
     chain = settings_from(deployments(production_docs)["chain"])
     assert not chain.embedded  # type: ignore[attr-defined]
+
+
+def test_images_default_to_the_app_version_and_take_the_global_registry(
+        default_docs: list[Manifest], production_docs: list[Manifest]) -> None:
+    for name, d in deployments(default_docs).items():
+        assert container(d)["image"] == f"ipheron/{name}:0.1.0"
+    for name, d in deployments(production_docs).items():
+        assert container(d)["image"] == f"registry.example.com/ipheron/{name}:0.1.0"
+    jobs = {j["metadata"]["name"]: j for j in of_kind(production_docs, "Job")}
+    assert set(jobs) == {f"ipheron-{s}-migrate" for s in PORTS if s != "gateway"}
+    for j in jobs.values():
+        annotations = j["metadata"]["annotations"]
+        assert annotations["helm.sh/hook"] == "pre-install,pre-upgrade"
+        (c,) = j["spec"]["template"]["spec"]["containers"]
+        assert c["securityContext"]["readOnlyRootFilesystem"] is True
+        assert [e["name"] for e in c["env"] if "valueFrom" in e] == ["DATABASE_URL"]
