@@ -72,9 +72,9 @@ def test_every_deployment_has_probes_limits_and_the_hardened_security_context(
     for name, d in found.items():
         pod = d["spec"]["template"]["spec"]
         c = container(d)
-        for probe in ("livenessProbe", "readinessProbe"):
+        for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
             if name == "gateway":
-                assert c[probe]["httpGet"]["path"] == {"livenessProbe": "/health/live",
+                assert c[probe]["httpGet"]["path"] == {"startupProbe": "/health/live", "livenessProbe": "/health/live",
                                                        "readinessProbe": "/health/ready"}[probe]
             else:
                 assert c[probe]["grpc"]["port"] == PORTS[name], (name, probe)

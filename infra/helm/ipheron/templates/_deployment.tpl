@@ -57,6 +57,23 @@ spec:
             {{- end }}
           env:
             {{- include "ipheron.env" . | nindent 12 }}
+          {{- with $svc.probes.startup }}
+          {{- if .enabled }}
+          startupProbe:
+            {{- if $http }}
+            httpGet:
+              path: /health/live
+              port: http
+            {{- else }}
+            grpc:
+              port: {{ $svc.port }}
+            {{- end }}
+            initialDelaySeconds: {{ .initialDelaySeconds }}
+            periodSeconds: {{ .periodSeconds }}
+            timeoutSeconds: {{ .timeoutSeconds }}
+            failureThreshold: {{ .failureThreshold }}
+          {{- end }}
+          {{- end }}
           {{- with $svc.probes.liveness }}
           {{- if .enabled }}
           livenessProbe:
