@@ -80,6 +80,37 @@ class JournalingEthereumTester(EthereumTester):
         self.pending_hashes: set[str] = set()
         # The open block's journal entries, written when it is sealed (interval mode).
         self._unjournaled: list[tuple[str, bytes, int, int]] = []
+        # The open block as py-evm built it after the last transaction (see `_install_block_cache`).
+        self._pending_block: Any = None
+        self._pending_receipts: tuple[Any, ...] = ()
+        self._install_block_cache()
+
+    def _install_block_cache(self) -> None:
+        """py-evm rebuilds the pending block from its tries (every transaction and receipt
+        decoded) on each `get_vm()`, so applying the n-th transaction of a block cost O(n).
+        The block it built after the last transaction is handed to the VM instead while the
+        chain's header is still that block's header (any other header: rebuilt as before)."""
+        chain = self.backend.chain
+        plain = type(chain).get_vm
+
+        def get_vm(at_header: Any = None) -> Any:
+            vm = plain(chain, at_header)
+            block = self._pending_block
+            if block is not None and block.header is (chain.header if at_header is None else at_header):
+                vm._block = block
+            return vm
+
+        chain.get_vm = get_vm
+        chaindb = chain.chaindb
+        plain_receipts = type(chaindb).get_receipts
+
+        def get_receipts(header: Any, receipt_decoder: Any) -> Any:
+            block = self._pending_block
+            if block is not None and header is block.header:
+                return self._pending_receipts
+            return plain_receipts(chaindb, header, receipt_decoder)
+
+        chaindb.get_receipts = get_receipts
 
     def _next_block_timestamp(self) -> int:
         parent = self.backend.chain.get_canonical_head()
@@ -88,6 +119,7 @@ class JournalingEthereumTester(EthereumTester):
     def _pin_pending_timestamp(self, timestamp: int) -> None:
         chain = self.backend.chain
         chain.header = chain.header.copy(timestamp=timestamp)
+        self._pending_block = None
 
     def _open_block(self, timestamp: int | None = None, key: object = None) -> tuple[int, int]:
         if self._open is None:
@@ -99,8 +131,18 @@ class JournalingEthereumTester(EthereumTester):
 
     def _apply(self, raw_transaction_hex: str) -> str:
         """Apply a raw transaction to the open block without sealing it."""
-        inner = EthereumTester.send_raw_transaction.__wrapped__
-        return str(inner(self, raw_transaction_hex))
+        chain = self.backend.chain
+        raw = bytes.fromhex(raw_transaction_hex.removeprefix("0x"))
+        if not raw or raw[0] == 3:  # a blob transaction: eth-tester's own path
+            inner = EthereumTester.send_raw_transaction.__wrapped__
+            return str(inner(self, raw_transaction_hex))
+        tx = chain.get_vm().get_transaction_builder().decode(raw)
+        before = self._pending_receipts if self._pending_block is not None else None
+        block, receipt, _ = chain.apply_transaction(tx)
+        self._pending_receipts = (before if before is not None else tuple(
+            type(chain.chaindb).get_receipts(chain.chaindb, block.header, block.get_receipt_builder())[:-1])) + (receipt,)
+        self._pending_block = block
+        return "0x" + bytes(tx.hash).hex()
 
     def send_raw_transaction(self, raw_transaction_hex: str) -> str:
         if not self.auto_mine_transactions:
@@ -151,6 +193,7 @@ class JournalingEthereumTester(EthereumTester):
             self._unjournaled = []
         self._open = None
         self.mine_blocks(1)
+        self._pending_block = None
         self.pending_hashes = set()
         return 1
 
@@ -200,6 +243,8 @@ class JournalingEthereumTester(EthereumTester):
         self.backend.chain = chain_class(AtomicDB(MemoryDB(kv)))
         self.applied_seq = journal_seq
         self._open = None
+        self._pending_block = None
+        self._install_block_cache()
         return self.head()
 
 
