@@ -5,10 +5,12 @@ periodic snapshots of the embedded chain; the "evm" health entry; a last snapsho
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import grpc
 from ipheron.chain.v1 import chain_service_pb2, chain_service_pb2_grpc
+from ipheron_libs.errors import FailedPrecondition
 from ipheron_libs.grpc_server import DependencyCheck
 from ipheron_libs.service import ServiceApp
 
@@ -19,6 +21,7 @@ from chain_service.repository import SCHEMA, ChainRepository
 from chain_service.service import ChainService
 from chain_service.servicer import ChainServicer
 
+log = logging.getLogger("ipheron.chain")
 SERVICE_NAME = "chain"
 MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
 FULL_NAME = chain_service_pb2.DESCRIPTOR.services_by_name["ChainService"].full_name
@@ -52,7 +55,12 @@ class ChainApp(ServiceApp):
         chain_service_pb2_grpc.add_ChainServiceServicer_to_server(self.servicer, server)
 
     async def prepare(self) -> None:
-        await self.service.start()
+        try:
+            await self.service.start()
+        except FailedPrecondition as exc:
+            # E.g. the node cannot run the contracts (its EVM predates their target): say so plainly.
+            log.critical("the chain service refuses to start: %s", exc)
+            raise
 
     def dependency_checks(self) -> dict[str, DependencyCheck]:
         checks = {**super().dependency_checks(), "evm": self.service.chain_ready}
