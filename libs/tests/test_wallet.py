@@ -41,7 +41,8 @@ def test_a_signed_prepared_transaction_decodes_to_the_same_fields_and_sender() -
     assert raw.startswith("0x02")
     assert Account.recover_transaction(raw) == wallet.address
     decoded = TypedTransaction.from_bytes(HexBytes(raw)).as_dict()
-    assert "0x" + bytes(decoded["to"]).hex() == prepared["to"] and "0x" + bytes(decoded["data"]).hex() == prepared["data"]
+    assert "0x" + bytes(decoded["to"]).hex() == prepared["to"]
+    assert "0x" + bytes(decoded["data"]).hex() == prepared["data"]
     assert decoded["value"] == 5 * 10**18 and decoded["chainId"] == 131277322940537
     assert decoded["gas"] == 200_000 and decoded["maxFeePerGas"] == 2_000_000_000
     assert decoded["maxPriorityFeePerGas"] == 1_000_000_000 and decoded["nonce"] == 7

@@ -150,7 +150,8 @@ async def test_receipt_waits_for_the_configured_confirmations(rpc_chain: ChainSe
     assert outcome.succeeded and outcome.confirmations == 2
 
 
-async def test_an_invalid_opcode_through_json_rpc_is_failed_precondition_not_unavailable(rpc_chain: ChainService) -> None:
+async def test_an_invalid_opcode_through_json_rpc_is_failed_precondition_not_unavailable(
+        rpc_chain: ChainService) -> None:
     from test_node_errors import INVALID_RUNTIME, deploy_raw, ledger_at
 
     bad = await deploy_raw(rpc_chain, INVALID_RUNTIME)

@@ -139,8 +139,10 @@ class JournalingEthereumTester(EthereumTester):
         tx = chain.get_vm().get_transaction_builder().decode(raw)
         before = self._pending_receipts if self._pending_block is not None else None
         block, receipt, _ = chain.apply_transaction(tx)
-        self._pending_receipts = (before if before is not None else tuple(
-            type(chain.chaindb).get_receipts(chain.chaindb, block.header, block.get_receipt_builder())[:-1])) + (receipt,)
+        if before is None:
+            before = tuple(type(chain.chaindb).get_receipts(chain.chaindb, block.header,
+                                                            block.get_receipt_builder())[:-1])
+        self._pending_receipts = before + (receipt,)
         self._pending_block = block
         return "0x" + bytes(tx.hash).hex()
 

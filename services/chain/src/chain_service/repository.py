@@ -297,7 +297,8 @@ class ChainRepository:
         """One block's entries (tx hash, raw tx, block time, block number) in one transaction,
         in order; returns the last seq."""
         with Session(self.engine) as s, s.begin():
-            rows = [JournalEntry(tx_hash=h, raw_tx=raw, block_timestamp=ts, block_number=n) for h, raw, ts, n in entries]
+            rows = [JournalEntry(tx_hash=h, raw_tx=raw, block_timestamp=ts, block_number=n)
+                    for h, raw, ts, n in entries]
             s.add_all(rows)
             s.flush()
             return max(int(r.seq) for r in rows)
