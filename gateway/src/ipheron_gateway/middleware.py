@@ -126,7 +126,6 @@ class BodyLimitMiddleware:
                     return
                 break
         seen = 0
-        started = False
 
         async def counting_receive() -> Message:
             nonlocal seen
@@ -137,18 +136,29 @@ class BodyLimitMiddleware:
                     raise BodyTooLarge(limit)
             return message
 
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
+        tracked = _TrackedSend(send)
         try:
-            await self.app(scope, counting_receive, tracking_send)
+            await self.app(scope, counting_receive, tracked)
         except BodyTooLarge:
-            if started:
+            if tracked.started:
                 raise
             await _too_large(scope, send, limit)
+
+
+class _TrackedSend:
+    """`send`, remembering whether the response has started (then a refusal can no longer
+    be answered with a response of its own)."""
+
+    __slots__ = ("_send", "started")
+
+    def __init__(self, send: Send) -> None:
+        self._send = send
+        self.started = False
+
+    async def __call__(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.started = True
+        await self._send(message)
 
 
 async def _too_large(scope: Scope, send: Send, limit: int) -> None:
@@ -235,18 +245,11 @@ class RefuseNulMiddleware:
                 tail = window[-16:]
             return message
 
-        started = False
-
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
+        tracked = _TrackedSend(send)
         try:
-            await self.app(scope, scanning_receive, tracking_send)
+            await self.app(scope, scanning_receive, tracked)
         except NulInText as exc:
-            if started:
+            if tracked.started:
                 raise
             await _nul_refused(scope, send, exc.field)
 
