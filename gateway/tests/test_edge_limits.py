@@ -134,3 +134,14 @@ async def test_a_real_grpc_size_refusal_is_413() -> None:
         await server.stop(None)
     resp = grpc_problem(refused.value, "auth", "/api/v1/auth/login")
     assert resp.status_code == 413 and b"larger than max" not in resp.body
+
+
+def test_the_dev_faucet_does_not_exist_in_production() -> None:
+    dead = {f"{s}_addr": f"127.0.0.1:{free_port()}" for s in SERVICES}
+    prod = create_app(GatewaySettings(env="production", redis_url="redis://127.0.0.1:1/0", **dead))  # type: ignore[arg-type]
+    dev = create_app(GatewaySettings(**dead))  # type: ignore[arg-type]
+    assert "/api/v1/dev/faucet" not in prod.openapi()["paths"]
+    assert "/api/v1/dev/faucet" in dev.openapi()["paths"]
+    with TestClient(prod, raise_server_exceptions=False) as c:
+        resp = c.post("/api/v1/dev/faucet", json={"address": "0x" + "1" * 40, "amount": "1"})
+    assert resp.status_code == 404 and resp.headers["content-type"] == "application/problem+json"

@@ -71,6 +71,8 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     problems.install(app)
     _include(app, health.router)
     for area in AREAS:
+        if area.development_only and settings.env == "production":
+            continue
         _include(app, area.router, area.prefix)
     # Inside the rate limiter (added by _install_security), so NUL probes are counted too.
     app.add_middleware(RefuseNulMiddleware)

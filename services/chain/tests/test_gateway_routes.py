@@ -95,3 +95,23 @@ async def test_balances_and_withdraw_to_own_wallet(client, chain, users) -> None
     assert first.status_code == retry.status_code == 200, first.text
     assert first.json() == retry.json() and first.json()["results"][0]["amount_wei"] == "1000"
     assert (await client.get(f"/api/v1/chain/balances/{users[6].address}")).json()["pending_withdrawal_wei"] == "0"
+
+
+async def test_dev_faucet_funds_a_fresh_wallet_with_exact_wei(client, chain) -> None:
+    from eth_account import Account
+
+    wallet = Account.create().address
+    funded = await client.post("/api/v1/dev/faucet", json={"address": wallet, "amount": "2.5"})
+    assert funded.status_code == 200, funded.text
+    body = funded.json()
+    assert body["amount_wei"] == str(25 * 10**17) and body["balance_wei"] == str(25 * 10**17)
+    balance = (await client.get(f"/api/v1/chain/balances/{wallet}")).json()
+    assert balance["native_balance_wei"] == str(25 * 10**17)
+
+
+@pytest.mark.parametrize(("amount", "status"), [("0", 422), ("1e3", 422), ("-1", 422),
+                                                ("0.0000000000000000001", 422), ("101", 400)])
+async def test_dev_faucet_refuses_bad_amounts_with_a_problem(client, amount: str, status: int) -> None:
+    resp = await client.post("/api/v1/dev/faucet", json={"address": "0x" + "2" * 40, "amount": amount})
+    assert resp.status_code == status, resp.text
+    assert resp.headers["content-type"] == "application/problem+json"

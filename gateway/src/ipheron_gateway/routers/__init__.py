@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from fastapi import APIRouter
 
-from ipheron_gateway.routers import ai, analytics, assets, auth, chain, files, staking, users
+from ipheron_gateway.routers import ai, analytics, assets, auth, chain, dev, files, staking, users
 
 API_PREFIX = "/api/v1"
 
@@ -23,6 +23,8 @@ class Area:
     name: str
     router: APIRouter
     prefix: str = API_PREFIX
+    # Not mounted when IPHERON_ENV=production (the routes do not exist there).
+    development_only: bool = False
 
 
 AREAS: tuple[Area, ...] = (
@@ -31,6 +33,7 @@ AREAS: tuple[Area, ...] = (
     Area("assets", assets.router),
     Area("auth", auth.router, prefix=""),
     Area("chain", chain.router),
+    Area("dev", dev.router, development_only=True),
     Area("files", files.router),
     Area("staking", staking.router),
     Area("users", users.router),
