@@ -16,23 +16,10 @@ from chain_service.service import ChainService
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from ipheron_libs import db
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+from ipheron_libs.testing import fresh_database
 
 # eth-tester funds the accounts with private keys 1..10; key 1 is the platform signer.
 USER_KEYS = ["0x" + f"{i:064x}" for i in range(2, 11)]
-
-
-def fresh_database(admin_url: str, name: str) -> str:
-    """A new, empty database on the test server; returns its admin URL."""
-    engine = create_engine(db.sqlalchemy_url(admin_url), isolation_level="AUTOCOMMIT")
-    try:
-        with engine.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    finally:
-        engine.dispose()
-    return make_url(admin_url).set(database=name).render_as_string(hide_password=False)
 
 
 def chain_database(admin_url: str, name: str) -> str:
