@@ -129,7 +129,8 @@ def test_wait_until_names_the_condition_and_last_value_when_it_times_out() -> No
     start = time.monotonic()
     with pytest.raises(TimeoutError, match=r"queue drained \(last value: \[\]\) after 0.2s"):
         wait_until(lambda: [p for p in pending if p > 3], timeout=0.2, message="queue drained")
-    assert 0.2 <= time.monotonic() - start < 2
+    # It waited its whole timeout (no upper bound: speed is not a test's business on 2 busy cores).
+    assert time.monotonic() - start >= 0.2
 
 
 def test_wait_until_treats_ignored_exceptions_as_not_yet() -> None:
