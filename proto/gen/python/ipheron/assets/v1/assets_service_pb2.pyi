@@ -2,6 +2,7 @@ import datetime
 
 from google.protobuf import field_mask_pb2 as _field_mask_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from ipheron.chain.v1 import chain_service_pb2 as _chain_service_pb2
 from ipheron.common.v1 import common_pb2 as _common_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
@@ -55,6 +56,8 @@ class PurchaseState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     PURCHASE_STATE_BOUGHT: _ClassVar[PurchaseState]
     PURCHASE_STATE_COMPLETED: _ClassVar[PurchaseState]
     PURCHASE_STATE_FAILED: _ClassVar[PurchaseState]
+    PURCHASE_STATE_AWAITING_PAYMENT: _ClassVar[PurchaseState]
+    PURCHASE_STATE_SUBMITTED: _ClassVar[PurchaseState]
 
 class ProvenanceKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -62,6 +65,15 @@ class ProvenanceKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     PROVENANCE_KIND_MINT: _ClassVar[ProvenanceKind]
     PROVENANCE_KIND_SALE: _ClassVar[ProvenanceKind]
     PROVENANCE_KIND_TRANSFER: _ClassVar[ProvenanceKind]
+
+class ListingState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    LISTING_STATE_UNSPECIFIED: _ClassVar[ListingState]
+    LISTING_STATE_ACTIVE: _ClassVar[ListingState]
+    LISTING_STATE_CANCELLED: _ClassVar[ListingState]
+    LISTING_STATE_SUPERSEDED: _ClassVar[ListingState]
+    LISTING_STATE_FILLED: _ClassVar[ListingState]
+    LISTING_STATE_INVALID: _ClassVar[ListingState]
 ASSET_TYPE_UNSPECIFIED: AssetType
 ASSET_TYPE_ART: AssetType
 ASSET_TYPE_MUSIC: AssetType
@@ -91,10 +103,18 @@ PURCHASE_STATE_BUYING: PurchaseState
 PURCHASE_STATE_BOUGHT: PurchaseState
 PURCHASE_STATE_COMPLETED: PurchaseState
 PURCHASE_STATE_FAILED: PurchaseState
+PURCHASE_STATE_AWAITING_PAYMENT: PurchaseState
+PURCHASE_STATE_SUBMITTED: PurchaseState
 PROVENANCE_KIND_UNSPECIFIED: ProvenanceKind
 PROVENANCE_KIND_MINT: ProvenanceKind
 PROVENANCE_KIND_SALE: ProvenanceKind
 PROVENANCE_KIND_TRANSFER: ProvenanceKind
+LISTING_STATE_UNSPECIFIED: ListingState
+LISTING_STATE_ACTIVE: ListingState
+LISTING_STATE_CANCELLED: ListingState
+LISTING_STATE_SUPERSEDED: ListingState
+LISTING_STATE_FILLED: ListingState
+LISTING_STATE_INVALID: ListingState
 
 class Actor(_message.Message):
     __slots__ = ("user_id", "wallet")
@@ -115,7 +135,7 @@ class CreatorShare(_message.Message):
     def __init__(self, user_id: _Optional[str] = ..., wallet: _Optional[str] = ..., share_percent: _Optional[str] = ...) -> None: ...
 
 class Asset(_message.Message):
-    __slots__ = ("id", "name", "asset_type", "price", "royalty_rate", "status", "listed", "metadata_json", "utility_features", "region", "creators", "owner_user_id", "owner_wallet", "ipfs_hash", "token_id", "contract_address", "mint_tx_hash", "review_reasons", "risk_score", "reserved", "version", "created_at", "updated_at", "file_cids")
+    __slots__ = ("id", "name", "asset_type", "price", "royalty_rate", "status", "listed", "metadata_json", "utility_features", "region", "creators", "owner_user_id", "owner_wallet", "ipfs_hash", "token_id", "contract_address", "mint_tx_hash", "review_reasons", "risk_score", "reserved", "version", "created_at", "updated_at", "file_cids", "listing")
     ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     ASSET_TYPE_FIELD_NUMBER: _ClassVar[int]
@@ -140,6 +160,7 @@ class Asset(_message.Message):
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
     UPDATED_AT_FIELD_NUMBER: _ClassVar[int]
     FILE_CIDS_FIELD_NUMBER: _ClassVar[int]
+    LISTING_FIELD_NUMBER: _ClassVar[int]
     id: str
     name: str
     asset_type: AssetType
@@ -164,7 +185,8 @@ class Asset(_message.Message):
     created_at: _timestamp_pb2.Timestamp
     updated_at: _timestamp_pb2.Timestamp
     file_cids: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., asset_type: _Optional[_Union[AssetType, str]] = ..., price: _Optional[_Union[_common_pb2.Money, _Mapping]] = ..., royalty_rate: _Optional[str] = ..., status: _Optional[_Union[AssetStatus, str]] = ..., listed: _Optional[bool] = ..., metadata_json: _Optional[str] = ..., utility_features: _Optional[_Iterable[str]] = ..., region: _Optional[str] = ..., creators: _Optional[_Iterable[_Union[CreatorShare, _Mapping]]] = ..., owner_user_id: _Optional[str] = ..., owner_wallet: _Optional[str] = ..., ipfs_hash: _Optional[str] = ..., token_id: _Optional[str] = ..., contract_address: _Optional[str] = ..., mint_tx_hash: _Optional[str] = ..., review_reasons: _Optional[_Iterable[str]] = ..., risk_score: _Optional[int] = ..., reserved: _Optional[bool] = ..., version: _Optional[int] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., file_cids: _Optional[_Iterable[str]] = ...) -> None: ...
+    listing: Listing
+    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., asset_type: _Optional[_Union[AssetType, str]] = ..., price: _Optional[_Union[_common_pb2.Money, _Mapping]] = ..., royalty_rate: _Optional[str] = ..., status: _Optional[_Union[AssetStatus, str]] = ..., listed: _Optional[bool] = ..., metadata_json: _Optional[str] = ..., utility_features: _Optional[_Iterable[str]] = ..., region: _Optional[str] = ..., creators: _Optional[_Iterable[_Union[CreatorShare, _Mapping]]] = ..., owner_user_id: _Optional[str] = ..., owner_wallet: _Optional[str] = ..., ipfs_hash: _Optional[str] = ..., token_id: _Optional[str] = ..., contract_address: _Optional[str] = ..., mint_tx_hash: _Optional[str] = ..., review_reasons: _Optional[_Iterable[str]] = ..., risk_score: _Optional[int] = ..., reserved: _Optional[bool] = ..., version: _Optional[int] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., file_cids: _Optional[_Iterable[str]] = ..., listing: _Optional[_Union[Listing, _Mapping]] = ...) -> None: ...
 
 class CreateAssetRequest(_message.Message):
     __slots__ = ("actor", "name", "asset_type", "price", "royalty_rate", "metadata_json", "utility_features", "region", "creators", "ipfs_hash")
@@ -209,7 +231,7 @@ class GetAssetResponse(_message.Message):
     def __init__(self, asset: _Optional[_Union[Asset, _Mapping]] = ...) -> None: ...
 
 class ListAssetsRequest(_message.Message):
-    __slots__ = ("asset_type", "status", "region", "creator", "owner", "min_price", "max_price", "q", "sort_field", "sort_direction", "page")
+    __slots__ = ("asset_type", "status", "region", "creator", "owner", "min_price", "max_price", "q", "sort_field", "sort_direction", "page", "for_sale")
     ASSET_TYPE_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
     REGION_FIELD_NUMBER: _ClassVar[int]
@@ -221,6 +243,7 @@ class ListAssetsRequest(_message.Message):
     SORT_FIELD_FIELD_NUMBER: _ClassVar[int]
     SORT_DIRECTION_FIELD_NUMBER: _ClassVar[int]
     PAGE_FIELD_NUMBER: _ClassVar[int]
+    FOR_SALE_FIELD_NUMBER: _ClassVar[int]
     asset_type: AssetType
     status: AssetStatus
     region: str
@@ -232,7 +255,8 @@ class ListAssetsRequest(_message.Message):
     sort_field: AssetSortField
     sort_direction: SortDirection
     page: _common_pb2.PageRequest
-    def __init__(self, asset_type: _Optional[_Union[AssetType, str]] = ..., status: _Optional[_Union[AssetStatus, str]] = ..., region: _Optional[str] = ..., creator: _Optional[str] = ..., owner: _Optional[str] = ..., min_price: _Optional[str] = ..., max_price: _Optional[str] = ..., q: _Optional[str] = ..., sort_field: _Optional[_Union[AssetSortField, str]] = ..., sort_direction: _Optional[_Union[SortDirection, str]] = ..., page: _Optional[_Union[_common_pb2.PageRequest, _Mapping]] = ...) -> None: ...
+    for_sale: bool
+    def __init__(self, asset_type: _Optional[_Union[AssetType, str]] = ..., status: _Optional[_Union[AssetStatus, str]] = ..., region: _Optional[str] = ..., creator: _Optional[str] = ..., owner: _Optional[str] = ..., min_price: _Optional[str] = ..., max_price: _Optional[str] = ..., q: _Optional[str] = ..., sort_field: _Optional[_Union[AssetSortField, str]] = ..., sort_direction: _Optional[_Union[SortDirection, str]] = ..., page: _Optional[_Union[_common_pb2.PageRequest, _Mapping]] = ..., for_sale: _Optional[bool] = ...) -> None: ...
 
 class ListAssetsResponse(_message.Message):
     __slots__ = ("assets", "page")
@@ -279,7 +303,7 @@ class ArchiveAssetResponse(_message.Message):
     def __init__(self, asset: _Optional[_Union[Asset, _Mapping]] = ...) -> None: ...
 
 class Purchase(_message.Message):
-    __slots__ = ("id", "asset_id", "buyer_user_id", "buyer_wallet", "seller_user_id", "seller_wallet", "price", "state", "tx_hash", "block_number", "failure_reason", "created_at", "updated_at")
+    __slots__ = ("id", "asset_id", "buyer_user_id", "buyer_wallet", "seller_user_id", "seller_wallet", "price", "state", "tx_hash", "block_number", "failure_reason", "created_at", "updated_at", "transaction", "expires_at", "order_hash", "failure_code", "price_wei")
     ID_FIELD_NUMBER: _ClassVar[int]
     ASSET_ID_FIELD_NUMBER: _ClassVar[int]
     BUYER_USER_ID_FIELD_NUMBER: _ClassVar[int]
@@ -293,6 +317,11 @@ class Purchase(_message.Message):
     FAILURE_REASON_FIELD_NUMBER: _ClassVar[int]
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
     UPDATED_AT_FIELD_NUMBER: _ClassVar[int]
+    TRANSACTION_FIELD_NUMBER: _ClassVar[int]
+    EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
+    ORDER_HASH_FIELD_NUMBER: _ClassVar[int]
+    FAILURE_CODE_FIELD_NUMBER: _ClassVar[int]
+    PRICE_WEI_FIELD_NUMBER: _ClassVar[int]
     id: str
     asset_id: str
     buyer_user_id: str
@@ -306,7 +335,12 @@ class Purchase(_message.Message):
     failure_reason: str
     created_at: _timestamp_pb2.Timestamp
     updated_at: _timestamp_pb2.Timestamp
-    def __init__(self, id: _Optional[str] = ..., asset_id: _Optional[str] = ..., buyer_user_id: _Optional[str] = ..., buyer_wallet: _Optional[str] = ..., seller_user_id: _Optional[str] = ..., seller_wallet: _Optional[str] = ..., price: _Optional[_Union[_common_pb2.Money, _Mapping]] = ..., state: _Optional[_Union[PurchaseState, str]] = ..., tx_hash: _Optional[str] = ..., block_number: _Optional[int] = ..., failure_reason: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    transaction: _chain_service_pb2.PreparedTransaction
+    expires_at: _timestamp_pb2.Timestamp
+    order_hash: str
+    failure_code: str
+    price_wei: str
+    def __init__(self, id: _Optional[str] = ..., asset_id: _Optional[str] = ..., buyer_user_id: _Optional[str] = ..., buyer_wallet: _Optional[str] = ..., seller_user_id: _Optional[str] = ..., seller_wallet: _Optional[str] = ..., price: _Optional[_Union[_common_pb2.Money, _Mapping]] = ..., state: _Optional[_Union[PurchaseState, str]] = ..., tx_hash: _Optional[str] = ..., block_number: _Optional[int] = ..., failure_reason: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., transaction: _Optional[_Union[_chain_service_pb2.PreparedTransaction, _Mapping]] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., order_hash: _Optional[str] = ..., failure_code: _Optional[str] = ..., price_wei: _Optional[str] = ...) -> None: ...
 
 class PurchaseAssetRequest(_message.Message):
     __slots__ = ("actor", "asset_id", "idempotency_key", "max_price")
@@ -321,12 +355,26 @@ class PurchaseAssetRequest(_message.Message):
     def __init__(self, actor: _Optional[_Union[Actor, _Mapping]] = ..., asset_id: _Optional[str] = ..., idempotency_key: _Optional[str] = ..., max_price: _Optional[str] = ...) -> None: ...
 
 class PurchaseAssetResponse(_message.Message):
-    __slots__ = ("purchase", "replayed")
+    __slots__ = ("purchase", "replayed", "insufficient_funds")
     PURCHASE_FIELD_NUMBER: _ClassVar[int]
     REPLAYED_FIELD_NUMBER: _ClassVar[int]
+    INSUFFICIENT_FUNDS_FIELD_NUMBER: _ClassVar[int]
     purchase: Purchase
     replayed: bool
-    def __init__(self, purchase: _Optional[_Union[Purchase, _Mapping]] = ..., replayed: _Optional[bool] = ...) -> None: ...
+    insufficient_funds: InsufficientFunds
+    def __init__(self, purchase: _Optional[_Union[Purchase, _Mapping]] = ..., replayed: _Optional[bool] = ..., insufficient_funds: _Optional[_Union[InsufficientFunds, _Mapping]] = ...) -> None: ...
+
+class InsufficientFunds(_message.Message):
+    __slots__ = ("required_wei", "available_wei", "shortfall_wei", "price_wei")
+    REQUIRED_WEI_FIELD_NUMBER: _ClassVar[int]
+    AVAILABLE_WEI_FIELD_NUMBER: _ClassVar[int]
+    SHORTFALL_WEI_FIELD_NUMBER: _ClassVar[int]
+    PRICE_WEI_FIELD_NUMBER: _ClassVar[int]
+    required_wei: str
+    available_wei: str
+    shortfall_wei: str
+    price_wei: str
+    def __init__(self, required_wei: _Optional[str] = ..., available_wei: _Optional[str] = ..., shortfall_wei: _Optional[str] = ..., price_wei: _Optional[str] = ...) -> None: ...
 
 class GetPurchaseRequest(_message.Message):
     __slots__ = ("purchase_id",)
@@ -441,3 +489,115 @@ class AttachFileResponse(_message.Message):
     ASSET_FIELD_NUMBER: _ClassVar[int]
     asset: Asset
     def __init__(self, asset: _Optional[_Union[Asset, _Mapping]] = ...) -> None: ...
+
+class Listing(_message.Message):
+    __slots__ = ("asset_id", "state", "order_json", "signature", "order_hash", "seller_wallet", "price", "price_wei", "start_time", "end_time", "created_at", "reason")
+    ASSET_ID_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    ORDER_JSON_FIELD_NUMBER: _ClassVar[int]
+    SIGNATURE_FIELD_NUMBER: _ClassVar[int]
+    ORDER_HASH_FIELD_NUMBER: _ClassVar[int]
+    SELLER_WALLET_FIELD_NUMBER: _ClassVar[int]
+    PRICE_FIELD_NUMBER: _ClassVar[int]
+    PRICE_WEI_FIELD_NUMBER: _ClassVar[int]
+    START_TIME_FIELD_NUMBER: _ClassVar[int]
+    END_TIME_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    asset_id: str
+    state: ListingState
+    order_json: str
+    signature: str
+    order_hash: str
+    seller_wallet: str
+    price: _common_pb2.Money
+    price_wei: str
+    start_time: _timestamp_pb2.Timestamp
+    end_time: _timestamp_pb2.Timestamp
+    created_at: _timestamp_pb2.Timestamp
+    reason: str
+    def __init__(self, asset_id: _Optional[str] = ..., state: _Optional[_Union[ListingState, str]] = ..., order_json: _Optional[str] = ..., signature: _Optional[str] = ..., order_hash: _Optional[str] = ..., seller_wallet: _Optional[str] = ..., price: _Optional[_Union[_common_pb2.Money, _Mapping]] = ..., price_wei: _Optional[str] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class GetListingTypedDataRequest(_message.Message):
+    __slots__ = ("actor", "asset_id", "price", "duration_seconds")
+    ACTOR_FIELD_NUMBER: _ClassVar[int]
+    ASSET_ID_FIELD_NUMBER: _ClassVar[int]
+    PRICE_FIELD_NUMBER: _ClassVar[int]
+    DURATION_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    actor: Actor
+    asset_id: str
+    price: str
+    duration_seconds: int
+    def __init__(self, actor: _Optional[_Union[Actor, _Mapping]] = ..., asset_id: _Optional[str] = ..., price: _Optional[str] = ..., duration_seconds: _Optional[int] = ...) -> None: ...
+
+class GetListingTypedDataResponse(_message.Message):
+    __slots__ = ("typed_data_json",)
+    TYPED_DATA_JSON_FIELD_NUMBER: _ClassVar[int]
+    typed_data_json: str
+    def __init__(self, typed_data_json: _Optional[str] = ...) -> None: ...
+
+class PutListingRequest(_message.Message):
+    __slots__ = ("actor", "asset_id", "order_json", "signature")
+    ACTOR_FIELD_NUMBER: _ClassVar[int]
+    ASSET_ID_FIELD_NUMBER: _ClassVar[int]
+    ORDER_JSON_FIELD_NUMBER: _ClassVar[int]
+    SIGNATURE_FIELD_NUMBER: _ClassVar[int]
+    actor: Actor
+    asset_id: str
+    order_json: str
+    signature: str
+    def __init__(self, actor: _Optional[_Union[Actor, _Mapping]] = ..., asset_id: _Optional[str] = ..., order_json: _Optional[str] = ..., signature: _Optional[str] = ...) -> None: ...
+
+class PutListingResponse(_message.Message):
+    __slots__ = ("listing", "cancel_transaction")
+    LISTING_FIELD_NUMBER: _ClassVar[int]
+    CANCEL_TRANSACTION_FIELD_NUMBER: _ClassVar[int]
+    listing: Listing
+    cancel_transaction: _chain_service_pb2.PreparedTransaction
+    def __init__(self, listing: _Optional[_Union[Listing, _Mapping]] = ..., cancel_transaction: _Optional[_Union[_chain_service_pb2.PreparedTransaction, _Mapping]] = ...) -> None: ...
+
+class GetListingRequest(_message.Message):
+    __slots__ = ("asset_id",)
+    ASSET_ID_FIELD_NUMBER: _ClassVar[int]
+    asset_id: str
+    def __init__(self, asset_id: _Optional[str] = ...) -> None: ...
+
+class GetListingResponse(_message.Message):
+    __slots__ = ("listing",)
+    LISTING_FIELD_NUMBER: _ClassVar[int]
+    listing: Listing
+    def __init__(self, listing: _Optional[_Union[Listing, _Mapping]] = ...) -> None: ...
+
+class CancelListingRequest(_message.Message):
+    __slots__ = ("actor", "asset_id")
+    ACTOR_FIELD_NUMBER: _ClassVar[int]
+    ASSET_ID_FIELD_NUMBER: _ClassVar[int]
+    actor: Actor
+    asset_id: str
+    def __init__(self, actor: _Optional[_Union[Actor, _Mapping]] = ..., asset_id: _Optional[str] = ...) -> None: ...
+
+class CancelListingResponse(_message.Message):
+    __slots__ = ("listing", "cancel_transaction")
+    LISTING_FIELD_NUMBER: _ClassVar[int]
+    CANCEL_TRANSACTION_FIELD_NUMBER: _ClassVar[int]
+    listing: Listing
+    cancel_transaction: _chain_service_pb2.PreparedTransaction
+    def __init__(self, listing: _Optional[_Union[Listing, _Mapping]] = ..., cancel_transaction: _Optional[_Union[_chain_service_pb2.PreparedTransaction, _Mapping]] = ...) -> None: ...
+
+class SubmitPurchaseTransactionRequest(_message.Message):
+    __slots__ = ("actor", "purchase_id", "raw_transaction", "tx_hash")
+    ACTOR_FIELD_NUMBER: _ClassVar[int]
+    PURCHASE_ID_FIELD_NUMBER: _ClassVar[int]
+    RAW_TRANSACTION_FIELD_NUMBER: _ClassVar[int]
+    TX_HASH_FIELD_NUMBER: _ClassVar[int]
+    actor: Actor
+    purchase_id: str
+    raw_transaction: str
+    tx_hash: str
+    def __init__(self, actor: _Optional[_Union[Actor, _Mapping]] = ..., purchase_id: _Optional[str] = ..., raw_transaction: _Optional[str] = ..., tx_hash: _Optional[str] = ...) -> None: ...
+
+class SubmitPurchaseTransactionResponse(_message.Message):
+    __slots__ = ("purchase",)
+    PURCHASE_FIELD_NUMBER: _ClassVar[int]
+    purchase: Purchase
+    def __init__(self, purchase: _Optional[_Union[Purchase, _Mapping]] = ...) -> None: ...

@@ -90,6 +90,31 @@ class AssetsServiceStub:
                 request_serializer=ipheron_dot_assets_dot_v1_dot_assets__service__pb2.AttachFileRequest.SerializeToString,
                 response_deserializer=ipheron_dot_assets_dot_v1_dot_assets__service__pb2.AttachFileResponse.FromString,
                 _registered_method=True)
+        self.GetListingTypedData = channel.unary_unary(
+                '/ipheron.assets.v1.AssetsService/GetListingTypedData',
+                request_serializer=ipheron_dot_assets_dot_v1_dot_assets__service__pb2.GetListingTypedDataRequest.SerializeToString,
+                response_deserializer=ipheron_dot_assets_dot_v1_dot_assets__service__pb2.GetListingTypedDataResponse.FromString,
+                _registered_method=True)
+        self.PutListing = channel.unary_unary(
+                '/ipheron.assets.v1.AssetsService/PutListing',
+                request_serializer=ipheron_dot_assets_dot_v1_dot_assets__service__pb2.PutListingRequest.SerializeToString,
+                response_deserializer=ipheron_dot_assets_dot_v1_dot_assets__service__pb2.PutListingResponse.FromString,
+                _registered_method=True)
+        self.GetListing = channel.unary_unary(
+                '/ipheron.assets.v1.AssetsService/GetListing',
+                request_serializer=ipheron_dot_assets_dot_v1_dot_assets__service__pb2.GetListingRequest.SerializeToString,
+                response_deserializer=ipheron_dot_assets_dot_v1_dot_assets__service__pb2.GetListingResponse.FromString,
+                _registered_method=True)
+        self.CancelListing = channel.unary_unary(
+                '/ipheron.assets.v1.AssetsService/CancelListing',
+                request_serializer=ipheron_dot_assets_dot_v1_dot_assets__service__pb2.CancelListingRequest.SerializeToString,
+                response_deserializer=ipheron_dot_assets_dot_v1_dot_assets__service__pb2.CancelListingResponse.FromString,
+                _registered_method=True)
+        self.SubmitPurchaseTransaction = channel.unary_unary(
+                '/ipheron.assets.v1.AssetsService/SubmitPurchaseTransaction',
+                request_serializer=ipheron_dot_assets_dot_v1_dot_assets__service__pb2.SubmitPurchaseTransactionRequest.SerializeToString,
+                response_deserializer=ipheron_dot_assets_dot_v1_dot_assets__service__pb2.SubmitPurchaseTransactionResponse.FromString,
+                _registered_method=True)
 
 
 class AssetsServiceServicer:
@@ -119,7 +144,8 @@ class AssetsServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def UpdateAsset(self, request, context):
-        """UpdateAsset changes price, listed flag or metadata; owner only.
+        """UpdateAsset changes metadata (and the asking price shown while not listed); owner only.
+        Listing is by signature only (PutListing): "listed" is refused.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -170,6 +196,49 @@ class AssetsServiceServicer:
 
     def AttachFile(self, request, context):
         """AttachFile links a stored file to an asset; owner only.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetListingTypedData(self, request, context):
+        """--- Signed listings (issue 10). An asset is for sale only under an order its owner signed.
+
+        GetListingTypedData answers the EIP-712 document the owner signs to list the asset at a
+        price; owner only (PERMISSION_DENIED otherwise); FAILED_PRECONDITION unless active and minted.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PutListing(self, request, context):
+        """PutListing stores a signed order after the chain verified it (signature, counter, window,
+        ownership); the asset is then for sale at the order's price. A previous active order is
+        superseded: the response carries the seller's cancel transaction for it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetListing(self, request, context):
+        """GetListing returns the asset's current listing (NOT_FOUND when it has none).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CancelListing(self, request, context):
+        """CancelListing takes the asset off sale at once and answers the seller's own on-chain
+        cancel transaction (which makes the signed order unfillable for good once mined).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SubmitPurchaseTransaction(self, request, context):
+        """SubmitPurchaseTransaction hands in the buyer's signed transaction (broadcast by the chain
+        service after checking it is exactly the prepared call) or the hash of one the buyer
+        broadcast; the purchase moves to SUBMITTED and completes when the chain records the sale.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -232,6 +301,31 @@ def add_AssetsServiceServicer_to_server(servicer, server):
                     servicer.AttachFile,
                     request_deserializer=ipheron_dot_assets_dot_v1_dot_assets__service__pb2.AttachFileRequest.FromString,
                     response_serializer=ipheron_dot_assets_dot_v1_dot_assets__service__pb2.AttachFileResponse.SerializeToString,
+            ),
+            'GetListingTypedData': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetListingTypedData,
+                    request_deserializer=ipheron_dot_assets_dot_v1_dot_assets__service__pb2.GetListingTypedDataRequest.FromString,
+                    response_serializer=ipheron_dot_assets_dot_v1_dot_assets__service__pb2.GetListingTypedDataResponse.SerializeToString,
+            ),
+            'PutListing': grpc.unary_unary_rpc_method_handler(
+                    servicer.PutListing,
+                    request_deserializer=ipheron_dot_assets_dot_v1_dot_assets__service__pb2.PutListingRequest.FromString,
+                    response_serializer=ipheron_dot_assets_dot_v1_dot_assets__service__pb2.PutListingResponse.SerializeToString,
+            ),
+            'GetListing': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetListing,
+                    request_deserializer=ipheron_dot_assets_dot_v1_dot_assets__service__pb2.GetListingRequest.FromString,
+                    response_serializer=ipheron_dot_assets_dot_v1_dot_assets__service__pb2.GetListingResponse.SerializeToString,
+            ),
+            'CancelListing': grpc.unary_unary_rpc_method_handler(
+                    servicer.CancelListing,
+                    request_deserializer=ipheron_dot_assets_dot_v1_dot_assets__service__pb2.CancelListingRequest.FromString,
+                    response_serializer=ipheron_dot_assets_dot_v1_dot_assets__service__pb2.CancelListingResponse.SerializeToString,
+            ),
+            'SubmitPurchaseTransaction': grpc.unary_unary_rpc_method_handler(
+                    servicer.SubmitPurchaseTransaction,
+                    request_deserializer=ipheron_dot_assets_dot_v1_dot_assets__service__pb2.SubmitPurchaseTransactionRequest.FromString,
+                    response_serializer=ipheron_dot_assets_dot_v1_dot_assets__service__pb2.SubmitPurchaseTransactionResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -532,6 +626,141 @@ class AssetsService:
             '/ipheron.assets.v1.AssetsService/AttachFile',
             ipheron_dot_assets_dot_v1_dot_assets__service__pb2.AttachFileRequest.SerializeToString,
             ipheron_dot_assets_dot_v1_dot_assets__service__pb2.AttachFileResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetListingTypedData(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ipheron.assets.v1.AssetsService/GetListingTypedData',
+            ipheron_dot_assets_dot_v1_dot_assets__service__pb2.GetListingTypedDataRequest.SerializeToString,
+            ipheron_dot_assets_dot_v1_dot_assets__service__pb2.GetListingTypedDataResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PutListing(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ipheron.assets.v1.AssetsService/PutListing',
+            ipheron_dot_assets_dot_v1_dot_assets__service__pb2.PutListingRequest.SerializeToString,
+            ipheron_dot_assets_dot_v1_dot_assets__service__pb2.PutListingResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetListing(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ipheron.assets.v1.AssetsService/GetListing',
+            ipheron_dot_assets_dot_v1_dot_assets__service__pb2.GetListingRequest.SerializeToString,
+            ipheron_dot_assets_dot_v1_dot_assets__service__pb2.GetListingResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CancelListing(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ipheron.assets.v1.AssetsService/CancelListing',
+            ipheron_dot_assets_dot_v1_dot_assets__service__pb2.CancelListingRequest.SerializeToString,
+            ipheron_dot_assets_dot_v1_dot_assets__service__pb2.CancelListingResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SubmitPurchaseTransaction(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ipheron.assets.v1.AssetsService/SubmitPurchaseTransaction',
+            ipheron_dot_assets_dot_v1_dot_assets__service__pb2.SubmitPurchaseTransactionRequest.SerializeToString,
+            ipheron_dot_assets_dot_v1_dot_assets__service__pb2.SubmitPurchaseTransactionResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -46,7 +46,9 @@ class AssetsServiceStub:
     ListAssets: _grpc.UnaryUnaryMultiCallable[_assets_service_pb2.ListAssetsRequest, _assets_service_pb2.ListAssetsResponse]
     """ListAssets filters, sorts and pages the catalog."""
     UpdateAsset: _grpc.UnaryUnaryMultiCallable[_assets_service_pb2.UpdateAssetRequest, _assets_service_pb2.UpdateAssetResponse]
-    """UpdateAsset changes price, listed flag or metadata; owner only."""
+    """UpdateAsset changes metadata (and the asking price shown while not listed); owner only.
+    Listing is by signature only (PutListing): "listed" is refused.
+    """
     ArchiveAsset: _grpc.UnaryUnaryMultiCallable[_assets_service_pb2.ArchiveAssetRequest, _assets_service_pb2.ArchiveAssetResponse]
     """ArchiveAsset hides an asset for good; assets are never deleted."""
     PurchaseAsset: _grpc.UnaryUnaryMultiCallable[_assets_service_pb2.PurchaseAssetRequest, _assets_service_pb2.PurchaseAssetResponse]
@@ -63,6 +65,28 @@ class AssetsServiceStub:
     """GetFile returns a stored file's description and, when asked, its bytes."""
     AttachFile: _grpc.UnaryUnaryMultiCallable[_assets_service_pb2.AttachFileRequest, _assets_service_pb2.AttachFileResponse]
     """AttachFile links a stored file to an asset; owner only."""
+    GetListingTypedData: _grpc.UnaryUnaryMultiCallable[_assets_service_pb2.GetListingTypedDataRequest, _assets_service_pb2.GetListingTypedDataResponse]
+    """--- Signed listings (issue 10). An asset is for sale only under an order its owner signed.
+
+    GetListingTypedData answers the EIP-712 document the owner signs to list the asset at a
+    price; owner only (PERMISSION_DENIED otherwise); FAILED_PRECONDITION unless active and minted.
+    """
+    PutListing: _grpc.UnaryUnaryMultiCallable[_assets_service_pb2.PutListingRequest, _assets_service_pb2.PutListingResponse]
+    """PutListing stores a signed order after the chain verified it (signature, counter, window,
+    ownership); the asset is then for sale at the order's price. A previous active order is
+    superseded: the response carries the seller's cancel transaction for it.
+    """
+    GetListing: _grpc.UnaryUnaryMultiCallable[_assets_service_pb2.GetListingRequest, _assets_service_pb2.GetListingResponse]
+    """GetListing returns the asset's current listing (NOT_FOUND when it has none)."""
+    CancelListing: _grpc.UnaryUnaryMultiCallable[_assets_service_pb2.CancelListingRequest, _assets_service_pb2.CancelListingResponse]
+    """CancelListing takes the asset off sale at once and answers the seller's own on-chain
+    cancel transaction (which makes the signed order unfillable for good once mined).
+    """
+    SubmitPurchaseTransaction: _grpc.UnaryUnaryMultiCallable[_assets_service_pb2.SubmitPurchaseTransactionRequest, _assets_service_pb2.SubmitPurchaseTransactionResponse]
+    """SubmitPurchaseTransaction hands in the buyer's signed transaction (broadcast by the chain
+    service after checking it is exactly the prepared call) or the hash of one the buyer
+    broadcast; the purchase moves to SUBMITTED and completes when the chain records the sale.
+    """
 
 @_typing.type_check_only
 class AssetsServiceAsyncStub(AssetsServiceStub):
@@ -78,7 +102,9 @@ class AssetsServiceAsyncStub(AssetsServiceStub):
     ListAssets: _aio.UnaryUnaryMultiCallable[_assets_service_pb2.ListAssetsRequest, _assets_service_pb2.ListAssetsResponse]  # type: ignore[assignment]
     """ListAssets filters, sorts and pages the catalog."""
     UpdateAsset: _aio.UnaryUnaryMultiCallable[_assets_service_pb2.UpdateAssetRequest, _assets_service_pb2.UpdateAssetResponse]  # type: ignore[assignment]
-    """UpdateAsset changes price, listed flag or metadata; owner only."""
+    """UpdateAsset changes metadata (and the asking price shown while not listed); owner only.
+    Listing is by signature only (PutListing): "listed" is refused.
+    """
     ArchiveAsset: _aio.UnaryUnaryMultiCallable[_assets_service_pb2.ArchiveAssetRequest, _assets_service_pb2.ArchiveAssetResponse]  # type: ignore[assignment]
     """ArchiveAsset hides an asset for good; assets are never deleted."""
     PurchaseAsset: _aio.UnaryUnaryMultiCallable[_assets_service_pb2.PurchaseAssetRequest, _assets_service_pb2.PurchaseAssetResponse]  # type: ignore[assignment]
@@ -95,6 +121,28 @@ class AssetsServiceAsyncStub(AssetsServiceStub):
     """GetFile returns a stored file's description and, when asked, its bytes."""
     AttachFile: _aio.UnaryUnaryMultiCallable[_assets_service_pb2.AttachFileRequest, _assets_service_pb2.AttachFileResponse]  # type: ignore[assignment]
     """AttachFile links a stored file to an asset; owner only."""
+    GetListingTypedData: _aio.UnaryUnaryMultiCallable[_assets_service_pb2.GetListingTypedDataRequest, _assets_service_pb2.GetListingTypedDataResponse]  # type: ignore[assignment]
+    """--- Signed listings (issue 10). An asset is for sale only under an order its owner signed.
+
+    GetListingTypedData answers the EIP-712 document the owner signs to list the asset at a
+    price; owner only (PERMISSION_DENIED otherwise); FAILED_PRECONDITION unless active and minted.
+    """
+    PutListing: _aio.UnaryUnaryMultiCallable[_assets_service_pb2.PutListingRequest, _assets_service_pb2.PutListingResponse]  # type: ignore[assignment]
+    """PutListing stores a signed order after the chain verified it (signature, counter, window,
+    ownership); the asset is then for sale at the order's price. A previous active order is
+    superseded: the response carries the seller's cancel transaction for it.
+    """
+    GetListing: _aio.UnaryUnaryMultiCallable[_assets_service_pb2.GetListingRequest, _assets_service_pb2.GetListingResponse]  # type: ignore[assignment]
+    """GetListing returns the asset's current listing (NOT_FOUND when it has none)."""
+    CancelListing: _aio.UnaryUnaryMultiCallable[_assets_service_pb2.CancelListingRequest, _assets_service_pb2.CancelListingResponse]  # type: ignore[assignment]
+    """CancelListing takes the asset off sale at once and answers the seller's own on-chain
+    cancel transaction (which makes the signed order unfillable for good once mined).
+    """
+    SubmitPurchaseTransaction: _aio.UnaryUnaryMultiCallable[_assets_service_pb2.SubmitPurchaseTransactionRequest, _assets_service_pb2.SubmitPurchaseTransactionResponse]  # type: ignore[assignment]
+    """SubmitPurchaseTransaction hands in the buyer's signed transaction (broadcast by the chain
+    service after checking it is exactly the prepared call) or the hash of one the buyer
+    broadcast; the purchase moves to SUBMITTED and completes when the chain records the sale.
+    """
 
 class AssetsServiceServicer(metaclass=_abc_1.ABCMeta):
     """AssetsService owns assets, their ownership and their sales."""
@@ -131,7 +179,9 @@ class AssetsServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _assets_service_pb2.UpdateAssetRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_assets_service_pb2.UpdateAssetResponse, _abc.Awaitable[_assets_service_pb2.UpdateAssetResponse]]:
-        """UpdateAsset changes price, listed flag or metadata; owner only."""
+        """UpdateAsset changes metadata (and the asking price shown while not listed); owner only.
+        Listing is by signature only (PutListing): "listed" is refused.
+        """
 
     @_abc_1.abstractmethod
     def ArchiveAsset(
@@ -190,5 +240,57 @@ class AssetsServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_assets_service_pb2.AttachFileResponse, _abc.Awaitable[_assets_service_pb2.AttachFileResponse]]:
         """AttachFile links a stored file to an asset; owner only."""
+
+    @_abc_1.abstractmethod
+    def GetListingTypedData(
+        self,
+        request: _assets_service_pb2.GetListingTypedDataRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_assets_service_pb2.GetListingTypedDataResponse, _abc.Awaitable[_assets_service_pb2.GetListingTypedDataResponse]]:
+        """--- Signed listings (issue 10). An asset is for sale only under an order its owner signed.
+
+        GetListingTypedData answers the EIP-712 document the owner signs to list the asset at a
+        price; owner only (PERMISSION_DENIED otherwise); FAILED_PRECONDITION unless active and minted.
+        """
+
+    @_abc_1.abstractmethod
+    def PutListing(
+        self,
+        request: _assets_service_pb2.PutListingRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_assets_service_pb2.PutListingResponse, _abc.Awaitable[_assets_service_pb2.PutListingResponse]]:
+        """PutListing stores a signed order after the chain verified it (signature, counter, window,
+        ownership); the asset is then for sale at the order's price. A previous active order is
+        superseded: the response carries the seller's cancel transaction for it.
+        """
+
+    @_abc_1.abstractmethod
+    def GetListing(
+        self,
+        request: _assets_service_pb2.GetListingRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_assets_service_pb2.GetListingResponse, _abc.Awaitable[_assets_service_pb2.GetListingResponse]]:
+        """GetListing returns the asset's current listing (NOT_FOUND when it has none)."""
+
+    @_abc_1.abstractmethod
+    def CancelListing(
+        self,
+        request: _assets_service_pb2.CancelListingRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_assets_service_pb2.CancelListingResponse, _abc.Awaitable[_assets_service_pb2.CancelListingResponse]]:
+        """CancelListing takes the asset off sale at once and answers the seller's own on-chain
+        cancel transaction (which makes the signed order unfillable for good once mined).
+        """
+
+    @_abc_1.abstractmethod
+    def SubmitPurchaseTransaction(
+        self,
+        request: _assets_service_pb2.SubmitPurchaseTransactionRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_assets_service_pb2.SubmitPurchaseTransactionResponse, _abc.Awaitable[_assets_service_pb2.SubmitPurchaseTransactionResponse]]:
+        """SubmitPurchaseTransaction hands in the buyer's signed transaction (broadcast by the chain
+        service after checking it is exactly the prepared call) or the hash of one the buyer
+        broadcast; the purchase moves to SUBMITTED and completes when the chain records the sale.
+        """
 
 def add_AssetsServiceServicer_to_server(servicer: AssetsServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -25,6 +25,7 @@ class TransactionType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     TRANSACTION_TYPE_NATIVE_TRANSFER: _ClassVar[TransactionType]
     TRANSACTION_TYPE_USER_CALL: _ClassVar[TransactionType]
     TRANSACTION_TYPE_FAUCET: _ClassVar[TransactionType]
+    TRANSACTION_TYPE_CANCEL: _ClassVar[TransactionType]
 
 class TransactionStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -39,6 +40,19 @@ class PayoutKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     PAYOUT_KIND_UNSPECIFIED: _ClassVar[PayoutKind]
     PAYOUT_KIND_SELLER: _ClassVar[PayoutKind]
     PAYOUT_KIND_ROYALTY: _ClassVar[PayoutKind]
+
+class OrderState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    ORDER_STATE_UNSPECIFIED: _ClassVar[OrderState]
+    ORDER_STATE_FILLABLE: _ClassVar[OrderState]
+    ORDER_STATE_INVALID_SIGNATURE: _ClassVar[OrderState]
+    ORDER_STATE_NOT_STARTED: _ClassVar[OrderState]
+    ORDER_STATE_EXPIRED: _ClassVar[OrderState]
+    ORDER_STATE_COUNTER_INVALID: _ClassVar[OrderState]
+    ORDER_STATE_FILLED: _ClassVar[OrderState]
+    ORDER_STATE_CANCELLED: _ClassVar[OrderState]
+    ORDER_STATE_STALE: _ClassVar[OrderState]
+    ORDER_STATE_NOT_APPROVED: _ClassVar[OrderState]
 TRANSACTION_TYPE_UNSPECIFIED: TransactionType
 TRANSACTION_TYPE_DEPLOY: TransactionType
 TRANSACTION_TYPE_ADMIN: TransactionType
@@ -51,6 +65,7 @@ TRANSACTION_TYPE_WITHDRAW: TransactionType
 TRANSACTION_TYPE_NATIVE_TRANSFER: TransactionType
 TRANSACTION_TYPE_USER_CALL: TransactionType
 TRANSACTION_TYPE_FAUCET: TransactionType
+TRANSACTION_TYPE_CANCEL: TransactionType
 TRANSACTION_STATUS_UNSPECIFIED: TransactionStatus
 TRANSACTION_STATUS_PENDING: TransactionStatus
 TRANSACTION_STATUS_CONFIRMED: TransactionStatus
@@ -59,6 +74,16 @@ TRANSACTION_STATUS_REPLACED: TransactionStatus
 PAYOUT_KIND_UNSPECIFIED: PayoutKind
 PAYOUT_KIND_SELLER: PayoutKind
 PAYOUT_KIND_ROYALTY: PayoutKind
+ORDER_STATE_UNSPECIFIED: OrderState
+ORDER_STATE_FILLABLE: OrderState
+ORDER_STATE_INVALID_SIGNATURE: OrderState
+ORDER_STATE_NOT_STARTED: OrderState
+ORDER_STATE_EXPIRED: OrderState
+ORDER_STATE_COUNTER_INVALID: OrderState
+ORDER_STATE_FILLED: OrderState
+ORDER_STATE_CANCELLED: OrderState
+ORDER_STATE_STALE: OrderState
+ORDER_STATE_NOT_APPROVED: OrderState
 
 class CoCreator(_message.Message):
     __slots__ = ("address", "share_bps")
@@ -185,74 +210,6 @@ class MintAssetResponse(_message.Message):
     transaction: Transaction
     already_minted: bool
     def __init__(self, token_id: _Optional[int] = ..., contract_address: _Optional[str] = ..., transaction: _Optional[_Union[Transaction, _Mapping]] = ..., already_minted: _Optional[bool] = ...) -> None: ...
-
-class ListTokenRequest(_message.Message):
-    __slots__ = ("token_id", "price_wei")
-    TOKEN_ID_FIELD_NUMBER: _ClassVar[int]
-    PRICE_WEI_FIELD_NUMBER: _ClassVar[int]
-    token_id: int
-    price_wei: str
-    def __init__(self, token_id: _Optional[int] = ..., price_wei: _Optional[str] = ...) -> None: ...
-
-class ListTokenResponse(_message.Message):
-    __slots__ = ("transaction", "listing")
-    TRANSACTION_FIELD_NUMBER: _ClassVar[int]
-    LISTING_FIELD_NUMBER: _ClassVar[int]
-    transaction: Transaction
-    listing: Listing
-    def __init__(self, transaction: _Optional[_Union[Transaction, _Mapping]] = ..., listing: _Optional[_Union[Listing, _Mapping]] = ...) -> None: ...
-
-class UnlistTokenRequest(_message.Message):
-    __slots__ = ("token_id",)
-    TOKEN_ID_FIELD_NUMBER: _ClassVar[int]
-    token_id: int
-    def __init__(self, token_id: _Optional[int] = ...) -> None: ...
-
-class UnlistTokenResponse(_message.Message):
-    __slots__ = ("transaction",)
-    TRANSACTION_FIELD_NUMBER: _ClassVar[int]
-    transaction: Transaction
-    def __init__(self, transaction: _Optional[_Union[Transaction, _Mapping]] = ...) -> None: ...
-
-class BuyTokenRequest(_message.Message):
-    __slots__ = ("token_id", "recipient_address", "price_wei", "idempotency_key", "asset_id")
-    TOKEN_ID_FIELD_NUMBER: _ClassVar[int]
-    RECIPIENT_ADDRESS_FIELD_NUMBER: _ClassVar[int]
-    PRICE_WEI_FIELD_NUMBER: _ClassVar[int]
-    IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
-    ASSET_ID_FIELD_NUMBER: _ClassVar[int]
-    token_id: int
-    recipient_address: str
-    price_wei: str
-    idempotency_key: str
-    asset_id: str
-    def __init__(self, token_id: _Optional[int] = ..., recipient_address: _Optional[str] = ..., price_wei: _Optional[str] = ..., idempotency_key: _Optional[str] = ..., asset_id: _Optional[str] = ...) -> None: ...
-
-class BuyTokenResponse(_message.Message):
-    __slots__ = ("transaction", "payouts", "seller_address", "royalty_wei")
-    TRANSACTION_FIELD_NUMBER: _ClassVar[int]
-    PAYOUTS_FIELD_NUMBER: _ClassVar[int]
-    SELLER_ADDRESS_FIELD_NUMBER: _ClassVar[int]
-    ROYALTY_WEI_FIELD_NUMBER: _ClassVar[int]
-    transaction: Transaction
-    payouts: _containers.RepeatedCompositeFieldContainer[Payout]
-    seller_address: str
-    royalty_wei: str
-    def __init__(self, transaction: _Optional[_Union[Transaction, _Mapping]] = ..., payouts: _Optional[_Iterable[_Union[Payout, _Mapping]]] = ..., seller_address: _Optional[str] = ..., royalty_wei: _Optional[str] = ...) -> None: ...
-
-class TransferTokenRequest(_message.Message):
-    __slots__ = ("token_id", "to_address")
-    TOKEN_ID_FIELD_NUMBER: _ClassVar[int]
-    TO_ADDRESS_FIELD_NUMBER: _ClassVar[int]
-    token_id: int
-    to_address: str
-    def __init__(self, token_id: _Optional[int] = ..., to_address: _Optional[str] = ...) -> None: ...
-
-class TransferTokenResponse(_message.Message):
-    __slots__ = ("transaction",)
-    TRANSACTION_FIELD_NUMBER: _ClassVar[int]
-    transaction: Transaction
-    def __init__(self, transaction: _Optional[_Union[Transaction, _Mapping]] = ...) -> None: ...
 
 class GetTokenRequest(_message.Message):
     __slots__ = ("token_id", "asset_id")
@@ -521,3 +478,191 @@ class FaucetResponse(_message.Message):
     transaction: Transaction
     balance_wei: str
     def __init__(self, transaction: _Optional[_Union[Transaction, _Mapping]] = ..., balance_wei: _Optional[str] = ...) -> None: ...
+
+class BuildOrderRequest(_message.Message):
+    __slots__ = ("token_id", "seller", "price_wei", "duration_seconds")
+    TOKEN_ID_FIELD_NUMBER: _ClassVar[int]
+    SELLER_FIELD_NUMBER: _ClassVar[int]
+    PRICE_WEI_FIELD_NUMBER: _ClassVar[int]
+    DURATION_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    token_id: int
+    seller: str
+    price_wei: str
+    duration_seconds: int
+    def __init__(self, token_id: _Optional[int] = ..., seller: _Optional[str] = ..., price_wei: _Optional[str] = ..., duration_seconds: _Optional[int] = ...) -> None: ...
+
+class BuildOrderResponse(_message.Message):
+    __slots__ = ("typed_data_json", "order_json", "order_hash")
+    TYPED_DATA_JSON_FIELD_NUMBER: _ClassVar[int]
+    ORDER_JSON_FIELD_NUMBER: _ClassVar[int]
+    ORDER_HASH_FIELD_NUMBER: _ClassVar[int]
+    typed_data_json: str
+    order_json: str
+    order_hash: str
+    def __init__(self, typed_data_json: _Optional[str] = ..., order_json: _Optional[str] = ..., order_hash: _Optional[str] = ...) -> None: ...
+
+class VerifyOrderRequest(_message.Message):
+    __slots__ = ("order_json", "signature")
+    ORDER_JSON_FIELD_NUMBER: _ClassVar[int]
+    SIGNATURE_FIELD_NUMBER: _ClassVar[int]
+    order_json: str
+    signature: str
+    def __init__(self, order_json: _Optional[str] = ..., signature: _Optional[str] = ...) -> None: ...
+
+class VerifyOrderResponse(_message.Message):
+    __slots__ = ("order_hash", "state", "reason", "method", "owner", "token_id", "seller", "price_wei", "start_time", "end_time", "order_json")
+    ORDER_HASH_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    METHOD_FIELD_NUMBER: _ClassVar[int]
+    OWNER_FIELD_NUMBER: _ClassVar[int]
+    TOKEN_ID_FIELD_NUMBER: _ClassVar[int]
+    SELLER_FIELD_NUMBER: _ClassVar[int]
+    PRICE_WEI_FIELD_NUMBER: _ClassVar[int]
+    START_TIME_FIELD_NUMBER: _ClassVar[int]
+    END_TIME_FIELD_NUMBER: _ClassVar[int]
+    ORDER_JSON_FIELD_NUMBER: _ClassVar[int]
+    order_hash: str
+    state: OrderState
+    reason: str
+    method: str
+    owner: str
+    token_id: int
+    seller: str
+    price_wei: str
+    start_time: _timestamp_pb2.Timestamp
+    end_time: _timestamp_pb2.Timestamp
+    order_json: str
+    def __init__(self, order_hash: _Optional[str] = ..., state: _Optional[_Union[OrderState, str]] = ..., reason: _Optional[str] = ..., method: _Optional[str] = ..., owner: _Optional[str] = ..., token_id: _Optional[int] = ..., seller: _Optional[str] = ..., price_wei: _Optional[str] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., order_json: _Optional[str] = ...) -> None: ...
+
+class PrepareFulfillRequest(_message.Message):
+    __slots__ = ("order_json", "signature", "buyer", "recipient")
+    ORDER_JSON_FIELD_NUMBER: _ClassVar[int]
+    SIGNATURE_FIELD_NUMBER: _ClassVar[int]
+    BUYER_FIELD_NUMBER: _ClassVar[int]
+    RECIPIENT_FIELD_NUMBER: _ClassVar[int]
+    order_json: str
+    signature: str
+    buyer: str
+    recipient: str
+    def __init__(self, order_json: _Optional[str] = ..., signature: _Optional[str] = ..., buyer: _Optional[str] = ..., recipient: _Optional[str] = ...) -> None: ...
+
+class PrepareFulfillResponse(_message.Message):
+    __slots__ = ("prepared", "order_hash")
+    PREPARED_FIELD_NUMBER: _ClassVar[int]
+    ORDER_HASH_FIELD_NUMBER: _ClassVar[int]
+    prepared: PrepareTransactionResponse
+    order_hash: str
+    def __init__(self, prepared: _Optional[_Union[PrepareTransactionResponse, _Mapping]] = ..., order_hash: _Optional[str] = ...) -> None: ...
+
+class PrepareCancelRequest(_message.Message):
+    __slots__ = ("order_json", "seller")
+    ORDER_JSON_FIELD_NUMBER: _ClassVar[int]
+    SELLER_FIELD_NUMBER: _ClassVar[int]
+    order_json: _containers.RepeatedScalarFieldContainer[str]
+    seller: str
+    def __init__(self, order_json: _Optional[_Iterable[str]] = ..., seller: _Optional[str] = ...) -> None: ...
+
+class PrepareCancelResponse(_message.Message):
+    __slots__ = ("prepared", "order_hashes")
+    PREPARED_FIELD_NUMBER: _ClassVar[int]
+    ORDER_HASHES_FIELD_NUMBER: _ClassVar[int]
+    prepared: PrepareTransactionResponse
+    order_hashes: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, prepared: _Optional[_Union[PrepareTransactionResponse, _Mapping]] = ..., order_hashes: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class PrepareWithdrawRequest(_message.Message):
+    __slots__ = ("payee",)
+    PAYEE_FIELD_NUMBER: _ClassVar[int]
+    payee: str
+    def __init__(self, payee: _Optional[str] = ...) -> None: ...
+
+class PrepareWithdrawResponse(_message.Message):
+    __slots__ = ("prepared", "pending_withdrawal_wei")
+    PREPARED_FIELD_NUMBER: _ClassVar[int]
+    PENDING_WITHDRAWAL_WEI_FIELD_NUMBER: _ClassVar[int]
+    prepared: PrepareTransactionResponse
+    pending_withdrawal_wei: str
+    def __init__(self, prepared: _Optional[_Union[PrepareTransactionResponse, _Mapping]] = ..., pending_withdrawal_wei: _Optional[str] = ...) -> None: ...
+
+class TrackTransactionRequest(_message.Message):
+    __slots__ = ("tx_hash", "expected", "type", "asset_id", "token_id")
+    TX_HASH_FIELD_NUMBER: _ClassVar[int]
+    EXPECTED_FIELD_NUMBER: _ClassVar[int]
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    ASSET_ID_FIELD_NUMBER: _ClassVar[int]
+    TOKEN_ID_FIELD_NUMBER: _ClassVar[int]
+    tx_hash: str
+    expected: PreparedTransaction
+    type: TransactionType
+    asset_id: str
+    token_id: int
+    def __init__(self, tx_hash: _Optional[str] = ..., expected: _Optional[_Union[PreparedTransaction, _Mapping]] = ..., type: _Optional[_Union[TransactionType, str]] = ..., asset_id: _Optional[str] = ..., token_id: _Optional[int] = ...) -> None: ...
+
+class TrackTransactionResponse(_message.Message):
+    __slots__ = ("transaction",)
+    TRANSACTION_FIELD_NUMBER: _ClassVar[int]
+    transaction: Transaction
+    def __init__(self, transaction: _Optional[_Union[Transaction, _Mapping]] = ...) -> None: ...
+
+class IndexedEvent(_message.Message):
+    __slots__ = ("type", "payload_json", "block_number", "tx_hash", "log_index", "event_id")
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    PAYLOAD_JSON_FIELD_NUMBER: _ClassVar[int]
+    BLOCK_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    TX_HASH_FIELD_NUMBER: _ClassVar[int]
+    LOG_INDEX_FIELD_NUMBER: _ClassVar[int]
+    EVENT_ID_FIELD_NUMBER: _ClassVar[int]
+    type: str
+    payload_json: str
+    block_number: int
+    tx_hash: str
+    log_index: int
+    event_id: str
+    def __init__(self, type: _Optional[str] = ..., payload_json: _Optional[str] = ..., block_number: _Optional[int] = ..., tx_hash: _Optional[str] = ..., log_index: _Optional[int] = ..., event_id: _Optional[str] = ...) -> None: ...
+
+class ListChainEventsRequest(_message.Message):
+    __slots__ = ("type", "token_id", "page")
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    TOKEN_ID_FIELD_NUMBER: _ClassVar[int]
+    PAGE_FIELD_NUMBER: _ClassVar[int]
+    type: str
+    token_id: int
+    page: _common_pb2.PageRequest
+    def __init__(self, type: _Optional[str] = ..., token_id: _Optional[int] = ..., page: _Optional[_Union[_common_pb2.PageRequest, _Mapping]] = ...) -> None: ...
+
+class ListChainEventsResponse(_message.Message):
+    __slots__ = ("events", "page_info")
+    EVENTS_FIELD_NUMBER: _ClassVar[int]
+    PAGE_INFO_FIELD_NUMBER: _ClassVar[int]
+    events: _containers.RepeatedCompositeFieldContainer[IndexedEvent]
+    page_info: _common_pb2.PageInfo
+    def __init__(self, events: _Optional[_Iterable[_Union[IndexedEvent, _Mapping]]] = ..., page_info: _Optional[_Union[_common_pb2.PageInfo, _Mapping]] = ...) -> None: ...
+
+class ReconcileRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class Difference(_message.Message):
+    __slots__ = ("kind", "subject", "on_chain", "recorded")
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    SUBJECT_FIELD_NUMBER: _ClassVar[int]
+    ON_CHAIN_FIELD_NUMBER: _ClassVar[int]
+    RECORDED_FIELD_NUMBER: _ClassVar[int]
+    kind: str
+    subject: str
+    on_chain: str
+    recorded: str
+    def __init__(self, kind: _Optional[str] = ..., subject: _Optional[str] = ..., on_chain: _Optional[str] = ..., recorded: _Optional[str] = ...) -> None: ...
+
+class ReconcileResponse(_message.Message):
+    __slots__ = ("differences", "tokens_checked", "payees_checked", "indexed_block")
+    DIFFERENCES_FIELD_NUMBER: _ClassVar[int]
+    TOKENS_CHECKED_FIELD_NUMBER: _ClassVar[int]
+    PAYEES_CHECKED_FIELD_NUMBER: _ClassVar[int]
+    INDEXED_BLOCK_FIELD_NUMBER: _ClassVar[int]
+    differences: _containers.RepeatedCompositeFieldContainer[Difference]
+    tokens_checked: int
+    payees_checked: int
+    indexed_block: int
+    def __init__(self, differences: _Optional[_Iterable[_Union[Difference, _Mapping]]] = ..., tokens_checked: _Optional[int] = ..., payees_checked: _Optional[int] = ..., indexed_block: _Optional[int] = ...) -> None: ...

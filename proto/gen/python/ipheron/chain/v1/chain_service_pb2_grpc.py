@@ -41,26 +41,6 @@ class ChainServiceStub:
                 request_serializer=ipheron_dot_chain_dot_v1_dot_chain__service__pb2.MintAssetRequest.SerializeToString,
                 response_deserializer=ipheron_dot_chain_dot_v1_dot_chain__service__pb2.MintAssetResponse.FromString,
                 _registered_method=True)
-        self.ListToken = channel.unary_unary(
-                '/ipheron.chain.v1.ChainService/ListToken',
-                request_serializer=ipheron_dot_chain_dot_v1_dot_chain__service__pb2.ListTokenRequest.SerializeToString,
-                response_deserializer=ipheron_dot_chain_dot_v1_dot_chain__service__pb2.ListTokenResponse.FromString,
-                _registered_method=True)
-        self.UnlistToken = channel.unary_unary(
-                '/ipheron.chain.v1.ChainService/UnlistToken',
-                request_serializer=ipheron_dot_chain_dot_v1_dot_chain__service__pb2.UnlistTokenRequest.SerializeToString,
-                response_deserializer=ipheron_dot_chain_dot_v1_dot_chain__service__pb2.UnlistTokenResponse.FromString,
-                _registered_method=True)
-        self.BuyToken = channel.unary_unary(
-                '/ipheron.chain.v1.ChainService/BuyToken',
-                request_serializer=ipheron_dot_chain_dot_v1_dot_chain__service__pb2.BuyTokenRequest.SerializeToString,
-                response_deserializer=ipheron_dot_chain_dot_v1_dot_chain__service__pb2.BuyTokenResponse.FromString,
-                _registered_method=True)
-        self.TransferToken = channel.unary_unary(
-                '/ipheron.chain.v1.ChainService/TransferToken',
-                request_serializer=ipheron_dot_chain_dot_v1_dot_chain__service__pb2.TransferTokenRequest.SerializeToString,
-                response_deserializer=ipheron_dot_chain_dot_v1_dot_chain__service__pb2.TransferTokenResponse.FromString,
-                _registered_method=True)
         self.GetToken = channel.unary_unary(
                 '/ipheron.chain.v1.ChainService/GetToken',
                 request_serializer=ipheron_dot_chain_dot_v1_dot_chain__service__pb2.GetTokenRequest.SerializeToString,
@@ -116,6 +96,46 @@ class ChainServiceStub:
                 request_serializer=ipheron_dot_chain_dot_v1_dot_chain__service__pb2.FaucetRequest.SerializeToString,
                 response_deserializer=ipheron_dot_chain_dot_v1_dot_chain__service__pb2.FaucetResponse.FromString,
                 _registered_method=True)
+        self.BuildOrder = channel.unary_unary(
+                '/ipheron.chain.v1.ChainService/BuildOrder',
+                request_serializer=ipheron_dot_chain_dot_v1_dot_chain__service__pb2.BuildOrderRequest.SerializeToString,
+                response_deserializer=ipheron_dot_chain_dot_v1_dot_chain__service__pb2.BuildOrderResponse.FromString,
+                _registered_method=True)
+        self.VerifyOrder = channel.unary_unary(
+                '/ipheron.chain.v1.ChainService/VerifyOrder',
+                request_serializer=ipheron_dot_chain_dot_v1_dot_chain__service__pb2.VerifyOrderRequest.SerializeToString,
+                response_deserializer=ipheron_dot_chain_dot_v1_dot_chain__service__pb2.VerifyOrderResponse.FromString,
+                _registered_method=True)
+        self.PrepareFulfill = channel.unary_unary(
+                '/ipheron.chain.v1.ChainService/PrepareFulfill',
+                request_serializer=ipheron_dot_chain_dot_v1_dot_chain__service__pb2.PrepareFulfillRequest.SerializeToString,
+                response_deserializer=ipheron_dot_chain_dot_v1_dot_chain__service__pb2.PrepareFulfillResponse.FromString,
+                _registered_method=True)
+        self.PrepareCancel = channel.unary_unary(
+                '/ipheron.chain.v1.ChainService/PrepareCancel',
+                request_serializer=ipheron_dot_chain_dot_v1_dot_chain__service__pb2.PrepareCancelRequest.SerializeToString,
+                response_deserializer=ipheron_dot_chain_dot_v1_dot_chain__service__pb2.PrepareCancelResponse.FromString,
+                _registered_method=True)
+        self.PrepareWithdraw = channel.unary_unary(
+                '/ipheron.chain.v1.ChainService/PrepareWithdraw',
+                request_serializer=ipheron_dot_chain_dot_v1_dot_chain__service__pb2.PrepareWithdrawRequest.SerializeToString,
+                response_deserializer=ipheron_dot_chain_dot_v1_dot_chain__service__pb2.PrepareWithdrawResponse.FromString,
+                _registered_method=True)
+        self.TrackTransaction = channel.unary_unary(
+                '/ipheron.chain.v1.ChainService/TrackTransaction',
+                request_serializer=ipheron_dot_chain_dot_v1_dot_chain__service__pb2.TrackTransactionRequest.SerializeToString,
+                response_deserializer=ipheron_dot_chain_dot_v1_dot_chain__service__pb2.TrackTransactionResponse.FromString,
+                _registered_method=True)
+        self.ListChainEvents = channel.unary_unary(
+                '/ipheron.chain.v1.ChainService/ListChainEvents',
+                request_serializer=ipheron_dot_chain_dot_v1_dot_chain__service__pb2.ListChainEventsRequest.SerializeToString,
+                response_deserializer=ipheron_dot_chain_dot_v1_dot_chain__service__pb2.ListChainEventsResponse.FromString,
+                _registered_method=True)
+        self.Reconcile = channel.unary_unary(
+                '/ipheron.chain.v1.ChainService/Reconcile',
+                request_serializer=ipheron_dot_chain_dot_v1_dot_chain__service__pb2.ReconcileRequest.SerializeToString,
+                response_deserializer=ipheron_dot_chain_dot_v1_dot_chain__service__pb2.ReconcileResponse.FromString,
+                _registered_method=True)
 
 
 class ChainServiceServicer:
@@ -124,38 +144,10 @@ class ChainServiceServicer:
     """
 
     def MintAsset(self, request, context):
-        """MintAsset mints the asset's token to `owner`. Idempotent per asset: minting an asset
+        """(Issue 10 removed ListToken, UnlistToken, BuyToken and TransferToken: the platform key
+        no longer lists, buys with its own funds, or moves anyone's token.)
+        MintAsset mints the asset's token to `owner`. Idempotent per asset: minting an asset
         that already has a token returns that token and its mint transaction.
-        """
-        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
-        context.set_details('Method not implemented!')
-        raise NotImplementedError('Method not implemented!')
-
-    def ListToken(self, request, context):
-        """ListToken lists a token for sale at a price, on behalf of its owner.
-        """
-        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
-        context.set_details('Method not implemented!')
-        raise NotImplementedError('Method not implemented!')
-
-    def UnlistToken(self, request, context):
-        """UnlistToken removes a token's listing.
-        """
-        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
-        context.set_details('Method not implemented!')
-        raise NotImplementedError('Method not implemented!')
-
-    def BuyToken(self, request, context):
-        """BuyToken buys a listed token for `recipient`, paying exactly the listed price from the
-        platform treasury; the seller and co-creators are credited on chain. Requires an
-        idempotency key: the same key returns the same purchase.
-        """
-        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
-        context.set_details('Method not implemented!')
-        raise NotImplementedError('Method not implemented!')
-
-    def TransferToken(self, request, context):
-        """TransferToken moves a token from its owner to another address (gift, off-chain sale).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -248,6 +240,81 @@ class ChainServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def BuildOrder(self, request, context):
+        """--- Signed listings (MarketplaceV2, EIP-712 orders). The platform key never lists, buys
+        or moves a token: the owner signs an order, the buyer's own wallet pays to fill it.
+
+        BuildOrder answers the EIP-712 document (eth_signTypedData_v4 form) the token's owner
+        signs to list it: the seller's current on-chain counter, a random salt, a time window
+        from now. FAILED_PRECONDITION when `seller` does not own the token; INVALID_ARGUMENT for
+        a bad price or duration.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def VerifyOrder(self, request, context):
+        """VerifyOrder checks a signed order against the chain: the signature (ECDSA for an
+        externally owned account, EIP-1271 for a contract wallet, as OpenZeppelin's
+        SignatureChecker), the time window, the seller's counter, the order's filled/cancelled
+        status, that the seller still owns the token and that the marketplace may move it.
+        INVALID_ARGUMENT when the order is malformed or not for the platform's token/currency.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PrepareFulfill(self, request, context):
+        """PrepareFulfill prepares `fulfill(order, signature)` (or `fulfillFor` when a recipient is
+        named) for the buyer's own wallet to sign and pay: value = the price. FAILED_PRECONDITION
+        when the order is not fillable (the reason named) or the buyer is the seller.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PrepareCancel(self, request, context):
+        """PrepareCancel prepares the seller's own `cancel(orders)` call. PERMISSION_DENIED when an
+        order is not the seller's.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PrepareWithdraw(self, request, context):
+        """PrepareWithdraw prepares the payee's own `withdraw()` call. FAILED_PRECONDITION when the
+        payee has nothing to withdraw.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def TrackTransaction(self, request, context):
+        """TrackTransaction records a transaction a user broadcast themselves (reported by hash),
+        after checking on the node that it is exactly the prepared call from the expected
+        wallet. NOT_FOUND when the node does not know the hash; INVALID_ARGUMENT when it is
+        another call; PERMISSION_DENIED when another wallet sent it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListChainEvents(self, request, context):
+        """ListChainEvents pages through the indexed contract events (oldest first), for
+        reconciliation and audits.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Reconcile(self, request, context):
+        """Reconcile compares what the chain holds (token owners, pending withdrawals) with what the
+        indexer recorded, and names every difference.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ChainServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -255,26 +322,6 @@ def add_ChainServiceServicer_to_server(servicer, server):
                     servicer.MintAsset,
                     request_deserializer=ipheron_dot_chain_dot_v1_dot_chain__service__pb2.MintAssetRequest.FromString,
                     response_serializer=ipheron_dot_chain_dot_v1_dot_chain__service__pb2.MintAssetResponse.SerializeToString,
-            ),
-            'ListToken': grpc.unary_unary_rpc_method_handler(
-                    servicer.ListToken,
-                    request_deserializer=ipheron_dot_chain_dot_v1_dot_chain__service__pb2.ListTokenRequest.FromString,
-                    response_serializer=ipheron_dot_chain_dot_v1_dot_chain__service__pb2.ListTokenResponse.SerializeToString,
-            ),
-            'UnlistToken': grpc.unary_unary_rpc_method_handler(
-                    servicer.UnlistToken,
-                    request_deserializer=ipheron_dot_chain_dot_v1_dot_chain__service__pb2.UnlistTokenRequest.FromString,
-                    response_serializer=ipheron_dot_chain_dot_v1_dot_chain__service__pb2.UnlistTokenResponse.SerializeToString,
-            ),
-            'BuyToken': grpc.unary_unary_rpc_method_handler(
-                    servicer.BuyToken,
-                    request_deserializer=ipheron_dot_chain_dot_v1_dot_chain__service__pb2.BuyTokenRequest.FromString,
-                    response_serializer=ipheron_dot_chain_dot_v1_dot_chain__service__pb2.BuyTokenResponse.SerializeToString,
-            ),
-            'TransferToken': grpc.unary_unary_rpc_method_handler(
-                    servicer.TransferToken,
-                    request_deserializer=ipheron_dot_chain_dot_v1_dot_chain__service__pb2.TransferTokenRequest.FromString,
-                    response_serializer=ipheron_dot_chain_dot_v1_dot_chain__service__pb2.TransferTokenResponse.SerializeToString,
             ),
             'GetToken': grpc.unary_unary_rpc_method_handler(
                     servicer.GetToken,
@@ -331,6 +378,46 @@ def add_ChainServiceServicer_to_server(servicer, server):
                     request_deserializer=ipheron_dot_chain_dot_v1_dot_chain__service__pb2.FaucetRequest.FromString,
                     response_serializer=ipheron_dot_chain_dot_v1_dot_chain__service__pb2.FaucetResponse.SerializeToString,
             ),
+            'BuildOrder': grpc.unary_unary_rpc_method_handler(
+                    servicer.BuildOrder,
+                    request_deserializer=ipheron_dot_chain_dot_v1_dot_chain__service__pb2.BuildOrderRequest.FromString,
+                    response_serializer=ipheron_dot_chain_dot_v1_dot_chain__service__pb2.BuildOrderResponse.SerializeToString,
+            ),
+            'VerifyOrder': grpc.unary_unary_rpc_method_handler(
+                    servicer.VerifyOrder,
+                    request_deserializer=ipheron_dot_chain_dot_v1_dot_chain__service__pb2.VerifyOrderRequest.FromString,
+                    response_serializer=ipheron_dot_chain_dot_v1_dot_chain__service__pb2.VerifyOrderResponse.SerializeToString,
+            ),
+            'PrepareFulfill': grpc.unary_unary_rpc_method_handler(
+                    servicer.PrepareFulfill,
+                    request_deserializer=ipheron_dot_chain_dot_v1_dot_chain__service__pb2.PrepareFulfillRequest.FromString,
+                    response_serializer=ipheron_dot_chain_dot_v1_dot_chain__service__pb2.PrepareFulfillResponse.SerializeToString,
+            ),
+            'PrepareCancel': grpc.unary_unary_rpc_method_handler(
+                    servicer.PrepareCancel,
+                    request_deserializer=ipheron_dot_chain_dot_v1_dot_chain__service__pb2.PrepareCancelRequest.FromString,
+                    response_serializer=ipheron_dot_chain_dot_v1_dot_chain__service__pb2.PrepareCancelResponse.SerializeToString,
+            ),
+            'PrepareWithdraw': grpc.unary_unary_rpc_method_handler(
+                    servicer.PrepareWithdraw,
+                    request_deserializer=ipheron_dot_chain_dot_v1_dot_chain__service__pb2.PrepareWithdrawRequest.FromString,
+                    response_serializer=ipheron_dot_chain_dot_v1_dot_chain__service__pb2.PrepareWithdrawResponse.SerializeToString,
+            ),
+            'TrackTransaction': grpc.unary_unary_rpc_method_handler(
+                    servicer.TrackTransaction,
+                    request_deserializer=ipheron_dot_chain_dot_v1_dot_chain__service__pb2.TrackTransactionRequest.FromString,
+                    response_serializer=ipheron_dot_chain_dot_v1_dot_chain__service__pb2.TrackTransactionResponse.SerializeToString,
+            ),
+            'ListChainEvents': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListChainEvents,
+                    request_deserializer=ipheron_dot_chain_dot_v1_dot_chain__service__pb2.ListChainEventsRequest.FromString,
+                    response_serializer=ipheron_dot_chain_dot_v1_dot_chain__service__pb2.ListChainEventsResponse.SerializeToString,
+            ),
+            'Reconcile': grpc.unary_unary_rpc_method_handler(
+                    servicer.Reconcile,
+                    request_deserializer=ipheron_dot_chain_dot_v1_dot_chain__service__pb2.ReconcileRequest.FromString,
+                    response_serializer=ipheron_dot_chain_dot_v1_dot_chain__service__pb2.ReconcileResponse.SerializeToString,
+            ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
             'ipheron.chain.v1.ChainService', rpc_method_handlers)
@@ -361,114 +448,6 @@ class ChainService:
             '/ipheron.chain.v1.ChainService/MintAsset',
             ipheron_dot_chain_dot_v1_dot_chain__service__pb2.MintAssetRequest.SerializeToString,
             ipheron_dot_chain_dot_v1_dot_chain__service__pb2.MintAssetResponse.FromString,
-            options,
-            channel_credentials,
-            insecure,
-            call_credentials,
-            compression,
-            wait_for_ready,
-            timeout,
-            metadata,
-            _registered_method=True)
-
-    @staticmethod
-    def ListToken(request,
-            target,
-            options=(),
-            channel_credentials=None,
-            call_credentials=None,
-            insecure=False,
-            compression=None,
-            wait_for_ready=None,
-            timeout=None,
-            metadata=None):
-        return grpc.experimental.unary_unary(
-            request,
-            target,
-            '/ipheron.chain.v1.ChainService/ListToken',
-            ipheron_dot_chain_dot_v1_dot_chain__service__pb2.ListTokenRequest.SerializeToString,
-            ipheron_dot_chain_dot_v1_dot_chain__service__pb2.ListTokenResponse.FromString,
-            options,
-            channel_credentials,
-            insecure,
-            call_credentials,
-            compression,
-            wait_for_ready,
-            timeout,
-            metadata,
-            _registered_method=True)
-
-    @staticmethod
-    def UnlistToken(request,
-            target,
-            options=(),
-            channel_credentials=None,
-            call_credentials=None,
-            insecure=False,
-            compression=None,
-            wait_for_ready=None,
-            timeout=None,
-            metadata=None):
-        return grpc.experimental.unary_unary(
-            request,
-            target,
-            '/ipheron.chain.v1.ChainService/UnlistToken',
-            ipheron_dot_chain_dot_v1_dot_chain__service__pb2.UnlistTokenRequest.SerializeToString,
-            ipheron_dot_chain_dot_v1_dot_chain__service__pb2.UnlistTokenResponse.FromString,
-            options,
-            channel_credentials,
-            insecure,
-            call_credentials,
-            compression,
-            wait_for_ready,
-            timeout,
-            metadata,
-            _registered_method=True)
-
-    @staticmethod
-    def BuyToken(request,
-            target,
-            options=(),
-            channel_credentials=None,
-            call_credentials=None,
-            insecure=False,
-            compression=None,
-            wait_for_ready=None,
-            timeout=None,
-            metadata=None):
-        return grpc.experimental.unary_unary(
-            request,
-            target,
-            '/ipheron.chain.v1.ChainService/BuyToken',
-            ipheron_dot_chain_dot_v1_dot_chain__service__pb2.BuyTokenRequest.SerializeToString,
-            ipheron_dot_chain_dot_v1_dot_chain__service__pb2.BuyTokenResponse.FromString,
-            options,
-            channel_credentials,
-            insecure,
-            call_credentials,
-            compression,
-            wait_for_ready,
-            timeout,
-            metadata,
-            _registered_method=True)
-
-    @staticmethod
-    def TransferToken(request,
-            target,
-            options=(),
-            channel_credentials=None,
-            call_credentials=None,
-            insecure=False,
-            compression=None,
-            wait_for_ready=None,
-            timeout=None,
-            metadata=None):
-        return grpc.experimental.unary_unary(
-            request,
-            target,
-            '/ipheron.chain.v1.ChainService/TransferToken',
-            ipheron_dot_chain_dot_v1_dot_chain__service__pb2.TransferTokenRequest.SerializeToString,
-            ipheron_dot_chain_dot_v1_dot_chain__service__pb2.TransferTokenResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -766,6 +745,222 @@ class ChainService:
             '/ipheron.chain.v1.ChainService/Faucet',
             ipheron_dot_chain_dot_v1_dot_chain__service__pb2.FaucetRequest.SerializeToString,
             ipheron_dot_chain_dot_v1_dot_chain__service__pb2.FaucetResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def BuildOrder(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ipheron.chain.v1.ChainService/BuildOrder',
+            ipheron_dot_chain_dot_v1_dot_chain__service__pb2.BuildOrderRequest.SerializeToString,
+            ipheron_dot_chain_dot_v1_dot_chain__service__pb2.BuildOrderResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def VerifyOrder(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ipheron.chain.v1.ChainService/VerifyOrder',
+            ipheron_dot_chain_dot_v1_dot_chain__service__pb2.VerifyOrderRequest.SerializeToString,
+            ipheron_dot_chain_dot_v1_dot_chain__service__pb2.VerifyOrderResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PrepareFulfill(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ipheron.chain.v1.ChainService/PrepareFulfill',
+            ipheron_dot_chain_dot_v1_dot_chain__service__pb2.PrepareFulfillRequest.SerializeToString,
+            ipheron_dot_chain_dot_v1_dot_chain__service__pb2.PrepareFulfillResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PrepareCancel(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ipheron.chain.v1.ChainService/PrepareCancel',
+            ipheron_dot_chain_dot_v1_dot_chain__service__pb2.PrepareCancelRequest.SerializeToString,
+            ipheron_dot_chain_dot_v1_dot_chain__service__pb2.PrepareCancelResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PrepareWithdraw(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ipheron.chain.v1.ChainService/PrepareWithdraw',
+            ipheron_dot_chain_dot_v1_dot_chain__service__pb2.PrepareWithdrawRequest.SerializeToString,
+            ipheron_dot_chain_dot_v1_dot_chain__service__pb2.PrepareWithdrawResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def TrackTransaction(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ipheron.chain.v1.ChainService/TrackTransaction',
+            ipheron_dot_chain_dot_v1_dot_chain__service__pb2.TrackTransactionRequest.SerializeToString,
+            ipheron_dot_chain_dot_v1_dot_chain__service__pb2.TrackTransactionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListChainEvents(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ipheron.chain.v1.ChainService/ListChainEvents',
+            ipheron_dot_chain_dot_v1_dot_chain__service__pb2.ListChainEventsRequest.SerializeToString,
+            ipheron_dot_chain_dot_v1_dot_chain__service__pb2.ListChainEventsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Reconcile(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ipheron.chain.v1.ChainService/Reconcile',
+            ipheron_dot_chain_dot_v1_dot_chain__service__pb2.ReconcileRequest.SerializeToString,
+            ipheron_dot_chain_dot_v1_dot_chain__service__pb2.ReconcileResponse.FromString,
             options,
             channel_credentials,
             insecure,

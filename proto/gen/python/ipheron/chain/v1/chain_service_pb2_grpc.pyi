@@ -41,20 +41,11 @@ class ChainServiceStub:
     @_typing.overload
     def __new__(cls, channel: _aio.Channel) -> ChainServiceAsyncStub: ...
     MintAsset: _grpc.UnaryUnaryMultiCallable[_chain_service_pb2.MintAssetRequest, _chain_service_pb2.MintAssetResponse]
-    """MintAsset mints the asset's token to `owner`. Idempotent per asset: minting an asset
+    """(Issue 10 removed ListToken, UnlistToken, BuyToken and TransferToken: the platform key
+    no longer lists, buys with its own funds, or moves anyone's token.)
+    MintAsset mints the asset's token to `owner`. Idempotent per asset: minting an asset
     that already has a token returns that token and its mint transaction.
     """
-    ListToken: _grpc.UnaryUnaryMultiCallable[_chain_service_pb2.ListTokenRequest, _chain_service_pb2.ListTokenResponse]
-    """ListToken lists a token for sale at a price, on behalf of its owner."""
-    UnlistToken: _grpc.UnaryUnaryMultiCallable[_chain_service_pb2.UnlistTokenRequest, _chain_service_pb2.UnlistTokenResponse]
-    """UnlistToken removes a token's listing."""
-    BuyToken: _grpc.UnaryUnaryMultiCallable[_chain_service_pb2.BuyTokenRequest, _chain_service_pb2.BuyTokenResponse]
-    """BuyToken buys a listed token for `recipient`, paying exactly the listed price from the
-    platform treasury; the seller and co-creators are credited on chain. Requires an
-    idempotency key: the same key returns the same purchase.
-    """
-    TransferToken: _grpc.UnaryUnaryMultiCallable[_chain_service_pb2.TransferTokenRequest, _chain_service_pb2.TransferTokenResponse]
-    """TransferToken moves a token from its owner to another address (gift, off-chain sale)."""
     GetToken: _grpc.UnaryUnaryMultiCallable[_chain_service_pb2.GetTokenRequest, _chain_service_pb2.GetTokenResponse]
     """GetToken returns a token's owner, asset, URI, co-creators and listing."""
     GetRoyaltyInfo: _grpc.UnaryUnaryMultiCallable[_chain_service_pb2.GetRoyaltyInfoRequest, _chain_service_pb2.GetRoyaltyInfoResponse]
@@ -91,6 +82,49 @@ class ChainServiceStub:
     or test (FAILED_PRECONDITION otherwise; PERMISSION_DENIED in production); at most
     100 ETH per call.
     """
+    BuildOrder: _grpc.UnaryUnaryMultiCallable[_chain_service_pb2.BuildOrderRequest, _chain_service_pb2.BuildOrderResponse]
+    """--- Signed listings (MarketplaceV2, EIP-712 orders). The platform key never lists, buys
+    or moves a token: the owner signs an order, the buyer's own wallet pays to fill it.
+
+    BuildOrder answers the EIP-712 document (eth_signTypedData_v4 form) the token's owner
+    signs to list it: the seller's current on-chain counter, a random salt, a time window
+    from now. FAILED_PRECONDITION when `seller` does not own the token; INVALID_ARGUMENT for
+    a bad price or duration.
+    """
+    VerifyOrder: _grpc.UnaryUnaryMultiCallable[_chain_service_pb2.VerifyOrderRequest, _chain_service_pb2.VerifyOrderResponse]
+    """VerifyOrder checks a signed order against the chain: the signature (ECDSA for an
+    externally owned account, EIP-1271 for a contract wallet, as OpenZeppelin's
+    SignatureChecker), the time window, the seller's counter, the order's filled/cancelled
+    status, that the seller still owns the token and that the marketplace may move it.
+    INVALID_ARGUMENT when the order is malformed or not for the platform's token/currency.
+    """
+    PrepareFulfill: _grpc.UnaryUnaryMultiCallable[_chain_service_pb2.PrepareFulfillRequest, _chain_service_pb2.PrepareFulfillResponse]
+    """PrepareFulfill prepares `fulfill(order, signature)` (or `fulfillFor` when a recipient is
+    named) for the buyer's own wallet to sign and pay: value = the price. FAILED_PRECONDITION
+    when the order is not fillable (the reason named) or the buyer is the seller.
+    """
+    PrepareCancel: _grpc.UnaryUnaryMultiCallable[_chain_service_pb2.PrepareCancelRequest, _chain_service_pb2.PrepareCancelResponse]
+    """PrepareCancel prepares the seller's own `cancel(orders)` call. PERMISSION_DENIED when an
+    order is not the seller's.
+    """
+    PrepareWithdraw: _grpc.UnaryUnaryMultiCallable[_chain_service_pb2.PrepareWithdrawRequest, _chain_service_pb2.PrepareWithdrawResponse]
+    """PrepareWithdraw prepares the payee's own `withdraw()` call. FAILED_PRECONDITION when the
+    payee has nothing to withdraw.
+    """
+    TrackTransaction: _grpc.UnaryUnaryMultiCallable[_chain_service_pb2.TrackTransactionRequest, _chain_service_pb2.TrackTransactionResponse]
+    """TrackTransaction records a transaction a user broadcast themselves (reported by hash),
+    after checking on the node that it is exactly the prepared call from the expected
+    wallet. NOT_FOUND when the node does not know the hash; INVALID_ARGUMENT when it is
+    another call; PERMISSION_DENIED when another wallet sent it.
+    """
+    ListChainEvents: _grpc.UnaryUnaryMultiCallable[_chain_service_pb2.ListChainEventsRequest, _chain_service_pb2.ListChainEventsResponse]
+    """ListChainEvents pages through the indexed contract events (oldest first), for
+    reconciliation and audits.
+    """
+    Reconcile: _grpc.UnaryUnaryMultiCallable[_chain_service_pb2.ReconcileRequest, _chain_service_pb2.ReconcileResponse]
+    """Reconcile compares what the chain holds (token owners, pending withdrawals) with what the
+    indexer recorded, and names every difference.
+    """
 
 @_typing.type_check_only
 class ChainServiceAsyncStub(ChainServiceStub):
@@ -100,20 +134,11 @@ class ChainServiceAsyncStub(ChainServiceStub):
 
     def __init__(self, channel: _aio.Channel) -> None: ...
     MintAsset: _aio.UnaryUnaryMultiCallable[_chain_service_pb2.MintAssetRequest, _chain_service_pb2.MintAssetResponse]  # type: ignore[assignment]
-    """MintAsset mints the asset's token to `owner`. Idempotent per asset: minting an asset
+    """(Issue 10 removed ListToken, UnlistToken, BuyToken and TransferToken: the platform key
+    no longer lists, buys with its own funds, or moves anyone's token.)
+    MintAsset mints the asset's token to `owner`. Idempotent per asset: minting an asset
     that already has a token returns that token and its mint transaction.
     """
-    ListToken: _aio.UnaryUnaryMultiCallable[_chain_service_pb2.ListTokenRequest, _chain_service_pb2.ListTokenResponse]  # type: ignore[assignment]
-    """ListToken lists a token for sale at a price, on behalf of its owner."""
-    UnlistToken: _aio.UnaryUnaryMultiCallable[_chain_service_pb2.UnlistTokenRequest, _chain_service_pb2.UnlistTokenResponse]  # type: ignore[assignment]
-    """UnlistToken removes a token's listing."""
-    BuyToken: _aio.UnaryUnaryMultiCallable[_chain_service_pb2.BuyTokenRequest, _chain_service_pb2.BuyTokenResponse]  # type: ignore[assignment]
-    """BuyToken buys a listed token for `recipient`, paying exactly the listed price from the
-    platform treasury; the seller and co-creators are credited on chain. Requires an
-    idempotency key: the same key returns the same purchase.
-    """
-    TransferToken: _aio.UnaryUnaryMultiCallable[_chain_service_pb2.TransferTokenRequest, _chain_service_pb2.TransferTokenResponse]  # type: ignore[assignment]
-    """TransferToken moves a token from its owner to another address (gift, off-chain sale)."""
     GetToken: _aio.UnaryUnaryMultiCallable[_chain_service_pb2.GetTokenRequest, _chain_service_pb2.GetTokenResponse]  # type: ignore[assignment]
     """GetToken returns a token's owner, asset, URI, co-creators and listing."""
     GetRoyaltyInfo: _aio.UnaryUnaryMultiCallable[_chain_service_pb2.GetRoyaltyInfoRequest, _chain_service_pb2.GetRoyaltyInfoResponse]  # type: ignore[assignment]
@@ -150,6 +175,49 @@ class ChainServiceAsyncStub(ChainServiceStub):
     or test (FAILED_PRECONDITION otherwise; PERMISSION_DENIED in production); at most
     100 ETH per call.
     """
+    BuildOrder: _aio.UnaryUnaryMultiCallable[_chain_service_pb2.BuildOrderRequest, _chain_service_pb2.BuildOrderResponse]  # type: ignore[assignment]
+    """--- Signed listings (MarketplaceV2, EIP-712 orders). The platform key never lists, buys
+    or moves a token: the owner signs an order, the buyer's own wallet pays to fill it.
+
+    BuildOrder answers the EIP-712 document (eth_signTypedData_v4 form) the token's owner
+    signs to list it: the seller's current on-chain counter, a random salt, a time window
+    from now. FAILED_PRECONDITION when `seller` does not own the token; INVALID_ARGUMENT for
+    a bad price or duration.
+    """
+    VerifyOrder: _aio.UnaryUnaryMultiCallable[_chain_service_pb2.VerifyOrderRequest, _chain_service_pb2.VerifyOrderResponse]  # type: ignore[assignment]
+    """VerifyOrder checks a signed order against the chain: the signature (ECDSA for an
+    externally owned account, EIP-1271 for a contract wallet, as OpenZeppelin's
+    SignatureChecker), the time window, the seller's counter, the order's filled/cancelled
+    status, that the seller still owns the token and that the marketplace may move it.
+    INVALID_ARGUMENT when the order is malformed or not for the platform's token/currency.
+    """
+    PrepareFulfill: _aio.UnaryUnaryMultiCallable[_chain_service_pb2.PrepareFulfillRequest, _chain_service_pb2.PrepareFulfillResponse]  # type: ignore[assignment]
+    """PrepareFulfill prepares `fulfill(order, signature)` (or `fulfillFor` when a recipient is
+    named) for the buyer's own wallet to sign and pay: value = the price. FAILED_PRECONDITION
+    when the order is not fillable (the reason named) or the buyer is the seller.
+    """
+    PrepareCancel: _aio.UnaryUnaryMultiCallable[_chain_service_pb2.PrepareCancelRequest, _chain_service_pb2.PrepareCancelResponse]  # type: ignore[assignment]
+    """PrepareCancel prepares the seller's own `cancel(orders)` call. PERMISSION_DENIED when an
+    order is not the seller's.
+    """
+    PrepareWithdraw: _aio.UnaryUnaryMultiCallable[_chain_service_pb2.PrepareWithdrawRequest, _chain_service_pb2.PrepareWithdrawResponse]  # type: ignore[assignment]
+    """PrepareWithdraw prepares the payee's own `withdraw()` call. FAILED_PRECONDITION when the
+    payee has nothing to withdraw.
+    """
+    TrackTransaction: _aio.UnaryUnaryMultiCallable[_chain_service_pb2.TrackTransactionRequest, _chain_service_pb2.TrackTransactionResponse]  # type: ignore[assignment]
+    """TrackTransaction records a transaction a user broadcast themselves (reported by hash),
+    after checking on the node that it is exactly the prepared call from the expected
+    wallet. NOT_FOUND when the node does not know the hash; INVALID_ARGUMENT when it is
+    another call; PERMISSION_DENIED when another wallet sent it.
+    """
+    ListChainEvents: _aio.UnaryUnaryMultiCallable[_chain_service_pb2.ListChainEventsRequest, _chain_service_pb2.ListChainEventsResponse]  # type: ignore[assignment]
+    """ListChainEvents pages through the indexed contract events (oldest first), for
+    reconciliation and audits.
+    """
+    Reconcile: _aio.UnaryUnaryMultiCallable[_chain_service_pb2.ReconcileRequest, _chain_service_pb2.ReconcileResponse]  # type: ignore[assignment]
+    """Reconcile compares what the chain holds (token owners, pending withdrawals) with what the
+    indexer recorded, and names every difference.
+    """
 
 class ChainServiceServicer(metaclass=_abc_1.ABCMeta):
     """ChainService owns the "chain" schema: contract deployments, every transaction the
@@ -162,44 +230,11 @@ class ChainServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _chain_service_pb2.MintAssetRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_chain_service_pb2.MintAssetResponse, _abc.Awaitable[_chain_service_pb2.MintAssetResponse]]:
-        """MintAsset mints the asset's token to `owner`. Idempotent per asset: minting an asset
+        """(Issue 10 removed ListToken, UnlistToken, BuyToken and TransferToken: the platform key
+        no longer lists, buys with its own funds, or moves anyone's token.)
+        MintAsset mints the asset's token to `owner`. Idempotent per asset: minting an asset
         that already has a token returns that token and its mint transaction.
         """
-
-    @_abc_1.abstractmethod
-    def ListToken(
-        self,
-        request: _chain_service_pb2.ListTokenRequest,
-        context: _ServicerContext,
-    ) -> _typing.Union[_chain_service_pb2.ListTokenResponse, _abc.Awaitable[_chain_service_pb2.ListTokenResponse]]:
-        """ListToken lists a token for sale at a price, on behalf of its owner."""
-
-    @_abc_1.abstractmethod
-    def UnlistToken(
-        self,
-        request: _chain_service_pb2.UnlistTokenRequest,
-        context: _ServicerContext,
-    ) -> _typing.Union[_chain_service_pb2.UnlistTokenResponse, _abc.Awaitable[_chain_service_pb2.UnlistTokenResponse]]:
-        """UnlistToken removes a token's listing."""
-
-    @_abc_1.abstractmethod
-    def BuyToken(
-        self,
-        request: _chain_service_pb2.BuyTokenRequest,
-        context: _ServicerContext,
-    ) -> _typing.Union[_chain_service_pb2.BuyTokenResponse, _abc.Awaitable[_chain_service_pb2.BuyTokenResponse]]:
-        """BuyToken buys a listed token for `recipient`, paying exactly the listed price from the
-        platform treasury; the seller and co-creators are credited on chain. Requires an
-        idempotency key: the same key returns the same purchase.
-        """
-
-    @_abc_1.abstractmethod
-    def TransferToken(
-        self,
-        request: _chain_service_pb2.TransferTokenRequest,
-        context: _ServicerContext,
-    ) -> _typing.Union[_chain_service_pb2.TransferTokenResponse, _abc.Awaitable[_chain_service_pb2.TransferTokenResponse]]:
-        """TransferToken moves a token from its owner to another address (gift, off-chain sale)."""
 
     @_abc_1.abstractmethod
     def GetToken(
@@ -301,6 +336,97 @@ class ChainServiceServicer(metaclass=_abc_1.ABCMeta):
         """Faucet funds a wallet from the platform signer, only on the embedded chain in development
         or test (FAILED_PRECONDITION otherwise; PERMISSION_DENIED in production); at most
         100 ETH per call.
+        """
+
+    @_abc_1.abstractmethod
+    def BuildOrder(
+        self,
+        request: _chain_service_pb2.BuildOrderRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_chain_service_pb2.BuildOrderResponse, _abc.Awaitable[_chain_service_pb2.BuildOrderResponse]]:
+        """--- Signed listings (MarketplaceV2, EIP-712 orders). The platform key never lists, buys
+        or moves a token: the owner signs an order, the buyer's own wallet pays to fill it.
+
+        BuildOrder answers the EIP-712 document (eth_signTypedData_v4 form) the token's owner
+        signs to list it: the seller's current on-chain counter, a random salt, a time window
+        from now. FAILED_PRECONDITION when `seller` does not own the token; INVALID_ARGUMENT for
+        a bad price or duration.
+        """
+
+    @_abc_1.abstractmethod
+    def VerifyOrder(
+        self,
+        request: _chain_service_pb2.VerifyOrderRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_chain_service_pb2.VerifyOrderResponse, _abc.Awaitable[_chain_service_pb2.VerifyOrderResponse]]:
+        """VerifyOrder checks a signed order against the chain: the signature (ECDSA for an
+        externally owned account, EIP-1271 for a contract wallet, as OpenZeppelin's
+        SignatureChecker), the time window, the seller's counter, the order's filled/cancelled
+        status, that the seller still owns the token and that the marketplace may move it.
+        INVALID_ARGUMENT when the order is malformed or not for the platform's token/currency.
+        """
+
+    @_abc_1.abstractmethod
+    def PrepareFulfill(
+        self,
+        request: _chain_service_pb2.PrepareFulfillRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_chain_service_pb2.PrepareFulfillResponse, _abc.Awaitable[_chain_service_pb2.PrepareFulfillResponse]]:
+        """PrepareFulfill prepares `fulfill(order, signature)` (or `fulfillFor` when a recipient is
+        named) for the buyer's own wallet to sign and pay: value = the price. FAILED_PRECONDITION
+        when the order is not fillable (the reason named) or the buyer is the seller.
+        """
+
+    @_abc_1.abstractmethod
+    def PrepareCancel(
+        self,
+        request: _chain_service_pb2.PrepareCancelRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_chain_service_pb2.PrepareCancelResponse, _abc.Awaitable[_chain_service_pb2.PrepareCancelResponse]]:
+        """PrepareCancel prepares the seller's own `cancel(orders)` call. PERMISSION_DENIED when an
+        order is not the seller's.
+        """
+
+    @_abc_1.abstractmethod
+    def PrepareWithdraw(
+        self,
+        request: _chain_service_pb2.PrepareWithdrawRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_chain_service_pb2.PrepareWithdrawResponse, _abc.Awaitable[_chain_service_pb2.PrepareWithdrawResponse]]:
+        """PrepareWithdraw prepares the payee's own `withdraw()` call. FAILED_PRECONDITION when the
+        payee has nothing to withdraw.
+        """
+
+    @_abc_1.abstractmethod
+    def TrackTransaction(
+        self,
+        request: _chain_service_pb2.TrackTransactionRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_chain_service_pb2.TrackTransactionResponse, _abc.Awaitable[_chain_service_pb2.TrackTransactionResponse]]:
+        """TrackTransaction records a transaction a user broadcast themselves (reported by hash),
+        after checking on the node that it is exactly the prepared call from the expected
+        wallet. NOT_FOUND when the node does not know the hash; INVALID_ARGUMENT when it is
+        another call; PERMISSION_DENIED when another wallet sent it.
+        """
+
+    @_abc_1.abstractmethod
+    def ListChainEvents(
+        self,
+        request: _chain_service_pb2.ListChainEventsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_chain_service_pb2.ListChainEventsResponse, _abc.Awaitable[_chain_service_pb2.ListChainEventsResponse]]:
+        """ListChainEvents pages through the indexed contract events (oldest first), for
+        reconciliation and audits.
+        """
+
+    @_abc_1.abstractmethod
+    def Reconcile(
+        self,
+        request: _chain_service_pb2.ReconcileRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_chain_service_pb2.ReconcileResponse, _abc.Awaitable[_chain_service_pb2.ReconcileResponse]]:
+        """Reconcile compares what the chain holds (token owners, pending withdrawals) with what the
+        indexer recorded, and names every difference.
         """
 
 def add_ChainServiceServicer_to_server(servicer: ChainServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
