@@ -66,3 +66,59 @@ def test_siwe_personal_sign_recovers_the_address() -> None:
     signature = wallet.sign_siwe(message)
     assert len(bytes.fromhex(signature[2:])) == 65
     assert Account.recover_message(encode_defunct(text=message), signature=signature) == wallet.address
+
+
+# ------------------------------------------------------------------ what the gateway hands out
+
+# A purchase's Tx object exactly as the REST contract answers it (JSON-RPC names, integers).
+GATEWAY_TX = {"from": None, "to": "0x5FbDB2315678afecb367f032d93F642f64180aa3", "data": "0xdeadbeef" + "11" * 32,
+              "value": 1_234_567_890_123_456_789, "chainId": 131277322940537, "gas": 187_000,
+              "maxFeePerGas": 2_875_000_000, "maxPriorityFeePerGas": 1_000_000_000, "nonce": 0}
+
+
+def test_the_gateways_tx_object_signs_to_the_same_bytes_as_eth_account_sign_transaction() -> None:
+    wallet = Wallet.create()
+    tx = {**GATEWAY_TX, "from": wallet.address}
+    raw = wallet.sign_transaction(tx)
+    # What a wallet built on eth-account signs for the same fields (RFC 6979: deterministic).
+    reference = Account.sign_transaction({k: v for k, v in tx.items() if k != "from"} | {"type": 2},
+                                         wallet.private_key)
+    assert raw == "0x" + bytes(reference.raw_transaction).hex()
+    # `from` in lower case is the same account.
+    assert wallet.sign_transaction({**tx, "from": wallet.address.lower()}) == raw
+
+
+def test_a_tx_object_from_another_wallet_is_refused() -> None:
+    wallet, other = Wallet.create(), Wallet.create()
+    with pytest.raises(ValueError, match="not from this wallet"):
+        wallet.sign_transaction({**GATEWAY_TX, "from": other.address})
+
+
+def test_a_listing_document_with_decimal_string_numbers_signs_as_eth_account_and_recovers_the_seller() -> None:
+    wallet = Wallet.create()
+    # The shape the listing typed-data route answers: numbers in the message as decimal
+    # strings (256-bit salts do not fit a JavaScript number), chainId an integer.
+    document = {
+        "types": {"EIP712Domain": [{"name": "name", "type": "string"}, {"name": "version", "type": "string"},
+                                   {"name": "chainId", "type": "uint256"},
+                                   {"name": "verifyingContract", "type": "address"}],
+                  "Order": [{"name": n, "type": t} for n, t in (
+                      ("token", "address"), ("tokenId", "uint256"), ("seller", "address"), ("price", "uint256"),
+                      ("currency", "address"), ("counter", "uint256"), ("salt", "uint256"),
+                      ("startTime", "uint256"), ("endTime", "uint256"))]},
+        "primaryType": "Order",
+        "domain": {"name": "IPheron Marketplace", "version": "2", "chainId": 131277322940537,
+                   "verifyingContract": "0xe7f1725E7734CE288F8367e1Bb143E90bb3F0512"},
+        "message": {"token": "0x5FbDB2315678afecb367f032d93F642f64180aa3", "tokenId": "7",
+                    "seller": wallet.address, "price": "1234567890123456789",
+                    "currency": "0x0000000000000000000000000000000000000000", "counter": "0",
+                    "salt": str(2**255 + 12345), "startTime": "1764547200", "endTime": "1767139200"},
+    }
+    signature = wallet.sign_typed_data(json.dumps(document))
+    as_ints = {**document, "message": {k: (int(v) if k not in ("token", "seller", "currency") else v)
+                                       for k, v in document["message"].items()}}
+    reference = Account.sign_typed_data(wallet.private_key, full_message=as_ints)
+    assert signature == "0x" + bytes(reference.signature).hex()
+    assert Account.recover_message(encode_typed_data(full_message=as_ints), signature=signature) == wallet.address
+    # The document was signed unchanged: the caller's copy still holds the strings.
+    assert document["message"]["price"] == "1234567890123456789"

@@ -3,10 +3,11 @@
 
 - `sign_typed_data(typed_data)`: `eth_signTypedData_v4` — the EIP-712 document as given
   (JSON text or mapping: types, primaryType, domain, message) → 0x-prefixed 65-byte r‖s‖v.
-- `sign_transaction(tx)`: a JSON-RPC-style prepared EIP-1559 transaction (`to`, `data`,
-  `value`, `chainId`, `gas`, `maxFeePerGas`, `maxPriorityFeePerGas`, `nonce`; numbers as
-  integers, 0x-hex or decimal strings) → the raw signed transaction as 0x-hex, ready for
-  `eth_sendRawTransaction`.
+- `sign_transaction(tx)`: a JSON-RPC-style prepared EIP-1559 transaction — the gateway's Tx
+  object (`from`, `to`, `data`, `value`, `chainId`, `gas`, `maxFeePerGas`,
+  `maxPriorityFeePerGas`, `nonce`; numbers as integers, 0x-hex or decimal strings) → the raw
+  signed transaction as 0x-hex, ready for `eth_sendRawTransaction`. Like a browser wallet's
+  `eth_signTransaction`, it refuses a transaction whose `from` is another account.
 - `sign_siwe(message)`: `personal_sign` (EIP-191) of a Sign-In with Ethereum message.
 
 Keys live in memory only; nothing here is meant to hold real funds.
@@ -48,7 +49,8 @@ def as_int(value: object, name: str) -> int:
 
 
 def eip1559_fields(tx: Mapping[str, object]) -> dict[str, Any]:
-    """A prepared transaction as eth-account signs it: type 2, integers, checksummed `to`."""
+    """A prepared transaction as eth-account signs it: type 2, integers, checksummed `to`
+    (`from` is not part of what is signed: the signature itself names the sender)."""
     missing = [f for f in REQUIRED_FIELDS if f not in tx]
     if missing:
         raise ValueError(f"the transaction lacks {', '.join(missing)}")
@@ -97,7 +99,13 @@ class Wallet:
         return "0x" + bytes(signed.signature).hex()
 
     def sign_transaction(self, tx: Mapping[str, object]) -> str:
-        """Sign a prepared EIP-1559 transaction; the raw signed transaction as 0x-hex."""
+        """Sign a prepared EIP-1559 transaction; the raw signed transaction as 0x-hex.
+
+        A `from` naming another account is refused (ValueError), as a browser wallet refuses
+        to sign for an account it does not hold."""
+        sender = tx.get("from")
+        if sender and str(sender).lower() != self.address.lower():
+            raise ValueError(f"the transaction is from {sender}, not from this wallet ({self.address})")
         signed = self.account.sign_transaction(eip1559_fields(tx))
         return "0x" + bytes(signed.raw_transaction).hex()
 
