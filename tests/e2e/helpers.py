@@ -1,5 +1,7 @@
-"""What several end-to-end tests do: sign in with a real key through the gateway,
-and read the spans the processes exported."""
+"""What several end-to-end tests do: sign in with a real key through the gateway (the
+session carries its wallet, `ipheron_libs.wallet.Wallet`, so the marketplace steps of
+`ipheron_devstack.market` can sign listings and payments with it), and read the spans the
+processes exported."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from eth_account import Account
 from eth_account.messages import encode_defunct
 from eth_account.signers.local import LocalAccount
 from ipheron_libs.testing import wait_until
+from ipheron_libs.wallet import Wallet
 
 
 @dataclass
@@ -25,6 +28,18 @@ class Session:
     @property
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.access_token}"}
+
+    @property
+    def wallet(self) -> Wallet:
+        return Wallet(self.account)
+
+    @property
+    def id(self) -> str:
+        return str(self.user["id"])
+
+    @property
+    def address(self) -> str:
+        return str(self.account.address)
 
 
 def sign_in(api: httpx.Client, account: LocalAccount | None = None) -> Session:

@@ -1,10 +1,11 @@
 """Domain events end to end, every service a real process: a REAL sale (minted on the
-embedded EVM, bought through the gateway) leaves the assets outbox, crosses the Redis
-stream, and lands in analytics' aggregates (the asset's and the creator's performance
-show the sale's volume) and in the ai-agents trade history (a purchase reversing the
-sale is flagged as a round trip). A stake on the sold asset reaches analytics too.
-Every event the producers published for it meets its schema (ipheron_libs.events), and
-no consumer dead-lettered any of them.
+embedded EVM, listed under the seller's signature, paid from the buyer's own funded
+wallet through the gateway, recorded from the chain's indexed events) leaves the assets
+outbox, crosses the Redis stream, and lands in analytics' aggregates (the asset's and
+the creator's performance show the sale's volume) and in the ai-agents trade history (a
+purchase reversing the sale is flagged as a round trip). A stake on the sold asset
+reaches analytics too. Every event the producers published for it meets its schema
+(ipheron_libs.events), and no consumer dead-lettered any of them.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import httpx
 import pytest
 import redis
 from helpers import sign_in
+from ipheron_devstack import market
 from ipheron_devstack.stack import Stack
 from ipheron_libs import events
 from ipheron_libs.testing import wait_until
@@ -69,6 +71,8 @@ def test_a_real_sale_reaches_analytics_aggregates_and_the_ai_agents_history_thro
         return [f for f in body["flags"] if "round-trip" in f]
 
     asset = create_active_asset(client, seller, asset_body([(seller, "100")], price=PRICE))
+    market.list_for_sale(client, seller, asset["id"], PRICE)
+    market.fund(client, buyer.address, "2")
     assert round_trip_flags(asset["id"]) == []
 
     first = purchase(client, buyer, asset["id"], f"events-e2e-{uuid.uuid4().hex}")
