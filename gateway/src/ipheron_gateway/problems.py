@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 from collections.abc import Iterator
@@ -70,7 +71,7 @@ def problem_response(status: int, detail: str, *, instance: str | None = None, t
     }
     if instance:
         body["instance"] = instance
-    body.update(extra)
+    body.update({k: v for k, v in extra.items() if v is not None})  # absent, not null
     return Response(orjson.dumps(body), status_code=status, media_type="application/problem+json", headers=headers)
 
 
@@ -90,6 +91,8 @@ RATE_LIMIT_HEADERS: dict[str, dict[str, Any]] = {
 _DESCRIPTIONS = {
     400: "Bad request: malformed JSON, a missing or invalid header, or input the service refused",
     401: "Missing, malformed or invalid access token",
+    402: ("Your wallet cannot pay: required_wei / available_wei / shortfall_wei (decimal strings) and "
+          "required / available (ETH) name the amounts; nothing was reserved"),
     403: "The resource is not yours",
     404: "No such resource",
     409: "Conflicts with the current state (duplicate, replayed key with other data, not available)",
@@ -120,6 +123,14 @@ class ProblemDetails(BaseModel):
     errors: list[FieldError] | None = Field(default=None, description="the refused fields, on 400/422")
     service: str | None = Field(default=None, description="the upstream service, on 503/504")
     group: str | None = Field(default=None, description="the rate-limit group, on 429")
+    # The 402 extension (a purchase the buyer's wallet cannot pay): amounts as exact decimals.
+    required_wei: str | None = Field(default=None, description="on 402: price + gas x maxFeePerGas, in wei")
+    available_wei: str | None = Field(default=None, description="on 402: the wallet's balance, in wei")
+    shortfall_wei: str | None = Field(default=None, description="on 402: required - available, in wei")
+    price_wei: str | None = Field(default=None, description="on 402: the price alone, in wei")
+    required: str | None = Field(default=None, description="on 402: required_wei as an ETH decimal")
+    available: str | None = Field(default=None, description="on 402: available_wei as an ETH decimal")
+    shortfall: str | None = Field(default=None, description="on 402: shortfall_wei as an ETH decimal")
 
 
 def problem_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
@@ -141,6 +152,25 @@ def problem_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
 
 
 UPSTREAM = (503, 504)
+
+
+@contextlib.contextmanager
+def precondition_as(status: int) -> Iterator[None]:
+    """Answer the service's FAILED_PRECONDITION as `status` (e.g. 409 "not for sale") in this block.
+
+    The one table maps FAILED_PRECONDITION to 400; routes whose contract names a state
+    conflict (an order no longer fillable, nothing to withdraw) use this instead. The
+    service's message and field are kept.
+    """
+    try:
+        yield
+    except grpc.aio.AioRpcError as exc:
+        if exc.code() != grpc.StatusCode.FAILED_PRECONDITION:
+            raise
+        detail = exc.details() or HTTPStatus(status).phrase
+        field = dict(exc.trailing_metadata() or ()).get(FIELD_METADATA_KEY)
+        errors = [{"field": field, "message": detail}] if field else None
+        raise Problem(status, detail, errors=errors) from None
 
 
 def _problem_components() -> dict[str, Any]:

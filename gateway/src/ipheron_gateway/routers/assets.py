@@ -1,9 +1,15 @@
-"""Asset routes: register, browse, read, edit, archive, purchase, provenance, price suggestion.
+"""Asset routes: register, browse, read, edit, archive, signed listings, purchase, provenance,
+price suggestion.
 
 The body is validated here first (shape, sizes, enums; the assets service checks
 everything again, plus the CID, the creators in auth and the duplicates). Money is
 a decimal string in and out: a JSON number is refused, never rounded. The caller's
 identity comes from the verified token only.
+
+An asset is for sale only under an order its owner signed (EIP-712, MarketplaceV2):
+GET .../listing/typed-data answers the document to sign, PUT .../listing hands in the
+signature. A purchase answers the transaction the buyer's own wallet signs and pays
+(402 when the wallet cannot); POST .../purchases/{id}/transaction hands it back.
 """
 
 from __future__ import annotations
@@ -24,8 +30,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from ipheron_gateway.bounds import METADATA_DESCRIPTION, Page, PathId, PerPage, check_metadata
 from ipheron_gateway.deps import CurrentUser, IdempotencyKey, Stubs, User
-from ipheron_gateway.problems import UPSTREAM, Problem, problem_responses
-from ipheron_gateway.responses import fast_json, stamp
+from ipheron_gateway.prepared import Tx, eth, opt_tx_out
+from ipheron_gateway.problems import UPSTREAM, Problem, precondition_as, problem_responses
+from ipheron_gateway.responses import fast_json, opt_stamp, stamp
 from ipheron_gateway.routers.ai import RuleOut
 
 router = APIRouter(prefix="/assets", tags=["assets"])
@@ -36,15 +43,26 @@ _TYPE_PB = {t: getattr(pb, f"ASSET_TYPE_{t.upper()}") for t in ASSET_TYPES}
 _TYPE_NAME = {v: k for k, v in _TYPE_PB.items()}
 _STATUS_PB = {s: getattr(pb, f"ASSET_STATUS_{s.upper()}") for s in AssetStatus.__args__}  # type: ignore[attr-defined]
 _STATUS_NAME = {v: k for k, v in _STATUS_PB.items()}
-_PURCHASE_STATE = {pb.PURCHASE_STATE_RESERVED: "reserved", pb.PURCHASE_STATE_BUYING: "buying",
-                   pb.PURCHASE_STATE_BOUGHT: "bought", pb.PURCHASE_STATE_COMPLETED: "completed",
-                   pb.PURCHASE_STATE_FAILED: "failed"}
+PurchaseState = Literal["awaiting_payment", "submitted", "completed", "failed"]
+# The platform-paid saga's states (before issue 10) read as the buyer-paid ones they match:
+# reserved = not paid yet, buying/bought = paid, the sale not yet recorded.
+_PURCHASE_STATE: dict[int, PurchaseState] = {
+    pb.PURCHASE_STATE_AWAITING_PAYMENT: "awaiting_payment", pb.PURCHASE_STATE_SUBMITTED: "submitted",
+    pb.PURCHASE_STATE_COMPLETED: "completed", pb.PURCHASE_STATE_FAILED: "failed",
+    pb.PURCHASE_STATE_RESERVED: "awaiting_payment", pb.PURCHASE_STATE_BUYING: "submitted",
+    pb.PURCHASE_STATE_BOUGHT: "submitted"}
+ListingState = Literal["active", "cancelled", "superseded", "filled", "invalid"]
+_LISTING_STATE: dict[int, ListingState] = {
+    pb.LISTING_STATE_ACTIVE: "active", pb.LISTING_STATE_CANCELLED: "cancelled",
+    pb.LISTING_STATE_SUPERSEDED: "superseded", pb.LISTING_STATE_FILLED: "filled",
+    pb.LISTING_STATE_INVALID: "invalid"}
 _PROVENANCE_KIND = {pb.PROVENANCE_KIND_MINT: "mint", pb.PROVENANCE_KIND_SALE: "sale",
                     pb.PROVENANCE_KIND_TRANSFER: "transfer"}
 _SORT = {"created": pb.ASSET_SORT_FIELD_CREATED, "price": pb.ASSET_SORT_FIELD_PRICE, "name": pb.ASSET_SORT_FIELD_NAME}
 
-EthAmount = Annotated[str, Field(pattern=r"^\d{1,7}(\.\d{1,18})?$", max_length=26, examples=["1.5"],
-                                 description='ETH decimal string, e.g. "1.5": up to 7 integer digits and 18 decimals')]
+ETH_PATTERN = r"^\d{1,7}(\.\d{1,18})?$"
+ETH_DESCRIPTION = 'ETH decimal string, e.g. "1.5": up to 7 integer digits and 18 decimals'
+EthAmount = Annotated[str, Field(pattern=ETH_PATTERN, max_length=26, examples=["1.5"], description=ETH_DESCRIPTION)]
 Percent = Annotated[str, Field(pattern=r"^\d{1,3}(\.\d{1,2})?$", max_length=6,
                                description='percent decimal string, e.g. "33.33": up to 3 digits and 2 decimals')]
 Wallet = Annotated[str, Field(pattern=r"^0x[0-9a-fA-F]{40}$")]
@@ -116,11 +134,12 @@ class AssetCreate(BaseModel):
 
 
 class AssetPatch(BaseModel):
-    """Owner-only edit. Only these fields are writable; anything else is refused."""
+    """Owner-only edit of the asking price (shown while not listed) or the metadata; anything else is
+    refused. "listed" is not writable: an asset is put on sale only by its owner's signed order
+    (PUT /api/v1/assets/{id}/listing) and taken off by DELETE of that listing."""
 
     model_config = ConfigDict(extra="forbid")
-    price: EthAmount | None = None
-    listed: bool | None = None
+    price: EthAmount | None = Field(default=None, description="the asking price shown while the asset is not listed")
     metadata: dict[str, Any] | None = Field(default=None, description=METADATA_DESCRIPTION)
 
     @field_validator("metadata")
@@ -132,6 +151,128 @@ class AssetPatch(BaseModel):
 class PurchaseIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     max_price: EthAmount | None = Field(default=None, description="refuse if the current price is above this")
+
+
+UINT256_MAX = 2**256 - 1
+Address = Annotated[str, Field(pattern=r"^0x[0-9a-fA-F]{40}$", description="0x-prefixed 20-byte address")]
+# Each below 2^256 (checked exactly by the validator: a JSON-schema maximum would be a float).
+Uint256 = Annotated[str, Field(pattern=r"^[0-9]{1,78}$", description="a uint256 as a decimal string")] | Annotated[
+    int, Field(ge=0, description="a uint256 as a JSON integer")]
+
+
+class OrderMessageIn(BaseModel):
+    """The EIP-712 "message" of GET .../listing/typed-data, as signed (numbers as decimal strings
+    or integers, each a uint256)."""
+
+    model_config = ConfigDict(extra="forbid")
+    token: Address
+    tokenId: Uint256
+    seller: Address
+    price: Uint256 = Field(description="wei")
+    currency: Address = Field(description="the zero address: native ETH")
+    counter: Uint256
+    salt: Uint256
+    startTime: Uint256 = Field(description="unix seconds")
+    endTime: Uint256 = Field(description="unix seconds")
+
+    @field_validator("tokenId", "price", "counter", "salt", "startTime", "endTime")
+    @classmethod
+    def _uint256(cls, v: str | int) -> str:
+        if int(v) > UINT256_MAX:
+            raise ValueError("must fit in a uint256")
+        return str(int(v))  # canonical decimal string, as the typed data carries it
+
+
+class ListingIn(BaseModel):
+    """A signed listing: the order message unchanged and the owner's signature of the typed data."""
+
+    model_config = ConfigDict(extra="forbid")
+    order: OrderMessageIn
+    signature: str = Field(pattern=r"^0x(?:[0-9a-fA-F]{2})+$", max_length=2 + 2 * 4096,
+                           description="0x-prefixed hex: 65 bytes r|s|v for a wallet key, or an EIP-1271 "
+                                       "contract wallet's signature (at most 4 KiB)")
+
+
+HexTx = Annotated[str, Field(pattern=r"^0x(?:[0-9a-fA-F]{2})+$", max_length=2 + 2 * 8192,
+                             description="0x-prefixed signed raw EIP-1559 transaction, an even number of hex "
+                                         "digits, at most 8 KiB")]
+TxHashIn = Annotated[str, Field(pattern=r"^0x[0-9a-fA-F]{64}$", description="0x-prefixed 32-byte transaction hash")]
+
+
+class PaymentIn(BaseModel):
+    """Exactly one of: the signed raw transaction (the service checks it is the prepared call and
+    broadcasts it) or the hash of one your wallet broadcast itself."""
+
+    model_config = ConfigDict(extra="forbid")
+    raw_transaction: HexTx | None = None
+    tx_hash: TxHashIn | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> PaymentIn:
+        if (self.raw_transaction is None) == (self.tx_hash is None):
+            raise ValueError("send exactly one of raw_transaction or tx_hash")
+        return self
+
+
+class OrderMessage(BaseModel):
+    """A MarketplaceV2 order as signed (EIP-712 message; numbers as decimal strings)."""
+
+    token: str
+    tokenId: str
+    seller: str
+    price: str = Field(description="wei")
+    currency: str
+    counter: str
+    salt: str
+    startTime: str
+    endTime: str
+
+
+class TypedDataField(BaseModel):
+    name: str
+    type: str
+
+
+class TypedData(BaseModel):
+    """An EIP-712 document in eth_signTypedData_v4 form, to be signed unchanged."""
+
+    types: dict[str, list[TypedDataField]]
+    primaryType: str
+    domain: dict[str, Any]
+    message: OrderMessage
+
+
+class TypedDataOut(BaseModel):
+    typed_data: TypedData
+
+
+class ListingOut(BaseModel):
+    """A signed order for an asset (for sale while state is active)."""
+
+    asset_id: str
+    state: ListingState
+    order: OrderMessage
+    signature: str
+    order_hash: str
+    seller_wallet: str
+    price: str = Field(description="ETH decimal")
+    price_wei: str
+    start_time: str
+    end_time: str
+    created_at: str
+    reason: str | None = Field(description="why it is no longer active")
+
+
+class ListingEnvelope(BaseModel):
+    listing: ListingOut
+
+
+class ListingWriteOut(BaseModel):
+    """The stored listing, and the seller's own cancel transaction for the order it replaced or
+    cancelled (sign and send it to make that order unfillable on chain for good)."""
+
+    listing: ListingOut
+    cancel_transaction: Tx | None
 
 
 class CreatorOut(BaseModel):
@@ -164,6 +305,7 @@ class AssetOut(BaseModel):
     reserved: bool
     version: int
     file_cids: list[str] = Field(default_factory=list, description="attached files (GET /files/{cid})")
+    listing: ListingOut | None = Field(default=None, description="the active signed listing, when for sale")
     created_at: str
     updated_at: str
 
@@ -176,18 +318,26 @@ class AssetPage(BaseModel):
 
 
 class PurchaseOut(BaseModel):
+    """A purchase: awaiting_payment (sign and hand in `transaction` before `expires_at`) ->
+    submitted (on its way) -> completed (the chain recorded the sale) | failed."""
+
     id: str
     asset_id: str
-    state: Literal["reserved", "buying", "bought", "completed", "failed"]
+    state: PurchaseState
     buyer_user_id: str
     buyer_wallet: str
     seller_user_id: str
     seller_wallet: str
     price: str
+    price_wei: str | None
     currency: str
+    order_hash: str | None = Field(description="the signed order being filled")
+    transaction: Tx | None = Field(description="what the buyer's wallet signs and pays (value = the price)")
+    expires_at: str | None = Field(description="the prepared offer lapses then unless handed in")
     tx_hash: str | None
     block_number: int | None
     failure_reason: str | None
+    failure_code: str | None = Field(description='e.g. "ABORTED" when another buyer filled the order first')
     replayed: bool
     created_at: str
     updated_at: str
@@ -224,6 +374,24 @@ def _actor(user: User) -> pb.Actor:
     return pb.Actor(user_id=user.id, wallet=(user.wallet or "").lower())
 
 
+def _wallet_actor(user: User, action: str) -> pb.Actor:
+    if not user.wallet:
+        raise Problem(400, f"your token carries no wallet; sign in with your wallet to {action}")
+    return _actor(user)
+
+
+def listing_out(x: pb.Listing) -> dict[str, Any]:
+    """Wire listing -> JSON (the order's numbers as decimal strings, as signed)."""
+    order = orjson.loads(x.order_json or "{}")
+    return {
+        "asset_id": x.asset_id, "state": _LISTING_STATE.get(x.state, "invalid"),
+        "order": {k: str(v) for k, v in order.items()} if isinstance(order, dict) else {},
+        "signature": x.signature, "order_hash": x.order_hash, "seller_wallet": x.seller_wallet,
+        "price": x.price.amount, "price_wei": x.price_wei, "start_time": stamp(x.start_time),
+        "end_time": stamp(x.end_time), "created_at": stamp(x.created_at), "reason": x.reason or None,
+    }
+
+
 def asset_out(a: pb.Asset) -> dict[str, Any]:
     """Wire asset -> JSON."""
     return {
@@ -237,16 +405,20 @@ def asset_out(a: pb.Asset) -> dict[str, Any]:
         "mint_tx_hash": a.mint_tx_hash or None, "review_reasons": list(a.review_reasons),
         "risk_score": a.risk_score if a.risk_score >= 0 else None, "reserved": a.reserved, "version": a.version,
         "file_cids": list(a.file_cids),
+        "listing": listing_out(a.listing) if a.HasField("listing") else None,
         "created_at": stamp(a.created_at), "updated_at": stamp(a.updated_at),
     }
 
 
 def purchase_out(p: pb.Purchase, replayed: bool = False) -> dict[str, Any]:
     return {
-        "id": p.id, "asset_id": p.asset_id, "state": _PURCHASE_STATE[p.state], "buyer_user_id": p.buyer_user_id,
-        "buyer_wallet": p.buyer_wallet, "seller_user_id": p.seller_user_id, "seller_wallet": p.seller_wallet,
-        "price": p.price.amount, "currency": p.price.currency or "ETH", "tx_hash": p.tx_hash or None,
-        "block_number": p.block_number or None, "failure_reason": p.failure_reason or None, "replayed": replayed,
+        "id": p.id, "asset_id": p.asset_id, "state": _PURCHASE_STATE.get(p.state, "failed"),
+        "buyer_user_id": p.buyer_user_id, "buyer_wallet": p.buyer_wallet, "seller_user_id": p.seller_user_id,
+        "seller_wallet": p.seller_wallet, "price": p.price.amount, "price_wei": p.price_wei or None,
+        "currency": p.price.currency or "ETH", "order_hash": p.order_hash or None,
+        "transaction": opt_tx_out(p, "transaction"), "expires_at": opt_stamp(p, "expires_at"),
+        "tx_hash": p.tx_hash or None, "block_number": p.block_number or None,
+        "failure_reason": p.failure_reason or None, "failure_code": p.failure_code or None, "replayed": replayed,
         "created_at": stamp(p.created_at), "updated_at": stamp(p.updated_at),
     }
 
@@ -276,6 +448,8 @@ async def list_assets(
     min_price: Annotated[str | None, Query(pattern=r"^\d{1,7}(\.\d{1,18})?$")] = None,
     max_price: Annotated[str | None, Query(pattern=r"^\d{1,7}(\.\d{1,18})?$")] = None,
     q: Annotated[str | None, Query(max_length=200, description="full text over name and metadata")] = None,
+    for_sale: Annotated[bool | None, Query(description="true: only assets under an active signed listing; "
+                                                       "false: only those not for sale; absent: both")] = None,
     sort: Annotated[Literal["created", "-created", "price", "-price", "name", "-name"],
                     Query(description="field, '-' prefix for descending; default newest first")] = "-created",
     page: Page = 1,
@@ -288,7 +462,7 @@ async def list_assets(
         region=region or "", creator=creator or "", owner=owner or "", min_price=min_price or "",
         max_price=max_price or "", q=q or "", sort_field=_SORT[field],
         sort_direction=pb.SORT_DIRECTION_DESC if sort.startswith("-") else pb.SORT_DIRECTION_ASC,
-        page=common_pb2.PageRequest(page=page, per_page=per_page)))
+        page=common_pb2.PageRequest(page=page, per_page=per_page), for_sale=for_sale))
     return {"items": [asset_out(a) for a in r.assets], "page": r.page.page, "per_page": r.page.per_page,
             "total": r.page.total}
 
@@ -301,16 +475,17 @@ async def get_asset(asset_id: PathId, stubs: Stubs) -> Response:
 
 @router.patch("/{asset_id}", response_model=AssetOut,
               responses=problem_responses(400, 401, 403, 404, 409, 413, 422, *UPSTREAM),
-              summary="Edit price, listing or metadata (owner only)")
+              summary="Edit the asking price or the metadata (owner only); listing is by signed order only "
+                      "(PUT /assets/{id}/listing), so \"listed\" is not writable")
 async def update_asset(asset_id: PathId, body: AssetPatch, user: CurrentUser, stubs: Stubs) -> dict[str, Any]:
     fields = body.model_fields_set
     if not fields:
-        raise Problem(400, "nothing to change: send price, listed or metadata")
+        raise Problem(400, "nothing to change: send price or metadata")
     if any(getattr(body, f) is None for f in fields):
-        raise Problem(400, "price, listed and metadata cannot be null")
+        raise Problem(400, "price and metadata cannot be null")
     paths = ["metadata_json" if f == "metadata" else f for f in sorted(fields)]
     r = await stubs.assets.UpdateAsset(pb.UpdateAssetRequest(
-        actor=_actor(user), asset_id=asset_id, price=body.price or "", listed=bool(body.listed),
+        actor=_actor(user), asset_id=asset_id, price=body.price or "",
         metadata_json=orjson.dumps(body.metadata).decode() if body.metadata is not None else "",
         update_mask={"paths": paths}))
     return asset_out(r.asset)
@@ -324,30 +499,108 @@ async def archive_asset(asset_id: PathId, user: CurrentUser, stubs: Stubs) -> di
     return asset_out(r.asset)
 
 
+@router.get("/{asset_id}/listing/typed-data", response_model=TypedDataOut,
+            responses=problem_responses(400, 401, 403, 404, 409, 422, *UPSTREAM),
+            summary="The EIP-712 order to sign (eth_signTypedData_v4, unchanged) to list your asset at a price "
+                    "(owner only; 409 unless the asset is active and minted)")
+async def listing_typed_data(
+    asset_id: PathId, user: CurrentUser, stubs: Stubs,
+    price: Annotated[str, Query(pattern=ETH_PATTERN, max_length=26, description=ETH_DESCRIPTION + ", more than 0")],
+    duration_seconds: Annotated[int | None, Query(ge=60, le=31_536_000,
+                                                  description="how long the order is valid, 60..31536000 "
+                                                              "(one year); default 30 days")] = None,
+) -> Response:
+    if Decimal(price) <= 0:
+        raise Problem(422, "invalid request: price", title="Unprocessable Content",
+                      errors=[{"field": "price", "message": "price must be greater than 0"}])
+    with precondition_as(409):
+        r = await stubs.assets.GetListingTypedData(pb.GetListingTypedDataRequest(
+            actor=_wallet_actor(user, "list"), asset_id=asset_id, price=price, duration_seconds=duration_seconds or 0))
+    return fast_json({"typed_data": orjson.loads(r.typed_data_json)})
+
+
+@router.put("/{asset_id}/listing", response_model=ListingWriteOut,
+            responses=problem_responses(400, 401, 403, 404, 409, 413, 422, *UPSTREAM),
+            summary="List your asset under the order you signed (400 bad signature; 403 not the owner's order; "
+                    "409 not fillable); it replaces an active listing, whose cancel transaction is answered")
+async def put_listing(asset_id: PathId, body: ListingIn, user: CurrentUser, stubs: Stubs) -> dict[str, Any]:
+    with precondition_as(409):
+        r = await stubs.assets.PutListing(pb.PutListingRequest(
+            actor=_wallet_actor(user, "list"), asset_id=asset_id,
+            order_json=orjson.dumps(body.order.model_dump()).decode(), signature=body.signature))
+    return {"listing": listing_out(r.listing), "cancel_transaction": opt_tx_out(r, "cancel_transaction")}
+
+
+@router.get("/{asset_id}/listing", response_model=ListingEnvelope, responses=problem_responses(404, 422, *UPSTREAM),
+            summary="The asset's current listing (404 when it has none)")
+async def get_listing(asset_id: PathId, stubs: Stubs) -> Response:
+    r = await stubs.assets.GetListing(pb.GetListingRequest(asset_id=asset_id))
+    return fast_json({"listing": listing_out(r.listing)})
+
+
+@router.delete("/{asset_id}/listing", response_model=ListingWriteOut,
+               responses=problem_responses(400, 401, 403, 404, 409, 422, *UPSTREAM),
+               summary="Take your asset off sale at once (owner only); sign and send the answered cancel "
+                       "transaction to make the order unfillable on chain for good")
+async def cancel_listing(asset_id: PathId, user: CurrentUser, stubs: Stubs) -> dict[str, Any]:
+    with precondition_as(409):
+        r = await stubs.assets.CancelListing(pb.CancelListingRequest(actor=_wallet_actor(user, "cancel a listing"),
+                                                                     asset_id=asset_id))
+    return {"listing": listing_out(r.listing), "cancel_transaction": opt_tx_out(r, "cancel_transaction")}
+
+
+def _payment_required(short: pb.InsufficientFunds) -> Problem:
+    required, available = eth(short.required_wei), eth(short.available_wei)
+    return Problem(402, f"your wallet holds {available} ETH; this purchase needs {required} ETH (the price plus "
+                        "the most its gas can cost); nothing was reserved",
+                   required_wei=short.required_wei, available_wei=short.available_wei,
+                   shortfall_wei=short.shortfall_wei, price_wei=short.price_wei or None,
+                   required=required, available=available, shortfall=eth(short.shortfall_wei))
+
+
 @router.post("/{asset_id}/purchase", response_model=PurchaseOut, status_code=status.HTTP_201_CREATED,
-             responses={200: {"model": PurchaseOut, "description": "A replay of an earlier purchase"},
-                        202: {"model": PurchaseOut, "description": "Accepted; the chain outcome is being confirmed"},
-                        **problem_responses(400, 401, 403, 404, 409, 413, 422, *UPSTREAM)},
-             summary="Buy an asset at its price (Idempotency-Key required; a replay answers 200 with the same "
-                     "purchase; 202 while the chain outcome is being confirmed)")
+             responses={200: {"model": PurchaseOut, "description": "A replay of an earlier purchase "
+                                                                   "(Idempotent-Replayed: true)"},
+                        **problem_responses(400, 401, 402, 403, 404, 409, 413, 422, *UPSTREAM)},
+             summary="Buy a listed asset from your own wallet (Idempotency-Key required): answers the transaction "
+                     "to sign and pay (awaiting_payment); 402 when your wallet cannot pay; a replay answers 200")
 async def purchase_asset(asset_id: PathId, user: CurrentUser, key: IdempotencyKey, stubs: Stubs, response: Response,
                          body: PurchaseIn | None = None) -> dict[str, Any]:
-    if not user.wallet:
-        raise Problem(400, "your token carries no wallet; sign in with your wallet to buy")
-    r = await stubs.assets.PurchaseAsset(pb.PurchaseAssetRequest(
-        actor=_actor(user), asset_id=asset_id, idempotency_key=key, max_price=(body.max_price if body else None) or ""))
-    if r.purchase.state != pb.PURCHASE_STATE_COMPLETED:
-        response.status_code = status.HTTP_202_ACCEPTED
-    elif r.replayed:
-        response.status_code = status.HTTP_200_OK
+    with precondition_as(409):
+        r = await stubs.assets.PurchaseAsset(pb.PurchaseAssetRequest(
+            actor=_wallet_actor(user, "buy"), asset_id=asset_id, idempotency_key=key,
+            max_price=(body.max_price if body else None) or ""))
+    if r.HasField("insufficient_funds"):
+        raise _payment_required(r.insufficient_funds)
     if r.replayed:
+        response.status_code = status.HTTP_200_OK
         response.headers["Idempotent-Replayed"] = "true"
     return purchase_out(r.purchase, r.replayed)
 
 
+@router.post("/{asset_id}/purchases/{purchase_id}/transaction", response_model=PurchaseOut,
+             status_code=status.HTTP_202_ACCEPTED,
+             responses=problem_responses(400, 401, 403, 404, 409, 413, 422, *UPSTREAM),
+             summary="Hand in your payment: the signed raw transaction (checked to be exactly the prepared call, "
+                     "then broadcast) or the hash of one you broadcast; poll the purchase until completed")
+async def submit_purchase_transaction(asset_id: PathId, purchase_id: PathId, body: PaymentIn, user: CurrentUser,
+                                      stubs: Stubs) -> dict[str, Any]:
+    actor = _wallet_actor(user, "pay")
+    # The path names the asset too: a purchase of another asset is not found here (and nothing is sent).
+    p = (await stubs.assets.GetPurchase(pb.GetPurchaseRequest(purchase_id=purchase_id))).purchase
+    if p.asset_id != asset_id:
+        raise Problem(404, f"purchase {purchase_id} not found")
+    payment = {"raw_transaction": body.raw_transaction} if body.raw_transaction else {"tx_hash": body.tx_hash}
+    with precondition_as(409):
+        r = await stubs.assets.SubmitPurchaseTransaction(pb.SubmitPurchaseTransactionRequest(
+            actor=actor, purchase_id=purchase_id, **payment))
+    return purchase_out(r.purchase)
+
+
 @router.get("/{asset_id}/purchases/{purchase_id}", response_model=PurchaseOut,
             responses=problem_responses(401, 404, 422, *UPSTREAM),
-            summary="A purchase's state (its buyer or seller only); poll it after a 202")
+            summary="A purchase's state (its buyer or seller only): awaiting_payment, submitted, completed "
+                    "or failed")
 async def get_purchase(asset_id: PathId, purchase_id: PathId, user: CurrentUser, stubs: Stubs) -> dict[str, Any]:
     p = (await stubs.assets.GetPurchase(pb.GetPurchaseRequest(purchase_id=purchase_id))).purchase
     if p.asset_id != asset_id or user.id not in (p.buyer_user_id, p.seller_user_id):

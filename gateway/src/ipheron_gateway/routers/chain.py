@@ -1,19 +1,29 @@
 """Chain routes: /api/v1/chain/status, /chain/tx/{hash}, /chain/balances/{address} (public
 reads of public chain data) and /chain/withdraw (the caller's own marketplace balance).
 
+Withdrawing is non-custodial: by default the route prepares the payee's own `withdraw()`
+for the caller's wallet to sign and send (the same Tx object a purchase answers). With
+`{"relay": true}` the platform pays the gas instead through `withdrawFor([you])`, which only
+ever pays each payee its own balance; the chain service allows that once per wallet per
+cooldown (429 with Retry-After otherwise), so nobody can make the platform pay gas in a loop.
+
 Amounts are wei as decimal strings (plus an exact ETH decimal); never floats."""
 
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any
+import math
+import re
+from typing import Annotated, Any, Literal
 
+import grpc
 from fastapi import APIRouter, Path
 from ipheron.chain.v1 import chain_service_pb2 as pb
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from ipheron_gateway.deps import CurrentUser, OptionalIdempotencyKey, Stubs
-from ipheron_gateway.problems import UPSTREAM, Problem, problem_responses
+from ipheron_gateway.prepared import Tx, eth, tx_out
+from ipheron_gateway.problems import UPSTREAM, Problem, precondition_as, problem_responses
 from ipheron_gateway.responses import opt_stamp
 
 router = APIRouter(prefix="/chain", tags=["chain"])
@@ -90,7 +100,26 @@ class WithdrawalOut(BaseModel):
     succeeded: bool
 
 
-class WithdrawOut(BaseModel):
+class WithdrawIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    relay: bool = Field(default=False, description="true: the platform sends withdrawFor([you]) and pays the gas "
+                                                   "(once per wallet per cooldown); false: answer your own "
+                                                   "withdraw() to sign")
+
+
+class PreparedWithdrawalOut(BaseModel):
+    """Your own withdraw() call: sign `transaction` and send it (eth_sendRawTransaction)."""
+
+    relayed: Literal[False] = False
+    transaction: Tx
+    pending_withdrawal: str = Field(description="ETH decimal")
+    pending_withdrawal_wei: str
+
+
+class RelayedWithdrawalOut(BaseModel):
+    """The platform's withdrawFor([you]) transaction and what it paid you."""
+
+    relayed: Literal[True] = True
     transaction: TransactionOut
     results: list[WithdrawalOut]
 
@@ -145,16 +174,54 @@ async def balance(address: Address, stubs: Stubs) -> dict[str, Any]:
             "native_balance_eth": r.native_balance.amount}
 
 
-@router.post("/withdraw", response_model=WithdrawOut, responses=problem_responses(400, 401, 409, 422, *UPSTREAM),
-             summary="Pay your pending marketplace balance to your own wallet (the platform pays the gas)")
-async def withdraw(user: CurrentUser, stubs: Stubs, idempotency_key: OptionalIdempotencyKey) -> dict[str, Any]:
-    if not user.wallet:
-        raise Problem(409, "your account has no wallet address to withdraw to")
-    # Money only ever goes to the caller's own wallet. Without a key a repeated request finds
-    # nothing pending (a clear 400); with one it returns the first withdrawal. Keys are scoped
-    # per user so two users cannot collide.
-    key = f"withdraw:{user.id}:{idempotency_key}" if idempotency_key else ""
-    r = await stubs.chain.Withdraw(pb.WithdrawRequest(payees=[user.wallet], idempotency_key=key))
-    return {"transaction": transaction_out(r.transaction),
+# "retry in 42 s", "42 seconds left", "retry_after=42": the cooldown the chain service names.
+_SECONDS = re.compile(r"(\d+(?:\.\d+)?)\s*(?:s\b|sec|second)|retry[_ -]?after\D{0,3}(\d+(?:\.\d+)?)", re.I)
+RETRY_AFTER_METADATA_KEY = "retry-after"
+
+
+def retry_after_seconds(exc: grpc.aio.AioRpcError) -> int:
+    """Seconds left of a RESOURCE_EXHAUSTED cooldown: the `retry-after` trailing metadata, else the
+    first number of seconds in the message, else 60; at least 1."""
+    metadata = dict(exc.trailing_metadata() or ())
+    for text in (str(metadata.get(RETRY_AFTER_METADATA_KEY, "")), exc.details() or ""):
+        found = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*", text) or _SECONDS.search(text)
+        if found:
+            value = next(g for g in found.groups() if g is not None)
+            return max(1, math.ceil(float(value)))
+    return 60
+
+
+async def _relayed(user_wallet: str, user_id: str, idempotency_key: str, stubs: Stubs) -> dict[str, Any]:
+    # Without a key a repeated request finds nothing pending (409); with one it returns the first
+    # withdrawal. Keys are scoped per user so two users cannot collide.
+    key = f"withdraw:{user_id}:{idempotency_key}" if idempotency_key else ""
+    try:
+        with precondition_as(409):
+            r = await stubs.chain.Withdraw(pb.WithdrawRequest(payees=[user_wallet], idempotency_key=key))
+    except grpc.aio.AioRpcError as exc:
+        if exc.code() != grpc.StatusCode.RESOURCE_EXHAUSTED or "message larger than max" in (exc.details() or ""):
+            raise
+        seconds = retry_after_seconds(exc)
+        raise Problem(429, f"the platform relays a withdrawal for your wallet at most once per cooldown; "
+                           f"retry in {seconds} s, or send your own withdraw() now", headers={
+                               "Retry-After": str(seconds)}, group="withdraw_relay") from None
+    return {"relayed": True, "transaction": transaction_out(r.transaction),
             "results": [{"address": x.address, "amount_wei": x.amount_wei, "succeeded": x.succeeded}
                         for x in r.results]}
+
+
+@router.post("/withdraw", response_model=PreparedWithdrawalOut | RelayedWithdrawalOut,
+             responses=problem_responses(400, 401, 409, 413, 422, *UPSTREAM),
+             summary="Withdraw your pending marketplace balance to your own wallet: answers your withdraw() "
+                     "transaction to sign; {\"relay\": true} has the platform pay the gas instead (once per "
+                     "cooldown, else 429 with Retry-After); 409 when nothing is pending")
+async def withdraw(user: CurrentUser, stubs: Stubs, idempotency_key: OptionalIdempotencyKey,
+                   body: WithdrawIn | None = None) -> dict[str, Any]:
+    if not user.wallet:
+        raise Problem(409, "your account has no wallet address to withdraw to")
+    if body is not None and body.relay:
+        return await _relayed(user.wallet, user.id, idempotency_key, stubs)
+    with precondition_as(409):
+        r = await stubs.chain.PrepareWithdraw(pb.PrepareWithdrawRequest(payee=user.wallet))
+    return {"relayed": False, "transaction": tx_out(r.prepared.transaction),
+            "pending_withdrawal": eth(r.pending_withdrawal_wei), "pending_withdrawal_wei": r.pending_withdrawal_wei}
