@@ -36,8 +36,9 @@ def document() -> dict[str, Any]:
 async def client() -> AsyncIterator[httpx.AsyncClient]:
     async with serve_jwks(ISSUER) as auth_addr:
         addrs = {f"{s}_addr": f"127.0.0.1:{free_port()}" for s in SERVICES if s != "auth"}
-        gw = create_app(GatewaySettings(auth_addr=auth_addr, redis_url=None, upstream_timeout=2,  # type: ignore[arg-type]
-                                        **addrs))
+        settings = GatewaySettings(auth_addr=auth_addr, redis_url=None, upstream_timeout=2,
+                                   **addrs)  # type: ignore[arg-type]
+        gw = create_app(settings)
         async with gw.router.lifespan_context(gw):
             transport = httpx.ASGITransport(app=gw, client=(f"10.8.{uuid.uuid4().int % 250}.1", 5555))
             async with httpx.AsyncClient(transport=transport, base_url="http://gw") as c:
