@@ -67,7 +67,7 @@ async def test_a_raw_transaction_that_is_not_the_prepared_call_is_refused(chain)
     # Another wallet signing the very same call is not the expected sender.
     intruder = await funded_wallet(chain)
     with pytest.raises(PermissionDenied, match=f"signed by {intruder.address}"):
-        await chain.submit_raw_transaction(intruder.sign_transaction(fields), tx)
+        await chain.submit_raw_transaction(intruder.sign_transaction({**fields, "from": intruder.address}), tx)
     with pytest.raises(InvalidArgument, match="raw_transaction"):
         await chain.submit_raw_transaction("0xdeadbeef", tx)
     # Nothing was sent: the prepared nonce is still free.

@@ -29,6 +29,20 @@ class ChainSettings(ServiceSettings):
     # Locate contracts deployed elsewhere instead of deploying ours (JSON-RPC networks).
     token_address: str | None = None
     marketplace_address: str | None = None
+    timelock_address: str | None = None  # None with configured addresses: the marketplace's governor()
+    # IPheronTimelock's minDelay for a deployment the service makes. The service wires
+    # token.setMarketplace(market) through the timelock (schedule, wait, execute) at start when
+    # the delay is at most `timelock_wait_max_s`; a longer delay (production: e.g. 172800) is
+    # scheduled and the service refuses to start, naming the time, until the operator (or a
+    # restart after that time) executes it. None: 1 s on the embedded chain and outside production.
+    timelock_delay_s: int | None = Field(default=None, ge=1, le=30 * 86_400)
+    timelock_wait_max_s: float = Field(default=30.0, ge=0)
+    # Embedded chain: prepare fulfill with domain.FULFILL_GAS_BOUND instead of estimating its gas.
+    fixed_fulfill_gas: bool = True
+    # Health entry "reconcile": compare chain and index every so often (0: only on request).
+    reconcile_interval_s: float = Field(default=60.0, ge=0)
+    # A payee may have the platform pay the gas of its withdrawal (withdrawFor) once per this many seconds.
+    withdraw_cooldown_s: int = Field(default=3600, ge=0)
     confirmations: int = Field(default=1, ge=1, le=64)
     receipt_timeout_s: float = Field(default=120.0, gt=0)
     poll_interval_s: float = Field(default=0.05, gt=0)
@@ -58,6 +72,13 @@ class ChainSettings(ServiceSettings):
     def embedded(self) -> bool:
         """True when the service runs its own in-process EVM."""
         return not self.web3_provider_uri
+
+    @property
+    def effective_timelock_delay_s(self) -> int:
+        """The timelock delay of a deployment the service makes (see `timelock_delay_s`)."""
+        if self.timelock_delay_s is not None:
+            return self.timelock_delay_s
+        return 1 if self.embedded or self.env != "production" else 172_800
 
     @property
     def effective_signer_key(self) -> str:

@@ -22,7 +22,7 @@ from eth_utils import function_signature_to_4byte_selector, to_checksum_address
 from chain_service.domain import Revert
 
 BUILD_DIR = Path(__file__).parent / "contracts" / "build"
-CONTRACT_NAMES = ("IPAssetToken", "Marketplace")
+CONTRACT_NAMES = ("IPheronTimelock", "IPAssetTokenV2", "MarketplaceV2")
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import hashlib
+import json
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -32,7 +33,10 @@ from ipheron_libs.errors import (
     InvalidArgument,
     NotFound,
     PermissionDenied,
+    ResourceExhausted,
 )
+
+from chain_service.orders import Order
 
 TOTAL_SHARES_BPS = 10_000
 MAX_CO_CREATORS = 20
@@ -653,9 +657,10 @@ def is_nonce_error(message: str) -> bool:
     return "nonce" in text or "already known" in text or "replacement transaction underpriced" in text
 
 
-def marketplace_identity(market_code_hash: str, token_address: str) -> str:
-    """The marketplace is bound to one token, so its deployment identity includes the token address."""
-    return hashlib.sha256((market_code_hash + token_address).encode()).hexdigest()
+def deployment_identity(code_hash: str, *constructor_args: str) -> str:
+    """A deployment is reused only for the same code AND the same constructor arguments (the
+    marketplace is bound to one token and one timelock, the timelock to a delay and a signer)."""
+    return hashlib.sha256("|".join((code_hash, *constructor_args)).encode()).hexdigest()
 
 
 # --------------------------------------------------------------------------- user-signed transactions
@@ -680,7 +685,8 @@ def parse_call_data(value: str, field_name: str = "data") -> str:
 
 
 # What a user-submitted transaction may be recorded as.
-USER_TX_TYPES = frozenset({"user_call", "buy", "withdraw", "list", "unlist", "transfer", "native_transfer"})
+USER_TX_TYPES = frozenset({"user_call", "buy", "cancel", "withdraw", "list", "unlist", "transfer",
+                           "native_transfer"})
 
 
 def parse_prepared(from_address: str, to: str, data: str, value_wei: str, chain_id: int, gas: int,
@@ -879,3 +885,271 @@ def revert_to_error(rev: Revert) -> DomainError:
     }
     make = table.get(rev.name)
     return make() if make else FailedPrecondition(f"contract reverted: {rev}")
+
+
+# --------------------------------------------------------------------------- signed orders (MarketplaceV2)
+
+ZERO32 = b"\x00" * 32
+DEFAULT_ORDER_DURATION_S = 30 * 86_400
+MAX_ORDER_DURATION_S = 365 * 86_400
+# An order starts this long before it is built, so a node whose clock is a little behind ours
+# (or a block sealed a moment early) does not see it as not started yet.
+ORDER_START_SLACK_S = 60
+MAX_CANCEL_ORDERS = 50
+# Gas offered for fulfill/fulfillFor on the embedded chain instead of estimating (eth-tester's
+# estimate binary-searches, executing the call ~20 times on the one chain thread). The worst
+# case (20 co-creators, a platform fee, a first sale crediting every payee for the first time)
+# measured 	WORST_MEASURED gas; the bound leaves a margin (tests/test_orders_on_evm.py proves it suffices).
+FULFILL_GAS_BOUND = 1_000_000
+MAX_ORDER_JSON = 4096
+ORDER_FIELDS = ("token", "tokenId", "seller", "price", "currency", "counter", "salt", "startTime", "endTime")
+_ADDRESS_FIELDS = frozenset({"token", "seller", "currency"})
+
+
+class OrderState(enum.Enum):
+    """Whether a signed order can be filled now (the proto's OrderState without the prefix)."""
+
+    FILLABLE = "fillable"
+    INVALID_SIGNATURE = "invalid_signature"
+    NOT_STARTED = "not_started"
+    EXPIRED = "expired"
+    COUNTER_INVALID = "counter_invalid"
+    FILLED = "filled"
+    CANCELLED = "cancelled"
+    STALE = "stale"
+    NOT_APPROVED = "not_approved"
+
+
+@dataclass(frozen=True)
+class OrderOnChain:
+    """What the chain says about an order: orderStatus (0 none, 1 filled, 2 cancelled), the
+    seller's counter, the token's owner (None: no such token), whether the marketplace may move
+    it, and the earliest timestamp the next block can have."""
+
+    status: int
+    counter: int
+    owner: ChecksumAddress | None
+    approved: bool
+    next_block_time: int
+
+
+@dataclass(frozen=True)
+class OrderVerdict:
+    state: OrderState
+    reason: str = ""
+
+    @property
+    def fillable(self) -> bool:
+        return self.state is OrderState.FILLABLE
+
+
+@dataclass(frozen=True)
+class CheckedOrder:
+    """A signed order and the verdict on it."""
+
+    order: Order
+    order_hash: bytes
+    signature: SignatureCheck
+    verdict: OrderVerdict
+    owner: ChecksumAddress | None
+
+
+def order_window(now: int, duration_s: int) -> tuple[int, int]:
+    """(startTime, endTime) of an order built at `now`: 0 means 30 days; at most 365 days."""
+    if duration_s < 0 or duration_s > MAX_ORDER_DURATION_S:
+        raise InvalidArgument(f"duration_seconds must be between 0 and {MAX_ORDER_DURATION_S} (365 days)",
+                              field="duration_seconds")
+    return max(now - ORDER_START_SLACK_S, 0), now + (duration_s or DEFAULT_ORDER_DURATION_S)
+
+
+def _order_int(message: Mapping[str, object], name: str) -> int:
+    value = message[name]
+    if isinstance(value, bool):
+        raise InvalidArgument(f"order.{name} must be a whole number", field=f"order.{name}")
+    if isinstance(value, int):
+        number = value
+    elif isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 78:
+        number = int(value)
+    else:
+        raise InvalidArgument(f"order.{name} must be a whole number (decimal string or integer)",
+                              field=f"order.{name}")
+    if not 0 <= number <= UINT256_MAX:
+        raise InvalidArgument(f"order.{name} is out of the uint256 range", field=f"order.{name}")
+    return number
+
+
+def _order_address(message: Mapping[str, object], name: str) -> ChecksumAddress:
+    value = message[name]
+    if not isinstance(value, str) or not is_address(value):
+        raise InvalidArgument(f"order.{name} is not an address", field=f"order.{name}")
+    digits = value.removeprefix("0x").removeprefix("0X")
+    if digits not in (digits.lower(), digits.upper()) and value != to_checksum_address(value):
+        raise InvalidArgument(f"order.{name} has an invalid EIP-55 checksum", field=f"order.{name}")
+    return to_checksum_address(value)
+
+
+def parse_order(order_json: str, token_address: str, native_currency: str) -> Order:
+    """A signed order's message parsed strictly: a JSON object with exactly the nine fields,
+    addresses valid, numbers uint256; it must be for the platform's token and native ETH.
+    Every refusal is INVALID_ARGUMENT naming the field."""
+    if not order_json or len(order_json) > MAX_ORDER_JSON:
+        raise InvalidArgument(f"order_json is required (at most {MAX_ORDER_JSON} characters)", field="order_json")
+    try:
+        message = json.loads(order_json)
+    except ValueError:
+        raise InvalidArgument("order_json is not JSON", field="order_json") from None
+    if not isinstance(message, dict):
+        raise InvalidArgument("order_json must be a JSON object (the EIP-712 message)", field="order_json")
+    missing = [f for f in ORDER_FIELDS if f not in message]
+    if missing:
+        raise InvalidArgument(f"order.{missing[0]} is required", field=f"order.{missing[0]}")
+    extra = sorted(set(message) - set(ORDER_FIELDS))
+    if extra:
+        raise InvalidArgument(f"order.{extra[0]} is not an order field", field=f"order.{extra[0]}")
+    addrs = {f: _order_address(message, f) for f in ORDER_FIELDS if f in _ADDRESS_FIELDS}
+    nums = {f: _order_int(message, f) for f in ORDER_FIELDS if f not in _ADDRESS_FIELDS}
+    if addrs["token"] != to_checksum_address(token_address):
+        raise InvalidArgument(f"order.token {addrs['token']} is not the platform's token {token_address}",
+                              field="order.token")
+    if addrs["currency"] != to_checksum_address(native_currency):
+        raise InvalidArgument("order.currency must be the zero address (native ETH, the only currency accepted)",
+                              field="order.currency")
+    if addrs["seller"] == ZERO_ADDRESS:
+        raise InvalidArgument("order.seller must not be the zero address", field="order.seller")
+    if nums["price"] == 0:
+        raise InvalidArgument("order.price must be greater than zero", field="order.price")
+    return Order(token=addrs["token"], token_id=nums["tokenId"], seller=addrs["seller"], price=nums["price"],
+                 currency=addrs["currency"], counter=nums["counter"], salt=nums["salt"],
+                 start_time=nums["startTime"], end_time=nums["endTime"])
+
+
+def parse_signature(value: str) -> bytes:
+    """A 0x-hex signature (65 bytes for an account; any non-empty length for EIP-1271)."""
+    text = (value or "").strip()
+    if not text.startswith("0x") or len(text) < 4 or len(text) % 2 or len(text) > 2 + 2 * 4096:
+        raise InvalidArgument("signature must be 0x-prefixed hex", field="signature")
+    try:
+        return bytes.fromhex(text[2:])
+    except ValueError:
+        raise InvalidArgument("signature must be hex", field="signature") from None
+
+
+def order_verdict(order: Order, signature_valid: bool, chain: OrderOnChain) -> OrderVerdict:
+    """Whether the order is fillable in the next block, as MarketplaceV2 would decide, and why not."""
+    if chain.status == 1:
+        return OrderVerdict(OrderState.FILLED, "the order has already been filled")
+    if chain.status == 2:
+        return OrderVerdict(OrderState.CANCELLED, "the seller cancelled the order")
+    if not signature_valid:
+        return OrderVerdict(OrderState.INVALID_SIGNATURE, f"the signature is not the seller's ({order.seller})")
+    if chain.next_block_time < order.start_time:
+        return OrderVerdict(OrderState.NOT_STARTED, f"the order starts at {order.start_time} (unix time)")
+    if chain.next_block_time >= order.end_time:
+        return OrderVerdict(OrderState.EXPIRED, f"the order expired at {order.end_time} (unix time)")
+    if order.counter != chain.counter:
+        return OrderVerdict(OrderState.COUNTER_INVALID,
+                            f"the order was signed with counter {order.counter}; the seller's counter is now "
+                            f"{chain.counter}")
+    if chain.owner is None:
+        return OrderVerdict(OrderState.STALE, f"token {order.token_id} does not exist")
+    if chain.owner != order.seller:
+        return OrderVerdict(OrderState.STALE, f"the seller {order.seller} no longer owns token {order.token_id} "
+                                              f"(owner {chain.owner})")
+    if not chain.approved:
+        return OrderVerdict(OrderState.NOT_APPROVED,
+                            f"the owner withdrew the marketplace's approval for token {order.token_id}")
+    return OrderVerdict(OrderState.FILLABLE)
+
+
+def fulfill_decision(checked: CheckedOrder, buyer: str, recipient: str | None) -> None:
+    """PrepareFulfill refuses an order that is not fillable (naming why), and a buyer (or
+    recipient) that is the seller."""
+    if not checked.verdict.fillable:
+        raise FailedPrecondition(f"the order is not fillable: {checked.verdict.reason}")
+    if buyer == checked.order.seller or (recipient is not None and recipient == checked.order.seller):
+        raise FailedPrecondition("the buyer is the seller: an owner cannot buy its own token")
+
+
+def cancel_decision(cancelled: Sequence[Order], seller: str) -> None:
+    """PrepareCancel: 1..50 orders, every one the seller's own."""
+    if not 1 <= len(cancelled) <= MAX_CANCEL_ORDERS:
+        raise InvalidArgument(f"between 1 and {MAX_CANCEL_ORDERS} orders are required", field="order_json")
+    for order in cancelled:
+        if order.seller != seller:
+            raise PermissionDenied(f"an order of {order.seller} cannot be cancelled by {seller}")
+
+
+def withdraw_cooldown_left(last_relay: dt.datetime | None, now: dt.datetime, cooldown_s: int) -> int:
+    """Seconds a payee must still wait before the platform pays gas for its withdrawal again (0: may)."""
+    if last_relay is None or cooldown_s <= 0:
+        return 0
+    left = cooldown_s - (now - last_relay).total_seconds()
+    return max(int(-(-left // 1)), 0)
+
+
+def cooldown_error(payee: str, seconds_left: int) -> ResourceExhausted:
+    return ResourceExhausted(f"{payee} had a platform-paid withdrawal recently: retry in {seconds_left} s "
+                             "(or withdraw() from your own wallet now)")
+
+
+def check_tracked(found: RawTx, expected: Prepared) -> None:
+    """A transaction a user broadcast must be the prepared call (to, data, value, chain) from
+    the expected wallet; its nonce, gas and fees are the wallet's own choice."""
+    if found.sender != expected.from_address:
+        raise PermissionDenied(f"the transaction was sent by {found.sender}, not {expected.from_address}")
+    if found.chain_id != expected.chain_id:
+        raise InvalidArgument(f"the transaction is for chain {found.chain_id}, not {expected.chain_id}",
+                              field="tx_hash")
+    if found.to != expected.to:
+        raise InvalidArgument(f"the transaction goes to {found.to}, not the prepared {expected.to}", field="tx_hash")
+    if found.data.lower() != expected.data.lower():
+        raise InvalidArgument("the transaction's data is not the prepared call", field="tx_hash")
+    if found.value != expected.value:
+        raise InvalidArgument(f"the transaction sends {found.value} wei, not the prepared {expected.value}",
+                              field="tx_hash")
+
+
+# --------------------------------------------------------------------------- reconciliation
+
+
+@dataclass(frozen=True)
+class Difference:
+    """One disagreement between the chain and what the indexer recorded."""
+
+    kind: str  # "owner" | "pending_withdrawal"
+    subject: str
+    on_chain: str
+    recorded: str
+
+
+@dataclass(frozen=True)
+class Reconciliation:
+    differences: tuple[Difference, ...]
+    tokens_checked: int
+    payees_checked: int
+    indexed_block: int
+
+
+def recorded_balances(credits: Iterable[tuple[str, int]], withdrawals: Iterable[tuple[str, int]]) -> dict[str, int]:
+    """Per payee: credits minus successful withdrawals, as the indexer recorded them."""
+    out: dict[str, int] = {}
+    for payee, amount in credits:
+        out[payee] = out.get(payee, 0) + amount
+    for payee, amount in withdrawals:
+        out[payee] = out.get(payee, 0) - amount
+    return out
+
+
+def differences(owners_on_chain: Mapping[int, str | None], owners_recorded: Mapping[int, str],
+                pending_on_chain: Mapping[str, int], pending_recorded: Mapping[str, int]) -> list[Difference]:
+    """Every token whose owner and every payee whose pending balance differ between chain and record."""
+    out: list[Difference] = []
+    for token_id in sorted(set(owners_on_chain) | set(owners_recorded)):
+        chain_owner, recorded = owners_on_chain.get(token_id), owners_recorded.get(token_id)
+        if chain_owner != recorded:
+            out.append(Difference("owner", str(token_id), chain_owner or "", recorded or ""))
+    for payee in sorted(set(pending_on_chain) | set(pending_recorded)):
+        on_chain, recorded_wei = pending_on_chain.get(payee, 0), pending_recorded.get(payee, 0)
+        if on_chain != recorded_wei:
+            out.append(Difference("pending_withdrawal", payee, str(on_chain), str(recorded_wei)))
+    return out

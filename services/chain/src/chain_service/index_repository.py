@@ -154,6 +154,44 @@ class IndexRepository:
             return [IndexedRecord(_stored(r), r.removed, str(r.reverted_event_id) if r.reverted_event_id else None)
                     for r in rows]
 
+    def page_events(self, chain_id: int, *, domain_type: str | None, token_id: int | None, offset: int,
+                    limit: int) -> tuple[list[tuple[StoredEvent, str]], int]:
+        """Indexed events not undone by a reorg, oldest first, with their tx hash; and the total."""
+        with Session(self.engine) as s:
+            where = [IndexedEventRow.chain_id == chain_id, IndexedEventRow.removed.is_(False)]
+            if domain_type:
+                where.append(IndexedEventRow.domain_type == domain_type)
+            if token_id:
+                where.append(IndexedEventRow.payload["token_id"].astext == str(token_id))
+            total = s.execute(select(func.count()).select_from(IndexedEventRow).where(*where)).scalar_one()
+            rows = s.execute(select(IndexedEventRow).where(*where)
+                             .order_by(IndexedEventRow.block_number, IndexedEventRow.log_index, IndexedEventRow.id)
+                             .offset(offset).limit(limit)).scalars().all()
+            return [(_stored(r), r.tx_hash) for r in rows], int(total)
+
+    def recorded_state(self, chain_id: int, at_or_below: int) -> tuple[dict[int, str], list[tuple[str, int]],
+                                                                        list[tuple[str, int]]]:
+        """What the indexer recorded up to a block: the last owner of each token (its last
+        transfer), every credit and every successful withdrawal (payee, wei)."""
+        with Session(self.engine) as s:
+            rows = s.execute(select(IndexedEventRow.domain_type, IndexedEventRow.payload)
+                             .where(IndexedEventRow.chain_id == chain_id, IndexedEventRow.removed.is_(False),
+                                    IndexedEventRow.block_number <= at_or_below,
+                                    IndexedEventRow.domain_type.in_(["chain.transfer", "chain.credit",
+                                                                     "chain.withdrawal"]))
+                             .order_by(IndexedEventRow.block_number, IndexedEventRow.log_index)).all()
+        owners: dict[int, str] = {}
+        credits: list[tuple[str, int]] = []
+        withdrawals: list[tuple[str, int]] = []
+        for domain_type, payload in rows:
+            if domain_type == "chain.transfer":
+                owners[int(payload["token_id"])] = str(payload["to"])
+            elif domain_type == "chain.credit":
+                credits.append((str(payload["payee"]), int(payload["amount_wei"])))
+            elif payload.get("succeeded"):
+                withdrawals.append((str(payload["payee"]), int(payload["amount_wei"])))
+        return owners, credits, withdrawals
+
     # --- writes ---------------------------------------------------------------------
     @staticmethod
     def _lock(s: Session, chain_id: int, expected: Checkpoint | None, start_block: int) -> IndexCheckpoint | None:

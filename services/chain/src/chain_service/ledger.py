@@ -1,5 +1,6 @@
-"""The platform's contracts on one chain: deploy-or-locate at start, the view calls and
-call data of IPAssetToken and Marketplace, receipts and their decoded events.
+"""The platform's contracts on one chain: deploy-or-locate at start (IPheronTimelock,
+IPAssetTokenV2, MarketplaceV2, the token wired to the marketplace through the timelock), the
+view calls and call data of the token and the marketplace, receipts and their decoded events.
 
 Every web3 call runs on the network's executor (`Network.run`), never on the event loop;
 a view call that reverts becomes the typed error `domain.revert_to_error` names.
@@ -7,27 +8,33 @@ a view call that reverts becomes the typed error `domain.revert_to_error` names.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 import uuid
 from collections.abc import Sequence
 from typing import Any, cast
 
 from eth_typing import ABIEvent, ChecksumAddress
-from eth_utils import event_abi_to_log_topic, to_checksum_address
+from eth_utils import event_abi_to_log_topic, keccak, to_checksum_address
 from hexbytes import HexBytes
 from ipheron_libs.db import run_db
-from ipheron_libs.errors import FailedPrecondition, NotFound
+from ipheron_libs.errors import DomainError, FailedPrecondition, NotFound
 from web3.contract import Contract
 
-from chain_service import domain
+from chain_service import domain, orders
 from chain_service.config import ChainSettings
 from chain_service.contracts import Artifact, decode_revert, load_artifact, target_evm_version
-from chain_service.domain import DecodedEvent, Listing, MintOrder, Receipt, Share
+from chain_service.domain import DecodedEvent, MintOrder, Receipt, Share
 from chain_service.network import Network
+from chain_service.orders import Order
 from chain_service.repository import ChainRepository
 from chain_service.txmanager import ContractRevert, TransactionManager, TxRequest, node_error
 
 log = logging.getLogger("ipheron.chain.ledger")
+# The timelock operation that wires the token to the marketplace has this fixed salt, so a
+# restart finds the operation it scheduled instead of scheduling another.
+WIRING_SALT = keccak(b"ipheron:IPAssetTokenV2.setMarketplace:initial")
 
 _EIP1271_ABI = [{"type": "function", "name": "isValidSignature", "stateMutability": "view",
                  "inputs": [{"name": "hash", "type": "bytes32"}, {"name": "signature", "type": "bytes"}],
@@ -35,47 +42,114 @@ _EIP1271_ABI = [{"type": "function", "name": "isValidSignature", "stateMutabilit
 
 
 class Ledger:
-    """IPAssetToken and Marketplace bound on one network; build it with `Ledger.deploy_or_locate`."""
+    """IPAssetTokenV2, MarketplaceV2 and their IPheronTimelock bound on one network; build it
+    with `Ledger.deploy_or_locate`."""
 
-    def __init__(self, network: Network, token: Contract, market: Contract, artifacts: Sequence[Artifact]) -> None:
+    def __init__(self, network: Network, token: Contract, market: Contract, timelock: Contract,
+                 artifacts: Sequence[Artifact]) -> None:
         self.network = network
         self.token = token
         self.market = market
+        self.timelock = timelock
         self._events: dict[bytes, tuple[str, dict[str, Any]]] = {}
         for artifact in artifacts:
             for item in artifact.abi:
                 if item.get("type") == "event":
                     self._events[event_abi_to_log_topic(cast(ABIEvent, item))] = (item["name"], item)
+        self._domain_separator: bytes | None = None
 
     # --- start-up -------------------------------------------------------------------
     @classmethod
     async def deploy_or_locate(cls, network: Network, repo: ChainRepository, tm: TransactionManager,
                                settings: ChainSettings, chain_id: int) -> Ledger:
         """Use the configured addresses, else a stored deployment of the same code that still
-        has code on chain, else deploy; then make sure the token points at the marketplace."""
-        token_art, market_art = load_artifact("IPAssetToken"), load_artifact("Marketplace")
+        has code on chain, else deploy (timelock, token, marketplace); then make sure the token
+        is wired to the marketplace through the timelock (`wire_marketplace`)."""
+        timelock_art, token_art, market_art = (load_artifact("IPheronTimelock"), load_artifact("IPAssetTokenV2"),
+                                               load_artifact("MarketplaceV2"))
+        w3 = network.w3
         if settings.token_address and settings.marketplace_address:
             token_addr = domain.parse_address(settings.token_address, "CHAIN_TOKEN_ADDRESS")
             market_addr = domain.parse_address(settings.marketplace_address, "CHAIN_MARKETPLACE_ADDRESS")
             if not (await has_code(network, token_addr) and await has_code(network, market_addr)):
                 raise FailedPrecondition("configured contract addresses hold no code on this chain")
+            if settings.timelock_address:
+                timelock_addr = domain.parse_address(settings.timelock_address, "CHAIN_TIMELOCK_ADDRESS")
+            else:
+                market0 = w3.eth.contract(address=market_addr, abi=market_art.abi)
+                timelock_addr = to_checksum_address(await network.run(market0.functions.governor().call))
         else:
-            token_addr = await _locate_or_deploy(network, repo, tm, chain_id, token_art, token_art.code_hash,
-                                                 [tm.address])
-            market_addr = await _locate_or_deploy(network, repo, tm, chain_id, market_art,
-                                                  domain.marketplace_identity(market_art.code_hash, token_addr),
-                                                  [token_addr, tm.address])
-        w3 = network.w3
+            delay = settings.effective_timelock_delay_s
+            timelock_addr = await _locate_or_deploy(
+                network, repo, tm, chain_id, timelock_art,
+                domain.deployment_identity(timelock_art.code_hash, str(delay), tm.address),
+                [delay, [tm.address], [tm.address], domain.ZERO_ADDRESS])
+            token_addr = await _locate_or_deploy(
+                network, repo, tm, chain_id, token_art,
+                domain.deployment_identity(token_art.code_hash, tm.address, timelock_addr),
+                [tm.address, timelock_addr])
+            market_addr = await _locate_or_deploy(
+                network, repo, tm, chain_id, market_art,
+                domain.deployment_identity(market_art.code_hash, token_addr, timelock_addr),
+                [token_addr, timelock_addr])
         token = w3.eth.contract(address=token_addr, abi=token_art.abi)
         market = w3.eth.contract(address=market_addr, abi=market_art.abi)
-        ledger = cls(network, token, market, [token_art, market_art])
+        timelock = w3.eth.contract(address=timelock_addr, abi=timelock_art.abi)
+        ledger = cls(network, token, market, timelock, [token_art, market_art, timelock_art])
         await ledger.check_code()
-        wired = await network.run(token.functions.marketplace().call)
-        if to_checksum_address(wired) != market_addr:
-            data = token.encode_abi("setMarketplace", args=[market_addr])
-            await tm.send(TxRequest(type="admin", to=token_addr, data=data, details={"call": "setMarketplace"}))
-        log.info("contracts on chain %d: IPAssetToken %s, Marketplace %s", chain_id, token_addr, market_addr)
+        await ledger.wire_marketplace(tm, settings.timelock_wait_max_s)
+        log.info("contracts on chain %d: IPAssetTokenV2 %s, MarketplaceV2 %s, IPheronTimelock %s", chain_id,
+                 token_addr, market_addr, timelock_addr)
         return ledger
+
+    async def wire_marketplace(self, tm: TransactionManager, wait_max_s: float) -> None:
+        """`token.setMarketplace(market)` through the timelock: schedule (once: the operation's
+        salt is fixed), wait the delay, execute; then `initialMarketplace` must be this
+        marketplace (a different first wiring means the deployment must be discarded).
+        A delay longer than `wait_max_s` is left scheduled: FailedPrecondition names when it
+        becomes executable (an operator executes it, or a restart after that time does)."""
+        token, market, timelock = self.token, self.market, self.timelock
+        initial = to_checksum_address(await self._view(token.functions.initialMarketplace()))
+        if initial == market.address:
+            return
+        if initial != domain.ZERO_ADDRESS:
+            raise FailedPrecondition(f"IPAssetTokenV2 {token.address} was first wired to {initial}, not to "
+                                     f"MarketplaceV2 {market.address}: discard this deployment")
+        data = token.encode_abi("setMarketplace", args=[market.address])
+        op_id = bytes(await self._view(timelock.functions.hashOperation(token.address, 0, data, domain.ZERO32,
+                                                                       WIRING_SALT)))
+        ready_at = int(await self._view(timelock.functions.getTimestamp(op_id)))
+        if ready_at == 0:
+            delay = int(await self._view(timelock.functions.getMinDelay()))
+            schedule = timelock.encode_abi("schedule", args=[token.address, 0, data, domain.ZERO32, WIRING_SALT,
+                                                             delay])
+            await _admin(tm, timelock.address, schedule, "timelock.schedule(token.setMarketplace)")
+            ready_at = int(await self._view(timelock.functions.getTimestamp(op_id)))
+        if ready_at > 1:  # 1 = done
+            now = await self.head_timestamp()
+            if ready_at - now > wait_max_s:
+                raise FailedPrecondition(
+                    f"token.setMarketplace({market.address}) is scheduled in timelock {timelock.address} "
+                    f"(operation 0x{op_id.hex()}), executable from {ready_at} (unix time): execute it then, "
+                    "or restart the service after that time")
+            execute = timelock.encode_abi("execute", args=[token.address, 0, data, domain.ZERO32, WIRING_SALT])
+            deadline = time.monotonic() + wait_max_s + 30
+            while True:
+                try:
+                    await _admin(tm, timelock.address, execute, "timelock.execute(token.setMarketplace)")
+                    break
+                except DomainError:
+                    # Not ready yet at the node's next block time: blocks advance with the clock.
+                    if time.monotonic() > deadline:
+                        raise
+                    await asyncio.sleep(0.25)
+        initial = to_checksum_address(await self._view(token.functions.initialMarketplace()))
+        if initial != market.address:
+            raise FailedPrecondition(f"IPAssetTokenV2 {token.address} is wired to {initial}, not to "
+                                     f"MarketplaceV2 {market.address}")
+
+    async def head_timestamp(self) -> int:
+        return int(await self.network.run(lambda: self.network.w3.eth.get_block("latest")["timestamp"]))
 
     # --- view calls -----------------------------------------------------------------
     async def _view(self, fn: Any) -> Any:
@@ -94,12 +168,15 @@ class Ledger:
     async def check_code(self) -> None:
         """Start-up check that the node runs the deployed code: a view call on each contract.
         Refuses (FailedPrecondition naming the contract and the likely cause) otherwise."""
-        token, market = self.token, self.market
+        token, market, timelock = self.token, self.market, self.timelock
         checks: list[tuple[str, Contract, str, Any, Any]] = [
-            ("IPAssetToken", token, "name()", token.functions.name(), None),
-            ("IPAssetToken", token, "supportsInterface(ERC-721)",
+            ("IPAssetTokenV2", token, "name()", token.functions.name(), None),
+            ("IPAssetTokenV2", token, "supportsInterface(ERC-721)",
              token.functions.supportsInterface(bytes.fromhex("80ac58cd")), True),
-            ("Marketplace", market, "token()", market.functions.token(), token.address),
+            ("IPAssetTokenV2", token, "initialMarketplace()", token.functions.initialMarketplace(), None),
+            ("MarketplaceV2", market, "token()", market.functions.token(), token.address),
+            ("MarketplaceV2", market, "governor()", market.functions.governor(), timelock.address),
+            ("IPheronTimelock", timelock, "getMinDelay()", timelock.functions.getMinDelay(), None),
         ]
         evm = target_evm_version()
         for name, contract, call, fn, expected in checks:
@@ -141,9 +218,67 @@ class Ledger:
         receiver, royalty = await self._view(self.token.functions.royaltyInfo(token_id, sale_price))
         return to_checksum_address(receiver), int(royalty)
 
-    async def listing(self, token_id: int) -> Listing | None:
-        seller, price = await self._view(self.market.functions.listingOf(token_id))
-        return None if int(seller, 16) == 0 else Listing(to_checksum_address(seller), int(price))
+    def domain_separator_of(self, chain_id: int) -> bytes:
+        """The marketplace's EIP-712 domain separator (computed once: it never changes)."""
+        if self._domain_separator is None:
+            self._domain_separator = orders.domain_separator(orders.domain(chain_id, self.market.address))
+        return self._domain_separator
+
+    async def counter_of(self, seller: str) -> int:
+        return int(await self._view(self.market.functions.counterOf(to_checksum_address(seller))))
+
+    async def order_status(self, order_hash: bytes) -> int:
+        """0 none, 1 filled, 2 cancelled."""
+        return int(await self._view(self.market.functions.orderStatus(order_hash)))
+
+    async def order_on_chain(self, order: Order, order_hash: bytes) -> domain.OrderOnChain:
+        """What VerifyOrder compares an order with, read in one executor hop."""
+        fns, mfns = self.token.functions, self.market.functions
+        market = self.market.address
+
+        def read() -> domain.OrderOnChain:
+            status = int(mfns.orderStatus(order_hash).call())
+            counter = int(mfns.counterOf(order.seller).call())
+            try:
+                owner: ChecksumAddress | None = to_checksum_address(fns.ownerOf(order.token_id).call())
+            except Exception:  # noqa: BLE001 - a token that does not exist has no owner
+                owner = None
+            approved = owner is not None and (bool(fns.isApprovedForAll(owner, market).call()) or
+                                              to_checksum_address(fns.getApproved(order.token_id).call()) == market)
+            head = int(self.network.w3.eth.get_block("latest")["timestamp"])
+            # The next block is stamped no earlier than the head + 1 s, nor before the clock.
+            return domain.OrderOnChain(status, counter, owner, approved, max(head + 1, int(time.time())))
+
+        return await self.network.run(read)
+
+    async def total_minted(self, block: int | None = None) -> int:
+        fn = self.token.functions.totalMinted()
+        return int(await self.network.run(lambda: fn.call(block_identifier=block if block is not None else "latest")))
+
+    async def owners_at(self, token_ids: Sequence[int], block: int) -> dict[int, ChecksumAddress | None]:
+        """ownerOf of each token at a block (None: not minted by then)."""
+        fns = self.token.functions
+
+        def read() -> dict[int, ChecksumAddress | None]:
+            out: dict[int, ChecksumAddress | None] = {}
+            for token_id in token_ids:
+                try:
+                    out[token_id] = to_checksum_address(fns.ownerOf(token_id).call(block_identifier=block))
+                except Exception:  # noqa: BLE001 - a token not minted by then has no owner
+                    out[token_id] = None
+            return out
+
+        return await self.network.run(read)
+
+    async def pending_at(self, payees: Sequence[str], block: int) -> dict[str, int]:
+        """pendingWithdrawal of each payee at a block."""
+        fns = self.market.functions
+
+        def read() -> dict[str, int]:
+            return {p: int(fns.pendingWithdrawal(to_checksum_address(p)).call(block_identifier=block))
+                    for p in payees}
+
+        return await self.network.run(read)
 
     async def pending_withdrawal(self, address: str) -> int:
         return int(await self._view(self.market.functions.pendingWithdrawal(address)))
@@ -182,20 +317,38 @@ class Ledger:
             order.owner, order.asset_id.bytes, order.uri, [s.address for s in order.co_creators],
             [s.bps for s in order.co_creators], order.royalty_bps])
 
-    def list_data(self, token_id: int, price_wei: int) -> str:
-        return self.market.encode_abi("listFor", args=[token_id, price_wei])
+    def fulfill_data(self, order: Order, signature: bytes, recipient: str | None) -> str:
+        if recipient is None:
+            return self.market.encode_abi("fulfill", args=[order.as_tuple(), signature])
+        return self.market.encode_abi("fulfillFor", args=[order.as_tuple(), signature, recipient])
 
-    def unlist_data(self, token_id: int) -> str:
-        return self.market.encode_abi("unlist", args=[token_id])
+    def cancel_data(self, cancelled: Sequence[Order]) -> str:
+        return self.market.encode_abi("cancel", args=[[o.as_tuple() for o in cancelled]])
 
-    def transfer_data(self, token_id: int, to: str) -> str:
-        return self.market.encode_abi("transferFor", args=[token_id, to])
-
-    def buy_data(self, token_id: int, recipient: str) -> str:
-        return self.market.encode_abi("buyFor", args=[token_id, recipient])
+    def self_withdraw_data(self) -> str:
+        return self.market.encode_abi("withdraw", args=[])
 
     def withdraw_data(self, payees: Sequence[str]) -> str:
         return self.market.encode_abi("withdrawFor", args=[list(payees)])
+
+    async def user_transaction(self, tx_hash: str) -> domain.RawTx | None:
+        """A transaction as the node knows it (pending or mined), or None when it does not."""
+        def read() -> domain.RawTx | None:
+            try:
+                tx = self.network.w3.eth.get_transaction(HexBytes(tx_hash))
+            except Exception:  # noqa: BLE001 - not found
+                return None
+            to = tx.get("to")
+            data = tx.get("input") or b""
+            return domain.RawTx(
+                tx_hash=tx_hash.lower(), sender=to_checksum_address(tx["from"]), type=int(tx.get("type") or 0),
+                chain_id=int(tx.get("chainId") or self.network.w3.eth.chain_id), nonce=int(tx["nonce"]),
+                gas=int(tx["gas"]), max_fee_per_gas=int(tx.get("maxFeePerGas") or tx.get("gasPrice") or 0),
+                max_priority_fee_per_gas=int(tx.get("maxPriorityFeePerGas") or 0),
+                to=to_checksum_address(to) if to else None, value=int(tx["value"]),
+                data=data if isinstance(data, str) else "0x" + bytes(data).hex())
+
+        return await self.network.run(read)
 
     # --- receipts -------------------------------------------------------------------
     async def receipt(self, tx_hash: str) -> dict[str, Any] | None:
@@ -213,7 +366,7 @@ class Ledger:
         from web3._utils.events import get_event_data
 
         out: list[DecodedEvent] = []
-        known = {self.token.address, self.market.address}
+        known = {self.token.address, self.market.address, self.timelock.address}
         for entry in receipt.get("logs", []):
             if to_checksum_address(entry["address"]) not in known or not entry["topics"]:
                 continue
@@ -244,6 +397,12 @@ def receipt_of(raw: dict[str, Any]) -> Receipt:
 async def has_code(network: Network, address: str) -> bool:
     code = await network.run(network.w3.eth.get_code, to_checksum_address(address))
     return len(code) > 0
+
+
+async def _admin(tm: TransactionManager, to: str, data: str, call: str) -> None:
+    outcome = await tm.send(TxRequest(type="admin", to=to, data=data, details={"call": call}))
+    if not outcome.succeeded:
+        raise FailedPrecondition(f"{call} failed: {outcome.revert or 'reverted'}")
 
 
 async def _deploy(network: Network, repo: ChainRepository, tm: TransactionManager, artifact: Artifact,

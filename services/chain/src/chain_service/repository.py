@@ -8,7 +8,7 @@ callers go through `ipheron_libs.db.run_db`. Rows leave as the domain's frozen r
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -105,6 +105,14 @@ class TxRecord(Base):
                                                  onupdate=func.now())
 
 
+class WithdrawRelay(Base):
+    """When the platform last paid the gas of a payee's withdrawal (the cooldown's clock)."""
+
+    __tablename__ = "withdraw_relays"
+    payee: Mapped[str] = mapped_column(String(42), primary_key=True)
+    last_relay_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
 class JournalEntry(Base):
     """A signed raw transaction applied to the embedded chain, in order, with its block time."""
 
@@ -190,6 +198,29 @@ class ChainRepository:
         )
         with Session(self.engine) as s, s.begin():
             s.execute(stmt)
+
+    # --- withdraw relays (the platform pays a payee's withdrawal gas, once per cooldown) ----
+    def claim_withdraw_relay(self, payees: Sequence[str], decide: Callable[[dict[str, datetime | None], datetime],
+                                                                           None]) -> datetime:
+        """Lock the payees' relay rows, let `decide(last relay per payee, now)` refuse (it
+        raises), then stamp them all with now (the database clock). Returns now."""
+        with Session(self.engine) as s, s.begin():
+            now = s.execute(select(func.now())).scalar_one()
+            s.execute(insert(WithdrawRelay).values([{"payee": p, "last_relay_at": datetime.fromtimestamp(0, now.tzinfo)}
+                                                    for p in payees]).on_conflict_do_nothing())
+            rows = s.execute(select(WithdrawRelay).where(WithdrawRelay.payee.in_(list(payees)))
+                             .order_by(WithdrawRelay.payee).with_for_update()).scalars().all()
+            last = {r.payee: (r.last_relay_at if r.last_relay_at.timestamp() > 0 else None) for r in rows}
+            decide(last, now)
+            for r in rows:
+                r.last_relay_at = now
+            return now
+
+    def release_withdraw_relay(self, payees: Sequence[str], stamped: datetime) -> None:
+        """Undo a claim whose withdrawal was never sent (only rows still holding that stamp)."""
+        with Session(self.engine) as s, s.begin():
+            s.execute(delete(WithdrawRelay).where(WithdrawRelay.payee.in_(list(payees)),
+                                                  WithdrawRelay.last_relay_at == stamped))
 
     # --- transactions: writes -------------------------------------------------------
     def insert_tx(self, tx: Transaction) -> None:

@@ -48,6 +48,9 @@ class ChainApp(ServiceApp):
         self.indexer = Indexer(settings, IndexRepository(self.engine), self.service)
         self.indexer_enabled = settings.indexer_interval_s > 0
         self.every("indexer", settings.indexer_interval_s, self.indexer.poll_once)
+        if settings.reconcile_interval_s > 0 and self.indexer_enabled:
+            self.every("reconcile", settings.reconcile_interval_s, self.service.periodic_reconcile,
+                       delay=settings.reconcile_interval_s)
         self.relay_outbox()
         self.on_close(self.service.aclose)
 
@@ -66,4 +69,7 @@ class ChainApp(ServiceApp):
         checks = {**super().dependency_checks(), "evm": self.service.chain_ready}
         if self.indexer_enabled:
             checks["indexer"] = self.indexer.healthy
+            # Informational: NOT_SERVING while the last reconciliation found differences; the
+            # overall ("") entry, which readiness reads, does not depend on it.
+            checks["reconcile"] = self.service.reconcile_health
         return checks

@@ -3,6 +3,7 @@ cases are `ChainService`; typed domain errors become gRPC statuses in the shared
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Mapping
 
@@ -14,7 +15,7 @@ from ipheron_libs import wire
 from ipheron_libs.errors import InvalidArgument
 
 from chain_service import domain
-from chain_service.domain import Prepared, TxView
+from chain_service.domain import CheckedOrder, Prepared, PreparedCall, TxView
 from chain_service.service import ChainService
 
 _TYPES = {
@@ -29,6 +30,7 @@ _TYPES = {
     "native_transfer": pb.TRANSACTION_TYPE_NATIVE_TRANSFER,
     "user_call": pb.TRANSACTION_TYPE_USER_CALL,
     "faucet": pb.TRANSACTION_TYPE_FAUCET,
+    "cancel": pb.TRANSACTION_TYPE_CANCEL,
 }
 _TYPE_NAMES = {v: k for k, v in _TYPES.items()}
 _STATUSES = {
@@ -37,7 +39,7 @@ _STATUSES = {
     "failed": pb.TRANSACTION_STATUS_FAILED,
     "replaced": pb.TRANSACTION_STATUS_REPLACED,
 }
-_PAYOUT_KINDS = {"seller": pb.PAYOUT_KIND_SELLER, "royalty": pb.PAYOUT_KIND_ROYALTY}
+_ORDER_STATES = {state: getattr(pb, f"ORDER_STATE_{state.name}") for state in domain.OrderState}
 
 
 def _eth(wei: int) -> common_pb2.Money:
@@ -111,6 +113,18 @@ def prepared_pb(tx: Prepared) -> pb.PreparedTransaction:
         max_priority_fee_per_gas_wei=wire.wei_str(tx.max_priority_fee_per_gas), nonce=tx.nonce)
 
 
+def prepare_response_pb(call: PreparedCall) -> pb.PrepareTransactionResponse:
+    return pb.PrepareTransactionResponse(
+        transaction=prepared_pb(call.tx), balance_wei=wire.wei_str(call.funds.balance),
+        required_wei=wire.wei_str(call.funds.required), can_pay=call.funds.can_pay,
+        shortfall_wei=wire.wei_str(call.funds.shortfall),
+        gas_estimated_without_funds=call.gas_estimated_without_funds)
+
+
+def _hex(raw: bytes) -> str:
+    return "0x" + raw.hex()
+
+
 def prepared_of(msg: pb.PreparedTransaction) -> Prepared:
     return domain.parse_prepared(msg.from_address, msg.to, msg.data, msg.value_wei, msg.chain_id, msg.gas,
                                  msg.max_fee_per_gas_wei, msg.max_priority_fee_per_gas_wei, msg.nonce)
@@ -130,36 +144,9 @@ class ChainServicer(pb_grpc.ChainServiceServicer):
         return pb.MintAssetResponse(token_id=result.token_id, contract_address=result.contract_address,
                                     transaction=transaction_pb(result.tx), already_minted=result.already_minted)
 
-    async def ListToken(self, request: pb.ListTokenRequest, context: grpc.aio.ServicerContext) -> pb.ListTokenResponse:
-        view, listing = await self.service.list_token(request.token_id, request.price_wei)
-        return pb.ListTokenResponse(transaction=transaction_pb(view),
-                                    listing=pb.Listing(listed=True, seller=listing.seller,
-                                                       price_wei=wire.wei_str(listing.price_wei)))
-
-    async def UnlistToken(self, request: pb.UnlistTokenRequest,
-                          context: grpc.aio.ServicerContext) -> pb.UnlistTokenResponse:
-        return pb.UnlistTokenResponse(transaction=transaction_pb(await self.service.unlist_token(request.token_id)))
-
-    async def BuyToken(self, request: pb.BuyTokenRequest, context: grpc.aio.ServicerContext) -> pb.BuyTokenResponse:
-        result = await self.service.buy(request.token_id, request.recipient_address, request.price_wei,
-                                        request.idempotency_key, request.asset_id)
-        return pb.BuyTokenResponse(
-            transaction=transaction_pb(result.tx),
-            payouts=[pb.Payout(address=p.address, amount_wei=wire.wei_str(p.amount_wei), kind=_PAYOUT_KINDS[p.kind])
-                     for p in result.payouts],
-            seller_address=result.seller, royalty_wei=wire.wei_str(result.royalty),
-        )
-
-    async def TransferToken(self, request: pb.TransferTokenRequest,
-                            context: grpc.aio.ServicerContext) -> pb.TransferTokenResponse:
-        view = await self.service.transfer_token(request.token_id, request.to_address)
-        return pb.TransferTokenResponse(transaction=transaction_pb(view))
-
     async def GetToken(self, request: pb.GetTokenRequest, context: grpc.aio.ServicerContext) -> pb.GetTokenResponse:
         info = await self.service.token_info(token_id=request.token_id or None, asset_id=request.asset_id or None)
-        listing = pb.Listing(listed=info.listing is not None)
-        if info.listing is not None:
-            listing.seller, listing.price_wei = info.listing.seller, wire.wei_str(info.listing.price_wei)
+        listing = pb.Listing(listed=False)  # MarketplaceV2 has no on-chain listing: orders are signed off chain
         return pb.GetTokenResponse(
             token_id=info.token_id, asset_id=info.asset_id, owner_address=info.owner, token_uri=info.uri,
             co_creators=[pb.CoCreator(address=s.address, share_bps=s.bps) for s in info.co_creators],
@@ -231,16 +218,11 @@ class ChainServicer(pb_grpc.ChainServiceServicer):
         return pb.VerifySignatureResponse(valid=check.valid, method=check.method,
                                           recovered_address=check.recovered_address)
 
-
     async def PrepareTransaction(self, request: pb.PrepareTransactionRequest,
                                  context: grpc.aio.ServicerContext) -> pb.PrepareTransactionResponse:
         call = await self.service.prepare_transaction(request.from_address, request.to_address, request.data,
                                                       request.value_wei)
-        return pb.PrepareTransactionResponse(
-            transaction=prepared_pb(call.tx), balance_wei=wire.wei_str(call.funds.balance),
-            required_wei=wire.wei_str(call.funds.required), can_pay=call.funds.can_pay,
-            shortfall_wei=wire.wei_str(call.funds.shortfall),
-            gas_estimated_without_funds=call.gas_estimated_without_funds)
+        return prepare_response_pb(call)
 
     async def SubmitRawTransaction(self, request: pb.SubmitRawTransactionRequest,
                                    context: grpc.aio.ServicerContext) -> pb.SubmitRawTransactionResponse:
@@ -256,6 +238,73 @@ class ChainServicer(pb_grpc.ChainServiceServicer):
     async def Faucet(self, request: pb.FaucetRequest, context: grpc.aio.ServicerContext) -> pb.FaucetResponse:
         view, balance = await self.service.faucet(request.address, request.amount_wei)
         return pb.FaucetResponse(transaction=transaction_pb(view), balance_wei=wire.wei_str(balance))
+
+    # --- signed orders ----------------------------------------------------------------
+    async def BuildOrder(self, request: pb.BuildOrderRequest,
+                         context: grpc.aio.ServicerContext) -> pb.BuildOrderResponse:
+        document, order_hash = await self.service.build_order(request.token_id, request.seller, request.price_wei,
+                                                              request.duration_seconds)
+        return pb.BuildOrderResponse(typed_data_json=json.dumps(document), order_json=json.dumps(document["message"]),
+                                     order_hash=_hex(order_hash))
+
+    async def VerifyOrder(self, request: pb.VerifyOrderRequest,
+                          context: grpc.aio.ServicerContext) -> pb.VerifyOrderResponse:
+        return verify_response_pb(await self.service.verify_order(request.order_json, request.signature))
+
+    async def PrepareFulfill(self, request: pb.PrepareFulfillRequest,
+                             context: grpc.aio.ServicerContext) -> pb.PrepareFulfillResponse:
+        call, order_hash = await self.service.prepare_fulfill(request.order_json, request.signature, request.buyer,
+                                                              request.recipient)
+        return pb.PrepareFulfillResponse(prepared=prepare_response_pb(call), order_hash=_hex(order_hash))
+
+    async def PrepareCancel(self, request: pb.PrepareCancelRequest,
+                            context: grpc.aio.ServicerContext) -> pb.PrepareCancelResponse:
+        call, hashes = await self.service.prepare_cancel(list(request.order_json), request.seller)
+        return pb.PrepareCancelResponse(prepared=prepare_response_pb(call), order_hashes=[_hex(h) for h in hashes])
+
+    async def PrepareWithdraw(self, request: pb.PrepareWithdrawRequest,
+                              context: grpc.aio.ServicerContext) -> pb.PrepareWithdrawResponse:
+        call, pending = await self.service.prepare_withdraw(request.payee)
+        return pb.PrepareWithdrawResponse(prepared=prepare_response_pb(call),
+                                          pending_withdrawal_wei=wire.wei_str(pending))
+
+    async def TrackTransaction(self, request: pb.TrackTransactionRequest,
+                               context: grpc.aio.ServicerContext) -> pb.TrackTransactionResponse:
+        if not request.HasField("expected"):
+            raise InvalidArgument("expected (the prepared transaction) is required", field="expected")
+        view = await self.service.track_transaction(request.tx_hash, prepared_of(request.expected),
+                                                    _TYPE_NAMES.get(request.type, ""), request.asset_id,
+                                                    request.token_id)
+        return pb.TrackTransactionResponse(transaction=transaction_pb(view))
+
+    async def ListChainEvents(self, request: pb.ListChainEventsRequest,
+                              context: grpc.aio.ServicerContext) -> pb.ListChainEventsResponse:
+        items, total, window = await self.service.list_chain_events(request.type, request.token_id,
+                                                                    request.page.page, request.page.per_page)
+        return pb.ListChainEventsResponse(
+            events=[pb.IndexedEvent(type=e.domain_type, payload_json=json.dumps(dict(e.payload), sort_keys=True),
+                                    block_number=e.block_number, tx_hash=tx_hash, log_index=e.key.log_index,
+                                    event_id=e.domain_event_id or "") for e, tx_hash in items],
+            page_info=common_pb2.PageInfo(page=window.page, per_page=window.per_page, total=total))
+
+    async def Reconcile(self, request: pb.ReconcileRequest, context: grpc.aio.ServicerContext) -> pb.ReconcileResponse:
+        result = await self.service.reconcile()
+        return pb.ReconcileResponse(
+            differences=[pb.Difference(kind=d.kind, subject=d.subject, on_chain=d.on_chain, recorded=d.recorded)
+                         for d in result.differences],
+            tokens_checked=result.tokens_checked, payees_checked=result.payees_checked,
+            indexed_block=result.indexed_block)
+
+
+def verify_response_pb(checked: CheckedOrder) -> pb.VerifyOrderResponse:
+    order = checked.order
+    msg = pb.VerifyOrderResponse(
+        order_hash=_hex(checked.order_hash), state=_ORDER_STATES[checked.verdict.state], reason=checked.verdict.reason,
+        method=checked.signature.method, owner=checked.owner or "", token_id=order.token_id, seller=order.seller,
+        price_wei=wire.wei_str(order.price), order_json=json.dumps(order.message()))
+    msg.start_time.CopyFrom(wire.to_timestamp(dt.datetime.fromtimestamp(order.start_time, dt.UTC)))
+    msg.end_time.CopyFrom(wire.to_timestamp(dt.datetime.fromtimestamp(min(order.end_time, 253_402_300_799), dt.UTC)))
+    return msg
 
 
 __all__ = ["ChainServicer", "prepared_of", "prepared_pb", "transaction_pb"]

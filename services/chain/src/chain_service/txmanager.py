@@ -313,7 +313,21 @@ class TransactionManager:
     async def _finish(self, sent: Sent, tx_hash: str, receipt: dict[str, Any], confs: int) -> Outcome:
         block_time = await self._block_time(int(receipt["blockNumber"]))
         succeeded = int(receipt["status"]) == 1
-        revert = None if succeeded else await self._failure_reason(sent, int(receipt["blockNumber"]))
+        user = bool(sent.request.details.get("sent_by") == "user")
+        revert = None
+        if not succeeded:
+            if user or sent.request.data in ("", "0x"):
+                revert = await self._replayed_reason(tx_hash, int(receipt["blockNumber"]))
+            else:
+                revert = await self._failure_reason(sent, int(receipt["blockNumber"]))
+        if succeeded:
+            error = None
+        elif user:
+            # A user's failed transaction names the contract error alone (e.g. "OrderAlreadyFilled"):
+            # callers tell "another buyer won" from other failures by it.
+            error = revert.name if revert is not None else "reverted"
+        else:
+            error = f"reverted on chain: {revert or 'no reason given'}"
         mined = Mined(
             succeeded=succeeded,
             gas_used=int(receipt["gasUsed"]),
@@ -321,7 +335,7 @@ class TransactionManager:
             block_number=int(receipt["blockNumber"]),
             block_hash="0x" + bytes(receipt["blockHash"]).hex(),
             block_time=block_time,
-            error=None if succeeded else f"reverted on chain: {revert or 'no reason given'}",
+            error=error,
         )
         await run_db(self.repo.record_mined, tx_hash, mined)
         for other in sent.hashes:
@@ -348,6 +362,32 @@ class TransactionManager:
             return decode_revert(exc)
         return None
 
+    async def _replayed_reason(self, tx_hash: str, block_number: int) -> Revert | None:
+        """Why a mined transaction whose call data we do not hold (a user's, or one resumed
+        after a restart) reverted: its call as the node has it, run on the state after its
+        block (which holds whatever beat it, e.g. the sale of an order it tried to fill) and,
+        failing that, before it."""
+        def read() -> dict[str, Any] | None:
+            try:
+                return dict(self.network.w3.eth.get_transaction(HexBytes(tx_hash)))
+            except Exception:  # noqa: BLE001 - unknown to the node: no reason to give
+                return None
+
+        tx = await self.network.run(read)
+        if tx is None or not tx.get("to"):
+            return None
+        data = tx.get("input") or b""
+        call: dict[str, Any] = {"from": tx["from"], "to": tx["to"], "value": int(tx["value"]),
+                                "data": data if isinstance(data, str) else "0x" + bytes(data).hex()}
+        for block in (block_number, max(block_number - 1, 0)):
+            try:
+                await self.network.run(self.network.w3.eth.call, call, block)
+            except Exception as exc:  # noqa: BLE001 - the revert is what we are after
+                found = decode_revert(exc)
+                if found is not None:
+                    return found
+        return None
+
     async def send(self, req: TxRequest, gas: int | None = None) -> Outcome:
         """Submit and await; the common path."""
         return await self.wait(await self.submit(req, gas))
@@ -356,7 +396,8 @@ class TransactionManager:
     def _resumed(rec: Transaction) -> Sent:
         """A recorded transaction (and its replacement, if any) as in flight again, without its call data."""
         hashes = [rec.tx_hash] + ([rec.replaced_by] if rec.replaced_by else [])
-        return Sent(TxRequest(type=rec.type, to=rec.to_address, data="0x"), rec.nonce, rec.gas_limit,
+        return Sent(TxRequest(type=rec.type, to=rec.to_address, data="0x", details=dict(rec.details)), rec.nonce,
+                    rec.gas_limit,
                     rec.max_fee_per_gas, rec.max_priority_fee_per_gas, hashes, time.monotonic())
 
     async def wait_recorded(self, rec: Transaction) -> Outcome:
