@@ -12,7 +12,7 @@ PIP := $(VENV)/bin/pip
 SERVICES := auth assets staking analytics ai-agents chain
 PACKAGES := -e "proto[gen]" -e "libs[testing]" -e "devstack[test]" -e "gateway[test]" $(foreach s,$(SERVICES),-e "services/$(s)[test]")
 
-.PHONY: help install install-wrk run test proto proto-check contracts bench demo-data lint typecheck clean
+.PHONY: help install install-wrk run test proto proto-check contracts bench demo-data reconcile lint typecheck clean
 
 help:
 	@echo "make install   create .venv and install every package (+ build-time node tools)"
@@ -20,7 +20,9 @@ help:
 	@echo "make test      contract checks, lint, typecheck, then every test suite"
 	@echo "make lint      ruff over the repository (line length 120)"
 	@echo "make typecheck mypy over every package's src/ (config: mypy.ini)"
-	@echo "make bench     throughput/latency benchmarks (writes bench/RESULTS.md)"
+	@echo "make bench     throughput/latency benchmarks, purchases/s end to end (writes bench/RESULTS.md)"
+	@echo "make demo-data synthetic market data, and (with 'make run' up) creators, listings and real purchases"
+	@echo "make reconcile compare the chain with the services' records of a running stack; exit 1 on a difference"
 	@echo "make proto     regenerate the gRPC stubs from proto/"
 	@echo "make contracts recompile the Solidity contracts"
 
@@ -78,8 +80,15 @@ test:
 bench: install-wrk
 	$(PY) bench/run.py
 
+# The synthetic market data first; then, when a stack answers on GATEWAY_URL (default the
+# `make run` gateway), creators, assets, signed listings and real purchases through it.
 demo-data:
 	$(PY) -m ai_agents_service.synthetic --out .data/demo
+	$(PY) -m ipheron_devstack.demo
+
+# Against a running stack (`make run`; CHAIN_ADDR / ASSETS_ADDR name other gRPC addresses).
+reconcile:
+	$(PY) -m ipheron_devstack.reconcile
 
 lint:
 	$(VENV)/bin/ruff check .
