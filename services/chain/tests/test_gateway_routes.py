@@ -1,5 +1,8 @@
 """The gateway's /api/v1/chain routes against a real chain service over gRPC (port 0):
-status, a transaction with its receipt, balances, withdrawal, and problem+json errors.
+status, a transaction with its receipt, balances, withdrawal (the payee's own withdraw()
+signed by its wallet, or the platform's relayed withdrawFor with its cooldown), the
+development faucet, and problem+json errors. Credits come from real sales: a seller signs an
+order, a buyer's own wallet pays for it.
 The caller sends a real access token, checked by the gateway's own verifier against a
 test key set served over the auth service's GetJwks RPC; nothing is overridden."""
 
@@ -7,17 +10,23 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
+from typing import Any
 
+import grpc
 import httpx
 import pytest
 from chain_service.server import FULL_NAME
 from chain_service.servicer import ChainServicer
+from ipheron.chain.v1 import chain_service_pb2 as pb
 from ipheron.chain.v1 import chain_service_pb2_grpc as pb_grpc
 from ipheron_gateway.app import create_app
 from ipheron_gateway.config import SERVICES, GatewaySettings
+from ipheron_gateway.prepared import tx_out
 from ipheron_gateway.testing import TokenIssuer, serve_jwks
 from ipheron_libs import grpc_server
 from ipheron_libs.devstack_ports import free_port
+from ipheron_libs.testing import wait_until_async
+from ipheron_libs.wallet import Wallet
 
 ISSUER = TokenIssuer()
 
@@ -30,6 +39,13 @@ async def chain_addr(chain) -> AsyncIterator[str]:
     await grpc_server.start(server, health)
     yield f"127.0.0.1:{port}"
     await grpc_server.stop(server, health, grace=0.5)
+
+
+@pytest.fixture(scope="module")
+async def stub(chain_addr: str) -> AsyncIterator[pb_grpc.ChainServiceStub]:
+    channel = grpc.aio.insecure_channel(chain_addr)
+    yield pb_grpc.ChainServiceStub(channel)
+    await channel.close()
 
 
 @pytest.fixture()
@@ -68,33 +84,105 @@ async def test_unknown_or_malformed_transaction_is_a_problem(client) -> None:
     assert malformed.status_code in (400, 422)
 
 
-async def test_balances_and_withdraw_to_own_wallet(client, chain, users) -> None:
-    asset = str(uuid.uuid4())
-    minted = await chain.mint(asset, users[0].address, "u", [(users[6].address, 10_000)], 5000)
-    await chain.list_token(minted.token_id, "1000")
-    await chain.buy(minted.token_id, users[4].address, "1000", "gw-" + asset)
-    bal = (await client.get(f"/api/v1/chain/balances/{users[6].address.lower()}")).json()
-    owed = int(bal["pending_withdrawal_wei"])
-    assert owed >= 500 and bal["address"] == users[6].address and "." in bal["native_balance_eth"]
+async def _mined(stub: pb_grpc.ChainServiceStub, tx_hash: str) -> pb.Transaction:
+    async def confirmed() -> pb.Transaction | None:
+        t = (await stub.GetTransaction(pb.GetTransactionRequest(tx_hash=tx_hash))).transaction
+        return t if t.status in (pb.TRANSACTION_STATUS_CONFIRMED, pb.TRANSACTION_STATUS_FAILED) else None
+
+    t = await wait_until_async(confirmed, 60, interval=0.1, message=f"{tx_hash} mined")
+    assert t.status == pb.TRANSACTION_STATUS_CONFIRMED, t
+    return t
+
+
+async def _signed_and_sent(stub: pb_grpc.ChainServiceStub, wallet: Wallet, tx: dict[str, Any]) -> pb.Transaction:
+    """What a wallet does with a Tx object: sign it, hand the raw bytes to the chain service, wait."""
+    expected = pb.PreparedTransaction(
+        from_address=tx["from"], to=tx["to"] or "", data=tx["data"], value_wei=str(tx["value"]),
+        chain_id=tx["chainId"], gas=tx["gas"], max_fee_per_gas_wei=str(tx["maxFeePerGas"]),
+        max_priority_fee_per_gas_wei=str(tx["maxPriorityFeePerGas"]), nonce=tx["nonce"])
+    sent = await stub.SubmitRawTransaction(pb.SubmitRawTransactionRequest(
+        raw_transaction=wallet.sign_transaction(tx), expected=expected))
+    return await _mined(stub, sent.tx_hash)
+
+
+async def _credit(stub: pb_grpc.ChainServiceStub, payee: Wallet, price_wei: int) -> None:
+    """A real sale whose royalty (50 %, all to `payee`) credits `payee` price / 2: a fresh seller
+    signs an order for a fresh token, a fresh funded buyer pays for it from its own wallet."""
+    seller, buyer = Wallet.create(), Wallet.create()
+    await stub.Faucet(pb.FaucetRequest(address=buyer.address, amount_wei=str(10**18)))
+    minted = await stub.MintAsset(pb.MintAssetRequest(
+        asset_id=str(uuid.uuid4()), owner_address=seller.address, token_uri="ipfs://gw",
+        co_creators=[pb.CoCreator(address=payee.address, share_bps=10_000)], royalty_bps=5_000))
+    await _mined(stub, minted.transaction.tx_hash)
+    order = await stub.BuildOrder(pb.BuildOrderRequest(token_id=minted.token_id, seller=seller.address,
+                                                       price_wei=str(price_wei)))
+    signature = seller.sign_typed_data(order.typed_data_json)
+    fill = await stub.PrepareFulfill(pb.PrepareFulfillRequest(order_json=order.order_json, signature=signature,
+                                                              buyer=buyer.address))
+    await _signed_and_sent(stub, buyer, tx_out(fill.prepared.transaction))
+
+
+def _problem(resp: httpx.Response, status: int) -> dict[str, Any]:
+    assert resp.status_code == status, resp.text
+    assert resp.headers["content-type"] == "application/problem+json"
+    return resp.json()  # type: ignore[no-any-return]
+
+
+async def test_withdraw_prepares_the_payees_own_withdraw_which_pays_its_wallet_exactly(client, stub) -> None:
+    payee = Wallet.create()
+    await stub.Faucet(pb.FaucetRequest(address=payee.address, amount_wei=str(10**17)))  # for the gas
+    await _credit(stub, payee, 2_000)
+    me = ISSUER.headers(str(uuid.uuid4()), payee.address.lower())
+    before = (await client.get(f"/api/v1/chain/balances/{payee.address}")).json()
+    assert before["pending_withdrawal_wei"] == "1000"
 
     assert (await client.post("/api/v1/chain/withdraw")).status_code == 401
-    forged = TokenIssuer(kid=ISSUER.kid).headers("u6", users[6].address)  # same kid, another key
+    forged = TokenIssuer(kid=ISSUER.kid).headers("x", payee.address)  # same kid, another key
     assert (await client.post("/api/v1/chain/withdraw", headers=forged)).status_code == 401
-    me = ISSUER.headers("u6", users[6].address)
-    done = await client.post("/api/v1/chain/withdraw", headers=me)
-    assert done.status_code == 200, done.text
-    assert done.json()["results"] == [{"address": users[6].address, "amount_wei": str(owed), "succeeded": True}]
-    again = await client.post("/api/v1/chain/withdraw", headers=me)
-    assert again.status_code == 400 and "no payee has a pending balance" in again.json()["detail"]
-    # With an Idempotency-Key a retry returns the first withdrawal instead.
-    await chain.list_token(minted.token_id, "2000")
-    await chain.buy(minted.token_id, users[5].address, "2000", "gw2-" + asset)
-    headers = me | {"Idempotency-Key": "wd-" + asset}
-    first = await client.post("/api/v1/chain/withdraw", headers=headers)
-    retry = await client.post("/api/v1/chain/withdraw", headers=headers)
-    assert first.status_code == retry.status_code == 200, first.text
-    assert first.json() == retry.json() and first.json()["results"][0]["amount_wei"] == "1000"
-    assert (await client.get(f"/api/v1/chain/balances/{users[6].address}")).json()["pending_withdrawal_wei"] == "0"
+    prepared = await client.post("/api/v1/chain/withdraw", headers=me, json={})
+    assert prepared.status_code == 200, prepared.text
+    body = prepared.json()
+    assert body["relayed"] is False and body["pending_withdrawal_wei"] == "1000"
+    assert body["pending_withdrawal"] == "0.000000000000001"
+    tx = body["transaction"]
+    status = (await client.get("/api/v1/chain/status")).json()
+    assert tx["from"].lower() == payee.address.lower() and tx["to"].lower() == status["marketplace_address"].lower()
+    assert tx["value"] == 0 and tx["chainId"] == status["chain_id"] and tx["data"].startswith("0x")
+    assert all(isinstance(tx[k], int) for k in ("gas", "maxFeePerGas", "maxPriorityFeePerGas", "nonce"))
+
+    mined = await _signed_and_sent(stub, payee, tx)
+    gas = mined.receipt.gas_used * int(mined.receipt.effective_gas_price_wei)
+    after = (await client.get(f"/api/v1/chain/balances/{payee.address}")).json()
+    assert after["pending_withdrawal_wei"] == "0"
+    assert int(after["native_balance_wei"]) == int(before["native_balance_wei"]) + 1000 - gas
+
+    nothing = _problem(await client.post("/api/v1/chain/withdraw", headers=me, json={}), 409)
+    assert "nothing to withdraw" in nothing["detail"]
+
+
+async def test_withdraw_relay_pays_the_gas_once_per_cooldown(client, stub) -> None:
+    payee = Wallet.create()  # holds no ETH at all: the platform pays the gas
+    await _credit(stub, payee, 3_000)
+    me = ISSUER.headers(str(uuid.uuid4()), payee.address)
+    headers = me | {"Idempotency-Key": "relay-" + uuid.uuid4().hex}
+    first = await client.post("/api/v1/chain/withdraw", headers=headers, json={"relay": True})
+    assert first.status_code == 200, first.text
+    body = first.json()
+    assert body["relayed"] is True and body["transaction"]["type"] == "withdraw"
+    assert body["results"] == [{"address": payee.address, "amount_wei": "1500", "succeeded": True}]
+    retry = await client.post("/api/v1/chain/withdraw", headers=headers, json={"relay": True})
+    assert retry.status_code == 200 and retry.json() == body  # the same key: the same withdrawal
+    balance = (await client.get(f"/api/v1/chain/balances/{payee.address}")).json()
+    assert balance["pending_withdrawal_wei"] == "0" and balance["native_balance_wei"] == "1500"
+
+    await _credit(stub, payee, 1_000)
+    limited = await client.post("/api/v1/chain/withdraw", headers=me, json={"relay": True})
+    refusal = _problem(limited, 429)
+    seconds = int(limited.headers["Retry-After"])
+    assert 0 < seconds <= 3600 and f"{seconds} s" in refusal["detail"]
+    # The cooldown is the relay's only: the payee's own withdraw() is still prepared.
+    own = await client.post("/api/v1/chain/withdraw", headers=me)
+    assert own.status_code == 200 and own.json()["pending_withdrawal_wei"] == "500", own.text
 
 
 async def test_dev_faucet_funds_a_fresh_wallet_with_exact_wei(client, chain) -> None:
