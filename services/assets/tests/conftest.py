@@ -17,17 +17,17 @@ import grpc
 import pytest
 from assets_service.config import SCHEMA, Settings
 from assets_service.server import MIGRATIONS, AssetsApp
-from eth_account import Account
-from eth_account.messages import encode_defunct
 from ipheron.ai_agents.v1 import ai_agents_service_pb2 as ai_pb
 from ipheron.ai_agents.v1 import ai_agents_service_pb2_grpc as ai_grpc
 from ipheron.assets.v1 import assets_service_pb2 as pb
 from ipheron.assets.v1 import assets_service_pb2_grpc as pb_grpc
 from ipheron.auth.v1 import auth_service_pb2 as auth_pb
 from ipheron.auth.v1 import auth_service_pb2_grpc as auth_grpc
+from ipheron.chain.v1 import chain_service_pb2 as chain_pb
 from ipheron.chain.v1 import chain_service_pb2_grpc as chain_grpc
 from ipheron_libs import db
-from ipheron_libs.testing import fresh_schema
+from ipheron_libs.testing import fresh_schema, wait_until_async
+from ipheron_libs.wallet import Wallet
 from sqlalchemy import text
 
 CIDS = itertools.count(1)
@@ -143,14 +143,18 @@ async def auth_server(pg_admin_url: str, tmp_path_factory: pytest.TempPathFactor
 
 
 @pytest.fixture(scope="session")
-async def chain_server(pg_admin_url: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
+async def chain_server(pg_admin_url: str, redis_url: str,
+                       tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
     from chain_service.config import ChainSettings
     from chain_service.repository import SCHEMA as CHAIN_SCHEMA
     from chain_service.server import ChainApp
 
     url = fresh_schema(pg_admin_url, CHAIN_SCHEMA)
-    settings = ChainSettings(env="test", data_dir=tmp_path_factory.mktemp("chain"), database_url=url, journal=False)
-    app = ChainApp(settings, url, redis_url="")
+    # Its indexer's events reach the assets replicas through the shared Redis stream: the
+    # chain is the record of every sale.
+    settings = ChainSettings(env="test", data_dir=tmp_path_factory.mktemp("chain"), database_url=url, journal=False,
+                             indexer_interval_s=0.1, block_interval_ms=50)
+    app = ChainApp(settings, url, redis_url=redis_url)
     port = await app.start(host="127.0.0.1", port=0)
     yield f"127.0.0.1:{port}"
     await app.stop(grace=0)
@@ -175,6 +179,13 @@ class User:
     id: str
     wallet: str
     access_token: str = ""
+    # The user's own key: signs listings and pays purchases, as a browser wallet would.
+    key: Wallet | None = None
+
+    @property
+    def signer(self) -> Wallet:
+        assert self.key is not None, "this user has no key"
+        return self.key
 
     @property
     def actor(self) -> pb.Actor:
@@ -186,12 +197,11 @@ def new_user(auth_stub: auth_grpc.AuthServiceStub) -> Callable[[], Awaitable[Use
     """Register a fresh user in the real auth service by signing in with a new wallet (SIWE)."""
 
     async def make() -> User:
-        account = Account.create()
-        challenge = await auth_stub.CreateNonce(auth_pb.CreateNonceRequest(address=account.address.lower()))
-        signature = account.sign_message(encode_defunct(text=challenge.message)).signature.hex()
+        key = Wallet.create()
+        challenge = await auth_stub.CreateNonce(auth_pb.CreateNonceRequest(address=key.address.lower()))
         resp = await auth_stub.Login(auth_pb.LoginRequest(message=challenge.message,
-                                                          signature="0x" + signature.removeprefix("0x")))
-        return User(resp.user.id, resp.user.wallet_address.lower(), resp.tokens.access_token)
+                                                          signature=key.sign_siwe(challenge.message)))
+        return User(resp.user.id, resp.user.wallet_address.lower(), resp.tokens.access_token, key)
 
     return make
 
@@ -210,7 +220,8 @@ def clean_assets(assets_url: str) -> str:
     """Empty the assets tables between tests (other services keep their state; ids never collide)."""
     engine = db.make_engine(assets_url, SCHEMA, pool_size=1, max_overflow=0)
     with engine.begin() as conn:
-        conn.execute(text("TRUNCATE sagas, provenance, asset_creators, asset_files, files, assets, outbox CASCADE"))
+        conn.execute(text("TRUNCATE applied_chain_events, listings, sagas, provenance, asset_creators, asset_files, "
+                          "files, assets, outbox CASCADE"))
     engine.dispose()
     return assets_url
 
@@ -244,7 +255,8 @@ async def start_replica(clean_assets: str, redis_url: str, auth_server: str, cha
             "env": "test", "database_url": clean_assets, "redis_url": redis_url, "grpc_port": 0, "metrics_port": 0,
             "auth_addr": auth_server, "chain_addr": chain_server, "ai_agents_addr": ai_server[0],
             "instance_id": instance_id or f"test-{uuid.uuid4().hex[:8]}", "saga_worker": start_worker,
-            "saga_poll_interval": 0.2, "ai_timeout": 2.0,
+            "saga_poll_interval": 0.2, "ai_timeout": 2.0, "event_retry_idle_ms": 1000, "submitted_poll_s": 0.3,
+            "submitted_poll_max_s": 1.0,
         }
         values.update(overrides)
         app = AssetsApp(Settings(**values), clean_assets, redis_url)
@@ -284,3 +296,61 @@ async def rejected(call: Awaitable[Any]) -> grpc.aio.AioRpcError:
 
 
 TEST_ROOT = Path(__file__).parent
+
+
+# ------------------------------------------------------------------ money really moves
+
+WEI = 10**18
+
+
+async def fund(chain_stub: chain_grpc.ChainServiceStub, user: User, eth: int = 10) -> int:
+    """Give a wallet native ETH on the embedded chain (development faucet); its new balance."""
+    resp = await chain_stub.Faucet(chain_pb.FaucetRequest(address=user.wallet, amount_wei=str(eth * WEI)))
+    return int(resp.balance_wei)
+
+
+async def native_balance(chain_stub: chain_grpc.ChainServiceStub, wallet: str) -> int:
+    resp = await chain_stub.GetBalance(chain_pb.GetBalanceRequest(address=wallet))
+    return int(resp.native_balance_wei or 0)
+
+
+async def pending_withdrawal(chain_stub: chain_grpc.ChainServiceStub, wallet: str) -> int:
+    resp = await chain_stub.GetBalance(chain_pb.GetBalanceRequest(address=wallet))
+    return int(resp.pending_withdrawal_wei or 0)
+
+
+async def list_for_sale(stub: pb_grpc.AssetsServiceStub, owner: User, asset_id: str, price: str,
+                        duration_seconds: int = 0) -> pb.PutListingResponse:
+    """The owner lists the asset the way a browser does: fetch the typed data, sign it, put it."""
+    typed = await stub.GetListingTypedData(pb.GetListingTypedDataRequest(
+        actor=owner.actor, asset_id=asset_id, price=price, duration_seconds=duration_seconds))
+    import orjson
+
+    document = orjson.loads(typed.typed_data_json)
+    signature = owner.signer.sign_typed_data(document)
+    return await stub.PutListing(pb.PutListingRequest(actor=owner.actor, asset_id=asset_id,
+                                                      order_json=orjson.dumps(document["message"]).decode(),
+                                                      signature=signature))
+
+
+def tx_dict(t: chain_pb.PreparedTransaction) -> dict[str, Any]:
+    """A prepared transaction in the JSON-RPC names a wallet signs."""
+    return {"from": t.from_address, "to": t.to, "data": t.data, "value": int(t.value_wei or 0),
+            "chainId": t.chain_id, "gas": t.gas, "maxFeePerGas": int(t.max_fee_per_gas_wei),
+            "maxPriorityFeePerGas": int(t.max_priority_fee_per_gas_wei), "nonce": t.nonce}
+
+
+async def pay(stub: pb_grpc.AssetsServiceStub, buyer: User, purchase: pb.Purchase) -> pb.Purchase:
+    """The buyer's wallet signs the prepared transaction; it is handed in raw."""
+    raw = buyer.signer.sign_transaction(tx_dict(purchase.transaction))
+    return (await stub.SubmitPurchaseTransaction(pb.SubmitPurchaseTransactionRequest(
+        actor=buyer.actor, purchase_id=purchase.id, raw_transaction=raw))).purchase
+
+
+async def settled(stub: pb_grpc.AssetsServiceStub, purchase_id: str, timeout: float = 20.0) -> pb.Purchase:
+    """The purchase once it is completed or failed (the chain's events drive it there)."""
+    async def done() -> pb.Purchase | None:
+        p = (await stub.GetPurchase(pb.GetPurchaseRequest(purchase_id=purchase_id))).purchase
+        return p if p.state in (pb.PURCHASE_STATE_COMPLETED, pb.PURCHASE_STATE_FAILED) else None
+
+    return await wait_until_async(done, timeout, interval=0.1, message=f"purchase {purchase_id} did not settle")

@@ -25,7 +25,7 @@ import redis.asyncio as aioredis
 from ipheron_libs.metrics import CACHE_HITS, CACHE_MISSES
 from ipheron_libs.wire import money_str
 
-from assets_service.domain import Asset, Creator
+from assets_service.domain import Asset, Creator, Listing
 
 log = logging.getLogger("assets.cache")
 CHANNEL = "ipheron:assets:invalidate"
@@ -51,8 +51,22 @@ def _default(value: object) -> str:
 
 
 def encode(asset: Asset) -> bytes:
-    """An asset's cached form: JSON, money as decimal strings, times in ISO 8601."""
-    return orjson.dumps(asdict(asset), default=_default)
+    """An asset's cached form: JSON, money as decimal strings, times in ISO 8601 (wei and
+    counters as strings too: JSON readers hold integers in 64 bits)."""
+    d = asdict(asset)
+    if d["listing"] is not None:
+        d["listing"].update(price_wei=str(d["listing"]["price_wei"]), counter=str(d["listing"]["counter"]))
+    return orjson.dumps(d, default=_default)
+
+
+def _listing(d: dict[str, Any] | None) -> Listing | None:
+    if d is None:
+        return None
+    return Listing(**{
+        **d, "price": Decimal(d["price"]), "price_wei": int(d["price_wei"]), "counter": int(d["counter"]),
+        "start_time": _time(d["start_time"]), "end_time": _time(d["end_time"]),
+        "created_at": _time(d["created_at"]), "updated_at": _time(d["updated_at"]),
+    })
 
 
 def _time(value: str | None) -> dt.datetime | None:
@@ -67,7 +81,7 @@ def decode(raw: bytes | str) -> Asset:
         "utility_features": tuple(d["utility_features"]), "review_reasons": tuple(d["review_reasons"]),
         "created_at": _time(d["created_at"]), "updated_at": _time(d["updated_at"]),
         "creators": tuple(Creator(c["user_id"], c["wallet"], Decimal(c["share_percent"])) for c in d["creators"]),
-        "file_cids": tuple(d["file_cids"]),
+        "file_cids": tuple(d["file_cids"]), "listing": _listing(d.get("listing")),
     })
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import NoReturn
 
@@ -26,7 +26,7 @@ from ipheron.chain.v1 import chain_service_pb2_grpc as chain_grpc
 from ipheron_libs import wire
 from ipheron_libs.grpc_client import channel
 
-from assets_service.domain import Asset, ProvenanceEntry
+from assets_service.domain import Asset, PreparedTx, ProvenanceEntry, VerifiedOrder
 
 # Lookups that answer "no such user" rather than fail.
 _NO_USER = (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT)
@@ -115,16 +115,35 @@ class Minted:
 
 
 @dataclass(frozen=True)
-class TokenState:
-    owner: str
-    listed: bool
-    price_wei: int
+class Fulfillment:
+    """A prepared `fulfill` for the buyer, and whether the buyer's wallet covers it."""
+
+    tx: PreparedTx
+    order_hash: str
+    balance_wei: int
+    required_wei: int
+    can_pay: bool
+    shortfall_wei: int
 
 
 @dataclass(frozen=True)
-class Bought:
-    tx: ChainTx
-    payouts: tuple[tuple[str, int], ...] = field(default=())
+class TxStatus:
+    status: str
+    error: str
+    block_number: int
+
+
+def prepared_of(t: chain_pb.PreparedTransaction) -> PreparedTx:
+    return PreparedTx(from_address=t.from_address, to=t.to, data=t.data, value_wei=int(t.value_wei or 0),
+                      chain_id=int(t.chain_id), gas=int(t.gas), max_fee_per_gas_wei=int(t.max_fee_per_gas_wei or 0),
+                      max_priority_fee_per_gas_wei=int(t.max_priority_fee_per_gas_wei or 0), nonce=int(t.nonce))
+
+
+def prepared_pb(t: PreparedTx) -> chain_pb.PreparedTransaction:
+    return chain_pb.PreparedTransaction(
+        from_address=t.from_address, to=t.to, data=t.data, value_wei=wire.wei_str(t.value_wei), chain_id=t.chain_id,
+        gas=t.gas, max_fee_per_gas_wei=wire.wei_str(t.max_fee_per_gas_wei),
+        max_priority_fee_per_gas_wei=wire.wei_str(t.max_priority_fee_per_gas_wei), nonce=t.nonce)
 
 
 def _tx(t: chain_pb.Transaction) -> ChainTx:
@@ -133,7 +152,7 @@ def _tx(t: chain_pb.Transaction) -> ChainTx:
 
 
 class ChainClient:
-    """Mint, listing sync and buy through the chain service (the only chain writer)."""
+    """Mint, signed orders and the buyer's own transactions through the chain service."""
 
     def __init__(self, addr: str, timeout: float) -> None:
         self.channel = channel(addr)
@@ -153,41 +172,84 @@ class ChainClient:
         return Minted(token_id=str(resp.token_id), contract_address=resp.contract_address.lower(),
                       tx=_tx(resp.transaction))
 
-    async def token(self, token_id: str) -> TokenState:
+    async def build_order(self, *, token_id: str, seller: str, price_wei: int, duration_seconds: int) -> str:
+        """The EIP-712 document (JSON) the token's owner signs to list it."""
         try:
-            resp = await self.stub.GetToken(chain_pb.GetTokenRequest(token_id=int(token_id)), timeout=self.timeout)
+            resp = await self.stub.BuildOrder(chain_pb.BuildOrderRequest(
+                token_id=int(token_id), seller=seller, price_wei=wire.wei_str(price_wei),
+                duration_seconds=duration_seconds), timeout=self.timeout)
         except grpc.aio.AioRpcError as exc:
             _raise(exc, "chain")
-        listing = resp.listing
-        return TokenState(owner=resp.owner_address.lower(), listed=listing.listed,
-                          price_wei=int(listing.price_wei or 0))
+        return resp.typed_data_json
 
-    async def list_token(self, token_id: str, price_wei: int) -> ChainTx:
+    async def verify_order(self, order_json: str, signature: str) -> VerifiedOrder:
+        """What the chain says of a signed order: its hash, whether it can be filled now and why not."""
         try:
-            resp = await self.stub.ListToken(chain_pb.ListTokenRequest(token_id=int(token_id),
-                                                                       price_wei=wire.wei_str(price_wei)),
-                                             timeout=self.timeout)
+            resp = await self.stub.VerifyOrder(chain_pb.VerifyOrderRequest(order_json=order_json,
+                                                                          signature=signature),
+                                               timeout=self.timeout)
         except grpc.aio.AioRpcError as exc:
             _raise(exc, "chain")
-        return _tx(resp.transaction)
+        return VerifiedOrder(
+            order_hash=resp.order_hash.lower(), state=chain_pb.OrderState.Name(resp.state).removeprefix("ORDER_STATE_"),
+            reason=resp.reason, owner=resp.owner.lower(), token_id=str(resp.token_id), seller=resp.seller.lower(),
+            price_wei=int(resp.price_wei or 0), start_time=wire.from_timestamp(resp.start_time)
+            if resp.HasField("start_time") else None,
+            end_time=wire.from_timestamp(resp.end_time) if resp.HasField("end_time") else None,
+            order_json=resp.order_json)
 
-    async def unlist_token(self, token_id: str) -> None:
+    async def prepare_fulfill(self, order_json: str, signature: str, buyer: str) -> Fulfillment:
+        """`fulfill(order, signature)` prepared for the buyer's own wallet, with whether it can pay."""
         try:
-            await self.stub.UnlistToken(chain_pb.UnlistTokenRequest(token_id=int(token_id)), timeout=self.timeout)
+            resp = await self.stub.PrepareFulfill(chain_pb.PrepareFulfillRequest(
+                order_json=order_json, signature=signature, buyer=buyer), timeout=self.timeout)
         except grpc.aio.AioRpcError as exc:
             _raise(exc, "chain")
+        p = resp.prepared
+        return Fulfillment(tx=prepared_of(p.transaction), order_hash=resp.order_hash.lower(),
+                           balance_wei=int(p.balance_wei or 0), required_wei=int(p.required_wei or 0),
+                           can_pay=p.can_pay, shortfall_wei=int(p.shortfall_wei or 0))
 
-    async def buy(self, *, token_id: str, recipient: str, price_wei: int, idempotency_key: str,
-                  asset_id: str) -> Bought:
-        """Idempotent per key on the chain side: a retry returns the same purchase."""
+    async def prepare_cancel(self, order_jsons: Sequence[str], seller: str) -> PreparedTx:
+        """The seller's own `cancel(orders)` transaction."""
         try:
-            resp = await self.stub.BuyToken(chain_pb.BuyTokenRequest(
-                token_id=int(token_id), recipient_address=recipient, price_wei=str(price_wei),
-                idempotency_key=idempotency_key, asset_id=asset_id), timeout=self.timeout)
+            resp = await self.stub.PrepareCancel(chain_pb.PrepareCancelRequest(order_json=list(order_jsons),
+                                                                              seller=seller),
+                                                 timeout=self.timeout)
         except grpc.aio.AioRpcError as exc:
             _raise(exc, "chain")
-        return Bought(tx=_tx(resp.transaction),
-                      payouts=tuple((p.address.lower(), int(p.amount_wei)) for p in resp.payouts))
+        return prepared_of(resp.prepared.transaction)
+
+    async def submit_raw(self, raw: str, expected: PreparedTx, *, asset_id: str, token_id: str) -> str:
+        """Broadcast the buyer's signed transaction (the chain checks it is exactly `expected`); its hash."""
+        try:
+            resp = await self.stub.SubmitRawTransaction(chain_pb.SubmitRawTransactionRequest(
+                raw_transaction=raw, expected=prepared_pb(expected), type=chain_pb.TRANSACTION_TYPE_BUY,
+                asset_id=asset_id, token_id=int(token_id or 0)), timeout=self.timeout)
+        except grpc.aio.AioRpcError as exc:
+            _raise(exc, "chain")
+        return resp.tx_hash.lower()
+
+    async def track(self, tx_hash: str, expected: PreparedTx, *, asset_id: str, token_id: str) -> str:
+        """Record a transaction the buyer broadcast (the chain checks it is exactly `expected`)."""
+        try:
+            resp = await self.stub.TrackTransaction(chain_pb.TrackTransactionRequest(
+                tx_hash=tx_hash, expected=prepared_pb(expected), type=chain_pb.TRANSACTION_TYPE_BUY,
+                asset_id=asset_id, token_id=int(token_id or 0)), timeout=self.timeout)
+        except grpc.aio.AioRpcError as exc:
+            _raise(exc, "chain")
+        return (resp.transaction.tx_hash or tx_hash).lower()
+
+    async def transaction(self, tx_hash: str) -> TxStatus:
+        """A transaction's status: "PENDING", "CONFIRMED", "FAILED" (with the revert name) or "REPLACED"."""
+        try:
+            resp = await self.stub.GetTransaction(chain_pb.GetTransactionRequest(tx_hash=tx_hash),
+                                                  timeout=self.timeout)
+        except grpc.aio.AioRpcError as exc:
+            _raise(exc, "chain")
+        t = resp.transaction
+        return TxStatus(status=chain_pb.TransactionStatus.Name(t.status).removeprefix("TRANSACTION_STATUS_"),
+                        error=t.error, block_number=int(t.block_number))
 
     async def close(self) -> None:
         await self.channel.close()

@@ -49,10 +49,19 @@ class Settings(ServiceSettings):
     saga_worker: bool = True
     saga_max_backoff: float = 300.0
     outbox_poll_interval: float = 0.5
+    # A prepared purchase lapses unless its transaction is handed in within this many seconds.
+    payment_window_s: float = Field(600.0, gt=0, le=86_400)
+    # A submitted purchase's transaction is polled from this many seconds on, backing off to the cap
+    # (the chain's sale event normally records it first).
+    submitted_poll_s: float = Field(2.0, gt=0)
+    submitted_poll_max_s: float = Field(60.0, gt=0)
+    # The chain's events (consumer group "assets"): off only for tests that drive events by hand.
+    consume_chain_events: bool = True
+    # An event whose handling failed (e.g. the database was down) is retried after this idle time.
+    event_retry_idle_ms: int = Field(30_000, ge=100)
     # Fault injection for crash tests (refused in production): the process dies with
-    # os._exit(137), like kill -9, at this saga point: "purchase.after_reserve",
-    # "purchase.before_chain_buy", "purchase.after_chain_buy", "purchase.after_bought",
-    # "mint.after_chain_mint".
+    # os._exit(137), like kill -9, at this point: "purchase.after_broadcast" (the buyer's
+    # transaction is on its way, the purchase not yet marked submitted), "mint.after_chain_mint".
     crash_at: str = ""
 
     @model_validator(mode="after")

@@ -20,7 +20,7 @@ from typing import Any
 
 import orjson
 from ipheron_libs import vocab, wire
-from ipheron_libs.errors import Aborted, FailedPrecondition, InvalidArgument, PermissionDenied
+from ipheron_libs.errors import Aborted, Conflict, FailedPrecondition, InvalidArgument, PermissionDenied
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -43,12 +43,29 @@ FAILED = "failed"
 STATUSES = (PENDING, PENDING_REVIEW, ACTIVE, ARCHIVED, FAILED)
 
 # Saga kinds and states. A mint saga: assessing -> (held | minting) -> minted -> completed.
-# A purchase saga: reserved -> buying -> bought -> recorded -> completed, or -> failed (compensated).
+# A purchase saga: awaiting_payment -> submitted -> recorded (the chain's sale event) ->
+# completed (creators credited), or -> failed (expired, reverted, or another buyer won).
+# A sale made directly on the contract gets a purchase row in `recorded` (no idempotency key).
 MINT, PURCHASE = "mint", "purchase"
 ASSESSING, HELD, MINTING, MINTED = "assessing", "held", "minting", "minted"
-RESERVED, BUYING, BOUGHT, RECORDED = "reserved", "buying", "bought", "recorded"
+AWAITING_PAYMENT, SUBMITTED, RECORDED = "awaiting_payment", "submitted", "recorded"
 COMPLETED, SAGA_FAILED = "completed", "failed"
 TERMINAL_STATES = (COMPLETED, SAGA_FAILED, HELD)
+OPEN_PURCHASE_STATES = (AWAITING_PAYMENT, SUBMITTED)
+
+# Listing states (a signed order's life cycle).
+LISTING_ACTIVE, LISTING_CANCELLED, LISTING_SUPERSEDED = "active", "cancelled", "superseded"
+LISTING_FILLED, LISTING_INVALID = "filled", "invalid"
+LISTING_STATES = (LISTING_ACTIVE, LISTING_CANCELLED, LISTING_SUPERSEDED, LISTING_FILLED, LISTING_INVALID)
+MAX_LISTING_SECONDS = 365 * 24 * 3600
+MAX_ORDER_JSON = 4096
+MAX_SIGNATURE_HEX = 2 + 2 * 1024
+
+# How a failed purchase is recorded: the gRPC status name and the reason its client reads.
+LOST_RACE = ("ABORTED", "another buyer bought it first")
+# An offer not paid in time: DEADLINE_EXCEEDED is what happened (a deadline passed); the
+# submit call answers it as ABORTED (HTTP 409), never as a gateway timeout.
+OFFER_EXPIRED = ("DEADLINE_EXCEEDED", "the offer expired")
 
 MAX_PRICE = Decimal(1000000)  # ETH; a sanity bound, far above any real listing
 MAX_ROYALTY = Decimal(50)
@@ -123,6 +140,8 @@ class Asset:
     updated_at: dt.datetime | None = None
     creators: tuple[Creator, ...] = ()
     file_cids: tuple[str, ...] = ()
+    # The active signed listing (the asset is for sale under it), if any.
+    listing: Listing | None = None
 
     @property
     def reserved(self) -> bool:
@@ -133,6 +152,77 @@ class Asset:
     def description(self) -> str:
         """The free-text description in the metadata, if any (bounded)."""
         return str(self.metadata.get("description", ""))[:2000]
+
+
+@dataclass(frozen=True)
+class Listing:
+    """One signed order for an asset (the EIP-712 message as the chain canonicalised it)."""
+
+    id: str
+    asset_id: str
+    state: str
+    order: JsonObject
+    signature: str
+    order_hash: str
+    seller_wallet: str
+    price: Decimal
+    price_wei: int
+    start_time: dt.datetime
+    end_time: dt.datetime
+    counter: int
+    reason: str = ""
+    created_at: dt.datetime | None = None
+    updated_at: dt.datetime | None = None
+
+    @property
+    def order_json(self) -> str:
+        """The order as the JSON text the chain service takes."""
+        return orjson.dumps(self.order).decode()
+
+    def open_at(self, now: dt.datetime) -> bool:
+        """Within its time window (the chain checks the same)."""
+        return self.start_time <= now < self.end_time
+
+
+@dataclass(frozen=True)
+class PreparedTx:
+    """A transaction prepared for a user's own wallet to sign (the chain's PreparedTransaction)."""
+
+    from_address: str
+    to: str
+    data: str
+    value_wei: int
+    chain_id: int
+    gas: int
+    max_fee_per_gas_wei: int
+    max_priority_fee_per_gas_wei: int
+    nonce: int
+
+
+@dataclass(frozen=True)
+class VerifiedOrder:
+    """What the chain says of a signed order (VerifyOrder)."""
+
+    order_hash: str
+    state: str  # the OrderState name without its prefix: "FILLABLE", "EXPIRED", ...
+    reason: str
+    owner: str
+    token_id: str
+    seller: str
+    price_wei: int
+    start_time: dt.datetime | None
+    end_time: dt.datetime | None
+    order_json: str
+
+
+@dataclass(frozen=True)
+class InsufficientFunds:
+    """The buyer's wallet cannot pay price + gas × maxFeePerGas (nothing is stored)."""
+
+    required_wei: int
+    available_wei: int
+    shortfall_wei: int
+    price_wei: int
 
 
 @dataclass(frozen=True)
@@ -177,7 +267,7 @@ class MintData:
 
 @dataclass(frozen=True)
 class PurchaseData:
-    """What a purchase saga reserved and has learned so far (its JSON column, typed)."""
+    """What a purchase saga prepared and has learned so far (its JSON column, typed)."""
 
     price: Decimal
     seller_user_id: str
@@ -188,8 +278,14 @@ class PurchaseData:
     risk_score: int | None = None
     tx_hash: str = ""
     block_number: int = 0
-    payouts: tuple[tuple[str, int], ...] = ()
     auth_error: str = ""
+    price_wei: int = 0
+    order_hash: str = ""
+    listing_id: str = ""
+    transaction: PreparedTx | None = None
+    expires_at: dt.datetime | None = None
+    # The chain.sale.recorded event that completed it (creators' credits are keyed by it).
+    sale_event_id: str = ""
 
 
 SagaData = MintData | PurchaseData
@@ -247,17 +343,24 @@ class Purchase:
     failure_reason: str
     created_at: dt.datetime | None
     updated_at: dt.datetime | None
+    transaction: PreparedTx | None = None
+    expires_at: dt.datetime | None = None
+    order_hash: str = ""
+    failure_code: str = ""
+    price_wei: int = 0
 
 
 def purchase_of(saga: Saga) -> Purchase:
     """The purchase view of a purchase saga."""
     d = saga.purchase
+    failed = saga.state == SAGA_FAILED
     return Purchase(
         id=saga.id, asset_id=saga.asset_id, buyer_user_id=saga.actor_user_id, buyer_wallet=saga.actor_wallet,
         seller_user_id=d.seller_user_id, seller_wallet=d.seller_wallet, price=d.price, state=saga.state,
-        tx_hash=d.tx_hash, block_number=d.block_number,
-        failure_reason=(saga.error or "") if saga.state == SAGA_FAILED else "",
-        created_at=saga.created_at, updated_at=saga.updated_at)
+        tx_hash=d.tx_hash, block_number=d.block_number, failure_reason=(saga.error or "") if failed else "",
+        created_at=saga.created_at, updated_at=saga.updated_at, transaction=d.transaction, expires_at=d.expires_at,
+        order_hash=d.order_hash, failure_code=(saga.error_code or "") if failed else "",
+        price_wei=d.price_wei or to_wei(d.price))
 
 
 @dataclass(frozen=True)
@@ -272,6 +375,8 @@ class AssetFilter:
     min_price: Decimal | None = None
     max_price: Decimal | None = None
     q: str | None = None
+    # True: only assets under an active signed listing; False: only those not; None: both.
+    for_sale: bool | None = None
     sort: str = "created"
     descending: bool = True
     page: int = 1
@@ -587,19 +692,25 @@ def require_editable(asset: Asset, actor: Actor, action: str = "change") -> None
         raise FailedPrecondition("an archived asset cannot be changed")
 
 
+LIST_BY_SIGNING = ("list by signing an order: GET /api/v1/assets/{id}/listing/typed-data?price=…, "
+                   "sign it, then PUT /api/v1/assets/{id}/listing")
+
+
 def decide_edit(asset: Asset, actor: Actor, edit: Edit) -> Edit:
-    """An owner edit; a price change or unlisting waits while a purchase holds the asset."""
+    """An owner edit. Listing is by signature only, so "listed" is refused; the asking price
+    may change only while the asset is not listed (a listed asset's price is its signed order's)."""
     require_editable(asset, actor)
-    if asset.reserved and (edit.price is not None or edit.listed is False):
-        raise Aborted("a purchase of this asset is in progress; try again shortly")
+    if edit.listed is not None:
+        raise FailedPrecondition(LIST_BY_SIGNING)
+    if edit.price is not None and asset.listed:
+        raise FailedPrecondition("the asset is listed at its signed order's price; to change it, sign a new "
+                                 "order (GET …/listing/typed-data then PUT …/listing)")
     return edit
 
 
 def decide_archive(asset: Asset, actor: Actor) -> bool:
-    """Whether archiving changes anything (archiving twice is a no-op); never during a purchase."""
+    """Whether archiving changes anything (archiving twice is a no-op); its listing is cancelled with it."""
     require_owner(asset, actor, "archive")
-    if asset.reserved:
-        raise Aborted("a purchase of this asset is in progress; try again shortly")
     return asset.status != ARCHIVED
 
 
@@ -608,35 +719,147 @@ def decide_attach(asset: Asset, actor: Actor) -> None:
     require_editable(asset, actor, "attach files to")
 
 
-def decide_reserve(asset: Asset, buyer: Actor, max_price: Decimal | None) -> PurchaseData:
-    """Who may buy: not the owner, not while another purchase holds it, only an active,
-    listed asset (never an archived one), at most at the buyer's `max_price`.
-    Returns what the purchase reserves."""
-    if asset.status == ARCHIVED:
-        raise Aborted("asset is archived, not for sale")
-    if asset.owner_user_id == buyer.user_id or asset.owner_wallet == buyer.wallet:
-        raise FailedPrecondition("you already own this asset")
-    if asset.reserved:
-        raise Aborted("another purchase of this asset is in progress")
+def require_listable(asset: Asset, actor: Actor) -> None:
+    """Only the owner lists, and only an active, minted asset (409 otherwise: the asset's state,
+    not the request, is what is wrong)."""
+    require_owner(asset, actor, "list")
+    if asset.status != ACTIVE or not asset.token_id:
+        raise Aborted(f"asset is {asset.status}{'' if asset.token_id else ' and not minted'}; "
+                      "only an active, minted asset can be listed")
+
+
+def check_duration(seconds: int) -> int:
+    """A listing lasts 0 (the default, 30 days) .. 365 days."""
+    if not 0 <= seconds <= MAX_LISTING_SECONDS:
+        raise InvalidArgument(f"duration_seconds must be 0..{MAX_LISTING_SECONDS}", field="duration_seconds")
+    return seconds
+
+
+def check_order_json(text: str) -> JsonObject:
+    """A signed order as given: a bounded JSON object."""
+    if not text or len(text) > MAX_ORDER_JSON:
+        raise InvalidArgument(f"order must be a JSON object of at most {MAX_ORDER_JSON} bytes", field="order")
+    try:
+        value = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        raise InvalidArgument("order must be valid JSON", field="order") from None
+    if not isinstance(value, dict):
+        raise InvalidArgument("order must be a JSON object (the typed data's message)", field="order")
+    return value
+
+
+_HEX = re.compile(r"^0x[0-9a-fA-F]*$")
+_TX_HASH = re.compile(r"^0x[0-9a-fA-F]{64}$")
+
+
+def check_signature(value: str) -> str:
+    """A 0x-hex signature (65 bytes for a wallet key; any length for a contract wallet)."""
+    if not _HEX.match(value or "") or len(value) < 4 or len(value) > MAX_SIGNATURE_HEX or len(value) % 2:
+        raise InvalidArgument("signature must be 0x-prefixed hex bytes", field="signature")
+    return value.lower()
+
+
+def check_tx_hash(value: str) -> str:
+    if not _TX_HASH.match(value or ""):
+        raise InvalidArgument("tx_hash must be a 0x-prefixed 32-byte hex hash", field="tx_hash")
+    return value.lower()
+
+
+def check_raw_transaction(value: str) -> str:
+    if not _HEX.match(value or "") or len(value) < 4 or len(value) % 2 or len(value) > 2 + 2 * 128 * 1024:
+        raise InvalidArgument("raw_transaction must be 0x-prefixed hex bytes", field="raw_transaction")
+    return value.lower()
+
+
+def listing_of(asset: Asset, v: VerifiedOrder, signature: str, *, listing_id: str, now: dt.datetime) -> Listing:
+    """The listing a verified order makes, or why it cannot be one: the order must be for this
+    asset's token and signed by its owner's wallet (PERMISSION_DENIED), with a valid signature
+    (INVALID_ARGUMENT) and fillable now (409 with the chain's reason)."""
+    if v.token_id != asset.token_id:
+        raise PermissionDenied(f"the order is for token {v.token_id}, not this asset's token {asset.token_id}")
+    if v.seller.lower() != asset.owner_wallet.lower():
+        raise PermissionDenied("the order's seller is not the asset's owner")
+    if v.state == "INVALID_SIGNATURE":
+        raise InvalidArgument(f"the order's signature is not valid: {v.reason or 'not signed by the seller'}",
+                              field="signature")
+    if v.state != "FILLABLE":
+        raise Conflict(f"the order cannot be filled: {v.reason or v.state.lower()}")
+    order = orjson.loads(v.order_json)
+    if v.start_time is None or v.end_time is None or v.price_wei <= 0:
+        raise InvalidArgument("the order lacks a price or time window", field="order")
+    price = wire.from_wei(v.price_wei)
+    if price > MAX_PRICE:
+        raise InvalidArgument(f"price must be at most {MAX_PRICE} ETH", field="order")
+    return Listing(id=listing_id, asset_id=asset.id, state=LISTING_ACTIVE, order=order, signature=signature,
+                   order_hash=v.order_hash.lower(), seller_wallet=v.seller.lower(), price=price,
+                   price_wei=v.price_wei, start_time=v.start_time, end_time=v.end_time,
+                   counter=int(str(order.get("counter", "0"))), created_at=now, updated_at=now)
+
+
+def decide_purchase(asset: Asset, buyer: Actor, max_price: Decimal | None, now: dt.datetime) -> Listing:
+    """Who may buy: not the owner; only an active asset under an active signed listing in its
+    window; at most at the buyer's `max_price`. Returns the listing to fill. Every refusal is
+    409 (the asset's state, not the request, is wrong) except the price bound (400)."""
     if asset.status != ACTIVE:
         raise Aborted(f"asset is {asset.status}, not for sale")
-    if not asset.listed:
-        raise Aborted("asset is not listed for sale")
-    if max_price is not None and asset.price > max_price:
-        raise FailedPrecondition(f"the price is {format_eth(asset.price)} ETH, above your max_price")
-    return PurchaseData(price=asset.price, seller_user_id=asset.owner_user_id, seller_wallet=asset.owner_wallet,
-                        token_id=asset.token_id, asset_type=asset.asset_type, asset_version=asset.version)
+    listing = asset.listing
+    if listing is None or listing.state != LISTING_ACTIVE:
+        raise Aborted("asset is not for sale (no active signed listing)")
+    if asset.owner_user_id == buyer.user_id or asset.owner_wallet.lower() == buyer.wallet.lower():
+        raise Aborted("you already own this asset")
+    if not listing.open_at(now):
+        raise Aborted("asset is not for sale: its listing is " + ("not open yet" if now < listing.start_time
+                                                                  else "expired"))
+    if max_price is not None and listing.price > max_price:
+        raise FailedPrecondition(f"the price is {format_eth(listing.price)} ETH, above your max_price")
+    return listing
 
 
-def check_replay(saga: Saga, asset_id: str, asset: Asset | None) -> Saga:
-    """A replayed Idempotency-Key must name the asset it was first used for, and an
-    archived asset is not for sale however the request is keyed: the replay is refused
-    like a new purchase (its earlier purchase stays readable through GetPurchase)."""
+def purchase_data(asset: Asset, listing: Listing, prepared: PreparedTx, *, expires_at: dt.datetime,
+                  risk_score: int | None) -> PurchaseData:
+    """What a prepared purchase stores: the order it fills and the transaction the buyer signs."""
+    return PurchaseData(price=listing.price, seller_user_id=asset.owner_user_id, seller_wallet=asset.owner_wallet,
+                        token_id=asset.token_id, asset_type=asset.asset_type, asset_version=asset.version,
+                        risk_score=risk_score, price_wei=listing.price_wei, order_hash=listing.order_hash,
+                        listing_id=listing.id, transaction=prepared, expires_at=expires_at)
+
+
+def check_replay(saga: Saga, asset_id: str) -> Saga:
+    """A replayed Idempotency-Key must name the asset it was first used for."""
     if saga.asset_id != asset_id:
         raise InvalidArgument("this Idempotency-Key was already used for another asset", field="idempotency_key")
-    if asset is not None and asset.status == ARCHIVED:
-        raise Aborted(f"asset is archived, not for sale (purchase {saga.id} stays readable)")
     return saga
+
+
+def expired(saga: Saga, now: dt.datetime) -> bool:
+    """An offer still awaiting payment after its deadline."""
+    d = saga.purchase
+    return saga.state == AWAITING_PAYMENT and d.expires_at is not None and now >= d.expires_at
+
+
+def decide_submit(saga: Saga, actor: Actor, tx_hash: str, now: dt.datetime) -> bool:
+    """Whether a handed-in transaction should be sent on (True) or the purchase answered as it is
+    (False: the same transaction was handed in before). Only the buyer submits; a failed or
+    expired purchase is 409 with its reason; another transaction for a submitted one is 409."""
+    if saga.actor_user_id != actor.user_id:
+        raise PermissionDenied("this is not your purchase")
+    d = saga.purchase
+    if saga.state == SAGA_FAILED:
+        raise Aborted(f"the purchase failed: {saga.error or 'failed'}")
+    if saga.state == AWAITING_PAYMENT:
+        if expired(saga, now):
+            raise Aborted(OFFER_EXPIRED[1])
+        return True
+    if tx_hash and d.tx_hash and tx_hash.lower() == d.tx_hash.lower():
+        return False
+    raise Aborted(f"the purchase is already {saga.state} with transaction {d.tx_hash or '(recorded by the chain)'}")
+
+
+def failure_of(error: str) -> tuple[str, str]:
+    """How a reverted purchase transaction is recorded: the buyer who lost the race is ABORTED."""
+    if "OrderAlreadyFilled" in error or "AlreadyFilled" in error:
+        return LOST_RACE
+    return "FAILED_PRECONDITION", f"the purchase transaction failed: {error or 'reverted'}"
 
 
 # ---------------------------------------------------------------- risk
@@ -704,3 +927,59 @@ def check_file(content: bytes, content_type: str, filename: str) -> tuple[str, s
         raise InvalidArgument("content_type must be a MIME type such as image/png", field="content_type")
     name = sanitize_text(filename or "").replace("/", "_").replace("\\", "_")[:255]
     return mime, name
+
+
+# ---------------------------------------------------------------- chain events
+
+
+@dataclass(frozen=True)
+class ChainSale:
+    """A `chain.sale.recorded` event: the marketplace sold a token (MarketplaceV2 Sold)."""
+
+    event_id: str
+    asset_id: str | None
+    token_id: str
+    seller: str
+    buyer: str
+    price_wei: int
+    order_hash: str | None
+    tx_hash: str
+    block_number: int
+
+    @property
+    def price(self) -> Decimal:
+        return wire.from_wei(self.price_wei)
+
+
+@dataclass(frozen=True)
+class ChainTransfer:
+    """A `chain.transfer` event (ERC-721 Transfer)."""
+
+    event_id: str
+    asset_id: str | None
+    token_id: str
+    from_wallet: str
+    to_wallet: str
+    kind: str
+    tx_hash: str
+    block_number: int
+
+
+def sale_of(event_id: str, p: JsonObject) -> ChainSale:
+    """The typed sale from a (schema-checked) payload; addresses lower-case."""
+    return ChainSale(event_id=event_id, asset_id=p.get("asset_id"), token_id=str(p["token_id"]),
+                     seller=str(p["seller"]).lower(), buyer=str(p["buyer"]).lower(), price_wei=int(p["price_wei"]),
+                     order_hash=str(p["order_hash"]).lower() if p.get("order_hash") else None,
+                     tx_hash=str(p["tx_hash"]).lower(), block_number=int(p["block_number"]))
+
+
+def transfer_of(event_id: str, p: JsonObject) -> ChainTransfer:
+    return ChainTransfer(event_id=event_id, asset_id=p.get("asset_id"), token_id=str(p["token_id"]),
+                         from_wallet=str(p["from"]).lower(), to_wallet=str(p["to"]).lower(), kind=str(p["kind"]),
+                         tx_hash=str(p["tx_hash"]).lower(), block_number=int(p["block_number"]))
+
+
+def event_user_id(user_id: str, wallet: str) -> str:
+    """The user id an event names: the user's, or (someone who never signed in here, e.g. a buyer
+    straight on the contract) the wallet address itself, so the event stays readable."""
+    return user_id or wallet.lower()

@@ -20,7 +20,7 @@ from decimal import Decimal
 from typing import Any, cast
 
 from ipheron_libs import events
-from ipheron_libs.errors import Aborted, Conflict, FailedPrecondition, NotFound
+from ipheron_libs.errors import Aborted, Conflict, NotFound
 from ipheron_libs.wire import money_str
 from sqlalchemy import (
     BigInteger,
@@ -56,7 +56,9 @@ from assets_service.domain import (
     AssetFilter,
     Creator,
     Edit,
+    Listing,
     MintData,
+    PreparedTx,
     ProvenanceEntry,
     PurchaseData,
     Saga,
@@ -139,8 +141,44 @@ class SagaModel(Base):
     next_attempt_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
     lease_until: Mapped[dt.datetime | None] = mapped_column()
     lease_owner: Mapped[str | None] = mapped_column(String(200))
+    # Where the chain's events find a purchase (kept equal to the data column's values).
+    order_hash: Mapped[str | None] = mapped_column(String(66))
+    tx_hash: Mapped[str | None] = mapped_column(String(66))
+    expires_at: Mapped[dt.datetime | None] = mapped_column()
     created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
     updated_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
+
+
+class ListingModel(Base):
+    __tablename__ = "listings"
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    asset_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    order_hash: Mapped[str] = mapped_column(String(66), unique=True)
+    order_json: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    signature: Mapped[str] = mapped_column(Text)
+    seller_wallet: Mapped[str] = mapped_column(String(42))
+    price: Mapped[Decimal] = mapped_column(Numeric(36, 18))
+    price_wei: Mapped[Decimal] = mapped_column(Numeric(78, 0))
+    start_time: Mapped[dt.datetime] = mapped_column()
+    end_time: Mapped[dt.datetime] = mapped_column()
+    counter: Mapped[Decimal] = mapped_column(Numeric(78, 0))
+    state: Mapped[str] = mapped_column(String(20))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
+    updated_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
+
+
+class AppliedChainEventModel(Base):
+    """A chain event applied once (consumers are at-least-once), with what it changed."""
+
+    __tablename__ = "applied_chain_events"
+    event_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    event_type: Mapped[str] = mapped_column(String(64))
+    tx_hash: Mapped[str | None] = mapped_column(String(66))
+    asset_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    effect: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    reverted: Mapped[bool] = mapped_column(Boolean, default=False)
+    applied_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
 
 
 class FileModel(Base):
@@ -169,6 +207,8 @@ asset_files_t = cast(Table, AssetFileModel.__table__)
 creators_t = cast(Table, AssetCreatorModel.__table__)
 provenance_t = cast(Table, ProvenanceModel.__table__)
 sagas_t = cast(Table, SagaModel.__table__)
+listings_t = cast(Table, ListingModel.__table__)
+applied_t = cast(Table, AppliedChainEventModel.__table__)
 _FILE_COLUMNS = [c for c in files_t.c if c.name != "content"]
 
 # Columns a read returns (never the tsvector).
@@ -179,7 +219,16 @@ _ZERO_WALLET = "0x" + "0" * 40
 # ---------------------------------------------------------------- rows <-> records
 
 
-def _asset(row: RowMapping, creators: Sequence[Creator] = (), files: Sequence[str] = ()) -> Asset:
+def _listing(row: RowMapping) -> Listing:
+    return Listing(
+        id=str(row["id"]), asset_id=str(row["asset_id"]), state=row["state"], order=row["order_json"],
+        signature=row["signature"], order_hash=row["order_hash"], seller_wallet=row["seller_wallet"],
+        price=row["price"], price_wei=int(row["price_wei"]), start_time=row["start_time"], end_time=row["end_time"],
+        counter=int(row["counter"]), reason=row["reason"], created_at=row["created_at"], updated_at=row["updated_at"])
+
+
+def _asset(row: RowMapping, creators: Sequence[Creator] = (), files: Sequence[str] = (),
+           listing: Listing | None = None) -> Asset:
     return Asset(
         id=str(row["id"]), name=row["name"], asset_type=row["asset_type"], price=row["price"],
         royalty_rate=row["royalty_rate"], status=row["status"], listed=row["listed"], metadata=row["metadata"],
@@ -189,7 +238,8 @@ def _asset(row: RowMapping, creators: Sequence[Creator] = (), files: Sequence[st
         mint_tx_hash=row["mint_tx_hash"] or "", risk_score=row["risk_score"],
         review_reasons=tuple(row["review_reasons"]),
         reserved_by=str(row["reserved_by"]) if row["reserved_by"] is not None else None, version=row["version"],
-        created_at=row["created_at"], updated_at=row["updated_at"], creators=tuple(creators), file_cids=tuple(files))
+        created_at=row["created_at"], updated_at=row["updated_at"], creators=tuple(creators), file_cids=tuple(files),
+        listing=listing)
 
 
 def _creator_json(c: Creator) -> dict[str, str]:
@@ -214,8 +264,11 @@ def saga_data_json(data: SagaData) -> dict[str, Any]:
             "price": money_str(data.price), "seller_user_id": data.seller_user_id,
             "seller_wallet": data.seller_wallet, "token_id": data.token_id, "asset_type": data.asset_type,
             "asset_version": data.asset_version, "risk_score": data.risk_score, "tx_hash": data.tx_hash,
-            "block_number": data.block_number, "payouts": [[a, str(w)] for a, w in data.payouts],
-            "auth_error": data.auth_error,
+            "block_number": data.block_number, "auth_error": data.auth_error, "price_wei": str(data.price_wei),
+            "order_hash": data.order_hash, "listing_id": data.listing_id,
+            "transaction": _prepared_json(data.transaction) if data.transaction else None,
+            "expires_at": data.expires_at.isoformat() if data.expires_at else None,
+            "sale_event_id": data.sale_event_id,
         }
     return {
         "risk_score": data.risk_score, "reasons": list(data.reasons), "token_id": data.token_id,
@@ -233,12 +286,29 @@ def saga_data(kind: str, raw: dict[str, Any] | None) -> SagaData:
             seller_wallet=d.get("seller_wallet") or "", token_id=str(d.get("token_id") or ""),
             asset_type=d.get("asset_type") or "", asset_version=int(d.get("asset_version") or 0),
             risk_score=d.get("risk_score"), tx_hash=d.get("tx_hash") or "",
-            block_number=int(d.get("block_number") or 0),
-            payouts=tuple((str(a), int(w)) for a, w in d.get("payouts") or ()), auth_error=d.get("auth_error") or "")
+            block_number=int(d.get("block_number") or 0), auth_error=d.get("auth_error") or "",
+            price_wei=int(d.get("price_wei") or 0), order_hash=d.get("order_hash") or "",
+            listing_id=d.get("listing_id") or "",
+            transaction=_prepared(d["transaction"]) if d.get("transaction") else None,
+            expires_at=dt.datetime.fromisoformat(d["expires_at"]) if d.get("expires_at") else None,
+            sale_event_id=d.get("sale_event_id") or "")
     return MintData(
         risk_score=d.get("risk_score"), reasons=tuple(d.get("reasons") or ()), token_id=str(d.get("token_id") or ""),
         contract_address=d.get("contract_address") or "", tx_hash=d.get("tx_hash") or "",
         block_number=int(d.get("block_number") or 0), auth_error=d.get("auth_error") or "")
+
+
+def _prepared_json(tx: PreparedTx) -> dict[str, Any]:
+    # Wei amounts as strings: JSON readers hold integers in 64 bits.
+    return {"from_address": tx.from_address, "to": tx.to, "data": tx.data, "value_wei": str(tx.value_wei),
+            "chain_id": tx.chain_id, "gas": tx.gas, "max_fee_per_gas_wei": str(tx.max_fee_per_gas_wei),
+            "max_priority_fee_per_gas_wei": str(tx.max_priority_fee_per_gas_wei), "nonce": tx.nonce}
+
+
+def _prepared(d: dict[str, Any]) -> PreparedTx:
+    return PreparedTx(from_address=d["from_address"], to=d["to"], data=d["data"], value_wei=int(d["value_wei"]),
+                      chain_id=int(d["chain_id"]), gas=int(d["gas"]), max_fee_per_gas_wei=int(d["max_fee_per_gas_wei"]),
+                      max_priority_fee_per_gas_wei=int(d["max_priority_fee_per_gas_wei"]), nonce=int(d["nonce"]))
 
 
 def _saga(row: RowMapping) -> Saga:
@@ -293,7 +363,16 @@ class Repository:
             return []
         ids = [r["id"] for r in rows]
         creators, files = self._creators(conn, ids), self._files(conn, ids)
-        return [_asset(r, creators.get(str(r["id"]), ()), files.get(str(r["id"]), ())) for r in rows]
+        listed = [r["id"] for r in rows if r["listed"]]
+        listings = self._active_listings(conn, listed) if listed else {}
+        return [_asset(r, creators.get(str(r["id"]), ()), files.get(str(r["id"]), ()), listings.get(str(r["id"])))
+                for r in rows]
+
+    @staticmethod
+    def _active_listings(conn: Connection, ids: Iterable[Any]) -> dict[str, Listing]:
+        rows = conn.execute(select(listings_t).where(listings_t.c.asset_id.in_(list(ids)),
+                                                     listings_t.c.state == domain.LISTING_ACTIVE)).mappings().all()
+        return {str(r["asset_id"]): _listing(r) for r in rows}
 
     def _read(self, conn: Connection, asset_id: str, *, lock: bool = False) -> Asset | None:
         if not _is_uuid(asset_id):
@@ -317,7 +396,8 @@ class Repository:
         row = conn.execute(update(assets_t).where(assets_t.c.id == asset.id).values(
             **values, version=assets_t.c.version + 1, updated_at=func.now()).returning(*_ASSET_COLUMNS)
         ).mappings().one()
-        return _asset(row, asset.creators, asset.file_cids)
+        listing = Repository._active_listings(conn, [asset.id]).get(asset.id) if row["listed"] else None
+        return _asset(row, asset.creators, asset.file_cids, listing)
 
     def get_asset(self, asset_id: str) -> Asset | None:
         """One asset with its creators and files, or None (the row is read once)."""
@@ -353,6 +433,8 @@ class Repository:
             who = (func.lower(creators_t.c.wallet) == f.creator.lower() if _looks_like_wallet(f.creator)
                    else creators_t.c.user_id == f.creator)
             conds.append(exists().where(and_(creators_t.c.asset_id == assets_t.c.id, who)))
+        if f.for_sale is not None:
+            conds.append(assets_t.c.listed.is_(f.for_sale))
         if f.q:
             conds.append(assets_t.c.search_vector.op("@@")(func.websearch_to_tsquery(text("'english'"), f.q)))
         where = and_(*conds) if conds else None
@@ -404,7 +486,7 @@ class Repository:
             with self.engine.begin() as conn:
                 row = conn.execute(assets_t.insert().values(
                     id=asset_id, name=new.name, asset_type=new.asset_type, price=new.price,
-                    royalty_rate=new.royalty_rate, status=domain.PENDING, listed=True, metadata=new.metadata,
+                    royalty_rate=new.royalty_rate, status=domain.PENDING, listed=False, metadata=new.metadata,
                     utility_features=new.utility_features, region=new.region, ipfs_hash=new.ipfs_hash,
                     content_key=new.content_key, creator_user_id=actor.user_id, owner_user_id=actor.user_id,
                     owner_wallet=actor.wallet, review_reasons=[], version=1,
@@ -455,6 +537,7 @@ class Repository:
             asset = self._lock(conn, asset_id)
             if not decide(asset):
                 return asset
+            self._end_active_listing(conn, asset.id, domain.LISTING_CANCELLED, "the asset was archived")
             asset = self._write(conn, asset, status=domain.ARCHIVED, listed=False)
             events.emit(conn, "asset.updated", actor.user_id, {
                 "asset_id": asset.id, "changed": ["status", "listed"], "status": domain.ARCHIVED, "listed": False,
@@ -603,38 +686,90 @@ class Repository:
             events.emit(conn, "asset.updated", saga.actor_user_id, {
                 "asset_id": saga.asset_id, "changed": ["status"], "status": domain.FAILED})
 
-    # ---------------------------------------------------------------- purchase saga steps
+    # ---------------------------------------------------------------- listings
 
-    def reserve(self, asset_id: str, buyer: Actor, key: str,
-                decide: Callable[[Asset], PurchaseData]) -> tuple[Saga, bool]:
-        """Idempotent start of a purchase: the saga for (buyer, key), or lock the asset, let
-        `decide` say what the purchase reserves, and reserve it. Returns (saga, created).
+    def active_listing(self, asset_id: str) -> Listing | None:
+        """The asset's active signed listing, if any."""
+        if not _is_uuid(asset_id):
+            return None
+        with self.engine.connect() as conn:
+            return self._active_listings(conn, [asset_id]).get(asset_id)
 
-        The asset row is locked (FOR UPDATE), so among concurrent buyers exactly one
-        sees it free and reserves it; `decide` refuses the others.
-        """
-        existing = self.find_purchase(buyer.user_id, key)
-        if existing is not None:
-            return existing, False
-        saga_id = uuid.uuid4()
-        try:
-            with self.engine.begin() as conn:
-                data = decide(self._lock(conn, asset_id))
-                row = conn.execute(sagas_t.insert().values(
-                    id=saga_id, kind=domain.PURCHASE, asset_id=asset_id, actor_user_id=buyer.user_id,
-                    actor_wallet=buyer.wallet, idempotency_key=key, state=domain.RESERVED,
-                    data=saga_data_json(data), lease_until=func.now() + self.lease, lease_owner=self.owner,
-                ).returning(*sagas_t.c)).mappings().one()
-                conn.execute(update(assets_t).where(assets_t.c.id == asset_id).values(
-                    reserved_by=saga_id, version=assets_t.c.version + 1, updated_at=func.now()))
-        except IntegrityError as exc:
-            # The same buyer sent the same key twice at once: the other request created it.
-            if "uq_sagas_idempotency" not in str(exc.orig):
-                raise
-            existing = self.find_purchase(buyer.user_id, key)
-            assert existing is not None
-            return existing, False
-        return _saga(row), True
+    def put_listing(self, listing: Listing, actor: Actor,
+                    decide: Callable[[Asset], None]) -> tuple[Listing, Listing | None]:
+        """Lock the asset, let `decide` re-check the owner, supersede its active listing and store
+        this one ACTIVE (the asset is then listed at its price). Returns (listing, superseded).
+        The same order put again answers its listing; an order used before is a conflict."""
+        with self.engine.begin() as conn:
+            asset = self._lock(conn, listing.asset_id)
+            decide(asset)
+            same = conn.execute(select(listings_t).where(listings_t.c.order_hash == listing.order_hash)
+                                .with_for_update()).mappings().first()
+            if same is not None:
+                if same["state"] == domain.LISTING_ACTIVE and str(same["asset_id"]) == asset.id:
+                    return _listing(same), None
+                raise Conflict(f"this order was used before (its listing is {same['state']}); sign a new one")
+            previous = self._end_active_listing(conn, asset.id, domain.LISTING_SUPERSEDED,
+                                                "superseded by a newer order")
+            row = conn.execute(listings_t.insert().values(
+                id=listing.id, asset_id=asset.id, order_hash=listing.order_hash, order_json=listing.order,
+                signature=listing.signature, seller_wallet=listing.seller_wallet, price=listing.price,
+                price_wei=Decimal(listing.price_wei), start_time=listing.start_time, end_time=listing.end_time,
+                counter=Decimal(listing.counter), state=domain.LISTING_ACTIVE, reason="",
+            ).returning(*listings_t.c)).mappings().one()
+            self._sync_listed(conn, asset, actor.user_id)
+            return _listing(row), previous
+
+    def cancel_listing(self, asset_id: str, listing_id: str, actor: Actor,
+                       decide: Callable[[Asset], None]) -> Listing:
+        """The owner takes the asset off sale at once: its active listing CANCELLED."""
+        with self.engine.begin() as conn:
+            asset = self._lock(conn, asset_id)
+            decide(asset)
+            row = conn.execute(update(listings_t).where(
+                listings_t.c.id == listing_id, listings_t.c.state == domain.LISTING_ACTIVE).values(
+                state=domain.LISTING_CANCELLED, reason="cancelled by the seller", updated_at=func.now())
+                .returning(*listings_t.c)).mappings().first()
+            if row is None:
+                raise NotFound(f"asset {asset_id} has no active listing")
+            self._sync_listed(conn, asset, actor.user_id)
+            return _listing(row)
+
+    def expire_listings(self, limit: int = 100) -> list[str]:
+        """Active listings past their end time become INVALID ("the order expired"); the assets' ids."""
+        with self.engine.begin() as conn:
+            due = (select(listings_t.c.id).where(listings_t.c.state == domain.LISTING_ACTIVE,
+                                                 listings_t.c.end_time <= func.now())
+                   .limit(limit).with_for_update(skip_locked=True).scalar_subquery())
+            ids = [str(r[0]) for r in conn.execute(update(listings_t).where(listings_t.c.id.in_(due)).values(
+                state=domain.LISTING_INVALID, reason="the order expired", updated_at=func.now())
+                .returning(listings_t.c.asset_id)).all()]
+            for asset_id in ids:
+                self._sync_listed(conn, self._lock(conn, asset_id), "")
+        return ids
+
+    @staticmethod
+    def _end_active_listing(conn: Connection, asset_id: str, state: str, reason: str) -> Listing | None:
+        row = conn.execute(update(listings_t).where(
+            listings_t.c.asset_id == asset_id, listings_t.c.state == domain.LISTING_ACTIVE).values(
+            state=state, reason=reason, updated_at=func.now()).returning(*listings_t.c)).mappings().first()
+        return _listing(row) if row is not None else None
+
+    def _sync_listed(self, conn: Connection, asset: Asset, actor: str) -> Asset:
+        """`assets.listed` and `price` follow the active listing; asset.updated when they change."""
+        active = self._active_listings(conn, [asset.id]).get(asset.id)
+        listed, price = active is not None, active.price if active is not None else asset.price
+        if listed == asset.listed and price == asset.price:
+            return replace(asset, listing=active)
+        changed = ["listed"] + (["price"] if price != asset.price else [])
+        new = self._write(conn, asset, listed=listed, price=price)
+        events.emit(conn, "asset.updated", actor, {
+            "asset_id": asset.id, "changed": changed, "price": money_str(new.price), "listed": new.listed,
+            "status": new.status, "version": new.version,
+        })
+        return new
+
+    # ---------------------------------------------------------------- purchases
 
     def find_purchase(self, buyer_user_id: str, key: str) -> Saga | None:
         """The purchase saga a buyer started with this idempotency key, if any."""
@@ -644,60 +779,325 @@ class Repository:
                 sagas_t.c.idempotency_key == key)).mappings().first()
         return _saga(row) if row else None
 
-    def compensate_purchase(self, saga: Saga, *, expected: str, code: str, reason: str,
-                            retryable: bool = False) -> Saga:
-        """Undo a purchase that did not buy on chain: release the reservation, mark the saga failed."""
+    def start_purchase(self, asset_id: str, buyer: Actor, key: str, data: PurchaseData) -> tuple[Saga, bool]:
+        """Store a prepared purchase AWAITING_PAYMENT, due (for expiry) at its deadline; the same
+        (buyer, key) answers the purchase stored first. Returns (saga, created)."""
+        try:
+            with self.engine.begin() as conn:
+                row = conn.execute(sagas_t.insert().values(
+                    id=uuid.uuid4(), kind=domain.PURCHASE, asset_id=asset_id, actor_user_id=buyer.user_id,
+                    actor_wallet=buyer.wallet, idempotency_key=key, state=domain.AWAITING_PAYMENT,
+                    data=saga_data_json(data), order_hash=data.order_hash, expires_at=data.expires_at,
+                    next_attempt_at=data.expires_at, lease_until=None, lease_owner=None,
+                ).returning(*sagas_t.c)).mappings().one()
+        except IntegrityError as exc:
+            # The same buyer sent the same key twice at once: the other request stored it.
+            if "uq_sagas_idempotency" not in str(exc.orig):
+                raise
+            existing = self.find_purchase(buyer.user_id, key)
+            assert existing is not None
+            return existing, False
+        return _saga(row), True
+
+    def mark_submitted(self, saga_id: str, tx_hash: str, poll_in: float) -> Saga | None:
+        """AWAITING_PAYMENT → SUBMITTED with the buyer's transaction, polled from `poll_in` seconds on.
+        None when it moved on meanwhile (e.g. the chain's sale event already completed it)."""
         with self.engine.begin() as conn:
-            row = conn.execute(
-                update(sagas_t).where(sagas_t.c.id == saga.id, sagas_t.c.state == expected)
-                # A retryable failure frees its idempotency key, so the client's retry starts afresh.
-                .values(state=domain.SAGA_FAILED, error_code=code, error=reason, retryable=retryable,
-                        idempotency_key=None if retryable else saga.idempotency_key,
-                        lease_until=None, updated_at=func.now())
-                .returning(*sagas_t.c)
-            ).mappings().first()
-            if row is None:
-                raise Aborted(f"saga {saga.id} is no longer in state {expected}")
-            conn.execute(update(assets_t).where(assets_t.c.id == saga.asset_id,
-                                                assets_t.c.reserved_by == saga.id).values(
-                reserved_by=None, version=assets_t.c.version + 1, updated_at=func.now()))
+            row = conn.execute(select(sagas_t).where(sagas_t.c.id == saga_id).with_for_update()).mappings().one()
+            saga = _saga(row)
+            if saga.state != domain.AWAITING_PAYMENT:
+                return None
+            data = replace(saga.purchase, tx_hash=tx_hash)
+            row = conn.execute(update(sagas_t).where(sagas_t.c.id == saga_id).values(
+                state=domain.SUBMITTED, data=saga_data_json(data), tx_hash=tx_hash, lease_until=None,
+                lease_owner=None, next_attempt_at=func.now() + dt.timedelta(seconds=poll_in), updated_at=func.now(),
+            ).returning(*sagas_t.c)).mappings().one()
             return _saga(row)
 
-    def record_sale(self, saga: Saga) -> Saga:
-        """The chain sale (in the saga's data) is confirmed: move ownership, write provenance and
-        events, in one transaction. Guarded by the saga state, so a recovery loop and a late
-        request cannot both record it."""
-        d = saga.purchase
+    def fail_purchase(self, saga_id: str, expected: Sequence[str], code: str, reason: str) -> Saga | None:
+        """An open purchase ends FAILED with its status name and reason; None if it was not open."""
         with self.engine.begin() as conn:
-            new = self._advance(conn, saga.id, domain.BOUGHT, domain.RECORDED)
-            moved = conn.execute(update(assets_t).where(assets_t.c.id == saga.asset_id,
-                                                        assets_t.c.reserved_by == saga.id).values(
-                owner_user_id=saga.actor_user_id, owner_wallet=saga.actor_wallet, listed=False, reserved_by=None,
-                version=assets_t.c.version + 1, updated_at=func.now())).rowcount
-            if moved != 1:
-                # Cannot happen while reservations are only released by this saga; refuse loudly.
-                raise FailedPrecondition(f"asset {saga.asset_id} is not reserved by purchase {saga.id}")
+            row = conn.execute(update(sagas_t).where(sagas_t.c.id == saga_id, sagas_t.c.state.in_(list(expected)))
+                               .values(state=domain.SAGA_FAILED, error_code=code, error=reason, lease_until=None,
+                                       updated_at=func.now()).returning(*sagas_t.c)).mappings().first()
+        return _saga(row) if row is not None else None
+
+    # ---------------------------------------------------------------- chain events (the record)
+
+    @staticmethod
+    def _first_application(conn: Connection, event_id: str, event_type: str, tx_hash: str | None,
+                           asset_id: str | None = None) -> bool:
+        """Claim an event id in this transaction: False when it was applied before (redelivery)."""
+        return conn.execute(insert(applied_t).values(
+            event_id=event_id, event_type=event_type, tx_hash=tx_hash, asset_id=asset_id, effect={},
+        ).on_conflict_do_nothing().returning(applied_t.c.event_id)).first() is not None
+
+    @staticmethod
+    def _set_effect(conn: Connection, event_id: str, asset_id: str | None, effect: dict[str, Any]) -> None:
+        conn.execute(update(applied_t).where(applied_t.c.event_id == event_id).values(asset_id=asset_id,
+                                                                                     effect=effect))
+
+    def _asset_of_token(self, conn: Connection, asset_id: str | None, token_id: str) -> Asset | None:
+        """The catalogued asset of a token (locked), or None for a token this catalog does not hold."""
+        if asset_id and _is_uuid(asset_id):
+            asset = self._read(conn, asset_id, lock=True)
+            if asset is not None and asset.token_id == token_id:
+                return asset
+        found = conn.execute(select(assets_t.c.id).where(assets_t.c.token_id == token_id)).first()
+        return self._read(conn, str(found[0]), lock=True) if found is not None else None
+
+    def _mark_listings(self, conn: Connection, effect: dict[str, Any], *conds: Any, state: str,
+                       reason: str) -> None:
+        """Move the matching listings to `state`, remembering each one's previous state in `effect`."""
+        rows = conn.execute(select(listings_t.c.id, listings_t.c.state, listings_t.c.reason).where(*conds)
+                            .with_for_update()).all()
+        for lid, old_state, old_reason in rows:
+            if old_state == state:
+                continue
+            conn.execute(update(listings_t).where(listings_t.c.id == lid).values(
+                state=state, reason=reason, updated_at=func.now()))
+            effect.setdefault("listings", []).append([str(lid), old_state, old_reason])
+
+    def _provenance(self, conn: Connection, effect: dict[str, Any], **values: Any) -> None:
+        row = conn.execute(insert(provenance_t).values(**values).on_conflict_do_nothing()
+                           .returning(provenance_t.c.id)).first()
+        if row is not None:
+            effect.setdefault("provenance", []).append(int(row[0]))
+
+    def _move_owner(self, conn: Connection, asset: Asset, effect: dict[str, Any], *, to_user_id: str,
+                    to_wallet: str, tx_hash: str, actor: str) -> Asset:
+        """The asset now belongs to `to_wallet` (asset.transferred once, when the owner really changes)."""
+        if asset.owner_wallet.lower() == to_wallet and asset.owner_user_id == to_user_id:
+            return asset
+        changed_wallet = asset.owner_wallet.lower() != to_wallet
+        effect.update(owner_changed=True, prev_owner_user_id=asset.owner_user_id,
+                      prev_owner_wallet=asset.owner_wallet, new_owner_wallet=to_wallet)
+        new = self._write(conn, asset, owner_user_id=to_user_id, owner_wallet=to_wallet)
+        if changed_wallet:
+            events.emit(conn, "asset.transferred", actor, {
+                "asset_id": asset.id, "from_wallet": asset.owner_wallet, "to_wallet": to_wallet,
+                "from_user_id": domain.event_user_id(asset.owner_user_id, asset.owner_wallet),
+                "to_user_id": domain.event_user_id(to_user_id, to_wallet), "tx_hash": tx_hash,
+                "token_id": asset.token_id,
+            })
+        return new
+
+    def open_purchase_buyer(self, order_hash: str | None, buyer_wallet: str, tx_hash: str) -> str | None:
+        """The user id of the buyer whose open purchase a sale completes, if there is one."""
+        conds = [sagas_t.c.tx_hash == tx_hash]
+        if order_hash:
+            conds.append(and_(sagas_t.c.order_hash == order_hash, func.lower(sagas_t.c.actor_wallet) == buyer_wallet))
+        with self.engine.connect() as conn:
+            row = conn.execute(select(sagas_t.c.actor_user_id).where(
+                sagas_t.c.kind == domain.PURCHASE, sagas_t.c.state.in_(domain.OPEN_PURCHASE_STATES), or_(*conds))
+                .limit(1)).first()
+        return row[0] if row is not None else None
+
+    def apply_sale(self, sale: domain.ChainSale, buyer_user_id: str) -> tuple[str, Saga | None] | None:
+        """Record a sale the chain made, once per event, in one transaction: the owner is the
+        buyer; provenance gets the sale (and its transfer); the order's listing is FILLED (any
+        other active one INVALID); the buyer's open purchase of the order is RECORDED (or a
+        purchase row is made for a sale straight on the contract); every other open purchase of
+        the order FAILED (another buyer won); asset.sold. Returns (asset id, the recorded
+        purchase saga, leased to this replica for the creators' credits), or None when the event
+        was applied before or concerns no catalogued asset."""
+        with self.engine.begin() as conn:
+            if not self._first_application(conn, sale.event_id, "chain.sale.recorded", sale.tx_hash):
+                return None
+            asset = self._asset_of_token(conn, sale.asset_id, sale.token_id)
+            if asset is None:
+                return None
+            effect: dict[str, Any] = {"asset_id": asset.id}
+            seller_user_id = asset.owner_user_id if asset.owner_wallet.lower() == sale.seller else ""
+            if not seller_user_id:
+                # The token's transfer was applied first (events of one transaction out of order).
+                earlier = conn.execute(select(applied_t.c.effect).where(
+                    applied_t.c.tx_hash == sale.tx_hash, applied_t.c.event_type == "chain.transfer")).first()
+                if earlier is not None and earlier[0].get("prev_owner_wallet", "").lower() == sale.seller:
+                    seller_user_id = earlier[0].get("prev_owner_user_id", "")
+            match = [sagas_t.c.tx_hash == sale.tx_hash]
+            if sale.order_hash:
+                match.append(and_(sagas_t.c.order_hash == sale.order_hash,
+                                  func.lower(sagas_t.c.actor_wallet) == sale.buyer))
+            row = conn.execute(select(sagas_t).where(
+                sagas_t.c.kind == domain.PURCHASE, sagas_t.c.state.in_(domain.OPEN_PURCHASE_STATES), or_(*match))
+                .order_by(desc(sagas_t.c.tx_hash == sale.tx_hash), desc(sagas_t.c.state == domain.SUBMITTED),
+                          sagas_t.c.created_at).limit(1).with_for_update()).mappings().first()
+            purchase = _saga(row) if row is not None else None
+            owner_user_id = purchase.actor_user_id if purchase is not None else buyer_user_id
+            asset = self._move_owner(conn, asset, effect, to_user_id=owner_user_id, to_wallet=sale.buyer,
+                                     tx_hash=sale.tx_hash, actor=owner_user_id)
+            if sale.order_hash:
+                self._mark_listings(conn, effect, listings_t.c.order_hash == sale.order_hash,
+                                    state=domain.LISTING_FILLED, reason="")
+            self._mark_listings(conn, effect, listings_t.c.asset_id == asset.id,
+                                listings_t.c.state == domain.LISTING_ACTIVE,
+                                state=domain.LISTING_INVALID, reason="the token was sold")
+            lease = {"lease_until": func.now() + self.lease, "lease_owner": self.owner}
+            if purchase is not None:
+                data = replace(purchase.purchase, tx_hash=sale.tx_hash, block_number=sale.block_number,
+                               sale_event_id=sale.event_id)
+                saga_row = conn.execute(update(sagas_t).where(sagas_t.c.id == purchase.id).values(
+                    state=domain.RECORDED, data=saga_data_json(data), tx_hash=sale.tx_hash, updated_at=func.now(),
+                    **lease).returning(*sagas_t.c)).mappings().one()
+                effect["purchase"] = {"id": purchase.id, "prev_state": purchase.state, "created": False}
+            else:
+                data = PurchaseData(
+                    price=sale.price, seller_user_id=seller_user_id, seller_wallet=sale.seller,
+                    token_id=sale.token_id, asset_type=asset.asset_type, asset_version=asset.version,
+                    tx_hash=sale.tx_hash, block_number=sale.block_number, price_wei=sale.price_wei,
+                    order_hash=sale.order_hash or "", sale_event_id=sale.event_id)
+                saga_row = conn.execute(sagas_t.insert().values(
+                    id=uuid.uuid4(), kind=domain.PURCHASE, asset_id=asset.id, actor_user_id=buyer_user_id,
+                    actor_wallet=sale.buyer, idempotency_key=None, state=domain.RECORDED,
+                    data=saga_data_json(data), order_hash=sale.order_hash, tx_hash=sale.tx_hash, **lease,
+                ).returning(*sagas_t.c)).mappings().one()
+                effect["purchase"] = {"id": str(saga_row["id"]), "prev_state": "", "created": True}
+            recorded = _saga(saga_row)
+            if sale.order_hash:
+                lost = conn.execute(update(sagas_t).where(
+                    sagas_t.c.kind == domain.PURCHASE, sagas_t.c.order_hash == sale.order_hash,
+                    sagas_t.c.state.in_(domain.OPEN_PURCHASE_STATES), sagas_t.c.id != recorded.id).values(
+                    state=domain.SAGA_FAILED, error_code=domain.LOST_RACE[0], error=domain.LOST_RACE[1],
+                    lease_until=None, updated_at=func.now()).returning(sagas_t.c.id)).all()
+                effect["failed_purchases"] = [str(r[0]) for r in lost]
             for kind in ("sale", "transfer"):
-                conn.execute(insert(provenance_t).values(
-                    asset_id=saga.asset_id, kind=kind, tx_hash=d.tx_hash, block_number=d.block_number,
-                    from_wallet=d.seller_wallet, to_wallet=saga.actor_wallet,
-                    price=d.price if kind == "sale" else None, purchase_id=saga.id,
-                ).on_conflict_do_nothing())
-            creators = self._creators(conn, [saga.asset_id]).get(saga.asset_id, [])
-            events.emit(conn, "asset.sold", saga.actor_user_id, {
-                "asset_id": saga.asset_id, "asset_type": d.asset_type, "purchase_id": saga.id,
-                "price": money_str(d.price), "currency": "ETH",
-                "seller_user_id": d.seller_user_id, "seller_wallet": d.seller_wallet,
-                "buyer_user_id": saga.actor_user_id, "buyer_wallet": saga.actor_wallet,
-                "tx_hash": d.tx_hash, "block_number": d.block_number, "token_id": d.token_id,
+                self._provenance(conn, effect, asset_id=asset.id, kind=kind, tx_hash=sale.tx_hash,
+                                 block_number=sale.block_number, from_wallet=sale.seller, to_wallet=sale.buyer,
+                                 price=sale.price if kind == "sale" else None, purchase_id=recorded.id)
+            self._sync_listed(conn, asset, owner_user_id)
+            creators = self._creators(conn, [asset.id]).get(asset.id, [])
+            events.emit(conn, "asset.sold", domain.event_user_id(owner_user_id, sale.buyer), {
+                "asset_id": asset.id, "asset_type": asset.asset_type, "purchase_id": recorded.id,
+                "price": money_str(sale.price), "currency": "ETH",
+                "seller_user_id": domain.event_user_id(seller_user_id, sale.seller), "seller_wallet": sale.seller,
+                "buyer_user_id": domain.event_user_id(owner_user_id, sale.buyer), "buyer_wallet": sale.buyer,
+                "tx_hash": sale.tx_hash, "block_number": sale.block_number, "token_id": sale.token_id,
                 "creators": [_creator_json(c) for c in creators],
             })
-            events.emit(conn, "asset.transferred", saga.actor_user_id, {
-                "asset_id": saga.asset_id, "from_wallet": d.seller_wallet, "to_wallet": saga.actor_wallet,
-                "from_user_id": d.seller_user_id, "to_user_id": saga.actor_user_id, "tx_hash": d.tx_hash,
-                "token_id": d.token_id,
-            })
-            return new
+            self._set_effect(conn, sale.event_id, asset.id, effect)
+            return asset.id, recorded
+
+    def apply_transfer(self, transfer: domain.ChainTransfer, to_user_id: str) -> str | None:
+        """A token moved outside a sale (a gift, a transfer straight on the token contract): the
+        owner follows, provenance gets the transfer, and the active listing is INVALID (its
+        seller no longer owns the token). Mints are the mint saga's; a transfer whose sale was
+        recorded changes nothing more. Returns the asset id when something changed."""
+        if transfer.kind != "transfer":
+            return None
+        with self.engine.begin() as conn:
+            if not self._first_application(conn, transfer.event_id, "chain.transfer", transfer.tx_hash):
+                return None
+            sold = conn.execute(select(applied_t.c.event_id).where(
+                applied_t.c.tx_hash == transfer.tx_hash, applied_t.c.event_type == "chain.sale.recorded",
+                applied_t.c.reverted.is_(False))).first()
+            if sold is not None:
+                return None
+            asset = self._asset_of_token(conn, transfer.asset_id, transfer.token_id)
+            if asset is None:
+                return None
+            effect: dict[str, Any] = {"asset_id": asset.id}
+            asset = self._move_owner(conn, asset, effect, to_user_id=to_user_id, to_wallet=transfer.to_wallet,
+                                     tx_hash=transfer.tx_hash, actor=to_user_id)
+            self._mark_listings(conn, effect, listings_t.c.asset_id == asset.id,
+                                listings_t.c.state == domain.LISTING_ACTIVE,
+                                state=domain.LISTING_INVALID, reason="the token moved to another wallet")
+            self._provenance(conn, effect, asset_id=asset.id, kind="transfer", tx_hash=transfer.tx_hash,
+                             block_number=transfer.block_number, from_wallet=transfer.from_wallet,
+                             to_wallet=transfer.to_wallet, price=None, purchase_id=None)
+            self._sync_listed(conn, asset, to_user_id)
+            self._set_effect(conn, transfer.event_id, asset.id, effect)
+            return asset.id
+
+    def apply_order_cancelled(self, event_id: str, order_hash: str, tx_hash: str) -> str | None:
+        """The seller cancelled the order on chain: its listing CANCELLED (if it still was active)."""
+        with self.engine.begin() as conn:
+            if not self._first_application(conn, event_id, "chain.order.cancelled", tx_hash):
+                return None
+            found = conn.execute(select(listings_t.c.asset_id).where(listings_t.c.order_hash == order_hash)).first()
+            if found is None:
+                return None
+            asset = self._lock(conn, str(found[0]))
+            effect: dict[str, Any] = {"asset_id": asset.id}
+            self._mark_listings(conn, effect, listings_t.c.order_hash == order_hash,
+                                listings_t.c.state == domain.LISTING_ACTIVE,
+                                state=domain.LISTING_CANCELLED, reason="cancelled on chain by the seller")
+            self._sync_listed(conn, asset, "")
+            self._set_effect(conn, event_id, asset.id, effect)
+            return asset.id
+
+    def apply_counter_incremented(self, event_id: str, seller: str, counter: int, tx_hash: str) -> list[str]:
+        """The seller invalidated its earlier orders: its active listings signed with a lower counter INVALID."""
+        with self.engine.begin() as conn:
+            if not self._first_application(conn, event_id, "chain.order.counter_incremented", tx_hash):
+                return []
+            ids = [str(r[0]) for r in conn.execute(select(listings_t.c.asset_id).where(
+                func.lower(listings_t.c.seller_wallet) == seller, listings_t.c.state == domain.LISTING_ACTIVE,
+                listings_t.c.counter < Decimal(counter)).order_by(listings_t.c.asset_id)).all()]
+            effect: dict[str, Any] = {"assets": ids}
+            for asset_id in ids:
+                asset = self._lock(conn, asset_id)
+                self._mark_listings(conn, effect, listings_t.c.asset_id == asset_id,
+                                    listings_t.c.state == domain.LISTING_ACTIVE,
+                                    listings_t.c.counter < Decimal(counter),
+                                    state=domain.LISTING_INVALID, reason="the seller incremented its order counter")
+                self._sync_listed(conn, asset, "")
+            self._set_effect(conn, event_id, None, effect)
+            return ids
+
+    def revert_event(self, event_id: str, undone_event_id: str) -> list[str]:
+        """A reorg took an applied event's block away: undo exactly what it changed (its effect):
+        the owner back, its provenance entries removed, its listings back to their state (an active
+        one only while still in its window), the purchase it recorded back to SUBMITTED (so the
+        re-mined transaction can complete it; one made for a direct sale FAILED). Purchases it
+        failed stay failed. Returns the assets touched."""
+        with self.engine.begin() as conn:
+            if not self._first_application(conn, event_id, "chain.event.reverted", None):
+                return []
+            row = conn.execute(select(applied_t).where(applied_t.c.event_id == undone_event_id)
+                               .with_for_update()).mappings().first()
+            if row is None or row["reverted"]:
+                return []
+            effect: dict[str, Any] = row["effect"] or {}
+            conn.execute(update(applied_t).where(applied_t.c.event_id == undone_event_id).values(reverted=True))
+            asset_ids = list(effect.get("assets") or ([effect["asset_id"]] if effect.get("asset_id") else []))
+            for asset_id in asset_ids:
+                self._lock(conn, asset_id)
+            if effect.get("owner_changed") and effect.get("asset_id"):
+                conn.execute(update(assets_t).where(
+                    assets_t.c.id == effect["asset_id"],
+                    func.lower(assets_t.c.owner_wallet) == effect["new_owner_wallet"]).values(
+                    owner_user_id=effect["prev_owner_user_id"], owner_wallet=effect["prev_owner_wallet"],
+                    version=assets_t.c.version + 1, updated_at=func.now()))
+            if effect.get("provenance"):
+                conn.execute(provenance_t.delete().where(provenance_t.c.id.in_(effect["provenance"])))
+            for lid, old_state, old_reason in reversed(effect.get("listings") or []):
+                values: dict[str, Any] = {"state": old_state, "reason": old_reason, "updated_at": func.now()}
+                if old_state == domain.LISTING_ACTIVE:
+                    listing = conn.execute(select(listings_t).where(listings_t.c.id == lid)).mappings().one()
+                    busy = conn.execute(select(listings_t.c.id).where(
+                        listings_t.c.asset_id == listing["asset_id"], listings_t.c.state == domain.LISTING_ACTIVE,
+                        listings_t.c.id != lid)).first()
+                    if busy is not None or listing["end_time"] <= dt.datetime.now(dt.UTC):
+                        values = {"state": domain.LISTING_INVALID, "reason": "the order expired",
+                                  "updated_at": func.now()}
+                conn.execute(update(listings_t).where(listings_t.c.id == lid).values(**values))
+            purchase = effect.get("purchase")
+            if purchase:
+                if purchase.get("created"):
+                    conn.execute(update(sagas_t).where(sagas_t.c.id == purchase["id"]).values(
+                        state=domain.SAGA_FAILED, error_code="ABORTED",
+                        error="the sale was undone by a chain reorganisation", lease_until=None,
+                        updated_at=func.now()))
+                else:
+                    conn.execute(update(sagas_t).where(sagas_t.c.id == purchase["id"]).values(
+                        state=domain.SUBMITTED, lease_until=None, next_attempt_at=func.now(),
+                        updated_at=func.now()))
+            for asset_id in asset_ids:
+                fresh = self._read(conn, asset_id, lock=True)
+                if fresh is not None:
+                    self._sync_listed(conn, fresh, "")
+            return asset_ids
 
     # ---------------------------------------------------------------- files
 

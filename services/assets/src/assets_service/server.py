@@ -1,7 +1,8 @@
 """Wires the assets service onto the one service skeleton (`ipheron_libs.service`):
-repository, two-level cache, clients, use cases and servicer; the outbox relay;
-the saga recovery worker as a periodic job; unfinished sagas finished in `prepare`,
-before anything is served."""
+repository, two-level cache, clients, use cases and servicer; the outbox relay; the
+chain-event consumer (group "assets": the chain is the record of sales); the saga
+recovery worker as a periodic job; unfinished sagas finished in `prepare`, before
+anything is served."""
 
 from __future__ import annotations
 
@@ -50,6 +51,8 @@ class AssetsApp(ServiceApp):
         self.service = AssetsService(settings, self.repo, self.cache, self.auth, self.chain, self.risk)
         self.servicer = AssetsServicer(self.service)
         self.relay_outbox(settings.outbox_poll_interval)
+        if settings.consume_chain_events:
+            self.consume("assets", self.service.on_chain_event, retry_idle_ms=settings.event_retry_idle_ms)
         if settings.saga_worker:
             self.every("saga-recovery", settings.saga_poll_interval, self.service.recover_once,
                        delay=settings.saga_poll_interval)

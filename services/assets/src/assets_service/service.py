@@ -1,16 +1,17 @@
-"""The assets use cases (`AssetsService`): each one a method, and the two sagas
-(mint, purchase) as tables of steps, driven inline by the request and finished by
-the recovery worker after a crash or a transient failure.
+"""The assets use cases (`AssetsService`): each one a method; the mint saga as a table of
+steps; signed listings; buyer-paid purchases whose record is driven by the chain's events.
 
-Every step first persists the state it is about to leave, so a crash at any point
-is resumed from the database: a saga in `buying` re-sends BuyToken with the same
-idempotency key (the chain returns the original purchase if it happened), a saga
-in `reserved` never reached the chain and is rolled back.
+Nobody's money moves but the buyer's, from the buyer's own wallet: a purchase prepares the
+`fulfill(order, signature)` transaction for the buyer to sign and stores it AWAITING_PAYMENT;
+the buyer hands in the signed transaction (or the hash of one it broadcast); the chain's
+`chain.sale.recorded` event records the sale (owner, provenance, listing, purchase), and the
+creators' totals follow. The worker expires unpaid offers and polls submitted transactions
+(a revert fails the purchase with its reason).
 
     mint:      assessing ──▶ minting ──▶ minted ──▶ completed
                    └──▶ held (for review)
-    purchase:  reserved ──▶ buying ──▶ bought ──▶ recorded ──▶ completed
-                   └──────────┴──▶ failed (compensated: reservation released)
+    purchase:  awaiting_payment ──▶ submitted ──▶ recorded ──▶ completed (creators credited)
+                   └───────────────────┴──▶ failed (expired, reverted, or another buyer won)
 """
 
 from __future__ import annotations
@@ -22,14 +23,23 @@ import hashlib
 import logging
 import os
 import random
+import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
-from decimal import Decimal
 
-import grpc
-from ipheron_libs import wire
+from eth_utils import keccak
+from ipheron_libs import events
 from ipheron_libs.db import run_db
-from ipheron_libs.errors import Aborted, Conflict, DomainError, InvalidArgument, NotFound, PermissionDenied, Unavailable
+from ipheron_libs.errors import (
+    Aborted,
+    Conflict,
+    DomainError,
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+    PermissionDenied,
+    Unavailable,
+)
 from ipheron_libs.wire import Transient, UpstreamFailure
 
 from assets_service import domain
@@ -42,6 +52,9 @@ from assets_service.domain import (
     Asset,
     AssetFilter,
     Creator,
+    InsufficientFunds,
+    Listing,
+    PreparedTx,
     ProvenanceEntry,
     Purchase,
     Saga,
@@ -78,10 +91,16 @@ class AssetsService:
             (domain.MINT, domain.ASSESSING): self._assess,
             (domain.MINT, domain.MINTING): self._mint,
             (domain.MINT, domain.MINTED): self._count_creations,
-            (domain.PURCHASE, domain.RESERVED): self._prepare_buy,
-            (domain.PURCHASE, domain.BUYING): self._buy,
-            (domain.PURCHASE, domain.BOUGHT): self._record_sale,
+            (domain.PURCHASE, domain.AWAITING_PAYMENT): self._expire_offer,
+            (domain.PURCHASE, domain.SUBMITTED): self._poll_payment,
             (domain.PURCHASE, domain.RECORDED): self._credit_sales,
+        }
+        self._event_handlers: dict[str, Callable[[events.Event], Awaitable[None]]] = {
+            "chain.sale.recorded": self._on_sale,
+            "chain.transfer": self._on_transfer,
+            "chain.order.cancelled": self._on_order_cancelled,
+            "chain.order.counter_incremented": self._on_counter,
+            "chain.event.reverted": self._on_reverted,
         }
 
     # ------------------------------------------------------------ register
@@ -166,14 +185,79 @@ class AssetsService:
         await self.cache.invalidate(asset_id)
         return asset
 
+    # ------------------------------------------------------------ listings
+
+    async def listing_typed_data(self, actor: Actor, asset_id: str, price: str, duration_seconds: int) -> str:
+        """The EIP-712 document the owner signs to list the asset at `price` ETH (owner only)."""
+        asset = await self.get_asset(asset_id, fresh=True)
+        domain.require_listable(asset, actor)
+        price_wei = domain.to_wei(domain.check_price(price))
+        duration = domain.check_duration(duration_seconds)
+        try:
+            return await self.chain.build_order(token_id=asset.token_id, seller=asset.owner_wallet,
+                                                price_wei=price_wei, duration_seconds=duration)
+        except Transient as exc:
+            raise Unavailable("the chain is unavailable; retry") from exc
+        except FailedPrecondition as exc:
+            raise Aborted(f"the asset cannot be listed now: {exc.message}") from exc
+
+    async def put_listing(self, actor: Actor, asset_id: str, order_json: str,
+                          signature: str) -> tuple[Listing, PreparedTx | None]:
+        """Store a signed order the chain verified; the asset is then for sale at its price. The
+        listing it supersedes is answered with the seller's own cancel transaction for it."""
+        asset = await self.get_asset(asset_id, fresh=True)
+        domain.require_listable(asset, actor)
+        domain.check_order_json(order_json)
+        signature = domain.check_signature(signature)
+        try:
+            verified = await self.chain.verify_order(order_json, signature)
+        except Transient as exc:
+            raise Unavailable("the chain is unavailable; nothing was listed, retry") from exc
+        listing = domain.listing_of(asset, verified, signature, listing_id=str(uuid.uuid4()), now=_now())
+        stored, superseded = await run_db(self.repo.put_listing, listing, actor,
+                                          functools.partial(domain.require_listable, actor=actor))
+        await self.cache.invalidate(asset_id)
+        cancel = await self._cancel_tx(superseded) if superseded is not None else None
+        return stored, cancel
+
+    async def get_listing(self, asset_id: str) -> Listing:
+        listing = await run_db(self.repo.active_listing, asset_id)
+        if listing is None:
+            raise NotFound(f"asset {asset_id} has no active listing")
+        return listing
+
+    async def cancel_listing(self, actor: Actor, asset_id: str) -> tuple[Listing, PreparedTx | None]:
+        """Off sale at once; answers the seller's own on-chain cancel (which makes the signed order
+        unfillable for good once mined: until then the order itself could still be filled)."""
+        asset = await self.get_asset(asset_id, fresh=True)
+        domain.require_owner(asset, actor, "cancel the listing of")
+        active = await run_db(self.repo.active_listing, asset_id)
+        if active is None:
+            raise NotFound(f"asset {asset_id} has no active listing")
+        cancel = await self._cancel_tx(active)
+        listing = await run_db(self.repo.cancel_listing, asset_id, active.id, actor,
+                               functools.partial(domain.require_owner, actor=actor, action="cancel the listing of"))
+        await self.cache.invalidate(asset_id)
+        return listing, cancel
+
+    async def _cancel_tx(self, listing: Listing) -> PreparedTx | None:
+        """The seller's cancel(orders) for a listing taken off sale here (best effort: the listing is
+        off sale either way, and the seller can also cancel by counter)."""
+        try:
+            return await self.chain.prepare_cancel([listing.order_json], listing.seller_wallet)
+        except (Transient, DomainError) as exc:
+            log.warning("could not prepare the on-chain cancel of order %s: %s", listing.order_hash, exc)
+            return None
+
     # ------------------------------------------------------------ purchase
 
-    async def purchase(self, actor: Actor, asset_id: str, key: str, max_price: str = "") -> tuple[Purchase, bool]:
-        """Start (or replay) the purchase saga for (buyer, key) and drive it as far as it goes.
+    async def purchase(self, actor: Actor, asset_id: str, key: str,
+                       max_price: str = "") -> tuple[Purchase | None, bool, InsufficientFunds | None]:
+        """Prepare (or replay) the buyer's purchase of the asset's active listing.
 
-        Returns the purchase and whether this call was a replay of an earlier one. A
-        failed purchase raises its recorded error (the callee's status when a callee
-        refused), and the same key replays the same error.
+        Returns (purchase, replayed, None), or (None, False, shortfall) when the buyer's wallet
+        cannot pay price + gas: then nothing is stored. Several buyers may hold an offer for the
+        same order at once; the chain fills it for exactly one (the others end failed, ABORTED).
         """
         key = key.strip()
         if not 1 <= len(key) <= domain.MAX_IDEMPOTENCY_KEY:
@@ -182,24 +266,71 @@ class AssetsService:
             raise InvalidArgument("the buyer's user id and wallet are required", field="actor")
         buyer = Actor(actor.user_id, domain.check_wallet(actor.wallet, "actor.wallet"))
         limit = domain.check_price(max_price, "max_price") if max_price else None
-        saga, created = await self.reserve(buyer, asset_id, key, limit)
-        if created:
-            self._crash_point("purchase.after_reserve")
-            await self.cache.invalidate(asset_id)
-            await self.drive(saga)
-        saga = await self._purchase_saga(saga.id)
-        if saga.state == domain.SAGA_FAILED:
-            raise _recorded_failure(saga)
-        return domain.purchase_of(saga), not created
+        existing = await run_db(self.repo.find_purchase, buyer.user_id, key)
+        if existing is not None:
+            return domain.purchase_of(domain.check_replay(existing, asset_id)), True, None
+        asset = await self.get_asset(asset_id, fresh=True)
+        listing = domain.decide_purchase(asset, buyer, limit, _now())
+        risk_score = await self._purchase_risk(asset, listing, buyer)
+        try:
+            prepared = await self.chain.prepare_fulfill(listing.order_json, listing.signature, buyer.wallet)
+        except Transient as exc:
+            raise Unavailable("the chain is unavailable; nothing was prepared, retry") from exc
+        except FailedPrecondition as exc:
+            raise Aborted(f"asset is not for sale: {exc.message}") from exc
+        if not prepared.can_pay:
+            return None, False, InsufficientFunds(required_wei=prepared.required_wei,
+                                                  available_wei=prepared.balance_wei,
+                                                  shortfall_wei=prepared.shortfall_wei, price_wei=listing.price_wei)
+        expires = _now() + dt.timedelta(seconds=self.settings.payment_window_s)
+        data = domain.purchase_data(asset, listing, prepared.tx, expires_at=expires, risk_score=risk_score)
+        saga, created = await run_db(self.repo.start_purchase, asset_id, buyer, key, data)
+        return domain.purchase_of(domain.check_replay(saga, asset_id)), not created, None
 
-    async def reserve(self, buyer: Actor, asset_id: str, key: str, max_price: Decimal | None) -> tuple[Saga, bool]:
-        """The purchase saga for (buyer, key): the earlier one, or a new reservation (not driven yet)."""
-        saga, created = await run_db(self.repo.reserve, asset_id, buyer, key,
-                                     functools.partial(domain.decide_reserve, buyer=buyer, max_price=max_price))
-        if created:
-            return saga, True
-        replayed = await run_db(self.repo.get_asset, asset_id) if saga.asset_id == asset_id else None
-        return domain.check_replay(saga, asset_id, replayed), False
+    async def _purchase_risk(self, asset: Asset, listing: Listing, buyer: Actor) -> int:
+        """The AI check before any money is asked for: refused (PERMISSION_DENIED) when risky,
+        UNAVAILABLE (retry) when the agent cannot answer — money never moves unchecked."""
+        history = [e for e in await run_db(self.repo.provenance, asset.id) if e.kind == "sale"][-RISK_HISTORY:]
+        try:
+            risk = await self.risk.assess_purchase(asset_id=asset.id, seller=asset.owner_wallet, buyer=buyer.wallet,
+                                                   price=listing.price, history=history)
+        except (Transient, DomainError) as exc:
+            raise Unavailable(f"the purchase risk check is unavailable ({exc}); nothing was prepared, retry") \
+                from exc
+        if domain.risk_blocks(risk.score, risk.high, self.settings.purchase_block_threshold):
+            raise PermissionDenied("purchase refused by the risk check: " + "; ".join(risk.reasons or ["high risk"]))
+        return risk.score
+
+    async def submit_transaction(self, actor: Actor, purchase_id: str, *, raw_transaction: str = "",
+                                 tx_hash: str = "") -> Purchase:
+        """The buyer hands in the signed `fulfill` (the chain checks it is exactly the prepared call
+        and broadcasts it) or the hash of one it broadcast itself; the purchase is then SUBMITTED
+        and completes when the chain records the sale. The same transaction again answers the
+        purchase as it is."""
+        if bool(raw_transaction) == bool(tx_hash):
+            raise InvalidArgument("give exactly one of raw_transaction and tx_hash", field="payment")
+        raw = domain.check_raw_transaction(raw_transaction) if raw_transaction else ""
+        given_hash = domain.check_tx_hash(tx_hash) if tx_hash else "0x" + keccak(hexstr=raw).hex().removeprefix("0x")
+        saga = await self._purchase_saga(purchase_id)
+        if domain.expired(saga, _now()):
+            await self._fail(saga, *domain.OFFER_EXPIRED)
+            saga = await self._purchase_saga(purchase_id)
+        if not domain.decide_submit(saga, actor, given_hash, _now()):
+            return domain.purchase_of(saga)
+        d = saga.purchase
+        assert d.transaction is not None
+        try:
+            if raw:
+                sent = await self.chain.submit_raw(raw, d.transaction, asset_id=saga.asset_id, token_id=d.token_id)
+            else:
+                sent = await self.chain.track(given_hash, d.transaction, asset_id=saga.asset_id, token_id=d.token_id)
+        except Transient as exc:
+            raise Unavailable("the chain is unavailable; hand the transaction in again") from exc
+        except FailedPrecondition as exc:
+            raise Aborted(f"the transaction was not accepted: {exc.message}") from exc
+        self._crash_point("purchase.after_broadcast")
+        await run_db(self.repo.mark_submitted, saga.id, sent, self.settings.submitted_poll_s)
+        return domain.purchase_of(await self._purchase_saga(purchase_id))
 
     async def get_purchase(self, purchase_id: str) -> Purchase:
         return domain.purchase_of(await self._purchase_saga(purchase_id))
@@ -209,6 +340,75 @@ class AssetsService:
         if saga is None or saga.kind != domain.PURCHASE:
             raise NotFound(f"purchase {purchase_id} not found")
         return saga
+
+    # ------------------------------------------------------------ chain events (the record)
+
+    async def on_chain_event(self, event: events.Event) -> None:
+        """The consumer of the chain's events (group "assets"): each applied once, in the
+        transaction of its effect. Events of tokens this catalog does not hold change nothing."""
+        handler = self._event_handlers.get(event.type)
+        if handler is not None:
+            await handler(event)
+
+    async def _on_sale(self, event: events.Event) -> None:
+        sale = domain.sale_of(event.id, event.payload)
+        buyer_id = await run_db(self.repo.open_purchase_buyer, sale.order_hash, sale.buyer, sale.tx_hash)
+        if buyer_id is None:
+            buyer_id = await self._user_of_wallet(sale.buyer)
+        applied = await run_db(self.repo.apply_sale, sale, buyer_id)
+        if applied is None:
+            return
+        asset_id, saga = applied
+        await self.cache.invalidate(asset_id)
+        if saga is not None:
+            await self.drive(saga)  # the creators' totals
+
+    async def _on_transfer(self, event: events.Event) -> None:
+        transfer = domain.transfer_of(event.id, event.payload)
+        if transfer.kind != "transfer":
+            return  # mints are the mint saga's; burns do not happen on this token
+        user_id = await self._user_of_wallet(transfer.to_wallet)
+        asset_id = await run_db(self.repo.apply_transfer, transfer, user_id)
+        if asset_id:
+            await self.cache.invalidate(asset_id)
+
+    async def _on_order_cancelled(self, event: events.Event) -> None:
+        p = event.payload
+        asset_id = await run_db(self.repo.apply_order_cancelled, event.id, str(p["order_hash"]).lower(),
+                                str(p["tx_hash"]).lower())
+        if asset_id:
+            await self.cache.invalidate(asset_id)
+
+    async def _on_counter(self, event: events.Event) -> None:
+        p = event.payload
+        for asset_id in await run_db(self.repo.apply_counter_incremented, event.id, str(p["seller"]).lower(),
+                                     int(p["counter"]), str(p["tx_hash"]).lower()):
+            await self.cache.invalidate(asset_id)
+
+    async def _on_reverted(self, event: events.Event) -> None:
+        undone = event.payload.get("event_id")
+        if not undone:
+            return
+        for asset_id in await run_db(self.repo.revert_event, event.id, str(undone)):
+            await self.cache.invalidate(asset_id)
+        if event.payload.get("event_type") == "chain.sale.recorded":
+            # Creators' totals in auth have no reversal RPC: they keep the undone sale (logged).
+            log.warning("a reorg undid sale event %s; creators' total_sales in auth are not reversed", undone)
+
+    async def _user_of_wallet(self, wallet: str) -> str:
+        """The platform user of a wallet, or "" (unknown, or the user directory is unreachable:
+        the record must not wait for it)."""
+        try:
+            user = await self.auth.get_user_by_wallet(wallet)
+        except (Transient, DomainError) as exc:
+            log.warning("could not look up the user of wallet %s: %s", wallet, exc)
+            return ""
+        return user.id if user is not None else ""
+
+    async def expire_listings(self) -> None:
+        """Active listings past their window are no longer for sale."""
+        for asset_id in await run_db(self.repo.expire_listings):
+            await self.cache.invalidate(asset_id)
 
     # ------------------------------------------------------------ files
 
@@ -360,106 +560,55 @@ class AssetsService:
 
     # ------------------------------------------------------------ purchase steps
 
-    async def _prepare_buy(self, saga: Saga) -> Saga | None:
-        """Risk check, then make the on-chain listing match the reserved price; then `buying`."""
+    async def _expire_offer(self, saga: Saga) -> None:
+        """Due at its deadline: an offer never paid is FAILED ("the offer expired")."""
+        if domain.expired(saga, _now()):
+            await self._fail(saga, *domain.OFFER_EXPIRED)
+            return
         d = saga.purchase
-        history = [e for e in await run_db(self.repo.provenance, saga.asset_id) if e.kind == "sale"][-RISK_HISTORY:]
-        try:
-            risk = await self.risk.assess_purchase(asset_id=saga.asset_id, seller=d.seller_wallet,
-                                                   buyer=saga.actor_wallet, price=d.price, history=history)
-        except (Transient, DomainError) as exc:
-            # Money must not move unchecked: roll back, and let the client retry with the same key.
-            await self._compensate(saga, grpc.StatusCode.UNAVAILABLE,
-                                   f"the purchase risk check is unavailable ({exc}); retry later", retryable=True)
-            return None
-        if domain.risk_blocks(risk.score, risk.high, self.settings.purchase_block_threshold):
-            await self._compensate(saga, grpc.StatusCode.PERMISSION_DENIED,
-                                   "purchase refused by the risk check: " + "; ".join(risk.reasons or ["high risk"]))
-            return None
-        price_wei = domain.to_wei(d.price)
-        try:
-            token = await self.chain.token(d.token_id)
-            if not token.listed or token.price_wei != price_wei:
-                listed = await self.chain.list_token(d.token_id, price_wei)
-                if not listed.succeeded:
-                    await self._compensate(saga, grpc.StatusCode.FAILED_PRECONDITION,
-                                           f"the token could not be listed: {listed.error}")
-                    return None
-        except Transient as exc:
-            await self._compensate(saga, grpc.StatusCode.UNAVAILABLE,
-                                   f"the chain is unavailable ({exc}); retry later", retryable=True)
-            return None
-        except DomainError as exc:
-            # Nothing has moved yet; a chain-side bug (INTERNAL) leaves the key free for a retry.
-            await self._compensate(saga, exc.code, f"the token could not be listed: {exc.message}",
-                                   retryable=isinstance(exc, UpstreamFailure))
-            return None
-        return await run_db(self.repo.advance, saga.id, domain.RESERVED, domain.BUYING,
-                            replace(d, risk_score=risk.score))
+        wait = (d.expires_at - _now()).total_seconds() if d.expires_at else self.settings.payment_window_s
+        await run_db(self.repo.retry_later, saga.id, max(wait, 0.1), "awaiting payment")
 
-    async def _buy(self, saga: Saga) -> Saga | None:
+    async def _poll_payment(self, saga: Saga) -> None:
+        """The buyer's transaction is out: a revert fails the purchase with its reason (ABORTED
+        when another buyer filled the order first); confirmed, it waits for the chain's sale
+        event, which records it."""
         d = saga.purchase
-        self._crash_point("purchase.before_chain_buy")
         try:
-            bought = await self.chain.buy(
-                token_id=d.token_id, recipient=saga.actor_wallet, price_wei=domain.to_wei(d.price),
-                idempotency_key=f"ipheron-purchase:{saga.id}", asset_id=saga.asset_id)
-        except (Transient, UpstreamFailure) as exc:
-            # Outcome unknown (a timeout, or the chain service failing mid-call): keep the
-            # reservation; the retry re-sends the same key, so it cannot buy twice.
-            await self._postpone(saga, "chain buy", exc)
-            return None
+            tx = await self.chain.transaction(d.tx_hash)
+        except (Transient, UpstreamFailure, NotFound) as exc:
+            await run_db(self.repo.retry_later, saga.id, self._poll_backoff(saga), str(exc))
+            return
         except DomainError as exc:
-            await self._compensate(saga, exc.code, f"the chain refused the purchase: {exc.message}")
-            await self._withdraw_listing(d.token_id)
-            return None
-        if not bought.tx.succeeded:
-            await self._compensate(saga, grpc.StatusCode.FAILED_PRECONDITION,
-                                   f"the purchase transaction failed: {bought.tx.error or 'reverted'}")
-            await self._withdraw_listing(d.token_id)
-            return None
-        self._crash_point("purchase.after_chain_buy")
-        return await run_db(self.repo.advance, saga.id, domain.BUYING, domain.BOUGHT, replace(
-            d, tx_hash=bought.tx.tx_hash, block_number=bought.tx.block_number, payouts=bought.payouts))
+            await self._fail(saga, exc.code.name, f"the purchase transaction cannot be followed: {exc.message}")
+            return
+        if tx.status == "FAILED":
+            await self._fail(saga, *domain.failure_of(tx.error))
+        elif tx.status == "REPLACED":
+            await self._fail(saga, "ABORTED", "the purchase transaction was replaced by another one")
+        else:
+            await run_db(self.repo.retry_later, saga.id, self._poll_backoff(saga), f"transaction {tx.status.lower()}")
 
-    async def _record_sale(self, saga: Saga) -> Saga:
-        self._crash_point("purchase.after_bought")
-        saga = await run_db(self.repo.record_sale, saga)
-        await self.cache.invalidate(saga.asset_id)
-        return saga
+    def _poll_backoff(self, saga: Saga) -> float:
+        return min(self.settings.submitted_poll_max_s, self.settings.submitted_poll_s * 1.5 ** min(saga.attempts, 12))
+
+    async def _fail(self, saga: Saga, code: str, reason: str) -> None:
+        log.info("purchase %s failed: %s", saga.id, reason)
+        await run_db(self.repo.fail_purchase, saga.id, domain.OPEN_PURCHASE_STATES, code, reason)
 
     async def _credit_sales(self, saga: Saga) -> None:
+        """Each creator's share of the sale added to their total in auth, keyed by the sale event."""
         creators = await run_db(self.repo.asset_creators, saga.asset_id)
         amounts = domain.creator_attribution(saga.purchase.price, [c.share_percent for c in creators])
+        key = saga.purchase.sale_event_id or saga.id
         await self._credit_creators(saga, "creator sales", [
-            functools.partial(self.auth.record_sale, c.user_id, amount, f"sale:{saga.id}:{c.user_id}")
+            functools.partial(self.auth.record_sale, c.user_id, amount, f"sale:{key}:{c.user_id}")
             for c, amount in zip(creators, amounts, strict=True) if amount > 0])
-
-    async def _withdraw_listing(self, token_id: str) -> None:
-        """Best effort: a listing we made for a buy that failed must not stay open on chain,
-        where anyone could buy it outside the catalog (Marketplace.buy is public)."""
-        try:
-            await self.chain.unlist_token(token_id)
-        except (Transient, DomainError) as exc:
-            log.warning("could not withdraw the listing of token %s: %s", token_id, exc)
-
-    async def _compensate(self, saga: Saga, code: grpc.StatusCode, reason: str, *, retryable: bool = False) -> Saga:
-        """Roll back a purchase that did not buy, recording the status its client will get."""
-        log.info("purchase %s rolled back: %s", saga.id, reason)
-        saga = await run_db(self.repo.compensate_purchase, saga, expected=saga.state, code=code.name, reason=reason,
-                            retryable=retryable)
-        await self.cache.invalidate(saga.asset_id)
-        return saga
 
     # ------------------------------------------------------------ recovery
 
     async def _resume(self, saga: Saga) -> None:
-        """Recovery decision for a saga found unfinished (crash, or a postponed step)."""
-        if saga.kind == domain.PURCHASE and saga.state == domain.RESERVED:
-            # It never reached the chain (`buying` is written before BuyToken is sent): roll back.
-            await self._compensate(saga, grpc.StatusCode.ABORTED,
-                                   "the purchase was interrupted before payment; retry", retryable=True)
-            return
+        """Recovery of a saga found unfinished (crash, a postponed step, or a due offer)."""
         await self.drive(saga)
 
     async def recover_once(self, *, own_leftovers: bool = False) -> int:
@@ -469,6 +618,8 @@ class AssetsService:
         for saga in sagas:
             log.info("resuming %s saga %s in state %s", saga.kind, saga.id, saga.state)
             await self._resume(saga)
+        if not own_leftovers:
+            await self.expire_listings()
         return len(sagas)
 
     async def recover_all(self) -> int:
@@ -481,11 +632,7 @@ class AssetsService:
         return total
 
 
-def _recorded_failure(saga: Saga) -> DomainError:
-    """The error a failed purchase answers with: the recorded status mapped back by the one table."""
-    try:
-        code = grpc.StatusCode[saga.error_code or "FAILED_PRECONDITION"]
-    except KeyError:
-        code = grpc.StatusCode.FAILED_PRECONDITION
-    return wire.status_error(code, saga.error or "purchase failed")
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
 

@@ -9,12 +9,14 @@ import grpc
 import orjson
 from ipheron.assets.v1 import assets_service_pb2 as pb
 from ipheron.assets.v1 import assets_service_pb2_grpc as pb_grpc
+from ipheron.chain.v1 import chain_service_pb2 as chain_pb
 from ipheron.common.v1 import common_pb2
 from ipheron_libs.errors import InvalidArgument
-from ipheron_libs.wire import money_str, to_timestamp
+from ipheron_libs.wire import money_str, to_timestamp, wei_str
 
 from assets_service import domain
-from assets_service.domain import Actor, Asset, AssetFilter, ProvenanceEntry, Purchase, StoredFile
+from assets_service.clients import prepared_pb
+from assets_service.domain import Actor, Asset, AssetFilter, Listing, PreparedTx, ProvenanceEntry, Purchase, StoredFile
 from assets_service.service import AssetsService
 
 _TYPE_TO_PB = {name: getattr(pb, f"ASSET_TYPE_{name.upper()}") for name in domain.ASSET_TYPES}
@@ -22,14 +24,14 @@ _TYPE_FROM_PB = {v: k for k, v in _TYPE_TO_PB.items()}
 _STATUS_TO_PB = {name: getattr(pb, f"ASSET_STATUS_{name.upper()}") for name in domain.STATUSES}
 _STATUS_FROM_PB = {v: k for k, v in _STATUS_TO_PB.items()}
 _SAGA_TO_PB = {
-    domain.RESERVED: pb.PURCHASE_STATE_RESERVED,
-    domain.BUYING: pb.PURCHASE_STATE_BUYING,
-    domain.BOUGHT: pb.PURCHASE_STATE_BOUGHT,
+    domain.AWAITING_PAYMENT: pb.PURCHASE_STATE_AWAITING_PAYMENT,
+    domain.SUBMITTED: pb.PURCHASE_STATE_SUBMITTED,
     # The sale is recorded (ownership moved); only the creators' counters may still be catching up.
     domain.RECORDED: pb.PURCHASE_STATE_COMPLETED,
     domain.COMPLETED: pb.PURCHASE_STATE_COMPLETED,
     domain.SAGA_FAILED: pb.PURCHASE_STATE_FAILED,
 }
+_LISTING_TO_PB = {name: getattr(pb, f"LISTING_STATE_{name.upper()}") for name in domain.LISTING_STATES}
 _SORT = {pb.ASSET_SORT_FIELD_PRICE: "price", pb.ASSET_SORT_FIELD_NAME: "name", pb.ASSET_SORT_FIELD_CREATED: "created"}
 _PROVENANCE = {"mint": pb.PROVENANCE_KIND_MINT, "sale": pb.PROVENANCE_KIND_SALE,
                "transfer": pb.PROVENANCE_KIND_TRANSFER}
@@ -71,7 +73,21 @@ def asset_pb(a: Asset) -> pb.Asset:
         contract_address=a.contract_address, mint_tx_hash=a.mint_tx_hash, review_reasons=a.review_reasons,
         risk_score=a.risk_score if a.risk_score is not None else -1, reserved=a.reserved, version=a.version,
         created_at=to_timestamp(a.created_at), updated_at=to_timestamp(a.updated_at), file_cids=a.file_cids,
+        listing=listing_pb(a.listing) if a.listing is not None else None,
     )
+
+
+def listing_pb(x: Listing) -> pb.Listing:
+    """The wire form of a signed listing."""
+    return pb.Listing(
+        asset_id=x.asset_id, state=_LISTING_TO_PB[x.state], order_json=x.order_json, signature=x.signature,
+        order_hash=x.order_hash, seller_wallet=x.seller_wallet, price=_eth(x.price), price_wei=wei_str(x.price_wei),
+        start_time=to_timestamp(x.start_time), end_time=to_timestamp(x.end_time),
+        created_at=to_timestamp(x.created_at), reason=x.reason)
+
+
+def tx_pb(t: PreparedTx | None) -> chain_pb.PreparedTransaction | None:
+    return prepared_pb(t) if t is not None else None
 
 
 def file_pb(f: StoredFile) -> pb.StoredFile:
@@ -85,6 +101,8 @@ def purchase_pb(p: Purchase) -> pb.Purchase:
         seller_user_id=p.seller_user_id, seller_wallet=p.seller_wallet, price=_eth(p.price),
         state=_SAGA_TO_PB[p.state], tx_hash=p.tx_hash, block_number=p.block_number, failure_reason=p.failure_reason,
         created_at=to_timestamp(p.created_at), updated_at=to_timestamp(p.updated_at),
+        transaction=tx_pb(p.transaction), expires_at=to_timestamp(p.expires_at), order_hash=p.order_hash,
+        failure_code=p.failure_code, price_wei=wei_str(p.price_wei),
     )
 
 
@@ -147,6 +165,7 @@ class AssetsServicer(pb_grpc.AssetsServiceServicer):
             owner=_text(request.owner, "owner"),
             min_price=_bound(request.min_price, "min_price"), max_price=_bound(request.max_price, "max_price"),
             q=q or None, sort=sort, descending=descending, page=page, per_page=per_page,
+            for_sale=request.for_sale if request.HasField("for_sale") else None,
         )
         assets, total = await self.service.list_assets(f)
         return pb.ListAssetsResponse(assets=[asset_pb(a) for a in assets],
@@ -167,8 +186,13 @@ class AssetsServicer(pb_grpc.AssetsServiceServicer):
     async def PurchaseAsset(self, request: pb.PurchaseAssetRequest,
                             context: grpc.aio.ServicerContext) -> pb.PurchaseAssetResponse:
         key = domain.refuse_nul(request.idempotency_key, "idempotency_key")
-        purchase, replayed = await self.service.purchase(_actor(request.actor), request.asset_id, key,
-                                                         request.max_price)
+        purchase, replayed, short = await self.service.purchase(_actor(request.actor), request.asset_id, key,
+                                                                request.max_price)
+        if short is not None:
+            return pb.PurchaseAssetResponse(insufficient_funds=pb.InsufficientFunds(
+                required_wei=wei_str(short.required_wei), available_wei=wei_str(short.available_wei),
+                shortfall_wei=wei_str(short.shortfall_wei), price_wei=wei_str(short.price_wei)))
+        assert purchase is not None
         return pb.PurchaseAssetResponse(purchase=purchase_pb(purchase), replayed=replayed)
 
     async def GetPurchase(self, request: pb.GetPurchaseRequest,
@@ -196,3 +220,35 @@ class AssetsServicer(pb_grpc.AssetsServiceServicer):
         actor = _require_actor(request.actor)
         cid = domain.refuse_nul(request.cid, "cid")
         return pb.AttachFileResponse(asset=asset_pb(await self.service.attach_file(actor, request.asset_id, cid)))
+
+    async def GetListingTypedData(self, request: pb.GetListingTypedDataRequest,
+                                  context: grpc.aio.ServicerContext) -> pb.GetListingTypedDataResponse:
+        actor = _require_actor(request.actor)
+        typed = await self.service.listing_typed_data(actor, request.asset_id, request.price,
+                                                      int(request.duration_seconds))
+        return pb.GetListingTypedDataResponse(typed_data_json=typed)
+
+    async def PutListing(self, request: pb.PutListingRequest,
+                         context: grpc.aio.ServicerContext) -> pb.PutListingResponse:
+        actor = _require_actor(request.actor)
+        listing, cancel = await self.service.put_listing(actor, request.asset_id, request.order_json,
+                                                         request.signature)
+        return pb.PutListingResponse(listing=listing_pb(listing), cancel_transaction=tx_pb(cancel))
+
+    async def GetListing(self, request: pb.GetListingRequest,
+                         context: grpc.aio.ServicerContext) -> pb.GetListingResponse:
+        return pb.GetListingResponse(listing=listing_pb(await self.service.get_listing(request.asset_id)))
+
+    async def CancelListing(self, request: pb.CancelListingRequest,
+                            context: grpc.aio.ServicerContext) -> pb.CancelListingResponse:
+        actor = _require_actor(request.actor)
+        listing, cancel = await self.service.cancel_listing(actor, request.asset_id)
+        return pb.CancelListingResponse(listing=listing_pb(listing), cancel_transaction=tx_pb(cancel))
+
+    async def SubmitPurchaseTransaction(self, request: pb.SubmitPurchaseTransactionRequest,
+                                        context: grpc.aio.ServicerContext) -> pb.SubmitPurchaseTransactionResponse:
+        actor = _require_actor(request.actor)
+        purchase = await self.service.submit_transaction(
+            actor, request.purchase_id, raw_transaction=domain.refuse_nul(request.raw_transaction, "raw_transaction"),
+            tx_hash=domain.refuse_nul(request.tx_hash, "tx_hash"))
+        return pb.SubmitPurchaseTransactionResponse(purchase=purchase_pb(purchase))
