@@ -1,4 +1,5 @@
-"""Editing: owner-only, field-mask style, nothing else writable; archive, never delete."""
+"""Editing: owner-only, field-mask style, nothing else writable; listing only by a signed
+order (never by a flag); archive, never delete."""
 
 from __future__ import annotations
 
@@ -8,12 +9,13 @@ from conftest import create_request, rejected
 from ipheron.assets.v1 import assets_service_pb2 as pb
 
 
-async def test_owner_updates_price_listing_and_metadata(replica, new_user, risk) -> None:
+async def test_owner_updates_the_asking_price_and_metadata_of_an_unlisted_asset(replica, new_user, risk) -> None:
     alice = await new_user()
     asset = (await replica.stub.CreateAsset(create_request([(alice, "100")], alice))).asset
+    assert not asset.listed and not asset.HasField("listing")  # minted, not for sale until signed
     updated = (await replica.stub.UpdateAsset(pb.UpdateAssetRequest(
-        actor=alice.actor, asset_id=asset.id, price="2.25", listed=False, metadata_json='{"edition": "deluxe"}',
-        update_mask={"paths": ["price", "listed", "metadata"]}))).asset
+        actor=alice.actor, asset_id=asset.id, price="2.25", metadata_json='{"edition": "deluxe"}',
+        update_mask={"paths": ["price", "metadata"]}))).asset
     assert (updated.price.amount, updated.listed) == ("2.25", False)
     assert orjson.loads(updated.metadata_json) == {"edition": "deluxe"}
     assert updated.version > asset.version
@@ -22,6 +24,16 @@ async def test_owner_updates_price_listing_and_metadata(replica, new_user, risk)
         actor=alice.actor, asset_id=asset.id, price="3", update_mask={"paths": ["price"]}))).asset
     assert (only_price.price.amount, only_price.listed) == ("3", False)
     assert orjson.loads(only_price.metadata_json) == {"edition": "deluxe"}
+
+
+async def test_listing_by_flag_is_refused_pointing_at_the_signed_listing(replica, new_user, risk) -> None:
+    alice = await new_user()
+    asset = (await replica.stub.CreateAsset(create_request([(alice, "100")], alice))).asset
+    err = await rejected(replica.stub.UpdateAsset(pb.UpdateAssetRequest(
+        actor=alice.actor, asset_id=asset.id, listed=True, update_mask={"paths": ["listed"]})))
+    assert err.code() == grpc.StatusCode.FAILED_PRECONDITION and "typed-data" in err.details()
+    got = (await replica.stub.GetAsset(pb.GetAssetRequest(asset_id=asset.id))).asset
+    assert not got.listed
 
 
 async def test_non_owner_update_is_permission_denied_and_changes_nothing(replica, new_user, risk) -> None:
