@@ -1,5 +1,7 @@
-"""The purchase saga: exact on-chain splits, idempotency, one winner among many,
-risk refusals with compensation, provenance that matches the chain."""
+"""Money really moves: the owner signs a listing, the buyer's own wallet pays the prepared
+`fulfill` (price + gas, exactly), the seller and every co-creator are credited the exact wei
+on chain, the platform pays nothing, and the chain's events record the sale. Real auth and
+chain services (embedded EVM), real wallets (ipheron_libs.wallet)."""
 
 from __future__ import annotations
 
@@ -7,162 +9,352 @@ import asyncio
 from decimal import Decimal
 
 import grpc
-from conftest import create_request, rejected
+import orjson
+from conftest import (
+    WEI,
+    create_request,
+    fund,
+    list_for_sale,
+    native_balance,
+    pay,
+    pending_withdrawal,
+    rejected,
+    settled,
+    tx_dict,
+)
 from ipheron.assets.v1 import assets_service_pb2 as pb
 from ipheron.auth.v1 import auth_service_pb2 as auth_pb
 from ipheron.chain.v1 import chain_service_pb2 as chain_pb
 from ipheron_libs import db
+from ipheron_libs.testing import wait_until_async
+from ipheron_libs.wallet import Wallet
 from sqlalchemy import text
 
-WEI = 10**18
+PLATFORM_SIGNER = Wallet.from_key("0x" + "00" * 31 + "01").address.lower()
 
 
-async def _balance(chain_stub, wallet: str) -> int:  # type: ignore[no-untyped-def]
-    resp = await chain_stub.GetBalance(chain_pb.GetBalanceRequest(address=wallet))
-    return int(resp.pending_withdrawal_wei or 0)
+def _count(url: str, statement: str) -> int:
+    engine = db.make_engine(url, "assets", pool_size=1, max_overflow=0)
+    try:
+        with engine.connect() as conn:
+            return int(conn.execute(text(statement)).scalar_one())
+    finally:
+        engine.dispose()
 
 
-async def test_purchase_pays_seller_and_each_co_creator_exactly_on_chain(replica, new_user, risk, chain_stub,
-                                                                         auth_stub, clean_assets) -> None:
+async def _buy(replica, buyer, asset_id: str, key: str) -> pb.PurchaseAssetResponse:  # type: ignore[no-untyped-def]
+    return await replica.stub.PurchaseAsset(pb.PurchaseAssetRequest(actor=buyer.actor, asset_id=asset_id,
+                                                                    idempotency_key=key))
+
+
+async def test_an_empty_wallet_is_told_what_it_lacks_and_nothing_is_stored(replica, new_user, risk,
+                                                                           clean_assets) -> None:
+    alice, broke = await new_user(), await new_user()
+    asset = (await replica.stub.CreateAsset(create_request([(alice, "100")], alice))).asset
+    await list_for_sale(replica.stub, alice, asset.id, "1.5")
+
+    resp = await _buy(replica, broke, asset.id, "no-money")
+
+    assert not resp.HasField("purchase") and resp.HasField("insufficient_funds")
+    short = resp.insufficient_funds
+    assert (short.available_wei, short.price_wei) == ("0", str(15 * WEI // 10))
+    assert int(short.required_wei) > int(short.price_wei)  # price + gas × maxFeePerGas
+    assert int(short.shortfall_wei) == int(short.required_wei)
+    assert _count(clean_assets, "SELECT count(*) FROM sagas WHERE kind = 'purchase'") == 0
+    assert (await replica.stub.GetAsset(pb.GetAssetRequest(asset_id=asset.id))).asset.listed
+
+
+async def test_the_buyer_pays_price_plus_gas_exactly_and_every_creator_is_credited_exact_wei(
+        start_replica, new_user, risk, chain_stub, auth_stub, clean_assets) -> None:  # type: ignore[no-untyped-def]
+    replica = await start_replica(start_worker=True)
     alice, bob, carol, buyer = await new_user(), await new_user(), await new_user(), await new_user()
-    # A price whose royalty does not divide evenly, so rounding is exercised.
-    price = "1.000000000000000007"
+    price = "1.000000000000000007"  # its royalty does not divide evenly: rounding is exercised
     asset = (await replica.stub.CreateAsset(create_request(
-        [(alice, "50"), (bob, "33.33"), (carol, "16.67")], alice, price=price, royalty_rate="7.5"))).asset
-    before = {u.wallet: await _balance(chain_stub, u.wallet) for u in (alice, bob, carol)}
+        [(alice, "50"), (bob, "33.33"), (carol, "16.67")], alice, royalty_rate="7.5"))).asset
+    assert not asset.listed  # minted, not for sale until its owner signs
+    listed = (await list_for_sale(replica.stub, alice, asset.id, price)).listing
+    assert (listed.state, listed.price.amount, listed.price_wei) == (pb.LISTING_STATE_ACTIVE, price, "1000000000000000007")
+    await fund(chain_stub, buyer, 5)
+    before = {u.wallet: await pending_withdrawal(chain_stub, u.wallet) for u in (alice, bob, carol)}
+    paid_before, platform_before = await native_balance(chain_stub, buyer.wallet), \
+        await native_balance(chain_stub, PLATFORM_SIGNER)
 
-    purchase = (await replica.stub.PurchaseAsset(pb.PurchaseAssetRequest(
-        actor=buyer.actor, asset_id=asset.id, idempotency_key="buy-1"))).purchase
+    purchase = (await _buy(replica, buyer, asset.id, "buy-1")).purchase
+    assert purchase.state == pb.PURCHASE_STATE_AWAITING_PAYMENT and purchase.expires_at.seconds > 0
+    assert purchase.transaction.from_address.lower() == buyer.wallet
+    assert purchase.transaction.value_wei == purchase.price_wei == "1000000000000000007"
+    assert purchase.order_hash == listed.order_hash
+    submitted = await pay(replica.stub, buyer, purchase)
+    assert submitted.state in (pb.PURCHASE_STATE_SUBMITTED, pb.PURCHASE_STATE_COMPLETED) and submitted.tx_hash
+    done = await settled(replica.stub, purchase.id)
+    assert done.state == pb.PURCHASE_STATE_COMPLETED and done.tx_hash == submitted.tx_hash
 
-    assert purchase.state == pb.PURCHASE_STATE_COMPLETED
-    assert purchase.tx_hash.startswith("0x") and purchase.price.amount == price
-    price_wei = int(Decimal(price) * WEI)
+    receipt = (await chain_stub.GetTransaction(chain_pb.GetTransactionRequest(tx_hash=done.tx_hash))).transaction.receipt
+    gas_cost = receipt.gas_used * int(receipt.effective_gas_price_wei)
+    price_wei = 10**18 + 7
+    assert paid_before - await native_balance(chain_stub, buyer.wallet) == price_wei + gas_cost
+    assert await native_balance(chain_stub, PLATFORM_SIGNER) == platform_before  # the platform paid nothing
     royalty = price_wei * 750 // 10_000
     bob_cut, carol_cut = royalty * 3333 // 10_000, royalty * 1667 // 10_000
     alice_cut = royalty - bob_cut - carol_cut  # the first co-creator takes the rounding remainder
-    deltas = {u.wallet: await _balance(chain_stub, u.wallet) - before[u.wallet] for u in (alice, bob, carol)}
+    deltas = {u.wallet: await pending_withdrawal(chain_stub, u.wallet) - before[u.wallet] for u in (alice, bob, carol)}
     assert deltas == {alice.wallet: price_wei - royalty + alice_cut, bob.wallet: bob_cut, carol.wallet: carol_cut}
-    assert sum(deltas.values()) == price_wei
 
     got = (await replica.stub.GetAsset(pb.GetAssetRequest(asset_id=asset.id))).asset
-    assert (got.owner_user_id, got.owner_wallet, got.listed, got.reserved) == (buyer.id, buyer.wallet, False, False)
+    assert (got.owner_user_id, got.owner_wallet, got.listed) == (buyer.id, buyer.wallet, False)
     token = await chain_stub.GetToken(chain_pb.GetTokenRequest(token_id=int(asset.token_id)))
     assert token.owner_address.lower() == buyer.wallet
-
-    # Creators' total_sales in auth: each their share of the price (auth keeps 6 decimals).
-    totals = {u.id: Decimal((await auth_stub.GetUser(auth_pb.GetUserRequest(id=u.id))).user.total_sales)
-              for u in (alice, bob, carol)}
-    assert totals == {alice.id: Decimal("0.5"), bob.id: Decimal("0.3333"), carol.id: Decimal("0.1667")}
-
-    # Provenance: mint, sale, transfer in order, each tx verifiable on chain.
     entries = (await replica.stub.GetProvenance(pb.GetProvenanceRequest(asset_id=asset.id))).entries
     assert [e.kind for e in entries] == [pb.PROVENANCE_KIND_MINT, pb.PROVENANCE_KIND_SALE, pb.PROVENANCE_KIND_TRANSFER]
-    assert entries[0].tx_hash == asset.mint_tx_hash and entries[0].to_wallet == alice.wallet
-    assert entries[1].tx_hash == purchase.tx_hash and entries[1].price.amount == price
-    assert (entries[2].from_wallet, entries[2].to_wallet) == (alice.wallet, buyer.wallet)
-    for e, kind in zip(entries, (chain_pb.TRANSACTION_TYPE_MINT, chain_pb.TRANSACTION_TYPE_BUY,
-                                 chain_pb.TRANSACTION_TYPE_BUY), strict=True):
-        tx = (await chain_stub.GetTransaction(chain_pb.GetTransactionRequest(tx_hash=e.tx_hash))).transaction
-        assert tx.status == chain_pb.TRANSACTION_STATUS_CONFIRMED and tx.type == kind
-        assert tx.block_number == e.block_number and tx.asset_id == asset.id
+    assert entries[1].tx_hash == done.tx_hash and entries[1].price.amount == price
+    assert entries[1].block_number == receipt.block_number
 
-    engine = db.make_engine(clean_assets, "assets", pool_size=1, max_overflow=0)
-    with engine.connect() as conn:
-        events = {r.type: r.payload for r in conn.execute(text("SELECT type, payload FROM outbox"))}
-    engine.dispose()
-    assert events["asset.sold"]["tx_hash"] == purchase.tx_hash and events["asset.sold"]["price"] == price
-    assert events["asset.transferred"]["to_wallet"] == buyer.wallet
+    async def credited() -> dict[str, Decimal] | None:
+        totals = {u.id: Decimal((await auth_stub.GetUser(auth_pb.GetUserRequest(id=u.id))).user.total_sales)
+                  for u in (alice, bob, carol)}
+        return totals if sum(totals.values()) > 0 else None
+
+    totals = await wait_until_async(credited, 10.0, message="creators were not credited")
+    assert totals == {alice.id: Decimal("0.5"), bob.id: Decimal("0.3333"), carol.id: Decimal("0.1667")}
+    assert _count(clean_assets, "SELECT count(*) FROM outbox WHERE type = 'asset.sold'") == 1
 
 
-async def test_same_idempotency_key_returns_the_same_purchase(replica, new_user, risk, chain_stub) -> None:
+async def test_the_same_key_answers_the_same_offer_and_transaction(replica, new_user, risk, chain_stub) -> None:
     alice, buyer = await new_user(), await new_user()
     asset = (await replica.stub.CreateAsset(create_request([(alice, "100")], alice))).asset
-    req = pb.PurchaseAssetRequest(actor=buyer.actor, asset_id=asset.id, idempotency_key="same-key")
-    first = (await replica.stub.PurchaseAsset(req)).purchase
-    again = (await replica.stub.PurchaseAsset(req)).purchase
-    assert first == again
-    txs = (await chain_stub.ListTransactions(chain_pb.ListTransactionsRequest(asset_id=asset.id))).transactions
-    assert [t.type for t in txs].count(chain_pb.TRANSACTION_TYPE_BUY) == 1
-    # A key reused for another asset is a client error, not a second purchase.
+    await list_for_sale(replica.stub, alice, asset.id, "1")
+    await fund(chain_stub, buyer, 3)
+    first = await _buy(replica, buyer, asset.id, "same-key")
+    again = await _buy(replica, buyer, asset.id, "same-key")
+    assert again.replayed and not first.replayed
+    assert again.purchase == first.purchase
     other = (await replica.stub.CreateAsset(create_request([(alice, "100")], alice))).asset
-    err = await rejected(replica.stub.PurchaseAsset(pb.PurchaseAssetRequest(
-        actor=buyer.actor, asset_id=other.id, idempotency_key="same-key")))
+    err = await rejected(_buy(replica, buyer, other.id, "same-key"))
     assert err.code() == grpc.StatusCode.INVALID_ARGUMENT
+    # Handing the same signed transaction in twice sends it once and answers the same purchase.
+    raw = buyer.signer.sign_transaction(tx_dict(first.purchase.transaction))
+    req = pb.SubmitPurchaseTransactionRequest(actor=buyer.actor, purchase_id=first.purchase.id, raw_transaction=raw)
+    one = (await replica.stub.SubmitPurchaseTransaction(req)).purchase
+    two = (await replica.stub.SubmitPurchaseTransaction(req)).purchase
+    assert one.tx_hash == two.tx_hash and one.id == two.id
+    assert (await settled(replica.stub, one.id)).state == pb.PURCHASE_STATE_COMPLETED
 
 
-async def test_twenty_concurrent_buyers_exactly_one_wins_and_nineteen_conflict(replica, new_user, risk,
-                                                                               chain_stub) -> None:
-    alice = await new_user()
-    buyers = [await new_user() for _ in range(20)]
+async def test_two_buyers_race_for_one_listing_one_completes_the_other_fails_aborted(
+        start_replica, new_user, risk, chain_stub) -> None:  # type: ignore[no-untyped-def]
+    replica = await start_replica(start_worker=True)
+    alice, ann, ben = await new_user(), await new_user(), await new_user()
     asset = (await replica.stub.CreateAsset(create_request([(alice, "100")], alice))).asset
+    await list_for_sale(replica.stub, alice, asset.id, "1")
+    for u in (ann, ben):
+        await fund(chain_stub, u, 3)
+    offers = [(await _buy(replica, u, asset.id, f"race-{u.id}")).purchase for u in (ann, ben)]
+    assert offers[0].order_hash == offers[1].order_hash  # no exclusive reservation: the chain picks
 
-    async def buy(user):  # type: ignore[no-untyped-def]
+    async def hand_in(user, offer):  # type: ignore[no-untyped-def]
         try:
-            return await replica.stub.PurchaseAsset(pb.PurchaseAssetRequest(
-                actor=user.actor, asset_id=asset.id, idempotency_key=f"k-{user.id}"))
+            return await pay(replica.stub, user, offer)
         except grpc.aio.AioRpcError as exc:
             return exc
 
-    results = await asyncio.gather(*[buy(u) for u in buyers])
-    wins = [r for r in results if not isinstance(r, grpc.aio.AioRpcError)]
-    losses = [r for r in results if isinstance(r, grpc.aio.AioRpcError)]
-    assert len(wins) == 1 and wins[0].purchase.state == pb.PURCHASE_STATE_COMPLETED
-    assert len(losses) == 19
-    assert {e.code() for e in losses} == {grpc.StatusCode.ABORTED}
-    winner = next(u for u in buyers if u.id == wins[0].purchase.buyer_user_id)
+    await asyncio.gather(hand_in(ann, offers[0]), hand_in(ben, offers[1]))
+    final = [await settled(replica.stub, o.id) for o in offers]
+    states = sorted(p.state for p in final)
+    assert states == [pb.PURCHASE_STATE_COMPLETED, pb.PURCHASE_STATE_FAILED]
+    loser = next(p for p in final if p.state == pb.PURCHASE_STATE_FAILED)
+    winner = next(p for p in final if p.state == pb.PURCHASE_STATE_COMPLETED)
+    assert (loser.failure_code, loser.failure_reason) == ("ABORTED", "another buyer bought it first")
     got = (await replica.stub.GetAsset(pb.GetAssetRequest(asset_id=asset.id))).asset
-    assert got.owner_user_id == winner.id
-    txs = (await chain_stub.ListTransactions(chain_pb.ListTransactionsRequest(asset_id=asset.id))).transactions
-    assert [t.type for t in txs].count(chain_pb.TRANSACTION_TYPE_BUY) == 1
+    assert got.owner_user_id == winner.buyer_user_id
+    sales = [e for e in (await replica.stub.GetProvenance(pb.GetProvenanceRequest(asset_id=asset.id))).entries
+             if e.kind == pb.PROVENANCE_KIND_SALE]
+    assert [e.tx_hash for e in sales] == [winner.tx_hash]
 
 
-async def test_risky_purchase_is_refused_and_the_reservation_released(replica, new_user, risk, chain_stub) -> None:
-    alice, shady, honest = await new_user(), await new_user(), await new_user()
+async def test_cancelled_superseded_and_expired_listings_cannot_be_bought(replica, new_user, risk,
+                                                                          chain_stub) -> None:
+    alice, buyer = await new_user(), await new_user()
+    await fund(chain_stub, buyer, 5)
+    await fund(chain_stub, alice, 1)  # the seller pays its own cancel transaction
     asset = (await replica.stub.CreateAsset(create_request([(alice, "100")], alice))).asset
+
+    # Superseded: a new price is a new signed order; the old one gets the seller's cancel tx.
+    first = await list_for_sale(replica.stub, alice, asset.id, "2")
+    assert not first.HasField("cancel_transaction")  # nothing superseded
+    old = first.listing
+    new = await list_for_sale(replica.stub, alice, asset.id, "3")
+    assert new.HasField("cancel_transaction") and new.cancel_transaction.from_address.lower() == alice.wallet
+    raw = alice.signer.sign_transaction(tx_dict(new.cancel_transaction))
+    await chain_stub.SubmitRawTransaction(chain_pb.SubmitRawTransactionRequest(
+        raw_transaction=raw, expected=new.cancel_transaction, type=chain_pb.TRANSACTION_TYPE_CANCEL))
+
+    async def old_cancelled() -> bool:
+        v = await chain_stub.VerifyOrder(chain_pb.VerifyOrderRequest(order_json=old.order_json,
+                                                                     signature=old.signature))
+        return v.state == chain_pb.ORDER_STATE_CANCELLED
+
+    await wait_until_async(old_cancelled, 10.0, message="the superseded order was not cancelled on chain")
+    offer = (await _buy(replica, buyer, asset.id, "after-supersede")).purchase
+    assert (offer.price_wei, offer.order_hash) == (str(3 * WEI), new.listing.order_hash)
+
+    # Cancelled: off sale at once, with the seller's cancel transaction.
+    cancelled = await replica.stub.CancelListing(pb.CancelListingRequest(actor=alice.actor, asset_id=asset.id))
+    assert cancelled.listing.state == pb.LISTING_STATE_CANCELLED and cancelled.HasField("cancel_transaction")
+    err = await rejected(_buy(replica, buyer, asset.id, "after-cancel"))
+    assert err.code() == grpc.StatusCode.ABORTED and "not for sale" in err.details()
+    err = await rejected(replica.stub.GetListing(pb.GetListingRequest(asset_id=asset.id)))
+    assert err.code() == grpc.StatusCode.NOT_FOUND
+    err = await rejected(replica.stub.CancelListing(pb.CancelListingRequest(actor=alice.actor, asset_id=asset.id)))
+    assert err.code() == grpc.StatusCode.NOT_FOUND
+
+    # Expired: a three-second listing is no longer for sale once its window closed.
+    await list_for_sale(replica.stub, alice, asset.id, "1", duration_seconds=3)
+
+    tries = iter(range(1000))
+
+    async def refused() -> grpc.aio.AioRpcError | None:
+        try:
+            await _buy(replica, buyer, asset.id, f"late-{next(tries)}")
+        except grpc.aio.AioRpcError as exc:
+            return exc
+        return None
+
+    err = await wait_until_async(refused, 10.0, message="the expired listing was still for sale")
+    assert err.code() == grpc.StatusCode.ABORTED and "not for sale" in err.details()
+
+
+async def test_a_listing_the_owner_did_not_sign_is_refused(replica, new_user, risk) -> None:
+    alice, mallory = await new_user(), await new_user()
+    asset = (await replica.stub.CreateAsset(create_request([(alice, "100")], alice))).asset
+    err = await rejected(replica.stub.GetListingTypedData(pb.GetListingTypedDataRequest(
+        actor=mallory.actor, asset_id=asset.id, price="1")))
+    assert err.code() == grpc.StatusCode.PERMISSION_DENIED
+    typed = orjson.loads((await replica.stub.GetListingTypedData(pb.GetListingTypedDataRequest(
+        actor=alice.actor, asset_id=asset.id, price="1"))).typed_data_json)
+
+    # Alice's order signed by Mallory's key: not a valid signature of its seller.
+    forged = mallory.signer.sign_typed_data(typed)
+    err = await rejected(replica.stub.PutListing(pb.PutListingRequest(
+        actor=alice.actor, asset_id=asset.id, order_json=orjson.dumps(typed["message"]).decode(), signature=forged)))
+    assert err.code() == grpc.StatusCode.INVALID_ARGUMENT, err.details()
+    # An order naming Mallory as the seller, signed by her: its seller is not the owner.
+    typed["message"]["seller"] = Wallet.from_key(mallory.signer.private_key).address
+    err = await rejected(replica.stub.PutListing(pb.PutListingRequest(
+        actor=alice.actor, asset_id=asset.id, order_json=orjson.dumps(typed["message"]).decode(),
+        signature=mallory.signer.sign_typed_data(typed))))
+    assert err.code() == grpc.StatusCode.PERMISSION_DENIED, err.details()
+    # Only the owner puts a listing at all.
+    err = await rejected(replica.stub.PutListing(pb.PutListingRequest(
+        actor=mallory.actor, asset_id=asset.id, order_json=orjson.dumps(typed["message"]).decode(),
+        signature=forged)))
+    assert err.code() == grpc.StatusCode.PERMISSION_DENIED
+    got = (await replica.stub.GetAsset(pb.GetAssetRequest(asset_id=asset.id))).asset
+    assert not got.listed
+
+
+async def test_a_sale_made_directly_on_the_contract_is_recorded_as_owner_change_and_provenance(
+        replica, new_user, risk, chain_stub) -> None:  # type: ignore[no-untyped-def]
+    alice, buyer = await new_user(), await new_user()
+    asset = (await replica.stub.CreateAsset(create_request([(alice, "100")], alice))).asset
+    listing = (await list_for_sale(replica.stub, alice, asset.id, "1.25")).listing
+    await fund(chain_stub, buyer, 3)
+    # The buyer fills the signed order without the assets service.
+    prepared = await chain_stub.PrepareFulfill(chain_pb.PrepareFulfillRequest(
+        order_json=listing.order_json, signature=listing.signature, buyer=buyer.wallet))
+    raw = buyer.signer.sign_transaction(tx_dict(prepared.prepared.transaction))
+    sent = await chain_stub.SubmitRawTransaction(chain_pb.SubmitRawTransactionRequest(
+        raw_transaction=raw, expected=prepared.prepared.transaction))
+
+    async def recorded() -> pb.Asset | None:
+        a = (await replica.stub.GetAsset(pb.GetAssetRequest(asset_id=asset.id))).asset
+        return a if a.owner_wallet == buyer.wallet else None
+
+    got = await wait_until_async(recorded, 20.0, message="the direct sale was not recorded")
+    assert (got.owner_user_id, got.listed) == (buyer.id, False)
+    entries = (await replica.stub.GetProvenance(pb.GetProvenanceRequest(asset_id=asset.id))).entries
+    sale = [e for e in entries if e.kind == pb.PROVENANCE_KIND_SALE]
+    assert [(e.tx_hash, e.from_wallet, e.to_wallet, e.price.amount) for e in sale] == [
+        (sent.tx_hash.lower(), alice.wallet, buyer.wallet, "1.25")]
+    purchase = (await replica.stub.GetPurchase(pb.GetPurchaseRequest(purchase_id=sale[0].purchase_id))).purchase
+    assert (purchase.buyer_user_id, purchase.tx_hash) == (buyer.id, sent.tx_hash.lower())
+
+
+async def test_a_transaction_the_buyer_broadcast_itself_is_handed_in_by_hash(replica, new_user, risk,
+                                                                             chain_stub) -> None:
+    alice, buyer = await new_user(), await new_user()
+    asset = (await replica.stub.CreateAsset(create_request([(alice, "100")], alice))).asset
+    await list_for_sale(replica.stub, alice, asset.id, "1")
+    await fund(chain_stub, buyer, 3)
+    offer = (await _buy(replica, buyer, asset.id, "by-hash")).purchase
+    raw = buyer.signer.sign_transaction(tx_dict(offer.transaction))
+    sent = await chain_stub.SubmitRawTransaction(chain_pb.SubmitRawTransactionRequest(
+        raw_transaction=raw, expected=offer.transaction))
+    # Someone else cannot hand it in.
+    stranger = await new_user()
+    err = await rejected(replica.stub.SubmitPurchaseTransaction(pb.SubmitPurchaseTransactionRequest(
+        actor=stranger.actor, purchase_id=offer.id, tx_hash=sent.tx_hash)))
+    assert err.code() == grpc.StatusCode.PERMISSION_DENIED
+    handed = (await replica.stub.SubmitPurchaseTransaction(pb.SubmitPurchaseTransactionRequest(
+        actor=buyer.actor, purchase_id=offer.id, tx_hash=sent.tx_hash))).purchase
+    assert handed.tx_hash == sent.tx_hash.lower()
+    assert (await settled(replica.stub, offer.id)).state == pb.PURCHASE_STATE_COMPLETED
+
+
+async def test_a_transaction_that_is_not_the_prepared_call_is_refused(replica, new_user, risk, chain_stub) -> None:
+    alice, buyer, other = await new_user(), await new_user(), await new_user()
+    asset = (await replica.stub.CreateAsset(create_request([(alice, "100")], alice))).asset
+    await list_for_sale(replica.stub, alice, asset.id, "1")
+    await fund(chain_stub, buyer, 3)
+    offer = (await _buy(replica, buyer, asset.id, "tampered")).purchase
+    cheap = tx_dict(offer.transaction) | {"value": 1}
+    err = await rejected(replica.stub.SubmitPurchaseTransaction(pb.SubmitPurchaseTransactionRequest(
+        actor=buyer.actor, purchase_id=offer.id, raw_transaction=buyer.signer.sign_transaction(cheap))))
+    assert err.code() == grpc.StatusCode.INVALID_ARGUMENT, err.details()
+    someone_else = tx_dict(offer.transaction) | {"from": other.wallet}
+    err = await rejected(replica.stub.SubmitPurchaseTransaction(pb.SubmitPurchaseTransactionRequest(
+        actor=buyer.actor, purchase_id=offer.id, raw_transaction=other.signer.sign_transaction(someone_else))))
+    assert err.code() == grpc.StatusCode.PERMISSION_DENIED, err.details()
+    still = (await replica.stub.GetPurchase(pb.GetPurchaseRequest(purchase_id=offer.id))).purchase
+    assert still.state == pb.PURCHASE_STATE_AWAITING_PAYMENT
+
+
+async def test_risky_purchases_are_refused_and_owners_cannot_buy_their_own(replica, new_user, risk, chain_stub,
+                                                                           clean_assets) -> None:
+    alice, shady = await new_user(), await new_user()
+    asset = (await replica.stub.CreateAsset(create_request([(alice, "100")], alice))).asset
+    err = await rejected(_buy(replica, shady, asset.id, "not-listed"))
+    assert err.code() == grpc.StatusCode.ABORTED and "not for sale" in err.details()
+    await list_for_sale(replica.stub, alice, asset.id, "1")
+    err = await rejected(_buy(replica, alice, asset.id, "mine"))
+    assert err.code() == grpc.StatusCode.ABORTED and "already own" in err.details()
     risk.purchase_score = 90
-    req = pb.PurchaseAssetRequest(actor=shady.actor, asset_id=asset.id, idempotency_key="shady")
-    err = await rejected(replica.stub.PurchaseAsset(req))
+    err = await rejected(_buy(replica, shady, asset.id, "shady"))
     assert err.code() == grpc.StatusCode.PERMISSION_DENIED and "wash_trading" in err.details()
-    # Same key, same answer, and still nothing bought.
-    again = await rejected(replica.stub.PurchaseAsset(req))
-    assert (again.code(), again.details()) == (err.code(), err.details())
-    got = (await replica.stub.GetAsset(pb.GetAssetRequest(asset_id=asset.id))).asset
-    assert (got.owner_user_id, got.reserved, got.listed) == (alice.id, False, True)
-
-    risk.purchase_score = 5
-    ok = (await replica.stub.PurchaseAsset(pb.PurchaseAssetRequest(
-        actor=honest.actor, asset_id=asset.id, idempotency_key="honest"))).purchase
-    assert ok.state == pb.PURCHASE_STATE_COMPLETED
-
-
-async def test_owner_cannot_buy_own_asset_and_unlisted_assets_are_not_for_sale(replica, new_user, risk) -> None:
-    alice, bob = await new_user(), await new_user()
-    asset = (await replica.stub.CreateAsset(create_request([(alice, "100")], alice))).asset
-    err = await rejected(replica.stub.PurchaseAsset(pb.PurchaseAssetRequest(
-        actor=alice.actor, asset_id=asset.id, idempotency_key="mine")))
-    assert err.code() == grpc.StatusCode.FAILED_PRECONDITION
-    await replica.stub.UpdateAsset(pb.UpdateAssetRequest(actor=alice.actor, asset_id=asset.id, listed=False,
-                                                         update_mask={"paths": ["listed"]}))
-    err = await rejected(replica.stub.PurchaseAsset(pb.PurchaseAssetRequest(
-        actor=bob.actor, asset_id=asset.id, idempotency_key="unlisted")))
-    assert err.code() == grpc.StatusCode.ABORTED and "not listed" in err.details()
-    err = await rejected(replica.stub.PurchaseAsset(pb.PurchaseAssetRequest(
-        actor=bob.actor, asset_id=asset.id, idempotency_key="")))
+    assert _count(clean_assets, "SELECT count(*) FROM sagas WHERE kind = 'purchase'") == 0
+    err = await rejected(_buy(replica, shady, asset.id, ""))
     assert err.code() == grpc.StatusCode.INVALID_ARGUMENT
 
 
-async def test_new_owner_can_relist_at_a_new_price_and_resell(replica, new_user, risk, chain_stub) -> None:
+async def test_the_new_owner_lists_at_a_new_price_and_resells_with_the_royalty(
+        start_replica, new_user, risk, chain_stub) -> None:  # type: ignore[no-untyped-def]
+    replica = await start_replica(start_worker=True)
     alice, bob, carol = await new_user(), await new_user(), await new_user()
+    for u in (bob, carol):
+        await fund(chain_stub, u, 5)
     asset = (await replica.stub.CreateAsset(create_request([(alice, "100")], alice, royalty_rate="10"))).asset
-    await replica.stub.PurchaseAsset(pb.PurchaseAssetRequest(actor=bob.actor, asset_id=asset.id, idempotency_key="a"))
-    await replica.stub.UpdateAsset(pb.UpdateAssetRequest(actor=bob.actor, asset_id=asset.id, price="3", listed=True,
-                                                         update_mask={"paths": ["price", "listed"]}))
-    before_alice, before_bob = await _balance(chain_stub, alice.wallet), await _balance(chain_stub, bob.wallet)
-    second = (await replica.stub.PurchaseAsset(pb.PurchaseAssetRequest(
-        actor=carol.actor, asset_id=asset.id, idempotency_key="b"))).purchase
-    assert second.state == pb.PURCHASE_STATE_COMPLETED and second.seller_user_id == bob.id
-    # Secondary sale: the seller gets price minus royalty, the creator the royalty.
-    assert await _balance(chain_stub, bob.wallet) - before_bob == 3 * WEI * 9 // 10
-    assert await _balance(chain_stub, alice.wallet) - before_alice == 3 * WEI // 10
+    await list_for_sale(replica.stub, alice, asset.id, "1")
+    first = (await _buy(replica, bob, asset.id, "a")).purchase
+    await pay(replica.stub, bob, first)
+    assert (await settled(replica.stub, first.id)).state == pb.PURCHASE_STATE_COMPLETED
+
+    await list_for_sale(replica.stub, bob, asset.id, "3")
+    before_alice, before_bob = await pending_withdrawal(chain_stub, alice.wallet), \
+        await pending_withdrawal(chain_stub, bob.wallet)
+    second = (await _buy(replica, carol, asset.id, "b")).purchase
+    assert second.seller_user_id == bob.id
+    await pay(replica.stub, carol, second)
+    assert (await settled(replica.stub, second.id)).state == pb.PURCHASE_STATE_COMPLETED
+    assert await pending_withdrawal(chain_stub, bob.wallet) - before_bob == 3 * WEI * 9 // 10
+    assert await pending_withdrawal(chain_stub, alice.wallet) - before_alice == 3 * WEI // 10
     kinds = [e.kind for e in (await replica.stub.GetProvenance(pb.GetProvenanceRequest(asset_id=asset.id))).entries]
     assert kinds == [pb.PROVENANCE_KIND_MINT] + [pb.PROVENANCE_KIND_SALE, pb.PROVENANCE_KIND_TRANSFER] * 2
