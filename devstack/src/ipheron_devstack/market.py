@@ -15,7 +15,7 @@ import hashlib
 import secrets
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -78,13 +78,25 @@ class User:
         return {"Authorization": f"Bearer {self.access_token}"}
 
 
+def _patient(send: Callable[[], httpx.Response], attempts: int = 4) -> httpx.Response:
+    """Send; on 429 wait what Retry-After says (at most a minute) and try again, a few times.
+    Sign-ins are rate limited per client address (10 a minute by default under `make run`)."""
+    for _ in range(attempts - 1):
+        response = send()
+        if response.status_code != 429:
+            return response
+        retry = response.headers.get("Retry-After", "")
+        time.sleep(min(60.0, float(retry)) if retry.isdigit() else 5.0)
+    return send()
+
+
 def sign_in(api: httpx.Client, wallet: Wallet | None = None) -> User:
     """Sign-In with Ethereum through the gateway (a new wallet unless one is given)."""
     wallet = wallet or Wallet.create()
-    nonce = expect(api.post(f"{API}/auth/nonce", json={"address": wallet.address}), "auth nonce")
+    nonce = expect(_patient(lambda: api.post(f"{API}/auth/nonce", json={"address": wallet.address})), "auth nonce")
     message = nonce["message"]
-    body = expect(api.post(f"{API}/auth/login", json={"message": message, "signature": wallet.sign_siwe(message)}),
-                  "auth login")
+    login = {"message": message, "signature": wallet.sign_siwe(message)}
+    body = expect(_patient(lambda: api.post(f"{API}/auth/login", json=login)), "auth login")
     return User(wallet, body["access_token"], body["user"])
 
 
