@@ -73,7 +73,8 @@ async def test_the_buyer_pays_price_plus_gas_exactly_and_every_creator_is_credit
         [(alice, "50"), (bob, "33.33"), (carol, "16.67")], alice, royalty_rate="7.5"))).asset
     assert not asset.listed  # minted, not for sale until its owner signs
     listed = (await list_for_sale(replica.stub, alice, asset.id, price)).listing
-    assert (listed.state, listed.price.amount, listed.price_wei) == (pb.LISTING_STATE_ACTIVE, price, "1000000000000000007")
+    assert (listed.state, listed.price.amount, listed.price_wei) == (
+        pb.LISTING_STATE_ACTIVE, price, "1000000000000000007")
     await fund(chain_stub, buyer, 5)
     before = {u.wallet: await pending_withdrawal(chain_stub, u.wallet) for u in (alice, bob, carol)}
     paid_before, platform_before = await native_balance(chain_stub, buyer.wallet), \
@@ -89,7 +90,8 @@ async def test_the_buyer_pays_price_plus_gas_exactly_and_every_creator_is_credit
     done = await settled(replica.stub, purchase.id)
     assert done.state == pb.PURCHASE_STATE_COMPLETED and done.tx_hash == submitted.tx_hash
 
-    receipt = (await chain_stub.GetTransaction(chain_pb.GetTransactionRequest(tx_hash=done.tx_hash))).transaction.receipt
+    mined = await chain_stub.GetTransaction(chain_pb.GetTransactionRequest(tx_hash=done.tx_hash))
+    receipt = mined.transaction.receipt
     gas_cost = receipt.gas_used * int(receipt.effective_gas_price_wei)
     price_wei = 10**18 + 7
     assert paid_before - await native_balance(chain_stub, buyer.wallet) == price_wei + gas_cost

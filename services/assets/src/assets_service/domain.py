@@ -824,10 +824,14 @@ def purchase_data(asset: Asset, listing: Listing, prepared: PreparedTx, *, expir
                         listing_id=listing.id, transaction=prepared, expires_at=expires_at)
 
 
-def check_replay(saga: Saga, asset_id: str) -> Saga:
-    """A replayed Idempotency-Key must name the asset it was first used for."""
+def check_replay(saga: Saga, asset_id: str, asset: Asset | None = None) -> Saga:
+    """A replayed Idempotency-Key must name the asset it was first used for, and an archived
+    asset is not for sale however the request is keyed: the replay is refused like a new
+    purchase (its earlier purchase stays readable through GetPurchase)."""
     if saga.asset_id != asset_id:
         raise InvalidArgument("this Idempotency-Key was already used for another asset", field="idempotency_key")
+    if asset is not None and asset.status == ARCHIVED:
+        raise Aborted(f"asset is archived, not for sale (purchase {saga.id} stays readable)")
     return saga
 
 

@@ -268,7 +268,8 @@ class AssetsService:
         limit = domain.check_price(max_price, "max_price") if max_price else None
         existing = await run_db(self.repo.find_purchase, buyer.user_id, key)
         if existing is not None:
-            return domain.purchase_of(domain.check_replay(existing, asset_id)), True, None
+            replayed = await run_db(self.repo.get_asset, asset_id) if existing.asset_id == asset_id else None
+            return domain.purchase_of(domain.check_replay(existing, asset_id, replayed)), True, None
         asset = await self.get_asset(asset_id, fresh=True)
         listing = domain.decide_purchase(asset, buyer, limit, _now())
         risk_score = await self._purchase_risk(asset, listing, buyer)
