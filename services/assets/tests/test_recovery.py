@@ -1,105 +1,82 @@
-"""Crash recovery: a replica stops mid-saga; a fresh replica finishes or rolls back
-each unfinished saga so that chain and catalog agree."""
+"""Crash recovery: a replica stops mid-purchase or mid-mint; the chain's events (read again by
+the restarted replica) and the saga worker leave chain and catalog agreeing, nothing doubled."""
 
 from __future__ import annotations
 
-from dataclasses import replace
 from decimal import Decimal
 
-import pytest
 from assets_service import domain
 from assets_service.domain import Actor, Creator
-from conftest import create_request
+from conftest import create_request, fund, list_for_sale, settled, tx_dict
 from ipheron.assets.v1 import assets_service_pb2 as pb
 from ipheron.chain.v1 import chain_service_pb2 as chain_pb
+from ipheron_libs import db
 from ipheron_libs.db import run_db
-from ipheron_libs.testing import wait_until_async
+from sqlalchemy import text
 
 
-async def _buy_count(chain_stub, asset_id: str) -> int:  # type: ignore[no-untyped-def]
-    txs = (await chain_stub.ListTransactions(chain_pb.ListTransactionsRequest(asset_id=asset_id))).transactions
-    return [t.type for t in txs].count(chain_pb.TRANSACTION_TYPE_BUY)
+def _count(url: str, statement: str) -> int:
+    engine = db.make_engine(url, "assets", pool_size=1, max_overflow=0)
+    try:
+        with engine.connect() as conn:
+            return int(conn.execute(text(statement)).scalar_one())
+    finally:
+        engine.dispose()
 
 
-@pytest.mark.parametrize("crash_after", ["chain_buy_sent", "chain_buy_confirmed"])
-async def test_crash_between_chain_buy_and_record_is_finished_at_restart(start_replica, new_user, risk, chain_stub,
-                                                                         crash_after: str) -> None:
+async def _sale_entries(replica, asset_id: str) -> list[str]:  # type: ignore[no-untyped-def]
+    entries = (await replica.stub.GetProvenance(pb.GetProvenanceRequest(asset_id=asset_id))).entries
+    return [e.tx_hash for e in entries if e.kind == pb.PROVENANCE_KIND_SALE]
+
+
+async def test_a_replica_gone_between_broadcast_and_record_is_completed_once_after_restart(
+        start_replica, new_user, risk, chain_stub, clean_assets) -> None:  # type: ignore[no-untyped-def]
     alice, buyer = await new_user(), await new_user()
-    first = await start_replica(instance_id="replica-crashy")
+    # This replica does not read the chain's events: it "dies" before it could record anything.
+    first = await start_replica(instance_id="replica-crashy", consume_chain_events=False)
     asset = (await first.stub.CreateAsset(create_request([(alice, "100")], alice))).asset
-    app = first.app.service
-
-    # Run the saga's steps by hand up to the chain buy, then "crash" before the record.
-    saga, created = await app.reserve(Actor(buyer.id, buyer.wallet), asset.id, "crash-key", None)
-    assert created
-    saga = await app._prepare_buy(saga)
-    assert saga is not None and saga.state == domain.BUYING
-    bought = await app.chain.buy(token_id=saga.purchase.token_id, recipient=buyer.wallet,
-                                 price_wei=domain.to_wei(saga.purchase.price),
-                                 idempotency_key=f"ipheron-purchase:{saga.id}", asset_id=asset.id)
-    if crash_after == "chain_buy_confirmed":
-        await run_db(app.repo.advance, saga.id, domain.BUYING, domain.BOUGHT,
-                     replace(saga.purchase, tx_hash=bought.tx.tx_hash, block_number=bought.tx.block_number))
-    await first.stop()  # nothing recorded: the chain sold, the catalog does not know yet
-
-    restarted = await start_replica(instance_id="replica-crashy")  # recovery runs before serving
-    purchase = (await restarted.stub.GetPurchase(pb.GetPurchaseRequest(purchase_id=saga.id))).purchase
-    assert purchase.state == pb.PURCHASE_STATE_COMPLETED
-    assert purchase.tx_hash == bought.tx.tx_hash
-    got = (await restarted.stub.GetAsset(pb.GetAssetRequest(asset_id=asset.id))).asset
-    assert (got.owner_user_id, got.reserved) == (buyer.id, False)
-    assert await _buy_count(chain_stub, asset.id) == 1
-    entries = (await restarted.stub.GetProvenance(pb.GetProvenanceRequest(asset_id=asset.id))).entries
-    assert [e.tx_hash for e in entries if e.kind == pb.PROVENANCE_KIND_SALE] == [bought.tx.tx_hash]
-    # The client's retry with the same key gets the same, finished purchase.
-    replay = (await restarted.stub.PurchaseAsset(pb.PurchaseAssetRequest(
+    await list_for_sale(first.stub, alice, asset.id, "1")
+    await fund(chain_stub, buyer, 3)
+    offer = (await first.stub.PurchaseAsset(pb.PurchaseAssetRequest(
         actor=buyer.actor, asset_id=asset.id, idempotency_key="crash-key"))).purchase
-    assert replay.id == saga.id and replay.state == pb.PURCHASE_STATE_COMPLETED
-
-
-async def test_crash_before_the_chain_buy_rolls_back_and_the_same_key_can_retry(start_replica, new_user, risk,
-                                                                                chain_stub) -> None:
-    alice, buyer = await new_user(), await new_user()
-    first = await start_replica(instance_id="replica-early")
-    asset = (await first.stub.CreateAsset(create_request([(alice, "100")], alice))).asset
-    saga, _ = await first.app.service.reserve(Actor(buyer.id, buyer.wallet), asset.id, "early", None)
+    # The buyer's transaction was broadcast; the replica never marked the purchase submitted.
+    raw = buyer.signer.sign_transaction(tx_dict(offer.transaction))
+    sent = await chain_stub.SubmitRawTransaction(chain_pb.SubmitRawTransactionRequest(
+        raw_transaction=raw, expected=offer.transaction, type=chain_pb.TRANSACTION_TYPE_BUY, asset_id=asset.id))
     await first.stop()
 
-    restarted = await start_replica(instance_id="replica-early")
-    failed = (await restarted.stub.GetPurchase(pb.GetPurchaseRequest(purchase_id=saga.id))).purchase
-    assert failed.state == pb.PURCHASE_STATE_FAILED and "interrupted" in failed.failure_reason
+    restarted = await start_replica(instance_id="replica-crashy")  # reads the chain's events again
+    done = await settled(restarted.stub, offer.id)
+    assert (done.state, done.tx_hash) == (pb.PURCHASE_STATE_COMPLETED, sent.tx_hash.lower())
     got = (await restarted.stub.GetAsset(pb.GetAssetRequest(asset_id=asset.id))).asset
-    assert (got.owner_user_id, got.reserved) == (alice.id, False)
-    assert await _buy_count(chain_stub, asset.id) == 0
+    assert (got.owner_user_id, got.listed) == (buyer.id, False)
+    assert await _sale_entries(restarted, asset.id) == [sent.tx_hash.lower()]
+    # The client hands the same transaction in again: the same, finished purchase.
+    again = (await restarted.stub.SubmitPurchaseTransaction(pb.SubmitPurchaseTransactionRequest(
+        actor=buyer.actor, purchase_id=offer.id, raw_transaction=raw))).purchase
+    assert (again.state, again.tx_hash) == (pb.PURCHASE_STATE_COMPLETED, sent.tx_hash.lower())
+    replay = await restarted.stub.PurchaseAsset(pb.PurchaseAssetRequest(
+        actor=buyer.actor, asset_id=asset.id, idempotency_key="crash-key"))
+    assert replay.replayed and replay.purchase.id == offer.id
+    assert _count(clean_assets, "SELECT count(*) FROM outbox WHERE type = 'asset.sold'") == 1
 
-    retry = (await restarted.stub.PurchaseAsset(pb.PurchaseAssetRequest(
-        actor=buyer.actor, asset_id=asset.id, idempotency_key="early"))).purchase
-    assert retry.state == pb.PURCHASE_STATE_COMPLETED and retry.id != saga.id
-    assert await _buy_count(chain_stub, asset.id) == 1
 
-
-async def test_another_replica_takes_over_once_the_dead_replicas_lease_expires(start_replica, new_user, risk,
-                                                                               chain_stub) -> None:
+async def test_an_offer_left_by_a_dead_replica_expires_on_another_once_its_lease_is_gone(
+        start_replica, new_user, risk, chain_stub) -> None:  # type: ignore[no-untyped-def]
     alice, buyer = await new_user(), await new_user()
-    dead = await start_replica(instance_id="replica-dead", saga_lease_seconds=0.5)
+    dead = await start_replica(instance_id="replica-dead", saga_lease_seconds=0.5, payment_window_s=0.5)
     asset = (await dead.stub.CreateAsset(create_request([(alice, "100")], alice))).asset
-    app = dead.app.service
-    saga, _ = await app.reserve(Actor(buyer.id, buyer.wallet), asset.id, "takeover", None)
-    saga = await app._prepare_buy(saga)
-    assert saga is not None and saga.state == domain.BUYING  # the BuyToken call was lost with the process
+    await list_for_sale(dead.stub, alice, asset.id, "1")
+    await fund(chain_stub, buyer, 3)
+    offer = (await dead.stub.PurchaseAsset(pb.PurchaseAssetRequest(
+        actor=buyer.actor, asset_id=asset.id, idempotency_key="takeover"))).purchase
     await dead.stop()
 
     survivor = await start_replica(instance_id="replica-survivor", start_worker=True)
-    async def finished() -> pb.Purchase | None:
-        purchase = (await survivor.stub.GetPurchase(pb.GetPurchaseRequest(purchase_id=saga.id))).purchase
-        return purchase if purchase.state == pb.PURCHASE_STATE_COMPLETED else None
-
-    # The worker polls every 0.2 s; bounded wait for the lease to expire and the survivor to finish.
-    purchase = await wait_until_async(finished, 10.0, message="the survivor did not finish the purchase")
-    assert purchase.state == pb.PURCHASE_STATE_COMPLETED
-    assert await _buy_count(chain_stub, asset.id) == 1
+    failed = await settled(survivor.stub, offer.id)
+    assert (failed.state, failed.failure_reason) == (pb.PURCHASE_STATE_FAILED, "the offer expired")
     got = (await survivor.stub.GetAsset(pb.GetAssetRequest(asset_id=asset.id))).asset
-    assert got.owner_user_id == buyer.id
+    assert (got.owner_user_id, got.listed) == (alice.id, True)
 
 
 async def test_crash_during_mint_is_minted_at_restart(start_replica, new_user, risk) -> None:
