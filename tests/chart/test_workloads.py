@@ -15,7 +15,7 @@ from analytics_service.config import Settings as AnalyticsSettings
 from assets_service.config import Settings as AssetsSettings
 from auth_service.config import Settings as AuthSettings
 from chain_service.config import ChainSettings
-from chart_render import Manifest, of_kind
+from chart_render import Manifest, of_kind, production_values, render
 from ipheron_gateway.config import GatewaySettings
 from pydantic import AliasChoices
 from pydantic_settings import BaseSettings
@@ -159,3 +159,20 @@ def test_images_default_to_the_app_version_and_take_the_global_registry(
         (c,) = j["spec"]["template"]["spec"]["containers"]
         assert c["securityContext"]["readOnlyRootFilesystem"] is True
         assert [e["name"] for e in c["env"] if "valueFrom" in e] == ["DATABASE_URL"]
+
+
+def test_the_chain_contract_settings_reach_the_chain_service() -> None:
+    """Deployed contract addresses, the timelock delay and the withdraw cooldown set in the
+    chart's values arrive as the chain service's settings (and nowhere else)."""
+    values = production_values()
+    token, market, timelock = ("0x" + c * 40 for c in "abc")
+    values["services"]["chain"].update({
+        "contracts": {"token": token, "marketplace": market, "timelock": timelock},
+        "timelockDelaySeconds": 172800, "withdrawCooldownSeconds": 7200})
+    docs = render(values)
+    chain = settings_from(deployments(docs)["chain"])
+    assert (chain.token_address, chain.marketplace_address, chain.timelock_address) == (  # type: ignore[attr-defined]
+        token, market, timelock)
+    assert chain.timelock_delay_s == 172800 and chain.withdraw_cooldown_s == 7200  # type: ignore[attr-defined]
+    others = {e["name"] for name, d in deployments(docs).items() if name != "chain" for e in container(d)["env"]}
+    assert not {n for n in others if n.startswith("CHAIN_") and n != "CHAIN_ADDR"}

@@ -221,6 +221,26 @@ server's own drain time.
 - name: CHAIN_CONFIRMATIONS
   value: {{ . | quote }}
 {{- end }}
+{{- with $svc.contracts.token }}
+- name: CHAIN_TOKEN_ADDRESS
+  value: {{ . | quote }}
+{{- end }}
+{{- with $svc.contracts.marketplace }}
+- name: CHAIN_MARKETPLACE_ADDRESS
+  value: {{ . | quote }}
+{{- end }}
+{{- with $svc.contracts.timelock }}
+- name: CHAIN_TIMELOCK_ADDRESS
+  value: {{ . | quote }}
+{{- end }}
+{{- with $svc.timelockDelaySeconds }}
+- name: CHAIN_TIMELOCK_DELAY_S
+  value: {{ . | int64 | quote }}
+{{- end }}
+{{- with $svc.withdrawCooldownSeconds }}
+- name: CHAIN_WITHDRAW_COOLDOWN_S
+  value: {{ . | int64 | quote }}
+{{- end }}
 {{- end }}
 {{- range $name, $value := $svc.env }}
 - name: {{ $name }}
