@@ -46,3 +46,20 @@ async def call_as(chain: ChainService, user: str, to: str, data: str, value: int
     """eth_call from `user`: raises the provider's revert exception when the call reverts."""
     w3 = chain.network.w3
     return await chain.network.run(w3.eth.call, {"from": user, "to": to, "data": data, "value": value})
+
+
+async def signed_order(chain: ChainService, seller: LocalAccount, token_id: int, price: int) -> tuple[Any, bytes]:
+    """BuildOrder's document signed by the seller's own key (eth_signTypedData_v4): (Order, signature)."""
+    from chain_service import orders
+
+    document, _ = await chain.build_order(token_id, seller.address, str(price), 0)
+    signature = bytes(seller.sign_typed_data(full_message=document).signature)
+    return orders.Order.from_message(document["message"]), signature
+
+
+async def fulfill_as(chain: ChainService, seller: LocalAccount, buyer: LocalAccount, token_id: int,
+                     price: int) -> dict[str, Any]:
+    """The seller signs an order; the buyer calls fulfill on the marketplace itself. Its receipt."""
+    order, signature = await signed_order(chain, seller, token_id, price)
+    data = chain.market.encode_abi("fulfill", args=[order.as_tuple(), signature])
+    return await send_as(chain, buyer, chain.market.address, data, price)

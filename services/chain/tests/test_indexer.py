@@ -1,6 +1,8 @@
 """The chain is the record, on the embedded EVM: a sale made directly on the contract (a
-wallet calling `buy`, not the service) is indexed and published as `chain.sale.recorded`
-through the chain outbox onto the event stream; a restarted service resumes from the
+wallet calling `fulfill` on an order its seller signed, not the service) is indexed and
+published as `chain.sale.recorded` through the chain outbox onto the event stream; Reconcile
+finds the chain and the index in agreement and names each difference once an index row is
+edited; a restarted service resumes from the
 checkpoint without losing or doubling anything; two indexers on one database publish each
 event once; the running app indexes on its own and reports the "indexer" health entry."""
 
@@ -63,13 +65,16 @@ def outbox(service: ChainService, type_: str, tx_hash: str) -> list[dict[str, An
 
 async def direct_sale(service: ChainService, seller: LocalAccount, buyer: LocalAccount,
                       co_creator: LocalAccount) -> tuple[int, str]:
-    """Mint to `seller`, who lists with its own key; `buyer` calls `buy` itself. Returns (token, tx hash)."""
+    """Mint to `seller`, who signs an order with its own key; `buyer` calls `fulfill` itself.
+    Returns (token, tx hash)."""
+    from chain_helpers import signed_order
+
     minted = await service.mint(str(uuid.uuid4()), seller.address, "ipfs://direct",
                                 [(seller.address, 7000), (co_creator.address, 3000)], 1000)
     market = service.market
-    listed = await send_as(service, seller, market.address, market.encode_abi("list", args=[minted.token_id, PRICE]))
-    assert listed["status"] == 1
-    bought = await send_as(service, buyer, market.address, market.encode_abi("buy", args=[minted.token_id]), PRICE)
+    order, signature = await signed_order(service, seller, minted.token_id, PRICE)
+    bought = await send_as(service, buyer, market.address,
+                           market.encode_abi("fulfill", args=[order.as_tuple(), signature]), PRICE)
     assert bought["status"] == 1
     return minted.token_id, "0x" + bytes(bought["transactionHash"]).hex()
 
@@ -100,8 +105,8 @@ async def test_a_sale_made_directly_on_the_contract_is_indexed_and_published(ser
     assert await indexer.healthy()
 
     records = await asyncio.to_thread(indexer.repo.events, service.chain_id, tx_hash=tx)
-    assert sorted(r.event.event for r in records) == ["RoyaltyCredited", "RoyaltyCredited", "SellerCredited",
-                                                      "Sold", "Transfer"]
+    assert sorted(r.event.event for r in records) == ["OrderFulfilled", "RoyaltyCredited", "RoyaltyCredited",
+                                                      "SellerCredited", "Sold", "Transfer"]
     assert all(not r.removed and r.event.domain_event_id for r in records)
 
     (sale,) = outbox(service, rules.SALE_RECORDED, tx)
@@ -129,6 +134,49 @@ async def test_a_sale_made_directly_on_the_contract_is_indexed_and_published(ser
     events.check(on_stream)
     assert on_stream.type == rules.SALE_RECORDED and on_stream.payload["tx_hash"] == tx
     relay.redis.close()
+
+
+async def test_reconcile_finds_no_difference_after_sales_and_names_one_when_the_index_differs(
+        service: ChainService, users: list[LocalAccount]) -> None:
+    seller, buyer, co = users[6], users[7], users[8]
+    token_id, tx = await direct_sale(service, seller, buyer, co)
+    indexer = indexer_for(service)
+    await indexer.catch_up()
+    clean = await service.reconcile()
+    assert clean.differences == () and clean.tokens_checked >= 1 and clean.payees_checked >= 2
+    assert clean.indexed_block >= (await service.ledger.receipt(tx) or {})["blockNumber"]
+    assert await service.reconcile_health()
+    # ListChainEvents pages the same index, filtered by type and token.
+    sales, total, _ = await service.list_chain_events(rules.SALE_RECORDED, token_id, 1, 10)
+    assert total == 1 and sales[0][1] == tx and sales[0][0].payload["buyer"] == buyer.address
+    transfers, total, _ = await service.list_chain_events(rules.TRANSFER, token_id, 1, 10)
+    assert [e.payload["kind"] for e, _ in transfers] == ["mint", "transfer"] and total == 2
+
+    # The index says the token went elsewhere and a payee got one more wei: both are named.
+    with service.repo.engine.begin() as conn:
+        conn.execute(text("UPDATE indexed_events SET payload = jsonb_set(payload, '{to}', to_jsonb(CAST(:o AS text))) "
+                          "WHERE tx_hash = :h AND domain_type = 'chain.transfer'"), {"o": co.address, "h": tx})
+        conn.execute(text("UPDATE indexed_events SET payload = jsonb_set(payload, '{amount_wei}', "
+                          "to_jsonb(CAST((payload->>'amount_wei')::numeric + 1 AS text))) "
+                          "WHERE tx_hash = :h AND domain_type = 'chain.credit' AND payload->>'kind' = 'seller'"),
+                     {"h": tx})
+    try:
+        found = await service.reconcile()
+        kinds = {(d.kind, d.subject): (d.on_chain, d.recorded) for d in found.differences}
+        assert kinds[("owner", str(token_id))] == (buyer.address, co.address)
+        on_chain, recorded = kinds[("pending_withdrawal", seller.address)]
+        assert int(recorded) == int(on_chain) + 1
+        assert len(found.differences) == 2 and not await service.reconcile_health()
+    finally:
+        with service.repo.engine.begin() as conn:
+            conn.execute(text("UPDATE indexed_events SET payload = jsonb_set(payload, '{to}', "
+                              "to_jsonb(CAST(:o AS text))) WHERE tx_hash = :h AND domain_type = 'chain.transfer'"),
+                         {"o": buyer.address, "h": tx})
+            conn.execute(text("UPDATE indexed_events SET payload = jsonb_set(payload, '{amount_wei}', "
+                              "to_jsonb(CAST((payload->>'amount_wei')::numeric - 1 AS text))) "
+                              "WHERE tx_hash = :h AND domain_type = 'chain.credit' AND payload->>'kind' = 'seller'"),
+                         {"h": tx})
+    assert (await service.reconcile()).differences == ()
 
 
 async def test_a_restart_resumes_from_the_checkpoint_without_losing_or_doubling(

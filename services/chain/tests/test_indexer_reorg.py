@@ -1,5 +1,5 @@
-"""A reorg on a JSON-RPC node (hardhat, see test_json_rpc_node.py): a sale made directly on
-the contract is indexed and published; `evm_revert` to a snapshot taken before the sale's
+"""A reorg on a JSON-RPC node (hardhat, see test_json_rpc_node.py): a sale (a buyer filling
+a signed MarketplaceV2 order itself) is indexed and published; `evm_revert` to a snapshot taken before the sale's
 block, then new blocks, replace that block; the indexer sees the stored hash is gone, walks
 back to the common ancestor, undoes the sale's events with a `chain.event.reverted` each,
 and indexes the new branch (where the buyer buys again, in another block)."""
@@ -71,14 +71,18 @@ async def test_a_reorg_of_the_sales_block_undoes_the_recorded_sale(hardhat_chain
         rpc(node_uri, "hardhat_setBalance", [wallet.address, hex(10 * 10**18)])
     minted = await service.mint(str(uuid.uuid4()), seller.address, "ipfs://reorg", [(seller.address, 10_000)], 500)
     market = service.market
-    await send_as(service, seller, market.address, market.encode_abi("list", args=[minted.token_id, PRICE]))
+    # The seller lists by signing an order (no transaction); the buyer fills it with its own wallet.
+    from chain_helpers import signed_order
+
+    order, signature = await signed_order(service, seller, minted.token_id, PRICE)
+    fulfill = market.encode_abi("fulfill", args=[order.as_tuple(), signature])
     settings = ChainSettings(web3_provider_uri=node_uri, signer_key=SIGNER_KEY, indexer_max_blocks=3)
     indexer = Indexer(settings, IndexRepository(service.repo.engine), service)
     await indexer.catch_up()
     before = await service.ledger.block_number()
 
     snapshot = rpc(node_uri, "evm_snapshot")
-    bought = await send_as(service, buyer, market.address, market.encode_abi("buy", args=[minted.token_id]), PRICE)
+    bought = await send_as(service, buyer, market.address, fulfill, PRICE)
     sale_block, sale_block_hash = int(bought["blockNumber"]), "0x" + bytes(bought["blockHash"]).hex()
     assert sale_block == before + 1
     await indexer.catch_up()
@@ -95,7 +99,7 @@ async def test_a_reorg_of_the_sales_block_undoes_the_recorded_sale(hardhat_chain
 
     reverted = outbox(service, rules.EVENT_REVERTED)
     undone = {(r["event"], r["block_hash"]) for r in reverted}
-    assert {e for e, _ in undone} == {"Sold", "SellerCredited", "RoyaltyCredited", "Transfer"}
+    assert {e for e, _ in undone} == {"Sold", "SellerCredited", "RoyaltyCredited", "Transfer", "OrderFulfilled"}
     assert {h for _, h in undone} == {sale_block_hash}
     (sale_undone,) = [r for r in reverted if r["event_type"] == rules.SALE_RECORDED]
     assert sale_undone["event_id"] == sale["id"] and sale_undone["reason"] == "reorg"
@@ -109,8 +113,10 @@ async def test_a_reorg_of_the_sales_block_undoes_the_recorded_sale(hardhat_chain
     node_hash = rpc(node_uri, "eth_getBlockByNumber", [hex(latest), False])
     assert isinstance(node_hash, dict) and checkpoint.hash == node_hash["hash"]
 
-    # On the new branch the buyer buys again: a new sale, in another block, recorded once.
-    again = await send_as(service, buyer, market.address, market.encode_abi("buy", args=[minted.token_id]), PRICE)
+    # The order is unfilled again on the new branch.
+    assert await service.ledger.order_status(service._order_hash(order)) == 0
+    # There the buyer fills the same order again: a new sale, in another block, recorded once.
+    again = await send_as(service, buyer, market.address, fulfill, PRICE)
     await indexer.catch_up()
     sales = outbox(service, rules.SALE_RECORDED)
     assert len(sales) == 2 and sales[1]["block_hash"] == "0x" + bytes(again["blockHash"]).hex() != sale_block_hash

@@ -1,5 +1,6 @@
 """The same service code against a JSON-RPC development node (hardhat network, npm
-package in services/chain/devnode): deploy, mint, list, buy with exact splits, typed
+package in services/chain/devnode): deploy (the timelocked wiring included), mint, a signed
+order filled by the buyer's own wallet with exact splits, typed
 reverts decoded from JSON-RPC errors, concurrent nonces, and a stuck transaction
 replaced in a real mempool (automine off)."""
 
@@ -81,19 +82,26 @@ async def rpc_chain(node_uri: str, pg_admin_url: str) -> AsyncIterator[ChainServ
     engine.dispose()
 
 
-async def test_sale_on_a_json_rpc_node_splits_royalty_exactly(rpc_chain: ChainService) -> None:
+async def test_sale_on_a_json_rpc_node_splits_royalty_exactly(rpc_chain: ChainService, node_uri: str) -> None:
+    from chain_helpers import send_as, signed_order
+
     assert rpc_chain.network.name == "rpc" and rpc_chain.chain_id == 31337
     asset = str(uuid.uuid4())
-    owner, c1, c2, c3, buyer = (u.address for u in USERS)
+    seller, buyer = USERS[0], USERS[4]
+    owner, c1, c2, c3 = (u.address for u in USERS[:4])
+    rpc(node_uri, "hardhat_setBalance", [buyer.address, hex(10**18)])
     minted = await rpc_chain.mint(asset, owner, "ipfs://rpc", [(c1, 3000), (c2, 3000), (c3, 4000)], 1000)
-    await rpc_chain.list_token(minted.token_id, "7771")
-    result = await rpc_chain.buy(minted.token_id, buyer, "7771", "rpc-" + asset)
-    assert sorted(result.payouts) == sorted([(c1, 234, "royalty"), (c2, 233, "royalty"), (c3, 310, "royalty"),
-                                             (owner, 6994, "seller")])
-    assert (await rpc_chain.token_info(token_id=minted.token_id)).owner == buyer
+    order, signature = await signed_order(rpc_chain, seller, minted.token_id, 7771)
+    fulfill = rpc_chain.market.encode_abi("fulfill", args=[order.as_tuple(), signature])
+    receipt = await send_as(rpc_chain, buyer, rpc_chain.market.address, fulfill, 7771)
+    assert receipt["status"] == 1
+    pending = {a: (await rpc_chain.balance(a)).pending_withdrawal_wei for a in (owner, c1, c2, c3)}
+    assert pending == {c1: 234, c2: 233, c3: 310, owner: 6994}
+    assert (await rpc_chain.token_info(token_id=minted.token_id)).owner == buyer.address
     # The JSON-RPC node's revert data decodes to the same clear error as on py-evm.
-    with pytest.raises(FailedPrecondition, match="not listed for sale"):
-        await rpc_chain.buy(minted.token_id, owner, "7771", "rpc-again-" + asset)
+    rpc(node_uri, "hardhat_setBalance", [USERS[1].address, hex(10**18)])
+    with pytest.raises(FailedPrecondition, match="already been filled"):
+        await rpc_chain.prepare_transaction(USERS[1].address, rpc_chain.market.address, fulfill, "7771")
 
 
 async def test_concurrent_submissions_on_a_json_rpc_node_get_gap_free_nonces(rpc_chain: ChainService) -> None:
@@ -158,5 +166,5 @@ async def test_an_invalid_opcode_through_json_rpc_is_failed_precondition_not_una
     # hardhat: "VM Exception while processing transaction: invalid opcode"; used to escape untyped.
     with pytest.raises(FailedPrecondition, match="could not execute the contract code"):
         await ledger_at(rpc_chain, bad, bad).token_uri(1)
-    with pytest.raises(FailedPrecondition, match=r"cannot run IPAssetToken .*name\(\) failed"):
+    with pytest.raises(FailedPrecondition, match=r"cannot run IPAssetTokenV2 .*name\(\) failed"):
         await ledger_at(rpc_chain, bad, bad).check_code()

@@ -33,11 +33,14 @@ async def deploy_raw(chain: ChainService, runtime_hex: str) -> str:
     return str(outcome.receipt["contractAddress"])
 
 
-def ledger_at(chain: ChainService, token_addr: str, market_addr: str) -> Ledger:
-    token_art, market_art = load_artifact("IPAssetToken"), load_artifact("Marketplace")
+def ledger_at(chain: ChainService, token_addr: str, market_addr: str, timelock_addr: str | None = None) -> Ledger:
+    token_art, market_art = load_artifact("IPAssetTokenV2"), load_artifact("MarketplaceV2")
+    timelock_art = load_artifact("IPheronTimelock")
     w3 = chain.network.w3
     return Ledger(chain.network, w3.eth.contract(address=token_addr, abi=token_art.abi),
-                  w3.eth.contract(address=market_addr, abi=market_art.abi), [token_art, market_art])
+                  w3.eth.contract(address=market_addr, abi=market_art.abi),
+                  w3.eth.contract(address=timelock_addr or chain.ledger.timelock.address, abi=timelock_art.abi),
+                  [token_art, market_art, timelock_art])
 
 
 # --- the rule (pure) ---------------------------------------------------------------------------
@@ -108,10 +111,12 @@ async def test_estimating_a_call_into_an_invalid_opcode_names_the_evm_target(cha
 async def test_the_start_up_check_passes_on_our_contracts_and_refuses_other_code(chain) -> None:
     await chain.ledger.check_code()
     bad = await deploy_raw(chain, INVALID_RUNTIME)
-    with pytest.raises(FailedPrecondition, match=rf"cannot run IPAssetToken at {bad}: name\(\) failed"):
+    with pytest.raises(FailedPrecondition, match=rf"cannot run IPAssetTokenV2 at {bad}: name\(\) failed"):
         await ledger_at(chain, bad, chain.market.address).check_code()
-    with pytest.raises(FailedPrecondition, match=rf"cannot run Marketplace at {bad}: token\(\) failed"):
+    with pytest.raises(FailedPrecondition, match=rf"cannot run MarketplaceV2 at {bad}: token\(\) failed"):
         await ledger_at(chain, chain.token.address, bad).check_code()
+    with pytest.raises(FailedPrecondition, match=rf"cannot run IPheronTimelock at {bad}: getMinDelay\(\) failed"):
+        await ledger_at(chain, chain.token.address, chain.market.address, bad).check_code()
 
 
 async def test_the_service_refuses_to_start_on_contracts_the_node_cannot_run(pg_admin_url: str) -> None:
@@ -124,8 +129,12 @@ async def test_the_service_refuses_to_start_on_contracts_the_node_cannot_run(pg_
     finally:
         close_service(first)
     # The same chain (rebuilt from its snapshot), now told to use code it cannot run.
-    with pytest.raises(FailedPrecondition, match=f"cannot run IPAssetToken at {bad_token}") as caught:
+    with pytest.raises(FailedPrecondition, match=f"cannot run MarketplaceV2 at {bad_market}") as caught:
         await open_service(url, token_address=bad_token, marketplace_address=bad_market)
+    assert "older than the contracts' target" in str(caught.value)
+    with pytest.raises(FailedPrecondition, match=f"cannot run IPAssetTokenV2 at {bad_token}") as caught:
+        await open_service(url, token_address=bad_token, marketplace_address=bad_market,
+                           timelock_address=bad_market)
     assert "older than the contracts' target" in str(caught.value)
 
 

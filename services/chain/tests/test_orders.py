@@ -21,7 +21,6 @@ from ipheron.chain.v1 import chain_service_pb2_grpc as pb_grpc
 from ipheron_libs.errors import DomainError
 from ipheron_libs.wallet import Wallet
 from order_helpers import (
-    ETH,
     buy,
     call_as,
     funded,

@@ -858,17 +858,24 @@ def revert_to_error(rev: Revert) -> DomainError:
     """A contract's custom error → the typed error a client sees, with a clear message."""
     a = rev.args
     table: dict[str, Callable[[], DomainError]] = {
-        "NotListed": lambda: FailedPrecondition(
-            f"token {a.get('tokenId')} is not listed for sale (unlisted or already sold)"),
-        "ListingStale": lambda: FailedPrecondition(
-            f"the listing of token {a.get('tokenId')} is stale: the owner changed"),
+        "OrderAlreadyFilled": lambda: FailedPrecondition("the order has already been filled"),
+        "OrderIsCancelled": lambda: FailedPrecondition("the seller cancelled the order"),
+        "OrderExpired": lambda: FailedPrecondition(f"the order expired at {a.get('endTime')} (unix time)"),
+        "OrderNotStarted": lambda: FailedPrecondition(f"the order starts at {a.get('startTime')} (unix time)"),
+        "OrderCounterInvalid": lambda: FailedPrecondition(
+            f"the order was signed with counter {a.get('orderCounter')}; the seller's counter is now "
+            f"{a.get('currentCounter')}"),
+        "OrderStale": lambda: FailedPrecondition(f"the seller no longer owns the token (owner {a.get('owner')})"),
+        "InvalidSignature": lambda: InvalidArgument("the order's signature is not the seller's", field="signature"),
+        "UnsupportedToken": lambda: InvalidArgument("the order is not for the platform's token", field="order.token"),
+        "UnsupportedCurrency": lambda: InvalidArgument("the order's currency must be native ETH",
+                                                       field="order.currency"),
+        "NotSeller": lambda: PermissionDenied(f"{a.get('caller')} is not the order's seller"),
         "WrongPayment": lambda: FailedPrecondition(
-            f"price mismatch: the token is listed at {a.get('expected')} wei, {a.get('sent')} wei offered"),
-        "BuyerIsSeller": lambda: FailedPrecondition("the buyer already owns this token"),
-        "NotTokenOwner": lambda: PermissionDenied(f"{a.get('caller')} does not own token {a.get('tokenId')}"),
+            f"price mismatch: the order's price is {a.get('expected')} wei, {a.get('sent')} wei offered"),
+        "BuyerIsSeller": lambda: FailedPrecondition("the buyer is the seller: an owner cannot buy its own token"),
         "MarketplaceNotApproved": lambda: FailedPrecondition(
             f"the owner {a.get('owner')} revoked the marketplace's approval for token {a.get('tokenId')}"),
-        "InvalidPrice": lambda: InvalidArgument("price must be greater than zero", field="price_wei"),
         "InvalidRecipient": lambda: InvalidArgument("recipient must not be the zero address"),
         "NothingToWithdraw": lambda: FailedPrecondition(f"{a.get('payee')} has nothing to withdraw"),
         "TransferFailed": lambda: FailedPrecondition(f"transfer of {a.get('amount')} wei to {a.get('payee')} failed"),

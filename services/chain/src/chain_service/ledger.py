@@ -19,7 +19,7 @@ from eth_typing import ABIEvent, ChecksumAddress
 from eth_utils import event_abi_to_log_topic, keccak, to_checksum_address
 from hexbytes import HexBytes
 from ipheron_libs.db import run_db
-from ipheron_libs.errors import DomainError, FailedPrecondition, NotFound
+from ipheron_libs.errors import FailedPrecondition, NotFound
 from web3.contract import Contract
 
 from chain_service import domain, orders
@@ -35,6 +35,8 @@ log = logging.getLogger("ipheron.chain.ledger")
 # The timelock operation that wires the token to the marketplace has this fixed salt, so a
 # restart finds the operation it scheduled instead of scheduling another.
 WIRING_SALT = keccak(b"ipheron:IPAssetTokenV2.setMarketplace:initial")
+# Gas for executing the wiring (measured ~70,000; unused gas is not paid).
+WIRING_EXECUTE_GAS = 200_000
 
 _EIP1271_ABI = [{"type": "function", "name": "isValidSignature", "stateMutability": "view",
                  "inputs": [{"name": "hash", "type": "bytes32"}, {"name": "signature", "type": "bytes"}],
@@ -77,7 +79,11 @@ class Ledger:
                 timelock_addr = domain.parse_address(settings.timelock_address, "CHAIN_TIMELOCK_ADDRESS")
             else:
                 market0 = w3.eth.contract(address=market_addr, abi=market_art.abi)
-                timelock_addr = to_checksum_address(await network.run(market0.functions.governor().call))
+                try:
+                    timelock_addr = to_checksum_address(await network.run(market0.functions.governor().call))
+                except Exception as exc:  # noqa: BLE001 - the node cannot run our code there
+                    raise domain.code_check_error("MarketplaceV2", market_addr, "governor()", str(exc),
+                                                  target_evm_version()) from exc
         else:
             delay = settings.effective_timelock_delay_s
             timelock_addr = await _locate_or_deploy(
@@ -135,14 +141,20 @@ class Ledger:
             execute = timelock.encode_abi("execute", args=[token.address, 0, data, domain.ZERO32, WIRING_SALT])
             deadline = time.monotonic() + wait_max_s + 30
             while True:
-                try:
-                    await _admin(tm, timelock.address, execute, "timelock.execute(token.setMarketplace)")
-                    break
-                except DomainError:
-                    # Not ready yet at the node's next block time: blocks advance with the clock.
-                    if time.monotonic() > deadline:
-                        raise
-                    await asyncio.sleep(0.25)
+                # The next block is stamped no earlier than the clock nor than the head + 1 s
+                # (py-evm, hardhat, ganache); nodes estimate on the head's time, so the call is
+                # sent with a fixed gas limit once the clock has passed the ready time.
+                left = ready_at - max(await self.head_timestamp() + 1, int(time.time()))
+                if left <= 0:
+                    outcome = await tm.send(TxRequest(type="admin", to=timelock.address, data=execute,
+                                                      details={"call": "timelock.execute(token.setMarketplace)"}),
+                                            gas=WIRING_EXECUTE_GAS)
+                    if outcome.succeeded:
+                        break
+                if time.monotonic() > deadline:
+                    raise FailedPrecondition(f"timelock.execute(token.setMarketplace) did not succeed by {ready_at} "
+                                             f"+ {wait_max_s:.0f}s: {outcome.revert if left <= 0 else 'not ready'}")
+                await asyncio.sleep(min(max(left, 0.25), 1.0))
         initial = to_checksum_address(await self._view(token.functions.initialMarketplace()))
         if initial != market.address:
             raise FailedPrecondition(f"IPAssetTokenV2 {token.address} is wired to {initial}, not to "
@@ -174,9 +186,9 @@ class Ledger:
             ("IPAssetTokenV2", token, "supportsInterface(ERC-721)",
              token.functions.supportsInterface(bytes.fromhex("80ac58cd")), True),
             ("IPAssetTokenV2", token, "initialMarketplace()", token.functions.initialMarketplace(), None),
+            ("IPheronTimelock", timelock, "getMinDelay()", timelock.functions.getMinDelay(), None),
             ("MarketplaceV2", market, "token()", market.functions.token(), token.address),
             ("MarketplaceV2", market, "governor()", market.functions.governor(), timelock.address),
-            ("IPheronTimelock", timelock, "getMinDelay()", timelock.functions.getMinDelay(), None),
         ]
         evm = target_evm_version()
         for name, contract, call, fn, expected in checks:
