@@ -3,8 +3,11 @@
   (b) a minimal reference pipeline: bare FastAPI -> bare grpc.aio -> one PK SELECT,
   (c) the real path: gateway (JWT check, rate limit, telemetry, error mapping)
       -> auth service -> PostgreSQL, for GET /api/v1/users/{id},
-then prints c/a and c/b and writes bench/RESULTS.md. Load: wrk, 1 thread, 32
-connections, time-bounded; every server runs one process, like `make run`.
+then prints c/a and c/b; then purchases per second end to end (bench/purchases.py: prepare →
+sign → submit → recorded, from 32 funded wallets, on the embedded chain through the gateway,
+with a catalog-read baseline and the chain's own native-transfer rate in the same run), and
+writes bench/RESULTS.md. Load: wrk, 1 thread, 32 connections, time-bounded; every server runs
+one process, like `make run`.
 """
 
 from __future__ import annotations
@@ -52,11 +55,12 @@ def _ms(value: str) -> float:
     return n / 1000 if unit == "us" else n * 1000 if unit == "s" else n
 
 
-def wrk(name: str, url: str, headers: dict[str, str] | None = None) -> Result:
+def wrk(name: str, url: str, headers: dict[str, str] | None = None, seconds: int | None = None) -> Result:
     hdr = [a for k, v in (headers or {}).items() for a in ("-H", f"{k}: {v}")]
     base = ["wrk", "-t1", f"-c{CONNECTIONS}", "--latency", *hdr, url]
     subprocess.run([*base[:3], "-d2s", *base[3:]], capture_output=True, check=True)  # warm-up
-    out = subprocess.run([*base[:3], f"-d{DURATION}s", *base[3:]], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run([*base[:3], f"-d{seconds or DURATION}s", *base[3:]], capture_output=True, text=True,
+                         check=True).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     p50 = _ms(re.search(r"\s50%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
     p99 = _ms(re.search(r"\s99%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
@@ -102,6 +106,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         "(BENCH_ROUNDS, default %(default)s)")
     parser.add_argument("--skip-ai", action="store_true", default=bool(os.environ.get("BENCH_SKIP_AI")),
                         help="leave out the AI agents benchmark (BENCH_SKIP_AI)")
+    parser.add_argument("--skip-purchases", action="store_true", default=bool(os.environ.get("BENCH_SKIP_PURCHASES")),
+                        help="leave out the purchases/s benchmark (BENCH_SKIP_PURCHASES)")
+    parser.add_argument("--wallets", type=int, default=int(os.environ.get("BENCH_WALLETS", "32")),
+                        help="funded buyer wallets of the purchases benchmark (BENCH_WALLETS, default %(default)s)")
+    parser.add_argument("--per-wallet", type=int, default=int(os.environ.get("BENCH_PER_WALLET", "4")),
+                        help="purchases per wallet and mode (BENCH_PER_WALLET, default %(default)s)")
+    parser.add_argument("--profile", type=float, default=float(os.environ.get("BENCH_PROFILE", "0")),
+                        help="py-spy (if installed) the chain, assets and gateway for N seconds of the purchases "
+                             "(BENCH_PROFILE)")
     parser.add_argument("--no-write", action="store_true", help="print only; do not add an entry to bench/RESULTS.md")
     return parser.parse_args(argv)
 
@@ -168,6 +181,19 @@ def main(argv: list[str] | None = None) -> int:
         ai_text = (ai.stdout.strip() if ai.returncode == 0
                    else f"ai_bench failed ({ai.returncode}): {ai.stderr[-500:]}")
     print(ai_text)
+    buy_text = "skipped (--skip-purchases)"
+    buy_ok = True
+    if not args.skip_purchases:
+        from bench import purchases
+
+        rates, profile = purchases.run(args.wallets, args.per_wallet, ["pipelined", "sequential"], 5, args.profile)
+        buy_ok = all(r.failures == 0 for r in rates)
+        best = max((r.per_second for r in rates if r.name.startswith("purchases")), default=0.0)
+        verdict = "met" if best >= 50 else "NOT met"
+        buy_text = "\n".join([purchases.HEADER, *(r.row() for r in rates), "",
+                              f"purchases/s (best mode) = {best:.1f}  (target >= 50: {verdict})",
+                              *purchases.notes(), *(["", "```", profile, "```"] if profile else [])])
+    print(buy_text)
     a, b, c = results
     lines = [f"| {r.name} | {r.rps:,.0f} | {r.p50_ms:.2f} | {r.p99_ms:.2f} | {r.non2xx} |" for r in results]
     ratio = (f"c/a = {c.rps / a.rps:.2f}  c/b = {c.rps / b.rps:.2f}  "
@@ -176,11 +202,11 @@ def main(argv: list[str] | None = None) -> int:
     print(table)
     print(ratio)
     if not args.no_write:
-        write_results(table, ratio, ai_text)
-    return 0 if all(r.non2xx == 0 for r in results) else 1
+        write_results(table, ratio, ai_text, buy_text, args)
+    return 0 if all(r.non2xx == 0 for r in results) and buy_ok else 1
 
 
-def write_results(table: str, ratio: str, ai_text: str) -> None:
+def write_results(table: str, ratio: str, ai_text: str, buy_text: str, args: argparse.Namespace) -> None:
     path = ROOT / "bench" / "RESULTS.md"
     head = path.read_text() if path.exists() else "# Benchmark results\n\nNewest first. Command: `make bench`.\n"
     head_lines = head.split("\n## ", 1)
@@ -189,7 +215,9 @@ def write_results(table: str, ratio: str, ai_text: str) -> None:
              f"wrk -t1 -c{CONNECTIONS} -d{DURATION}s after a 2 s warm-up, {ROUNDS} alternating rounds, median "
              f"round shown; one process per server.\n\n"
              f"{table}\n\n{ratio}\n\nAI agents (`bench/ai_bench.py --seconds 3`, real MeTTa worker pool):\n\n"
-             f"```\n{ai_text}\n```\n")
+             f"```\n{ai_text}\n```\n\n"
+             f"Purchases end to end (`bench/purchases.py`, {args.wallets} wallets x {args.per_wallet} purchases "
+             f"per mode; load average before: {os.getloadavg()[0]:.1f}):\n\n{buy_text}\n")
     rest = ("\n## " + head_lines[1]) if len(head_lines) > 1 else ""
     path.write_text(head_lines[0].rstrip() + "\n\n" + entry + rest)
 

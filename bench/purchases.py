@@ -1,0 +1,370 @@
+"""Purchases per second end to end on the embedded chain, through the gateway: from W funded
+wallets, each purchase is prepared (POST /assets/{id}/purchase), signed by the buyer's own
+wallet (`ipheron_libs.wallet`), handed in (POST .../transaction) and counted once the chain's
+indexer has recorded the sale (the purchase reads `completed`).
+
+Measured in the same run, on the same stack:
+  - a baseline: GET /api/v1/assets (a plain catalog read through the same gateway), with wrk;
+  - the chain alone: native transfers from the same wallets, signed and handed straight to the
+    chain service (PrepareTransaction + SubmitRawTransaction over gRPC) until mined.
+
+Two purchase modes: `pipelined` (each wallet hands in its next purchase as soon as the previous
+one is submitted: the prepared nonce counts the wallet's pending transaction, as a browser
+wallet's would) and `sequential` (each wallet waits for the sale to be recorded before buying
+again: bound by the latency of one purchase).
+
+Every service runs one process, like `make run`. Setup (assets registered and minted, listings
+signed, wallets funded) is not timed.
+Run: .venv/bin/python bench/purchases.py [--wallets 32] [--per-wallet 8] [--mode pipelined]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import grpc
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from ipheron.chain.v1 import chain_service_pb2 as chain_pb  # noqa: E402
+from ipheron.chain.v1 import chain_service_pb2_grpc as chain_grpc  # noqa: E402
+from ipheron_devstack import market  # noqa: E402
+from ipheron_devstack.stack import Stack  # noqa: E402
+from ipheron_libs.wallet import Wallet  # noqa: E402
+
+PRICE = "0.01"
+REASONS: dict[str, int] = {}  # why purchases failed, counted
+STAGES: dict[str, list[float]] = {}  # ms per step of the purchases
+UNLIMITED = "1000000000/minute"
+
+
+@dataclass
+class Rate:
+    """One measured rate: how many, in how long, and the latency percentiles (ms)."""
+
+    name: str
+    count: int
+    seconds: float
+    failures: int = 0
+    p50_ms: float = 0.0
+    p99_ms: float = 0.0
+
+    @classmethod
+    def of(cls, name: str, latencies_ms: list[float], seconds: float, failures: int) -> Rate:
+        ordered = sorted(latencies_ms) or [0.0]
+        return cls(name, len(latencies_ms), seconds, failures, statistics.median(ordered),
+                   ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))])
+
+    @property
+    def per_second(self) -> float:
+        return self.count / self.seconds if self.seconds > 0 else 0.0
+
+    def row(self) -> str:
+        return (f"| {self.name} | {self.count:,} | {self.seconds:.1f} | {self.per_second:,.1f} | {self.p50_ms:.0f} | "
+                f"{self.p99_ms:.0f} | {self.failures} |")
+
+
+HEADER = "| measurement | n | seconds | per second | p50 ms | p99 ms | failed |\n|---|---|---|---|---|---|---|"
+
+
+def start_stack(tmp: Path) -> Stack:
+    env = {"LOG_LEVEL": "WARNING", "IPHERON_ENV": "test"}
+    env |= {f"GATEWAY_RATELIMIT_{g}": UNLIMITED for g in
+            ("AUTH", "DEFAULT", "ANALYTICS", "ASSET_WRITES", "TRANSACTIONS")}
+    stack = Stack.for_tests(tmp / "data", log_dir=tmp / "logs", extra_env=env)
+    stack.start()
+    return stack
+
+
+def setup(api: httpx.Client, wallets: int, per_wallet: int) -> tuple[list[market.User], list[list[str]]]:
+    """Buyers funded, and per buyer the assets (minted, listed) it will buy. Not timed."""
+    sellers = [market.sign_in(api) for _ in range(8)]
+    n = wallets * per_wallet
+
+    def listed(i: int) -> str:
+        seller = sellers[i % len(sellers)]
+        for attempt in range(3):  # a registration timed out under load is tried again (new content)
+            try:
+                asset = market.register(api, seller, market.asset_body([(seller, "100")], price=PRICE, royalty="5"))
+                break
+            except market.ApiError as exc:
+                if exc.response.status_code < 500 or attempt == 2:
+                    raise
+        market.list_for_sale(api, seller, asset["id"], PRICE)
+        return str(asset["id"])
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        ids = list(pool.map(listed, range(n)))
+    buyers = [market.sign_in(api) for _ in range(wallets)]
+    for b in buyers:
+        market.fund(api, b.address, "5")
+    return buyers, [ids[i::wallets] for i in range(wallets)]
+
+
+def purchases(api: httpx.Client, buyers: list[market.User], plan: list[list[str]], mode: str) -> Rate:
+    """The timed part: every buyer buys its assets; ends when the last sale is recorded."""
+    submitted: list[tuple[market.User, dict[str, Any], float]] = []
+    lock = threading.Lock()
+    failures = 0
+    latencies: list[float] = []
+
+    def failed(stage: str, resp: httpx.Response) -> None:
+        nonlocal failures
+        with lock:
+            failures += 1
+            detail = resp.json().get("detail", "") if resp.headers.get("content-type", "").endswith("json") else ""
+            REASONS[f"{stage}: {resp.status_code} {detail[:100]}"] = REASONS.get(
+                f"{stage}: {resp.status_code} {detail[:100]}", 0) + 1
+
+    def wallet_loop(buyer: market.User, asset_ids: list[str]) -> None:
+        nonlocal failures
+        for asset_id in asset_ids:
+            t0 = time.monotonic()
+            start = market.start_purchase(api, buyer, asset_id)
+            t1 = time.monotonic()
+            if start.status_code != 201:
+                failed("purchase", start)
+                continue
+            paid = market.submit_payment(api, buyer, start.json())
+            with lock:
+                STAGES.setdefault("prepare (POST purchase)", []).append((t1 - t0) * 1000)
+                STAGES.setdefault("sign + hand in (POST transaction)", []).append((time.monotonic() - t1) * 1000)
+            if paid.status_code != 202:
+                failed("hand-in", paid)
+                continue
+            if mode == "sequential":
+                done = market.wait_purchase(api, buyer, paid.json(), interval=0.05)
+                with lock:
+                    if done["state"] == "completed":
+                        latencies.append((time.monotonic() - t0) * 1000)
+                    else:
+                        failures += 1
+            else:
+                with lock:
+                    submitted.append((buyer, paid.json(), t0))
+
+    begin = time.monotonic()
+    with ThreadPoolExecutor(max_workers=len(buyers)) as pool:
+        list(pool.map(wallet_loop, buyers, plan))
+    # Pipelined: wait for every handed-in purchase to be recorded (polled in turn).
+    waiting = list(submitted)
+    deadline = time.monotonic() + 300
+    while waiting and time.monotonic() < deadline:
+        still = []
+        for buyer, p, t0 in waiting:
+            p = p if p["state"] in ("completed", "failed") else market.get_purchase(api, buyer, p)
+            if p["state"] == "completed":
+                latencies.append((time.monotonic() - t0) * 1000)
+            elif p["state"] == "failed":
+                failures += 1
+                key = f"recorded failed: {p.get('failure_code')} {str(p.get('failure_reason'))[:100]}"
+                REASONS[key] = REASONS.get(key, 0) + 1
+            else:
+                still.append((buyer, p, t0))
+        waiting = still
+        if waiting:
+            time.sleep(0.05)
+    failures += len(waiting)
+    elapsed = time.monotonic() - begin
+    return Rate.of(f"purchases, {mode} (prepare → sign → submit → recorded), {len(buyers)} wallets",
+                   latencies, elapsed, failures)
+
+
+def native_transfers(stack: Stack, buyers: list[market.User], per_wallet: int) -> Rate:
+    """The chain service alone: each wallet sends `per_wallet` native transfers (prepared, signed,
+    submitted over gRPC, one after another per wallet), until every one is mined."""
+    sink = Wallet.create().address
+    hashes: list[tuple[str, float]] = []
+    lock = threading.Lock()
+    failures = 0
+    with grpc.insecure_channel(stack.addr("chain")) as ch:
+        stub = chain_grpc.ChainServiceStub(ch)
+
+        def loop(buyer: market.User) -> None:
+            nonlocal failures
+            for _ in range(per_wallet):
+                t0 = time.monotonic()
+                try:
+                    prep = stub.PrepareTransaction(chain_pb.PrepareTransactionRequest(
+                        from_address=buyer.address, to_address=sink, value_wei="1"), timeout=30).transaction
+                    tx = {"from": prep.from_address, "to": prep.to, "data": prep.data or "0x",
+                          "value": int(prep.value_wei), "chainId": prep.chain_id, "gas": prep.gas,
+                          "maxFeePerGas": int(prep.max_fee_per_gas_wei),
+                          "maxPriorityFeePerGas": int(prep.max_priority_fee_per_gas_wei), "nonce": prep.nonce}
+                    r = stub.SubmitRawTransaction(chain_pb.SubmitRawTransactionRequest(
+                        raw_transaction=buyer.wallet.sign_transaction(tx), expected=prep,
+                        type=chain_pb.TRANSACTION_TYPE_NATIVE_TRANSFER), timeout=30)
+                except grpc.RpcError:
+                    with lock:
+                        failures += 1
+                    continue
+                with lock:
+                    hashes.append((r.tx_hash, t0))
+
+        begin = time.monotonic()
+        with ThreadPoolExecutor(max_workers=len(buyers)) as pool:
+            list(pool.map(loop, buyers))
+        latencies: list[float] = []
+        waiting = list(hashes)
+        deadline = time.monotonic() + 300
+        while waiting and time.monotonic() < deadline:
+            still = []
+            for tx_hash, t0 in waiting:
+                t = stub.GetTransaction(chain_pb.GetTransactionRequest(tx_hash=tx_hash), timeout=30).transaction
+                if t.status == chain_pb.TRANSACTION_STATUS_CONFIRMED:
+                    latencies.append((time.monotonic() - t0) * 1000)
+                elif t.status == chain_pb.TRANSACTION_STATUS_PENDING:
+                    still.append((tx_hash, t0))
+                else:
+                    failures += 1
+            waiting = still
+            if waiting:
+                time.sleep(0.05)
+        failures += len(waiting)
+        elapsed = time.monotonic() - begin
+    return Rate.of(f"chain alone: native transfers (prepare → sign → submit → mined), {len(buyers)} wallets",
+                   latencies, elapsed, failures)
+
+
+def catalog_reads(stack: Stack, seconds: int) -> Rate:
+    """Baseline: GET /api/v1/assets?per_page=20 with wrk (32 connections)."""
+    from bench.run import wrk  # the same wrk harness as the HTTP bench
+
+    r = wrk("GET /api/v1/assets", f"{stack.gateway_url}/api/v1/assets?per_page=20", None, seconds=seconds)
+    return Rate("baseline: GET /api/v1/assets?per_page=20 (wrk, 32 connections)", int(r.rps * seconds), seconds,
+                r.non2xx, r.p50_ms, r.p99_ms)
+
+
+def run(wallets: int, per_wallet: int, modes: list[str], baseline_seconds: int,
+        profile_s: float = 0.0) -> tuple[list[Rate], str]:
+    """The whole bench on a fresh stack; the rates and the processes' profile (if asked)."""
+    for name in ("DATABASE_URL", "REDIS_URL"):
+        os.environ.pop(name, None)  # embedded servers of its own, never a shell's database
+    tmp = Path(tempfile.mkdtemp(prefix="ipheron-bench-buy-"))
+    stack = start_stack(tmp)
+    rates: list[Rate] = []
+    profile = ""
+    try:
+        with httpx.Client(base_url=stack.gateway_url, timeout=60,
+                          limits=httpx.Limits(max_connections=wallets + 8)) as api:
+            plans = [setup(api, wallets, per_wallet) for _ in modes]
+            if shutil.which("wrk"):
+                rates.append(catalog_reads(stack, baseline_seconds))
+            rates.append(native_transfers(stack, plans[0][0], per_wallet))
+            for mode, (buyers, plan) in zip(modes, plans, strict=True):
+                spy = start_profile(stack, profile_s) if profile_s and mode == modes[0] else None
+                rates.append(purchases(api, buyers, plan, mode))
+                if spy:
+                    profile = finish_profile(spy)
+    finally:
+        stack.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+    return rates, profile
+
+
+PROFILED = ("chain", "assets", "gateway")
+
+
+def start_profile(stack: Stack, seconds: float) -> list[tuple[str, subprocess.Popen[str], Path]]:
+    """py-spy (if installed) sampling the chain, assets and gateway processes while purchases run."""
+    exe = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+    if not Path(exe).exists():
+        return []
+    spies = []
+    for name in PROFILED:
+        out = Path(tempfile.mkstemp(prefix=f"ipheron-{name}-", suffix=".txt")[1])
+        proc = subprocess.Popen([exe, "record", "--pid", str(stack.processes[name].pid), "--duration",
+                                 str(int(seconds)), "--format", "raw", "--output", str(out), "--nonblocking"],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True)
+        spies.append((name, proc, out))
+    return spies
+
+
+def _function(frame: str) -> str:
+    """'fn (path/file.py:123)' -> 'fn (file.py)': samples of one function counted together."""
+    name, _, where = frame.partition(" (")
+    return f"{name} ({where.rsplit(':', 1)[0].rsplit('/', 1)[-1]})" if where else name
+
+
+def finish_profile(spies: list[tuple[str, subprocess.Popen[str], Path]]) -> str:
+    """Per process: the top functions by own samples and the project's functions by inclusive
+    samples (py-spy's collapsed stacks; idle threads are not sampled)."""
+    parts = []
+    for name, proc, path in spies:
+        proc.wait(timeout=600)
+        text = path.read_text() if path.exists() else ""
+        path.unlink(missing_ok=True)
+        own: dict[str, int] = {}
+        inclusive: dict[str, int] = {}
+        total = 0
+        for line in text.splitlines():
+            stack_text, _, count = line.rpartition(" ")
+            if not count.isdigit():
+                continue
+            n = int(count)
+            total += n
+            frames = [_function(f) for f in stack_text.split(";")]
+            own[frames[-1]] = own.get(frames[-1], 0) + n
+            for frame in set(frames):
+                if any(pkg in frame for pkg in ("service.py", "servicer.py", "repository.py", "ledger.py",
+                                                "network.py", "indexer.py", "txmanager.py", "routers", "deps.py",
+                                                "clients.py", "domain.py", "index_repository.py")):
+                    inclusive[frame] = inclusive.get(frame, 0) + n
+        if not total:
+            continue
+        top = sorted(own.items(), key=lambda kv: -kv[1])[:12]
+        ours = sorted(inclusive.items(), key=lambda kv: -kv[1])[:15]
+        parts.append(f"{name} ({total} samples): own time\n" + "\n".join(f"{n / total:6.1%}  {f}" for f, n in top)
+                     + f"\n{name}: project functions, inclusive\n"
+                     + "\n".join(f"{n / total:6.1%}  {f}" for f, n in ours))
+    return "\n\n".join(parts)
+
+
+def notes() -> list[str]:
+    """The per-step latencies and failure reasons of the last run, one line each."""
+    lines = [f"{stage}: p50 {statistics.median(ms):.0f} ms, max {max(ms):.0f} ms ({len(ms)})"
+             for stage, ms in STAGES.items() if ms]
+    lines += [f"failed {n}x  {reason}" for reason, n in sorted(REASONS.items(), key=lambda kv: -kv[1])]
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("--wallets", type=int, default=int(os.environ.get("BENCH_WALLETS", "32")))
+    parser.add_argument("--per-wallet", type=int, default=int(os.environ.get("BENCH_PER_WALLET", "8")))
+    parser.add_argument("--mode", choices=("pipelined", "sequential", "both"), default="both")
+    parser.add_argument("--baseline-seconds", type=int, default=5)
+    parser.add_argument("--profile", type=float, default=0.0,
+                        help="py-spy the chain, assets and gateway processes for N seconds")
+    parser.add_argument("--json", action="store_true", help="print the rates as JSON")
+    args = parser.parse_args(argv)
+    modes = ["pipelined", "sequential"] if args.mode == "both" else [args.mode]
+    rates, profile = run(args.wallets, args.per_wallet, modes, args.baseline_seconds, args.profile)
+    if args.json:
+        sys.stdout.write(json.dumps([{"name": r.name, "count": r.count, "seconds": r.seconds,
+                                      "per_second": r.per_second, "failures": r.failures} for r in rates]) + "\n")
+    else:
+        sys.stdout.write(HEADER + "\n" + "\n".join(r.row() for r in rates) + "\n")
+        sys.stdout.write("".join(line + "\n" for line in notes()))
+        if profile:
+            sys.stdout.write("\nprofile (py-spy) while the purchases ran:\n" + profile + "\n")
+    return 0 if all(r.failures == 0 for r in rates) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
