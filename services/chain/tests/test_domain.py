@@ -245,8 +245,8 @@ def test_an_attempt_in_flight_is_awaited_and_a_mined_one_is_the_answer(status: s
 
 def test_a_failed_transaction_answers_with_its_decoded_reason_else_a_generic_one() -> None:
     assert domain.failure_error(tx(status=CONFIRMED)) is None
-    decoded = domain.failure_error(tx(status=FAILED), Revert("NotListed", {"tokenId": 9}))
-    assert isinstance(decoded, FailedPrecondition) and "token 9 is not listed" in str(decoded)
+    decoded = domain.failure_error(tx(status=FAILED), Revert("OrderAlreadyFilled", {"orderHash": b"\x01" * 32}))
+    assert isinstance(decoded, FailedPrecondition) and "already been filled" in str(decoded)
     generic = domain.failure_error(tx(status=FAILED, error="reverted on chain: X"))
     assert isinstance(generic, FailedPrecondition) and "reverted on chain: X" in str(generic)
 
@@ -299,18 +299,20 @@ def test_gas_margin_confirmations_and_nonce_errors() -> None:
     assert not domain.is_nonce_error("insufficient funds for gas")
 
 
-def test_the_marketplace_identity_depends_on_the_token_it_is_bound_to() -> None:
-    assert domain.marketplace_identity("c", A) == domain.marketplace_identity("c", A)
-    assert domain.marketplace_identity("c", A) != domain.marketplace_identity("c", B)
+def test_a_deployment_identity_depends_on_the_code_and_every_constructor_argument() -> None:
+    assert domain.deployment_identity("c", A, B) == domain.deployment_identity("c", A, B)
+    assert domain.deployment_identity("c", A, B) != domain.deployment_identity("c", B, A)
+    assert domain.deployment_identity("c", A) != domain.deployment_identity("d", A)
 
 
 # --------------------------------------------------------------------------- contract errors
 
 
 @pytest.mark.parametrize(("revert", "kind", "needle"), [
-    (Revert("NotListed", {"tokenId": 7}), FailedPrecondition, "token 7 is not listed for sale"),
-    (Revert("WrongPayment", {"expected": 100, "sent": 99}), FailedPrecondition, "listed at 100 wei, 99 wei offered"),
-    (Revert("NotTokenOwner", {"caller": A, "tokenId": 1}), PermissionDenied, f"{A} does not own token 1"),
+    (Revert("OrderAlreadyFilled", {"orderHash": b"\x07" * 32}), FailedPrecondition, "already been filled"),
+    (Revert("WrongPayment", {"expected": 100, "sent": 99}), FailedPrecondition, "price is 100 wei, 99 wei offered"),
+    (Revert("NotSeller", {"caller": A, "orderHash": b"\x01" * 32}), PermissionDenied, f"{A} is not the order's seller"),
+    (Revert("OrderStale", {"owner": B}), FailedPrecondition, f"no longer owns the token (owner {B})"),
     (Revert("AccessControlUnauthorizedAccount", {"account": A}), PermissionDenied, "lacks the role"),
     (Revert("ERC721NonexistentToken", {"tokenId": 3}), NotFound, "token 3 does not exist"),
     (Revert("AssetAlreadyMinted", {"tokenId": 3}), Conflict, "already minted as token 3"),

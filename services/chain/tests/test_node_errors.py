@@ -144,10 +144,11 @@ def test_ganache_revert_data_in_result_is_decoded() -> None:
     from eth_abi import encode
     from eth_utils import function_signature_to_4byte_selector
 
-    raw = "0x" + (function_signature_to_4byte_selector("NotListed(uint256)") + encode(["uint256"], [1])).hex()
+    raw = "0x" + (function_signature_to_4byte_selector("OrderAlreadyFilled(bytes32)") + encode(["bytes32"],
+                                                                                                [b"\x01" * 32])).hex()
     exc = ContractLogicError("execution reverted: VM Exception while processing transaction: revert",
                              data={"hash": None, "programCounter": 1347, "result": raw, "reason": None,
                                    "message": "revert"})
     revert = decode_revert(exc)
-    assert revert is not None and revert.name == "NotListed" and revert.args == {"tokenId": 1}
-    assert "not listed for sale" in str(domain.revert_to_error(revert))
+    assert revert is not None and revert.name == "OrderAlreadyFilled" and revert.args == {"orderHash": b"\x01" * 32}
+    assert "already been filled" in str(domain.revert_to_error(revert))
