@@ -92,7 +92,7 @@ async def _offer(replica, buyer, asset: pb.Asset, listing: Listing, key: str) ->
 def _rows(url: str, statement: str, **params: object) -> list[tuple[Any, ...]]:
     engine = db.make_engine(url, "assets", pool_size=1, max_overflow=0)
     try:
-        with engine.connect() as conn:
+        with engine.begin() as conn:
             return [tuple(r) for r in conn.execute(text(statement), params)]
     finally:
         engine.dispose()
@@ -280,3 +280,18 @@ async def test_events_about_tokens_this_catalog_does_not_hold_change_nothing(
     await replica.app.service.on_chain_event(sale_event(stranger, alice.wallet, buyer.wallet, WEI, None, _hex32()))
     assert (await _get(replica, asset.id)).owner_user_id == alice.id
     assert _rows(clean_assets, "SELECT count(*) FROM sagas WHERE kind = 'purchase'") == [(0,)]
+
+
+async def test_listings_past_their_window_are_swept_off_sale(start_replica, new_user, risk,
+                                                             clean_assets) -> None:  # type: ignore[no-untyped-def]
+    replica = await start_replica(consume_chain_events=False)
+    alice = await new_user()
+    asset = (await replica.stub.CreateAsset(create_request([(alice, "100")], alice))).asset
+    listing = await _listing(replica, alice, asset)
+    assert (await _get(replica, asset.id)).listed
+    _rows(clean_assets, "UPDATE listings SET end_time = now() - interval '1 second' WHERE id = :id RETURNING 1",
+          id=listing.id)
+    await replica.app.service.expire_listings()
+    got = await _get(replica, asset.id)
+    assert (got.listed, got.HasField("listing")) == (False, False)
+    assert _rows(clean_assets, "SELECT state, reason FROM listings") == [("invalid", "the order expired")]

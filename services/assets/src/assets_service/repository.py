@@ -736,17 +736,27 @@ class Repository:
             return _listing(row)
 
     def expire_listings(self, limit: int = 100) -> list[str]:
-        """Active listings past their end time become INVALID ("the order expired"); the assets' ids."""
+        """Active listings past their end time become INVALID ("the order expired"); the assets' ids.
+        Each asset row is locked before its listing, as every other writer does (no lock-order deadlock)."""
         with self.engine.begin() as conn:
-            due = (select(listings_t.c.id).where(listings_t.c.state == domain.LISTING_ACTIVE,
-                                                 listings_t.c.end_time <= func.now())
-                   .limit(limit).with_for_update(skip_locked=True).scalar_subquery())
-            ids = [str(r[0]) for r in conn.execute(update(listings_t).where(listings_t.c.id.in_(due)).values(
-                state=domain.LISTING_INVALID, reason="the order expired", updated_at=func.now())
-                .returning(listings_t.c.asset_id)).all()]
-            for asset_id in ids:
-                self._sync_listed(conn, self._lock(conn, asset_id), "")
-        return ids
+            due = [str(r[0]) for r in conn.execute(select(listings_t.c.asset_id).where(
+                listings_t.c.state == domain.LISTING_ACTIVE, listings_t.c.end_time <= func.now())
+                .order_by(listings_t.c.asset_id).limit(limit)).all()]
+            expired: list[str] = []
+            for asset_id in due:
+                asset = self._lock(conn, asset_id)
+                if self._end_expired(conn, asset_id):
+                    self._sync_listed(conn, asset, "")
+                    expired.append(asset_id)
+        return expired
+
+    @staticmethod
+    def _end_expired(conn: Connection, asset_id: str) -> bool:
+        return conn.execute(update(listings_t).where(
+            listings_t.c.asset_id == asset_id, listings_t.c.state == domain.LISTING_ACTIVE,
+            listings_t.c.end_time <= func.now()).values(
+            state=domain.LISTING_INVALID, reason="the order expired", updated_at=func.now())
+            .returning(listings_t.c.id)).first() is not None
 
     @staticmethod
     def _end_active_listing(conn: Connection, asset_id: str, state: str, reason: str) -> Listing | None:
