@@ -29,6 +29,12 @@ async def test_text_with_a_nul_character_is_invalid_argument_not_internal(replic
         (lambda: stub.PurchaseAsset(pb.PurchaseAssetRequest(actor=nul_actor, asset_id=asset.id,
                                                             idempotency_key="k")), "actor.user_id"),
         (lambda: stub.UploadFile(pb.UploadFileRequest(actor=nul_actor, content=b"x")), "actor.user_id"),
+        (lambda: stub.SubmitPurchaseTransaction(pb.SubmitPurchaseTransactionRequest(
+            actor=bob.actor, purchase_id=asset.id, tx_hash="0x\x00")), "tx_hash"),
+        (lambda: stub.SubmitPurchaseTransaction(pb.SubmitPurchaseTransactionRequest(
+            actor=bob.actor, purchase_id=asset.id, raw_transaction="0x02\x00")), "raw_transaction"),
+        (lambda: stub.GetListingTypedData(pb.GetListingTypedDataRequest(actor=nul_actor, asset_id=asset.id,
+                                                                        price="1")), "actor.user_id"),
         (lambda: stub.GetFile(pb.GetFileRequest(cid="bafk\x00")), "cid"),
         (lambda: stub.AttachFile(pb.AttachFileRequest(actor=alice.actor, asset_id=asset.id, cid="bafk\x00")), "cid"),
         (lambda: stub.CreateAsset(create_request([(alice, "50")], alice, creators=[
