@@ -4,9 +4,12 @@ temporary directory:
 - platform: N concurrent platform transactions (native transfers, each awaited until its
   receipt) through the real transaction manager;
 - wallets: 32 funded wallets (faucet), each doing prepare → sign (ipheron_libs.wallet) →
-  submit → recorded as mined, N in all.
+  submit → recorded as mined, N in all;
+- purchases: N tokens minted and listed by signed orders, then 32 buyers each doing
+  PrepareFulfill → sign → SubmitRawTransaction → mined; first the per-call time of
+  PrepareFulfill (fixed gas bound, and estimated) and SubmitRawTransaction one at a time.
 
-    .venv/bin/python services/chain/scripts/tx_throughput.py [N] [CHAIN_BLOCK_INTERVAL_MS] [platform|wallets]
+    .venv/bin/python services/chain/scripts/tx_throughput.py [N] [CHAIN_BLOCK_INTERVAL_MS] [platform|wallets|purchases]
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import asyncio
 import sys
 import tempfile
 import time
+import uuid
 from pathlib import Path
 
 from chain_service.config import ChainSettings
@@ -56,6 +60,65 @@ async def wallets_round(service: ChainService, n: int, wallets: int = 32) -> Non
           f"{n / elapsed:.1f} tx/s in {blocks} blocks (interval {service.settings.block_interval_ms} ms)")
 
 
+async def purchases_round(service: ChainService, n: int, wallets: int = 32) -> None:
+    import json
+
+    from ipheron_libs.wallet import Wallet
+
+    sellers = [Wallet.create() for _ in range(4)]
+    buyers = [Wallet.create() for _ in range(wallets)]
+    for user in buyers:
+        await service.faucet(user.address, str(10**18))
+    listings: list[tuple[str, str]] = []
+    samples = 20
+    for i in range(n + 2 * samples):
+        seller = sellers[i % len(sellers)]
+        minted = await service.mint(str(uuid.uuid4()), seller.address, "ipfs://bench", [(seller.address, 10_000)],
+                                    500)
+        document, _ = await service.build_order(minted.token_id, seller.address, "1000", 0)
+        listings.append((json.dumps(document["message"]), seller.sign_typed_data(document)))
+
+    async def wait_mined(tx_hash: str) -> None:
+        while service.network.in_open_block(tx_hash) or \
+                (await service.get_transaction(tx_hash)).record.status == "pending":
+            await asyncio.sleep(0.02)
+
+    # Per-call cost, one call at a time (the chain thread does nothing else meanwhile).
+    for fixed in (True, False):
+        service.settings.fixed_fulfill_gas = fixed
+        prep_t = sub_t = 0.0
+        for _ in range(samples):
+            order_json, sig = listings.pop()
+            buyer = buyers[0]
+            t0 = time.perf_counter()
+            call, _ = await service.prepare_fulfill(order_json, sig, buyer.address)
+            t1 = time.perf_counter()
+            submitted = await service.submit_raw_transaction(buyer.sign_transaction(call.tx.as_json_rpc()), call.tx,
+                                                             "buy")
+            t2 = time.perf_counter()
+            prep_t, sub_t = prep_t + t1 - t0, sub_t + t2 - t1
+            await wait_mined(submitted.tx.record.tx_hash)
+        print(f"PrepareFulfill ({'fixed gas bound' if fixed else 'estimated gas'}): {1000 * prep_t / samples:.1f} ms"
+              f"/call; SubmitRawTransaction: {1000 * sub_t / samples:.1f} ms/call")
+    service.settings.fixed_fulfill_gas = True
+
+    async def worker(buyer: Wallet) -> None:
+        while listings:
+            order_json, sig = listings.pop()
+            call, _ = await service.prepare_fulfill(order_json, sig, buyer.address)
+            submitted = await service.submit_raw_transaction(buyer.sign_transaction(call.tx.as_json_rpc()), call.tx,
+                                                             "buy")
+            await wait_mined(submitted.tx.record.tx_hash)
+
+    start_block = await service.ledger.block_number()
+    started = time.perf_counter()
+    await asyncio.gather(*[worker(b) for b in buyers])
+    elapsed = time.perf_counter() - started
+    blocks = await service.ledger.block_number() - start_block
+    print(f"purchases: {n} PrepareFulfill→sign→submit→mined from {wallets} wallets in {elapsed:.2f}s = "
+          f"{n / elapsed:.1f} purchases/s in {blocks} blocks (interval {service.settings.block_interval_ms} ms)")
+
+
 async def main(n: int, interval_ms: int | None, mode: str = "platform") -> None:
     with tempfile.TemporaryDirectory() as tmp:
         url = embedded.service_database_url(None, Path(tmp), SCHEMA)
@@ -67,6 +130,9 @@ async def main(n: int, interval_ms: int | None, mode: str = "platform") -> None:
         try:
             if mode == "wallets":
                 await wallets_round(service, n)
+                return
+            if mode == "purchases":
+                await purchases_round(service, n)
                 return
             start_block = await service.ledger.block_number()
             started = time.perf_counter()

@@ -15,8 +15,10 @@ import uuid
 from collections.abc import Sequence
 from typing import Any, cast
 
+from eth_abi import decode as abi_decode
+from eth_abi import encode as abi_encode
 from eth_typing import ABIEvent, ChecksumAddress
-from eth_utils import event_abi_to_log_topic, keccak, to_checksum_address
+from eth_utils import event_abi_to_log_topic, function_signature_to_4byte_selector, keccak, to_checksum_address
 from hexbytes import HexBytes
 from ipheron_libs.db import run_db
 from ipheron_libs.errors import FailedPrecondition, NotFound
@@ -243,23 +245,37 @@ class Ledger:
         """0 none, 1 filled, 2 cancelled."""
         return int(await self._view(self.market.functions.orderStatus(order_hash)))
 
+    def _raw_view(self, to: str, signature: str, args: Sequence[Any], out_types: Sequence[str],
+                  block: int | str = "latest") -> tuple[Any, ...]:
+        """A view call encoded and decoded here (no web3 contract machinery); on the chain thread."""
+        in_types = signature[signature.index("(") + 1:-1]
+        data = function_signature_to_4byte_selector(signature) + (
+            abi_encode(in_types.split(","), list(args)) if in_types else b"")
+        return tuple(abi_decode(list(out_types), self.network.call_raw(to, data, block)))
+
     async def order_on_chain(self, order: Order, order_hash: bytes) -> domain.OrderOnChain:
         """What VerifyOrder compares an order with, read in one executor hop."""
-        fns, mfns = self.token.functions, self.market.functions
-        market = self.market.address
+        token, market = self.token.address, self.market.address
+        view = self._raw_view
 
         def read() -> domain.OrderOnChain:
-            status = int(mfns.orderStatus(order_hash).call())
-            counter = int(mfns.counterOf(order.seller).call())
+            (status,) = view(market, "orderStatus(bytes32)", [order_hash], ["uint8"])
+            (counter,) = view(market, "counterOf(address)", [order.seller], ["uint256"])
             try:
-                owner: ChecksumAddress | None = to_checksum_address(fns.ownerOf(order.token_id).call())
+                (raw_owner,) = view(token, "ownerOf(uint256)", [order.token_id], ["address"])
+                owner: ChecksumAddress | None = to_checksum_address(raw_owner)
             except Exception:  # noqa: BLE001 - a token that does not exist has no owner
                 owner = None
-            approved = owner is not None and (bool(fns.isApprovedForAll(owner, market).call()) or
-                                              to_checksum_address(fns.getApproved(order.token_id).call()) == market)
-            head = int(self.network.w3.eth.get_block("latest")["timestamp"])
+            approved = False
+            if owner is not None:
+                (approved,) = view(token, "isApprovedForAll(address,address)", [owner, market], ["bool"])
+                if not approved:
+                    (spender,) = view(token, "getApproved(uint256)", [order.token_id], ["address"])
+                    approved = to_checksum_address(spender) == market
+            head = self.network.head_timestamp()
             # The next block is stamped no earlier than the head + 1 s, nor before the clock.
-            return domain.OrderOnChain(status, counter, owner, approved, max(head + 1, int(time.time())))
+            return domain.OrderOnChain(int(status), int(counter), owner, bool(approved),
+                                       max(head + 1, int(time.time())))
 
         return await self.network.run(read)
 
@@ -407,8 +423,7 @@ def receipt_of(raw: dict[str, Any]) -> Receipt:
 
 
 async def has_code(network: Network, address: str) -> bool:
-    code = await network.run(network.w3.eth.get_code, to_checksum_address(address))
-    return len(code) > 0
+    return await network.run(network.has_code, to_checksum_address(address))
 
 
 async def _admin(tm: TransactionManager, to: str, data: str, call: str) -> None:

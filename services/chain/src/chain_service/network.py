@@ -20,12 +20,14 @@ import time
 import zlib
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar, cast
 
 from eth.db.atomic import AtomicDB
 from eth.db.backends.memory import MemoryDB
 from eth_tester import EthereumTester, PyEVMBackend
+from eth_typing import ChecksumAddress
 from eth_utils import keccak
+from hexbytes import HexBytes
 from web3 import EthereumTesterProvider, Web3
 
 from chain_service.evm_backend import DeterministicPyEVMBackend
@@ -251,6 +253,8 @@ class JournalingEthereumTester(EthereumTester):
 
 
 DEV_ACCOUNT_BALANCE = 1_000_000 * 10**18
+# View calls on the embedded chain: a generous gas cap.
+VIEW_GAS = 10_000_000
 
 
 def make_embedded_tester(genesis_timestamp: int, journal: Journal | None, funded: Iterable[str] = (),
@@ -278,6 +282,7 @@ class Network:
         self._executor = ThreadPoolExecutor(max_workers=1 if embedded else threads, thread_name_prefix="chain")
         self._stop = threading.Event()
         self._miner: threading.Thread | None = None
+        self._view_caller: str | None = None
 
     @classmethod
     def embedded_chain(cls, genesis_timestamp: int, journal: Journal | None, funded: Iterable[str] = (),
@@ -326,6 +331,42 @@ class Network:
         """Embedded chain: the transaction waits in the open block (not sealed yet). Read
         without a chain call, so receipt waiters do not crowd the chain thread."""
         return self.tester is not None and tx_hash.lower() in self.tester.pending_hashes
+
+    # --- fast reads (call on the chain thread) ----------------------------------------
+    # The embedded chain is read through eth-tester directly: web3's middleware stack (and its
+    # guess of a `from` account, which lists every test account) cost more than the EVM call.
+    def call_raw(self, to: str, data: bytes, block: int | str = "latest") -> bytes:
+        """eth_call of raw call data; a revert raises the provider's exception."""
+        if self.tester is not None:
+            if self._view_caller is None:
+                self._view_caller = self.tester.get_accounts()[0]  # funded: py-evm charges a call's gas
+            out = self.tester.call({"from": self._view_caller, "to": to, "data": "0x" + data.hex(),
+                                    "gas": VIEW_GAS}, block)
+            return bytes.fromhex(str(out).removeprefix("0x"))
+        return bytes(self.w3.eth.call({"to": cast(ChecksumAddress, to), "data": HexBytes(data)}, cast(Any, block)))
+
+    def head_timestamp(self) -> int:
+        if self.tester is not None:
+            return int(self.tester.backend.chain.get_canonical_head().timestamp)
+        return int(self.w3.eth.get_block("latest")["timestamp"])
+
+    def head_base_fee(self) -> int:
+        if self.tester is not None:
+            return int(getattr(self.tester.backend.chain.get_canonical_head(), "base_fee_per_gas", 0) or 0)
+        return int(self.w3.eth.get_block("latest").get("baseFeePerGas") or 0)
+
+    def pending_account(self, address: str) -> tuple[int, int]:
+        """(pending nonce, pending balance) of an account."""
+        if self.tester is not None:
+            return int(self.tester.get_nonce(address, "pending")), int(self.tester.get_balance(address, "pending"))
+        eth = self.w3.eth
+        checksum = cast(ChecksumAddress, address)
+        return int(eth.get_transaction_count(checksum, "pending")), int(eth.get_balance(checksum, "pending"))
+
+    def has_code(self, address: str) -> bool:
+        if self.tester is not None:
+            return len(bytes.fromhex(str(self.tester.get_code(address)).removeprefix("0x"))) > 0
+        return len(self.w3.eth.get_code(cast(ChecksumAddress, address))) > 0
 
     async def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run a blocking chain call on the chain executor."""

@@ -434,24 +434,21 @@ class ChainService:
         tx_fields: dict[str, Any] = {"from": sender, "to": to, "data": call_data, "value": value}
 
         def read() -> tuple[int, bool, int, int, int]:
-            eth = network.w3.eth
             without_funds = False
-            try:
-                if fixed_gas is None:
-                    gas = domain.gas_with_margin(int(eth.estimate_gas(cast(TxParams, tx_fields))), margin)
-                else:
-                    # One execution surfaces a revert (estimate_gas would run the call ~20 times).
-                    eth.call(cast(TxParams, {**tx_fields, "gas": fixed_gas}), "pending")
-                    gas = fixed_gas
-            except Exception as exc:
-                if domain.node_error_kind(str(exc)) is not domain.NodeErrorKind.FUNDS:
-                    raise _clear(node_error(exc, sender)) from exc
-                # The node will not run the call for a sender who cannot pay: size the shortfall instead.
-                gas, without_funds = fixed_gas or domain.UNFUNDED_GAS_ESTIMATE, True
-            block = eth.get_block("latest")
-            base = int(block.get("baseFeePerGas") or 0)
-            return (gas, without_funds, base, int(eth.get_transaction_count(sender, "pending")),  # type: ignore[arg-type]
-                    int(eth.get_balance(sender, "pending")))  # type: ignore[arg-type]
+            if fixed_gas is not None:
+                # The caller checked the call's preconditions itself (VerifyOrder does what
+                # fulfill checks); no execution here, so no estimate either.
+                gas = fixed_gas
+            else:
+                try:
+                    gas = domain.gas_with_margin(int(network.w3.eth.estimate_gas(cast(TxParams, tx_fields))), margin)
+                except Exception as exc:
+                    if domain.node_error_kind(str(exc)) is not domain.NodeErrorKind.FUNDS:
+                        raise _clear(node_error(exc, sender)) from exc
+                    # The node will not run the call for a sender who cannot pay: size the shortfall instead.
+                    gas, without_funds = domain.UNFUNDED_GAS_ESTIMATE, True
+            nonce, balance = network.pending_account(sender)
+            return gas, without_funds, network.head_base_fee(), nonce, balance
 
         gas, without_funds, base, nonce, balance = await network.run(read)
         max_fee, priority = await self.tm.fees() if not network.embedded else domain.fees_for(
