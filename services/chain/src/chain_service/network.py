@@ -24,6 +24,7 @@ from typing import Any, Protocol, TypeVar, cast
 
 from eth.db.atomic import AtomicDB
 from eth.db.backends.memory import MemoryDB
+from eth.vm.spoof import SpoofTransaction
 from eth_tester import EthereumTester, PyEVMBackend
 from eth_typing import ChecksumAddress
 from eth_utils import keccak
@@ -283,6 +284,8 @@ class Network:
         self._stop = threading.Event()
         self._miner: threading.Thread | None = None
         self._view_caller: str | None = None
+        self._view_caller_bytes: bytes | None = None
+        self._head_view: tuple[bytes, Any, Any] | None = None
 
     @classmethod
     def embedded_chain(cls, genesis_timestamp: int, journal: Journal | None, funded: Iterable[str] = (),
@@ -336,7 +339,9 @@ class Network:
     # The embedded chain is read through eth-tester directly: web3's middleware stack (and its
     # guess of a `from` account, which lists every test account) cost more than the EVM call.
     def call_raw(self, to: str, data: bytes, block: int | str = "latest") -> bytes:
-        """eth_call of raw call data; a revert raises the provider's exception."""
+        """eth_call of raw call data at the head (or `block`); a revert raises."""
+        if self.tester is not None and block == "latest":
+            return self._head_call(to, data)
         if self.tester is not None:
             if self._view_caller is None:
                 self._view_caller = self.tester.get_accounts()[0]  # funded: py-evm charges a call's gas
@@ -344,6 +349,33 @@ class Network:
                                     "gas": VIEW_GAS}, block)
             return bytes.fromhex(str(out).removeprefix("0x"))
         return bytes(self.w3.eth.call({"to": cast(ChecksumAddress, to), "data": HexBytes(data)}, cast(Any, block)))
+
+    def _head_call(self, to: str, data: bytes) -> bytes:
+        """A call on the head's state, kept while the head is the same: eth-tester builds a VM
+        (the block decoded, 256 ancestor hashes read) and a cold state for every call, which
+        grows with the block's size; here consecutive reads share one state and its caches.
+        Each call is reverted to a snapshot, as eth-tester does."""
+        assert self.tester is not None
+        chain = self.tester.backend.chain
+        head = chain.get_canonical_head()
+        if self._head_view is None or self._head_view[0] != head.hash:
+            vm = chain.get_vm(at_header=head)
+            self._head_view = (head.hash, vm, vm.state)
+        _, vm, state = self._head_view
+        caller = bytes.fromhex(self.tester.get_accounts()[0][2:]) if self._view_caller_bytes is None \
+            else self._view_caller_bytes
+        self._view_caller_bytes = caller
+        unsigned = vm.create_unsigned_transaction(nonce=state.get_nonce(caller),
+                                                  gas_price=int(getattr(head, "base_fee_per_gas", 0) or 0),
+                                                  gas=VIEW_GAS, to=bytes.fromhex(to[2:]), value=0, data=data)
+        snapshot = state.snapshot()
+        try:
+            computation = state.apply_transaction(SpoofTransaction(unsigned, from_=caller))
+        finally:
+            state.revert(snapshot)
+        if computation.is_error:
+            raise computation.error
+        return bytes(computation.output)
 
     def head_timestamp(self) -> int:
         if self.tester is not None:
