@@ -393,7 +393,10 @@ def test_the_same_idempotency_key_replays_the_purchase_without_a_second_payment(
     body = again.json()
     assert body["id"] == sale.purchase["id"] and body["state"] == "completed"
     assert body["tx_hash"] == sale.purchase["tx_hash"]
-    # Handing the same payment in again changes nothing.
+    # Handing the same signed payment in again answers the completed purchase and moves nothing.
+    resubmitted = market.submit_payment(client, sale.buyer, sale.prepared)
+    assert resubmitted.status_code == 202, resubmitted.text
+    assert resubmitted.json()["state"] == "completed" and resubmitted.json()["tx_hash"] == sale.purchase["tx_hash"]
     assert market.pending_wei(client, sale.seller.address) == credited
     assert market.native_wei(client, sale.buyer.address) == sale.buyer_after
 
