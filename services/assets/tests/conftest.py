@@ -5,7 +5,6 @@ assets-service replicas built exactly as production builds them."""
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -267,9 +266,32 @@ async def start_replica(clean_assets: str, redis_url: str, auth_server: str, cha
         return replica
 
     yield start
+    hung: list[AssertionError] = []
     for r in reversed(started):
-        with contextlib.suppress(Exception):  # some were already stopped by the test
-            await r.stop()
+        try:
+            await _stop_or_explain(r)
+        except AssertionError as exc:
+            hung.append(exc)
+        except Exception:  # noqa: BLE001,S110 - some were already stopped by the test
+            pass
+    if hung:
+        raise hung[0]
+
+
+async def _stop_or_explain(r: Replica) -> None:
+    """Stop a replica; if that hangs, fail naming every pending task's stack (not a bare timeout)."""
+    import asyncio
+    import io
+
+    try:
+        await asyncio.wait_for(asyncio.shield(r.stop()), 30)
+    except TimeoutError:
+        out = io.StringIO()
+        for task in asyncio.all_tasks():
+            task.print_stack(file=out)
+        Path("/tmp/assets-replica-stop-hang.txt").write_text(out.getvalue())
+        raise AssertionError("stopping an assets replica hung; task stacks in /tmp/assets-replica-stop-hang.txt") \
+            from None
 
 
 @pytest.fixture()
