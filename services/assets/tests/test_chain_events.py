@@ -119,6 +119,7 @@ async def test_a_sale_straight_on_the_contract_is_recorded_once_with_owner_prove
 
     for _ in range(3):  # at-least-once delivery: the same event three times
         await replica.app.service.on_chain_event(sale)
+    await replica.app.service.idle()  # the creators' credits run beside the consumer
 
     got = await _get(replica, asset.id)
     assert (got.owner_user_id, got.owner_wallet, got.listed) == (buyer.id, buyer.wallet, False)

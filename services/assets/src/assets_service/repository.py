@@ -988,6 +988,13 @@ class Repository:
             self._set_effect(conn, sale.event_id, asset.id, effect)
             return asset.id, recorded
 
+    def sale_recorded(self, tx_hash: str) -> bool:
+        """Whether a sale of this transaction was recorded (and not undone)."""
+        with self.engine.connect() as conn:
+            return conn.execute(select(applied_t.c.event_id).where(
+                applied_t.c.tx_hash == tx_hash, applied_t.c.event_type == "chain.sale.recorded",
+                applied_t.c.reverted.is_(False))).first() is not None
+
     def apply_transfer(self, transfer: domain.ChainTransfer, to_user_id: str) -> str | None:
         """A token moved outside a sale (a gift, a transfer straight on the token contract): the
         owner follows, provenance gets the transfer, and the active listing is INVALID (its

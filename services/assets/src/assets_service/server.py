@@ -49,6 +49,7 @@ class AssetsApp(ServiceApp):
         for closer in (self.cache.close, self.auth.close, self.chain.close, self.risk.close):
             self.on_close(closer)
         self.service = AssetsService(settings, self.repo, self.cache, self.auth, self.chain, self.risk)
+        self.on_close(self.service.aclose)  # closed first (reverse order): before the clients it uses
         self.servicer = AssetsServicer(self.service)
         self.relay_outbox(settings.outbox_poll_interval)
         if settings.consume_chain_events:

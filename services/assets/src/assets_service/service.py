@@ -86,6 +86,9 @@ class AssetsService:
         self.risk = risk
         # Sagas this process is driving right now (inline or by the worker), so the worker skips them.
         self._running: set[str] = set()
+        # Creators' credits of recorded sales, run beside the event consumer so it is never held up
+        # by auth (each saga is leased to this replica; a crash leaves it to recovery).
+        self._background: set[asyncio.Task[None]] = set()
         # The sagas as tables: (kind, state) -> the step that leaves that state.
         self._steps: dict[tuple[str, str], Step] = {
             (domain.MINT, domain.ASSESSING): self._assess,
@@ -362,13 +365,28 @@ class AssetsService:
         asset_id, saga = applied
         await self.cache.invalidate(asset_id)
         if saga is not None:
-            await self.drive(saga)  # the creators' totals
+            task = asyncio.get_running_loop().create_task(self.drive(saga), name=f"credit-sale:{saga.id}")
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+
+    async def idle(self) -> None:
+        """Wait for the background work started so far (the creators' credits of recorded sales)."""
+        while self._background:
+            await asyncio.gather(*list(self._background), return_exceptions=True)
+
+    async def aclose(self) -> None:
+        """Stop the background work; a saga cut short stays leased and is finished by recovery."""
+        for task in list(self._background):
+            task.cancel()
+        await asyncio.gather(*list(self._background), return_exceptions=True)
 
     async def _on_transfer(self, event: events.Event) -> None:
         transfer = domain.transfer_of(event.id, event.payload)
         if transfer.kind != "transfer":
             return  # mints are the mint saga's; burns do not happen on this token
-        user_id = await self._user_of_wallet(transfer.to_wallet)
+        # A sale's own Transfer (it follows the Sold log) needs no user lookup: the sale recorded it.
+        user_id = "" if await run_db(self.repo.sale_recorded, transfer.tx_hash) else \
+            await self._user_of_wallet(transfer.to_wallet)
         asset_id = await run_db(self.repo.apply_transfer, transfer, user_id)
         if asset_id:
             await self.cache.invalidate(asset_id)
