@@ -302,6 +302,8 @@ async def test_a_wallet_without_funds_gets_402_with_the_amounts_and_nothing_is_r
     alice, poor = await sign_in(api), await sign_in(api)
     asset = await register(api, [(alice, "100")])
     listing = await list_for_sale(api, alice, asset["id"], "0.25")
+    own = problem(await start_purchase(api, alice, asset["id"], "own-asset-1"), 409)
+    assert "own" in own["detail"]
     refused = await start_purchase(api, poor, asset["id"], "poor-buyer-1")
     body_ = problem(refused, 402)
     required, available, shortfall = (int(body_[k]) for k in ("required_wei", "available_wei", "shortfall_wei"))
