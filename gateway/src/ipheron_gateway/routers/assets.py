@@ -289,7 +289,7 @@ class AssetOut(BaseModel):
     currency: str
     royalty_rate: str
     status: AssetStatus
-    listed: bool
+    listed: bool = Field(description="for sale: under an active listing its owner signed (see `listing`)")
     metadata: dict[str, Any]
     utility_features: list[str]
     region: str
