@@ -280,18 +280,20 @@ class Ledger:
         return await self.network.run(read)
 
     async def total_minted(self, block: int | None = None) -> int:
-        fn = self.token.functions.totalMinted()
-        return int(await self.network.run(lambda: fn.call(block_identifier=block if block is not None else "latest")))
+        at = block if block is not None else "latest"
+        return int((await self.network.run(self._raw_view, self.token.address, "totalMinted()", [], ["uint256"],
+                                           at))[0])
 
     async def owners_at(self, token_ids: Sequence[int], block: int) -> dict[int, ChecksumAddress | None]:
-        """ownerOf of each token at a block (None: not minted by then)."""
-        fns = self.token.functions
+        """ownerOf of each token at a block (None: not minted by then), in one executor hop."""
+        token = self.token.address
 
         def read() -> dict[int, ChecksumAddress | None]:
             out: dict[int, ChecksumAddress | None] = {}
             for token_id in token_ids:
                 try:
-                    out[token_id] = to_checksum_address(fns.ownerOf(token_id).call(block_identifier=block))
+                    out[token_id] = to_checksum_address(self._raw_view(token, "ownerOf(uint256)", [token_id],
+                                                                       ["address"], block)[0])
                 except Exception:  # noqa: BLE001 - a token not minted by then has no owner
                     out[token_id] = None
             return out
@@ -299,12 +301,12 @@ class Ledger:
         return await self.network.run(read)
 
     async def pending_at(self, payees: Sequence[str], block: int) -> dict[str, int]:
-        """pendingWithdrawal of each payee at a block."""
-        fns = self.market.functions
+        """pendingWithdrawal of each payee at a block, in one executor hop."""
+        market = self.market.address
 
         def read() -> dict[str, int]:
-            return {p: int(fns.pendingWithdrawal(to_checksum_address(p)).call(block_identifier=block))
-                    for p in payees}
+            return {p: int(self._raw_view(market, "pendingWithdrawal(address)", [to_checksum_address(p)],
+                                          ["uint256"], block)[0]) for p in payees}
 
         return await self.network.run(read)
 

@@ -340,7 +340,8 @@ class Network:
     # guess of a `from` account, which lists every test account) cost more than the EVM call.
     def call_raw(self, to: str, data: bytes, block: int | str = "latest") -> bytes:
         """eth_call of raw call data at the head (or `block`); a revert raises."""
-        if self.tester is not None and block == "latest":
+        if self.tester is not None and (block == "latest" or
+                                        block == self.tester.backend.chain.get_canonical_head().block_number):
             return self._head_call(to, data)
         if self.tester is not None:
             if self._view_caller is None:
