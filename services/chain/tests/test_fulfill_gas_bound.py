@@ -53,7 +53,8 @@ async def test_the_fixed_fulfill_gas_bound_covers_twenty_co_creators_with_a_fee(
             assert tx.receipt.gas_used <= domain.FULFILL_GAS_BOUND
             credited = [e.name for e in tx.receipt.events if e.name.endswith("Credited")]
             assert credited.count("RoyaltyCredited") == domain.MAX_CO_CREATORS and "FeeCredited" in credited
-            fee = int((await stub.GetBalance(pb.GetBalanceRequest(address=fee_recipient.address))).pending_withdrawal_wei)
+            fee_balance = await stub.GetBalance(pb.GetBalanceRequest(address=fee_recipient.address))
+            fee = int(fee_balance.pending_withdrawal_wei)
             assert fee == price * 1000 // 10_000
     finally:
         close_service(chain)
