@@ -179,6 +179,31 @@ async def test_reconcile_finds_no_difference_after_sales_and_names_one_when_the_
     assert (await service.reconcile()).differences == ()
 
 
+async def test_the_periodic_reconciliation_checks_a_bounded_window_and_still_finds_a_difference(
+        service: ChainService, users: list[LocalAccount]) -> None:
+    """The health check's run reads at most `window` owners on the EVM thread, going on from
+    where the previous run stopped, so a difference anywhere is found within a few runs."""
+    seller, buyer, co = users[6], users[7], users[8]
+    token_id, tx = await direct_sale(service, seller, buyer, co)
+    await indexer_for(service).catch_up()
+    full = await service.reconcile()
+    assert full.differences == () and full.tokens_checked >= 2
+    with service.repo.engine.begin() as conn:
+        conn.execute(text("UPDATE indexed_events SET payload = jsonb_set(payload, '{to}', to_jsonb(CAST(:o AS text))) "
+                          "WHERE tx_hash = :h AND domain_type = 'chain.transfer'"), {"o": co.address, "h": tx})
+    try:
+        runs = [await service.reconcile(window=1) for _ in range(full.tokens_checked)]
+        assert all(r.tokens_checked == 1 and r.payees_checked == 1 for r in runs)
+        named = [d for r in runs for d in r.differences]
+        assert [(d.kind, d.subject) for d in named] == [("owner", str(token_id))]
+    finally:
+        with service.repo.engine.begin() as conn:
+            conn.execute(text("UPDATE indexed_events SET payload = jsonb_set(payload, '{to}', "
+                              "to_jsonb(CAST(:o AS text))) WHERE tx_hash = :h AND domain_type = 'chain.transfer'"),
+                         {"o": buyer.address, "h": tx})
+    assert (await service.reconcile()).differences == ()
+
+
 async def test_a_restart_resumes_from_the_checkpoint_without_losing_or_doubling(
         indexer_url: str, service: ChainService, users: list[LocalAccount]) -> None:
     seller, buyer, co = users[3], users[4], users[5]

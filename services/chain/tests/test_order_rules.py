@@ -139,3 +139,17 @@ def test_reconciliation_names_each_owner_and_balance_that_differs() -> None:
                                {SELLER: 51, OTHER: 100}, recorded)
     assert diffs == [domain.Difference("owner", "1", SELLER, OTHER), domain.Difference("owner", "3", SELLER, ""),
                      domain.Difference("pending_withdrawal", SELLER, "51", "50")]
+
+
+def test_the_periodic_reconciliation_window_covers_everything_over_successive_runs_at_a_bounded_size() -> None:
+    items = list(range(1, 8))
+    seen: list[int] = []
+    cursor = 0
+    for _ in range(3):
+        taken, cursor = domain.rotating_window(items, cursor, 3)
+        assert len(taken) == 3
+        seen += taken
+    assert set(seen) == set(items) and seen[:7] == items  # in order, wrapping around after the last
+    assert domain.rotating_window(items, 5, 0) == (items, 0)  # no bound: everything
+    assert domain.rotating_window(items, 5, 50) == (items, 0)
+    assert domain.rotating_window([], 3, 2) == ([], 0)

@@ -41,6 +41,9 @@ class ChainSettings(ServiceSettings):
     fixed_fulfill_gas: bool = True
     # Health entry "reconcile": compare chain and index every so often (0: only on request).
     reconcile_interval_s: float = Field(default=60.0, ge=0)
+    # Tokens and payees one periodic run checks at most (the next run goes on from there; the
+    # Reconcile RPC / `make reconcile` always checks everything).
+    reconcile_window: int = Field(default=200, ge=1, le=100_000)
     # A payee may have the platform pay the gas of its withdrawal (withdrawFor) once per this many seconds.
     withdraw_cooldown_s: int = Field(default=3600, ge=0)
     confirmations: int = Field(default=1, ge=1, le=64)

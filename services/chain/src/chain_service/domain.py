@@ -16,7 +16,7 @@ import json
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 
 from eth_account import Account
 from eth_account.messages import _hash_eip191_message, encode_defunct
@@ -1146,6 +1146,21 @@ def recorded_balances(credits: Iterable[tuple[str, int]], withdrawals: Iterable[
     for payee, amount in withdrawals:
         out[payee] = out.get(payee, 0) - amount
     return out
+
+
+T = TypeVar("T")
+
+
+def rotating_window(items: Sequence[T], cursor: int, size: int) -> tuple[list[T], int]:
+    """At most `size` items from position `cursor` on, wrapping around, and the next cursor: a
+    periodic check covers everything over successive runs at a bounded cost per run."""
+    if not items:
+        return [], 0
+    if size <= 0 or size >= len(items):
+        return list(items), 0
+    start = cursor % len(items)
+    taken = [items[(start + i) % len(items)] for i in range(size)]
+    return taken, (start + size) % len(items)
 
 
 def differences(owners_on_chain: Mapping[int, str | None], owners_recorded: Mapping[int, str],

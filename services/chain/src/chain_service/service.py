@@ -109,6 +109,8 @@ class ChainService:
         self._conn: _Connected | None = None
         self._locks = KeyedLocks()
         self.index_repo = IndexRepository(repo.engine)
+        # Where the periodic (windowed) reconciliation continues: [token position, payee position].
+        self._reconcile_cursor = [0, 0]
         # The last reconciliation's number of differences (None: none ran yet); health "reconcile".
         self.last_differences: int | None = None
 
@@ -591,9 +593,13 @@ class ChainService:
                                     token_id=token_id or None, offset=window.offset, limit=window.per_page)
         return items, total, window
 
-    async def reconcile(self) -> domain.Reconciliation:
+    async def reconcile(self, *, window: int = 0) -> domain.Reconciliation:
         """Compare the chain at the indexer's checkpoint (every minted token's owner, every
-        payee's pending withdrawal) with what the indexer recorded up to it; name each difference."""
+        payee's pending withdrawal) with what the indexer recorded up to it; name each difference.
+
+        `window` > 0 checks at most that many tokens and payees, continuing where the previous
+        windowed run stopped (the periodic health check: bounded EVM-thread time per run, the
+        whole set covered over successive runs); 0 checks everything (the Reconcile RPC)."""
         checkpoint = await run_db(self.index_repo.checkpoint, self.chain_id)
         if checkpoint is None or checkpoint.hash is None:
             return domain.Reconciliation((), 0, 0, 0)
@@ -602,8 +608,13 @@ class ChainService:
         pending_rec = domain.recorded_balances(credits, withdrawals)
         minted = await self.ledger.total_minted(block)
         token_ids = sorted(set(range(1, minted + 1)) | set(owners_rec))
-        owners_chain = await self.ledger.owners_at(token_ids, block)
         payees = sorted(pending_rec)
+        if window > 0:
+            token_ids, self._reconcile_cursor[0] = domain.rotating_window(token_ids, self._reconcile_cursor[0], window)
+            payees, self._reconcile_cursor[1] = domain.rotating_window(payees, self._reconcile_cursor[1], window)
+            owners_rec = {t: owners_rec[t] for t in token_ids if t in owners_rec}
+            pending_rec = {p: pending_rec[p] for p in payees}
+        owners_chain = await self.ledger.owners_at(token_ids, block)
         pending_chain = await self.ledger.pending_at(payees, block)
         diffs = domain.differences(owners_chain, owners_rec, pending_chain, pending_rec)
         self.last_differences = len(diffs)
@@ -614,7 +625,7 @@ class ChainService:
 
     async def periodic_reconcile(self) -> None:
         if self._conn is not None:
-            await self.reconcile()
+            await self.reconcile(window=self.settings.reconcile_window)
 
     async def reconcile_health(self) -> bool:
         """Health entry "reconcile" (informational; readiness does not depend on it): SERVING
