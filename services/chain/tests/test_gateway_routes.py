@@ -21,7 +21,7 @@ from ipheron.chain.v1 import chain_service_pb2 as pb
 from ipheron.chain.v1 import chain_service_pb2_grpc as pb_grpc
 from ipheron_gateway.app import create_app
 from ipheron_gateway.config import SERVICES, GatewaySettings
-from ipheron_gateway.prepared import tx_out
+from ipheron_gateway.prepared import eth, tx_out
 from ipheron_gateway.testing import TokenIssuer, serve_jwks
 from ipheron_libs import grpc_server
 from ipheron_libs.devstack_ports import free_port
@@ -180,7 +180,10 @@ async def test_withdraw_relay_pays_the_gas_once_per_cooldown(client, stub) -> No
     refusal = _problem(limited, 429)
     seconds = int(limited.headers["Retry-After"])
     assert 0 < seconds <= 3600 and f"{seconds} s" in refusal["detail"]
-    # The cooldown is the relay's only: the payee's own withdraw() is still prepared.
+    # The cooldown is the relay's only: the payee's own withdraw() is still prepared, once its
+    # wallet can pay the gas (1,500 wei cannot: 402).
+    assert (await client.post("/api/v1/chain/withdraw", headers=me)).status_code == 402
+    await stub.Faucet(pb.FaucetRequest(address=payee.address, amount_wei=str(10**17)))
     own = await client.post("/api/v1/chain/withdraw", headers=me)
     assert own.status_code == 200 and own.json()["pending_withdrawal_wei"] == "500", own.text
 
@@ -203,3 +206,117 @@ async def test_dev_faucet_refuses_bad_amounts_with_a_problem(client, amount: str
     resp = await client.post("/api/v1/dev/faucet", json={"address": "0x" + "2" * 40, "amount": amount})
     assert resp.status_code == status, resp.text
     assert resp.headers["content-type"] == "application/problem+json"
+
+
+async def _mined_via_gateway(client: httpx.AsyncClient, tx_hash: str) -> dict[str, Any]:
+    """Poll GET /chain/tx/{hash} as a client would, until the transaction is mined."""
+    async def mined() -> dict[str, Any] | None:
+        t = (await client.get(f"/api/v1/chain/tx/{tx_hash}")).json()
+        return t if t.get("status") in ("confirmed", "failed") else None
+
+    t = await wait_until_async(mined, 60, interval=0.1, message=f"{tx_hash} mined")
+    assert t["status"] == "confirmed", t
+    return t
+
+
+async def _credited_payee(client: httpx.AsyncClient, stub: pb_grpc.ChainServiceStub, price_wei: int,
+                          gas_wei: int) -> tuple[Wallet, dict[str, str]]:
+    payee = Wallet.create()
+    if gas_wei:
+        await stub.Faucet(pb.FaucetRequest(address=payee.address, amount_wei=str(gas_wei)))
+    await _credit(stub, payee, price_wei)
+    return payee, ISSUER.headers(str(uuid.uuid4()), payee.address.lower())
+
+
+async def test_signed_withdraw_handed_in_through_the_gateway_pays_the_payee_exactly(client, stub) -> None:
+    payee, me = await _credited_payee(client, stub, 4_000, 10**17)
+    before = (await client.get(f"/api/v1/chain/balances/{payee.address}")).json()
+    assert before["pending_withdrawal_wei"] == "2000"
+    prepared = await client.post("/api/v1/chain/withdraw", headers=me, json={})
+    assert prepared.status_code == 200, prepared.text
+    tx = prepared.json()["transaction"]
+    assert tx["data"] == "0x3ccfd60b"  # withdraw()
+    raw = payee.sign_transaction(tx)
+
+    assert (await client.post("/api/v1/chain/withdraw/transaction", json={"raw_transaction": raw})).status_code == 401
+    handed = await client.post("/api/v1/chain/withdraw/transaction", headers=me, json={"raw_transaction": raw})
+    assert handed.status_code == 202, handed.text
+    body = handed.json()
+    t = body["transaction"]
+    assert body["tx_hash"] == t["tx_hash"] and t["type"] == "withdraw"
+    assert t["from_address"].lower() == payee.address.lower() and t["nonce"] == tx["nonce"]
+
+    mined = await _mined_via_gateway(client, body["tx_hash"])
+    gas = mined["receipt"]["gas_used"] * int(mined["receipt"]["effective_gas_price_wei"])
+    after = (await client.get(f"/api/v1/chain/balances/{payee.address}")).json()
+    assert after["pending_withdrawal_wei"] == "0"
+    assert int(after["native_balance_wei"]) == int(before["native_balance_wei"]) + 2000 - gas
+    again = await client.post("/api/v1/chain/withdraw/transaction", headers=me, json={"raw_transaction": raw})
+    assert again.status_code == 202 and again.json()["tx_hash"] == body["tx_hash"]  # nothing sent twice
+
+
+async def test_withdraw_with_the_wallets_own_fees_and_gas_is_accepted(client, stub) -> None:
+    payee, me = await _credited_payee(client, stub, 2_000, 10**17)
+    tx = (await client.post("/api/v1/chain/withdraw", headers=me, json={})).json()["transaction"]
+    own = tx | {"gas": tx["gas"] + 10_000, "maxFeePerGas": tx["maxFeePerGas"] * 2,
+                "maxPriorityFeePerGas": tx["maxPriorityFeePerGas"] + 1}
+    handed = await client.post("/api/v1/chain/withdraw/transaction", headers=me,
+                               json={"raw_transaction": payee.sign_transaction(own)})
+    assert handed.status_code == 202, handed.text
+    await _mined_via_gateway(client, handed.json()["tx_hash"])
+    assert (await client.get(f"/api/v1/chain/balances/{payee.address}")).json()["pending_withdrawal_wei"] == "0"
+
+
+async def test_handed_in_withdraw_signed_by_another_wallet_is_forbidden(client, stub) -> None:
+    payee, me = await _credited_payee(client, stub, 2_000, 10**17)
+    tx = (await client.post("/api/v1/chain/withdraw", headers=me, json={})).json()["transaction"]
+    other = Wallet.create()
+    raw = other.sign_transaction(tx | {"from": other.address})
+    refused = _problem(await client.post("/api/v1/chain/withdraw/transaction", headers=me,
+                                         json={"raw_transaction": raw}), 403)
+    assert other.address.lower() in refused["detail"].lower()
+    assert (await client.get(f"/api/v1/chain/balances/{payee.address}")).json()["pending_withdrawal_wei"] == "1000"
+
+
+async def test_handed_in_transaction_that_is_not_withdraw_is_refused(client, stub) -> None:
+    payee, me = await _credited_payee(client, stub, 2_000, 10**17)
+    tx = (await client.post("/api/v1/chain/withdraw", headers=me, json={})).json()["transaction"]
+    transfer = tx | {"data": "0x", "value": 1}  # a plain transfer to the marketplace
+    refused = _problem(await client.post("/api/v1/chain/withdraw/transaction", headers=me,
+                                         json={"raw_transaction": payee.sign_transaction(transfer)}), 400)
+    assert "not the prepared call" in refused["detail"]
+    elsewhere = tx | {"to": "0x" + "3" * 40}
+    _problem(await client.post("/api/v1/chain/withdraw/transaction", headers=me,
+                               json={"raw_transaction": payee.sign_transaction(elsewhere)}), 400)
+    assert (await client.get(f"/api/v1/chain/balances/{payee.address}")).json()["pending_withdrawal_wei"] == "1000"
+
+
+@pytest.mark.parametrize("body", [{"raw_transaction": "0x123"}, {"raw_transaction": "0xzz"},
+                                  {"raw_transaction": "02f8"}, {"raw_transaction": "0x"}, {},
+                                  {"raw_transaction": "0x02", "tx_hash": "0x" + "1" * 64}])
+async def test_malformed_withdraw_transaction_is_unprocessable(client, body: dict[str, Any]) -> None:
+    me = ISSUER.headers(str(uuid.uuid4()), Wallet.create().address.lower())
+    _problem(await client.post("/api/v1/chain/withdraw/transaction", headers=me, json=body), 422)
+
+
+async def test_withdraw_from_a_wallet_without_gas_money_is_402_then_relay_pays(client, stub) -> None:
+    payee, me = await _credited_payee(client, stub, 6_000, 0)
+    short = _problem(await client.post("/api/v1/chain/withdraw", headers=me, json={}), 402)
+    required = int(short["required_wei"])
+    assert required > 0 and short["available_wei"] == "0" and short["shortfall_wei"] == str(required)
+    assert short["required"] == eth(required) and short["shortfall"] == eth(required)
+    assert short["available"] == "0" and "price_wei" not in short
+    assert '{"relay": true}' in short["detail"]
+
+    relayed = await client.post("/api/v1/chain/withdraw", headers=me, json={"relay": True})
+    assert relayed.status_code == 200, relayed.text
+    assert relayed.json()["results"] == [{"address": payee.address, "amount_wei": "3000", "succeeded": True}]
+    balance = (await client.get(f"/api/v1/chain/balances/{payee.address}")).json()
+    assert balance["pending_withdrawal_wei"] == "0" and balance["native_balance_wei"] == "3000"
+
+
+def test_withdraw_call_data_is_the_withdraw_selector() -> None:
+    from eth_utils import function_signature_to_4byte_selector
+    from ipheron_gateway.routers.chain import WITHDRAW_CALL_DATA
+
+    assert WITHDRAW_CALL_DATA == "0x3ccfd60b" == "0x" + function_signature_to_4byte_selector("withdraw()").hex()

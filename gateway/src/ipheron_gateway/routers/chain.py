@@ -6,6 +6,10 @@ for the caller's wallet to sign and send (the same Tx object a purchase answers)
 `{"relay": true}` the platform pays the gas instead through `withdrawFor([you])`, which only
 ever pays each payee its own balance; the chain service allows that once per wallet per
 cooldown (429 with Retry-After otherwise), so nobody can make the platform pay gas in a loop.
+A wallet that cannot pay its own withdraw()'s gas gets 402 (the amounts named) instead of a
+transaction it cannot send. Without a node of its own (the embedded development chain has no
+public JSON-RPC), the wallet hands the signed withdraw() to /chain/withdraw/transaction, which
+checks it is the caller's own withdraw() to the marketplace and broadcasts it.
 
 Amounts are wei as decimal strings (plus an exact ETH decimal); never floats."""
 
@@ -17,7 +21,9 @@ import re
 from typing import Annotated, Any, Literal
 
 import grpc
+from eth_utils import function_signature_to_4byte_selector
 from fastapi import APIRouter, Path
+from ipheron.assets.v1 import assets_service_pb2 as assets_pb
 from ipheron.chain.v1 import chain_service_pb2 as pb
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -25,6 +31,7 @@ from ipheron_gateway.deps import CurrentUser, OptionalIdempotencyKey, Stubs
 from ipheron_gateway.prepared import Tx, eth, tx_out
 from ipheron_gateway.problems import UPSTREAM, Problem, precondition_as, problem_responses
 from ipheron_gateway.responses import opt_stamp
+from ipheron_gateway.routers.assets import HexTx, _payment_required
 
 router = APIRouter(prefix="/chain", tags=["chain"])
 
@@ -114,6 +121,20 @@ class PreparedWithdrawalOut(BaseModel):
     transaction: Tx
     pending_withdrawal: str = Field(description="ETH decimal")
     pending_withdrawal_wei: str
+
+
+class WithdrawTransactionIn(BaseModel):
+    """Your signed withdraw() (the transaction POST /chain/withdraw answered, signed by your wallet)."""
+
+    model_config = ConfigDict(extra="forbid")
+    raw_transaction: HexTx
+
+
+class SubmittedWithdrawalOut(BaseModel):
+    """Your withdraw() as broadcast: poll GET /chain/tx/{tx_hash} until confirmed."""
+
+    tx_hash: str
+    transaction: TransactionOut
 
 
 class RelayedWithdrawalOut(BaseModel):
@@ -210,11 +231,24 @@ async def _relayed(user_wallet: str, user_id: str, idempotency_key: str, stubs: 
                         for x in r.results]}
 
 
+def _gas_required(prepared: pb.PrepareTransactionResponse) -> Problem:
+    """402 with the purchase route's amounts: what the withdraw() needs (gas × maxFeePerGas) and
+    what the wallet holds."""
+    problem = _payment_required(assets_pb.InsufficientFunds(
+        required_wei=prepared.required_wei, available_wei=prepared.balance_wei,
+        shortfall_wei=prepared.shortfall_wei))
+    problem.detail = (f"your wallet holds {eth(prepared.balance_wei)} ETH; your own withdraw() needs "
+                      f"{eth(prepared.required_wei)} ETH for its gas; send {{\"relay\": true}} to have the "
+                      "platform pay the gas (withdrawFor, once per cooldown)")
+    return problem
+
+
 @router.post("/withdraw", response_model=PreparedWithdrawalOut | RelayedWithdrawalOut,
-             responses=problem_responses(400, 401, 409, 413, 422, *UPSTREAM),
+             responses=problem_responses(400, 401, 402, 409, 413, 422, *UPSTREAM),
              summary="Withdraw your pending marketplace balance to your own wallet: answers your withdraw() "
-                     "transaction to sign; {\"relay\": true} has the platform pay the gas instead (once per "
-                     "cooldown, else 429 with Retry-After); 409 when nothing is pending")
+                     "transaction to sign; 402 when your wallet cannot pay its gas; {\"relay\": true} has the "
+                     "platform pay the gas instead (once per cooldown, else 429 with Retry-After); 409 when "
+                     "nothing is pending")
 async def withdraw(user: CurrentUser, stubs: Stubs, idempotency_key: OptionalIdempotencyKey,
                    body: WithdrawIn | None = None) -> dict[str, Any]:
     if not user.wallet:
@@ -223,5 +257,29 @@ async def withdraw(user: CurrentUser, stubs: Stubs, idempotency_key: OptionalIde
         return await _relayed(user.wallet, user.id, idempotency_key, stubs)
     with precondition_as(409):
         r = await stubs.chain.PrepareWithdraw(pb.PrepareWithdrawRequest(payee=user.wallet))
+    if not r.prepared.can_pay:
+        raise _gas_required(r.prepared)
     return {"relayed": False, "transaction": tx_out(r.prepared.transaction),
             "pending_withdrawal": eth(r.pending_withdrawal_wei), "pending_withdrawal_wei": r.pending_withdrawal_wei}
+
+
+# The marketplace's own `withdraw()` (no arguments): its 4-byte selector is the whole call data.
+WITHDRAW_CALL_DATA = "0x" + function_signature_to_4byte_selector("withdraw()").hex()
+
+
+@router.post("/withdraw/transaction", response_model=SubmittedWithdrawalOut, status_code=202,
+             responses=problem_responses(400, 401, 403, 409, 413, 422, *UPSTREAM),
+             summary="Hand in your signed withdraw() (checked to be your own withdraw() to the marketplace, signed "
+                     "by your wallet; its nonce, gas and fees are your wallet's), then broadcast; poll "
+                     "/chain/tx/{tx_hash} until confirmed")
+async def submit_withdraw_transaction(body: WithdrawTransactionIn, user: CurrentUser, stubs: Stubs) -> dict[str, Any]:
+    if not user.wallet:
+        raise Problem(409, "your account has no wallet address to withdraw to")
+    network = await stubs.chain.GetNetworkStatus(pb.GetNetworkStatusRequest())
+    expected = pb.PreparedTransaction(from_address=user.wallet, to=network.marketplace_address,
+                                      data=WITHDRAW_CALL_DATA, value_wei="0", chain_id=network.chain_id)
+    with precondition_as(409):
+        r = await stubs.chain.SubmitRawTransaction(pb.SubmitRawTransactionRequest(
+            raw_transaction=body.raw_transaction, expected=expected, type=pb.TRANSACTION_TYPE_WITHDRAW,
+            match_call_only=True))
+    return {"tx_hash": r.tx_hash, "transaction": transaction_out(r.transaction)}

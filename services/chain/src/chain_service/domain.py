@@ -690,9 +690,12 @@ USER_TX_TYPES = frozenset({"user_call", "buy", "cancel", "withdraw", "list", "un
 
 
 def parse_prepared(from_address: str, to: str, data: str, value_wei: str, chain_id: int, gas: int,
-                   max_fee_wei: str, priority_fee_wei: str, nonce: int) -> Prepared:
-    """The prepared fields a submission is checked against (as PrepareTransaction answered them)."""
-    if gas <= 0:
+                   max_fee_wei: str, priority_fee_wei: str, nonce: int, *, call_only: bool = False) -> Prepared:
+    """The prepared fields a submission is checked against (as PrepareTransaction answered them).
+    With `call_only` (only the call is checked) gas and fees may be left out."""
+    if call_only:
+        max_fee_wei = max_fee_wei or "0"
+    elif gas <= 0:
         raise InvalidArgument("expected.gas is required", field="expected.gas")
     return Prepared(
         from_address=parse_address(from_address, "expected.from_address"),
@@ -743,10 +746,11 @@ def decode_raw_transaction(raw: str) -> RawTx:
         data="0x" + bytes(fields.get("data") or b"").hex())
 
 
-def check_submission(raw: RawTx, expected: Prepared) -> None:
+def check_submission(raw: RawTx, expected: Prepared, *, call_only: bool = False) -> None:
     """A user-signed transaction must be exactly the prepared call: same to, data, value and
     chain (INVALID_ARGUMENT), signed by the expected wallet (PERMISSION_DENIED), the prepared
-    nonce, and gas and fees no higher than prepared (INVALID_ARGUMENT)."""
+    nonce, and gas and fees no higher than prepared (INVALID_ARGUMENT). With `call_only` the
+    nonce, gas and fees are the wallet's own choice (as for a tracked transaction)."""
     if raw.chain_id != expected.chain_id:
         raise InvalidArgument(f"the transaction is for chain {raw.chain_id}, not {expected.chain_id}",
                               field="raw_transaction")
@@ -760,6 +764,8 @@ def check_submission(raw: RawTx, expected: Prepared) -> None:
                               field="raw_transaction")
     if raw.sender != expected.from_address:
         raise PermissionDenied(f"the transaction is signed by {raw.sender}, not {expected.from_address}")
+    if call_only:
+        return
     if raw.nonce != expected.nonce:
         raise InvalidArgument(f"the transaction's nonce {raw.nonce} is not the prepared {expected.nonce}",
                               field="raw_transaction")

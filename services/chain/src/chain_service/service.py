@@ -460,15 +460,17 @@ class ChainService:
         return PreparedCall(tx, domain.affordability(balance, value, gas, max_fee), without_funds)
 
     async def submit_raw_transaction(self, raw_transaction: str, expected: domain.Prepared, type_: str = "",
-                                     asset_id: str = "", token_id: int = 0) -> Submitted:
+                                     asset_id: str = "", token_id: int = 0, *,
+                                     match_call_only: bool = False) -> Submitted:
         """Broadcast a user-signed transaction that is exactly the prepared call (see
-        `domain.check_submission`), recorded as sent by the user; the same raw transaction
-        again answers the same record."""
+        `domain.check_submission`; with `match_call_only` only from, to, data, value and chain
+        are checked), recorded as sent by the user; the same raw transaction again answers the
+        same record."""
         raw = domain.decode_raw_transaction(raw_transaction)
         if expected.chain_id != self.chain_id:
             raise InvalidArgument(f"expected.chain_id {expected.chain_id} is not this chain ({self.chain_id})",
                                   field="expected.chain_id")
-        domain.check_submission(raw, expected)
+        domain.check_submission(raw, expected, call_only=match_call_only)
         record = domain.user_tx_record(raw, domain.user_tx_type(type_),
                                        domain.parse_asset_id(asset_id) if asset_id else None, token_id or None)
         network = self.network

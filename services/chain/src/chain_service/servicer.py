@@ -125,9 +125,10 @@ def _hex(raw: bytes) -> str:
     return "0x" + raw.hex()
 
 
-def prepared_of(msg: pb.PreparedTransaction) -> Prepared:
+def prepared_of(msg: pb.PreparedTransaction, *, call_only: bool = False) -> Prepared:
     return domain.parse_prepared(msg.from_address, msg.to, msg.data, msg.value_wei, msg.chain_id, msg.gas,
-                                 msg.max_fee_per_gas_wei, msg.max_priority_fee_per_gas_wei, msg.nonce)
+                                 msg.max_fee_per_gas_wei, msg.max_priority_fee_per_gas_wei, msg.nonce,
+                                 call_only=call_only)
 
 
 class ChainServicer(pb_grpc.ChainServiceServicer):
@@ -229,8 +230,9 @@ class ChainServicer(pb_grpc.ChainServiceServicer):
         if not request.HasField("expected"):
             raise InvalidArgument("expected (the prepared transaction) is required", field="expected")
         result = await self.service.submit_raw_transaction(
-            request.raw_transaction, prepared_of(request.expected), _TYPE_NAMES.get(request.type, ""),
-            request.asset_id, request.token_id)
+            request.raw_transaction, prepared_of(request.expected, call_only=request.match_call_only),
+            _TYPE_NAMES.get(request.type, ""),
+            request.asset_id, request.token_id, match_call_only=request.match_call_only)
         return pb.SubmitRawTransactionResponse(tx_hash=result.tx.record.tx_hash,
                                                transaction=transaction_pb(result.tx),
                                                already_submitted=result.already_submitted)

@@ -440,18 +440,20 @@ class PrepareTransactionResponse(_message.Message):
     def __init__(self, transaction: _Optional[_Union[PreparedTransaction, _Mapping]] = ..., balance_wei: _Optional[str] = ..., required_wei: _Optional[str] = ..., can_pay: _Optional[bool] = ..., shortfall_wei: _Optional[str] = ..., gas_estimated_without_funds: _Optional[bool] = ...) -> None: ...
 
 class SubmitRawTransactionRequest(_message.Message):
-    __slots__ = ("raw_transaction", "expected", "type", "asset_id", "token_id")
+    __slots__ = ("raw_transaction", "expected", "type", "asset_id", "token_id", "match_call_only")
     RAW_TRANSACTION_FIELD_NUMBER: _ClassVar[int]
     EXPECTED_FIELD_NUMBER: _ClassVar[int]
     TYPE_FIELD_NUMBER: _ClassVar[int]
     ASSET_ID_FIELD_NUMBER: _ClassVar[int]
     TOKEN_ID_FIELD_NUMBER: _ClassVar[int]
+    MATCH_CALL_ONLY_FIELD_NUMBER: _ClassVar[int]
     raw_transaction: str
     expected: PreparedTransaction
     type: TransactionType
     asset_id: str
     token_id: int
-    def __init__(self, raw_transaction: _Optional[str] = ..., expected: _Optional[_Union[PreparedTransaction, _Mapping]] = ..., type: _Optional[_Union[TransactionType, str]] = ..., asset_id: _Optional[str] = ..., token_id: _Optional[int] = ...) -> None: ...
+    match_call_only: bool
+    def __init__(self, raw_transaction: _Optional[str] = ..., expected: _Optional[_Union[PreparedTransaction, _Mapping]] = ..., type: _Optional[_Union[TransactionType, str]] = ..., asset_id: _Optional[str] = ..., token_id: _Optional[int] = ..., match_call_only: _Optional[bool] = ...) -> None: ...
 
 class SubmitRawTransactionResponse(_message.Message):
     __slots__ = ("tx_hash", "transaction", "already_submitted")

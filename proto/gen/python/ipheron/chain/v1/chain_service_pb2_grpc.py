@@ -224,7 +224,7 @@ class ChainServiceServicer:
         """SubmitRawTransaction broadcasts a user-signed raw transaction after checking it is exactly
         the prepared call: same to, data, value and chain id (INVALID_ARGUMENT otherwise), signed
         by the expected `from` (PERMISSION_DENIED otherwise), the prepared nonce, and gas and fees
-        no higher than prepared. Recorded in chain.transactions as sent by the user. The same raw
+        no higher than prepared (unless match_call_only: then the wallet's own). Recorded in chain.transactions as sent by the user. The same raw
         transaction submitted again answers the same hash.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)

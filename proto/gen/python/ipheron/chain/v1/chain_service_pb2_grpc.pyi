@@ -74,7 +74,7 @@ class ChainServiceStub:
     """SubmitRawTransaction broadcasts a user-signed raw transaction after checking it is exactly
     the prepared call: same to, data, value and chain id (INVALID_ARGUMENT otherwise), signed
     by the expected `from` (PERMISSION_DENIED otherwise), the prepared nonce, and gas and fees
-    no higher than prepared. Recorded in chain.transactions as sent by the user. The same raw
+    no higher than prepared (unless match_call_only: then the wallet's own). Recorded in chain.transactions as sent by the user. The same raw
     transaction submitted again answers the same hash.
     """
     Faucet: _grpc.UnaryUnaryMultiCallable[_chain_service_pb2.FaucetRequest, _chain_service_pb2.FaucetResponse]
@@ -167,7 +167,7 @@ class ChainServiceAsyncStub(ChainServiceStub):
     """SubmitRawTransaction broadcasts a user-signed raw transaction after checking it is exactly
     the prepared call: same to, data, value and chain id (INVALID_ARGUMENT otherwise), signed
     by the expected `from` (PERMISSION_DENIED otherwise), the prepared nonce, and gas and fees
-    no higher than prepared. Recorded in chain.transactions as sent by the user. The same raw
+    no higher than prepared (unless match_call_only: then the wallet's own). Recorded in chain.transactions as sent by the user. The same raw
     transaction submitted again answers the same hash.
     """
     Faucet: _aio.UnaryUnaryMultiCallable[_chain_service_pb2.FaucetRequest, _chain_service_pb2.FaucetResponse]  # type: ignore[assignment]
@@ -323,7 +323,7 @@ class ChainServiceServicer(metaclass=_abc_1.ABCMeta):
         """SubmitRawTransaction broadcasts a user-signed raw transaction after checking it is exactly
         the prepared call: same to, data, value and chain id (INVALID_ARGUMENT otherwise), signed
         by the expected `from` (PERMISSION_DENIED otherwise), the prepared nonce, and gas and fees
-        no higher than prepared. Recorded in chain.transactions as sent by the user. The same raw
+        no higher than prepared (unless match_call_only: then the wallet's own). Recorded in chain.transactions as sent by the user. The same raw
         transaction submitted again answers the same hash.
         """
 
