@@ -253,6 +253,28 @@ async def test_signed_withdraw_handed_in_through_the_gateway_pays_the_payee_exac
     assert int(after["native_balance_wei"]) == int(before["native_balance_wei"]) + 2000 - gas
     again = await client.post("/api/v1/chain/withdraw/transaction", headers=me, json={"raw_transaction": raw})
     assert again.status_code == 202 and again.json()["tx_hash"] == body["tx_hash"]  # nothing sent twice
+    assert again.json()["transaction"]["status"] == "confirmed"
+
+
+async def test_withdraw_handed_in_with_nothing_pending_or_a_used_nonce_is_a_conflict(client, stub) -> None:
+    payee, me = await _credited_payee(client, stub, 2_000, 10**17)
+    tx = (await client.post("/api/v1/chain/withdraw", headers=me, json={})).json()["transaction"]
+    first = await client.post("/api/v1/chain/withdraw/transaction", headers=me,
+                              json={"raw_transaction": payee.sign_transaction(tx)})
+    assert first.status_code == 202, first.text
+    await _mined_via_gateway(client, first.json()["tx_hash"])
+    native = (await client.get(f"/api/v1/chain/balances/{payee.address}")).json()["native_balance_wei"]
+    # Nothing pending: a further withdraw() would only revert and burn gas, so nothing is sent.
+    nothing = _problem(await client.post("/api/v1/chain/withdraw/transaction", headers=me, json={
+        "raw_transaction": payee.sign_transaction(tx | {"nonce": tx["nonce"] + 1})}), 409)
+    assert "nothing to withdraw" in nothing["detail"]
+    assert (await client.get(f"/api/v1/chain/balances/{payee.address}")).json()["native_balance_wei"] == native
+    # Credited again, a withdraw() reusing the spent nonce is refused by the node: the wallet's to fix.
+    await _credit(stub, payee, 2_000)
+    used = _problem(await client.post("/api/v1/chain/withdraw/transaction", headers=me, json={
+        "raw_transaction": payee.sign_transaction(tx | {"gas": tx["gas"] + 1})}), 409)
+    assert f"nonce {tx['nonce']}" in used["detail"]
+    assert (await client.get(f"/api/v1/chain/balances/{payee.address}")).json()["pending_withdrawal_wei"] == "1000"
 
 
 async def test_withdraw_with_the_wallets_own_fees_and_gas_is_accepted(client, stub) -> None:

@@ -21,7 +21,7 @@ import re
 from typing import Annotated, Any, Literal
 
 import grpc
-from eth_utils import function_signature_to_4byte_selector
+from eth_utils import function_signature_to_4byte_selector, keccak
 from fastapi import APIRouter, Path
 from ipheron.assets.v1 import assets_service_pb2 as assets_pb
 from ipheron.chain.v1 import chain_service_pb2 as pb
@@ -267,14 +267,35 @@ async def withdraw(user: CurrentUser, stubs: Stubs, idempotency_key: OptionalIde
 WITHDRAW_CALL_DATA = "0x" + function_signature_to_4byte_selector("withdraw()").hex()
 
 
+async def _known_transaction(raw_transaction: str, stubs: Stubs) -> pb.Transaction | None:
+    """The recorded transaction whose hash is this raw transaction's (keccak of its bytes), if any."""
+    tx_hash = "0x" + keccak(hexstr=raw_transaction).hex()
+    try:
+        return (await stubs.chain.GetTransaction(pb.GetTransactionRequest(tx_hash=tx_hash))).transaction
+    except grpc.aio.AioRpcError as exc:
+        if exc.code() == grpc.StatusCode.NOT_FOUND:
+            return None
+        raise
+
+
 @router.post("/withdraw/transaction", response_model=SubmittedWithdrawalOut, status_code=202,
              responses=problem_responses(400, 401, 403, 409, 413, 422, *UPSTREAM),
              summary="Hand in your signed withdraw() (checked to be your own withdraw() to the marketplace, signed "
                      "by your wallet; its nonce, gas and fees are your wallet's), then broadcast; poll "
-                     "/chain/tx/{tx_hash} until confirmed")
+                     "/chain/tx/{tx_hash} until confirmed; 409 when nothing is pending or the node refuses "
+                     "its nonce")
 async def submit_withdraw_transaction(body: WithdrawTransactionIn, user: CurrentUser, stubs: Stubs) -> dict[str, Any]:
     if not user.wallet:
         raise Problem(409, "your account has no wallet address to withdraw to")
+    balance = await stubs.chain.GetBalance(pb.GetBalanceRequest(address=user.wallet))
+    if int(balance.pending_withdrawal_wei or 0) == 0:
+        # Nothing pending: sending withdraw() would only revert (and cost the wallet gas), unless this
+        # is the hand-in of a withdraw() already recorded, which answers that transaction again.
+        known = await _known_transaction(body.raw_transaction, stubs)
+        if (known is None or known.from_address.lower() != user.wallet.lower()
+                or known.type != pb.TRANSACTION_TYPE_WITHDRAW):
+            raise Problem(409, f"{user.wallet} has nothing to withdraw; nothing was sent")
+        return {"tx_hash": known.tx_hash, "transaction": transaction_out(known)}
     network = await stubs.chain.GetNetworkStatus(pb.GetNetworkStatusRequest())
     expected = pb.PreparedTransaction(from_address=user.wallet, to=network.marketplace_address,
                                       data=WITHDRAW_CALL_DATA, value_wei="0", chain_id=network.chain_id)

@@ -484,6 +484,10 @@ class ChainService:
             except Exception as exc:
                 if "already known" not in str(exc).lower():
                     await run_db(self.repo.mark_failed, raw.tx_hash, f"rejected: {str(exc)[:400]}")
+                    if match_call_only and domain.node_error_kind(str(exc)) is domain.NodeErrorKind.NONCE:
+                        # The wallet chose this nonce: a used or skipped one is the caller's to fix.
+                        raise FailedPrecondition(f"the node refused the transaction's nonce {raw.nonce} for "
+                                                 f"{raw.sender}: {str(exc)[:200]}") from exc
                     raise _clear(node_error(exc, raw.sender)) from exc
         log.info("user transaction %s from %s (%s) broadcast", raw.tx_hash, raw.sender, record.type)
         stored = await run_db(self.repo.get_tx, raw.tx_hash)
