@@ -515,11 +515,13 @@ def test_a_payment_broadcast_while_assets_is_down_is_recorded_once_after_it_rest
     finally:
         stack.restart("assets")
     # The buyer reports the hash once assets answers again; the sale is recorded exactly once.
-    deadline = time.monotonic() + DEADLINE_S
-    while (report := client.post(f"/api/v1/assets/{asset['id']}/purchases/{prepared['id']}/transaction",
-                                 json={"tx_hash": tx_hash}, headers=buyer.headers)).status_code == 503:
-        assert time.monotonic() < deadline, report.text
-        time.sleep(0.2)  # the gateway's channel reconnecting to the new process
+    def reported() -> httpx.Response | None:
+        resp = client.post(f"/api/v1/assets/{asset['id']}/purchases/{prepared['id']}/transaction",
+                           json={"tx_hash": tx_hash}, headers=buyer.headers)
+        # 503 while the gateway's channel reconnects to the new process.
+        return None if resp.status_code == 503 else resp
+
+    report = wait_until(reported, DEADLINE_S, interval=0.2, message="assets never answered after its restart")
     assert report.status_code == 202, report.text
     done = market.wait_purchase(client, buyer, report.json(), timeout=DEADLINE_S)
     assert done["state"] == "completed" and done["tx_hash"] == tx_hash, done

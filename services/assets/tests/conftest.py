@@ -24,6 +24,7 @@ from ipheron.auth.v1 import auth_service_pb2 as auth_pb
 from ipheron.auth.v1 import auth_service_pb2_grpc as auth_grpc
 from ipheron.chain.v1 import chain_service_pb2 as chain_pb
 from ipheron.chain.v1 import chain_service_pb2_grpc as chain_grpc
+from ipheron_gateway.prepared import tx_out as tx_dict
 from ipheron_libs import db
 from ipheron_libs.testing import fresh_schema, wait_until_async
 from ipheron_libs.wallet import Wallet
@@ -355,13 +356,6 @@ async def list_for_sale(stub: pb_grpc.AssetsServiceStub, owner: User, asset_id: 
                                                       signature=signature))
 
 
-def tx_dict(t: chain_pb.PreparedTransaction) -> dict[str, Any]:
-    """A prepared transaction in the JSON-RPC names a wallet signs."""
-    return {"from": t.from_address, "to": t.to, "data": t.data, "value": int(t.value_wei or 0),
-            "chainId": t.chain_id, "gas": t.gas, "maxFeePerGas": int(t.max_fee_per_gas_wei),
-            "maxPriorityFeePerGas": int(t.max_priority_fee_per_gas_wei), "nonce": t.nonce}
-
-
 async def pay(stub: pb_grpc.AssetsServiceStub, buyer: User, purchase: pb.Purchase) -> pb.Purchase:
     """The buyer's wallet signs the prepared transaction; it is handed in raw."""
     raw = buyer.signer.sign_transaction(tx_dict(purchase.transaction))
@@ -376,3 +370,13 @@ async def settled(stub: pb_grpc.AssetsServiceStub, purchase_id: str, timeout: fl
         return p if p.state in (pb.PURCHASE_STATE_COMPLETED, pb.PURCHASE_STATE_FAILED) else None
 
     return await wait_until_async(done, timeout, interval=0.1, message=f"purchase {purchase_id} did not settle")
+
+
+def count_rows(url: str, statement: str) -> int:
+    """The single number a counting statement answers in the assets schema of `url`."""
+    engine = db.make_engine(url, "assets", pool_size=1, max_overflow=0)
+    try:
+        with engine.connect() as conn:
+            return int(conn.execute(text(statement)).scalar_one())
+    finally:
+        engine.dispose()

@@ -7,8 +7,6 @@ wallet would; money comes from the development faucet and moves on the embedded 
 
 from __future__ import annotations
 
-import asyncio
-import time
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -21,6 +19,7 @@ from conftest import make_cid
 from ipheron.chain.v1 import chain_service_pb2 as chain_pb
 from ipheron_gateway.app import create_app
 from ipheron_gateway.config import GatewaySettings
+from ipheron_libs.testing import wait_until_async
 from ipheron_libs.wallet import Wallet
 
 WEI = 10**18
@@ -138,15 +137,18 @@ async def pay(api: httpx.AsyncClient, payer: Person, purchase: dict[str, Any], *
 
 async def settled(api: httpx.AsyncClient, buyer: Person, purchase: dict[str, Any]) -> dict[str, Any]:
     """Poll the purchase until the chain's record of the sale completes it (or it fails)."""
-    deadline = time.monotonic() + SETTLE_S
+    if purchase["state"] in ("completed", "failed"):
+        return purchase
     url = f"/api/v1/assets/{purchase['asset_id']}/purchases/{purchase['id']}"
-    while purchase["state"] not in ("completed", "failed"):
-        assert time.monotonic() < deadline, purchase
-        await asyncio.sleep(0.1)
+
+    async def finished() -> dict[str, Any] | None:
         resp = await api.get(url, headers=buyer.headers)
         assert resp.status_code == 200, resp.text
-        purchase = resp.json()
-    return purchase
+        current: dict[str, Any] = resp.json()
+        return current if current["state"] in ("completed", "failed") else None
+
+    return await wait_until_async(finished, SETTLE_S, interval=0.1,
+                                  message=f"purchase {purchase['id']} neither completed nor failed")
 
 
 def expected_tx(tx: dict[str, Any]) -> chain_pb.PreparedTransaction:

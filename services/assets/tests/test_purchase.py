@@ -12,6 +12,7 @@ import grpc
 import orjson
 from conftest import (
     WEI,
+    count_rows,
     create_request,
     fund,
     list_for_sale,
@@ -25,21 +26,10 @@ from conftest import (
 from ipheron.assets.v1 import assets_service_pb2 as pb
 from ipheron.auth.v1 import auth_service_pb2 as auth_pb
 from ipheron.chain.v1 import chain_service_pb2 as chain_pb
-from ipheron_libs import db
 from ipheron_libs.testing import wait_until_async
 from ipheron_libs.wallet import Wallet
-from sqlalchemy import text
 
 PLATFORM_SIGNER = Wallet.from_key("0x" + "00" * 31 + "01").address.lower()
-
-
-def _count(url: str, statement: str) -> int:
-    engine = db.make_engine(url, "assets", pool_size=1, max_overflow=0)
-    try:
-        with engine.connect() as conn:
-            return int(conn.execute(text(statement)).scalar_one())
-    finally:
-        engine.dispose()
 
 
 async def _buy(replica, buyer, asset_id: str, key: str) -> pb.PurchaseAssetResponse:  # type: ignore[no-untyped-def]
@@ -60,7 +50,7 @@ async def test_an_empty_wallet_is_told_what_it_lacks_and_nothing_is_stored(repli
     assert (short.available_wei, short.price_wei) == ("0", str(15 * WEI // 10))
     assert int(short.required_wei) > int(short.price_wei)  # price + gas × maxFeePerGas
     assert int(short.shortfall_wei) == int(short.required_wei)
-    assert _count(clean_assets, "SELECT count(*) FROM sagas WHERE kind = 'purchase'") == 0
+    assert count_rows(clean_assets, "SELECT count(*) FROM sagas WHERE kind = 'purchase'") == 0
     assert (await replica.stub.GetAsset(pb.GetAssetRequest(asset_id=asset.id))).asset.listed
 
 
@@ -118,7 +108,7 @@ async def test_the_buyer_pays_price_plus_gas_exactly_and_every_creator_is_credit
 
     totals = await wait_until_async(credited, 10.0, message="creators were not credited")
     assert totals == {alice.id: Decimal("0.5"), bob.id: Decimal("0.3333"), carol.id: Decimal("0.1667")}
-    assert _count(clean_assets, "SELECT count(*) FROM outbox WHERE type = 'asset.sold'") == 1
+    assert count_rows(clean_assets, "SELECT count(*) FROM outbox WHERE type = 'asset.sold'") == 1
 
 
 async def test_the_same_key_answers_the_same_offer_and_transaction(replica, new_user, risk, chain_stub) -> None:
@@ -339,7 +329,7 @@ async def test_risky_purchases_are_refused_and_owners_cannot_buy_their_own(repli
     risk.purchase_score = 90
     err = await rejected(_buy(replica, shady, asset.id, "shady"))
     assert err.code() == grpc.StatusCode.PERMISSION_DENIED and "wash_trading" in err.details()
-    assert _count(clean_assets, "SELECT count(*) FROM sagas WHERE kind = 'purchase'") == 0
+    assert count_rows(clean_assets, "SELECT count(*) FROM sagas WHERE kind = 'purchase'") == 0
     err = await rejected(_buy(replica, shady, asset.id, ""))
     assert err.code() == grpc.StatusCode.INVALID_ARGUMENT
 

@@ -7,21 +7,10 @@ from decimal import Decimal
 
 from assets_service import domain
 from assets_service.domain import Actor, Creator
-from conftest import create_request, fund, list_for_sale, settled, tx_dict
+from conftest import count_rows, create_request, fund, list_for_sale, settled, tx_dict
 from ipheron.assets.v1 import assets_service_pb2 as pb
 from ipheron.chain.v1 import chain_service_pb2 as chain_pb
-from ipheron_libs import db
 from ipheron_libs.db import run_db
-from sqlalchemy import text
-
-
-def _count(url: str, statement: str) -> int:
-    engine = db.make_engine(url, "assets", pool_size=1, max_overflow=0)
-    try:
-        with engine.connect() as conn:
-            return int(conn.execute(text(statement)).scalar_one())
-    finally:
-        engine.dispose()
 
 
 async def _sale_entries(replica, asset_id: str) -> list[str]:  # type: ignore[no-untyped-def]
@@ -58,7 +47,7 @@ async def test_a_replica_gone_between_broadcast_and_record_is_completed_once_aft
     replay = await restarted.stub.PurchaseAsset(pb.PurchaseAssetRequest(
         actor=buyer.actor, asset_id=asset.id, idempotency_key="crash-key"))
     assert replay.replayed and replay.purchase.id == offer.id
-    assert _count(clean_assets, "SELECT count(*) FROM outbox WHERE type = 'asset.sold'") == 1
+    assert count_rows(clean_assets, "SELECT count(*) FROM outbox WHERE type = 'asset.sold'") == 1
 
 
 async def test_an_offer_left_by_a_dead_replica_expires_on_another_once_its_lease_is_gone(

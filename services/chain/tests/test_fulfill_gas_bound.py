@@ -5,14 +5,15 @@ and a first sale that credits every payee for the first time (fresh storage slot
 
 from __future__ import annotations
 
-import asyncio
 import os
+import time
 
 from chain_service import domain
 from chain_service.txmanager import TxRequest
 from conftest import chain_database, close_service, open_service
 from eth_utils import keccak
 from ipheron.chain.v1 import chain_service_pb2 as pb
+from ipheron_libs.testing import wait_until_async
 from ipheron_libs.wallet import Wallet
 from order_helpers import funded, grpc_stub, mint, pay_and_settle, signed_listing
 
@@ -27,7 +28,14 @@ async def govern(chain, target: str, data: str) -> None:
     scheduled = await chain.tm.send(TxRequest(type="admin", to=timelock.address, data=timelock.encode_abi(
         "schedule", args=[target, 0, data, ZERO32, salt, delay])))
     assert scheduled.succeeded
-    await asyncio.sleep(delay)
+    op_id = bytes(await chain.network.run(timelock.functions.hashOperation(target, 0, data, ZERO32, salt).call))
+    ready_at = int(await chain.network.run(timelock.functions.getTimestamp(op_id).call))
+
+    async def executable() -> bool:
+        # The next block is stamped no earlier than the clock nor than the head + 1 s.
+        return max(await chain.ledger.head_timestamp() + 1, int(time.time())) >= ready_at
+
+    await wait_until_async(executable, delay + 30, interval=0.1, message="the timelock delay never passed")
     executed = await chain.tm.send(TxRequest(type="admin", to=timelock.address, data=timelock.encode_abi(
         "execute", args=[target, 0, data, ZERO32, salt])), gas=300_000)
     assert executed.succeeded
