@@ -26,6 +26,10 @@ class TransactionType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     TRANSACTION_TYPE_USER_CALL: _ClassVar[TransactionType]
     TRANSACTION_TYPE_FAUCET: _ClassVar[TransactionType]
     TRANSACTION_TYPE_CANCEL: _ClassVar[TransactionType]
+    TRANSACTION_TYPE_STAKE: _ClassVar[TransactionType]
+    TRANSACTION_TYPE_STAKE_CLAIM: _ClassVar[TransactionType]
+    TRANSACTION_TYPE_UNSTAKE: _ClassVar[TransactionType]
+    TRANSACTION_TYPE_VAULT_FUND: _ClassVar[TransactionType]
 
 class TransactionStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -53,6 +57,12 @@ class OrderState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     ORDER_STATE_CANCELLED: _ClassVar[OrderState]
     ORDER_STATE_STALE: _ClassVar[OrderState]
     ORDER_STATE_NOT_APPROVED: _ClassVar[OrderState]
+
+class StakeAction(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    STAKE_ACTION_UNSPECIFIED: _ClassVar[StakeAction]
+    STAKE_ACTION_CLAIM: _ClassVar[StakeAction]
+    STAKE_ACTION_UNSTAKE: _ClassVar[StakeAction]
 TRANSACTION_TYPE_UNSPECIFIED: TransactionType
 TRANSACTION_TYPE_DEPLOY: TransactionType
 TRANSACTION_TYPE_ADMIN: TransactionType
@@ -66,6 +76,10 @@ TRANSACTION_TYPE_NATIVE_TRANSFER: TransactionType
 TRANSACTION_TYPE_USER_CALL: TransactionType
 TRANSACTION_TYPE_FAUCET: TransactionType
 TRANSACTION_TYPE_CANCEL: TransactionType
+TRANSACTION_TYPE_STAKE: TransactionType
+TRANSACTION_TYPE_STAKE_CLAIM: TransactionType
+TRANSACTION_TYPE_UNSTAKE: TransactionType
+TRANSACTION_TYPE_VAULT_FUND: TransactionType
 TRANSACTION_STATUS_UNSPECIFIED: TransactionStatus
 TRANSACTION_STATUS_PENDING: TransactionStatus
 TRANSACTION_STATUS_CONFIRMED: TransactionStatus
@@ -84,6 +98,9 @@ ORDER_STATE_FILLED: OrderState
 ORDER_STATE_CANCELLED: OrderState
 ORDER_STATE_STALE: OrderState
 ORDER_STATE_NOT_APPROVED: OrderState
+STAKE_ACTION_UNSPECIFIED: StakeAction
+STAKE_ACTION_CLAIM: StakeAction
+STAKE_ACTION_UNSTAKE: StakeAction
 
 class CoCreator(_message.Message):
     __slots__ = ("address", "share_bps")
@@ -658,13 +675,165 @@ class Difference(_message.Message):
     def __init__(self, kind: _Optional[str] = ..., subject: _Optional[str] = ..., on_chain: _Optional[str] = ..., recorded: _Optional[str] = ...) -> None: ...
 
 class ReconcileResponse(_message.Message):
-    __slots__ = ("differences", "tokens_checked", "payees_checked", "indexed_block")
+    __slots__ = ("differences", "tokens_checked", "payees_checked", "indexed_block", "stakes_checked")
     DIFFERENCES_FIELD_NUMBER: _ClassVar[int]
     TOKENS_CHECKED_FIELD_NUMBER: _ClassVar[int]
     PAYEES_CHECKED_FIELD_NUMBER: _ClassVar[int]
     INDEXED_BLOCK_FIELD_NUMBER: _ClassVar[int]
+    STAKES_CHECKED_FIELD_NUMBER: _ClassVar[int]
     differences: _containers.RepeatedCompositeFieldContainer[Difference]
     tokens_checked: int
     payees_checked: int
     indexed_block: int
-    def __init__(self, differences: _Optional[_Iterable[_Union[Difference, _Mapping]]] = ..., tokens_checked: _Optional[int] = ..., payees_checked: _Optional[int] = ..., indexed_block: _Optional[int] = ...) -> None: ...
+    stakes_checked: int
+    def __init__(self, differences: _Optional[_Iterable[_Union[Difference, _Mapping]]] = ..., tokens_checked: _Optional[int] = ..., payees_checked: _Optional[int] = ..., indexed_block: _Optional[int] = ..., stakes_checked: _Optional[int] = ...) -> None: ...
+
+class GetVaultRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class GetVaultResponse(_message.Message):
+    __slots__ = ("address", "chain_id", "domain_name", "domain_version", "quote_signer", "early_exit_penalty_bps", "pool_free_wei", "pool_reserved_wei", "total_principal_wei", "balance_wei", "block_number")
+    ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    CHAIN_ID_FIELD_NUMBER: _ClassVar[int]
+    DOMAIN_NAME_FIELD_NUMBER: _ClassVar[int]
+    DOMAIN_VERSION_FIELD_NUMBER: _ClassVar[int]
+    QUOTE_SIGNER_FIELD_NUMBER: _ClassVar[int]
+    EARLY_EXIT_PENALTY_BPS_FIELD_NUMBER: _ClassVar[int]
+    POOL_FREE_WEI_FIELD_NUMBER: _ClassVar[int]
+    POOL_RESERVED_WEI_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_PRINCIPAL_WEI_FIELD_NUMBER: _ClassVar[int]
+    BALANCE_WEI_FIELD_NUMBER: _ClassVar[int]
+    BLOCK_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    address: str
+    chain_id: int
+    domain_name: str
+    domain_version: str
+    quote_signer: str
+    early_exit_penalty_bps: int
+    pool_free_wei: str
+    pool_reserved_wei: str
+    total_principal_wei: str
+    balance_wei: str
+    block_number: int
+    def __init__(self, address: _Optional[str] = ..., chain_id: _Optional[int] = ..., domain_name: _Optional[str] = ..., domain_version: _Optional[str] = ..., quote_signer: _Optional[str] = ..., early_exit_penalty_bps: _Optional[int] = ..., pool_free_wei: _Optional[str] = ..., pool_reserved_wei: _Optional[str] = ..., total_principal_wei: _Optional[str] = ..., balance_wei: _Optional[str] = ..., block_number: _Optional[int] = ...) -> None: ...
+
+class PrepareStakeRequest(_message.Message):
+    __slots__ = ("quote_json", "signature", "staker")
+    QUOTE_JSON_FIELD_NUMBER: _ClassVar[int]
+    SIGNATURE_FIELD_NUMBER: _ClassVar[int]
+    STAKER_FIELD_NUMBER: _ClassVar[int]
+    quote_json: str
+    signature: str
+    staker: str
+    def __init__(self, quote_json: _Optional[str] = ..., signature: _Optional[str] = ..., staker: _Optional[str] = ...) -> None: ...
+
+class PrepareStakeResponse(_message.Message):
+    __slots__ = ("prepared", "quote_hash", "reservation_wei", "pool_free_wei", "pool_can_cover")
+    PREPARED_FIELD_NUMBER: _ClassVar[int]
+    QUOTE_HASH_FIELD_NUMBER: _ClassVar[int]
+    RESERVATION_WEI_FIELD_NUMBER: _ClassVar[int]
+    POOL_FREE_WEI_FIELD_NUMBER: _ClassVar[int]
+    POOL_CAN_COVER_FIELD_NUMBER: _ClassVar[int]
+    prepared: PrepareTransactionResponse
+    quote_hash: str
+    reservation_wei: str
+    pool_free_wei: str
+    pool_can_cover: bool
+    def __init__(self, prepared: _Optional[_Union[PrepareTransactionResponse, _Mapping]] = ..., quote_hash: _Optional[str] = ..., reservation_wei: _Optional[str] = ..., pool_free_wei: _Optional[str] = ..., pool_can_cover: _Optional[bool] = ...) -> None: ...
+
+class PrepareStakeActionRequest(_message.Message):
+    __slots__ = ("stake_id", "staker", "action")
+    STAKE_ID_FIELD_NUMBER: _ClassVar[int]
+    STAKER_FIELD_NUMBER: _ClassVar[int]
+    ACTION_FIELD_NUMBER: _ClassVar[int]
+    stake_id: int
+    staker: str
+    action: StakeAction
+    def __init__(self, stake_id: _Optional[int] = ..., staker: _Optional[str] = ..., action: _Optional[_Union[StakeAction, str]] = ...) -> None: ...
+
+class PrepareStakeActionResponse(_message.Message):
+    __slots__ = ("prepared", "stake", "payout_wei", "early", "penalty_wei")
+    PREPARED_FIELD_NUMBER: _ClassVar[int]
+    STAKE_FIELD_NUMBER: _ClassVar[int]
+    PAYOUT_WEI_FIELD_NUMBER: _ClassVar[int]
+    EARLY_FIELD_NUMBER: _ClassVar[int]
+    PENALTY_WEI_FIELD_NUMBER: _ClassVar[int]
+    prepared: PrepareTransactionResponse
+    stake: VaultStake
+    payout_wei: str
+    early: bool
+    penalty_wei: str
+    def __init__(self, prepared: _Optional[_Union[PrepareTransactionResponse, _Mapping]] = ..., stake: _Optional[_Union[VaultStake, _Mapping]] = ..., payout_wei: _Optional[str] = ..., early: _Optional[bool] = ..., penalty_wei: _Optional[str] = ...) -> None: ...
+
+class GetVaultStakeRequest(_message.Message):
+    __slots__ = ("stake_id",)
+    STAKE_ID_FIELD_NUMBER: _ClassVar[int]
+    stake_id: int
+    def __init__(self, stake_id: _Optional[int] = ...) -> None: ...
+
+class VaultStake(_message.Message):
+    __slots__ = ("stake_id", "staker", "token_id", "amount_wei", "apr_bps", "start_time", "end_time", "reward_wei", "claimed_wei", "closed", "accrued_wei", "quote_nonce", "quote_hash")
+    STAKE_ID_FIELD_NUMBER: _ClassVar[int]
+    STAKER_FIELD_NUMBER: _ClassVar[int]
+    TOKEN_ID_FIELD_NUMBER: _ClassVar[int]
+    AMOUNT_WEI_FIELD_NUMBER: _ClassVar[int]
+    APR_BPS_FIELD_NUMBER: _ClassVar[int]
+    START_TIME_FIELD_NUMBER: _ClassVar[int]
+    END_TIME_FIELD_NUMBER: _ClassVar[int]
+    REWARD_WEI_FIELD_NUMBER: _ClassVar[int]
+    CLAIMED_WEI_FIELD_NUMBER: _ClassVar[int]
+    CLOSED_FIELD_NUMBER: _ClassVar[int]
+    ACCRUED_WEI_FIELD_NUMBER: _ClassVar[int]
+    QUOTE_NONCE_FIELD_NUMBER: _ClassVar[int]
+    QUOTE_HASH_FIELD_NUMBER: _ClassVar[int]
+    stake_id: int
+    staker: str
+    token_id: int
+    amount_wei: str
+    apr_bps: int
+    start_time: _timestamp_pb2.Timestamp
+    end_time: _timestamp_pb2.Timestamp
+    reward_wei: str
+    claimed_wei: str
+    closed: bool
+    accrued_wei: str
+    quote_nonce: str
+    quote_hash: str
+    def __init__(self, stake_id: _Optional[int] = ..., staker: _Optional[str] = ..., token_id: _Optional[int] = ..., amount_wei: _Optional[str] = ..., apr_bps: _Optional[int] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., reward_wei: _Optional[str] = ..., claimed_wei: _Optional[str] = ..., closed: _Optional[bool] = ..., accrued_wei: _Optional[str] = ..., quote_nonce: _Optional[str] = ..., quote_hash: _Optional[str] = ...) -> None: ...
+
+class GetVaultStakeResponse(_message.Message):
+    __slots__ = ("stake",)
+    STAKE_FIELD_NUMBER: _ClassVar[int]
+    stake: VaultStake
+    def __init__(self, stake: _Optional[_Union[VaultStake, _Mapping]] = ...) -> None: ...
+
+class FundVaultRequest(_message.Message):
+    __slots__ = ("amount_wei", "idempotency_key")
+    AMOUNT_WEI_FIELD_NUMBER: _ClassVar[int]
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
+    amount_wei: str
+    idempotency_key: str
+    def __init__(self, amount_wei: _Optional[str] = ..., idempotency_key: _Optional[str] = ...) -> None: ...
+
+class FundVaultResponse(_message.Message):
+    __slots__ = ("transaction", "vault")
+    TRANSACTION_FIELD_NUMBER: _ClassVar[int]
+    VAULT_FIELD_NUMBER: _ClassVar[int]
+    transaction: Transaction
+    vault: GetVaultResponse
+    def __init__(self, transaction: _Optional[_Union[Transaction, _Mapping]] = ..., vault: _Optional[_Union[GetVaultResponse, _Mapping]] = ...) -> None: ...
+
+class PrepareFundVaultRequest(_message.Message):
+    __slots__ = ("funder", "amount_wei")
+    FUNDER_FIELD_NUMBER: _ClassVar[int]
+    AMOUNT_WEI_FIELD_NUMBER: _ClassVar[int]
+    funder: str
+    amount_wei: str
+    def __init__(self, funder: _Optional[str] = ..., amount_wei: _Optional[str] = ...) -> None: ...
+
+class PrepareFundVaultResponse(_message.Message):
+    __slots__ = ("prepared",)
+    PREPARED_FIELD_NUMBER: _ClassVar[int]
+    prepared: PrepareTransactionResponse
+    def __init__(self, prepared: _Optional[_Union[PrepareTransactionResponse, _Mapping]] = ...) -> None: ...

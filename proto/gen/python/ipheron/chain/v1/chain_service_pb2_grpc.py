@@ -136,6 +136,36 @@ class ChainServiceStub:
                 request_serializer=ipheron_dot_chain_dot_v1_dot_chain__service__pb2.ReconcileRequest.SerializeToString,
                 response_deserializer=ipheron_dot_chain_dot_v1_dot_chain__service__pb2.ReconcileResponse.FromString,
                 _registered_method=True)
+        self.GetVault = channel.unary_unary(
+                '/ipheron.chain.v1.ChainService/GetVault',
+                request_serializer=ipheron_dot_chain_dot_v1_dot_chain__service__pb2.GetVaultRequest.SerializeToString,
+                response_deserializer=ipheron_dot_chain_dot_v1_dot_chain__service__pb2.GetVaultResponse.FromString,
+                _registered_method=True)
+        self.PrepareStake = channel.unary_unary(
+                '/ipheron.chain.v1.ChainService/PrepareStake',
+                request_serializer=ipheron_dot_chain_dot_v1_dot_chain__service__pb2.PrepareStakeRequest.SerializeToString,
+                response_deserializer=ipheron_dot_chain_dot_v1_dot_chain__service__pb2.PrepareStakeResponse.FromString,
+                _registered_method=True)
+        self.PrepareStakeAction = channel.unary_unary(
+                '/ipheron.chain.v1.ChainService/PrepareStakeAction',
+                request_serializer=ipheron_dot_chain_dot_v1_dot_chain__service__pb2.PrepareStakeActionRequest.SerializeToString,
+                response_deserializer=ipheron_dot_chain_dot_v1_dot_chain__service__pb2.PrepareStakeActionResponse.FromString,
+                _registered_method=True)
+        self.GetVaultStake = channel.unary_unary(
+                '/ipheron.chain.v1.ChainService/GetVaultStake',
+                request_serializer=ipheron_dot_chain_dot_v1_dot_chain__service__pb2.GetVaultStakeRequest.SerializeToString,
+                response_deserializer=ipheron_dot_chain_dot_v1_dot_chain__service__pb2.GetVaultStakeResponse.FromString,
+                _registered_method=True)
+        self.FundVault = channel.unary_unary(
+                '/ipheron.chain.v1.ChainService/FundVault',
+                request_serializer=ipheron_dot_chain_dot_v1_dot_chain__service__pb2.FundVaultRequest.SerializeToString,
+                response_deserializer=ipheron_dot_chain_dot_v1_dot_chain__service__pb2.FundVaultResponse.FromString,
+                _registered_method=True)
+        self.PrepareFundVault = channel.unary_unary(
+                '/ipheron.chain.v1.ChainService/PrepareFundVault',
+                request_serializer=ipheron_dot_chain_dot_v1_dot_chain__service__pb2.PrepareFundVaultRequest.SerializeToString,
+                response_deserializer=ipheron_dot_chain_dot_v1_dot_chain__service__pb2.PrepareFundVaultResponse.FromString,
+                _registered_method=True)
 
 
 class ChainServiceServicer:
@@ -315,6 +345,60 @@ class ChainServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetVault(self, request, context):
+        """--- Staking vault (StakingVault: the staker's own ether, a quote signed by the staking
+        service's quote key fixes the APR on chain, rewards reserved from a capped pool).
+
+        GetVault answers the vault's address, its EIP-712 domain, the quote signer, the
+        early-exit penalty and the pool's figures (all read from the chain at the head).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PrepareStake(self, request, context):
+        """PrepareStake prepares `stake(quote, signature)` for the staker's own wallet to sign and
+        pay (value = quote.amount). It answers (does not fail) when the pool cannot cover the
+        reservation (`pool_can_cover` false, the capacity named) or the wallet cannot pay
+        (`prepared.can_pay` false). FAILED_PRECONDITION when the quote is expired, already used
+        or not signed by the vault's quote signer; INVALID_ARGUMENT when it is malformed;
+        PERMISSION_DENIED when `staker` is not quote.staker.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PrepareStakeAction(self, request, context):
+        """PrepareStakeAction prepares the staker's own `claim(stakeId)` or `unstake(stakeId)`.
+        NOT_FOUND for an unknown stake; PERMISSION_DENIED when `staker` is not its staker;
+        FAILED_PRECONDITION when it is closed, or (claim) nothing has accrued unclaimed.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetVaultStake(self, request, context):
+        """GetVaultStake reads one stake from the vault, with what has accrued at the head block.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def FundVault(self, request, context):
+        """FundVault adds to the reward pool from the platform signer's own balance (the embedded
+        chain in development or test, or an operator with a funded signer). Idempotent per key.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PrepareFundVault(self, request, context):
+        """PrepareFundVault prepares `fund()` for any wallet's own ether.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ChainServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -417,6 +501,36 @@ def add_ChainServiceServicer_to_server(servicer, server):
                     servicer.Reconcile,
                     request_deserializer=ipheron_dot_chain_dot_v1_dot_chain__service__pb2.ReconcileRequest.FromString,
                     response_serializer=ipheron_dot_chain_dot_v1_dot_chain__service__pb2.ReconcileResponse.SerializeToString,
+            ),
+            'GetVault': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetVault,
+                    request_deserializer=ipheron_dot_chain_dot_v1_dot_chain__service__pb2.GetVaultRequest.FromString,
+                    response_serializer=ipheron_dot_chain_dot_v1_dot_chain__service__pb2.GetVaultResponse.SerializeToString,
+            ),
+            'PrepareStake': grpc.unary_unary_rpc_method_handler(
+                    servicer.PrepareStake,
+                    request_deserializer=ipheron_dot_chain_dot_v1_dot_chain__service__pb2.PrepareStakeRequest.FromString,
+                    response_serializer=ipheron_dot_chain_dot_v1_dot_chain__service__pb2.PrepareStakeResponse.SerializeToString,
+            ),
+            'PrepareStakeAction': grpc.unary_unary_rpc_method_handler(
+                    servicer.PrepareStakeAction,
+                    request_deserializer=ipheron_dot_chain_dot_v1_dot_chain__service__pb2.PrepareStakeActionRequest.FromString,
+                    response_serializer=ipheron_dot_chain_dot_v1_dot_chain__service__pb2.PrepareStakeActionResponse.SerializeToString,
+            ),
+            'GetVaultStake': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetVaultStake,
+                    request_deserializer=ipheron_dot_chain_dot_v1_dot_chain__service__pb2.GetVaultStakeRequest.FromString,
+                    response_serializer=ipheron_dot_chain_dot_v1_dot_chain__service__pb2.GetVaultStakeResponse.SerializeToString,
+            ),
+            'FundVault': grpc.unary_unary_rpc_method_handler(
+                    servicer.FundVault,
+                    request_deserializer=ipheron_dot_chain_dot_v1_dot_chain__service__pb2.FundVaultRequest.FromString,
+                    response_serializer=ipheron_dot_chain_dot_v1_dot_chain__service__pb2.FundVaultResponse.SerializeToString,
+            ),
+            'PrepareFundVault': grpc.unary_unary_rpc_method_handler(
+                    servicer.PrepareFundVault,
+                    request_deserializer=ipheron_dot_chain_dot_v1_dot_chain__service__pb2.PrepareFundVaultRequest.FromString,
+                    response_serializer=ipheron_dot_chain_dot_v1_dot_chain__service__pb2.PrepareFundVaultResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -961,6 +1075,168 @@ class ChainService:
             '/ipheron.chain.v1.ChainService/Reconcile',
             ipheron_dot_chain_dot_v1_dot_chain__service__pb2.ReconcileRequest.SerializeToString,
             ipheron_dot_chain_dot_v1_dot_chain__service__pb2.ReconcileResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetVault(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ipheron.chain.v1.ChainService/GetVault',
+            ipheron_dot_chain_dot_v1_dot_chain__service__pb2.GetVaultRequest.SerializeToString,
+            ipheron_dot_chain_dot_v1_dot_chain__service__pb2.GetVaultResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PrepareStake(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ipheron.chain.v1.ChainService/PrepareStake',
+            ipheron_dot_chain_dot_v1_dot_chain__service__pb2.PrepareStakeRequest.SerializeToString,
+            ipheron_dot_chain_dot_v1_dot_chain__service__pb2.PrepareStakeResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PrepareStakeAction(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ipheron.chain.v1.ChainService/PrepareStakeAction',
+            ipheron_dot_chain_dot_v1_dot_chain__service__pb2.PrepareStakeActionRequest.SerializeToString,
+            ipheron_dot_chain_dot_v1_dot_chain__service__pb2.PrepareStakeActionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetVaultStake(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ipheron.chain.v1.ChainService/GetVaultStake',
+            ipheron_dot_chain_dot_v1_dot_chain__service__pb2.GetVaultStakeRequest.SerializeToString,
+            ipheron_dot_chain_dot_v1_dot_chain__service__pb2.GetVaultStakeResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def FundVault(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ipheron.chain.v1.ChainService/FundVault',
+            ipheron_dot_chain_dot_v1_dot_chain__service__pb2.FundVaultRequest.SerializeToString,
+            ipheron_dot_chain_dot_v1_dot_chain__service__pb2.FundVaultResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PrepareFundVault(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ipheron.chain.v1.ChainService/PrepareFundVault',
+            ipheron_dot_chain_dot_v1_dot_chain__service__pb2.PrepareFundVaultRequest.SerializeToString,
+            ipheron_dot_chain_dot_v1_dot_chain__service__pb2.PrepareFundVaultResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -125,6 +125,34 @@ class ChainServiceStub:
     """Reconcile compares what the chain holds (token owners, pending withdrawals) with what the
     indexer recorded, and names every difference.
     """
+    GetVault: _grpc.UnaryUnaryMultiCallable[_chain_service_pb2.GetVaultRequest, _chain_service_pb2.GetVaultResponse]
+    """--- Staking vault (StakingVault: the staker's own ether, a quote signed by the staking
+    service's quote key fixes the APR on chain, rewards reserved from a capped pool).
+
+    GetVault answers the vault's address, its EIP-712 domain, the quote signer, the
+    early-exit penalty and the pool's figures (all read from the chain at the head).
+    """
+    PrepareStake: _grpc.UnaryUnaryMultiCallable[_chain_service_pb2.PrepareStakeRequest, _chain_service_pb2.PrepareStakeResponse]
+    """PrepareStake prepares `stake(quote, signature)` for the staker's own wallet to sign and
+    pay (value = quote.amount). It answers (does not fail) when the pool cannot cover the
+    reservation (`pool_can_cover` false, the capacity named) or the wallet cannot pay
+    (`prepared.can_pay` false). FAILED_PRECONDITION when the quote is expired, already used
+    or not signed by the vault's quote signer; INVALID_ARGUMENT when it is malformed;
+    PERMISSION_DENIED when `staker` is not quote.staker.
+    """
+    PrepareStakeAction: _grpc.UnaryUnaryMultiCallable[_chain_service_pb2.PrepareStakeActionRequest, _chain_service_pb2.PrepareStakeActionResponse]
+    """PrepareStakeAction prepares the staker's own `claim(stakeId)` or `unstake(stakeId)`.
+    NOT_FOUND for an unknown stake; PERMISSION_DENIED when `staker` is not its staker;
+    FAILED_PRECONDITION when it is closed, or (claim) nothing has accrued unclaimed.
+    """
+    GetVaultStake: _grpc.UnaryUnaryMultiCallable[_chain_service_pb2.GetVaultStakeRequest, _chain_service_pb2.GetVaultStakeResponse]
+    """GetVaultStake reads one stake from the vault, with what has accrued at the head block."""
+    FundVault: _grpc.UnaryUnaryMultiCallable[_chain_service_pb2.FundVaultRequest, _chain_service_pb2.FundVaultResponse]
+    """FundVault adds to the reward pool from the platform signer's own balance (the embedded
+    chain in development or test, or an operator with a funded signer). Idempotent per key.
+    """
+    PrepareFundVault: _grpc.UnaryUnaryMultiCallable[_chain_service_pb2.PrepareFundVaultRequest, _chain_service_pb2.PrepareFundVaultResponse]
+    """PrepareFundVault prepares `fund()` for any wallet's own ether."""
 
 @_typing.type_check_only
 class ChainServiceAsyncStub(ChainServiceStub):
@@ -218,6 +246,34 @@ class ChainServiceAsyncStub(ChainServiceStub):
     """Reconcile compares what the chain holds (token owners, pending withdrawals) with what the
     indexer recorded, and names every difference.
     """
+    GetVault: _aio.UnaryUnaryMultiCallable[_chain_service_pb2.GetVaultRequest, _chain_service_pb2.GetVaultResponse]  # type: ignore[assignment]
+    """--- Staking vault (StakingVault: the staker's own ether, a quote signed by the staking
+    service's quote key fixes the APR on chain, rewards reserved from a capped pool).
+
+    GetVault answers the vault's address, its EIP-712 domain, the quote signer, the
+    early-exit penalty and the pool's figures (all read from the chain at the head).
+    """
+    PrepareStake: _aio.UnaryUnaryMultiCallable[_chain_service_pb2.PrepareStakeRequest, _chain_service_pb2.PrepareStakeResponse]  # type: ignore[assignment]
+    """PrepareStake prepares `stake(quote, signature)` for the staker's own wallet to sign and
+    pay (value = quote.amount). It answers (does not fail) when the pool cannot cover the
+    reservation (`pool_can_cover` false, the capacity named) or the wallet cannot pay
+    (`prepared.can_pay` false). FAILED_PRECONDITION when the quote is expired, already used
+    or not signed by the vault's quote signer; INVALID_ARGUMENT when it is malformed;
+    PERMISSION_DENIED when `staker` is not quote.staker.
+    """
+    PrepareStakeAction: _aio.UnaryUnaryMultiCallable[_chain_service_pb2.PrepareStakeActionRequest, _chain_service_pb2.PrepareStakeActionResponse]  # type: ignore[assignment]
+    """PrepareStakeAction prepares the staker's own `claim(stakeId)` or `unstake(stakeId)`.
+    NOT_FOUND for an unknown stake; PERMISSION_DENIED when `staker` is not its staker;
+    FAILED_PRECONDITION when it is closed, or (claim) nothing has accrued unclaimed.
+    """
+    GetVaultStake: _aio.UnaryUnaryMultiCallable[_chain_service_pb2.GetVaultStakeRequest, _chain_service_pb2.GetVaultStakeResponse]  # type: ignore[assignment]
+    """GetVaultStake reads one stake from the vault, with what has accrued at the head block."""
+    FundVault: _aio.UnaryUnaryMultiCallable[_chain_service_pb2.FundVaultRequest, _chain_service_pb2.FundVaultResponse]  # type: ignore[assignment]
+    """FundVault adds to the reward pool from the platform signer's own balance (the embedded
+    chain in development or test, or an operator with a funded signer). Idempotent per key.
+    """
+    PrepareFundVault: _aio.UnaryUnaryMultiCallable[_chain_service_pb2.PrepareFundVaultRequest, _chain_service_pb2.PrepareFundVaultResponse]  # type: ignore[assignment]
+    """PrepareFundVault prepares `fund()` for any wallet's own ether."""
 
 class ChainServiceServicer(metaclass=_abc_1.ABCMeta):
     """ChainService owns the "chain" schema: contract deployments, every transaction the
@@ -428,5 +484,69 @@ class ChainServiceServicer(metaclass=_abc_1.ABCMeta):
         """Reconcile compares what the chain holds (token owners, pending withdrawals) with what the
         indexer recorded, and names every difference.
         """
+
+    @_abc_1.abstractmethod
+    def GetVault(
+        self,
+        request: _chain_service_pb2.GetVaultRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_chain_service_pb2.GetVaultResponse, _abc.Awaitable[_chain_service_pb2.GetVaultResponse]]:
+        """--- Staking vault (StakingVault: the staker's own ether, a quote signed by the staking
+        service's quote key fixes the APR on chain, rewards reserved from a capped pool).
+
+        GetVault answers the vault's address, its EIP-712 domain, the quote signer, the
+        early-exit penalty and the pool's figures (all read from the chain at the head).
+        """
+
+    @_abc_1.abstractmethod
+    def PrepareStake(
+        self,
+        request: _chain_service_pb2.PrepareStakeRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_chain_service_pb2.PrepareStakeResponse, _abc.Awaitable[_chain_service_pb2.PrepareStakeResponse]]:
+        """PrepareStake prepares `stake(quote, signature)` for the staker's own wallet to sign and
+        pay (value = quote.amount). It answers (does not fail) when the pool cannot cover the
+        reservation (`pool_can_cover` false, the capacity named) or the wallet cannot pay
+        (`prepared.can_pay` false). FAILED_PRECONDITION when the quote is expired, already used
+        or not signed by the vault's quote signer; INVALID_ARGUMENT when it is malformed;
+        PERMISSION_DENIED when `staker` is not quote.staker.
+        """
+
+    @_abc_1.abstractmethod
+    def PrepareStakeAction(
+        self,
+        request: _chain_service_pb2.PrepareStakeActionRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_chain_service_pb2.PrepareStakeActionResponse, _abc.Awaitable[_chain_service_pb2.PrepareStakeActionResponse]]:
+        """PrepareStakeAction prepares the staker's own `claim(stakeId)` or `unstake(stakeId)`.
+        NOT_FOUND for an unknown stake; PERMISSION_DENIED when `staker` is not its staker;
+        FAILED_PRECONDITION when it is closed, or (claim) nothing has accrued unclaimed.
+        """
+
+    @_abc_1.abstractmethod
+    def GetVaultStake(
+        self,
+        request: _chain_service_pb2.GetVaultStakeRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_chain_service_pb2.GetVaultStakeResponse, _abc.Awaitable[_chain_service_pb2.GetVaultStakeResponse]]:
+        """GetVaultStake reads one stake from the vault, with what has accrued at the head block."""
+
+    @_abc_1.abstractmethod
+    def FundVault(
+        self,
+        request: _chain_service_pb2.FundVaultRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_chain_service_pb2.FundVaultResponse, _abc.Awaitable[_chain_service_pb2.FundVaultResponse]]:
+        """FundVault adds to the reward pool from the platform signer's own balance (the embedded
+        chain in development or test, or an operator with a funded signer). Idempotent per key.
+        """
+
+    @_abc_1.abstractmethod
+    def PrepareFundVault(
+        self,
+        request: _chain_service_pb2.PrepareFundVaultRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_chain_service_pb2.PrepareFundVaultResponse, _abc.Awaitable[_chain_service_pb2.PrepareFundVaultResponse]]:
+        """PrepareFundVault prepares `fund()` for any wallet's own ether."""
 
 def add_ChainServiceServicer_to_server(servicer: ChainServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

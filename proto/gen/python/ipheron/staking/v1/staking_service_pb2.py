@@ -23,46 +23,59 @@ _sym_db = _symbol_database.Default()
 
 
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
+from ipheron.chain.v1 import chain_service_pb2 as ipheron_dot_chain_dot_v1_dot_chain__service__pb2
 from ipheron.common.v1 import common_pb2 as ipheron_dot_common_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n(ipheron/staking/v1/staking_service.proto\x12\x12ipheron.staking.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1eipheron/common/v1/common.proto\"?\n\x0c\x41prComponent\x12\x0c\n\x04rule\x18\x01 \x01(\t\x12\x0c\n\x04rate\x18\x02 \x01(\t\x12\x13\n\x0b\x65xplanation\x18\x03 \x01(\t\"\xed\x04\n\x05Stake\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0f\n\x07user_id\x18\x02 \x01(\t\x12\x10\n\x08\x61sset_id\x18\x03 \x01(\t\x12(\n\x06\x61mount\x18\x04 \x01(\x0b\x32\x18.ipheron.common.v1.Money\x12\x15\n\rduration_days\x18\x05 \x01(\x05\x12\x0b\n\x03\x61pr\x18\x06 \x01(\t\x12.\n\nstart_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x06status\x18\t \x01(\x0e\x32\x1f.ipheron.staking.v1.StakeStatus\x12\x1c\n\x14total_rewards_earned\x18\n \x01(\t\x12\x17\n\x0frewards_claimed\x18\x0b \x01(\t\x12\x19\n\x11\x63laimable_rewards\x18\x0c \x01(\t\x12\x1e\n\x16\x65xpected_total_rewards\x18\r \x01(\t\x12;\n\x17last_reward_calculation\x18\x0e \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12)\n\x05\x61s_of\x18\x0f \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12-\n\tclosed_at\x18\x10 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07penalty\x18\x11 \x01(\t\x12\x0e\n\x06payout\x18\x12 \x01(\t\x12.\n\ncreated_at\x18\x13 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"J\n\x0fGetQuoteRequest\x12\x10\n\x08\x61sset_id\x18\x01 \x01(\t\x12\x0e\n\x06\x61mount\x18\x02 \x01(\t\x12\x15\n\rduration_days\x18\x03 \x01(\x05\"\xe3\x02\n\x10GetQuoteResponse\x12\x10\n\x08\x61sset_id\x18\x01 \x01(\t\x12(\n\x06\x61mount\x18\x02 \x01(\x0b\x32\x18.ipheron.common.v1.Money\x12\x15\n\rduration_days\x18\x03 \x01(\x05\x12\x0b\n\x03\x61pr\x18\x04 \x01(\t\x12\x38\n\x0e\x61pr_components\x18\x05 \x03(\x0b\x32 .ipheron.staking.v1.AprComponent\x12\x18\n\x10\x65xpected_rewards\x18\x06 \x01(\t\x12\"\n\x1a\x65\x61rly_unstake_penalty_rate\x18\x07 \x01(\t\x12.\n\nstart_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x19\n\x11\x61llowed_durations\x18\n \x03(\x05\"u\n\x10OpenStakeRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x10\n\x08\x61sset_id\x18\x02 \x01(\t\x12\x0e\n\x06\x61mount\x18\x03 \x01(\t\x12\x15\n\rduration_days\x18\x04 \x01(\x05\x12\x17\n\x0fidempotency_key\x18\x05 \x01(\t\"\x89\x01\n\x11OpenStakeResponse\x12(\n\x05stake\x18\x01 \x01(\x0b\x32\x19.ipheron.staking.v1.Stake\x12\x38\n\x0e\x61pr_components\x18\x02 \x03(\x0b\x32 .ipheron.staking.v1.AprComponent\x12\x10\n\x08replayed\x18\x03 \x01(\x08\"4\n\x0fGetStakeRequest\x12\x10\n\x08stake_id\x18\x01 \x01(\t\x12\x0f\n\x07user_id\x18\x02 \x01(\t\"<\n\x10GetStakeResponse\x12(\n\x05stake\x18\x01 \x01(\x0b\x32\x19.ipheron.staking.v1.Stake\"\x95\x01\n\x11ListStakesRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12/\n\x06status\x18\x02 \x01(\x0e\x32\x1f.ipheron.staking.v1.StakeStatus\x12\x10\n\x08\x61sset_id\x18\x03 \x01(\t\x12,\n\x04page\x18\x04 \x01(\x0b\x32\x1e.ipheron.common.v1.PageRequest\"o\n\x12ListStakesResponse\x12)\n\x06stakes\x18\x01 \x03(\x0b\x32\x19.ipheron.staking.v1.Stake\x12.\n\tpage_info\x18\x02 \x01(\x0b\x32\x1b.ipheron.common.v1.PageInfo\"Q\n\x13\x43laimRewardsRequest\x12\x10\n\x08stake_id\x18\x01 \x01(\t\x12\x0f\n\x07user_id\x18\x02 \x01(\t\x12\x17\n\x0fidempotency_key\x18\x03 \x01(\t\"c\n\x14\x43laimRewardsResponse\x12(\n\x05stake\x18\x01 \x01(\x0b\x32\x19.ipheron.staking.v1.Stake\x12\x0f\n\x07\x63laimed\x18\x02 \x01(\t\x12\x10\n\x08replayed\x18\x03 \x01(\x08\"L\n\x0eUnstakeRequest\x12\x10\n\x08stake_id\x18\x01 \x01(\t\x12\x0f\n\x07user_id\x18\x02 \x01(\t\x12\x17\n\x0fidempotency_key\x18\x03 \x01(\t\"\xca\x01\n\x0fUnstakeResponse\x12(\n\x05stake\x18\x01 \x01(\x0b\x32\x19.ipheron.staking.v1.Stake\x12\r\n\x05\x65\x61rly\x18\x02 \x01(\x08\x12\x1a\n\x12principal_returned\x18\x03 \x01(\t\x12\x14\n\x0crewards_paid\x18\x04 \x01(\t\x12\x19\n\x11rewards_forfeited\x18\x05 \x01(\t\x12\x0f\n\x07penalty\x18\x06 \x01(\t\x12\x0e\n\x06payout\x18\x07 \x01(\t\x12\x10\n\x08replayed\x18\x08 \x01(\x08*w\n\x0bStakeStatus\x12\x1c\n\x18STAKE_STATUS_UNSPECIFIED\x10\x00\x12\x17\n\x13STAKE_STATUS_ACTIVE\x10\x01\x12\x18\n\x14STAKE_STATUS_MATURED\x10\x02\x12\x17\n\x13STAKE_STATUS_CLOSED\x10\x03\x32\xac\x04\n\x0eStakingService\x12U\n\x08GetQuote\x12#.ipheron.staking.v1.GetQuoteRequest\x1a$.ipheron.staking.v1.GetQuoteResponse\x12X\n\tOpenStake\x12$.ipheron.staking.v1.OpenStakeRequest\x1a%.ipheron.staking.v1.OpenStakeResponse\x12U\n\x08GetStake\x12#.ipheron.staking.v1.GetStakeRequest\x1a$.ipheron.staking.v1.GetStakeResponse\x12[\n\nListStakes\x12%.ipheron.staking.v1.ListStakesRequest\x1a&.ipheron.staking.v1.ListStakesResponse\x12\x61\n\x0c\x43laimRewards\x12\'.ipheron.staking.v1.ClaimRewardsRequest\x1a(.ipheron.staking.v1.ClaimRewardsResponse\x12R\n\x07Unstake\x12\".ipheron.staking.v1.UnstakeRequest\x1a#.ipheron.staking.v1.UnstakeResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n(ipheron/staking/v1/staking_service.proto\x12\x12ipheron.staking.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a$ipheron/chain/v1/chain_service.proto\x1a\x1eipheron/common/v1/common.proto\"\xa8\x02\n\x0bSignedQuote\x12\x12\n\nquote_json\x18\x01 \x01(\t\x12\x17\n\x0ftyped_data_json\x18\x02 \x01(\t\x12\x11\n\tsignature\x18\x03 \x01(\t\x12\x12\n\nquote_hash\x18\x04 \x01(\t\x12\x12\n\namount_wei\x18\x05 \x01(\t\x12\x0f\n\x07\x61pr_bps\x18\x06 \x01(\r\x12\x18\n\x10\x64uration_seconds\x18\x07 \x01(\x04\x12.\n\nexpires_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08token_id\x18\t \x01(\x04\x12\x17\n\x0freservation_wei\x18\n \x01(\t\x12\x14\n\x0cquote_signer\x18\x0b \x01(\t\x12\x15\n\rvault_address\x18\x0c \x01(\t\"T\n\x0e\x46undsShortfall\x12\x14\n\x0crequired_wei\x18\x01 \x01(\t\x12\x15\n\ravailable_wei\x18\x02 \x01(\t\x12\x15\n\rshortfall_wei\x18\x03 \x01(\t\">\n\x0cPoolCapacity\x12\x17\n\x0freservation_wei\x18\x01 \x01(\t\x12\x15\n\rpool_free_wei\x18\x02 \x01(\t\"?\n\x0c\x41prComponent\x12\x0c\n\x04rule\x18\x01 \x01(\t\x12\x0c\n\x04rate\x18\x02 \x01(\t\x12\x13\n\x0b\x65xplanation\x18\x03 \x01(\t\"\xae\x07\n\x05Stake\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0f\n\x07user_id\x18\x02 \x01(\t\x12\x10\n\x08\x61sset_id\x18\x03 \x01(\t\x12(\n\x06\x61mount\x18\x04 \x01(\x0b\x32\x18.ipheron.common.v1.Money\x12\x15\n\rduration_days\x18\x05 \x01(\x05\x12\x0b\n\x03\x61pr\x18\x06 \x01(\t\x12.\n\nstart_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x06status\x18\t \x01(\x0e\x32\x1f.ipheron.staking.v1.StakeStatus\x12\x1c\n\x14total_rewards_earned\x18\n \x01(\t\x12\x17\n\x0frewards_claimed\x18\x0b \x01(\t\x12\x19\n\x11\x63laimable_rewards\x18\x0c \x01(\t\x12\x1e\n\x16\x65xpected_total_rewards\x18\r \x01(\t\x12;\n\x17last_reward_calculation\x18\x0e \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12)\n\x05\x61s_of\x18\x0f \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12-\n\tclosed_at\x18\x10 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07penalty\x18\x11 \x01(\t\x12\x0e\n\x06payout\x18\x12 \x01(\t\x12.\n\ncreated_at\x18\x13 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06wallet\x18\x14 \x01(\t\x12\x16\n\x0evault_stake_id\x18\x15 \x01(\x04\x12\x10\n\x08token_id\x18\x16 \x01(\x04\x12\x12\n\namount_wei\x18\x17 \x01(\t\x12\x0f\n\x07\x61pr_bps\x18\x18 \x01(\r\x12\x12\n\nreward_wei\x18\x19 \x01(\t\x12\x13\n\x0b\x63laimed_wei\x18\x1a \x01(\t\x12\x0f\n\x07tx_hash\x18\x1b \x01(\t\x12:\n\x0btransaction\x18\x1c \x01(\x0b\x32%.ipheron.chain.v1.PreparedTransaction\x12.\n\nexpires_at\x18\x1d \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nquote_hash\x18\x1e \x01(\t\x12\x16\n\x0e\x66\x61ilure_reason\x18\x1f \x01(\t\x12\x0e\n\x06origin\x18  \x01(\t\"Z\n\x0fGetQuoteRequest\x12\x10\n\x08\x61sset_id\x18\x01 \x01(\t\x12\x0e\n\x06\x61mount\x18\x02 \x01(\t\x12\x15\n\rduration_days\x18\x03 \x01(\x05\x12\x0e\n\x06staker\x18\x04 \x01(\t\"\x9a\x03\n\x10GetQuoteResponse\x12\x10\n\x08\x61sset_id\x18\x01 \x01(\t\x12(\n\x06\x61mount\x18\x02 \x01(\x0b\x32\x18.ipheron.common.v1.Money\x12\x15\n\rduration_days\x18\x03 \x01(\x05\x12\x0b\n\x03\x61pr\x18\x04 \x01(\t\x12\x38\n\x0e\x61pr_components\x18\x05 \x03(\x0b\x32 .ipheron.staking.v1.AprComponent\x12\x18\n\x10\x65xpected_rewards\x18\x06 \x01(\t\x12\"\n\x1a\x65\x61rly_unstake_penalty_rate\x18\x07 \x01(\t\x12.\n\nstart_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x19\n\x11\x61llowed_durations\x18\n \x03(\x05\x12\x35\n\x0csigned_quote\x18\x0b \x01(\x0b\x32\x1f.ipheron.staking.v1.SignedQuote\"\x85\x01\n\x10OpenStakeRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x10\n\x08\x61sset_id\x18\x02 \x01(\t\x12\x0e\n\x06\x61mount\x18\x03 \x01(\t\x12\x15\n\rduration_days\x18\x04 \x01(\x05\x12\x17\n\x0fidempotency_key\x18\x05 \x01(\t\x12\x0e\n\x06wallet\x18\x06 \x01(\t\"\xb9\x02\n\x11OpenStakeResponse\x12(\n\x05stake\x18\x01 \x01(\x0b\x32\x19.ipheron.staking.v1.Stake\x12\x38\n\x0e\x61pr_components\x18\x02 \x03(\x0b\x32 .ipheron.staking.v1.AprComponent\x12\x10\n\x08replayed\x18\x03 \x01(\x08\x12>\n\x12insufficient_funds\x18\x04 \x01(\x0b\x32\".ipheron.staking.v1.FundsShortfall\x12\x37\n\rpool_capacity\x18\x05 \x01(\x0b\x32 .ipheron.staking.v1.PoolCapacity\x12\x35\n\x0csigned_quote\x18\x06 \x01(\x0b\x32\x1f.ipheron.staking.v1.SignedQuote\"D\n\x0fGetStakeRequest\x12\x10\n\x08stake_id\x18\x01 \x01(\t\x12\x0f\n\x07user_id\x18\x02 \x01(\t\x12\x0e\n\x06wallet\x18\x03 \x01(\t\"<\n\x10GetStakeResponse\x12(\n\x05stake\x18\x01 \x01(\x0b\x32\x19.ipheron.staking.v1.Stake\"\xa5\x01\n\x11ListStakesRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12/\n\x06status\x18\x02 \x01(\x0e\x32\x1f.ipheron.staking.v1.StakeStatus\x12\x10\n\x08\x61sset_id\x18\x03 \x01(\t\x12,\n\x04page\x18\x04 \x01(\x0b\x32\x1e.ipheron.common.v1.PageRequest\x12\x0e\n\x06wallet\x18\x05 \x01(\t\"o\n\x12ListStakesResponse\x12)\n\x06stakes\x18\x01 \x03(\x0b\x32\x19.ipheron.staking.v1.Stake\x12.\n\tpage_info\x18\x02 \x01(\x0b\x32\x1b.ipheron.common.v1.PageInfo\"a\n\x13\x43laimRewardsRequest\x12\x10\n\x08stake_id\x18\x01 \x01(\t\x12\x0f\n\x07user_id\x18\x02 \x01(\t\x12\x17\n\x0fidempotency_key\x18\x03 \x01(\t\x12\x0e\n\x06wallet\x18\x04 \x01(\t\"\xf4\x01\n\x14\x43laimRewardsResponse\x12(\n\x05stake\x18\x01 \x01(\x0b\x32\x19.ipheron.staking.v1.Stake\x12\x0f\n\x07\x63laimed\x18\x02 \x01(\t\x12\x10\n\x08replayed\x18\x03 \x01(\x08\x12:\n\x0btransaction\x18\x04 \x01(\x0b\x32%.ipheron.chain.v1.PreparedTransaction\x12>\n\x12insufficient_funds\x18\x05 \x01(\x0b\x32\".ipheron.staking.v1.FundsShortfall\x12\x13\n\x0b\x63laimed_wei\x18\x06 \x01(\t\"\\\n\x0eUnstakeRequest\x12\x10\n\x08stake_id\x18\x01 \x01(\t\x12\x0f\n\x07user_id\x18\x02 \x01(\t\x12\x17\n\x0fidempotency_key\x18\x03 \x01(\t\x12\x0e\n\x06wallet\x18\x04 \x01(\t\"\xef\x02\n\x0fUnstakeResponse\x12(\n\x05stake\x18\x01 \x01(\x0b\x32\x19.ipheron.staking.v1.Stake\x12\r\n\x05\x65\x61rly\x18\x02 \x01(\x08\x12\x1a\n\x12principal_returned\x18\x03 \x01(\t\x12\x14\n\x0crewards_paid\x18\x04 \x01(\t\x12\x19\n\x11rewards_forfeited\x18\x05 \x01(\t\x12\x0f\n\x07penalty\x18\x06 \x01(\t\x12\x0e\n\x06payout\x18\x07 \x01(\t\x12\x10\n\x08replayed\x18\x08 \x01(\x08\x12:\n\x0btransaction\x18\t \x01(\x0b\x32%.ipheron.chain.v1.PreparedTransaction\x12>\n\x12insufficient_funds\x18\n \x01(\x0b\x32\".ipheron.staking.v1.FundsShortfall\x12\x12\n\npayout_wei\x18\x0b \x01(\t\x12\x13\n\x0bpenalty_wei\x18\x0c \x01(\t\"\xb4\x01\n\x1dSubmitStakeTransactionRequest\x12\x10\n\x08stake_id\x18\x01 \x01(\t\x12\x0f\n\x07user_id\x18\x02 \x01(\t\x12\x0e\n\x06wallet\x18\x03 \x01(\t\x12\x36\n\x04kind\x18\x04 \x01(\x0e\x32(.ipheron.staking.v1.StakeTransactionKind\x12\x17\n\x0fraw_transaction\x18\x05 \x01(\t\x12\x0f\n\x07tx_hash\x18\x06 \x01(\t\"v\n\x1eSubmitStakeTransactionResponse\x12(\n\x05stake\x18\x01 \x01(\x0b\x32\x19.ipheron.staking.v1.Stake\x12\x0f\n\x07tx_hash\x18\x02 \x01(\t\x12\x19\n\x11\x61lready_submitted\x18\x03 \x01(\x08*\xaa\x01\n\x0bStakeStatus\x12\x1c\n\x18STAKE_STATUS_UNSPECIFIED\x10\x00\x12\x17\n\x13STAKE_STATUS_ACTIVE\x10\x01\x12\x18\n\x14STAKE_STATUS_MATURED\x10\x02\x12\x17\n\x13STAKE_STATUS_CLOSED\x10\x03\x12\x18\n\x14STAKE_STATUS_PENDING\x10\x04\x12\x17\n\x13STAKE_STATUS_FAILED\x10\x05*\xa5\x01\n\x14StakeTransactionKind\x12&\n\"STAKE_TRANSACTION_KIND_UNSPECIFIED\x10\x00\x12\x1f\n\x1bSTAKE_TRANSACTION_KIND_OPEN\x10\x01\x12 \n\x1cSTAKE_TRANSACTION_KIND_CLAIM\x10\x02\x12\"\n\x1eSTAKE_TRANSACTION_KIND_UNSTAKE\x10\x03\x32\xad\x05\n\x0eStakingService\x12U\n\x08GetQuote\x12#.ipheron.staking.v1.GetQuoteRequest\x1a$.ipheron.staking.v1.GetQuoteResponse\x12X\n\tOpenStake\x12$.ipheron.staking.v1.OpenStakeRequest\x1a%.ipheron.staking.v1.OpenStakeResponse\x12U\n\x08GetStake\x12#.ipheron.staking.v1.GetStakeRequest\x1a$.ipheron.staking.v1.GetStakeResponse\x12[\n\nListStakes\x12%.ipheron.staking.v1.ListStakesRequest\x1a&.ipheron.staking.v1.ListStakesResponse\x12\x61\n\x0c\x43laimRewards\x12\'.ipheron.staking.v1.ClaimRewardsRequest\x1a(.ipheron.staking.v1.ClaimRewardsResponse\x12R\n\x07Unstake\x12\".ipheron.staking.v1.UnstakeRequest\x1a#.ipheron.staking.v1.UnstakeResponse\x12\x7f\n\x16SubmitStakeTransaction\x12\x31.ipheron.staking.v1.SubmitStakeTransactionRequest\x1a\x32.ipheron.staking.v1.SubmitStakeTransactionResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'ipheron.staking.v1.staking_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_STAKESTATUS']._serialized_start=2359
-  _globals['_STAKESTATUS']._serialized_end=2478
-  _globals['_APRCOMPONENT']._serialized_start=129
-  _globals['_APRCOMPONENT']._serialized_end=192
-  _globals['_STAKE']._serialized_start=195
-  _globals['_STAKE']._serialized_end=816
-  _globals['_GETQUOTEREQUEST']._serialized_start=818
-  _globals['_GETQUOTEREQUEST']._serialized_end=892
-  _globals['_GETQUOTERESPONSE']._serialized_start=895
-  _globals['_GETQUOTERESPONSE']._serialized_end=1250
-  _globals['_OPENSTAKEREQUEST']._serialized_start=1252
-  _globals['_OPENSTAKEREQUEST']._serialized_end=1369
-  _globals['_OPENSTAKERESPONSE']._serialized_start=1372
-  _globals['_OPENSTAKERESPONSE']._serialized_end=1509
-  _globals['_GETSTAKEREQUEST']._serialized_start=1511
-  _globals['_GETSTAKEREQUEST']._serialized_end=1563
-  _globals['_GETSTAKERESPONSE']._serialized_start=1565
-  _globals['_GETSTAKERESPONSE']._serialized_end=1625
-  _globals['_LISTSTAKESREQUEST']._serialized_start=1628
-  _globals['_LISTSTAKESREQUEST']._serialized_end=1777
-  _globals['_LISTSTAKESRESPONSE']._serialized_start=1779
-  _globals['_LISTSTAKESRESPONSE']._serialized_end=1890
-  _globals['_CLAIMREWARDSREQUEST']._serialized_start=1892
-  _globals['_CLAIMREWARDSREQUEST']._serialized_end=1973
-  _globals['_CLAIMREWARDSRESPONSE']._serialized_start=1975
-  _globals['_CLAIMREWARDSRESPONSE']._serialized_end=2074
-  _globals['_UNSTAKEREQUEST']._serialized_start=2076
-  _globals['_UNSTAKEREQUEST']._serialized_end=2152
-  _globals['_UNSTAKERESPONSE']._serialized_start=2155
-  _globals['_UNSTAKERESPONSE']._serialized_end=2357
-  _globals['_STAKINGSERVICE']._serialized_start=2481
-  _globals['_STAKINGSERVICE']._serialized_end=3037
+  _globals['_STAKESTATUS']._serialized_start=4110
+  _globals['_STAKESTATUS']._serialized_end=4280
+  _globals['_STAKETRANSACTIONKIND']._serialized_start=4283
+  _globals['_STAKETRANSACTIONKIND']._serialized_end=4448
+  _globals['_SIGNEDQUOTE']._serialized_start=168
+  _globals['_SIGNEDQUOTE']._serialized_end=464
+  _globals['_FUNDSSHORTFALL']._serialized_start=466
+  _globals['_FUNDSSHORTFALL']._serialized_end=550
+  _globals['_POOLCAPACITY']._serialized_start=552
+  _globals['_POOLCAPACITY']._serialized_end=614
+  _globals['_APRCOMPONENT']._serialized_start=616
+  _globals['_APRCOMPONENT']._serialized_end=679
+  _globals['_STAKE']._serialized_start=682
+  _globals['_STAKE']._serialized_end=1624
+  _globals['_GETQUOTEREQUEST']._serialized_start=1626
+  _globals['_GETQUOTEREQUEST']._serialized_end=1716
+  _globals['_GETQUOTERESPONSE']._serialized_start=1719
+  _globals['_GETQUOTERESPONSE']._serialized_end=2129
+  _globals['_OPENSTAKEREQUEST']._serialized_start=2132
+  _globals['_OPENSTAKEREQUEST']._serialized_end=2265
+  _globals['_OPENSTAKERESPONSE']._serialized_start=2268
+  _globals['_OPENSTAKERESPONSE']._serialized_end=2581
+  _globals['_GETSTAKEREQUEST']._serialized_start=2583
+  _globals['_GETSTAKEREQUEST']._serialized_end=2651
+  _globals['_GETSTAKERESPONSE']._serialized_start=2653
+  _globals['_GETSTAKERESPONSE']._serialized_end=2713
+  _globals['_LISTSTAKESREQUEST']._serialized_start=2716
+  _globals['_LISTSTAKESREQUEST']._serialized_end=2881
+  _globals['_LISTSTAKESRESPONSE']._serialized_start=2883
+  _globals['_LISTSTAKESRESPONSE']._serialized_end=2994
+  _globals['_CLAIMREWARDSREQUEST']._serialized_start=2996
+  _globals['_CLAIMREWARDSREQUEST']._serialized_end=3093
+  _globals['_CLAIMREWARDSRESPONSE']._serialized_start=3096
+  _globals['_CLAIMREWARDSRESPONSE']._serialized_end=3340
+  _globals['_UNSTAKEREQUEST']._serialized_start=3342
+  _globals['_UNSTAKEREQUEST']._serialized_end=3434
+  _globals['_UNSTAKERESPONSE']._serialized_start=3437
+  _globals['_UNSTAKERESPONSE']._serialized_end=3804
+  _globals['_SUBMITSTAKETRANSACTIONREQUEST']._serialized_start=3807
+  _globals['_SUBMITSTAKETRANSACTIONREQUEST']._serialized_end=3987
+  _globals['_SUBMITSTAKETRANSACTIONRESPONSE']._serialized_start=3989
+  _globals['_SUBMITSTAKETRANSACTIONRESPONSE']._serialized_end=4107
+  _globals['_STAKINGSERVICE']._serialized_start=4451
+  _globals['_STAKINGSERVICE']._serialized_end=5136
 # @@protoc_insertion_point(module_scope)

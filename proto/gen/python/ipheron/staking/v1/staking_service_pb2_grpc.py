@@ -65,6 +65,11 @@ class StakingServiceStub:
                 request_serializer=ipheron_dot_staking_dot_v1_dot_staking__service__pb2.UnstakeRequest.SerializeToString,
                 response_deserializer=ipheron_dot_staking_dot_v1_dot_staking__service__pb2.UnstakeResponse.FromString,
                 _registered_method=True)
+        self.SubmitStakeTransaction = channel.unary_unary(
+                '/ipheron.staking.v1.StakingService/SubmitStakeTransaction',
+                request_serializer=ipheron_dot_staking_dot_v1_dot_staking__service__pb2.SubmitStakeTransactionRequest.SerializeToString,
+                response_deserializer=ipheron_dot_staking_dot_v1_dot_staking__service__pb2.SubmitStakeTransactionResponse.FromString,
+                _registered_method=True)
 
 
 class StakingServiceServicer:
@@ -118,6 +123,19 @@ class StakingServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SubmitStakeTransaction(self, request, context):
+        """SubmitStakeTransaction hands in what the staker's wallet signed for a prepared open,
+        claim or unstake: the raw signed transaction (checked to be exactly the prepared call
+        and broadcast) or the hash of one the wallet broadcast itself. The outcome is recorded
+        when the chain's event arrives (the stake's figures come from the vault's events).
+        NOT_FOUND for an unknown stake or one of another user; FAILED_PRECONDITION when nothing
+        of that kind was prepared or the preparation lapsed; INVALID_ARGUMENT when the
+        transaction is another call; PERMISSION_DENIED when another wallet signed it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_StakingServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -150,6 +168,11 @@ def add_StakingServiceServicer_to_server(servicer, server):
                     servicer.Unstake,
                     request_deserializer=ipheron_dot_staking_dot_v1_dot_staking__service__pb2.UnstakeRequest.FromString,
                     response_serializer=ipheron_dot_staking_dot_v1_dot_staking__service__pb2.UnstakeResponse.SerializeToString,
+            ),
+            'SubmitStakeTransaction': grpc.unary_unary_rpc_method_handler(
+                    servicer.SubmitStakeTransaction,
+                    request_deserializer=ipheron_dot_staking_dot_v1_dot_staking__service__pb2.SubmitStakeTransactionRequest.FromString,
+                    response_serializer=ipheron_dot_staking_dot_v1_dot_staking__service__pb2.SubmitStakeTransactionResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -315,6 +338,33 @@ class StakingService:
             '/ipheron.staking.v1.StakingService/Unstake',
             ipheron_dot_staking_dot_v1_dot_staking__service__pb2.UnstakeRequest.SerializeToString,
             ipheron_dot_staking_dot_v1_dot_staking__service__pb2.UnstakeResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SubmitStakeTransaction(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ipheron.staking.v1.StakingService/SubmitStakeTransaction',
+            ipheron_dot_staking_dot_v1_dot_staking__service__pb2.SubmitStakeTransactionRequest.SerializeToString,
+            ipheron_dot_staking_dot_v1_dot_staking__service__pb2.SubmitStakeTransactionResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -57,6 +57,15 @@ class StakingServiceStub:
     Before maturity: principal less the early-unstake penalty; unclaimed
     rewards are forfeited. Owner only.
     """
+    SubmitStakeTransaction: _grpc.UnaryUnaryMultiCallable[_staking_service_pb2.SubmitStakeTransactionRequest, _staking_service_pb2.SubmitStakeTransactionResponse]
+    """SubmitStakeTransaction hands in what the staker's wallet signed for a prepared open,
+    claim or unstake: the raw signed transaction (checked to be exactly the prepared call
+    and broadcast) or the hash of one the wallet broadcast itself. The outcome is recorded
+    when the chain's event arrives (the stake's figures come from the vault's events).
+    NOT_FOUND for an unknown stake or one of another user; FAILED_PRECONDITION when nothing
+    of that kind was prepared or the preparation lapsed; INVALID_ARGUMENT when the
+    transaction is another call; PERMISSION_DENIED when another wallet signed it.
+    """
 
 @_typing.type_check_only
 class StakingServiceAsyncStub(StakingServiceStub):
@@ -82,6 +91,15 @@ class StakingServiceAsyncStub(StakingServiceStub):
     """Unstake closes a stake. After maturity: principal plus unclaimed rewards.
     Before maturity: principal less the early-unstake penalty; unclaimed
     rewards are forfeited. Owner only.
+    """
+    SubmitStakeTransaction: _aio.UnaryUnaryMultiCallable[_staking_service_pb2.SubmitStakeTransactionRequest, _staking_service_pb2.SubmitStakeTransactionResponse]  # type: ignore[assignment]
+    """SubmitStakeTransaction hands in what the staker's wallet signed for a prepared open,
+    claim or unstake: the raw signed transaction (checked to be exactly the prepared call
+    and broadcast) or the hash of one the wallet broadcast itself. The outcome is recorded
+    when the chain's event arrives (the stake's figures come from the vault's events).
+    NOT_FOUND for an unknown stake or one of another user; FAILED_PRECONDITION when nothing
+    of that kind was prepared or the preparation lapsed; INVALID_ARGUMENT when the
+    transaction is another call; PERMISSION_DENIED when another wallet signed it.
     """
 
 class StakingServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -141,6 +159,21 @@ class StakingServiceServicer(metaclass=_abc_1.ABCMeta):
         """Unstake closes a stake. After maturity: principal plus unclaimed rewards.
         Before maturity: principal less the early-unstake penalty; unclaimed
         rewards are forfeited. Owner only.
+        """
+
+    @_abc_1.abstractmethod
+    def SubmitStakeTransaction(
+        self,
+        request: _staking_service_pb2.SubmitStakeTransactionRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_staking_service_pb2.SubmitStakeTransactionResponse, _abc.Awaitable[_staking_service_pb2.SubmitStakeTransactionResponse]]:
+        """SubmitStakeTransaction hands in what the staker's wallet signed for a prepared open,
+        claim or unstake: the raw signed transaction (checked to be exactly the prepared call
+        and broadcast) or the hash of one the wallet broadcast itself. The outcome is recorded
+        when the chain's event arrives (the stake's figures come from the vault's events).
+        NOT_FOUND for an unknown stake or one of another user; FAILED_PRECONDITION when nothing
+        of that kind was prepared or the preparation lapsed; INVALID_ARGUMENT when the
+        transaction is another call; PERMISSION_DENIED when another wallet signed it.
         """
 
 def add_StakingServiceServicer_to_server(servicer: StakingServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
