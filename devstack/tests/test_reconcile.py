@@ -1,9 +1,20 @@
-"""The reconciliation's comparison of the assets service's records with the chain names
-every difference (owner, missing token, unrecorded or invented sale) and none when they agree."""
+"""The reconciliation's comparisons name every difference and none when the records agree:
+the assets service's records vs the chain (owner, missing token, unrecorded or invented sale),
+and the staking service's stakes vs the vault's (a vault stake nobody recorded, a record of a
+vault stake that does not exist, one recorded twice, each figure that differs)."""
 
 from __future__ import annotations
 
-from ipheron_devstack.reconcile import AssetRecord, ChainSale, ChainView, Difference, compare
+from ipheron_devstack.reconcile import (
+    AssetRecord,
+    ChainSale,
+    ChainView,
+    Difference,
+    StakeRecord,
+    VaultStake,
+    compare,
+    compare_stakes,
+)
 
 A1, A2, A3 = "11111111-1111-4111-8111-111111111111", "22222222-2222-4222-8222-222222222222", \
     "33333333-3333-4333-8333-333333333333"
@@ -47,3 +58,64 @@ def test_a_token_minted_for_no_recorded_asset_and_a_recorded_token_the_chain_lac
     assert Difference("assets", "token", "token 3", f"minted for asset {A3}", "no asset carries it") in diffs
     assert len(diffs) == 2
     assert all(d.line().startswith("assets ") for d in diffs)
+
+
+# ---------------------------------------------------------------- the staking service's stakes vs the vault's
+
+S1, S2 = "44444444-4444-4444-8444-444444444444", "55555555-5555-4555-8555-555555555555"
+ETH = 10**18
+
+
+def staking_agreeing() -> tuple[list[StakeRecord], list[VaultStake]]:
+    records = [
+        StakeRecord(S1, "active", 1, ALICE, 7, 2 * ETH, 500, 24_657_534_246_575_343, 10**15),
+        StakeRecord(S2, "closed", 2, BOB.upper().replace("0X", "0x"), 8, 1, 1050, 1, 0),
+        StakeRecord("66666666-6666-4666-8666-666666666666", "pending", 0, ALICE, 7, ETH, 300, 0, 0),
+        StakeRecord("77777777-7777-4777-8777-777777777777", "failed", 0, BOB, 7, ETH, 300, 0, 0),
+    ]
+    vault = [VaultStake(1, ALICE, 7, 2 * ETH, 500, 24_657_534_246_575_343, 10**15, False),
+             VaultStake(2, BOB, 8, 1, 1050, 1, 0, True)]
+    return records, vault
+
+
+def test_stakes_that_agree_with_the_vault_have_no_difference_and_pending_or_failed_ones_need_no_vault_stake() -> None:
+    assert compare_stakes(*staking_agreeing()) == []
+
+
+def test_a_vault_stake_no_record_carries_and_a_record_naming_no_vault_stake_are_both_named() -> None:
+    records, vault = staking_agreeing()
+    vault.append(VaultStake(3, BOB, 9, 5 * ETH, 300, 12_328_767_123_287_672, 0, False))
+    records[1] = StakeRecord(S2, "closed", 4, BOB, 8, 1, 1050, 1, 0)
+    diffs = compare_stakes(records, vault)
+    assert Difference("staking", "stake", "vault stake 2", f"1 wei by {BOB} (closed)", "no stake records it") in diffs
+    assert Difference("staking", "stake", "vault stake 3", f"{5 * ETH} wei by {BOB}", "no stake records it") in diffs
+    assert Difference("staking", "stake", f"stake {S2} (vault stake 4)", "no such vault stake",
+                      "closed, 1 wei") in diffs
+    assert len(diffs) == 3 and all(d.line().startswith("staking stake ") for d in diffs)
+
+
+def test_each_figure_that_differs_from_the_vault_is_named_with_both_values() -> None:
+    records, vault = staking_agreeing()
+    records[0] = StakeRecord(S1, "closed", 1, BOB, 8, 3 * ETH, 501, 1, 2 * 10**15)
+    subject = f"stake {S1} (vault stake 1)"
+    assert compare_stakes(records, vault) == [
+        Difference("staking", "stake_staker", subject, ALICE, BOB),
+        Difference("staking", "stake_token", subject, "7", "8"),
+        Difference("staking", "stake_amount_wei", subject, str(2 * ETH), str(3 * ETH)),
+        Difference("staking", "stake_apr_bps", subject, "500", "501"),
+        Difference("staking", "stake_reward_wei", subject, "24657534246575343", "1"),
+        Difference("staking", "stake_claimed_wei", subject, str(10**15), str(2 * 10**15)),
+        Difference("staking", "stake_status", subject, "open", "closed"),
+    ]
+
+
+def test_a_stake_recorded_twice_or_active_without_a_vault_stake_is_named() -> None:
+    records, vault = staking_agreeing()
+    twin = StakeRecord("88888888-8888-4888-8888-888888888888", "active", 1, ALICE, 7, 2 * ETH, 500,
+                       24_657_534_246_575_343, 10**15)
+    orphan = StakeRecord("99999999-9999-4999-8999-999999999999", "active", 0, ALICE, 7, ETH, 300, 0, 0)
+    diffs = compare_stakes([*records, twin, orphan], vault)
+    assert diffs == [
+        Difference("staking", "stake", f"stake {orphan.stake_id}", "no vault stake", "active without a vault stake id"),
+        Difference("staking", "stake", "vault stake 1", "one stake", f"recorded by {S1}, {twin.stake_id}"),
+    ]

@@ -31,7 +31,8 @@ def client(stack: Stack) -> Iterator[httpx.Client]:
 def reconcile(stack: Stack) -> subprocess.CompletedProcess[str]:
     """The command as `make reconcile` runs it, pointed at this system's services."""
     return subprocess.run([sys.executable, "-m", "ipheron_devstack.reconcile", "--chain", stack.addr("chain"),
-                           "--assets", stack.addr("assets")], capture_output=True, text=True, timeout=120)
+                           "--assets", stack.addr("assets"), "--staking", stack.addr("staking")],
+                          capture_output=True, text=True, timeout=120)
 
 
 def test_reconcile_finds_nothing_after_real_sales_and_names_each_record_broken_behind_the_services_back(

@@ -1,7 +1,9 @@
 """`python -m ipheron_devstack.demo` (the second step of `make demo-data`): seed a running
 stack through its gateway the way users would, with real wallets (`ipheron_libs.wallet`):
-a few creators sign in and register assets (some co-created), sign listings for them, and
-buyers funded by the development faucet buy a few of them from their own wallets.
+a few creators sign in and register assets (some co-created), sign listings for them,
+buyers funded by the development faucet buy a few of them from their own wallets, and the
+buyers open a few real stakes on assets (the `stake()` transaction signed and paid by their
+own wallets, each active once the vault's event is recorded).
 
 Start the stack first (`make run` in one shell), then `make demo-data` in another. Each run
 adds new users; their wallets' keys (development chain only, worthless elsewhere) are written
@@ -33,6 +35,8 @@ CATALOG: tuple[tuple[str, str, str, str], ...] = (
     ("The Salt Road (short story)", "literature", "0.1", "15"),
     ("Tidal Turbine Blade Profile", "patent", "3.5", "20"),
 )
+# (amount ETH, duration days): one row per stake, on the catalog's assets in turn.
+STAKES: tuple[tuple[str, int], ...] = (("1.5", 90), ("0.75", 30), ("2", 180), ("0.5", 365))
 
 
 def _say(msg: str) -> None:
@@ -40,8 +44,8 @@ def _say(msg: str) -> None:
     sys.stdout.flush()
 
 
-def seed(api: httpx.Client, creators: int, buyers: int, purchases: int) -> dict[str, Any]:
-    """Creators, assets, signed listings and real purchases; what was made."""
+def seed(api: httpx.Client, creators: int, buyers: int, purchases: int, stakes: int = 0) -> dict[str, Any]:
+    """Creators, assets, signed listings, real purchases and real stakes; what was made."""
     makers = [market.sign_in(api) for _ in range(creators)]
     _say(f"{len(makers)} creators signed in")
     assets: list[dict[str, Any]] = []
@@ -68,8 +72,17 @@ def seed(api: httpx.Client, creators: int, buyers: int, purchases: int) -> dict[
         bought.append({"asset_id": asset["id"], "purchase_id": done["id"], "buyer": buyer.address,
                        "tx_hash": done["tx_hash"]})
         _say(f"{buyer.address} bought {asset['name']!r} (tx {done['tx_hash']})")
+    staked: list[dict[str, Any]] = []
+    for i, (amount, days) in enumerate(STAKES[:stakes]):
+        staker, asset = shoppers[i % len(shoppers)], assets[i % len(assets)]
+        opened = market.stake(api, staker, asset["id"], amount, days)
+        staked.append({"stake_id": opened["id"], "asset_id": asset["id"], "staker": staker.address,
+                       "amount": amount, "duration_days": days, "vault_stake_id": opened["vault_stake_id"],
+                       "tx_hash": opened["tx_hash"]})
+        _say(f"{staker.address} staked {amount} ETH on {asset['name']!r} for {days} days at {opened['apr']} % APR "
+             f"(vault stake {opened['vault_stake_id']}, tx {opened['tx_hash']})")
     return {"creators": [_wallet(u) for u in makers], "buyers": [_wallet(u) for u in shoppers],
-            "assets": assets, "purchases": bought}
+            "assets": assets, "purchases": bought, "stakes": staked}
 
 
 def _wallet(user: market.User) -> dict[str, str]:
@@ -98,6 +111,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--buyers", type=int, default=2, choices=range(1, 11), metavar="1..10")
     parser.add_argument("--purchases", type=int, default=3, choices=range(0, len(CATALOG) + 1),
                         metavar=f"0..{len(CATALOG)}")
+    parser.add_argument("--stakes", type=int, default=3, choices=range(0, len(STAKES) + 1),
+                        metavar=f"0..{len(STAKES)}")
     parser.add_argument("--out", type=Path, default=Path(os.environ.get("DATA_DIR", ".data")) / "demo",
                         help="where wallets.json goes (default %(default)s)")
     parser.add_argument("--wait", type=float, default=5.0, help="seconds to wait for the gateway to be ready")
@@ -108,15 +123,15 @@ def main(argv: list[str] | None = None) -> int:
                              "in another shell, then run 'make demo-data' again\n")
             return 1
         try:
-            made = seed(api, args.creators, args.buyers, args.purchases)
+            made = seed(api, args.creators, args.buyers, args.purchases, args.stakes)
         except (market.ApiError, RuntimeError, TimeoutError) as exc:
             sys.stderr.write(f"[demo] seeding failed: {exc}\n")
             return 1
     args.out.mkdir(parents=True, exist_ok=True)
     path = args.out / "wallets.json"
     path.write_text(json.dumps(made, indent=2) + "\n")
-    _say(f"done: {len(made['assets'])} assets, {len(made['purchases'])} purchases; wallets and keys "
-         f"(development chain only) in {path}")
+    _say(f"done: {len(made['assets'])} assets, {len(made['purchases'])} purchases, {len(made['stakes'])} stakes; "
+         f"wallets and keys (development chain only) in {path}")
     return 0
 
 

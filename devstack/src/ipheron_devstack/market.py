@@ -1,7 +1,9 @@
 """The marketplace as a user drives it through the gateway, with a real wallet
 (`ipheron_libs.wallet.Wallet`): sign in (SIWE), get development funds, register an asset,
 sign its listing (EIP-712), buy it from one's own wallet (prepare → sign → submit → recorded),
-and withdraw what sales credited.
+withdraw what sales credited, and stake on an asset from one's own wallet (signed quote →
+`stake()` signed and paid by the wallet → active once the vault's event is recorded), claim
+the accrued rewards and unstake, each with its own signed transaction.
 
 One way to do these steps for `make demo-data`, `make bench` and the end-to-end tests. Each
 step checks the answer's status and raises `ApiError` (naming the request and the answer)
@@ -245,7 +247,131 @@ def buy(api: httpx.Client, buyer: Account, asset_id: str) -> dict[str, Any]:
     return done
 
 
-__all__ = ["API", "Account", "ApiError", "User", "asset_body", "balances", "buy", "chain_tx", "cid_v1", "expect",
-           "fund", "gas_cost_wei", "get_purchase", "list_for_sale", "listing_typed_data", "native_wei", "pending_wei",
-           "put_listing", "register", "sign_in", "start_purchase", "submit_payment", "wait_asset_active",
-           "wait_purchase"]
+# ------------------------------------------------------------------ staking from one's own wallet
+
+
+def vault(api: httpx.Client) -> dict[str, Any]:
+    """`GET /staking/vault`: the vault's address, its pool (free, reserved), principal and balance."""
+    return expect(api.get(f"{API}/staking/vault"), "staking vault")
+
+
+def fund_vault(api: httpx.Client, eth: str) -> dict[str, Any]:
+    """`POST /dev/vault/fund` (development only): the platform signer adds `eth` to the reward
+    pool; {transaction, vault}."""
+    return expect(api.post(f"{API}/dev/vault/fund", json={"amount": eth}), "fund the vault")
+
+
+def staking_quote(api: httpx.Client, staker: Account | None, asset_id: str, amount: str,
+                  duration_days: int) -> dict[str, Any]:
+    """`GET /staking/quote`: the APR with its rules; signed for the staker's wallet when signed in."""
+    params: dict[str, str | int] = {"asset_id": asset_id, "amount": amount, "duration_days": duration_days}
+    return expect(api.get(f"{API}/staking/quote", params=params, headers=staker.headers if staker else {}),
+                  f"quote for {amount} on {asset_id}")
+
+
+def start_stake(api: httpx.Client, staker: Account, asset_id: str, amount: str, duration_days: int,
+                key: str | None = None) -> httpx.Response:
+    """`POST /stakes`: 201 a pending stake with the `stake()` transaction to sign, or a problem
+    (402 the wallet cannot pay amount + gas, 409 the pool cannot cover the reservation)."""
+    return api.post(f"{API}/stakes", json={"asset_id": asset_id, "amount": amount, "duration_days": duration_days},
+                    headers={**staker.headers, "Idempotency-Key": key or f"stake-{uuid.uuid4().hex}"})
+
+
+def stake_of(body: dict[str, Any]) -> dict[str, Any]:
+    """The stake in an answer that carries one (`{stake, ...}`), or the answer when it is the stake."""
+    inner = body.get("stake")
+    return inner if isinstance(inner, dict) else body
+
+
+def prepared_tx(body: dict[str, Any]) -> dict[str, Any]:
+    """The transaction an open, claim or unstake answer prepared for the wallet to sign."""
+    tx = body.get("transaction") or stake_of(body).get("transaction")
+    if not isinstance(tx, dict):
+        raise RuntimeError(f"no prepared transaction in {str(body)[:300]}")
+    return tx
+
+
+def _hand_in(what: str) -> str:
+    return {"open": "transaction", "claim": "claim/transaction", "unstake": "unstake/transaction"}[what]
+
+
+def submit_stake_transaction(api: httpx.Client, staker: Account, stake_id: str, tx: dict[str, Any],
+                             what: str = "open") -> httpx.Response:
+    """Sign a prepared open / claim / unstake with the staker's wallet and hand in the raw bytes
+    (`POST /stakes/{id}/transaction`, `/claim/transaction` or `/unstake/transaction`)."""
+    raw = staker.wallet.sign_transaction(tx)
+    return api.post(f"{API}/stakes/{stake_id}/{_hand_in(what)}", json={"raw_transaction": raw},
+                    headers=staker.headers)
+
+
+def get_stake(api: httpx.Client, staker: Account, stake_id: str) -> dict[str, Any]:
+    return stake_of(expect(api.get(f"{API}/stakes/{stake_id}", headers=staker.headers), f"stake {stake_id}"))
+
+
+def wait_stake(api: httpx.Client, staker: Account, stake_id: str, done: Callable[[dict[str, Any]], bool],
+               what: str, timeout: float = DEFAULT_TIMEOUT_S, interval: float = 0.2) -> dict[str, Any]:
+    """Poll the stake until `done(stake)` (the vault's event recorded); a failed stake raises."""
+    deadline = time.monotonic() + timeout
+    while True:
+        stake = get_stake(api, staker, stake_id)
+        if done(stake):
+            return stake
+        if stake["status"] == "failed":
+            raise RuntimeError(f"stake {stake_id} failed while waiting for {what}: {stake.get('failure_reason')}")
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"stake {stake_id} still {stake['status']} after {timeout:.0f}s waiting for {what}")
+        time.sleep(interval)
+
+
+def stake(api: httpx.Client, staker: Account, asset_id: str, amount: str, duration_days: int) -> dict[str, Any]:
+    """The whole stake from the staker's own wallet: quote signed for it → `stake()` signed and
+    paid → handed in → active once the vault's StakeOpened is recorded. The active stake."""
+    opened = expect(start_stake(api, staker, asset_id, amount, duration_days), f"stake on {asset_id}", 201)
+    pending = stake_of(opened)
+    expect(submit_stake_transaction(api, staker, pending["id"], prepared_tx(opened)), f"hand in {pending['id']}", 202)
+    return wait_stake(api, staker, pending["id"], lambda s: s["status"] in ("active", "matured"), "its opening")
+
+
+def start_claim(api: httpx.Client, staker: Account, stake_id: str, key: str | None = None) -> httpx.Response:
+    """`POST /stakes/{id}/claim`: 200 {stake, claimed, claimed_wei, transaction} or a problem."""
+    headers = {**staker.headers, **({"Idempotency-Key": key} if key else {})}
+    return api.post(f"{API}/stakes/{stake_id}/claim", headers=headers)
+
+
+def start_unstake(api: httpx.Client, staker: Account, stake_id: str, key: str | None = None) -> httpx.Response:
+    """`POST /stakes/{id}/unstake`: 200 {stake, early, payout_wei, penalty_wei, transaction, ...}."""
+    headers = {**staker.headers, **({"Idempotency-Key": key} if key else {})}
+    return api.post(f"{API}/stakes/{stake_id}/unstake", headers=headers)
+
+
+def claim(api: httpx.Client, staker: Account, stake_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Claim what has accrued with the staker's own `claim()`: (the prepared answer, the stake
+    once the vault's RewardsClaimed is recorded)."""
+    before = int(get_stake(api, staker, stake_id)["claimed_wei"])
+    prepared = expect(start_claim(api, staker, stake_id), f"claim {stake_id}")
+    expect(submit_stake_transaction(api, staker, stake_id, prepared_tx(prepared), "claim"),
+           f"hand in the claim of {stake_id}", 202)
+    after = wait_stake(api, staker, stake_id, lambda s: int(s["claimed_wei"]) > before, "its claim")
+    return prepared, after
+
+
+def unstake(api: httpx.Client, staker: Account, stake_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Close the stake with the staker's own `unstake()`: (the prepared answer with its preview,
+    the stake once the vault's Unstaked is recorded)."""
+    prepared = expect(start_unstake(api, staker, stake_id), f"unstake {stake_id}")
+    expect(submit_stake_transaction(api, staker, stake_id, prepared_tx(prepared), "unstake"),
+           f"hand in the unstake of {stake_id}", 202)
+    return prepared, wait_stake(api, staker, stake_id, lambda s: s["status"] == "closed", "its close")
+
+
+def list_stakes(api: httpx.Client, staker: Account, **params: str | int) -> dict[str, Any]:
+    """`GET /stakes`: the caller's stakes (a page: items, total)."""
+    return expect(api.get(f"{API}/stakes", params=params, headers=staker.headers), "list stakes")
+
+
+__all__ = ["API", "Account", "ApiError", "User", "asset_body", "balances", "buy", "chain_tx", "cid_v1", "claim",
+           "expect", "fund", "fund_vault", "gas_cost_wei", "get_purchase", "get_stake", "list_for_sale",
+           "list_stakes", "listing_typed_data", "native_wei", "pending_wei", "prepared_tx", "put_listing",
+           "register", "sign_in", "stake", "stake_of", "staking_quote", "start_claim", "start_purchase",
+           "start_stake", "start_unstake", "submit_payment", "submit_stake_transaction", "unstake", "vault",
+           "wait_asset_active", "wait_purchase", "wait_stake"]

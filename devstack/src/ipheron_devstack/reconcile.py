@@ -1,18 +1,24 @@
 """`python -m ipheron_devstack.reconcile` (what `make reconcile` runs): compare what the chain
 holds with what the services recorded, print every difference, exit 1 when there is any.
 
-Two comparisons against a running stack's services (gRPC, the addresses the devstack gives
-every process: CHAIN_ADDR and ASSETS_ADDR, by default `make run`'s ports):
+Three comparisons against a running stack's services (gRPC, the addresses the devstack gives
+every process: CHAIN_ADDR, ASSETS_ADDR and STAKING_ADDR, by default `make run`'s ports):
 
-1. the chain service's own `Reconcile`: token owners and pending withdrawals on chain vs what
-   its event indexer recorded;
+1. the chain service's own `Reconcile`: token owners, pending withdrawals and the staking
+   vault's stakes on chain vs what its event indexer recorded, and the vault's ether balance
+   vs its principal + free pool + reserved rewards (kinds `vault_balance` and `stake`);
 2. the assets service's records vs the chain: each minted asset's `owner_wallet` vs the token's
    owner on chain (`GetToken`), each token the chain minted (`chain.token.minted`) vs the
    asset that should carry it, and each asset's sale provenance vs the indexed sales
-   (`ListChainEvents`, type `chain.sale.recorded`), in both directions.
+   (`ListChainEvents`, type `chain.sale.recorded`), in both directions;
+3. the staking service's stakes (`ListStakes`) vs the vault's (`GetVaultStake` for stake ids
+   1, 2, ... until the vault has no more, `GetVault` for its totals): every vault stake is
+   recorded once, with the vault's staker, token, principal, APR, reward and claimed wei,
+   closed exactly when the vault closed it; no recorded stake names a vault stake that does
+   not exist.
 
-A sale made a moment ago may not be recorded yet (the indexer's confirmation depth, then the
-event stream): run it again before calling such a difference real.
+A sale or stake made a moment ago may not be recorded yet (the indexer's confirmation depth,
+then the event stream): run it again before calling such a difference real.
 """
 
 from __future__ import annotations
@@ -31,9 +37,12 @@ from ipheron.assets.v1 import assets_service_pb2_grpc as assets_grpc
 from ipheron.chain.v1 import chain_service_pb2 as chain_pb
 from ipheron.chain.v1 import chain_service_pb2_grpc as chain_grpc
 from ipheron.common.v1 import common_pb2
+from ipheron.staking.v1 import staking_service_pb2 as staking_pb
+from ipheron.staking.v1 import staking_service_pb2_grpc as staking_grpc
 
 DEFAULT_CHAIN_ADDR = "127.0.0.1:50056"
 DEFAULT_ASSETS_ADDR = "127.0.0.1:50052"
+DEFAULT_STAKING_ADDR = "127.0.0.1:50053"
 DEADLINE_S = 30.0
 PER_PAGE = 100  # the most a PageRequest may ask
 MAX_ITEMS = 1_000_000  # a bound on every list read (assets, indexed events)
@@ -45,14 +54,14 @@ T = TypeVar("T")
 class Difference:
     """One disagreement. `source` says which comparison found it."""
 
-    source: str  # "chain" (chain vs its indexer) or "assets" (assets records vs chain)
+    source: str  # "chain" (chain vs its indexer), "assets" or "staking" (the service's records vs chain)
     kind: str  # owner | pending_withdrawal | sale | token | ...
     subject: str
     on_chain: str
     recorded: str
 
     def line(self) -> str:
-        return (f"{self.source:<6} {self.kind:<18} {self.subject}: on chain {self.on_chain or '-'}, "
+        return (f"{self.source:<7} {self.kind:<18} {self.subject}: on chain {self.on_chain or '-'}, "
                 f"recorded {self.recorded or '-'}")
 
 
@@ -120,6 +129,85 @@ def compare(assets: Sequence[AssetRecord], chain: ChainView) -> list[Difference]
     return diffs
 
 
+@dataclass(frozen=True)
+class StakeRecord:
+    """What the staking service holds about one stake (wei as integers)."""
+
+    stake_id: str
+    status: str  # pending | active | matured | closed | failed
+    vault_stake_id: int  # 0 until the vault's StakeOpened is recorded
+    wallet: str
+    token_id: int
+    amount_wei: int
+    apr_bps: int
+    reward_wei: int
+    claimed_wei: int
+
+
+@dataclass(frozen=True)
+class VaultStake:
+    """One stake as the vault holds it."""
+
+    stake_id: int
+    staker: str
+    token_id: int
+    amount_wei: int
+    apr_bps: int
+    reward_wei: int
+    claimed_wei: int
+    closed: bool
+
+
+# Statuses a stake can only have once the vault opened it.
+ON_VAULT = ("active", "matured", "closed")
+
+
+def compare_stakes(records: Sequence[StakeRecord], vault: Sequence[VaultStake]) -> list[Difference]:
+    """Every difference between the staking service's stakes and the vault's (pure)."""
+    diffs: list[Difference] = []
+    by_vault: dict[int, list[StakeRecord]] = {}
+    for r in records:
+        if r.vault_stake_id:
+            by_vault.setdefault(r.vault_stake_id, []).append(r)
+        elif r.status in ON_VAULT:
+            diffs.append(Difference("staking", "stake", f"stake {r.stake_id}", "no vault stake",
+                                    f"{r.status} without a vault stake id"))
+    on_vault = {v.stake_id: v for v in vault}
+    for v in sorted(vault, key=lambda v: v.stake_id):
+        recorded = by_vault.get(v.stake_id, [])
+        if not recorded:
+            diffs.append(Difference("staking", "stake", f"vault stake {v.stake_id}",
+                                    f"{v.amount_wei} wei by {v.staker}{' (closed)' if v.closed else ''}",
+                                    "no stake records it"))
+            continue
+        if len(recorded) > 1:
+            diffs.append(Difference("staking", "stake", f"vault stake {v.stake_id}", "one stake",
+                                    "recorded by " + ", ".join(sorted(r.stake_id for r in recorded))))
+        for r in recorded:
+            diffs.extend(_stake_fields(r, v))
+    for vault_id, recorded in sorted(by_vault.items()):
+        if vault_id not in on_vault:
+            for r in recorded:
+                diffs.append(Difference("staking", "stake", f"stake {r.stake_id} (vault stake {vault_id})",
+                                        "no such vault stake", f"{r.status}, {r.amount_wei} wei"))
+    return diffs
+
+
+def _stake_fields(r: StakeRecord, v: VaultStake) -> Iterator[Difference]:
+    subject = f"stake {r.stake_id} (vault stake {v.stake_id})"
+    if r.wallet.lower() != v.staker.lower():
+        yield Difference("staking", "stake_staker", subject, v.staker, r.wallet)
+    for kind, chain_value, recorded in (("stake_token", v.token_id, r.token_id),
+                                        ("stake_amount_wei", v.amount_wei, r.amount_wei),
+                                        ("stake_apr_bps", v.apr_bps, r.apr_bps),
+                                        ("stake_reward_wei", v.reward_wei, r.reward_wei),
+                                        ("stake_claimed_wei", v.claimed_wei, r.claimed_wei)):
+        if chain_value != recorded:
+            yield Difference("staking", kind, subject, str(chain_value), str(recorded))
+    if v.closed != (r.status == "closed") or r.status not in ON_VAULT:
+        yield Difference("staking", "stake_status", subject, "closed" if v.closed else "open", r.status)
+
+
 # ---------------------------------------------------------------- reading the services
 
 
@@ -182,23 +270,90 @@ def read_chain(stub: chain_grpc.ChainServiceStub, token_ids: Iterable[int]) -> C
     return view
 
 
+STAKE_STATUS = {staking_pb.STAKE_STATUS_PENDING: "pending", staking_pb.STAKE_STATUS_ACTIVE: "active",
+                staking_pb.STAKE_STATUS_MATURED: "matured", staking_pb.STAKE_STATUS_CLOSED: "closed",
+                staking_pb.STAKE_STATUS_FAILED: "failed"}
+
+
+def _wei(value: str) -> int:
+    return int(value or "0")
+
+
+def read_stakes(stub: staking_grpc.StakingServiceStub) -> list[StakeRecord]:
+    """Every stake the staking service holds, whoever's (newest first)."""
+    def fetch(page: int) -> tuple[list[staking_pb.Stake], int]:
+        r = stub.ListStakes(staking_pb.ListStakesRequest(page=common_pb2.PageRequest(page=page, per_page=PER_PAGE)),
+                            timeout=DEADLINE_S)
+        return list(r.stakes), r.page_info.total
+
+    return [StakeRecord(s.id, STAKE_STATUS.get(s.status, "unspecified"), s.vault_stake_id, s.wallet, s.token_id,
+                        _wei(s.amount_wei), s.apr_bps, _wei(s.reward_wei), _wei(s.claimed_wei)) for s in _pages(fetch)]
+
+
+def _vault_stake(v: chain_pb.VaultStake) -> VaultStake:
+    return VaultStake(v.stake_id, v.staker, v.token_id, _wei(v.amount_wei), v.apr_bps, _wei(v.reward_wei),
+                      _wei(v.claimed_wei), v.closed)
+
+
+def read_vault_stakes(stub: chain_grpc.ChainServiceStub, also: Iterable[int] = ()) -> list[VaultStake]:
+    """The vault's stakes: ids 1, 2, ... until the vault has no such stake (ids are sequential),
+    and any id in `also` (recorded ones) beyond that, if the vault has it."""
+    def get(stake_id: int) -> VaultStake | None:
+        try:
+            r = stub.GetVaultStake(chain_pb.GetVaultStakeRequest(stake_id=stake_id), timeout=DEADLINE_S)
+        except grpc.RpcError as exc:
+            if exc.code() in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT):
+                return None
+            raise
+        staker = r.stake.staker
+        if not r.HasField("stake") or not staker or int(staker, 16) == 0:  # an empty slot
+            return None
+        return _vault_stake(r.stake)
+
+    found: dict[int, VaultStake] = {}
+    stake_id = 1
+    while stake_id <= MAX_ITEMS and (v := get(stake_id)) is not None:
+        found[stake_id] = v
+        stake_id += 1
+    for extra in sorted(set(also) - set(found)):
+        if extra > 0 and (v := get(extra)) is not None:
+            found[extra] = v
+    return [found[k] for k in sorted(found)]
+
+
+def staking_differences(chain: chain_grpc.ChainServiceStub,
+                        staking: staking_grpc.StakingServiceStub) -> tuple[list[Difference], str]:
+    """The staking service's stakes vs the vault's; the differences and what was checked."""
+    records = read_stakes(staking)
+    vault_stakes = read_vault_stakes(chain, (r.vault_stake_id for r in records if r.vault_stake_id))
+    v = chain.GetVault(chain_pb.GetVaultRequest(), timeout=DEADLINE_S)
+    checked = (f"staking: {len(records)} stakes recorded, {len(vault_stakes)} on the vault {v.address} (balance "
+               f"{v.balance_wei} wei = principal {v.total_principal_wei} + free pool {v.pool_free_wei} + reserved "
+               f"{v.pool_reserved_wei} at block {v.block_number})")
+    return compare_stakes(records, vault_stakes), checked
+
+
 def chain_differences(stub: chain_grpc.ChainServiceStub) -> tuple[list[Difference], chain_pb.ReconcileResponse]:
     """The chain service's own comparison (chain vs its indexer)."""
     r = stub.Reconcile(chain_pb.ReconcileRequest(), timeout=DEADLINE_S)
     return [Difference("chain", d.kind, d.subject, d.on_chain, d.recorded) for d in r.differences], r
 
 
-def reconcile(chain_addr: str, assets_addr: str) -> tuple[list[Difference], str]:
-    """Both comparisons; the differences and a one-line summary of what was checked."""
-    with grpc.insecure_channel(chain_addr) as chain_ch, grpc.insecure_channel(assets_addr) as assets_ch:
+def reconcile(chain_addr: str, assets_addr: str, staking_addr: str = DEFAULT_STAKING_ADDR) -> tuple[
+        list[Difference], str]:
+    """All three comparisons; the differences and a one-line summary of what was checked."""
+    with grpc.insecure_channel(chain_addr) as chain_ch, grpc.insecure_channel(assets_addr) as assets_ch, \
+            grpc.insecure_channel(staking_addr) as staking_ch:
         chain = chain_grpc.ChainServiceStub(chain_ch)
         from_chain, summary = chain_differences(chain)
         records = read_assets(assets_grpc.AssetsServiceStub(assets_ch))
         view = read_chain(chain, [a.token_id for a in records if a.token_id is not None])
-    diffs = from_chain + compare(records, view)
-    checked = (f"chain: {summary.tokens_checked} tokens, {summary.payees_checked} payees at indexed block "
-               f"{summary.indexed_block}; assets: {len(records)} assets, "
-               f"{sum(a.token_id is not None for a in records)} minted, {len(view.sales)} indexed sales")
+        from_staking, staking_checked = staking_differences(chain, staking_grpc.StakingServiceStub(staking_ch))
+    diffs = from_chain + compare(records, view) + from_staking
+    checked = (f"chain: {summary.tokens_checked} tokens, {summary.payees_checked} payees, "
+               f"{summary.stakes_checked} vault stakes at indexed block {summary.indexed_block}; assets: "
+               f"{len(records)} assets, {sum(a.token_id is not None for a in records)} minted, "
+               f"{len(view.sales)} indexed sales; {staking_checked}")
     return diffs, checked
 
 
@@ -210,9 +365,11 @@ def main(argv: list[str] | None = None) -> int:
                         help="chain service gRPC address (CHAIN_ADDR, default %(default)s)")
     parser.add_argument("--assets", default=os.environ.get("ASSETS_ADDR", DEFAULT_ASSETS_ADDR),
                         help="assets service gRPC address (ASSETS_ADDR, default %(default)s)")
+    parser.add_argument("--staking", default=os.environ.get("STAKING_ADDR", DEFAULT_STAKING_ADDR),
+                        help="staking service gRPC address (STAKING_ADDR, default %(default)s)")
     args = parser.parse_args(argv)
     try:
-        diffs, checked = reconcile(args.chain, args.assets)
+        diffs, checked = reconcile(args.chain, args.assets, args.staking)
     except grpc.RpcError as exc:
         sys.stderr.write(f"reconcile: a service did not answer ({exc.code().name}: {exc.details()}); "
                          f"is the stack running ('make run')?\n")
