@@ -17,6 +17,7 @@ from ipheron_devstack.stack import Stack
 from ipheron_libs.testing import TEST_DATABASE_URL, TEST_REDIS_URL, drop_database, fresh_database
 
 E2E_DATABASE = "ipheron_e2e"
+E2E_VAULT_POOL_WEI = 10 * 10**18
 
 
 @pytest.fixture(scope="session")
@@ -29,7 +30,10 @@ def stack() -> Iterator[Stack]:
            # The contract fuzzer (test_fuzz_contract.py) sends thousands of requests from one
            # user and one IP; its run is about the contract, not the limits.
            "GATEWAY_RATELIMIT_DEFAULT": "100000/minute", "GATEWAY_RATELIMIT_ANALYTICS": "100000/minute",
-           "GATEWAY_RATELIMIT_ASSET_WRITES": "100000/minute", "GATEWAY_RATELIMIT_TRANSACTIONS": "100000/minute"}
+           "GATEWAY_RATELIMIT_ASSET_WRITES": "100000/minute", "GATEWAY_RATELIMIT_TRANSACTIONS": "100000/minute",
+           # The staking vault's reward pool starts at 10 ETH (not the development 1,000), so
+           # test_staking.py exhausts it with a stake the faucet can fund.
+           "CHAIN_VAULT_INITIAL_POOL_WEI": str(E2E_VAULT_POOL_WEI)}
     test_db = os.environ.get(TEST_DATABASE_URL)
     if test_db:
         env["DATABASE_URL"] = fresh_database(test_db, E2E_DATABASE)
