@@ -10,7 +10,10 @@ limits are raised for the run (see conftest), so the fuzzer is not stopped by 42
 Generated ids name nothing, so a second run fuzzes the listing and payment routes on a
 real asset listed under a signed order (its owner for the listing routes, a funded buyer
 with a real purchase awaiting payment for the purchase routes), reaching the services'
-order, signature and transaction checks.
+order, signature and transaction checks; and the staking routes (open, claim, unstake and
+their hand-in routes) as the funded staker of a real active stake on the vault, reaching the
+quote, vault and transaction checks. Whatever it sends, the stake stays the staker's, active,
+with nothing claimed.
 
 The run is bounded and reproducible: a fixed number of examples per operation and
 derandomized generation (the same inputs every run). The regression cases first
@@ -201,6 +204,44 @@ def test_purchase_routes_hold_the_contract_for_a_buyer_of_a_listed_asset(
     # Whatever the buyer sent, the asset is still its owner's and still for sale.
     asset = api.get(f"/api/v1/assets/{listed.asset_id}").json()
     assert asset["owner_user_id"] == listed.owner.id and asset["listed"] is True, asset
+
+
+@dataclass(frozen=True)
+class ActiveStake:
+    """A funded staker's real stake, active on the vault, on a real minted asset."""
+
+    staker: Session
+    asset_id: str
+    stake_id: str
+
+    @property
+    def ids(self) -> dict[str, str]:
+        return {"asset_id": self.asset_id, "stake_id": self.stake_id}
+
+
+@pytest.fixture(scope="session")
+def staked(stack: Stack) -> Iterator[ActiveStake]:
+    with httpx.Client(base_url=stack.gateway_url, timeout=30) as api:
+        creator, staker = sign_in(api), sign_in(api)
+        asset = market.register(api, creator, market.asset_body([(creator, "100")], price="0.01"))
+        market.fund(api, staker.address, "2")
+        stake = market.stake(api, staker, asset["id"], "0.5", 30)
+        yield ActiveStake(staker, asset["id"], stake["id"])
+
+
+def _staking_route(op: APIOperation) -> bool:
+    return op.path.startswith(("/api/v1/stakes", "/api/v1/staking/"))
+
+
+@pytest.mark.timeout(600)
+def test_staking_routes_hold_the_contract_for_the_staker_of_a_real_stake(
+        published_api: BaseSchema, staked: ActiveStake, api: httpx.Client) -> None:
+    failures = fuzz(published_api, staked.staker.headers, only=_staking_route, path_parameters=staked.ids)
+    assert not failures, "\n\n".join(failures)
+    # Whatever the staker sent unsigned, the stake is still its own, active, nothing claimed.
+    stake = market.get_stake(api, staked.staker, staked.stake_id)
+    assert stake["status"] == "active" and int(stake["claimed_wei"]) == 0, stake
+    assert stake["wallet"].lower() == staked.staker.address.lower()
 
 
 # Issue 9: "an archived asset's purchase still reads back as 200". An archived asset is not
