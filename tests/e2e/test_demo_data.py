@@ -1,7 +1,8 @@
 """`make demo-data`'s seeding step (python -m ipheron_devstack.demo) against the running
 system: the creators' assets are minted and for sale under their signed listings, the
-purchases were paid from the buyers' own wallets and recorded, and the wallets it writes
-sign in as those users."""
+purchases were paid from the buyers' own wallets and recorded, the stakes were opened from the
+buyer's own wallet and are active on the vault, and the wallets it writes sign in as those
+users."""
 
 from __future__ import annotations
 
@@ -29,7 +30,8 @@ def client(stack: Stack) -> Iterator[httpx.Client]:
 def test_demo_data_seeds_listed_assets_and_real_purchases_through_the_gateway(
         client: httpx.Client, stack: Stack, tmp_path: Path) -> None:
     run = subprocess.run([sys.executable, "-m", "ipheron_devstack.demo", "--gateway", stack.gateway_url,
-                          "--creators", "2", "--buyers", "1", "--purchases", "2", "--out", str(tmp_path)],
+                          "--creators", "2", "--buyers", "1", "--purchases", "2", "--stakes", "2", "--out",
+                          str(tmp_path)],
                          capture_output=True, text=True, timeout=280)
     assert run.returncode == 0, run.stdout + run.stderr
     made = json.loads((tmp_path / "wallets.json").read_text())
@@ -46,6 +48,13 @@ def test_demo_data_seeds_listed_assets_and_real_purchases_through_the_gateway(
     for p in made["purchases"]:
         tx = market.chain_tx(client, p["tx_hash"])
         assert tx["status"] == "confirmed" and tx["from_address"].lower() == buyer["address"].lower()
-    # The written key is the buyer's account.
+    # The written key is the buyer's account, and the stakes are its own, active on the vault.
     again = market.sign_in(client, Wallet.from_key(buyer["private_key"]))
     assert again.id == buyer["user_id"]
+    assert len(made["stakes"]) == 2
+    for st in made["stakes"]:
+        stake = market.get_stake(client, again, st["stake_id"])
+        assert stake["status"] == "active" and stake["wallet"].lower() == buyer["address"].lower(), stake
+        assert stake["vault_stake_id"] == st["vault_stake_id"] > 0 and stake["asset_id"] == st["asset_id"]
+        tx = market.chain_tx(client, st["tx_hash"])
+        assert tx["status"] == "confirmed" and tx["from_address"].lower() == buyer["address"].lower()
