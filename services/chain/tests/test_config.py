@@ -23,7 +23,8 @@ def test_a_json_rpc_node_needs_a_signer_key() -> None:
 
 def test_production_accepts_a_real_key_and_development_defaults_to_the_embedded_chain() -> None:
     real = "0x" + "ab" * 32
-    prod = ChainSettings(**PROD, signer_key=real, web3_provider_uri="https://rpc.example")
+    prod = ChainSettings(**PROD, signer_key=real, web3_provider_uri="https://rpc.example",
+                         vault_quote_signer="0x" + "cd" * 20)
     assert prod.effective_signer_key == real and not prod.embedded
     dev = ChainSettings()
     assert dev.embedded and dev.effective_signer_key == DEV_SIGNER_KEY and dev.grpc_port == 50056

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ipheron_libs.devkeys import DEV_QUOTE_SIGNER_ADDRESS
 from ipheron_libs.settings import InsecureSettingError, ServiceSettings
 from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import SettingsConfigDict
@@ -11,6 +12,8 @@ from pydantic_settings import SettingsConfigDict
 # eth-tester's first funded development account (private key 0x…01). Public knowledge, so
 # only the embedded development chain may use it; production refuses it.
 DEV_SIGNER_KEY = "0x" + "00" * 31 + "01"
+# The embedded development chain's vault starts with this reward pool (1000 ETH).
+DEV_INITIAL_POOL_WEI = 1000 * 10**18
 
 
 class ChainSettings(ServiceSettings):
@@ -30,6 +33,15 @@ class ChainSettings(ServiceSettings):
     token_address: str | None = None
     marketplace_address: str | None = None
     timelock_address: str | None = None  # None with configured addresses: the marketplace's governor()
+    # The StakingVault: a deployed one's address (empty: deploy ours, owned by the timelock),
+    # the address whose quotes it accepts (None: the development quote key's, refused in
+    # production), its immutable early-exit penalty, and the reward pool a deployment on the
+    # embedded chain outside production is funded with from the platform signer (None: 1000 ETH
+    # there, 0 elsewhere).
+    vault_address: str | None = None
+    vault_quote_signer: str | None = None
+    vault_penalty_bps: int = Field(default=1000, ge=0, le=10_000)
+    vault_initial_pool_wei: int | None = Field(default=None, ge=0)
     # IPheronTimelock's minDelay for a deployment the service makes. The service wires
     # token.setMarketplace(market) through the timelock (schedule, wait, execute) at start when
     # the delay is at most `timelock_wait_max_s`; a longer delay (production: e.g. 172800) is
@@ -88,11 +100,27 @@ class ChainSettings(ServiceSettings):
         """The signer key; the development key only for the embedded chain outside production."""
         return self.signer_key or DEV_SIGNER_KEY
 
+    @property
+    def effective_vault_quote_signer(self) -> str:
+        """The vault's quote signer: the development quote key's address unless configured."""
+        return self.vault_quote_signer or DEV_QUOTE_SIGNER_ADDRESS
+
+    @property
+    def effective_vault_initial_pool_wei(self) -> int:
+        """Pool a fresh vault deployment is funded with (only the embedded chain outside production)."""
+        if not self.embedded or self.env == "production":
+            return 0
+        return DEV_INITIAL_POOL_WEI if self.vault_initial_pool_wei is None else self.vault_initial_pool_wei
+
     @model_validator(mode="after")
     def _production_needs_a_real_key(self) -> ChainSettings:
         if self.env == "production":
             if not self.signer_key or self.signer_key.lower().removeprefix("0x") == DEV_SIGNER_KEY[2:]:
                 raise InsecureSettingError("CHAIN_SIGNER_KEY must be set to a real key when IPHERON_ENV=production")
+            signer = (self.vault_quote_signer or "").lower()
+            if not signer or signer == DEV_QUOTE_SIGNER_ADDRESS.lower():
+                raise InsecureSettingError("CHAIN_VAULT_QUOTE_SIGNER must be set to the staking service's real "
+                                           "quote key address when IPHERON_ENV=production")
         elif not self.embedded and not self.signer_key:
             raise InsecureSettingError("CHAIN_SIGNER_KEY is required with WEB3_PROVIDER_URI")
         return self

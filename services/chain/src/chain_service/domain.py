@@ -686,7 +686,7 @@ def parse_call_data(value: str, field_name: str = "data") -> str:
 
 # What a user-submitted transaction may be recorded as.
 USER_TX_TYPES = frozenset({"user_call", "buy", "cancel", "withdraw", "list", "unlist", "transfer",
-                           "native_transfer"})
+                           "native_transfer", "stake", "stake_claim", "unstake", "vault_fund"})
 
 
 def parse_prepared(from_address: str, to: str, data: str, value_wei: str, chain_id: int, gas: int,
@@ -895,6 +895,25 @@ def revert_to_error(rev: Revert) -> DomainError:
             f"co-creator shares must sum to 10000 bps, got {a.get('sum')}", field="co_creators"),
         "RoyaltyTooHigh": lambda: InvalidArgument(f"royalty_bps must be at most {a.get('maxBps')}",
                                                   field="royalty_bps"),
+        # StakingVault
+        "WrongStaker": lambda: PermissionDenied(f"the quote names staker {a.get('staker')}, not {a.get('sender')}"),
+        "ZeroStake": lambda: InvalidArgument("quote.amount must be greater than zero", field="quote.amount"),
+        "WrongStakeValue": lambda: FailedPrecondition(
+            f"the stake must send exactly {a.get('expected')} wei, {a.get('sent')} wei sent"),
+        "QuoteExpired": lambda: FailedPrecondition(f"the quote expired at {a.get('expiry')} (unix time)"),
+        "InvalidDuration": lambda: InvalidArgument(
+            f"quote.duration must be between 1 and {a.get('maxDuration')} seconds", field="quote.duration"),
+        "QuoteNonceUsed": lambda: FailedPrecondition(
+            f"quote nonce {a.get('nonce')} of {a.get('staker')} was already used"),
+        "InvalidQuoteSignature": lambda: FailedPrecondition("the quote is not signed by the vault's quote signer"),
+        "PoolInsufficient": lambda: FailedPrecondition(
+            f"the reward pool cannot cover the reservation: {a.get('needed')} wei needed, {a.get('free')} wei free"),
+        "UnknownStake": lambda: NotFound(f"stake {a.get('stakeId')} does not exist"),
+        "NotStakeOwner": lambda: PermissionDenied(f"{a.get('caller')} is not the staker of stake {a.get('stakeId')}"),
+        "StakeIsClosed": lambda: FailedPrecondition(f"stake {a.get('stakeId')} is closed"),
+        "NothingToClaim": lambda: FailedPrecondition(f"stake {a.get('stakeId')} has nothing accrued unclaimed"),
+        "ZeroFunding": lambda: InvalidArgument("amount_wei must be greater than zero", field="amount_wei"),
+        "NotOwner": lambda: PermissionDenied(f"{a.get('caller')} is not the vault's owner (the timelock)"),
     }
     make = table.get(rev.name)
     return make() if make else FailedPrecondition(f"contract reverted: {rev}")

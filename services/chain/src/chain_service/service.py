@@ -34,7 +34,7 @@ from ipheron_libs.errors import (
 from web3.contract import Contract
 from web3.types import TxParams
 
-from chain_service import domain, journal, orders
+from chain_service import domain, journal, orders, vault
 from chain_service.config import ChainSettings
 from chain_service.domain import (
     Balance,
@@ -58,6 +58,7 @@ from chain_service.ledger import Ledger, receipt_of
 from chain_service.network import Network
 from chain_service.repository import ChainRepository
 from chain_service.txmanager import ContractRevert, Outcome, TransactionManager, TxRequest, node_error
+from chain_service.vault import ActionPreview, StakeOnChain, Vault, VaultState
 
 log = logging.getLogger("ipheron.chain")
 
@@ -90,6 +91,28 @@ class _Connected:
     chain_id: int
     tm: TransactionManager
     ledger: Ledger
+    vault: Vault
+
+
+@dataclass(frozen=True)
+class PreparedStake:
+    """PrepareStake's answer: the call, the quote's digest, the reservation and the pool's figure."""
+
+    call: PreparedCall
+    quote_hash: bytes
+    reservation: int
+    pool_free: int
+
+    @property
+    def pool_can_cover(self) -> bool:
+        return self.pool_free >= self.reservation
+
+
+@dataclass(frozen=True)
+class PreparedStakeAction:
+    call: PreparedCall
+    stake: StakeOnChain
+    preview: ActionPreview
 
 
 def _clear(exc: DomainError) -> DomainError:
@@ -143,10 +166,11 @@ class ChainService:
             await tm.reconcile_pending()
             # Deploy or locate, then check the node runs the code (refuses to start otherwise).
             ledger = await Ledger.deploy_or_locate(network, repo, tm, settings, chain_id)
+            vault_ = await Vault.deploy_or_locate(network, repo, tm, settings, chain_id, ledger.timelock.address)
         except BaseException:
             network.close()
             raise
-        self._conn = _Connected(network, chain_id, tm, ledger)
+        self._conn = _Connected(network, chain_id, tm, ledger, vault_)
 
     @property
     def started(self) -> bool:
@@ -173,6 +197,10 @@ class ChainService:
     @property
     def ledger(self) -> Ledger:
         return self._c.ledger
+
+    @property
+    def vault(self) -> Vault:
+        return self._c.vault
 
     @property
     def token(self) -> Contract:
@@ -297,13 +325,15 @@ class ChainService:
         if receipt is None:
             return TxView(record=record)
         latest = await self.ledger.block_number()
-        return TxView(record=record, events=self.ledger.decode_events(receipt), receipt=receipt_of(receipt),
+        events = tuple(sorted(self.ledger.decode_events(receipt) + self.vault.decode_events(receipt),
+                              key=lambda e: e.log_index))
+        return TxView(record=record, events=events, receipt=receipt_of(receipt),
                       confirmations=domain.confirmations(latest, int(receipt["blockNumber"])))
 
     # --- writes ---------------------------------------------------------------------
-    async def _send(self, req: TxRequest) -> tuple[Outcome, TxView]:
+    async def _send(self, req: TxRequest, gas: int | None = None) -> tuple[Outcome, TxView]:
         try:
-            outcome = await self.tm.send(req)
+            outcome = await self.tm.send(req, gas)
         except DomainError as exc:
             raise _clear(exc) from exc
         record = await run_db(self.repo.get_tx, outcome.tx_hash)
@@ -648,3 +678,83 @@ class ChainService:
                                                    counterparty=addr, amount_wei=amount))
         self._raise_if_failed(view, outcome)
         return view, await self.ledger.native_balance(addr)
+
+    # --- staking vault ------------------------------------------------------------------
+    async def get_vault(self) -> VaultState:
+        """The vault's figures at the head."""
+        return await self.vault.state()
+
+    def _vault_gas(self, call: str) -> int | None:
+        """Embedded chain: a fixed gas bound per vault call (no eth-tester estimate); others estimate."""
+        return vault.VAULT_GAS[call] if self.network.embedded and self.settings.fixed_fulfill_gas else None
+
+    async def prepare_stake(self, quote_json: str, signature: str, staker: str) -> PreparedStake:
+        """`stake(quote, signature)` for the staker's own wallet (value = quote.amount), once the
+        quote is checked against the chain as stake() checks it (`vault.stake_decision`), so a
+        wallet never signs a stake that reverts for the quote; a pool that cannot cover the
+        reservation is answered (pool_can_cover false), not refused."""
+        staker_addr = domain.parse_address(staker, "staker")
+        quote = vault.parse_quote(quote_json)
+        sig = domain.parse_signature(signature)
+        if staker_addr != quote.staker:
+            raise PermissionDenied(f"the quote is for staker {quote.staker}, not {staker_addr}")
+        v, chain_id = self.vault, self.chain_id
+        quote_hash = v.quote_hash(quote, chain_id)
+        reading = await v.quote_reading(quote)
+        check = await self.verify_signature(reading.quote_signer, None, quote_hash, sig)
+        reserve = vault.reservation(quote.amount, quote.apr_bps, quote.duration)
+        vault.stake_decision(quote, check.valid, reading)
+        can_cover = reading.pool_free >= reserve
+        # A stake the pool cannot cover would revert in an estimate: offer the fixed bound then.
+        gas = self._vault_gas("stake") if can_cover else vault.VAULT_GAS["stake"]
+        call = await self._prepare(staker_addr, v.address, v.stake_data(quote, sig), quote.amount, fixed_gas=gas)
+        return PreparedStake(call, quote_hash, reserve, reading.pool_free)
+
+    async def prepare_stake_action(self, stake_id: int, staker: str, action: str) -> PreparedStakeAction:
+        """The staker's own `claim(stakeId)` or `unstake(stakeId)`, with what it pays at the head
+        block's time."""
+        staker_addr = domain.parse_address(staker, "staker")
+        if action not in ("claim", "unstake"):
+            raise InvalidArgument("action must be claim or unstake", field="action")
+        stake = await self.get_vault_stake(stake_id)
+        if stake.staker != staker_addr:
+            raise PermissionDenied(f"{staker_addr} is not the staker of stake {stake_id}")
+        v = self.vault
+        shown = vault.preview(stake, action, v.penalty_bps, stake.at)
+        data = v.claim_data(stake_id) if action == "claim" else v.unstake_data(stake_id)
+        call = await self._prepare(staker_addr, v.address, data, 0, fixed_gas=self._vault_gas(action))
+        return PreparedStakeAction(call, stake, shown)
+
+    async def get_vault_stake(self, stake_id: int) -> StakeOnChain:
+        if stake_id <= 0:
+            raise InvalidArgument("stake_id is required (1, 2, ...)", field="stake_id")
+        stake = await self.vault.stake(stake_id)
+        if stake is None:
+            raise NotFound(f"stake {stake_id} does not exist")
+        return stake
+
+    async def fund_vault(self, amount_wei: str, idempotency_key: str) -> tuple[TxView, VaultState]:
+        """The platform signer adds to the reward pool from its own balance (not in production);
+        a retry with the same key answers the same transaction."""
+        amount = domain.parse_amount_wei(amount_wei, "amount_wei")
+        key = vault.parse_fund_key(idempotency_key)
+        vault.fund_decision(self.settings.env)
+        v = self.vault
+        request_hash = vault.fund_request_hash(amount)
+        async with self._locks.hold(key):
+            prior = await self._prior_attempt(key, request_hash, "vault funding")
+            if prior is not None:
+                return prior, await v.state()
+            outcome, view = await self._send(TxRequest(
+                type="vault_fund", to=v.address, data=v.fund_data(), value=amount, counterparty=v.address,
+                amount_wei=amount, idempotency_key=key, request_hash=request_hash,
+                details={"call": "vault.fund()"}), gas=self._vault_gas("fund"))
+        self._raise_if_failed(view, outcome)
+        return view, await v.state()
+
+    async def prepare_fund_vault(self, funder: str, amount_wei: str) -> PreparedCall:
+        """`fund()` for any wallet's own ether."""
+        funder_addr = domain.parse_address(funder, "funder")
+        amount = domain.parse_amount_wei(amount_wei, "amount_wei")
+        v = self.vault
+        return await self._prepare(funder_addr, v.address, v.fund_data(), amount, fixed_gas=self._vault_gas("fund"))

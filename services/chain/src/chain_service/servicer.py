@@ -17,6 +17,7 @@ from ipheron_libs.errors import InvalidArgument
 from chain_service import domain
 from chain_service.domain import CheckedOrder, Prepared, PreparedCall, TxView
 from chain_service.service import ChainService
+from chain_service.vault import DOMAIN_NAME, DOMAIN_VERSION, StakeOnChain, VaultState
 
 _TYPES = {
     "deploy": pb.TRANSACTION_TYPE_DEPLOY,
@@ -31,6 +32,10 @@ _TYPES = {
     "user_call": pb.TRANSACTION_TYPE_USER_CALL,
     "faucet": pb.TRANSACTION_TYPE_FAUCET,
     "cancel": pb.TRANSACTION_TYPE_CANCEL,
+    "stake": pb.TRANSACTION_TYPE_STAKE,
+    "stake_claim": pb.TRANSACTION_TYPE_STAKE_CLAIM,
+    "unstake": pb.TRANSACTION_TYPE_UNSTAKE,
+    "vault_fund": pb.TRANSACTION_TYPE_VAULT_FUND,
 }
 _TYPE_NAMES = {v: k for k, v in _TYPES.items()}
 _STATUSES = {
@@ -39,6 +44,7 @@ _STATUSES = {
     "failed": pb.TRANSACTION_STATUS_FAILED,
     "replaced": pb.TRANSACTION_STATUS_REPLACED,
 }
+_STAKE_ACTIONS = {pb.STAKE_ACTION_CLAIM: "claim", pb.STAKE_ACTION_UNSTAKE: "unstake"}
 _ORDER_STATES = {state: getattr(pb, f"ORDER_STATE_{state.name}") for state in domain.OrderState}
 
 
@@ -296,6 +302,67 @@ class ChainServicer(pb_grpc.ChainServiceServicer):
                          for d in result.differences],
             tokens_checked=result.tokens_checked, payees_checked=result.payees_checked,
             indexed_block=result.indexed_block)
+
+    # --- staking vault ------------------------------------------------------------------
+    async def GetVault(self, request: pb.GetVaultRequest, context: grpc.aio.ServicerContext) -> pb.GetVaultResponse:
+        return vault_pb(await self.service.get_vault(), self.service.chain_id)
+
+    async def PrepareStake(self, request: pb.PrepareStakeRequest,
+                           context: grpc.aio.ServicerContext) -> pb.PrepareStakeResponse:
+        prepared = await self.service.prepare_stake(request.quote_json, request.signature, request.staker)
+        return pb.PrepareStakeResponse(prepared=prepare_response_pb(prepared.call),
+                                       quote_hash=_hex(prepared.quote_hash),
+                                       reservation_wei=wire.wei_str(prepared.reservation),
+                                       pool_free_wei=wire.wei_str(prepared.pool_free),
+                                       pool_can_cover=prepared.pool_can_cover)
+
+    async def PrepareStakeAction(self, request: pb.PrepareStakeActionRequest,
+                                 context: grpc.aio.ServicerContext) -> pb.PrepareStakeActionResponse:
+        action = _STAKE_ACTIONS.get(request.action)
+        if action is None:
+            raise InvalidArgument("action must be STAKE_ACTION_CLAIM or STAKE_ACTION_UNSTAKE", field="action")
+        result = await self.service.prepare_stake_action(request.stake_id, request.staker, action)
+        return pb.PrepareStakeActionResponse(prepared=prepare_response_pb(result.call),
+                                             stake=vault_stake_pb(result.stake),
+                                             payout_wei=wire.wei_str(result.preview.payout), early=result.preview.early,
+                                             penalty_wei=wire.wei_str(result.preview.penalty))
+
+    async def GetVaultStake(self, request: pb.GetVaultStakeRequest,
+                            context: grpc.aio.ServicerContext) -> pb.GetVaultStakeResponse:
+        return pb.GetVaultStakeResponse(stake=vault_stake_pb(await self.service.get_vault_stake(request.stake_id)))
+
+    async def FundVault(self, request: pb.FundVaultRequest, context: grpc.aio.ServicerContext) -> pb.FundVaultResponse:
+        view, state = await self.service.fund_vault(request.amount_wei, request.idempotency_key)
+        return pb.FundVaultResponse(transaction=transaction_pb(view), vault=vault_pb(state, self.service.chain_id))
+
+    async def PrepareFundVault(self, request: pb.PrepareFundVaultRequest,
+                               context: grpc.aio.ServicerContext) -> pb.PrepareFundVaultResponse:
+        call = await self.service.prepare_fund_vault(request.funder, request.amount_wei)
+        return pb.PrepareFundVaultResponse(prepared=prepare_response_pb(call))
+
+
+def _ts(unix: int) -> dt.datetime:
+    return dt.datetime.fromtimestamp(min(unix, 253_402_300_799), dt.UTC)
+
+
+def vault_pb(state: VaultState, chain_id: int) -> pb.GetVaultResponse:
+    return pb.GetVaultResponse(
+        address=state.address, chain_id=chain_id, domain_name=DOMAIN_NAME, domain_version=DOMAIN_VERSION,
+        quote_signer=state.quote_signer, early_exit_penalty_bps=state.penalty_bps,
+        pool_free_wei=wire.wei_str(state.pool_free), pool_reserved_wei=wire.wei_str(state.pool_reserved),
+        total_principal_wei=wire.wei_str(state.total_principal), balance_wei=wire.wei_str(state.balance),
+        block_number=state.block_number)
+
+
+def vault_stake_pb(stake: StakeOnChain) -> pb.VaultStake:
+    msg = pb.VaultStake(
+        stake_id=stake.stake_id, staker=stake.staker, token_id=stake.token_id, amount_wei=wire.wei_str(stake.amount),
+        apr_bps=stake.apr_bps, reward_wei=wire.wei_str(stake.reward), claimed_wei=wire.wei_str(stake.claimed),
+        closed=stake.closed, accrued_wei=wire.wei_str(stake.accrued), quote_nonce=str(stake.nonce),
+        quote_hash=_hex(stake.quote_hash))
+    msg.start_time.CopyFrom(wire.to_timestamp(_ts(stake.start)))
+    msg.end_time.CopyFrom(wire.to_timestamp(_ts(stake.end)))
+    return msg
 
 
 def verify_response_pb(checked: CheckedOrder) -> pb.VerifyOrderResponse:
