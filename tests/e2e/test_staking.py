@@ -306,7 +306,8 @@ def test_an_early_unstake_pays_principal_plus_accrued_minus_claimed_minus_penalt
     assert before["pool_reserved_wei"] - after["pool_reserved_wei"] == reward - claimed_wei
     assert before["total_principal_wei"] - after["total_principal_wei"] == principal
     assert before["balance_wei"] - after["balance_wei"] == payout
-    assert int(closed["claimed_wei"]) == claimed_wei and closed["closed_at"], closed
+    assert closed["closed_at"] and Decimal(closed["payout"]) * WEI == payout, closed
+    assert Decimal(closed["penalty"]) * WEI == penalty, closed
     # Closed: nothing more to claim or unstake.
     is_problem(market.start_claim(client, staker, s["id"]), 409)
     is_problem(market.start_unstake(client, staker, s["id"]), 409)
