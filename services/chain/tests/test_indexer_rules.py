@@ -192,6 +192,13 @@ ONE_OF_EACH: list[tuple[str, dict[str, Any]]] = [
                         "price": 9}),
     ("Cancelled", {"orderHash": b"\x03" * 32, "seller": SELLER}),
     ("CounterIncremented", {"seller": SELLER, "counter": 4}),
+    ("StakeOpened", {"stakeId": 1, "staker": BUYER, "tokenId": 5, "amount": 10**18, "aprBps": 1200,
+                     "start": 1_764_000_000, "end": 1_766_592_000, "reward": 9863013698630137, "nonce": 2**200,
+                     "quoteHash": b"\x04" * 32}),
+    ("RewardsClaimed", {"stakeId": 1, "staker": BUYER, "amount": 7}),
+    ("Unstaked", {"stakeId": 1, "staker": BUYER, "paid": 9 * 10**17, "rewardsPaid": 0, "penalty": 10**17,
+                  "early": True}),
+    ("PoolFunded", {"from": SELLER, "amount": 1000 * 10**18}),
 ]
 
 

@@ -1149,7 +1149,7 @@ def check_tracked(found: RawTx, expected: Prepared) -> None:
 class Difference:
     """One disagreement between the chain and what the indexer recorded."""
 
-    kind: str  # "owner" | "pending_withdrawal"
+    kind: str  # "owner" | "pending_withdrawal" | "stake" | "vault_balance"
     subject: str
     on_chain: str
     recorded: str
@@ -1161,6 +1161,7 @@ class Reconciliation:
     tokens_checked: int
     payees_checked: int
     indexed_block: int
+    stakes_checked: int = 0
 
 
 def recorded_balances(credits: Iterable[tuple[str, int]], withdrawals: Iterable[tuple[str, int]]) -> dict[str, int]:
@@ -1201,3 +1202,38 @@ def differences(owners_on_chain: Mapping[int, str | None], owners_recorded: Mapp
         if on_chain != recorded_wei:
             out.append(Difference("pending_withdrawal", payee, str(on_chain), str(recorded_wei)))
     return out
+
+
+class StakeFacts(NamedTuple):
+    """What reconciliation compares of one vault stake: staker, principal, rewards paid, closed."""
+
+    staker: str
+    amount_wei: int
+    claimed_wei: int
+    closed: bool
+
+    def shown(self) -> str:
+        return (f"staker={self.staker} amount_wei={self.amount_wei} claimed_wei={self.claimed_wei} "
+                f"closed={str(self.closed).lower()}")
+
+
+def stake_differences(on_chain: Mapping[int, StakeFacts | None],
+                      recorded: Mapping[int, StakeFacts]) -> list[Difference]:
+    """Every stake whose staker, principal, rewards paid or closed flag differ between chain and record."""
+    out: list[Difference] = []
+    for stake_id in sorted(set(on_chain) | set(recorded)):
+        chain_facts, rec = on_chain.get(stake_id), recorded.get(stake_id)
+        if chain_facts != rec:
+            out.append(Difference("stake", str(stake_id), chain_facts.shown() if chain_facts else "",
+                                  rec.shown() if rec else ""))
+    return out
+
+
+def vault_balance_difference(address: str, balance: int, principal: int, free: int,
+                             reserved: int) -> list[Difference]:
+    """The vault's ether against what it owes: open principal + free pool + reserved rewards."""
+    owed = principal + free + reserved
+    if balance == owed:
+        return []
+    return [Difference("vault_balance", address, str(balance),
+                       f"{owed} (principal {principal} + free {free} + reserved {reserved})")]

@@ -192,6 +192,29 @@ class IndexRepository:
                 withdrawals.append((str(payload["payee"]), int(payload["amount_wei"])))
         return owners, credits, withdrawals
 
+    def recorded_stakes(self, chain_id: int, at_or_below: int) -> dict[int, tuple[str, int, int, bool]]:
+        """Each vault stake as the indexer recorded it up to a block: (staker, principal, rewards
+        paid so far (claims and the unstake's), closed)."""
+        with Session(self.engine) as s:
+            rows = s.execute(select(IndexedEventRow.domain_type, IndexedEventRow.payload)
+                             .where(IndexedEventRow.chain_id == chain_id, IndexedEventRow.removed.is_(False),
+                                    IndexedEventRow.block_number <= at_or_below,
+                                    IndexedEventRow.domain_type.in_(["chain.stake.opened", "chain.stake.claimed",
+                                                                     "chain.stake.closed"]))
+                             .order_by(IndexedEventRow.block_number, IndexedEventRow.log_index)).all()
+        out: dict[int, tuple[str, int, int, bool]] = {}
+        for domain_type, payload in rows:
+            stake_id = int(payload["stake_id"])
+            if domain_type == "chain.stake.opened":
+                out[stake_id] = (str(payload["staker"]), int(payload["amount_wei"]), 0, False)
+                continue
+            staker, amount, paid, closed = out.get(stake_id, (str(payload["staker"]), 0, 0, False))
+            if domain_type == "chain.stake.claimed":
+                out[stake_id] = (staker, amount, paid + int(payload["amount_wei"]), closed)
+            else:
+                out[stake_id] = (staker, amount, paid + int(payload["rewards_paid_wei"]), True)
+        return out
+
     # --- writes ---------------------------------------------------------------------
     @staticmethod
     def _lock(s: Session, chain_id: int, expected: Checkpoint | None, start_block: int) -> IndexCheckpoint | None:

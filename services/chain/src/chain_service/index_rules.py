@@ -3,8 +3,8 @@ to read next, whether the node reorganised a stored block, where the common ance
 which indexed events a reorg undoes, and how a contract event becomes a domain event.
 
 The indexed events are data: `EVENT_RULES` maps an ABI event name to its domain event type
-and payload builder. The indexer subscribes to every event of the token's and the
-marketplace's ABI whose name is listed (`subscribed`), so a contract version that emits a
+and payload builder. The indexer subscribes to every event of the token's, the
+marketplace's and the StakingVault's ABI whose name is listed (`subscribed`), so a contract version that emits a
 new event (MarketplaceV2's `OrderFulfilled`, `Cancelled`, `CounterIncremented`,
 `FeeCredited`) is indexed by adding its name here, with the schema of its domain event in
 `ipheron_libs/event_schemas/`.
@@ -39,6 +39,10 @@ WITHDRAWAL = "chain.withdrawal"
 ORDER_FULFILLED = "chain.order.fulfilled"
 ORDER_CANCELLED = "chain.order.cancelled"
 COUNTER_INCREMENTED = "chain.order.counter_incremented"
+STAKE_OPENED = "chain.stake.opened"
+STAKE_CLAIMED = "chain.stake.claimed"
+STAKE_CLOSED = "chain.stake.closed"
+VAULT_FUNDED = "chain.vault.funded"
 EVENT_REVERTED = "chain.event.reverted"
 
 
@@ -216,6 +220,8 @@ MARKET_EVENTS: tuple[str, ...] = (
     "WithdrawalFailed", "OrderFulfilled", "Cancelled", "CounterIncremented",
 )
 
+VAULT_EVENTS: tuple[str, ...] = ("StakeOpened", "RewardsClaimed", "Unstaked", "PoolFunded")
+
 
 def subscribed(abi: Sequence[Mapping[str, Any]], names: Iterable[str]) -> list[Mapping[str, Any]]:
     """The ABI's events the indexer follows: those named in `names` that have a rule."""
@@ -356,6 +362,33 @@ def _counter(log: ChainLog, ctx: BlockContext, _: Sequence[ChainLog]) -> dict[st
             "counter": str(_uint(log.args.get("counter")))}
 
 
+def _stake_opened(log: ChainLog, ctx: BlockContext, _: Sequence[ChainLog]) -> dict[str, Any]:
+    a = log.args
+    return {**position(log, ctx), "stake_id": str(_uint(a.get("stakeId"))), "staker": _addr(a.get("staker")),
+            **_token(log, ctx), "amount_wei": wei_str(_uint(a.get("amount"))), "apr_bps": _uint(a.get("aprBps")),
+            "start_time": _uint(a.get("start")), "end_time": _uint(a.get("end")),
+            "reward_wei": wei_str(_uint(a.get("reward"))), "quote_nonce": str(_uint(a.get("nonce"))),
+            "quote_hash": _hex(a.get("quoteHash", b""))}
+
+
+def _stake_claimed(log: ChainLog, ctx: BlockContext, _: Sequence[ChainLog]) -> dict[str, Any]:
+    a = log.args
+    return {**position(log, ctx), "stake_id": str(_uint(a.get("stakeId"))), "staker": _addr(a.get("staker")),
+            "amount_wei": wei_str(_uint(a.get("amount")))}
+
+
+def _stake_closed(log: ChainLog, ctx: BlockContext, _: Sequence[ChainLog]) -> dict[str, Any]:
+    a = log.args
+    return {**position(log, ctx), "stake_id": str(_uint(a.get("stakeId"))), "staker": _addr(a.get("staker")),
+            "paid_wei": wei_str(_uint(a.get("paid"))), "rewards_paid_wei": wei_str(_uint(a.get("rewardsPaid"))),
+            "penalty_wei": wei_str(_uint(a.get("penalty"))), "early": bool(a.get("early"))}
+
+
+def _vault_funded(log: ChainLog, ctx: BlockContext, _: Sequence[ChainLog]) -> dict[str, Any]:
+    return {**position(log, ctx), "funder": _addr(log.args.get("from")),
+            "amount_wei": wei_str(_uint(log.args.get("amount")))}
+
+
 @dataclass(frozen=True)
 class EventRule:
     """How one ABI event becomes a domain event."""
@@ -378,6 +411,10 @@ EVENT_RULES: Mapping[str, EventRule] = {
     "OrderFulfilled": EventRule(ORDER_FULFILLED, _fulfilled),
     "Cancelled": EventRule(ORDER_CANCELLED, _cancelled),
     "CounterIncremented": EventRule(COUNTER_INCREMENTED, _counter),
+    "StakeOpened": EventRule(STAKE_OPENED, _stake_opened),
+    "RewardsClaimed": EventRule(STAKE_CLAIMED, _stake_claimed),
+    "Unstaked": EventRule(STAKE_CLOSED, _stake_closed),
+    "PoolFunded": EventRule(VAULT_FUNDED, _vault_funded),
 }
 
 

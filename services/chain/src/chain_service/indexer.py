@@ -38,6 +38,7 @@ from chain_service.config import ChainSettings
 from chain_service.index_repository import IndexRepository
 from chain_service.index_rules import BlockContext, BlockHeader, BlockRef, ChainLog, Checkpoint
 from chain_service.ledger import Ledger
+from chain_service.vault import Vault
 
 log = logging.getLogger("ipheron.chain.indexer")
 
@@ -64,9 +65,12 @@ class ChainSource(Protocol):
     @property
     def chain_id(self) -> int: ...
 
+    @property
+    def vault(self) -> Vault: ...
+
 
 class Indexer:
-    """Follows the node for the token's and the marketplace's events; see the module docstring."""
+    """Follows the node for the token's, the marketplace's and the vault's events; see the module docstring."""
 
     def __init__(self, settings: ChainSettings, repo: IndexRepository, source: ChainSource) -> None:
         self.settings = settings
@@ -81,14 +85,16 @@ class Indexer:
     def _subscribe(self, ledger: Ledger) -> dict[bytes, tuple[str, ABIEvent]]:
         if self._topics is None:
             topics: dict[bytes, tuple[str, ABIEvent]] = {}
+            vault = self.source.vault.contract
             pairs: list[tuple[Contract, Sequence[str]]] = [(ledger.token, rules.TOKEN_EVENTS),
-                                                           (ledger.market, rules.MARKET_EVENTS)]
+                                                           (ledger.market, rules.MARKET_EVENTS),
+                                                           (vault, rules.VAULT_EVENTS)]
             for contract, names in pairs:
                 for item in rules.subscribed(cast(Sequence[Mapping[str, Any]], contract.abi), names):
                     abi = cast(ABIEvent, item)
                     topics[event_abi_to_log_topic(abi)] = (str(item["name"]), abi)
             self._topics = topics
-            self._addresses = [ledger.token.address, ledger.market.address]
+            self._addresses = [ledger.token.address, ledger.market.address, vault.address]
         return self._topics
 
     async def _start(self, ledger: Ledger) -> int:

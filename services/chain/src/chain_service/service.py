@@ -132,8 +132,8 @@ class ChainService:
         self._conn: _Connected | None = None
         self._locks = KeyedLocks()
         self.index_repo = IndexRepository(repo.engine)
-        # Where the periodic (windowed) reconciliation continues: [token position, payee position].
-        self._reconcile_cursor = [0, 0]
+        # Where the periodic (windowed) reconciliation continues: [token, payee, stake position].
+        self._reconcile_cursor = [0, 0, 0]
         # The last reconciliation's number of differences (None: none ran yet); health "reconcile".
         self.last_differences: int | None = None
 
@@ -653,11 +653,32 @@ class ChainService:
         owners_chain = await self.ledger.owners_at(token_ids, block)
         pending_chain = await self.ledger.pending_at(payees, block)
         diffs = domain.differences(owners_chain, owners_rec, pending_chain, pending_rec)
+        stake_diffs, stakes_checked = await self._reconcile_vault(block, window)
+        diffs += stake_diffs
         self.last_differences = len(diffs)
         if diffs:
             log.warning("reconciliation at block %d: %d differences between the chain and the index", block,
                         len(diffs))
-        return domain.Reconciliation(tuple(diffs), len(token_ids), len(payees), block)
+        return domain.Reconciliation(tuple(diffs), len(token_ids), len(payees), block, stakes_checked)
+
+    async def _reconcile_vault(self, block: int, window: int) -> tuple[list[domain.Difference], int]:
+        """Kind "vault_balance": the vault's ether vs open principal + free pool + reserved; kind
+        "stake": each stake's staker, principal, rewards paid and closed flag vs the index."""
+        v = self.vault
+        state = await v.state(block)
+        diffs = domain.vault_balance_difference(v.address, state.balance, state.total_principal, state.pool_free,
+                                                state.pool_reserved)
+        recorded_raw = await run_db(self.index_repo.recorded_stakes, self.chain_id, block)
+        recorded = {i: domain.StakeFacts(*facts) for i, facts in recorded_raw.items()}
+        stake_ids = sorted(set(range(1, state.stake_count + 1)) | set(recorded))
+        if window > 0:
+            stake_ids, self._reconcile_cursor[2] = domain.rotating_window(stake_ids, self._reconcile_cursor[2],
+                                                                          window)
+            recorded = {i: recorded[i] for i in stake_ids if i in recorded}
+        found = await v.stakes_at(stake_ids, block)
+        on_chain = {i: (domain.StakeFacts(s.staker, s.amount, s.claimed, s.closed) if s is not None else None)
+                    for i, s in found.items()}
+        return diffs + domain.stake_differences(on_chain, recorded), len(stake_ids)
 
     async def periodic_reconcile(self) -> None:
         if self._conn is not None:

@@ -301,7 +301,7 @@ class ChainServicer(pb_grpc.ChainServiceServicer):
             differences=[pb.Difference(kind=d.kind, subject=d.subject, on_chain=d.on_chain, recorded=d.recorded)
                          for d in result.differences],
             tokens_checked=result.tokens_checked, payees_checked=result.payees_checked,
-            indexed_block=result.indexed_block)
+            indexed_block=result.indexed_block, stakes_checked=result.stakes_checked)
 
     # --- staking vault ------------------------------------------------------------------
     async def GetVault(self, request: pb.GetVaultRequest, context: grpc.aio.ServicerContext) -> pb.GetVaultResponse:
