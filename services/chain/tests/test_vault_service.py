@@ -8,14 +8,18 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import replace
 
 import pytest
+from chain_helpers import mined_receipt
 from chain_service import domain, vault
 from ipheron_libs.devkeys import DEV_QUOTE_SIGNER_ADDRESS
 from ipheron_libs.errors import Conflict, FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
+from ipheron_libs.testing import wait_until_async
 from vault_helpers import DAY, ETH, funded_wallet, sign_and_submit, sign_quote, stake_as
 
 OTHER_KEY = "0x" + "00" * 31 + "2a"
+SINK = "0x000000000000000000000000000000000000dEaD"
 
 
 async def test_the_service_deploys_the_vault_owned_by_the_timelock_with_a_funded_pool(chain) -> None:
@@ -147,3 +151,34 @@ async def test_fund_vault_is_idempotent_per_key_and_prepare_fund_vault_is_the_wa
     receipt = await sign_and_submit(chain, wallet, call, "vault_fund")
     funded = next(e for e in chain.vault.decode_events(receipt) if e.name == "PoolFunded")
     assert funded.address_arg("from") == wallet.address and funded.int_arg("amount") == ETH
+
+
+async def test_two_claims_in_one_block_pay_once(chain) -> None:
+    """Both signed claims reach the open block of the embedded chain (200 ms interval): the
+    first pays what accrued, the second reverts with NothingToClaim; nothing is paid twice."""
+    wallet = await funded_wallet(chain)
+    stake_id, _ = await stake_as(chain, wallet, ETH, 9000, 3600)
+    await wait_until_async(lambda: _accrued(chain, stake_id), timeout=20, interval=0.3,
+                           message="nothing accrued")
+    first = await chain.prepare_stake_action(stake_id, wallet.address, "claim")
+    raw1 = wallet.sign_transaction(first.call.tx.as_json_rpc())
+    second = replace(first.call.tx, nonce=first.call.tx.nonce + 1)
+    raw2 = wallet.sign_transaction(second.as_json_rpc())
+    sent = [await chain.submit_raw_transaction(raw1, first.call.tx, "stake_claim"),
+            await chain.submit_raw_transaction(raw2, second, "stake_claim")]
+    receipts = [await mined_receipt(chain, s.tx.record.tx_hash) for s in sent]
+    assert receipts[0]["blockNumber"] == receipts[1]["blockNumber"]
+    assert [int(r["status"]) for r in receipts] == [1, 0]
+    (paid,) = [e for e in chain.vault.decode_events(receipts[0]) if e.name == "RewardsClaimed"]
+    stake = await chain.get_vault_stake(stake_id)
+    assert stake.claimed == paid.int_arg("amount") > 0
+    failed = await chain.get_transaction(sent[1].tx.record.tx_hash)
+    assert failed.record.status == domain.FAILED and failed.record.type == "stake_claim"
+
+
+async def _accrued(chain, stake_id: int) -> bool:
+    """Blocks are sealed only when transactions arrive: a faucet payment moves the head on."""
+    if (await chain.get_vault_stake(stake_id)).accrued > 0:
+        return True
+    await chain.faucet(SINK, "1")
+    return False
