@@ -5,6 +5,7 @@ vault stake that does not exist, one recorded twice, each figure that differs)."
 
 from __future__ import annotations
 
+from ipheron.staking.v1 import staking_service_pb2 as staking_pb
 from ipheron_devstack.reconcile import (
     AssetRecord,
     ChainSale,
@@ -12,6 +13,7 @@ from ipheron_devstack.reconcile import (
     Difference,
     StakeRecord,
     VaultStake,
+    _record,
     compare,
     compare_stakes,
 )
@@ -69,12 +71,12 @@ ETH = 10**18
 def staking_agreeing() -> tuple[list[StakeRecord], list[VaultStake]]:
     records = [
         StakeRecord(S1, "active", 1, ALICE, 7, 2 * ETH, 500, 24_657_534_246_575_343, 10**15),
-        StakeRecord(S2, "closed", 2, BOB.upper().replace("0X", "0x"), 8, 1, 1050, 1, 0),
+        StakeRecord(S2, "closed", 2, BOB.upper().replace("0X", "0x"), 8, 10**6, 1050, 5, 2, closing_rewards_wei=3),
         StakeRecord("66666666-6666-4666-8666-666666666666", "pending", 0, ALICE, 7, ETH, 300, 0, 0),
         StakeRecord("77777777-7777-4777-8777-777777777777", "failed", 0, BOB, 7, ETH, 300, 0, 0),
     ]
     vault = [VaultStake(1, ALICE, 7, 2 * ETH, 500, 24_657_534_246_575_343, 10**15, False),
-             VaultStake(2, BOB, 8, 1, 1050, 1, 0, True)]
+             VaultStake(2, BOB, 8, 10**6, 1050, 5, 5, True)]
     return records, vault
 
 
@@ -85,12 +87,13 @@ def test_stakes_that_agree_with_the_vault_have_no_difference_and_pending_or_fail
 def test_a_vault_stake_no_record_carries_and_a_record_naming_no_vault_stake_are_both_named() -> None:
     records, vault = staking_agreeing()
     vault.append(VaultStake(3, BOB, 9, 5 * ETH, 300, 12_328_767_123_287_672, 0, False))
-    records[1] = StakeRecord(S2, "closed", 4, BOB, 8, 1, 1050, 1, 0)
+    records[1] = StakeRecord(S2, "closed", 4, BOB, 8, 10**6, 1050, 5, 2, closing_rewards_wei=3)
     diffs = compare_stakes(records, vault)
-    assert Difference("staking", "stake", "vault stake 2", f"1 wei by {BOB} (closed)", "no stake records it") in diffs
+    assert Difference("staking", "stake", "vault stake 2", f"{10**6} wei by {BOB} (closed)",
+                      "no stake records it") in diffs
     assert Difference("staking", "stake", "vault stake 3", f"{5 * ETH} wei by {BOB}", "no stake records it") in diffs
     assert Difference("staking", "stake", f"stake {S2} (vault stake 4)", "no such vault stake",
-                      "closed, 1 wei") in diffs
+                      f"closed, {10**6} wei") in diffs
     assert len(diffs) == 3 and all(d.line().startswith("staking stake ") for d in diffs)
 
 
@@ -109,6 +112,13 @@ def test_each_figure_that_differs_from_the_vault_is_named_with_both_values() -> 
     ]
 
 
+def test_a_closed_stake_whose_unstake_rewards_are_not_what_the_vault_counted_as_claimed_is_named() -> None:
+    records, vault = staking_agreeing()
+    records[1] = StakeRecord(S2, "closed", 2, BOB, 8, 10**6, 1050, 5, 2, closing_rewards_wei=2)
+    assert compare_stakes(records, vault) == [
+        Difference("staking", "stake_claimed_wei", f"stake {S2} (vault stake 2)", "5", "4")]
+
+
 def test_a_stake_recorded_twice_or_active_without_a_vault_stake_is_named() -> None:
     records, vault = staking_agreeing()
     twin = StakeRecord("88888888-8888-4888-8888-888888888888", "active", 1, ALICE, 7, 2 * ETH, 500,
@@ -119,3 +129,15 @@ def test_a_stake_recorded_twice_or_active_without_a_vault_stake_is_named() -> No
         Difference("staking", "stake", f"stake {orphan.stake_id}", "no vault stake", "active without a vault stake id"),
         Difference("staking", "stake", "vault stake 1", "one stake", f"recorded by {S1}, {twin.stake_id}"),
     ]
+
+
+def test_a_closed_stakes_unstake_rewards_are_read_exactly_from_its_payout_and_penalty() -> None:
+    closed = staking_pb.Stake(id=S1, status=staking_pb.STAKE_STATUS_CLOSED, vault_stake_id=1, wallet=ALICE,
+                              token_id=7, amount_wei="2500000000000000007", apr_bps=300,
+                              reward_wei="6164383561643836", claimed_wei="1000",
+                              payout="2.250000000000123463", penalty="0.25")
+    # payout = principal − penalty + rewards: 2.250000000000123463 − 2.500000000000000007 + 0.25
+    assert _record(closed).closing_rewards_wei == 123_456
+    active = staking_pb.Stake(id=S2, status=staking_pb.STAKE_STATUS_ACTIVE, vault_stake_id=2, wallet=BOB,
+                              amount_wei="1", claimed_wei="7")
+    assert _record(active) == StakeRecord(S2, "active", 2, BOB, 0, 1, 0, 0, 7, 0)

@@ -13,9 +13,9 @@ every process: CHAIN_ADDR, ASSETS_ADDR and STAKING_ADDR, by default `make run`'s
    (`ListChainEvents`, type `chain.sale.recorded`), in both directions;
 3. the staking service's stakes (`ListStakes`) vs the vault's (`GetVaultStake` for stake ids
    1, 2, ... until the vault has no more, `GetVault` for its totals): every vault stake is
-   recorded once, with the vault's staker, token, principal, APR, reward and claimed wei,
-   closed exactly when the vault closed it; no recorded stake names a vault stake that does
-   not exist.
+   recorded once, with the vault's staker, token, principal, APR, reward and claimed wei (on
+   a closed stake the vault counts the unstake's rewards as claimed too), closed exactly when
+   the vault closed it; no recorded stake names a vault stake that does not exist.
 
 A sale or stake made a moment ago may not be recorded yet (the indexer's confirmation depth,
 then the event stream): run it again before calling such a difference real.
@@ -29,6 +29,7 @@ import os
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import TypeVar
 
 import grpc
@@ -142,6 +143,9 @@ class StakeRecord:
     apr_bps: int
     reward_wei: int
     claimed_wei: int
+    # What the unstake paid in rewards (payout − principal + penalty; 0 while open): the vault
+    # counts it as claimed when it closes a stake.
+    closing_rewards_wei: int = 0
 
 
 @dataclass(frozen=True)
@@ -201,7 +205,8 @@ def _stake_fields(r: StakeRecord, v: VaultStake) -> Iterator[Difference]:
                                         ("stake_amount_wei", v.amount_wei, r.amount_wei),
                                         ("stake_apr_bps", v.apr_bps, r.apr_bps),
                                         ("stake_reward_wei", v.reward_wei, r.reward_wei),
-                                        ("stake_claimed_wei", v.claimed_wei, r.claimed_wei)):
+                                        ("stake_claimed_wei", v.claimed_wei,
+                                         r.claimed_wei + r.closing_rewards_wei)):
         if chain_value != recorded:
             yield Difference("staking", kind, subject, str(chain_value), str(recorded))
     if v.closed != (r.status == "closed") or r.status not in ON_VAULT:
@@ -279,6 +284,19 @@ def _wei(value: str) -> int:
     return int(value or "0")
 
 
+def _eth_wei(value: str) -> int:
+    """An ETH decimal string ("1.5") as exact wei."""
+    return int(Decimal(value or "0").scaleb(18).to_integral_exact())
+
+
+def _record(s: staking_pb.Stake) -> StakeRecord:
+    status = STAKE_STATUS.get(s.status, "unspecified")
+    amount = _wei(s.amount_wei)
+    closing = _eth_wei(s.payout) - amount + _eth_wei(s.penalty) if status == "closed" and s.payout else 0
+    return StakeRecord(s.id, status, s.vault_stake_id, s.wallet, s.token_id, amount, s.apr_bps, _wei(s.reward_wei),
+                       _wei(s.claimed_wei), closing)
+
+
 def read_stakes(stub: staking_grpc.StakingServiceStub) -> list[StakeRecord]:
     """Every stake the staking service holds, whoever's (newest first)."""
     def fetch(page: int) -> tuple[list[staking_pb.Stake], int]:
@@ -286,8 +304,7 @@ def read_stakes(stub: staking_grpc.StakingServiceStub) -> list[StakeRecord]:
                             timeout=DEADLINE_S)
         return list(r.stakes), r.page_info.total
 
-    return [StakeRecord(s.id, STAKE_STATUS.get(s.status, "unspecified"), s.vault_stake_id, s.wallet, s.token_id,
-                        _wei(s.amount_wei), s.apr_bps, _wei(s.reward_wei), _wei(s.claimed_wei)) for s in _pages(fetch)]
+    return [_record(s) for s in _pages(fetch)]
 
 
 def _vault_stake(v: chain_pb.VaultStake) -> VaultStake:
