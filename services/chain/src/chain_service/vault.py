@@ -394,7 +394,8 @@ class Vault:
             if rev is not None and rev.name == "UnknownStake":
                 return None
             raise
-        at = int(self.network.w3.eth.get_block(block)["timestamp"])
+        at = self.network.head_timestamp() if block == "latest" else \
+            int(self.network.w3.eth.get_block(int(block))["timestamp"])
         staker, start, end, closed, token_id, amount, apr, reward, claimed, nonce, qhash = raw
         earned = int(claimed) if closed else accrued(int(reward), int(start), int(end), at)
         return StakeOnChain(stake_id, to_checksum_address(staker), int(start), int(end), bool(closed), int(token_id),
