@@ -134,6 +134,7 @@ server's own drain time.
 {{- end -}}
 {{- if eq $key "chain" -}}
 {{- $_ := required "services.chain.signer.existingSecret is required when environment=production (CHAIN_SIGNER_KEY)" $svc.signer.existingSecret -}}
+{{- $_ := required "services.chain.vault.quoteSigner is required when environment=production (CHAIN_VAULT_QUOTE_SIGNER: the staking service's quote key's address)" $svc.vault.quoteSigner -}}
 {{- if not (or $svc.rpc.url $svc.rpc.existingSecret) -}}
 {{- fail "services.chain.rpc.url or services.chain.rpc.existingSecret is required when environment=production (the embedded EVM is for development)" -}}
 {{- end -}}
@@ -231,6 +232,22 @@ server's own drain time.
 {{- end }}
 {{- with $svc.contracts.timelock }}
 - name: CHAIN_TIMELOCK_ADDRESS
+  value: {{ . | quote }}
+{{- end }}
+{{- with $svc.contracts.vault }}
+- name: CHAIN_VAULT_ADDRESS
+  value: {{ . | quote }}
+{{- end }}
+{{- with $svc.vault.quoteSigner }}
+- name: CHAIN_VAULT_QUOTE_SIGNER
+  value: {{ . | quote }}
+{{- end }}
+{{- if ge (int64 $svc.vault.penaltyBps) 0 }}
+- name: CHAIN_VAULT_PENALTY_BPS
+  value: {{ $svc.vault.penaltyBps | int64 | quote }}
+{{- end }}
+{{- with $svc.vault.initialPoolWei }}
+- name: CHAIN_VAULT_INITIAL_POOL_WEI
   value: {{ . | quote }}
 {{- end }}
 {{- with $svc.timelockDelaySeconds }}
