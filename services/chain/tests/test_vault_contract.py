@@ -9,7 +9,8 @@ transaction signed by its sender's own key, block times set exactly:
   contract's custom errors (two claims in one block: test_vault_service.py); pool exhaustion names needed and
   free, and fund() reopens it;
 - neither the platform key nor the timelock (its owner) can move principal or pool ether through
-  any function; only the staker claims and unstakes; plain ether sends are refused."""
+  any function; only the staker claims and unstakes; plain ether sends are refused; a staker
+  contract re-entering claim/unstake from its receive() is stopped by the guard and paid once."""
 
 from __future__ import annotations
 
@@ -314,3 +315,31 @@ def test_neither_the_platform_key_nor_the_timelock_can_move_principal_or_pool_et
     vc.c.govern(vc.vault, "setQuoteSigner", DEV_QUOTE_SIGNER_ADDRESS)
     balance, principal, free, reserved = vc.figures()
     assert balance == principal + free + reserved
+
+
+def test_a_staker_contract_cannot_re_enter_the_vault_while_being_paid(vc: VaultChain) -> None:
+    from eth_utils import function_signature_to_4byte_selector
+
+    caller = vc.accounts[6]
+    attacker = vc.c.deploy("TestReentrantStaker", vc.vault.address)
+    start = vc.c.now() + DAY
+    q, sig = vc.quote(attacker.address, ETH, 5000, 10 * DAY, expiry=start + 60)
+    vc.tester.time_travel(start)
+    vc.c.send(caller, attacker, "stake", q.as_tuple(), sig, value=ETH, gas=600_000)
+    stake_id = vc.c.call(attacker, "stakeId")
+    figures = vc.figures()
+    guard = function_signature_to_4byte_selector("ReentrancyGuardReentrantCall()")
+    vc.tester.time_travel(start + DAY)
+    vc.c.send(caller, attacker, "claimArmed", gas=600_000)
+    claimed = vc.c.call(attacker, "received")
+    assert claimed == vault.accrued(vc.get_stake(stake_id)["reward"], start, start + 10 * DAY, start + DAY) > 0
+    assert vc.c.call(attacker, "payments") == 1
+    assert vc.c.call(attacker, "claimError")[:4] == guard and vc.c.call(attacker, "unstakeError")[:4] == guard
+    vc.tester.time_travel(start + 2 * DAY)
+    vc.c.send(caller, attacker, "unstakeArmed", gas=600_000)
+    s = vc.get_stake(stake_id)
+    assert s["closed"] and vc.c.call(attacker, "payments") == 2
+    earned = vault.accrued(s["reward"], start, start + 10 * DAY, start + 2 * DAY)
+    assert vc.c.call(attacker, "received") == claimed + (ETH + earned - claimed - ETH // 10)
+    balance, principal, free, reserved = vc.figures()
+    assert balance == principal + free + reserved and principal == figures[1] - ETH
