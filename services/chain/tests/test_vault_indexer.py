@@ -4,7 +4,8 @@ the service) and one prepared by the service, a claim, an early and an on-time u
 fundings are indexed and published as chain.stake.opened / claimed / closed and
 chain.vault.funded through the chain outbox, meeting their schemas; Reconcile compares every
 stake and the vault's balance with the index (stakes_checked), names a stake whose indexed
-rewards differ, and names ether forced into the vault (kind vault_balance)."""
+rewards differ, and names ether forced into the vault (kind vault_balance); a restart locates the same
+vault (journal replay) and does not fund its pool again."""
 
 from __future__ import annotations
 
@@ -171,3 +172,29 @@ async def test_vault_events_are_indexed_published_and_reconciled(service: ChainS
     assert [(d.kind, d.subject, d.on_chain) for d in drift.differences] == [
         ("vault_balance", service.vault.address, str(state.balance))]
     await asyncio.sleep(0)
+
+
+async def test_a_restart_finds_the_same_vault_and_does_not_fund_it_again(pg_admin_url: str) -> None:
+    url = chain_database(pg_admin_url, "ipheron_chain_vault_restart")
+    first = await open_service(url)
+    try:
+        wallet = await funded_wallet(first)
+        stake_id, _ = await stake_as(first, wallet, ETH, 1000, 30 * DAY)
+        before = await first.get_vault()
+        address = first.vault.address
+    finally:
+        await first.aclose()
+        first.repo.engine.dispose()
+    again = await open_service(url)
+    try:
+        assert again.vault.address == address  # located (same code, same arguments), not redeployed
+        state = await again.get_vault()
+        assert (state.pool_free, state.pool_reserved, state.total_principal, state.balance) == (
+            before.pool_free, before.pool_reserved, before.total_principal, before.balance)
+        stake = await again.get_vault_stake(stake_id)
+        assert stake.staker == wallet.address and stake.amount == ETH and not stake.closed
+        with again.repo.engine.connect() as conn:
+            funded = conn.execute(text("SELECT count(*) FROM transactions WHERE type = 'vault_fund'")).scalar_one()
+        assert funded == 1  # the pool was funded once, at the first deployment
+    finally:
+        close_service(again)
