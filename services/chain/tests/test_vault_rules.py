@@ -78,3 +78,20 @@ def test_the_pool_is_funded_at_deployment_only_on_the_embedded_chain_outside_pro
                          vault_initial_pool_wei=5).effective_vault_initial_pool_wei == 0
     with pytest.raises(ValidationError):
         ChainSettings(vault_penalty_bps=10_001)
+
+
+def test_a_quote_is_parsed_strictly() -> None:
+    import json
+
+    from ipheron_libs.errors import InvalidArgument
+
+    good = {"staker": STAKER, "tokenId": "1", "amount": "5", "aprBps": 1200, "duration": "60", "expiry": "9",
+            "nonce": str(2**255)}
+    quote = vault.parse_quote(json.dumps(good))
+    assert (quote.amount, quote.apr_bps, quote.nonce) == (5, 1200, 2**255)
+    for field, value in (("aprBps", str(2**32)), ("tokenId", str(2**64)), ("amount", "0"), ("duration", "0"),
+                         ("duration", str(100 * 365 * 86_400 + 1)), ("nonce", str(2**256)), ("expiry", "-1"),
+                         ("amount", True), ("staker", "0x" + "00" * 20), ("staker", 5)):
+        with pytest.raises(InvalidArgument) as err:
+            vault.parse_quote(json.dumps({**good, field: value}))
+        assert err.value.field == f"quote.{field}"

@@ -14,7 +14,7 @@ from ipheron.common.v1 import common_pb2
 from ipheron_libs import wire
 from ipheron_libs.errors import InvalidArgument
 
-from chain_service import domain
+from chain_service import domain, vault
 from chain_service.domain import CheckedOrder, Prepared, PreparedCall, TxView
 from chain_service.service import ChainService
 from chain_service.vault import DOMAIN_NAME, DOMAIN_VERSION, StakeOnChain, VaultState
@@ -356,8 +356,10 @@ def vault_pb(state: VaultState, chain_id: int) -> pb.GetVaultResponse:
 
 def vault_stake_pb(stake: StakeOnChain) -> pb.VaultStake:
     msg = pb.VaultStake(
-        stake_id=stake.stake_id, staker=stake.staker, token_id=stake.token_id, amount_wei=wire.wei_str(stake.amount),
-        apr_bps=stake.apr_bps, reward_wei=wire.wei_str(stake.reward), claimed_wei=wire.wei_str(stake.claimed),
+        # A stake opened directly on the contract may carry numbers wider than the wire's fields.
+        stake_id=stake.stake_id, staker=stake.staker, token_id=min(stake.token_id, vault.MAX_TOKEN_ID),
+        amount_wei=wire.wei_str(stake.amount), apr_bps=min(stake.apr_bps, vault.MAX_APR_BPS),
+        reward_wei=wire.wei_str(stake.reward), claimed_wei=wire.wei_str(stake.claimed),
         closed=stake.closed, accrued_wei=wire.wei_str(stake.accrued), quote_nonce=str(stake.nonce),
         quote_hash=_hex(stake.quote_hash))
     msg.start_time.CopyFrom(wire.to_timestamp(_ts(stake.start)))

@@ -40,6 +40,8 @@ BPS = 10_000
 YEAR_S = 365 * 86_400
 MAX_DURATION_S = 100 * YEAR_S
 MAX_QUOTE_JSON = 4096
+MAX_APR_BPS = 2**32 - 1
+MAX_TOKEN_ID = 2**64 - 1
 QUOTE_FIELDS = ("staker", "tokenId", "amount", "aprBps", "duration", "expiry", "nonce")
 STAKE_QUOTE_TYPE: list[dict[str, str]] = [
     {"name": "staker", "type": "address"},
@@ -149,8 +151,11 @@ def parse_quote(quote_json: str) -> StakeQuote:
     if not 0 < nums["duration"] <= MAX_DURATION_S:
         raise InvalidArgument(f"quote.duration must be between 1 and {MAX_DURATION_S} seconds",
                               field="quote.duration")
-    if nums["aprBps"] > 2**64:
-        raise InvalidArgument("quote.aprBps is out of range", field="quote.aprBps")
+    # The wire carries apr_bps as uint32 and token ids as uint64 (VaultStake).
+    if nums["aprBps"] > MAX_APR_BPS:
+        raise InvalidArgument(f"quote.aprBps must be at most {MAX_APR_BPS}", field="quote.aprBps")
+    if nums["tokenId"] > MAX_TOKEN_ID:
+        raise InvalidArgument(f"quote.tokenId must be at most {MAX_TOKEN_ID}", field="quote.tokenId")
     return StakeQuote(staker=staker, token_id=nums["tokenId"], amount=nums["amount"], apr_bps=nums["aprBps"],
                       duration=nums["duration"], expiry=nums["expiry"], nonce=nums["nonce"])
 
