@@ -329,7 +329,7 @@ class Vault:
                                               [timelock, signer, settings.vault_penalty_bps])
         contract = network.w3.eth.contract(address=address, abi=art.abi)
         vault = cls(network, contract, art, settings.vault_penalty_bps)
-        penalty_bps = await vault.check_code(timelock)
+        penalty_bps = await vault.check_code(timelock, signer)
         vault.penalty_bps = penalty_bps
         initial = settings.effective_vault_initial_pool_wei
         if initial > 0 and not settings.vault_address:
@@ -345,7 +345,7 @@ class Vault:
                  penalty_bps)
         return vault
 
-    async def check_code(self, timelock: str) -> int:
+    async def check_code(self, timelock: str, expected_signer: str | None = None) -> int:
         """Start-up check that the node runs the vault: owner(), quoteSigner(), penaltyBps(); the
         penalty it answers. The owner must be the platform's timelock."""
         evm = target_evm_version()
@@ -357,13 +357,17 @@ class Vault:
             return to_checksum_address(owner), to_checksum_address(signer), int(bps)
 
         try:
-            owner, _, bps = await self.network.run(read)
+            owner, signer, bps = await self.network.run(read)
         except Exception as exc:  # noqa: BLE001 - any failure means the node cannot run our code
             raise domain.code_check_error("StakingVault", self.address, "owner()/quoteSigner()/penaltyBps()",
                                           str(exc), evm) from exc
         if owner != to_checksum_address(timelock):
             raise FailedPrecondition(f"StakingVault at {self.address} is owned by {owner}, not the platform's "
                                      f"timelock {timelock}")
+        if expected_signer is not None and signer != expected_signer:
+            # Rotated through the timelock (setQuoteSigner): the staking service must sign with the new key.
+            log.warning("StakingVault at %s accepts quotes of %s, not of CHAIN_VAULT_QUOTE_SIGNER %s", self.address,
+                        signer, expected_signer)
         return bps
 
     # --- reads (call on the chain thread) ---------------------------------------------
