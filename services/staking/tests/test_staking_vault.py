@@ -28,8 +28,8 @@ from conftest import (
 from eth_account import Account
 from eth_account.messages import encode_typed_data
 from ipheron.chain.v1 import chain_service_pb2 as chain_pb
-from ipheron_gateway.prepared import tx_out
 from ipheron.staking.v1 import staking_service_pb2 as pb
+from ipheron_gateway.prepared import tx_out
 from ipheron_libs.devkeys import DEV_QUOTE_SIGNER_ADDRESS
 from ipheron_libs.testing import wait_until_async
 from sqlalchemy import Engine

@@ -1,5 +1,6 @@
 """Development-only routes: POST /api/v1/dev/faucet funds a wallet on the embedded chain,
-so a new user (or a test's throwaway wallet) can pay for a purchase from its own funds.
+so a new user (or a test's throwaway wallet) can pay for a purchase from its own funds;
+POST /api/v1/dev/vault/fund adds to the StakingVault's reward pool from the platform signer.
 
 Mounted only when IPHERON_ENV is not production (in production the route does not exist);
 the chain service refuses as well unless its chain is the embedded one and it runs in
@@ -7,6 +8,7 @@ development or test. Amounts are ETH decimal strings, sent to the chain as exact
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from fastapi import APIRouter
@@ -15,8 +17,9 @@ from ipheron_libs import wire
 from ipheron_libs.errors import InvalidArgument
 from pydantic import BaseModel, ConfigDict, Field
 
-from ipheron_gateway.deps import Stubs
+from ipheron_gateway.deps import OptionalIdempotencyKey, Stubs
 from ipheron_gateway.problems import UPSTREAM, Problem, problem_responses
+from ipheron_gateway.routers.staking import VaultOut, vault_out
 
 router = APIRouter(prefix="/dev", tags=["dev"])
 
@@ -49,3 +52,44 @@ async def faucet(body: FaucetIn, stubs: Stubs) -> dict[str, Any]:
     r = await stubs.chain.Faucet(pb.FaucetRequest(address=body.address, amount_wei=wire.wei_str(wei)))
     return {"address": body.address, "tx_hash": r.transaction.tx_hash, "amount_wei": wire.wei_str(wei),
             "balance_wei": r.balance_wei}
+
+
+class VaultFundIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", title="VaultFundRequest")
+
+    amount: str = Field(min_length=1, max_length=40, examples=["100"],
+                        description="ETH as a decimal string, more than 0, added to the vault's reward pool")
+
+
+class VaultFundTx(BaseModel):
+    model_config = ConfigDict(title="VaultFundTransaction")
+
+    tx_hash: str
+    status: str
+    block_number: int | None
+    amount_wei: str
+
+
+class VaultFundOut(BaseModel):
+    model_config = ConfigDict(title="VaultFundResult")
+
+    transaction: VaultFundTx
+    vault: VaultOut
+
+
+@router.post("/vault/fund", response_model=VaultFundOut,
+             responses=problem_responses(400, 403, 409, 413, 422, *UPSTREAM),
+             summary="Development only: add to the StakingVault's reward pool from the platform signer "
+                     "(Idempotency-Key optional: the same key funds once)")
+async def fund_vault(body: VaultFundIn, stubs: Stubs, key: OptionalIdempotencyKey) -> dict[str, Any]:
+    try:
+        wei = wire.to_wei(wire.parse_money(body.amount, "amount"))
+    except InvalidArgument as exc:
+        raise Problem(422, exc.message, title="Unprocessable Content",
+                      errors=[{"field": "amount", "message": exc.message}]) from None
+    r = await stubs.chain.FundVault(pb.FundVaultRequest(amount_wei=wire.wei_str(wei),
+                                                        idempotency_key=key or f"dev-fund-{uuid.uuid4()}"))
+    t = r.transaction
+    return {"transaction": {"tx_hash": t.tx_hash, "status": pb.TransactionStatus.Name(t.status).removeprefix(
+        "TRANSACTION_STATUS_").lower(), "block_number": t.block_number or None, "amount_wei": wire.wei_str(wei)},
+            "vault": vault_out(r.vault)}
