@@ -18,7 +18,9 @@ from chain_helpers import mined_receipt
 from chain_service import index_rules as rules
 from chain_service.contracts import load_artifact
 from chain_service.service import ChainService
+from chain_service.servicer import ChainServicer
 from conftest import chain_database, close_service, open_service
+from ipheron.chain.v1 import chain_service_pb2 as pb
 from ipheron_libs import events
 from ipheron_libs.testing import wait_until_async
 from ipheron_libs.wallet import Wallet
@@ -128,6 +130,8 @@ async def test_vault_events_are_indexed_published_and_reconciled(service: ChainS
     # Reconcile: the chain and the index agree on every stake and on the vault's balance.
     clean = await service.reconcile()
     assert clean.differences == () and clean.stakes_checked == 2
+    answered = await ChainServicer(service).Reconcile(pb.ReconcileRequest(), None)  # type: ignore[arg-type]
+    assert answered.stakes_checked == 2 and not answered.differences
 
     # The index says the claim paid one wei more: that stake is named.
     with service.repo.engine.begin() as conn:
