@@ -81,3 +81,35 @@ async def test_a_restart_replays_the_journal_into_the_same_blocks(pg_admin_url: 
         assert again.succeeded and int(again.receipt["blockNumber"]) > head[0]
     finally:
         close_service(second)
+
+
+async def test_a_sealed_block_carries_the_roots_of_all_its_transactions_and_receipts(chain) -> None:
+    """The open block defers its transaction/receipt tries to sealing (one build per block, not
+    one per transaction): the sealed block's roots are those of every transaction in it."""
+    from eth.db.trie import make_trie_root_and_nodes
+
+    outcomes = await asyncio.gather(*[
+        chain.tm.send(TxRequest(type="native_transfer", to=SINK, data="0x", value=1)) for _ in range(12)])
+    numbers = [int(o.receipt["blockNumber"]) for o in outcomes]
+    block_number = max(set(numbers), key=numbers.count)  # the fullest block
+
+    def roots() -> tuple[int, bytes, bytes, bytes, bytes]:
+        evm_chain = chain.network.tester.backend.chain
+        block = evm_chain.get_canonical_block_by_number(block_number)
+        receipts = block.get_receipts(evm_chain.chaindb)
+        return (len(block.transactions), block.header.transaction_root,
+                make_trie_root_and_nodes(block.transactions)[0], block.header.receipt_root,
+                make_trie_root_and_nodes(receipts)[0])
+
+    count, tx_root, expected_tx_root, receipt_root, expected_receipt_root = await chain.network.run(roots)
+    assert count >= 2, "the transactions were not batched into one block"
+    assert tx_root == expected_tx_root
+    assert receipt_root == expected_receipt_root
+
+
+def test_the_chain_service_hashes_with_the_c_keccak_backend() -> None:
+    import chain_service  # noqa: F401 - selects the backend
+    from eth_hash.auto import keccak
+
+    keccak(b"")
+    assert type(keccak.hasher.__self__).__name__ == "PySha3Backend"

@@ -86,6 +86,8 @@ class JournalingEthereumTester(EthereumTester):
         # The open block as py-evm built it after the last transaction (see `_install_block_cache`).
         self._pending_block: Any = None
         self._pending_receipts: tuple[Any, ...] = ()
+        # The open block's transaction/receipt roots lag its transactions (see `_apply`).
+        self._roots_stale = False
         self._install_block_cache()
 
     def _install_block_cache(self) -> None:
@@ -139,15 +141,48 @@ class JournalingEthereumTester(EthereumTester):
         if not raw or raw[0] == 3:  # a blob transaction: eth-tester's own path
             inner = EthereumTester.send_raw_transaction.__wrapped__
             return str(inner(self, raw_transaction_hex))
-        tx = chain.get_vm().get_transaction_builder().decode(raw)
-        before = self._pending_receipts if self._pending_block is not None else None
-        block, receipt, _ = chain.apply_transaction(tx)
-        if before is None:
-            before = tuple(type(chain.chaindb).get_receipts(chain.chaindb, block.header,
-                                                            block.get_receipt_builder())[:-1])
+        # `Chain.apply_transaction`, less its last step: py-evm rebuilds the block's transaction
+        # and receipt tries from every transaction so far after each one (O(n²) in a block);
+        # here the open block carries its transactions and receipts, and `_seal_roots` builds
+        # the two tries once, when the block is sealed.
+        vm = chain.get_vm(chain.header)
+        base_block = vm.get_block()
+        tx = vm.get_transaction_builder().decode(raw)
+        if self._pending_block is not None and base_block is self._pending_block:
+            before = self._pending_receipts
+        else:
+            before = tuple(base_block.get_receipts(chain.chaindb))
+        receipt, _ = vm.apply_transaction(base_block.header, tx)
+        header = vm.add_receipt_to_header(base_block.header, receipt)
+        vm.state.persist()
+        header = header.copy(state_root=vm.state.state_root)
+        block = base_block.copy(header=header, transactions=base_block.transactions + (tx,))
+        chain.header = header
         self._pending_receipts = before + (receipt,)
         self._pending_block = block
+        self._roots_stale = True
         return "0x" + bytes(tx.hash).hex()
+
+    def mine_blocks(self, num_blocks: int = 1, coinbase: str = "0x" + "00" * 20) -> Any:
+        """eth-tester's `mine_blocks`, after the open block got its roots (any caller: the
+        miner, a test's `evm_mine`)."""
+        self._seal_roots()
+        return super().mine_blocks(num_blocks, coinbase)
+
+    def _seal_roots(self) -> None:
+        """Give the open block its transaction and receipt roots (deferred by `_apply`)."""
+        if not self._roots_stale or self._pending_block is None:
+            return
+        chain = self.backend.chain
+        block = self._pending_block
+        if block.header is not chain.header:
+            return  # rebuilt elsewhere (eth-tester's own path): its roots are its own
+        vm = chain.get_vm(chain.header)
+        block = vm.set_block_transactions_and_withdrawals(block, block.header, block.transactions,
+                                                          self._pending_receipts)
+        chain.header = block.header
+        self._pending_block = block
+        self._roots_stale = False
 
     def send_raw_transaction(self, raw_transaction_hex: str) -> str:
         if not self.auto_mine_transactions:
@@ -199,6 +234,7 @@ class JournalingEthereumTester(EthereumTester):
         self._open = None
         self.mine_blocks(1)
         self._pending_block = None
+        self._roots_stale = False
         self.pending_hashes = set()
         return 1
 
