@@ -247,3 +247,20 @@ async def test_unstake_after_the_end_pays_principal_and_the_whole_reservation(
     closed = await stake_in(staking.stub, active.id, pb.STAKE_STATUS_CLOSED)
     assert closed.payout == domain.money_str(domain.from_wei(int(out.payout_wei)))
     assert outbox_types(clean_engine).count("stake.matured") == 1
+
+
+async def test_a_stake_broadcast_by_the_wallet_itself_is_handed_in_by_its_hash(staking: Replica,
+                                                                              chain: Chain) -> None:
+    s = new_staker()
+    await chain.fund(s.address, 3)
+    stake = (await staking.stub.OpenStake(open_request(s))).stake
+    raw = s.wallet.sign_transaction(tx_out(stake.transaction))
+    # The wallet's own node broadcasts it (here: the embedded chain's raw submission).
+    own = await chain.stub.SubmitRawTransaction(chain_pb.SubmitRawTransactionRequest(
+        raw_transaction=raw, expected=stake.transaction, type=chain_pb.TRANSACTION_TYPE_STAKE))
+    handed = await staking.stub.SubmitStakeTransaction(pb.SubmitStakeTransactionRequest(
+        stake_id=stake.id, user_id=s.user_id, wallet=s.address, kind=pb.STAKE_TRANSACTION_KIND_OPEN,
+        tx_hash=own.tx_hash))
+    assert handed.tx_hash == own.tx_hash.lower()
+    active = await stake_in(staking.stub, stake.id, pb.STAKE_STATUS_ACTIVE)
+    assert active.tx_hash == own.tx_hash.lower()

@@ -32,7 +32,7 @@ from ipheron_gateway.routers.assets import PaymentIn
 router = APIRouter(tags=["staking"])
 
 StakeStatusName = Literal["pending", "active", "matured", "closed", "failed"]
-_STATUS_NAME: dict[int, StakeStatusName] = {
+_STATUS_NAME: dict[pb.StakeStatus, StakeStatusName] = {
     pb.STAKE_STATUS_PENDING: "pending", pb.STAKE_STATUS_ACTIVE: "active", pb.STAKE_STATUS_MATURED: "matured",
     pb.STAKE_STATUS_CLOSED: "closed", pb.STAKE_STATUS_FAILED: "failed",
 }
@@ -315,7 +315,7 @@ async def open_stake(
 
 
 async def _hand_in(stubs: Stubs, user: User, stake_id: str, body: PaymentIn,
-                   kind: pb.StakeTransactionKind.ValueType) -> dict[str, Any]:
+                   kind: pb.StakeTransactionKind) -> dict[str, Any]:
     wallet = _wallet(user, "hand in a transaction")
     payment = {"raw_transaction": body.raw_transaction} if body.raw_transaction else {"tx_hash": body.tx_hash}
     with precondition_as(409):
@@ -324,11 +324,11 @@ async def _hand_in(stubs: Stubs, user: User, stake_id: str, body: PaymentIn,
     return stake_out(r.stake)
 
 
-_HAND_IN = {"status_code": status.HTTP_202_ACCEPTED,
-            "responses": problem_responses(400, 401, 403, 404, 409, 413, 422, *UPSTREAM)}
+_HAND_IN = problem_responses(400, 401, 403, 404, 409, 413, 422, *UPSTREAM)
 
 
-@router.post("/stakes/{stake_id}/transaction", response_model=StakeOut, **_HAND_IN,
+@router.post("/stakes/{stake_id}/transaction", response_model=StakeOut, status_code=status.HTTP_202_ACCEPTED,
+             responses=_HAND_IN,
              summary="Hand in your stake(): the signed raw transaction (checked to be exactly the prepared call, "
                      "then broadcast) or the hash of one you broadcast; pending until the vault's event, then active")
 async def submit_stake_transaction(stake_id: PathId, body: PaymentIn, user: CurrentUser,
@@ -382,7 +382,8 @@ async def claim(
             "replayed": r.replayed, "transaction": tx_out(r.transaction)}
 
 
-@router.post("/stakes/{stake_id}/claim/transaction", response_model=StakeOut, **_HAND_IN,
+@router.post("/stakes/{stake_id}/claim/transaction", response_model=StakeOut, status_code=status.HTTP_202_ACCEPTED,
+             responses=_HAND_IN,
              summary="Hand in your signed claim (raw or its hash); claimed_wei grows when the vault's event arrives")
 async def submit_claim_transaction(stake_id: PathId, body: PaymentIn, user: CurrentUser,
                                    stubs: Stubs) -> dict[str, Any]:
@@ -411,7 +412,8 @@ async def unstake(
             "transaction": tx_out(r.transaction)}
 
 
-@router.post("/stakes/{stake_id}/unstake/transaction", response_model=StakeOut, **_HAND_IN,
+@router.post("/stakes/{stake_id}/unstake/transaction", response_model=StakeOut, status_code=status.HTTP_202_ACCEPTED,
+             responses=_HAND_IN,
              summary="Hand in your signed unstake (raw or its hash); closed when the vault's event arrives")
 async def submit_unstake_transaction(stake_id: PathId, body: PaymentIn, user: CurrentUser,
                                      stubs: Stubs) -> dict[str, Any]:

@@ -15,6 +15,7 @@ two replicas never interleave them. A reorg's `chain.event.reverted` undoes one 
 
 from __future__ import annotations
 
+import builtins
 import uuid
 from dataclasses import replace
 from datetime import datetime
@@ -401,7 +402,7 @@ class StakingRepository:
             conn.execute(update(actions).where(actions.c.id == uuid.UUID(action_id), actions.c.tx_hash == tx_hash)
                          .values(state=state, failure_reason=reason))
 
-    def due_pending(self, now: datetime, limit: int) -> list[Stake]:
+    def due_pending(self, now: datetime, limit: int) -> builtins.list[Stake]:
         """Pending stakes to follow: handed in (their transaction), or lapsed unpaid."""
         with self._reads.connect() as conn:
             rows = conn.execute(select(stakes).where(
@@ -409,7 +410,7 @@ class StakingRepository:
                 .order_by(stakes.c.updated_at).limit(limit)).all()
         return [_to_domain(r) for r in rows]
 
-    def submitted_actions(self, limit: int) -> list[PreparedAction]:
+    def submitted_actions(self, limit: int) -> builtins.list[PreparedAction]:
         """Handed-in claims/unstakes of stakes still open (a revert is recorded on the action)."""
         with self._reads.connect() as conn:
             rows = conn.execute(select(actions).join(stakes, stakes.c.id == actions.c.stake_id).where(
