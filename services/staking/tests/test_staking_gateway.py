@@ -192,3 +192,31 @@ async def test_keys_tokens_wallets_and_ownership_are_checked(client: httpx.Async
                                json={"raw_transaction": "0x01", "tx_hash": "0x" + "ab" * 32}, headers=_as(alice)), 422)
     _problem(await client.post(f"/api/v1/stakes/{stake['id']}/claim/transaction",
                                json={"tx_hash": "0x" + "ab" * 32}, headers=_as(alice)), 409)
+
+
+async def test_a_claim_or_unstake_the_wallet_cannot_pay_the_gas_for_is_402(
+        client: httpx.AsyncClient, chain: Chain, shared_staking: Replica) -> None:
+    from conftest import opened_stake
+    from ipheron.chain.v1 import chain_service_pb2 as chain_pb
+    from ipheron_gateway.prepared import tx_out
+
+    s = new_staker()
+    await chain.fund(s.address, 2)
+    active = await opened_stake(shared_staking.stub, chain, s, amount="1", days=30)
+    # The wallet sends away everything but what the transfer's own gas may cost.
+    probe = await chain.stub.PrepareTransaction(chain_pb.PrepareTransactionRequest(
+        from_address=s.address, to_address="0x" + "77" * 20))
+    t = probe.transaction
+    value = int(probe.balance_wei) - t.gas * int(t.max_fee_per_gas_wei)
+    drain = await chain.stub.PrepareTransaction(chain_pb.PrepareTransactionRequest(
+        from_address=s.address, to_address="0x" + "77" * 20, value_wei=str(value)))
+    sent = await chain.stub.SubmitRawTransaction(chain_pb.SubmitRawTransactionRequest(
+        raw_transaction=s.wallet.sign_transaction(tx_out(drain.transaction)), expected=drain.transaction))
+    await chain.receipt(sent.tx_hash)
+    chain.travel(3600)
+    for action in ("claim", "unstake"):
+        p = _problem(await client.post(f"/api/v1/stakes/{active.id}/{action}", headers=_as(s)), 402)
+        assert int(p["shortfall_wei"]) > 0 and int(p["required_wei"]) > int(p["available_wei"])
+    st = (await client.get(f"/api/v1/stakes/{active.id}", headers=_as(s))).json()
+    assert st["status"] == "active" and st["claimed_wei"] == "0"
+

@@ -197,3 +197,20 @@ def test_an_idempotency_key_replays_only_the_same_request() -> None:
         domain.check_replay(key, "open", c)
     with pytest.raises(InvalidArgument):
         domain.check_wallet("0x123")
+
+
+def test_the_quote_key_defaults_to_the_dev_key_outside_production_is_refused_there_and_never_shown() -> None:
+    from ipheron_libs.settings import InsecureSettingError
+    from pydantic import ValidationError
+    from staking_service.config import Settings
+
+    assert Settings(env="test").effective_quote_key() == DEV_QUOTE_SIGNER_KEY
+    real = "0x" + "5a" * 32
+    prod = {"env": "production", "database_url": "postgresql://db/x", "redis_url": "redis://r"}
+    for key in (None, DEV_QUOTE_SIGNER_KEY, DEV_QUOTE_SIGNER_KEY.upper().replace("0X", "0x")):
+        with pytest.raises((InsecureSettingError, ValidationError)) as exc:
+            Settings(**prod, quote_signer_key=key)
+        assert "STAKING_QUOTE_SIGNER_KEY" in str(exc.value)
+    settings = Settings(**prod, quote_signer_key=real)
+    assert settings.effective_quote_key() == real
+    assert "5a5a" not in repr(settings) and "5a5a" not in str(settings.model_dump())
