@@ -151,6 +151,9 @@ async def test_an_exhausted_pool_is_409_naming_the_capacity_and_dev_funding_reop
     # The pool covers it now; the empty wallet is what stops it.
     _problem(await client.post("/api/v1/stakes", json=body, headers=_as(s, "gw-pool-key")), 402)
     _problem(await client.post("/api/v1/dev/vault/fund", json={"amount": "-1"}), 422)
+    # More than the platform signer holds: refused as a client error, nothing sent.
+    huge = await client.post("/api/v1/dev/vault/fund", json={"amount": "999999999999999999"})
+    assert 400 <= huge.status_code < 500, huge.text
 
 
 @pytest.mark.parametrize(

@@ -144,7 +144,10 @@ async def test_claim_pays_exactly_the_preview_and_the_record_follows_the_vault(
     claim = await staking.stub.ClaimRewards(pb.ClaimRewardsRequest(stake_id=active.id, user_id=s.user_id,
                                                                    wallet=s.address, idempotency_key="c-1"))
     preview = int(claim.claimed_wei)
-    assert preview > 0 and claim.HasField("transaction")
+    assert preview > 0 and claim.HasField("transaction") and not claim.replayed
+    again = await staking.stub.ClaimRewards(pb.ClaimRewardsRequest(stake_id=active.id, user_id=s.user_id,
+                                                                   wallet=s.address, idempotency_key="c-1"))
+    assert again.replayed and again.transaction == claim.transaction and again.claimed_wei == claim.claimed_wei
     # Nothing changes in the stake's figures until the vault's event arrives.
     assert (await staking.stub.GetStake(pb.GetStakeRequest(stake_id=active.id))).stake.claimed_wei == "0"
     before = await chain.balance(s.address)

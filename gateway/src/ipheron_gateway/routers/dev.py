@@ -54,6 +54,10 @@ async def faucet(body: FaucetIn, stubs: Stubs) -> dict[str, Any]:
             "balance_wei": r.balance_wei}
 
 
+# What the signer keeps back for the fund() call's gas (far more than it costs).
+FUND_GAS_RESERVE_WEI = 10**16
+
+
 class VaultFundIn(BaseModel):
     model_config = ConfigDict(extra="forbid", title="VaultFundRequest")
 
@@ -87,6 +91,12 @@ async def fund_vault(body: VaultFundIn, stubs: Stubs, key: OptionalIdempotencyKe
     except InvalidArgument as exc:
         raise Problem(422, exc.message, title="Unprocessable Content",
                       errors=[{"field": "amount", "message": exc.message}]) from None
+    # The chain reports a signer that cannot pay as unavailable: refuse it here, naming the balance.
+    signer = int((await stubs.chain.GetNetworkStatus(pb.GetNetworkStatusRequest())).signer_balance_wei or 0)
+    if wei + FUND_GAS_RESERVE_WEI > signer:
+        raise Problem(409, f"the platform signer holds {wire.money_str(wire.from_wei(signer))} ETH; it cannot add "
+                           f"{wire.money_str(wire.from_wei(wei))} ETH to the pool (and pay the gas); nothing was sent",
+                      signer_balance_wei=wire.wei_str(signer))
     r = await stubs.chain.FundVault(pb.FundVaultRequest(amount_wei=wire.wei_str(wei),
                                                         idempotency_key=key or f"dev-fund-{uuid.uuid4()}"))
     t = r.transaction
