@@ -98,6 +98,7 @@ def _without(values: dict[str, Any], dotted: str) -> dict[str, Any]:
     "services.auth.jwt.existingSecret",
     "services.chain.signer.existingSecret",
     "services.chain.rpc.existingSecret",
+    "services.staking.quoteSigner.existingSecret",
 ])
 def test_production_without_a_secret_name_refuses_to_render(missing: str) -> None:
     values = _without(production_values(), missing)

@@ -28,7 +28,8 @@ SETTINGS: dict[str, type[BaseSettings]] = {
 }
 # What a Secret reference stands for when the Settings are built from the rendered env.
 SECRET_STANDINS = {"DATABASE_URL": "postgresql://svc:pw@db:5432/ipheron", "REDIS_URL": "redis://redis:6379/0",
-                   "CHAIN_SIGNER_KEY": "0x" + "ab" * 32, "WEB3_PROVIDER_URI": "https://rpc.example.com"}
+                   "CHAIN_SIGNER_KEY": "0x" + "ab" * 32, "WEB3_PROVIDER_URI": "https://rpc.example.com",
+                   "STAKING_QUOTE_SIGNER_KEY": "0x" + "cd" * 32}
 SERVER_GRACE = 5.0
 
 

@@ -132,6 +132,9 @@ server's own drain time.
 {{- if eq $key "auth" -}}
 {{- $_ := required "services.auth.jwt.existingSecret is required when environment=production (the JWT signing keys)" $svc.jwt.existingSecret -}}
 {{- end -}}
+{{- if eq $key "staking" -}}
+{{- $_ := required "services.staking.quoteSigner.existingSecret is required when environment=production (STAKING_QUOTE_SIGNER_KEY)" $svc.quoteSigner.existingSecret -}}
+{{- end -}}
 {{- if eq $key "chain" -}}
 {{- $_ := required "services.chain.signer.existingSecret is required when environment=production (CHAIN_SIGNER_KEY)" $svc.signer.existingSecret -}}
 {{- $_ := required "services.chain.vault.quoteSigner is required when environment=production (CHAIN_VAULT_QUOTE_SIGNER: the staking service's quote key's address)" $svc.vault.quoteSigner -}}
@@ -270,6 +273,11 @@ server's own drain time.
 {{- if not $http }}
 {{- with include "ipheron.databaseSecret" . }}
 {{ include "ipheron.secretEnv" (dict "name" "DATABASE_URL" "secret" . "key" $svc.database.existingSecretKey) }}
+{{- end }}
+{{- end }}
+{{- if eq .key "staking" }}
+{{- with $svc.quoteSigner.existingSecret }}
+{{ include "ipheron.secretEnv" (dict "name" "STAKING_QUOTE_SIGNER_KEY" "secret" . "key" $svc.quoteSigner.existingSecretKey) }}
 {{- end }}
 {{- end }}
 {{- if eq .key "chain" }}
