@@ -410,6 +410,13 @@ class StakingRepository:
                 .order_by(stakes.c.updated_at).limit(limit)).all()
         return [_to_domain(r) for r in rows]
 
+    def touch(self, stake_ids: builtins.list[str], now: datetime) -> None:
+        """Pending stakes just followed go to the back of the queue (no stake starves the rest)."""
+        if stake_ids:
+            with self.engine.begin() as conn:
+                conn.execute(update(stakes).where(stakes.c.id.in_([uuid.UUID(i) for i in stake_ids]),
+                                                  stakes.c.status == "pending").values(updated_at=now))
+
     def submitted_actions(self, limit: int) -> builtins.list[PreparedAction]:
         """Handed-in claims/unstakes of stakes still open (a revert is recorded on the action)."""
         with self._reads.connect() as conn:

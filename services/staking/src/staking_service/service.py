@@ -289,6 +289,7 @@ class StakingService:
         settled the same way. Returns how many changed."""
         now = self.clock()
         changed = 0
+        waiting: list[str] = []
         for stake in await run_db(self.repo.due_pending, now, limit):
             if not stake.tx_hash:
                 changed += await run_db(self.repo.fail_pending, stake.id, domain.QUOTE_EXPIRED, now)
@@ -297,6 +298,9 @@ class StakingService:
             if reason:
                 log.info("stake %s failed: %s", stake.id, reason)
                 changed += await run_db(self.repo.fail_pending, stake.id, reason, now, tx_hash=stake.tx_hash)
+            else:
+                waiting.append(stake.id)
+        await run_db(self.repo.touch, waiting, now)
         for action in await run_db(self.repo.submitted_actions, limit):
             reason = await self._revert_reason(action.tx_hash)
             if reason:
