@@ -10,7 +10,8 @@ claimed_wei is what the vault paid. An early unstake pays principal + accrued �
 penalty to the wei, and the penalty with the unearned reservation returns to the pool. A
 stake whose reservation exceeds the pool's free ether is refused (409 naming the capacity);
 funding the pool reopens it. A stake opened on the vault directly (no POST /stakes) is listed
-for its wallet. `make reconcile` then finds no difference.
+for its wallet. `make reconcile` then finds no difference, and names a record broken behind
+the staking service's back.
 
 Expected amounts are computed here from the vault's documented rules (services/chain/
 CONTRACTS.md; reservation = ceil(amount × aprBps × duration / (10,000 × 365 days)),
@@ -40,8 +41,10 @@ from ipheron.chain.v1 import chain_service_pb2 as chain_pb
 from ipheron_devstack import market
 from ipheron_devstack.stack import Stack
 from ipheron_gateway.prepared import tx_out
+from ipheron_libs.db import sqlalchemy_url
 from ipheron_libs.testing import wait_until
 from ipheron_libs.wallet import Wallet
+from sqlalchemy import create_engine, text
 from test_marketplace import WEI, chain_stub, is_problem, wait_mined, wei
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
@@ -383,11 +386,39 @@ def test_a_stake_opened_on_the_vault_directly_is_listed_for_its_wallet(
 # ------------------------------------------------------------------ make reconcile
 
 
-def test_reconcile_finds_no_difference_between_the_stakes_and_the_vault(stack: Stack, client: httpx.Client) -> None:
-    run = subprocess.run([sys.executable, "-m", "ipheron_devstack.reconcile", "--chain", stack.addr("chain"),
-                          "--assets", stack.addr("assets"), "--staking", stack.addr("staking")],
-                         capture_output=True, text=True, timeout=120)
+def reconcile(stack: Stack) -> subprocess.CompletedProcess[str]:
+    """`make reconcile`, pointed at this system's services."""
+    return subprocess.run([sys.executable, "-m", "ipheron_devstack.reconcile", "--chain", stack.addr("chain"),
+                           "--assets", stack.addr("assets"), "--staking", stack.addr("staking")],
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_reconcile_finds_no_difference_between_the_stakes_and_the_vault_and_names_one_broken_behind_its_back(
+        stack: Stack) -> None:
+    run = reconcile(stack)
     assert run.returncode == 0, run.stdout + run.stderr
     assert "no differences" in run.stdout
     on_vault = re.search(r"(\d+) on the vault", run.stdout)
     assert on_vault and int(on_vault[1]) >= 3, run.stdout  # at least this module's three
+
+    # A record changed with SQL behind the staking service's back is named with both values.
+    engine = create_engine(sqlalchemy_url(stack.service_urls["staking"]))
+    with engine.connect() as conn:
+        stake_id, vault_id, claimed = conn.execute(text(
+            "SELECT id, vault_stake_id, claimed_wei FROM staking.stakes WHERE status = 'active' "
+            "ORDER BY created_at LIMIT 1")).one()
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("UPDATE staking.stakes SET claimed_wei = claimed_wei + 1 WHERE id = :id"),
+                         {"id": stake_id})
+        broken = reconcile(stack)
+        assert broken.returncode == 1, broken.stdout + broken.stderr
+        lines = [line for line in broken.stdout.splitlines() if line.startswith("staking ")]
+        assert lines == [f"staking stake_claimed_wei  stake {stake_id} (vault stake {int(vault_id)}): "
+                         f"on chain {int(claimed)}, recorded {int(claimed) + 1}"], broken.stdout
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text("UPDATE staking.stakes SET claimed_wei = :c WHERE id = :id"),
+                         {"c": claimed, "id": stake_id})
+        engine.dispose()
+    assert reconcile(stack).returncode == 0
