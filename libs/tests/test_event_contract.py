@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SCHEMAS = ROOT / "libs" / "src" / "ipheron_libs" / "event_schemas"
 PRODUCERS = ("assets", "auth", "staking", "chain")
 # An event type as producers spell it: "asset.sold", "stake.closed", "user.created".
-EVENT_TYPE = re.compile(r"\"((?:asset|stake|user|chain)\.[a-z_.]+)\"")
+EVENT_TYPE = re.compile(r"\"((?:asset|stake|user|chain)\.[a-z_.]*[a-z_])\"")  # not a prefix ("chain.stake.")
 
 
 class _Op:

@@ -1,7 +1,7 @@
 """Producers against the contract: events built by the REAL producer code meet their schema.
 
-- staking: the pure domain decisions (`open_change`, `claim_change`, `unstake_change`,
-  `maturity_change`) build every stake.* event; each is checked as `emit` would.
+- staking: the payload every stake.* event shares (`domain.stake_payload`) is checked as `emit`
+  would; the staking suite writes all four through the real repository and `emit`.
 - auth: the first sign-in of a wallet through the real repository on the real PostgreSQL
   writes user.created to the outbox; the row read back meets its schema.
 - assets: asset.created / asset.updated / asset.sold / asset.transferred are built inside
@@ -15,7 +15,6 @@ from __future__ import annotations
 import secrets
 import uuid
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -31,22 +30,25 @@ def _checked(type_: str, actor: str, payload: dict[str, Any]) -> events.Event:
     return ev
 
 
-def test_every_stake_event_built_by_the_staking_domain_meets_its_schema() -> None:
+def test_the_stake_payload_built_by_the_staking_domain_meets_the_stake_schemas() -> None:
+    """The part every stake.* event shares (`domain.stake_payload`), for a stake the vault opened
+    directly (user_id "", origin "chain"), meets stake.opened and stake.matured as built; the
+    staking suite's repository tests write claimed/closed (with their extra fields) through `emit`,
+    which refuses a payload that drifts from its schema."""
     from staking_service import domain
-    start = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
-    opened = domain.open_change(str(uuid.uuid4()), "alice", "asset-1", Decimal("1000.123456789012345678"), 30, start)
-    later = domain.claim_change(opened.stake, "alice", start + timedelta(days=10, seconds=7))
-    matured_and_closed = domain.unstake_change(later.stake, "alice", start + timedelta(days=31))
-    early = domain.open_change(str(uuid.uuid4()), "bob", "asset-2", Decimal("3"), 90, start)
-    closed_early = domain.unstake_change(early.stake, "bob", start + timedelta(days=1, hours=3))
-    swept = domain.maturity_change(early.stake, start + timedelta(days=91))
-    seen: list[str] = []
-    for change in (opened, later, matured_and_closed, early, closed_early, swept):
-        for emitted in change.events:
-            ev = _checked(emitted.type, emitted.actor, emitted.payload)
-            seen.append(ev.type)
-    assert set(seen) == {"stake.opened", "stake.claimed", "stake.matured", "stake.closed"}
-    assert [e.payload["early"] for e in closed_early.events if e.type == "stake.closed"] == [True]
+
+    ref = domain.ChainEventRef(event_id=str(uuid.uuid4()), event_type="chain.stake.opened", tx_hash="0x" + "ab" * 32,
+                               block_number=7, log_index=0, block_time=None)
+    start = int(datetime(2026, 1, 1, 12, 0, tzinfo=UTC).timestamp())
+    opened = domain.VaultOpened(ref=ref, vault_stake_id=3, staker="0x" + "11" * 20, token_id=9,
+                                amount_wei=10**18, apr_bps=900, start=start, end=start + 30 * 86_400,
+                                reward_wei=domain.reservation_wei(10**18, 900, 30 * 86_400), quote_nonce=5,
+                                quote_hash="0x" + "cd" * 32)
+    stake = domain.chain_stake(str(uuid.uuid4()), "asset-1", opened, datetime.now(UTC))
+    for type_, status in (("stake.opened", None), ("stake.matured", domain.StakeStatus.MATURED)):
+        ev = _checked(type_, domain.actor_of(stake), domain.stake_payload(stake, status))
+        assert ev.payload["user_id"] == "" and ev.payload["origin"] == "chain"
+    assert domain.actor_of(stake) == stake.wallet
 
 
 def test_the_first_sign_in_writes_a_user_created_event_that_meets_its_schema(pg_admin_url: str) -> None:

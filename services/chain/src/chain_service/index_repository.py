@@ -106,6 +106,11 @@ def _checkpoint(row: IndexCheckpoint) -> Checkpoint:
     return Checkpoint(row.block_number, row.block_hash, row.start_block)
 
 
+def _lower(key: EventKey) -> EventKey:
+    """A position as stored (hashes in lower case)."""
+    return EventKey(key.block_hash.lower(), key.tx_hash.lower(), key.log_index)
+
+
 def _stored(row: IndexedEventRow) -> StoredEvent:
     return StoredEvent(key=EventKey(row.block_hash, row.tx_hash, row.log_index), block_number=row.block_number,
                        contract=row.contract, event=row.event, domain_type=row.domain_type,
@@ -241,19 +246,28 @@ class IndexRepository:
             row = self._lock(s, chain_id, expected, start_block)
             if row is None:
                 return Applied(advanced=False)
+            # One statement for the range's events and one for their domain events: each event's
+            # domain event id is chosen up front, and only the rows that were new get one.
             published: list[str] = []
-            for item in items:
-                new_id = s.execute(insert(IndexedEventRow).values(
-                    chain_id=chain_id, block_number=item.block_number, block_hash=item.key.block_hash.lower(),
-                    tx_hash=item.key.tx_hash.lower(), log_index=item.key.log_index, contract=item.contract,
-                    event=item.event, args=dict(item.args), domain_type=item.domain_type, payload=dict(item.payload),
-                    removed=False).on_conflict_do_nothing(constraint="uq_indexed_events_position")
-                    .returning(IndexedEventRow.id)).scalar_one_or_none()
-                if new_id is None:
-                    continue
-                ev = events.emit(s, item.domain_type, ACTOR, dict(item.payload))
-                s.get_one(IndexedEventRow, new_id).domain_event_id = uuid.UUID(ev.id)
-                published.append(ev.id)
+            if items:
+                ids = {item.key: str(uuid.uuid4()) for item in items}
+                new = {EventKey(r.block_hash, r.tx_hash, r.log_index) for r in s.execute(
+                    insert(IndexedEventRow).values([dict(
+                        chain_id=chain_id, block_number=item.block_number, block_hash=item.key.block_hash.lower(),
+                        tx_hash=item.key.tx_hash.lower(), log_index=item.key.log_index, contract=item.contract,
+                        event=item.event, args=dict(item.args), domain_type=item.domain_type,
+                        payload=dict(item.payload), removed=False, domain_event_id=uuid.UUID(ids[item.key]))
+                        for item in items])
+                    .on_conflict_do_nothing(constraint="uq_indexed_events_position")
+                    .returning(IndexedEventRow.block_hash, IndexedEventRow.tx_hash, IndexedEventRow.log_index))}
+                fresh = []
+                for item in items:  # in order, each new position once
+                    key = _lower(item.key)
+                    if key in new:
+                        new.discard(key)
+                        fresh.append(item)
+                published = [ev.id for ev in events.emit_many(
+                    s, [(item.domain_type, ACTOR, dict(item.payload), ids[item.key]) for item in fresh])]
             with_events = {i.block_number for i in items}
             for b in {b.number: b for b in [*blocks, tip]}.values():
                 values = {"hash": b.hash.lower(), "parent_hash": b.parent_hash.lower(),
