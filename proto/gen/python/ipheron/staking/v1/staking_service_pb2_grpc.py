@@ -116,8 +116,9 @@ class StakingServiceServicer:
 
     def Unstake(self, request, context):
         """Unstake closes a stake. After maturity: principal plus unclaimed rewards.
-        Before maturity: principal less the early-unstake penalty; unclaimed
-        rewards are forfeited. Owner only.
+        Before maturity: principal plus the accrued unclaimed rewards, less the
+        early-exit penalty (the penalty and the unearned reservation return to the
+        vault's pool). Prepared for the staker's wallet; owner only.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -54,8 +54,9 @@ class StakingServiceStub:
     """ClaimRewards pays out the rewards accrued and not yet claimed. Owner only."""
     Unstake: _grpc.UnaryUnaryMultiCallable[_staking_service_pb2.UnstakeRequest, _staking_service_pb2.UnstakeResponse]
     """Unstake closes a stake. After maturity: principal plus unclaimed rewards.
-    Before maturity: principal less the early-unstake penalty; unclaimed
-    rewards are forfeited. Owner only.
+    Before maturity: principal plus the accrued unclaimed rewards, less the
+    early-exit penalty (the penalty and the unearned reservation return to the
+    vault's pool). Prepared for the staker's wallet; owner only.
     """
     SubmitStakeTransaction: _grpc.UnaryUnaryMultiCallable[_staking_service_pb2.SubmitStakeTransactionRequest, _staking_service_pb2.SubmitStakeTransactionResponse]
     """SubmitStakeTransaction hands in what the staker's wallet signed for a prepared open,
@@ -89,8 +90,9 @@ class StakingServiceAsyncStub(StakingServiceStub):
     """ClaimRewards pays out the rewards accrued and not yet claimed. Owner only."""
     Unstake: _aio.UnaryUnaryMultiCallable[_staking_service_pb2.UnstakeRequest, _staking_service_pb2.UnstakeResponse]  # type: ignore[assignment]
     """Unstake closes a stake. After maturity: principal plus unclaimed rewards.
-    Before maturity: principal less the early-unstake penalty; unclaimed
-    rewards are forfeited. Owner only.
+    Before maturity: principal plus the accrued unclaimed rewards, less the
+    early-exit penalty (the penalty and the unearned reservation return to the
+    vault's pool). Prepared for the staker's wallet; owner only.
     """
     SubmitStakeTransaction: _aio.UnaryUnaryMultiCallable[_staking_service_pb2.SubmitStakeTransactionRequest, _staking_service_pb2.SubmitStakeTransactionResponse]  # type: ignore[assignment]
     """SubmitStakeTransaction hands in what the staker's wallet signed for a prepared open,
@@ -157,8 +159,9 @@ class StakingServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_staking_service_pb2.UnstakeResponse, _abc.Awaitable[_staking_service_pb2.UnstakeResponse]]:
         """Unstake closes a stake. After maturity: principal plus unclaimed rewards.
-        Before maturity: principal less the early-unstake penalty; unclaimed
-        rewards are forfeited. Owner only.
+        Before maturity: principal plus the accrued unclaimed rewards, less the
+        early-exit penalty (the penalty and the unearned reservation return to the
+        vault's pool). Prepared for the staker's wallet; owner only.
         """
 
     @_abc_1.abstractmethod
