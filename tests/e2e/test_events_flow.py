@@ -3,9 +3,10 @@ embedded EVM, listed under the seller's signature, paid from the buyer's own fun
 wallet through the gateway, recorded from the chain's indexed events) leaves the assets
 outbox, crosses the Redis stream, and lands in analytics' aggregates (the asset's and
 the creator's performance show the sale's volume) and in the ai-agents trade history (a
-purchase reversing the sale is flagged as a round trip). A stake on the sold asset
-reaches analytics too. Every event the producers published for it meets its schema
-(ipheron_libs.events), and no consumer dead-lettered any of them.
+purchase reversing the sale is flagged as a round trip). A stake on the sold asset, opened
+from the buyer's own wallet on the staking vault, reaches analytics too. Every event the
+producers published for it meets its schema (ipheron_libs.events), and no consumer
+dead-lettered any of them.
 """
 
 from __future__ import annotations
@@ -99,10 +100,10 @@ def test_a_real_sale_reaches_analytics_aggregates_and_the_ai_agents_history_thro
                        message="ai-agents recorded the asset.sold trade")
     assert flags == ["wash-round-trip"]
 
-    # staking -> analytics: a stake on the sold asset counts as value staked on it.
-    opened = client.post("/api/v1/stakes", headers={**buyer.headers, "Idempotency-Key": uuid.uuid4().hex},
-                         json={"asset_id": asset["id"], "amount": STAKE, "duration_days": 30})
-    assert opened.status_code == 201, opened.text
+    # staking -> analytics: a stake on the sold asset, opened from the buyer's own wallet on the
+    # vault (stake.opened comes from the vault's event), counts as value staked on it.
+    market.fund(client, buyer.address, "3")
+    market.stake(client, buyer, asset["id"], STAKE, 30)
     staked = wait_until(lambda: (p := _ok(client.get(f"/api/v1/analytics/assets/{asset['id']}/performance")))
                         ["active_stakes"] == 1 and p, DEADLINE_S, interval=0.2,
                         message="analytics applied the stake.opened event")
