@@ -8,7 +8,8 @@ gas and the vault's balance grew by the principal. After the chain's clock moved
 pays exactly what the vault's rule gives at the claim's block time, and the recorded
 claimed_wei is what the vault paid. An early unstake pays principal + accrued − claimed −
 penalty to the wei, and the penalty with the unearned reservation returns to the pool. A
-stake whose reservation exceeds the pool's free ether is refused (409 naming the capacity);
+hand-in that is not exactly the prepared call, or not the staker's, is a 4xx and moves
+nothing. A stake whose reservation exceeds the pool's free ether is refused (409 naming the capacity);
 funding the pool reopens it. A stake opened on the vault directly (no POST /stakes) is listed
 for its wallet. `make reconcile` then finds no difference, and names a record broken behind
 the staking service's back.
@@ -314,6 +315,37 @@ def test_an_early_unstake_pays_principal_plus_accrued_minus_claimed_minus_penalt
     # Closed: nothing more to claim or unstake.
     is_problem(market.start_claim(client, staker, s["id"]), 409)
     is_problem(market.start_unstake(client, staker, s["id"]), 409)
+
+
+# ------------------------------------------------------------------ bad hand-ins move nothing
+
+
+def test_a_hand_in_that_is_not_the_prepared_call_or_not_the_stakers_is_a_4xx_and_moves_nothing(
+        client: httpx.Client, asset: dict[str, Any]) -> None:
+    staker, stranger = sign_in(client), sign_in(client)
+    market.fund(client, staker.address, "2")
+    market.fund(client, stranger.address, "2")
+    created = market.expect(market.start_stake(client, staker, asset["id"], "1", 30), "stake", 201)
+    pending, tx = market.stake_of(created), market.prepared_tx(created)
+    before = vault_figures(client)
+    path = f"/api/v1/stakes/{pending['id']}/transaction"
+    # The staker's own signature of another call: less value than the quote's amount.
+    cheaper = staker.wallet.sign_transaction({**tx, "value": tx["value"] - 1})
+    is_problem(client.post(path, json={"raw_transaction": cheaper}, headers=staker.headers), 400)
+    # The prepared call signed by another wallet.
+    theirs = stranger.wallet.sign_transaction({**tx, "from": stranger.address})
+    refused = client.post(path, json={"raw_transaction": theirs}, headers=staker.headers)
+    assert refused.status_code in (400, 403), refused.text
+    is_problem(refused, refused.status_code)
+    # Not a transaction at all, both forms at once, and another user's hand-in of the real one.
+    is_problem(client.post(path, json={"raw_transaction": "0x1234"}, headers=staker.headers), 400)
+    both = {"raw_transaction": staker.wallet.sign_transaction(tx), "tx_hash": "0x" + "ab" * 32}
+    assert 400 <= client.post(path, json=both, headers=staker.headers).status_code < 500
+    is_problem(client.post(path, json={"raw_transaction": staker.wallet.sign_transaction(tx)},
+                           headers=stranger.headers), 404)
+    assert market.get_stake(client, staker, pending["id"])["status"] == "pending"
+    assert vault_figures(client) == before
+    assert market.native_wei(client, stranger.address) == wei("2")
 
 
 # ------------------------------------------------------------------ the pool cap, on chain
