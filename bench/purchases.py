@@ -54,6 +54,8 @@ RECONCILE_INTERVAL_S = os.environ.get("BENCH_CHAIN_RECONCILE_INTERVAL_S", "0")
 T = TypeVar("T")
 REASONS: dict[str, int] = {}  # why purchases failed, counted
 STAGES: dict[str, list[float]] = {}  # ms per step of the purchases
+CPU: list[str] = []  # CPU time per purchase, by process, one line per mode
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 UNLIMITED = "1000000000/minute"
 
 
@@ -284,7 +286,9 @@ def run(wallets: int, per_wallet: int, modes: list[str], baseline_seconds: int,
             rates.append(native_transfers(stack, plans[0][0], per_wallet))
             for mode, (buyers, plan) in zip(modes, plans, strict=True):
                 spy = start_profile(stack, profile_s) if profile_s and mode == modes[0] else None
+                before = cpu_snapshot(stack)
                 rates.append(purchases(api, buyers, plan, mode))
+                CPU.append(cpu_line(mode, before, cpu_snapshot(stack), rates[-1].count))
                 if spy:
                     profile = finish_profile(spy)
     finally:
@@ -351,12 +355,43 @@ def finish_profile(spies: list[tuple[str, subprocess.Popen[str], Path]]) -> str:
     return "\n\n".join(parts)
 
 
+def process_cpu_s(pid: int) -> float:
+    """User + system CPU seconds a process has used (/proc/<pid>/stat utime, stime)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def machine_busy_s() -> float:
+    """CPU seconds all cores spent not idle (/proc/stat), every process included."""
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    return (sum(values) - values[3] - values[4]) / CLOCK_TICKS
+
+
+def cpu_snapshot(stack: Stack) -> dict[str, float]:
+    """CPU seconds so far of each of the stack's processes, and of the whole machine."""
+    snap = {name: process_cpu_s(proc.pid) for name, proc in stack.processes.items()}
+    snap["whole machine"] = machine_busy_s()
+    return snap
+
+
+def cpu_line(mode: str, before: dict[str, float], after: dict[str, float], purchases_done: int) -> str:
+    """Milliseconds of CPU per recorded purchase, by process: where the cost goes."""
+    per = {name: 1000 * (after[name] - before.get(name, 0.0)) / max(purchases_done, 1) for name in after}
+    machine = per.pop("whole machine")
+    parts = ", ".join(f"{name} {ms:.0f}" for name, ms in sorted(per.items(), key=lambda kv: -kv[1]))
+    return (f"CPU per purchase, {mode} (ms): {parts}; whole machine {machine:.0f} "
+            f"(the rest: PostgreSQL, Redis, the bench's own client)")
+
+
 def notes() -> list[str]:
     """The per-step latencies and failure reasons of the last run, one line each."""
     lines = [f"{stage}: p50 {statistics.median(ms):.0f} ms, max {max(ms):.0f} ms ({len(ms)})"
              for stage, ms in STAGES.items() if ms]
     lines += [f"failed {n}x  {reason}" for reason, n in sorted(REASONS.items(), key=lambda kv: -kv[1])]
-    return lines
+    return lines + CPU
 
 
 def main(argv: list[str] | None = None) -> int:
