@@ -25,6 +25,7 @@ from ipheron.chain.v1 import chain_service_pb2 as chain_pb
 from ipheron.chain.v1 import chain_service_pb2_grpc as chain_grpc
 from ipheron_libs import wire
 from ipheron_libs.grpc_client import channel
+from ipheron_libs.prepared import TxStatus, prepared_of, prepared_pb, tx_status_of
 
 from assets_service.domain import Asset, PreparedTx, ProvenanceEntry, VerifiedOrder
 
@@ -124,26 +125,6 @@ class Fulfillment:
     required_wei: int
     can_pay: bool
     shortfall_wei: int
-
-
-@dataclass(frozen=True)
-class TxStatus:
-    status: str
-    error: str
-    block_number: int
-
-
-def prepared_of(t: chain_pb.PreparedTransaction) -> PreparedTx:
-    return PreparedTx(from_address=t.from_address, to=t.to, data=t.data, value_wei=int(t.value_wei or 0),
-                      chain_id=int(t.chain_id), gas=int(t.gas), max_fee_per_gas_wei=int(t.max_fee_per_gas_wei or 0),
-                      max_priority_fee_per_gas_wei=int(t.max_priority_fee_per_gas_wei or 0), nonce=int(t.nonce))
-
-
-def prepared_pb(t: PreparedTx) -> chain_pb.PreparedTransaction:
-    return chain_pb.PreparedTransaction(
-        from_address=t.from_address, to=t.to, data=t.data, value_wei=wire.wei_str(t.value_wei), chain_id=t.chain_id,
-        gas=t.gas, max_fee_per_gas_wei=wire.wei_str(t.max_fee_per_gas_wei),
-        max_priority_fee_per_gas_wei=wire.wei_str(t.max_priority_fee_per_gas_wei), nonce=t.nonce)
 
 
 def _tx(t: chain_pb.Transaction) -> ChainTx:
@@ -248,8 +229,7 @@ class ChainClient:
         except grpc.aio.AioRpcError as exc:
             _raise(exc, "chain")
         t = resp.transaction
-        return TxStatus(status=chain_pb.TransactionStatus.Name(t.status).removeprefix("TRANSACTION_STATUS_"),
-                        error=t.error, block_number=int(t.block_number))
+        return tx_status_of(t)
 
     async def close(self) -> None:
         await self.channel.close()

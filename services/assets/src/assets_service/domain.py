@@ -21,6 +21,7 @@ from typing import Any
 import orjson
 from ipheron_libs import vocab, wire
 from ipheron_libs.errors import Aborted, Conflict, FailedPrecondition, InvalidArgument, PermissionDenied
+from ipheron_libs.prepared import PreparedTx as PreparedTx  # re-exported: the records of this domain hold it
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -182,21 +183,6 @@ class Listing:
     def open_at(self, now: dt.datetime) -> bool:
         """Within its time window (the chain checks the same)."""
         return self.start_time <= now < self.end_time
-
-
-@dataclass(frozen=True)
-class PreparedTx:
-    """A transaction prepared for a user's own wallet to sign (the chain's PreparedTransaction)."""
-
-    from_address: str
-    to: str
-    data: str
-    value_wei: int
-    chain_id: int
-    gas: int
-    max_fee_per_gas_wei: int
-    max_priority_fee_per_gas_wei: int
-    nonce: int
 
 
 @dataclass(frozen=True)

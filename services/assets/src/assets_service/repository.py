@@ -266,7 +266,7 @@ def saga_data_json(data: SagaData) -> dict[str, Any]:
             "asset_version": data.asset_version, "risk_score": data.risk_score, "tx_hash": data.tx_hash,
             "block_number": data.block_number, "auth_error": data.auth_error, "price_wei": str(data.price_wei),
             "order_hash": data.order_hash, "listing_id": data.listing_id,
-            "transaction": _prepared_json(data.transaction) if data.transaction else None,
+            "transaction": data.transaction.to_json() if data.transaction else None,
             "expires_at": data.expires_at.isoformat() if data.expires_at else None,
             "sale_event_id": data.sale_event_id,
         }
@@ -289,26 +289,13 @@ def saga_data(kind: str, raw: dict[str, Any] | None) -> SagaData:
             block_number=int(d.get("block_number") or 0), auth_error=d.get("auth_error") or "",
             price_wei=int(d.get("price_wei") or 0), order_hash=d.get("order_hash") or "",
             listing_id=d.get("listing_id") or "",
-            transaction=_prepared(d["transaction"]) if d.get("transaction") else None,
+            transaction=PreparedTx.from_json(d["transaction"]) if d.get("transaction") else None,
             expires_at=dt.datetime.fromisoformat(d["expires_at"]) if d.get("expires_at") else None,
             sale_event_id=d.get("sale_event_id") or "")
     return MintData(
         risk_score=d.get("risk_score"), reasons=tuple(d.get("reasons") or ()), token_id=str(d.get("token_id") or ""),
         contract_address=d.get("contract_address") or "", tx_hash=d.get("tx_hash") or "",
         block_number=int(d.get("block_number") or 0), auth_error=d.get("auth_error") or "")
-
-
-def _prepared_json(tx: PreparedTx) -> dict[str, Any]:
-    # Wei amounts as strings: JSON readers hold integers in 64 bits.
-    return {"from_address": tx.from_address, "to": tx.to, "data": tx.data, "value_wei": str(tx.value_wei),
-            "chain_id": tx.chain_id, "gas": tx.gas, "max_fee_per_gas_wei": str(tx.max_fee_per_gas_wei),
-            "max_priority_fee_per_gas_wei": str(tx.max_priority_fee_per_gas_wei), "nonce": tx.nonce}
-
-
-def _prepared(d: dict[str, Any]) -> PreparedTx:
-    return PreparedTx(from_address=d["from_address"], to=d["to"], data=d["data"], value_wei=int(d["value_wei"]),
-                      chain_id=int(d["chain_id"]), gas=int(d["gas"]), max_fee_per_gas_wei=int(d["max_fee_per_gas_wei"]),
-                      max_priority_fee_per_gas_wei=int(d["max_priority_fee_per_gas_wei"]), nonce=int(d["nonce"]))
 
 
 def _saga(row: RowMapping) -> Saga:

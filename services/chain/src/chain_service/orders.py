@@ -21,6 +21,7 @@ from typing import Any
 
 from eth_abi import encode as abi_encode
 from eth_utils import keccak, to_checksum_address
+from ipheron_libs import typed_data as eip712_types
 
 DOMAIN_NAME = "IPheron Marketplace"
 DOMAIN_VERSION = "2"
@@ -29,12 +30,7 @@ NATIVE_CURRENCY = "0x0000000000000000000000000000000000000000"
 Field = dict[str, str]
 Types = Mapping[str, Sequence[Mapping[str, str]]]
 
-EIP712_DOMAIN_TYPE: list[Field] = [
-    {"name": "name", "type": "string"},
-    {"name": "version", "type": "string"},
-    {"name": "chainId", "type": "uint256"},
-    {"name": "verifyingContract", "type": "address"},
-]
+EIP712_DOMAIN_TYPE: list[Field] = eip712_types.EIP712_DOMAIN_TYPE
 ORDER_TYPE: list[Field] = [
     {"name": "token", "type": "address"},
     {"name": "tokenId", "type": "uint256"},

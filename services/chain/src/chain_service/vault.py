@@ -21,6 +21,7 @@ from eth_abi import decode as abi_decode
 from eth_abi import encode as abi_encode
 from eth_typing import ABIEvent, ChecksumAddress
 from eth_utils import event_abi_to_log_topic, function_signature_to_4byte_selector, keccak, to_checksum_address
+from ipheron_libs import typed_data as eip712_types
 from ipheron_libs.errors import FailedPrecondition, InvalidArgument
 from web3.contract import Contract
 
@@ -43,15 +44,7 @@ MAX_QUOTE_JSON = 4096
 MAX_APR_BPS = 2**32 - 1
 MAX_TOKEN_ID = 2**64 - 1
 QUOTE_FIELDS = ("staker", "tokenId", "amount", "aprBps", "duration", "expiry", "nonce")
-STAKE_QUOTE_TYPE: list[dict[str, str]] = [
-    {"name": "staker", "type": "address"},
-    {"name": "tokenId", "type": "uint256"},
-    {"name": "amount", "type": "uint256"},
-    {"name": "aprBps", "type": "uint256"},
-    {"name": "duration", "type": "uint256"},
-    {"name": "expiry", "type": "uint256"},
-    {"name": "nonce", "type": "uint256"},
-]
+STAKE_QUOTE_TYPE: list[dict[str, str]] = eip712_types.STAKE_QUOTE_TYPE
 # getStake's tuple: staker, start, end, closed, tokenId, amount, aprBps, reward, claimed, nonce, quoteHash.
 STAKE_TUPLE = "(address,uint64,uint64,bool,uint256,uint256,uint256,uint256,uint256,uint256,bytes32)"
 # Gas offered for vault calls on the embedded chain instead of estimating (measured: a stake by

@@ -39,6 +39,7 @@ from enum import StrEnum
 from typing import Any
 
 from ipheron_libs.errors import Conflict, FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
+from ipheron_libs.prepared import PreparedTx as PreparedTx  # re-exported: the records of this domain hold it
 from ipheron_libs.wire import from_wei, money_str, to_wei
 
 YEAR_SECONDS = 365 * 86_400
@@ -125,31 +126,6 @@ class Quote:
     apr_bps: int
     duration_seconds: int
     reservation_wei: int
-
-
-@dataclass(frozen=True)
-class PreparedTx:
-    """A transaction prepared for the staker's own wallet (JSON-RPC fields; wei as ints)."""
-
-    from_address: str
-    to: str
-    data: str
-    value_wei: int
-    chain_id: int
-    gas: int
-    max_fee_per_gas_wei: int
-    max_priority_fee_per_gas_wei: int
-    nonce: int
-
-    def to_json(self) -> dict[str, Any]:
-        return {k: (str(v) if isinstance(v, int) else v) for k, v in self.__dict__.items()}
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> PreparedTx:
-        return cls(from_address=str(data["from_address"]), to=str(data["to"]), data=str(data["data"]),
-                   value_wei=int(data["value_wei"]), chain_id=int(data["chain_id"]), gas=int(data["gas"]),
-                   max_fee_per_gas_wei=int(data["max_fee_per_gas_wei"]),
-                   max_priority_fee_per_gas_wei=int(data["max_priority_fee_per_gas_wei"]), nonce=int(data["nonce"]))
 
 
 @dataclass(frozen=True)

@@ -13,26 +13,12 @@ from typing import Any
 
 from eth_account import Account
 from eth_utils import to_checksum_address
+from ipheron_libs import typed_data as eip712_types
 
 from staking_service.domain import Quote, SignedQuote, VaultInfo, quote_message, unix
 
-QUOTE_TYPES: dict[str, list[dict[str, str]]] = {
-    "EIP712Domain": [
-        {"name": "name", "type": "string"},
-        {"name": "version", "type": "string"},
-        {"name": "chainId", "type": "uint256"},
-        {"name": "verifyingContract", "type": "address"},
-    ],
-    "StakeQuote": [
-        {"name": "staker", "type": "address"},
-        {"name": "tokenId", "type": "uint256"},
-        {"name": "amount", "type": "uint256"},
-        {"name": "aprBps", "type": "uint256"},
-        {"name": "duration", "type": "uint256"},
-        {"name": "expiry", "type": "uint256"},
-        {"name": "nonce", "type": "uint256"},
-    ],
-}
+QUOTE_TYPES: dict[str, list[dict[str, str]]] = {"EIP712Domain": eip712_types.EIP712_DOMAIN_TYPE,
+                                                 "StakeQuote": eip712_types.STAKE_QUOTE_TYPE}
 
 
 class QuoteSigner:
