@@ -33,7 +33,6 @@ MAX_URI_CHARS = 2048
 SALE_RECORDED = "chain.sale.recorded"
 TRANSFER = "chain.transfer"
 TOKEN_MINTED = "chain.token.minted"
-LISTING = "chain.listing"
 CREDIT = "chain.credit"
 WITHDRAWAL = "chain.withdrawal"
 ORDER_FULFILLED = "chain.order.fulfilled"
@@ -216,7 +215,7 @@ def keep_blocks_from(tip: int, retain: int) -> int:
 
 TOKEN_EVENTS: tuple[str, ...] = ("Transfer", "AssetMinted")
 MARKET_EVENTS: tuple[str, ...] = (
-    "Listed", "Unlisted", "Sold", "SellerCredited", "RoyaltyCredited", "FeeCredited", "Withdrawn",
+    "Sold", "SellerCredited", "RoyaltyCredited", "FeeCredited", "Withdrawn",
     "WithdrawalFailed", "OrderFulfilled", "Cancelled", "CounterIncremented",
 )
 
@@ -325,17 +324,6 @@ def _minted(log: ChainLog, ctx: BlockContext, _: Sequence[ChainLog]) -> dict[str
             "owner": _addr(a.get("owner")), "uri": str(a.get("uri", ""))[:MAX_URI_CHARS]}
 
 
-def _listed(log: ChainLog, ctx: BlockContext, _: Sequence[ChainLog]) -> dict[str, Any]:
-    a = log.args
-    return {**position(log, ctx), **_token(log, ctx), "action": "listed", "seller": _addr(a.get("seller")),
-            "price_wei": wei_str(_uint(a.get("price"))), "by": _addr(a.get("by"))}
-
-
-def _unlisted(log: ChainLog, ctx: BlockContext, _: Sequence[ChainLog]) -> dict[str, Any]:
-    return {**position(log, ctx), **_token(log, ctx), "action": "unlisted", "seller": None, "price_wei": None,
-            "by": _addr(log.args.get("by"))}
-
-
 def _credit(log: ChainLog, ctx: BlockContext, _: Sequence[ChainLog]) -> dict[str, Any]:
     return {**position(log, ctx), **_token(log, ctx), **_credit_of(log)}
 
@@ -400,8 +388,6 @@ class EventRule:
 EVENT_RULES: Mapping[str, EventRule] = {
     "Transfer": EventRule(TRANSFER, _transfer),
     "AssetMinted": EventRule(TOKEN_MINTED, _minted),
-    "Listed": EventRule(LISTING, _listed),
-    "Unlisted": EventRule(LISTING, _unlisted),
     "Sold": EventRule(SALE_RECORDED, _sale),
     "SellerCredited": EventRule(CREDIT, _credit),
     "RoyaltyCredited": EventRule(CREDIT, _credit),
