@@ -324,9 +324,9 @@ def test_the_buyer_pays_exactly_price_plus_gas_from_its_own_wallet_and_the_platf
     asset = client.get(f"/api/v1/assets/{sale.minted['id']}").json()
     assert asset["owner_user_id"] == sale.buyer.id and asset["owner_wallet"].lower() == sale.buyer.address.lower()
     assert asset["listed"] is False and asset["reserved"] is False
-    # The filled order is no longer the asset's listing.
+    # The asset's listing now shows the order the sale filled.
     after = client.get(f"/api/v1/assets/{sale.minted['id']}/listing")
-    assert after.status_code == 404 or after.json()["listing"]["state"] == "filled", after.text
+    assert after.status_code == 200 and after.json()["listing"]["state"] == "filled", after.text
 
 
 def test_the_seller_and_each_co_creator_are_credited_their_exact_wei(client: httpx.Client, sale: Sale) -> None:

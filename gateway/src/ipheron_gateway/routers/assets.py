@@ -532,7 +532,7 @@ async def put_listing(asset_id: PathId, body: ListingIn, user: CurrentUser, stub
 
 
 @router.get("/{asset_id}/listing", response_model=ListingEnvelope, responses=problem_responses(404, 422, *UPSTREAM),
-            summary="The asset's current listing (404 when it has none)")
+            summary="The asset's current listing: the active one, or after a sale the one it filled (404 when neither)")
 async def get_listing(asset_id: PathId, stubs: Stubs) -> Response:
     r = await stubs.assets.GetListing(pb.GetListingRequest(asset_id=asset_id))
     return fast_json({"listing": listing_out(r.listing)})

@@ -682,6 +682,19 @@ class Repository:
         with self.engine.connect() as conn:
             return self._active_listings(conn, [asset_id]).get(asset_id)
 
+    def current_listing(self, asset_id: str) -> Listing | None:
+        """The asset's latest listing when it is active or was filled (the sale it made);
+        None when it has none, or its latest was cancelled, superseded or invalidated."""
+        if not _is_uuid(asset_id):
+            return None
+        with self.engine.connect() as conn:
+            row = conn.execute(select(listings_t).where(listings_t.c.asset_id == asset_id)
+                               .order_by(desc(listings_t.c.state == domain.LISTING_ACTIVE),
+                                         desc(listings_t.c.updated_at)).limit(1)).mappings().first()
+        if row is None or row["state"] not in (domain.LISTING_ACTIVE, domain.LISTING_FILLED):
+            return None
+        return _listing(row)
+
     def put_listing(self, listing: Listing, actor: Actor,
                     decide: Callable[[Asset], None]) -> tuple[Listing, Listing | None]:
         """Lock the asset, let `decide` re-check the owner, supersede its active listing and store

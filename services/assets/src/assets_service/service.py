@@ -224,7 +224,8 @@ class AssetsService:
         return stored, cancel
 
     async def get_listing(self, asset_id: str) -> Listing:
-        listing = await run_db(self.repo.active_listing, asset_id)
+        """The active listing, or after a sale the listing it filled (state "filled")."""
+        listing = await run_db(self.repo.current_listing, asset_id)
         if listing is None:
             raise NotFound(f"asset {asset_id} has no active listing")
         return listing

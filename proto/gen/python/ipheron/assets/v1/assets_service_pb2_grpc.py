@@ -221,7 +221,8 @@ class AssetsServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def GetListing(self, request, context):
-        """GetListing returns the asset's current listing (NOT_FOUND when it has none).
+        """GetListing returns the asset's current listing: the active one, or after a sale the listing
+        that sale filled (state FILLED); NOT_FOUND when it has neither.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

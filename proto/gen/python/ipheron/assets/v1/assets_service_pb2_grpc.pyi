@@ -77,7 +77,9 @@ class AssetsServiceStub:
     superseded: the response carries the seller's cancel transaction for it.
     """
     GetListing: _grpc.UnaryUnaryMultiCallable[_assets_service_pb2.GetListingRequest, _assets_service_pb2.GetListingResponse]
-    """GetListing returns the asset's current listing (NOT_FOUND when it has none)."""
+    """GetListing returns the asset's current listing: the active one, or after a sale the listing
+    that sale filled (state FILLED); NOT_FOUND when it has neither.
+    """
     CancelListing: _grpc.UnaryUnaryMultiCallable[_assets_service_pb2.CancelListingRequest, _assets_service_pb2.CancelListingResponse]
     """CancelListing takes the asset off sale at once and answers the seller's own on-chain
     cancel transaction (which makes the signed order unfillable for good once mined).
@@ -133,7 +135,9 @@ class AssetsServiceAsyncStub(AssetsServiceStub):
     superseded: the response carries the seller's cancel transaction for it.
     """
     GetListing: _aio.UnaryUnaryMultiCallable[_assets_service_pb2.GetListingRequest, _assets_service_pb2.GetListingResponse]  # type: ignore[assignment]
-    """GetListing returns the asset's current listing (NOT_FOUND when it has none)."""
+    """GetListing returns the asset's current listing: the active one, or after a sale the listing
+    that sale filled (state FILLED); NOT_FOUND when it has neither.
+    """
     CancelListing: _aio.UnaryUnaryMultiCallable[_assets_service_pb2.CancelListingRequest, _assets_service_pb2.CancelListingResponse]  # type: ignore[assignment]
     """CancelListing takes the asset off sale at once and answers the seller's own on-chain
     cancel transaction (which makes the signed order unfillable for good once mined).
@@ -270,7 +274,9 @@ class AssetsServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _assets_service_pb2.GetListingRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_assets_service_pb2.GetListingResponse, _abc.Awaitable[_assets_service_pb2.GetListingResponse]]:
-        """GetListing returns the asset's current listing (NOT_FOUND when it has none)."""
+        """GetListing returns the asset's current listing: the active one, or after a sale the listing
+        that sale filled (state FILLED); NOT_FOUND when it has neither.
+        """
 
     @_abc_1.abstractmethod
     def CancelListing(
