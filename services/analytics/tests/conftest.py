@@ -84,7 +84,7 @@ def clean_engine(engine: Engine) -> Engine:
     with engine.begin() as conn:
         conn.execute(
             text(
-                "TRUNCATE assets, asset_creators, sales, transfers, stakes, market_analytics, "
+                "TRUNCATE assets, asset_creators, sales, transfers, stakes, market_analytics, rollup_pending, "
                 "processed_events, outbox RESTART IDENTITY"
             )
         )

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 import redis
-from analytics_service.consumer import HANDLERS, apply_event, apply_in_transaction
+from analytics_service.consumer import HANDLERS, apply_event, apply_in_transaction, roll_up_queued
 from conftest import NOW, created, days_ago, event, sold
 from ipheron_libs import events
 from ipheron_libs.testing import wait_until_async
@@ -364,9 +364,31 @@ def test_the_running_service_consumes_the_shared_stream(
                 return int(sales), int(stakes)
 
             await wait_until_async(lambda: all(counts()), timeout=30, message="the background consumer applied both")
+            # The market rows follow from the roll-up job (every ANALYTICS_ROLLUP_INTERVAL_S).
+            await wait_until_async(lambda: _day(clean_engine, days_ago(1).date(), "video").get("total_volume")
+                                   == D("3"), timeout=30, message="the roll-up job rebuilt the sale's day")
             return counts()
         finally:
             await app.stop(grace=0.2)
 
     assert asyncio.run(run()) == (1, 1)
     assert _day(clean_engine, days_ago(1).date(), "video")["total_volume"] == D("3")
+
+
+def test_the_stream_path_queues_the_days_and_the_roll_up_job_rebuilds_each_once(clean_engine: Engine) -> None:
+    """The consumer records the facts at once and queues the sale's day; the market rows follow
+    when the roll-up job runs (once for many sales), and a second run has nothing to do."""
+    day = days_ago(1)
+    _apply(clean_engine, created("q1", "art", days_ago(2)))
+    for price in ("1.25", "2.5"):
+        assert apply_in_transaction(clean_engine, sold("q1", price, day), defer_roll_up=True)
+    assert _day(clean_engine, day.date()) == {}, "the rows were rebuilt per sale, not deferred"
+    with clean_engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM rollup_pending")).scalar_one() == 1
+        assert conn.execute(text("SELECT count(*) FROM sales")).scalar_one() == 2
+    assert roll_up_queued(clean_engine, NOW) == 1
+    row = _day(clean_engine, day.date())
+    assert row["total_transactions"] == 2 and row["total_volume"] == D("3.75")
+    assert roll_up_queued(clean_engine, NOW) == 0
+    with clean_engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM rollup_pending")).scalar_one() == 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ipheron_libs.settings import ServiceSettings
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 SCHEMA = "analytics"
@@ -22,5 +23,8 @@ class Settings(ServiceSettings):
     consumer_group: str = "analytics"
     # Consume events in this process (needs REDIS_URL).
     consume_events: bool = True
+    # The consumer queues the days a sale touches and this job rebuilds their market rows every
+    # ROLLUP_INTERVAL_S (a day's rebuild reads all its sales); 0 rebuilds on every event.
+    rollup_interval_s: float = Field(0.5, ge=0, le=60)
     # Alembic scripts; defaults to services/analytics/migrations beside the sources.
     migrations_dir: Path | None = None

@@ -150,8 +150,10 @@ HANDLERS: dict[str, Callable[[Connection, Event, datetime], tuple[list[Any], lis
 }
 
 
-def apply_event(conn: Connection, ev: Event, now: datetime | None = None) -> bool:
-    """Apply one event in the caller's transaction; False when it was already applied."""
+def apply_event(conn: Connection, ev: Event, now: datetime | None = None, *, defer_roll_up: bool = False) -> bool:
+    """Apply one event in the caller's transaction; False when it was already applied. With
+    `defer_roll_up` the touched days are queued for the roll-up job instead of rebuilt here
+    (a day's rebuild reads all its sales: once per interval, not once per sale)."""
     if not events.first_delivery(conn, CONSUMER, ev.id):
         return False
     handler = HANDLERS.get(ev.type)
@@ -161,7 +163,10 @@ def apply_event(conn: Connection, ev: Event, now: datetime | None = None) -> boo
         at = domain.parse_time(ev.occurred_at)
         with conn.begin_nested():  # a malformed payload leaves no partial effect behind
             days, asset_ids = handler(conn, ev, at)
-            repository.roll_up(conn, days, asset_ids, now or domain.utcnow())
+            if defer_roll_up:
+                repository.queue_roll_up(conn, days)
+            else:
+                repository.roll_up(conn, days, asset_ids, now or domain.utcnow())
     except (InvalidArgument, InvalidOperation, KeyError, TypeError, ValueError) as exc:
         # Never acknowledged silently: the caller's transaction (with the processed mark)
         # rolls back and the stream consumer dead-letters the event.
@@ -171,7 +176,13 @@ def apply_event(conn: Connection, ev: Event, now: datetime | None = None) -> boo
     return True
 
 
-def apply_in_transaction(engine: Engine, ev: Event) -> bool:
+def apply_in_transaction(engine: Engine, ev: Event, *, defer_roll_up: bool = False) -> bool:
     """One event, one transaction (what the stream consumer calls)."""
     with engine.begin() as conn:
-        return apply_event(conn, ev)
+        return apply_event(conn, ev, defer_roll_up=defer_roll_up)
+
+
+def roll_up_queued(engine: Engine, now: datetime | None = None) -> int:
+    """The roll-up job: rebuild the days the consumer queued, in one transaction."""
+    with engine.begin() as conn:
+        return repository.roll_up_queued(conn, now or domain.utcnow())

@@ -36,6 +36,7 @@ from sqlalchemy import (
     String,
     UniqueConstraint,
     case,
+    delete,
     func,
     select,
     text,
@@ -165,6 +166,18 @@ sales = cast(Table, SaleRow.__table__)
 transfers = cast(Table, TransferRow.__table__)
 stakes = cast(Table, StakeRow.__table__)
 market = cast(Table, MarketAnalyticsRow.__table__)
+
+
+class RollupPendingRow(Base):
+    """A day whose market rows the roll-up job rebuilds next (queued by the stream consumer)."""
+
+    __tablename__ = "rollup_pending"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    queued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+rollup_pending = cast(Table, RollupPendingRow.__table__)
 
 
 # -- writes ---------------------------------------------------------------------
@@ -391,6 +404,25 @@ _CREATOR_FACTS = text(
     GROUP BY GROUPING SETS ((a.day, a.asset_type), (a.day))
 """
 )
+
+
+def queue_roll_up(conn: Connection, days: Iterable[date]) -> None:
+    """Queue days for the roll-up job, in the caller's transaction (each day once)."""
+    touched = sorted(set(days))
+    if touched:
+        conn.execute(insert(rollup_pending).values([{"day": d} for d in touched])
+                     .on_conflict_do_nothing(index_elements=["day"]))
+
+
+def roll_up_queued(conn: Connection, now: datetime, limit: int = 366) -> int:
+    """Rebuild the queued days (taken with SKIP LOCKED, so replicas share the queue) and
+    dequeue them, in the caller's transaction; returns how many days were rebuilt."""
+    days = [r.day for r in conn.execute(select(rollup_pending.c.day).order_by(rollup_pending.c.day)
+                                        .limit(limit).with_for_update(skip_locked=True))]
+    if days:
+        roll_up(conn, days, [], now)
+        conn.execute(delete(rollup_pending).where(rollup_pending.c.day.in_(days)))
+    return len(days)
 
 
 def roll_up(conn: Connection, days: Iterable[date], asset_ids: Iterable[str], now: datetime) -> None:

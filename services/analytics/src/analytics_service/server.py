@@ -40,13 +40,21 @@ class AnalyticsApp(ServiceApp):
         super().__init__(settings, database_url, redis_url)
         self.service = AnalyticsService(AnalyticsRepository(self.engine), clock)
         self.servicer = AnalyticsServicer(self.service)
+        self.defer_roll_up = settings.rollup_interval_s > 0
         if settings.consume_events:
             self.consume(settings.consumer_group, self.handle)
+            self.every("market roll-up", settings.rollup_interval_s, self.roll_up)
 
     def register(self, server: grpc.aio.Server) -> None:
         analytics_service_pb2_grpc.add_AnalyticsServiceServicer_to_server(self.servicer, server)
 
     async def handle(self, event: events.Event) -> None:
         """One event from the stream, applied by consumer.py in its own transaction."""
-        if not await run_db(consumer.apply_in_transaction, self.engine, event):
+        if not await run_db(consumer.apply_in_transaction, self.engine, event, defer_roll_up=self.defer_roll_up):
             log.debug("event %s already applied", event.id)
+
+    async def roll_up(self) -> None:
+        """The market rows of the days the consumer queued (a crash leaves them queued)."""
+        rebuilt = await run_db(consumer.roll_up_queued, self.engine)
+        if rebuilt:
+            log.debug("market roll-up rebuilt %d day(s)", rebuilt)
