@@ -167,3 +167,33 @@ async def test_after_a_fix_dead_lettered_events_are_replayed_once_and_leave_the_
     assert await _poll(bus.consumer(handler)) == 1
     assert [e.id for e in bus.seen] == [ev.id]  # the same event, fields unchanged
     assert bus.seen[0].payload == ev.payload
+
+
+async def test_a_read_is_acknowledged_together_except_what_failed(bus: Bus) -> None:
+    """One XACK for the entries of a read: the handled ones leave the pending list, a transient
+    failure among them stays pending (not acknowledged with the rest)."""
+    evs = [event("asset.sold", sold_payload()) for _ in range(4)]
+
+    async def fails_on_third(ev: events.Event) -> None:
+        if ev.id == evs[2].id:
+            raise ConnectionError("database is down")
+        bus.seen.append(ev)
+
+    for ev in evs:
+        bus.publish(ev.to_fields())
+    assert await _poll(bus.consumer(fails_on_third, retry_idle_ms=60_000)) == 4
+    assert [e.id for e in bus.seen] == [evs[0].id, evs[1].id, evs[3].id]
+    pending = bus.r.xpending_range(bus.stream, bus.group, min="-", max="+", count=10)
+    assert len(pending) == 1 and bus.dead_entries() == []
+
+
+async def test_a_group_that_names_its_types_acknowledges_the_others_unread(bus: Bus) -> None:
+    """Other types (even a broken one) are acknowledged without being parsed, checked or handled:
+    a group does not pay for, or dead-letter, what it never uses."""
+    wanted = event("asset.sold", sold_payload())
+    bus.publish(event("user.created", {"user_id": "u-1"}).to_fields())
+    bus.publish({"id": "x", "type": "chain.transfer", "payload": "{not json"})
+    bus.publish(wanted.to_fields())
+    assert await _poll(bus.consumer(types={"asset.sold"})) == 3
+    assert [e.id for e in bus.seen] == [wanted.id]
+    assert bus.pending() == 0 and bus.dead_entries() == []

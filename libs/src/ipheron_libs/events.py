@@ -25,7 +25,7 @@ import functools
 import logging
 import socket
 import uuid
-from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from importlib.abc import Traversable
@@ -426,7 +426,10 @@ class Consumer:
     """Reads the stream in a consumer group and calls `handler` for each event that meets its contract.
 
     The handler must be idempotent (use `first_delivery` in its transaction); an
-    event is acknowledged only after the handler returns, so a crash redelivers.
+    event is acknowledged only after the handler returns, so a crash redelivers. The
+    entries of one read are acknowledged together (one XACK), after the last of them.
+    With `types`, events of other types are acknowledged unread: the group does not
+    parse, check or handle what it never uses (every group reads the whole stream).
     What cannot be read (see the module docstring) is dead-lettered, counted and
     alerted, then acknowledged; any other failure leaves the entry pending, and
     `poll_once` reclaims entries pending for `retry_idle_ms` and tries them again.
@@ -435,9 +438,10 @@ class Consumer:
     def __init__(self, redis_url: str, group: str, handler: Callable[[Event], Awaitable[None]], *,
                  stream: str = STREAM, name: str | None = None, block_ms: int = 1000, count: int = 100,
                  dead_stream: str = DEAD_STREAM, retry_idle_ms: int = RETRY_IDLE_MS,
-                 contract: Contracts | None = None) -> None:
+                 contract: Contracts | None = None, types: Iterable[str] | None = None) -> None:
         self.redis = async_redis_client(redis_url)
         self.group = group
+        self.types = frozenset(types) if types is not None else None
         self.handler = handler
         self.stream = stream
         self.name = name or f"{socket.gethostname()}-{uuid.uuid4().hex[:8]}"
@@ -456,23 +460,35 @@ class Consumer:
                 raise
 
     async def _handle(self, entries: list[Any]) -> None:
-        for msg_id, fields in entries:
-            if fields is None:  # trimmed from the stream while pending: nothing left to read or keep
-                log.warning("event %s of %s was trimmed before %s handled it", msg_id, self.stream, self.group)
-                await self.redis.xack(self.stream, self.group, msg_id)
-                continue
-            try:
-                event = Event.from_fields(fields)
-                self.contract.check(event)
-                await self.handler(event)
-            except EventError as exc:
-                await self._dead_letter(msg_id, fields, exc)
-                continue
-            except Exception:  # noqa: BLE001 - transient (e.g. database down): leave it pending; retried later
-                log.exception("event handler of %s failed for %s; it stays pending and is retried", self.group,
-                              msg_id)
-                continue
-            await self.redis.xack(self.stream, self.group, msg_id)
+        done: list[Any] = []
+        try:
+            for msg_id, fields in entries:
+                if await self._handle_one(msg_id, fields):
+                    done.append(msg_id)
+        finally:
+            if done:
+                await self.redis.xack(self.stream, self.group, *done)
+
+    async def _handle_one(self, msg_id: Any, fields: Mapping[Any, Any] | None) -> bool:
+        """Handle one entry; True when it is to be acknowledged with the batch."""
+        if fields is None:  # trimmed from the stream while pending: nothing left to read or keep
+            log.warning("event %s of %s was trimmed before %s handled it", msg_id, self.stream, self.group)
+            return True
+        if self.types is not None:
+            kind = fields.get(b"type", fields.get("type"))
+            if (kind.decode() if isinstance(kind, bytes) else kind) not in self.types:
+                return True
+        try:
+            event = Event.from_fields(fields)
+            self.contract.check(event)
+            await self.handler(event)
+        except EventError as exc:
+            await self._dead_letter(msg_id, fields, exc)
+            return False
+        except Exception:  # noqa: BLE001 - transient (e.g. database down): leave it pending; retried later
+            log.exception("event handler of %s failed for %s; it stays pending and is retried", self.group, msg_id)
+            return False
+        return True
 
     async def _dead_letter(self, msg_id: Any, fields: Mapping[Any, Any], exc: EventError) -> None:
         """Copy the entry to the dead-letter stream with why, then acknowledge it (one MULTI)."""

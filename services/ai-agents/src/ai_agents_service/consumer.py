@@ -81,6 +81,9 @@ class EventHandler:
         self.repo = repo
         self._seen_trades: OrderedDict[str, None] = OrderedDict()
 
+    # What `handle` applies; its consumer group reads only these types.
+    EVENT_TYPES = frozenset({"asset.created", "asset.sold"})
+
     async def handle(self, event: events.Event) -> None:
         if event.type == "asset.created":
             await self.on_asset_created(event)

@@ -52,7 +52,7 @@ class AiAgentsApp(ServiceApp):
         self.servicer = AiAgentsServicer(self.service)
         self.event_handler = EventHandler(self.service.orchestrator, self.market, self.repo)
         if settings.consume_events:
-            self.consume(CONSUMER_GROUP, self.event_handler.handle)
+            self.consume(CONSUMER_GROUP, self.event_handler.handle, types=self.event_handler.EVENT_TYPES)
         self.every("retrain", settings.retrain_interval, self.service.retrain, delay=settings.retrain_interval)
         if analytics is not None:
             self.every("market-history", settings.history_refresh_interval, self.service.refresh_history,

@@ -42,7 +42,8 @@ class AnalyticsApp(ServiceApp):
         self.servicer = AnalyticsServicer(self.service)
         self.defer_roll_up = settings.rollup_interval_s > 0
         if settings.consume_events:
-            self.consume(settings.consumer_group, self.handle)
+            # Only the types it applies: the rest of the stream is acknowledged unread.
+            self.consume(settings.consumer_group, self.handle, types=consumer.HANDLERS)
             self.every("market roll-up", settings.rollup_interval_s, self.roll_up)
 
     def register(self, server: grpc.aio.Server) -> None:

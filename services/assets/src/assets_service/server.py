@@ -53,7 +53,8 @@ class AssetsApp(ServiceApp):
         self.servicer = AssetsServicer(self.service)
         self.relay_outbox(settings.outbox_poll_interval)
         if settings.consume_chain_events:
-            self.consume("assets", self.service.on_chain_event, retry_idle_ms=settings.event_retry_idle_ms)
+            self.consume("assets", self.service.on_chain_event, retry_idle_ms=settings.event_retry_idle_ms,
+                         types=self.service.event_types)
         if settings.saga_worker:
             self.every("saga-recovery", settings.saga_poll_interval, self.service.recover_once,
                        delay=settings.saga_poll_interval)

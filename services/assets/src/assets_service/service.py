@@ -348,6 +348,11 @@ class AssetsService:
 
     # ------------------------------------------------------------ chain events (the record)
 
+    @property
+    def event_types(self) -> frozenset[str]:
+        """The event types `on_chain_event` applies (its consumer group reads only these)."""
+        return frozenset(self._event_handlers)
+
     async def on_chain_event(self, event: events.Event) -> None:
         """The consumer of the chain's events (group "assets"): each applied once, in the
         transaction of its effect. Events of tokens this catalog does not hold change nothing."""

@@ -47,7 +47,8 @@ class StakingApp(ServiceApp):
         if settings.relay_events:
             self.relay_outbox()
         if settings.consume_chain_events and chain is not None:
-            self.consume("staking", self.service.on_chain_event, retry_idle_ms=settings.event_retry_idle_ms)
+            self.consume("staking", self.service.on_chain_event, retry_idle_ms=settings.event_retry_idle_ms,
+                         types=self.service.event_types)
         retention = timedelta(hours=settings.idempotency_retention_hours)
         self.every("maturity-sweep", settings.maturity_interval_seconds, self.service.mature_due)
         self.every("idempotency-purge", settings.maturity_interval_seconds,
