@@ -16,7 +16,7 @@ import json
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import NamedTuple, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from eth_account import Account
 from eth_account.messages import _hash_eip191_message, encode_defunct
@@ -1021,24 +1021,34 @@ def _order_address(message: Mapping[str, object], name: str) -> ChecksumAddress:
     return to_checksum_address(value)
 
 
+def parse_message(raw: str, kind: str, fields: Sequence[str], max_chars: int) -> dict[str, Any]:
+    """An EIP-712 message handed in as JSON (`<kind>_json`): a JSON object of at most
+    `max_chars` characters with exactly `fields`. Each refusal is INVALID_ARGUMENT naming the
+    field (`<kind>_json`, or `<kind>.<field>`)."""
+    name = f"{kind}_json"
+    if not raw or len(raw) > max_chars:
+        raise InvalidArgument(f"{name} is required (at most {max_chars} characters)", field=name)
+    try:
+        message = json.loads(raw)
+    except ValueError:
+        raise InvalidArgument(f"{name} is not JSON", field=name) from None
+    if not isinstance(message, dict):
+        raise InvalidArgument(f"{name} must be a JSON object (the EIP-712 message)", field=name)
+    missing = [f for f in fields if f not in message]
+    if missing:
+        raise InvalidArgument(f"{kind}.{missing[0]} is required", field=f"{kind}.{missing[0]}")
+    extra = sorted(set(message) - set(fields))
+    if extra:
+        raise InvalidArgument(f"{kind}.{extra[0]} is not {'an' if kind[0] in 'aeiou' else 'a'} {kind} field",
+                              field=f"{kind}.{extra[0]}")
+    return message
+
+
 def parse_order(order_json: str, token_address: str, native_currency: str) -> Order:
     """A signed order's message parsed strictly: a JSON object with exactly the nine fields,
     addresses valid, numbers uint256; it must be for the platform's token and native ETH.
     Every refusal is INVALID_ARGUMENT naming the field."""
-    if not order_json or len(order_json) > MAX_ORDER_JSON:
-        raise InvalidArgument(f"order_json is required (at most {MAX_ORDER_JSON} characters)", field="order_json")
-    try:
-        message = json.loads(order_json)
-    except ValueError:
-        raise InvalidArgument("order_json is not JSON", field="order_json") from None
-    if not isinstance(message, dict):
-        raise InvalidArgument("order_json must be a JSON object (the EIP-712 message)", field="order_json")
-    missing = [f for f in ORDER_FIELDS if f not in message]
-    if missing:
-        raise InvalidArgument(f"order.{missing[0]} is required", field=f"order.{missing[0]}")
-    extra = sorted(set(message) - set(ORDER_FIELDS))
-    if extra:
-        raise InvalidArgument(f"order.{extra[0]} is not an order field", field=f"order.{extra[0]}")
+    message = parse_message(order_json, "order", ORDER_FIELDS, MAX_ORDER_JSON)
     addrs = {f: _order_address(message, f) for f in ORDER_FIELDS if f in _ADDRESS_FIELDS}
     nums = {f: _order_int(message, f) for f in ORDER_FIELDS if f not in _ADDRESS_FIELDS}
     if addrs["token"] != to_checksum_address(token_address):

@@ -10,7 +10,6 @@ so a preview answers exactly what the call will pay at a given block time.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import time
 from collections.abc import Mapping, Sequence
@@ -120,20 +119,7 @@ def parse_quote(quote_json: str) -> StakeQuote:
     """A quote's EIP-712 message parsed strictly: a JSON object with exactly the seven fields,
     the staker a valid address, numbers uint256, amount > 0, 0 < duration <= 100 years.
     Every refusal is INVALID_ARGUMENT naming the field."""
-    if not quote_json or len(quote_json) > MAX_QUOTE_JSON:
-        raise InvalidArgument(f"quote_json is required (at most {MAX_QUOTE_JSON} characters)", field="quote_json")
-    try:
-        message = json.loads(quote_json)
-    except ValueError:
-        raise InvalidArgument("quote_json is not JSON", field="quote_json") from None
-    if not isinstance(message, dict):
-        raise InvalidArgument("quote_json must be a JSON object (the EIP-712 message)", field="quote_json")
-    missing = [f for f in QUOTE_FIELDS if f not in message]
-    if missing:
-        raise InvalidArgument(f"quote.{missing[0]} is required", field=f"quote.{missing[0]}")
-    extra = sorted(set(message) - set(QUOTE_FIELDS))
-    if extra:
-        raise InvalidArgument(f"quote.{extra[0]} is not a quote field", field=f"quote.{extra[0]}")
+    message = domain.parse_message(quote_json, "quote", QUOTE_FIELDS, MAX_QUOTE_JSON)
     staker_raw = message["staker"]
     if not isinstance(staker_raw, str):
         raise InvalidArgument("quote.staker is not an address", field="quote.staker")
