@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterator
+from pathlib import Path
 
 import grpc
 import pytest
@@ -43,10 +44,17 @@ def test_client_is_the_right_most_untrusted_hop() -> None:
 
 
 def test_gateway_settings_need_no_database_in_production() -> None:
-    s = GatewaySettings(env="production", redis_url="redis://127.0.0.1:6379/0", database_url=None)
+    s = GatewaySettings(env="production", redis_url="redis://127.0.0.1:6379/0", database_url=None,
+                        tls_dir="/etc/ipheron/tls")
     assert s.env == "production" and s.database_url is None
     with pytest.raises(ValidationError, match="REDIS_URL is required"):
-        GatewaySettings(env="production", redis_url=None)
+        GatewaySettings(env="production", redis_url=None, tls_dir="/etc/ipheron/tls")
+
+
+def test_gateway_settings_refuse_production_without_mutual_tls() -> None:
+    # The gateway dials every service; in production it must do so with its client certificate.
+    with pytest.raises(ValidationError, match="IPHERON_TLS_DIR"):
+        GatewaySettings(env="production", redis_url="redis://127.0.0.1:6379/0")
 
 
 def test_the_old_forwarded_for_switch_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -136,9 +144,13 @@ async def test_a_real_grpc_size_refusal_is_413() -> None:
     assert resp.status_code == 413 and b"larger than max" not in resp.body
 
 
-def test_the_dev_faucet_does_not_exist_in_production() -> None:
+def test_the_dev_faucet_does_not_exist_in_production(tmp_path: Path) -> None:
+    from ipheron_libs.mtls import generate_dev_pki
+
     dead = {f"{s}_addr": f"127.0.0.1:{free_port()}" for s in SERVICES}
-    prod = create_app(GatewaySettings(env="production", redis_url="redis://127.0.0.1:1/0", **dead))  # type: ignore[arg-type]
+    tls_dir = generate_dev_pki(tmp_path, ["gateway"]) / "gateway"
+    prod = create_app(GatewaySettings(env="production", redis_url="redis://127.0.0.1:1/0",  # type: ignore[arg-type]
+                                      tls_dir=tls_dir, **dead))
     dev = create_app(GatewaySettings(**dead))  # type: ignore[arg-type]
     assert "/api/v1/dev/faucet" not in prod.openapi()["paths"]
     assert "/api/v1/dev/faucet" in dev.openapi()["paths"]

@@ -75,7 +75,11 @@ def _stop(gw: Gateway) -> None:
 @pytest.fixture(scope="module")
 def production(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
     """Production settings, no DATABASE_URL, no trusted proxies, auth limit 5/minute."""
-    gw = _start(tmp_path_factory.mktemp("gw-prod"), IPHERON_ENV="production", REDIS_URL=redis_url,
+    from ipheron_libs.mtls import generate_dev_pki
+
+    tmp = tmp_path_factory.mktemp("gw-prod")
+    pki = generate_dev_pki(tmp / "pki", ["gateway"])
+    gw = _start(tmp, IPHERON_ENV="production", REDIS_URL=redis_url, IPHERON_TLS_DIR=str(pki / "gateway"),
                 GATEWAY_RATELIMIT_AUTH="5/minute")
     try:
         yield gw
@@ -107,7 +111,8 @@ def test_gateway_starts_in_production_without_a_database_url(production: Gateway
 def test_gateway_refuses_production_without_redis(tmp_path: Path) -> None:
     port = free_port()
     proc = subprocess.run([sys.executable, "-m", "ipheron_gateway"], capture_output=True, text=True, timeout=60,
-                          env=_env(tmp_path, IPHERON_ENV="production", GATEWAY_PORT=str(port)))
+                          env=_env(tmp_path, IPHERON_ENV="production", GATEWAY_PORT=str(port),
+                                   IPHERON_TLS_DIR="/etc/ipheron/tls"))
     assert proc.returncode != 0
     assert "REDIS_URL is required when IPHERON_ENV=production" in proc.stderr
 

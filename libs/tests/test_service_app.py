@@ -9,6 +9,7 @@ import asyncio
 from pathlib import Path
 
 import grpc
+import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from ipheron_libs.grpc_client import channel
 from ipheron_libs.service import ServiceApp
@@ -91,3 +92,35 @@ async def test_service_app_migrates_serves_reports_health_and_stops_in_order(ser
     ticks = app.ticks
     await asyncio.sleep(0.05)
     assert app.ticks == ticks, "periodic jobs stop with the service"
+
+
+async def test_with_mutual_tls_the_app_refuses_plaintext_and_unlisted_rpcs_and_probes_use_the_health_port(
+        service_db_url, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from ipheron_libs import grpc_client
+    from ipheron_libs.mtls import TlsIdentity, generate_dev_pki
+
+    pki = generate_dev_pki(tmp_path, ["skeleton", "gateway"])
+    settings = ServiceSettings(grace_seconds=0.2, tls_dir=pki / "skeleton", health_port=0)
+    app = _App(settings, service_db_url("libtest_skeleton"))
+    try:
+        port = await app.start(port=0)
+        # Probes (kubelet, HEALTHCHECK) have no client certificate: the health-only port answers them.
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{app.health_port}") as probe:
+            reply = await health_pb2_grpc.HealthStub(probe).Check(health_pb2.HealthCheckRequest(service=""))
+            assert reply.status == health_pb2.HealthCheckResponse.SERVING
+            # ...and serves nothing else.
+            with pytest.raises(grpc.aio.AioRpcError) as err:
+                await probe.unary_unary(f"/{SERVICE}/Ping")(b"", timeout=5)
+            assert err.value.code() == grpc.StatusCode.UNIMPLEMENTED
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as plain:
+            with pytest.raises(grpc.aio.AioRpcError) as err:
+                await plain.unary_unary(f"/{SERVICE}/Ping")(b"", timeout=5)
+            assert err.value.code() == grpc.StatusCode.UNAVAILABLE
+        # A certified caller still gets nothing the allow-list does not name (default deny).
+        async with channel(f"127.0.0.1:{port}", tls=TlsIdentity.load(pki / "gateway")) as ch:
+            with pytest.raises(grpc.aio.AioRpcError) as err:
+                await ch.unary_unary(f"/{SERVICE}/Ping")(b"", timeout=5)
+            assert err.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    finally:
+        await app.stop()
+        grpc_client.use_identity(None)

@@ -19,6 +19,7 @@ def test_shared_settings_are_read_from_their_plain_names(monkeypatch: pytest.Mon
 def test_production_refuses_to_start_without_real_database(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("IPHERON_ENV", "production")
     monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.setenv("IPHERON_TLS_DIR", "/etc/ipheron/tls")
     with pytest.raises((InsecureSettingError, ValidationError), match="DATABASE_URL"):
         ServiceSettings()
 

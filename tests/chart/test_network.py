@@ -146,6 +146,16 @@ def test_network_policies_allow_exactly_the_call_graph(case: str) -> None:
     assert allowed_edges(docs, values) == expected_edges(values)
 
 
+def test_the_network_edges_are_the_callers_the_rpc_allow_lists_name() -> None:
+    # Two layers, one graph: a pod may reach a service exactly when the service's mutual-TLS
+    # allow-list (ipheron_libs.access) admits that pod's identity to at least one of its RPCs.
+    from ipheron_libs import access
+
+    from_allow_lists = {caller: {svc for svc in access.SERVICE_OF if caller in access.callers_of(svc)}
+                        for caller in access.DEPLOYABLES}
+    assert from_allow_lists == CALLS
+
+
 def test_every_pod_of_the_release_is_under_the_deny_all_policy(production_docs: list[Manifest]) -> None:
     deny = next(p for p in of_kind(production_docs, "NetworkPolicy") if p["metadata"]["name"].endswith("-deny-all"))
     assert deny["spec"]["ingress"] == []

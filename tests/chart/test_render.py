@@ -114,6 +114,14 @@ def test_production_mtls_without_certificates_refuses_to_render() -> None:
         render(values)
 
 
+def test_production_without_mutual_tls_refuses_to_render() -> None:
+    # The services refuse to start in production without IPHERON_TLS_DIR: the chart says so first.
+    values = production_values()
+    values["tls"] = {"enabled": False}
+    with pytest.raises(helm.HelmError, match="tls.enabled is required"):
+        render(values)
+
+
 def test_pod_grace_not_above_the_server_grace_is_refused() -> None:
     with pytest.raises(helm.HelmError, match="terminationGracePeriodSeconds"):
         render({"services": {"staking": {"graceSeconds": 30}}})

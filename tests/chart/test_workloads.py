@@ -65,6 +65,9 @@ def settings_from(d: Manifest) -> BaseSettings:
         return SETTINGS[component]()
 
 
+HEALTH_PORT = 8086
+
+
 @pytest.mark.parametrize("case", ["default_docs", "production_docs"])
 def test_every_deployment_has_probes_limits_and_the_hardened_security_context(
         case: str, request: pytest.FixtureRequest) -> None:
@@ -78,7 +81,10 @@ def test_every_deployment_has_probes_limits_and_the_hardened_security_context(
                 assert c[probe]["httpGet"]["path"] == {"startupProbe": "/health/live", "livenessProbe": "/health/live",
                                                        "readinessProbe": "/health/ready"}[probe]
             else:
-                assert c[probe]["grpc"]["port"] == PORTS[name], (name, probe)
+                # With mutual TLS (production) the probes use the plaintext health-only port:
+                # kubelet presents no client certificate to the main port.
+                want = HEALTH_PORT if case == "production_docs" else PORTS[name]
+                assert c[probe]["grpc"]["port"] == want, (name, probe)
         assert c["resources"] == {"requests": {"cpu": "250m", "memory": "512Mi"},
                                   "limits": {"cpu": "500m", "memory": "1Gi"}}, name
         sc = c["securityContext"]
@@ -90,6 +96,11 @@ def test_every_deployment_has_probes_limits_and_the_hardened_security_context(
         tmp = next(m for m in c["volumeMounts"] if m["mountPath"] == "/tmp")
         assert "emptyDir" in next(v for v in pod["volumes"] if v["name"] == tmp["name"])
         assert c["ports"][0]["containerPort"] == PORTS[name]
+        if case == "production_docs":
+            # Mutual TLS on: the certificate is mounted where IPHERON_TLS_DIR points.
+            env = {e["name"]: e.get("value") for e in c["env"]}
+            assert env["IPHERON_TLS_DIR"] == "/etc/ipheron/tls", name
+            assert any(m["mountPath"] == "/etc/ipheron/tls" for m in c["volumeMounts"]), name
 
 
 def test_production_pods_get_autoscaling_and_disruption_budgets_but_one_chain(production_docs: list[Manifest]) -> None:

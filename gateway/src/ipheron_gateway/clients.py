@@ -115,8 +115,11 @@ class Upstreams:
 
     def __init__(self, settings: GatewaySettings) -> None:
         self.settings = settings
+        # Mutual TLS under the gateway's certificate when configured (required in production),
+        # so the services identify the gateway and the JWKS is fetched over an authenticated channel.
+        tls = settings.tls_identity()
         self.channels: dict[str, grpc.aio.Channel] = {
-            svc: channel(settings.addr(svc), default_timeout=settings.upstream_timeout, intercept=False)
+            svc: channel(settings.addr(svc), default_timeout=settings.upstream_timeout, intercept=False, tls=tls)
             for svc in SERVICES}
         # grpc.health.v1 Check per service; health checks pass their own short timeout and
         # read the status themselves (an unreachable service is not an error there).

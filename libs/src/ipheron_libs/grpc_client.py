@@ -1,5 +1,9 @@
 """Outgoing gRPC: channels that carry the caller's trace context and request id,
-and a default deadline for every call."""
+a default deadline for every call, and this deployable's client certificate.
+
+`use_identity` sets the process's TLS identity once at start-up (a service's
+`ServiceApp`, the gateway); every channel opened afterwards dials with mutual TLS
+under it, so no client code chooses between secure and plaintext itself."""
 
 from __future__ import annotations
 
@@ -9,8 +13,15 @@ import grpc
 
 from ipheron_libs import telemetry
 from ipheron_libs.grpc_server import REQUEST_ID_KEY
+from ipheron_libs.mtls import TlsIdentity
 
 DEFAULT_TIMEOUT = 5.0
+_identity: list[TlsIdentity | None] = [None]
+
+
+def use_identity(identity: TlsIdentity | None) -> None:
+    """Dial every channel opened from now on with `identity` (mutual TLS); None: plaintext."""
+    _identity[0] = identity
 
 
 def context_metadata(metadata: Any = ()) -> list[tuple[str, Any]]:
@@ -42,19 +53,26 @@ class _ContextInterceptor(grpc.aio.UnaryUnaryClientInterceptor, grpc.aio.UnarySt
         return await continuation(self._details(details), request)
 
 
-def channel(addr: str, *, default_timeout: float = DEFAULT_TIMEOUT, intercept: bool = True) -> grpc.aio.Channel:
-    """An insecure channel (mTLS is the mesh's job on a cluster) with context propagation.
+# A restarted peer is reachable again within ~2 s, not after gRPC's default exponential
+# backoff of up to two minutes (calls fail fast meanwhile).
+_OPTIONS = [("grpc.keepalive_time_ms", 30000), ("grpc.max_receive_message_length", 8 * 1024 * 1024),
+            ("grpc.initial_reconnect_backoff_ms", 200), ("grpc.min_reconnect_backoff_ms", 200),
+            ("grpc.max_reconnect_backoff_ms", 2000)]
+
+
+def channel(addr: str, *, default_timeout: float = DEFAULT_TIMEOUT, intercept: bool = True,
+            tls: TlsIdentity | None = None) -> grpc.aio.Channel:
+    """A channel with context propagation, over mutual TLS under `tls` or the process's identity
+    (`use_identity`), plaintext when neither is set (development and tests without TLS).
 
     `intercept=False` leaves the propagation to the caller (`context_metadata()` and an
     explicit `timeout=` on every call): the gateway does that in its one call wrapper,
     because grpc.aio's interceptor machinery costs a noticeable share of a hot call.
     """
-    return grpc.aio.insecure_channel(
-        addr,
-        interceptors=[_ContextInterceptor(default_timeout)] if intercept else None,
-        options=[("grpc.keepalive_time_ms", 30000), ("grpc.max_receive_message_length", 8 * 1024 * 1024),
-                 # A restarted peer is reachable again within ~2 s, not after gRPC's default
-                 # exponential backoff of up to two minutes (calls fail fast meanwhile).
-                 ("grpc.initial_reconnect_backoff_ms", 200), ("grpc.min_reconnect_backoff_ms", 200),
-                 ("grpc.max_reconnect_backoff_ms", 2000)],
-    )
+    identity = tls if tls is not None else _identity[0]
+    interceptors = [_ContextInterceptor(default_timeout)] if intercept else None
+    if identity is not None:
+        return grpc.aio.secure_channel(addr, identity.channel_credentials(), interceptors=interceptors,
+                                       options=_OPTIONS)
+    return grpc.aio.insecure_channel(addr, interceptors=interceptors, options=_OPTIONS)
+

@@ -19,9 +19,10 @@ from grpc_reflection.v1alpha import reflection
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 
-from ipheron_libs import telemetry
+from ipheron_libs import access, telemetry
 from ipheron_libs.errors import FIELD_METADATA_KEY, DomainError
 from ipheron_libs.metrics import GRPC_REQUESTS
+from ipheron_libs.mtls import TlsIdentity, peer_identity
 
 log = logging.getLogger("ipheron.grpc")
 REQUEST_ID_KEY = "x-request-id"
@@ -38,9 +39,12 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
     service makes continue the caller's trace.
     """
 
-    def __init__(self, service: str) -> None:
+    def __init__(self, service: str, *, enforce_access: bool = False) -> None:
         self.tracer = telemetry.tracer("ipheron.grpc")
         self.service = service
+        # With mutual TLS every caller has a verified identity; each RPC then admits only the
+        # identities ipheron_libs.access names (health stays open for probes).
+        self.enforce_access = enforce_access
         self._handlers: dict[str, grpc.RpcMethodHandler[Any, Any]] = {}
         self._counters: dict[tuple[str, grpc.StatusCode], Any] = {}
 
@@ -123,12 +127,24 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
         await context.abort(grpc.StatusCode.INTERNAL, "internal error")
         raise AssertionError("unreachable")  # abort always raises
 
+    async def _admit(self, method: str, allowed: frozenset[str], context: grpc.aio.ServicerContext) -> None:
+        caller = peer_identity(context)
+        if caller is None:
+            await context.abort(grpc.StatusCode.UNAUTHENTICATED, "a client certificate is required")
+        if caller not in allowed:
+            log.warning("rpc %s refused to caller %s (not on its allow-list)", method, caller)
+            await context.abort(grpc.StatusCode.PERMISSION_DENIED, f"{caller} may not call {method}")
+
     def _wrap_unary(self, behavior: Callable[..., Any], method: str) -> Callable[..., Any]:
+        allowed = access.allowed_callers(method) if self.enforce_access else None
+
         async def wrapper(request: Any, context: grpc.aio.ServicerContext) -> Any:
             started = time.perf_counter()
             token, span, octx = self._enter(method, context)
             code = grpc.StatusCode.OK
             try:
+                if allowed is not None:
+                    await self._admit(method, allowed, context)
                 return await behavior(request, context)
             except asyncio.CancelledError:
                 code = grpc.StatusCode.CANCELLED
@@ -145,11 +161,15 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
         return wrapper
 
     def _wrap_stream(self, behavior: Callable[..., Any], method: str) -> Callable[..., Any]:
+        allowed = access.allowed_callers(method) if self.enforce_access else None
+
         async def wrapper(request: Any, context: grpc.aio.ServicerContext) -> Any:
             started = time.perf_counter()
             token, span, octx = self._enter(method, context)
             code = grpc.StatusCode.OK
             try:
+                if allowed is not None:
+                    await self._admit(method, allowed, context)
                 async for item in behavior(request, context):
                     yield item
             except Exception as exc:  # noqa: BLE001
@@ -180,25 +200,46 @@ class _Health(health.aio.HealthServicer):
 
 
 def build_server(name: str, register: Callable[[grpc.aio.Server], None], service_full_names: Iterable[str],
-                 *, host: str = "127.0.0.1", port: int = 0) -> tuple[grpc.aio.Server, int, health.aio.HealthServicer]:
+                 *, host: str = "127.0.0.1", port: int = 0, tls: TlsIdentity | None = None,
+                 reflection_enabled: bool = True) -> tuple[grpc.aio.Server, int, health.aio.HealthServicer]:
     """A configured, not yet started server; returns (server, bound port, health servicer).
 
     Health starts NOT_SERVING and is flipped by `start`, so nothing routes traffic
-    to a server that is not ready.
+    to a server that is not ready. With `tls` the port requires a client certificate
+    signed by its CA and every RPC admits only its allow-listed callers
+    (`ipheron_libs.access`); reflection is for development only.
     """
     server = grpc.aio.server(
-        interceptors=[ServiceInterceptor(name)],
+        interceptors=[ServiceInterceptor(name, enforce_access=tls is not None)],
         options=[("grpc.so_reuseport", 0), ("grpc.max_receive_message_length", 8 * 1024 * 1024)],
     )
     register(server)
     health_servicer = _Health()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     names = list(service_full_names)
-    reflection.enable_server_reflection([*names, health.SERVICE_NAME, reflection.SERVICE_NAME], server)
-    bound = server.add_insecure_port(f"{host}:{port}")
+    if reflection_enabled:
+        reflection.enable_server_reflection([*names, health.SERVICE_NAME, reflection.SERVICE_NAME], server)
+    address = f"{host}:{port}"
+    bound = server.add_secure_port(address, tls.server_credentials()) if tls else server.add_insecure_port(address)
     if bound == 0:
         raise OSError(f"cannot bind gRPC port {host}:{port}")
     return server, bound, health_servicer
+
+
+def build_health_server(health_servicer: health.aio.HealthServicer, *, host: str, port: int
+                        ) -> tuple[grpc.aio.Server, int]:
+    """A plaintext server answering grpc.health only, from the same servicer as the main port.
+
+    With mutual TLS the main port refuses callers without a client certificate, which
+    kubelet's native gRPC probes and container HEALTHCHECKs cannot present; this port
+    tells them SERVING/NOT_SERVING and serves nothing else.
+    """
+    server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    bound = server.add_insecure_port(f"{host}:{port}")
+    if bound == 0:
+        raise OSError(f"cannot bind the gRPC health port {host}:{port}")
+    return server, bound
 
 
 async def start(server: grpc.aio.Server, health_servicer: health.aio.HealthServicer,

@@ -32,7 +32,7 @@ from typing import ClassVar, TypeVar
 import grpc
 from grpc_health.v1 import health
 
-from ipheron_libs import db, embedded, events, grpc_server, telemetry
+from ipheron_libs import db, embedded, events, grpc_client, grpc_server, telemetry
 from ipheron_libs.grpc_server import DependencyCheck, engine_check
 from ipheron_libs.settings import ServiceSettings
 
@@ -72,7 +72,13 @@ class ServiceApp(ABC):
                                      max_overflow=settings.db_max_overflow)
         # One DB thread per pooled connection: more threads would only wait for a connection.
         db.configure_db_threads(settings.db_pool_size + settings.db_max_overflow)
+        # Mutual TLS when configured: this service's outbound channels dial under its certificate.
+        self.tls = settings.tls_identity()
+        if self.tls is not None:
+            grpc_client.use_identity(self.tls)
         self.server: grpc.aio.Server | None = None
+        self.health_server: grpc.aio.Server | None = None
+        self.health_port = 0
         self.health: health.aio.HealthServicer | None = None
         self.port = 0
         self._periodic: list[Periodic] = []
@@ -141,7 +147,8 @@ class ServiceApp(ABC):
         self.server, self.port, self.health = grpc_server.build_server(
             self.name, self.register, self.grpc_services,
             host=host if host is not None else self.settings.grpc_host,
-            port=port if port is not None else self.settings.grpc_port)
+            port=port if port is not None else self.settings.grpc_port,
+            tls=self.tls, reflection_enabled=self.settings.env == "development")
         await self.prepare()
         if self._relay_interval is not None and self.redis_url:
             self._relay = events.OutboxRelay(self.engine, self.schema, self.redis_url, interval=self._relay_interval)
@@ -151,6 +158,11 @@ class ServiceApp(ABC):
         loop = asyncio.get_running_loop()
         for p in self._periodic:
             self._tasks.append(loop.create_task(self._run_periodic(p), name=f"{self.name}:{p.name}"))
+        if self.settings.health_port is not None:
+            self.health_server, self.health_port = grpc_server.build_health_server(
+                self.health, host=host if host is not None else self.settings.grpc_host,
+                port=self.settings.health_port)
+            await self.health_server.start()
         await grpc_server.start(self.server, self.health, self.grpc_services)
         self._tasks.append(loop.create_task(grpc_server.watch_dependencies(self.health, self.dependency_checks())))
         self._started = True
@@ -162,6 +174,9 @@ class ServiceApp(ABC):
         grace = self.settings.grace_seconds if grace is None else grace
         if self.server is not None and self.health is not None:
             await grpc_server.stop(self.server, self.health, grace)
+        if self.health_server is not None:
+            await self.health_server.stop(0)
+            self.health_server = None
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:

@@ -14,6 +14,8 @@ from typing import Literal
 from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from ipheron_libs.mtls import TlsIdentity
+
 
 class InsecureSettingError(ValueError):
     """A required secret or server is missing, or still a development default, outside development."""
@@ -40,6 +42,22 @@ class CommonSettings(BaseSettings):
     # Prometheus /metrics of this process (e.g. AUTH_METRICS_PORT); off when unset.
     metrics_port: int | None = None
     metrics_host: str = "127.0.0.1"
+    # Mutual TLS between the deployables (IPHERON_TLS_DIR): a directory with tls.crt, tls.key and
+    # ca.crt, the certificate's common name being this deployable's identity (ipheron_libs.mtls).
+    # Required in production; without it (development, tests) gRPC is plaintext and callers are
+    # not identified, so the per-RPC allow-lists of ipheron_libs.access cannot be enforced.
+    tls_dir: Path | None = _shared("IPHERON_TLS_DIR", None)  # type: ignore[assignment]
+
+    @model_validator(mode="after")
+    def _production_needs_mutual_tls(self) -> CommonSettings:
+        if self.env == "production" and self.tls_dir is None:
+            raise InsecureSettingError("IPHERON_TLS_DIR (mutual TLS between the deployables) is required "
+                                       "when IPHERON_ENV=production")
+        return self
+
+    def tls_identity(self) -> TlsIdentity | None:
+        """This deployable's certificate (mutual TLS), or None when TLS is not configured."""
+        return TlsIdentity.load(self.tls_dir) if self.tls_dir is not None else None
 
 
 class ServiceSettings(CommonSettings):
@@ -47,6 +65,9 @@ class ServiceSettings(CommonSettings):
 
     grpc_port: int = 0
     grpc_host: str = "127.0.0.1"
+    # A plaintext port serving grpc.health only (e.g. AUTH_HEALTH_PORT), for probes that cannot
+    # present a client certificate when the main port requires mutual TLS; off when unset.
+    health_port: int | None = None
     # Seconds in-flight RPCs get to finish after SIGTERM (below the pod's termination grace).
     grace_seconds: float = 5.0
     db_pool_size: int = 8

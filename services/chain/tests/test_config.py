@@ -7,7 +7,8 @@ import pytest
 from chain_service.config import DEV_SIGNER_KEY, ChainSettings
 from pydantic import ValidationError
 
-PROD = {"env": "production", "database_url": "postgresql://x@h/db", "redis_url": "redis://h:6379/0"}
+PROD = {"env": "production", "database_url": "postgresql://x@h/db", "redis_url": "redis://h:6379/0",
+        "tls_dir": "/etc/ipheron/tls"}
 
 
 @pytest.mark.parametrize("key", [None, DEV_SIGNER_KEY, DEV_SIGNER_KEY.upper().replace("0X", "0x")])

@@ -14,6 +14,7 @@ from ipheron_libs.errors import FailedPrecondition
 from pydantic import ValidationError
 
 PROD = {"env": "production", "database_url": "postgresql://x@h/db", "redis_url": "redis://h:6379/0",
+        "tls_dir": "/etc/ipheron/tls",
         "signer_key": "0x" + "ab" * 32, "web3_provider_uri": "https://rpc.example"}
 STAKER = "0x" + "12" * 20
 

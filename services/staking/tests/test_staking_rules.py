@@ -206,7 +206,8 @@ def test_the_quote_key_defaults_to_the_dev_key_outside_production_is_refused_the
 
     assert Settings(env="test").effective_quote_key() == DEV_QUOTE_SIGNER_KEY
     real = "0x" + "5a" * 32
-    prod = {"env": "production", "database_url": "postgresql://db/x", "redis_url": "redis://r"}
+    prod = {"env": "production", "database_url": "postgresql://db/x", "redis_url": "redis://r",
+            "tls_dir": "/etc/ipheron/tls"}
     for key in (None, DEV_QUOTE_SIGNER_KEY, DEV_QUOTE_SIGNER_KEY.upper().replace("0X", "0x")):
         with pytest.raises((InsecureSettingError, ValidationError)) as exc:
             Settings(**prod, quote_signer_key=key)

@@ -66,7 +66,7 @@ spec:
               port: http
             {{- else }}
             grpc:
-              port: {{ $svc.port }}
+              port: {{ if $tls }}{{ $root.Values.tls.healthPort }}{{ else }}{{ $svc.port }}{{ end }}
             {{- end }}
             initialDelaySeconds: {{ .initialDelaySeconds }}
             periodSeconds: {{ .periodSeconds }}
@@ -83,7 +83,7 @@ spec:
               port: http
             {{- else }}
             grpc:
-              port: {{ $svc.port }}
+              port: {{ if $tls }}{{ $root.Values.tls.healthPort }}{{ else }}{{ $svc.port }}{{ end }}
             {{- end }}
             initialDelaySeconds: {{ .initialDelaySeconds }}
             periodSeconds: {{ .periodSeconds }}
@@ -100,7 +100,7 @@ spec:
               port: http
             {{- else }}
             grpc:
-              port: {{ $svc.port }}
+              port: {{ if $tls }}{{ $root.Values.tls.healthPort }}{{ else }}{{ $svc.port }}{{ end }}
             {{- end }}
             initialDelaySeconds: {{ .initialDelaySeconds }}
             periodSeconds: {{ .periodSeconds }}

@@ -142,9 +142,10 @@ server's own drain time.
 {{- fail "services.chain.rpc.url or services.chain.rpc.existingSecret is required when environment=production (the embedded EVM is for development)" -}}
 {{- end -}}
 {{- end -}}
-{{- if .root.Values.tls.enabled -}}
-{{- $_ := required (printf "services.%s.tls.existingSecret (or tls.certManager.enabled) is required when tls.enabled and environment=production" $key) (include "ipheron.tlsSecret" .) -}}
+{{- if not .root.Values.tls.enabled -}}
+{{- fail "tls.enabled is required when environment=production (mutual TLS between the deployables; the services refuse to start without IPHERON_TLS_DIR)" -}}
 {{- end -}}
+{{- $_ := required (printf "services.%s.tls.existingSecret (or tls.certManager.enabled) is required when environment=production (its mutual-TLS certificate)" $key) (include "ipheron.tlsSecret" .) -}}
 {{- end -}}
 {{- end -}}
 
@@ -160,6 +161,14 @@ server's own drain time.
   value: {{ $root.Values.logLevel | quote }}
 - name: DATA_DIR
   value: /tmp/ipheron
+{{- if and $root.Values.tls.enabled (include "ipheron.tlsSecret" .) }}
+- name: IPHERON_TLS_DIR
+  value: {{ $root.Values.tls.mountPath | quote }}
+{{- if not $http }}
+- name: {{ $prefix }}_HEALTH_PORT
+  value: {{ $root.Values.tls.healthPort | quote }}
+{{- end }}
+{{- end }}
 {{- with $root.Values.otel.endpoint }}
 - name: OTEL_EXPORTER_OTLP_ENDPOINT
   value: {{ . | quote }}

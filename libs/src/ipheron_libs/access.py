@@ -1,0 +1,103 @@
+"""Who may call what: the one allow-list of callers for every RPC of every service.
+
+Identities are the deployables' certificate common names (the chart issues each
+deployable a certificate whose CN is its name) plus "operator", the identity of
+the operator tools (reconcile, bench, demo data) that read a running stack.
+An RPC that is not in this table is refused (default deny), so a new RPC is
+unreachable until someone decides who may call it. The table mirrors the real
+call graph: the gateway's routes, each service's `clients.py`, and the tools.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+GATEWAY = "gateway"
+AUTH = "auth"
+ASSETS = "assets"
+STAKING = "staking"
+ANALYTICS = "analytics"
+AI_AGENTS = "ai-agents"
+CHAIN = "chain"
+OPERATOR = "operator"
+
+DEPLOYABLES = (GATEWAY, AUTH, ASSETS, STAKING, ANALYTICS, AI_AGENTS, CHAIN)
+IDENTITIES = (*DEPLOYABLES, OPERATOR)
+
+# The gRPC service each deployable serves (the gateway serves HTTP only).
+SERVICE_OF = {
+    AUTH: "ipheron.auth.v1.AuthService",
+    ASSETS: "ipheron.assets.v1.AssetsService",
+    STAKING: "ipheron.staking.v1.StakingService",
+    ANALYTICS: "ipheron.analytics.v1.AnalyticsService",
+    AI_AGENTS: "ipheron.ai_agents.v1.AiAgentsService",
+    CHAIN: "ipheron.chain.v1.ChainService",
+}
+
+
+def _rpcs(callers: Iterable[str], *names: str) -> dict[str, frozenset[str]]:
+    who = frozenset(callers)
+    return {name: who for name in names}
+
+
+_G = (GATEWAY,)
+_GO = (GATEWAY, OPERATOR)
+
+ALLOWED: Mapping[str, Mapping[str, frozenset[str]]] = {
+    "ipheron.auth.v1.AuthService": {
+        **_rpcs(_G, "CreateNonce", "Login", "Refresh", "Logout", "UpdateProfile"),
+        **_rpcs(_G, "GetJwks"),
+        **_rpcs((GATEWAY, ASSETS, AI_AGENTS, OPERATOR), "GetUser"),
+        **_rpcs((GATEWAY, AI_AGENTS, OPERATOR), "ListUsers"),
+        **_rpcs((ASSETS, OPERATOR), "GetUserByWallet"),
+        **_rpcs((ASSETS,), "RecordSale", "IncrementAssetsCreated"),
+    },
+    "ipheron.assets.v1.AssetsService": {
+        **_rpcs(_G, "CreateAsset", "UpdateAsset", "ArchiveAsset", "PurchaseAsset", "GetPurchase", "UploadFile",
+                "GetFile", "AttachFile", "GetListingTypedData", "PutListing", "GetListing", "CancelListing",
+                "SubmitPurchaseTransaction"),
+        **_rpcs((GATEWAY, STAKING, OPERATOR), "GetAsset"),
+        **_rpcs(_GO, "ListAssets", "GetProvenance"),
+    },
+    "ipheron.staking.v1.StakingService": {
+        **_rpcs(_G, "GetQuote", "OpenStake", "GetStake", "ClaimRewards", "Unstake", "SubmitStakeTransaction"),
+        **_rpcs(_GO, "ListStakes"),
+    },
+    "ipheron.analytics.v1.AnalyticsService": {
+        **_rpcs(_G, "GetMarket", "GetOverview", "GetAssetPerformance", "GetCreatorPerformance", "GetTop",
+                "GetInsights"),
+        **_rpcs((GATEWAY, AI_AGENTS), "GetMarketHistory"),
+        **_rpcs((AI_AGENTS, OPERATOR), "RecordSales"),
+    },
+    "ipheron.ai_agents.v1.AiAgentsService": {
+        **_rpcs(_G, "SuggestPrice", "FindCollaborators", "ProposeSplit", "ForecastMarket", "Analyze"),
+        **_rpcs((GATEWAY, ASSETS), "AssessAssetRisk", "AssessPurchaseRisk"),
+    },
+    "ipheron.chain.v1.ChainService": {
+        # Value-moving and signing calls: only the service that owns the flow.
+        **_rpcs((ASSETS,), "MintAsset", "BuildOrder", "VerifyOrder", "PrepareFulfill", "PrepareCancel"),
+        **_rpcs((STAKING,), "PrepareStake", "PrepareStakeAction"),
+        **_rpcs((AUTH,), "VerifySignature"),
+        **_rpcs((ASSETS, STAKING, GATEWAY, OPERATOR), "SubmitRawTransaction", "GetTransaction"),
+        **_rpcs((ASSETS, STAKING), "TrackTransaction"),
+        **_rpcs((GATEWAY, STAKING), "GetVault"),
+        # The wallet page, development tools (faucet, vault funding) and the chain's status.
+        **_rpcs((GATEWAY, OPERATOR), "Faucet", "FundVault", "Withdraw", "PrepareWithdraw", "GetBalance",
+                "GetNetworkStatus", "PrepareFundVault"),
+        **_rpcs((STAKING, OPERATOR), "GetToken"),
+        **_rpcs(_GO, "GetRoyaltyInfo", "ListTransactions"),
+        **_rpcs((OPERATOR,), "ListChainEvents", "Reconcile", "GetVaultStake", "PrepareTransaction"),
+    },
+}
+
+
+def allowed_callers(method: str) -> frozenset[str]:
+    """The identities that may call `method` ("/pkg.Service/Rpc"); empty when nobody may (default deny)."""
+    service, _, rpc = method.lstrip("/").partition("/")
+    return ALLOWED.get(service, {}).get(rpc, frozenset())
+
+
+def callers_of(service: str) -> set[str]:
+    """Every identity that may call at least one RPC of `service` (a deployable name): its network peers."""
+    table = ALLOWED.get(SERVICE_OF[service], {})
+    return {who for callers in table.values() for who in callers}
