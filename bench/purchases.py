@@ -210,7 +210,7 @@ def native_transfers(stack: Stack, buyers: list[market.User], per_wallet: int) -
     hashes: list[tuple[str, float]] = []
     lock = threading.Lock()
     failures = 0
-    with grpc.insecure_channel(stack.addr("chain")) as ch:
+    with stack.channel("chain") as ch:
         stub = chain_grpc.ChainServiceStub(ch)
 
         def loop(buyer: market.User) -> None:

@@ -29,7 +29,6 @@ from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
-import grpc
 import httpx
 import pytest
 from helpers import Session, sign_in
@@ -126,9 +125,10 @@ def sign_in_many(api: httpx.Client, n: int) -> list[Session]:
 
 
 @contextmanager
-def chain_stub(stack: Stack) -> Iterator[chain_grpc.ChainServiceStub]:
-    """The chain service's gRPC API, straight (what the gateway does not expose)."""
-    with grpc.insecure_channel(stack.addr("chain")) as ch:
+def chain_stub(stack: Stack, identity: str = "operator") -> Iterator[chain_grpc.ChainServiceStub]:
+    """The chain service's gRPC API, straight (what the gateway does not expose), presenting
+    `identity`'s certificate: the chain admits each RPC only to the callers its allow-list names."""
+    with stack.channel("chain", identity) as ch:
         yield chain_grpc.ChainServiceStub(ch)
 
 
@@ -621,7 +621,7 @@ def test_a_write_through_one_assets_replica_invalidates_another_replicas_cache(
                                       "ASSETS_SAGA_WORKER": "false"})
     try:
         stack.wait_service(replica)
-        with grpc.insecure_channel(stack.addr(replica.name)) as ch:
+        with stack.channel(replica.name) as ch:
             stub = assets_grpc.AssetsServiceStub(ch)
 
             def price_on_replica() -> Decimal:

@@ -31,7 +31,8 @@ def client(stack: Stack) -> Iterator[httpx.Client]:
 def reconcile(stack: Stack) -> subprocess.CompletedProcess[str]:
     """The command as `make reconcile` runs it, pointed at this system's services."""
     return subprocess.run([sys.executable, "-m", "ipheron_devstack.reconcile", "--chain", stack.addr("chain"),
-                           "--assets", stack.addr("assets"), "--staking", stack.addr("staking")],
+                           "--assets", stack.addr("assets"), "--staking", stack.addr("staking"),
+                           "--tls-dir", str(stack.tls_dir / "operator")],
                           capture_output=True, text=True, timeout=120)
 
 

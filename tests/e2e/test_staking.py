@@ -393,7 +393,8 @@ def test_a_stake_opened_on_the_vault_directly_is_listed_for_its_wallet(
     staker = sign_in(client)
     market.fund(client, staker.address, "2")
     signed = market.staking_quote(client, staker, asset["id"], "1", 90)["signed_quote"]
-    with chain_stub(stack) as chain:
+    # Building the vault call is the staking service's RPC (any wallet could encode it itself).
+    with chain_stub(stack, "staking") as chain:
         prepared = chain.PrepareStake(chain_pb.PrepareStakeRequest(
             quote_json=json.dumps(signed["quote"]), signature=signed["signature"], staker=staker.address),
             timeout=30)
@@ -421,7 +422,8 @@ def test_a_stake_opened_on_the_vault_directly_is_listed_for_its_wallet(
 def reconcile(stack: Stack) -> subprocess.CompletedProcess[str]:
     """`make reconcile`, pointed at this system's services."""
     return subprocess.run([sys.executable, "-m", "ipheron_devstack.reconcile", "--chain", stack.addr("chain"),
-                           "--assets", stack.addr("assets"), "--staking", stack.addr("staking")],
+                           "--assets", stack.addr("assets"), "--staking", stack.addr("staking"),
+                           "--tls-dir", str(stack.tls_dir / "operator")],
                           capture_output=True, text=True, timeout=120)
 
 

@@ -30,6 +30,7 @@ import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from pathlib import Path
 from typing import TypeVar
 
 import grpc
@@ -40,6 +41,7 @@ from ipheron.chain.v1 import chain_service_pb2_grpc as chain_grpc
 from ipheron.common.v1 import common_pb2
 from ipheron.staking.v1 import staking_service_pb2 as staking_pb
 from ipheron.staking.v1 import staking_service_pb2_grpc as staking_grpc
+from ipheron_libs.mtls import TlsIdentity, operator_tls_dir
 
 DEFAULT_CHAIN_ADDR = "127.0.0.1:50056"
 DEFAULT_ASSETS_ADDR = "127.0.0.1:50052"
@@ -356,11 +358,19 @@ def chain_differences(stub: chain_grpc.ChainServiceStub) -> tuple[list[Differenc
     return [Difference("chain", d.kind, d.subject, d.on_chain, d.recorded) for d in r.differences], r
 
 
-def reconcile(chain_addr: str, assets_addr: str, staking_addr: str = DEFAULT_STAKING_ADDR) -> tuple[
-        list[Difference], str]:
-    """All three comparisons; the differences and a one-line summary of what was checked."""
-    with grpc.insecure_channel(chain_addr) as chain_ch, grpc.insecure_channel(assets_addr) as assets_ch, \
-            grpc.insecure_channel(staking_addr) as staking_ch:
+def _channel(addr: str, tls_dir: Path | None) -> grpc.Channel:
+    if tls_dir is None:
+        return grpc.insecure_channel(addr)
+    return grpc.secure_channel(addr, TlsIdentity.load(tls_dir).channel_credentials())
+
+
+def reconcile(chain_addr: str, assets_addr: str, staking_addr: str = DEFAULT_STAKING_ADDR,
+              tls_dir: Path | None = None) -> tuple[list[Difference], str]:
+    """All three comparisons; the differences and a one-line summary of what was checked.
+
+    `tls_dir` is the operator's certificate when the services require mutual TLS."""
+    with _channel(chain_addr, tls_dir) as chain_ch, _channel(assets_addr, tls_dir) as assets_ch, \
+            _channel(staking_addr, tls_dir) as staking_ch:
         chain = chain_grpc.ChainServiceStub(chain_ch)
         from_chain, summary = chain_differences(chain)
         records = read_assets(assets_grpc.AssetsServiceStub(assets_ch))
@@ -384,9 +394,13 @@ def main(argv: list[str] | None = None) -> int:
                         help="assets service gRPC address (ASSETS_ADDR, default %(default)s)")
     parser.add_argument("--staking", default=os.environ.get("STAKING_ADDR", DEFAULT_STAKING_ADDR),
                         help="staking service gRPC address (STAKING_ADDR, default %(default)s)")
+    parser.add_argument("--tls-dir", type=Path, default=None,
+                        help="the operator's mutual-TLS certificate directory (tls.crt, tls.key, ca.crt); "
+                             "default IPHERON_TLS_DIR, else the one 'make run' made under the data folder")
     args = parser.parse_args(argv)
     try:
-        diffs, checked = reconcile(args.chain, args.assets, args.staking)
+        tls_dir = args.tls_dir or operator_tls_dir()
+        diffs, checked = reconcile(args.chain, args.assets, args.staking, tls_dir)
     except grpc.RpcError as exc:
         sys.stderr.write(f"reconcile: a service did not answer ({exc.code().name}: {exc.details()}); "
                          f"is the stack running ('make run')?\n")

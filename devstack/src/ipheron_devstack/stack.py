@@ -21,8 +21,9 @@ from pathlib import Path
 import grpc
 import httpx
 from grpc_health.v1 import health_pb2
-from ipheron_libs import db, embedded
+from ipheron_libs import access, db, embedded
 from ipheron_libs.devstack_ports import free_port
+from ipheron_libs.mtls import TlsIdentity, generate_dev_pki
 
 log = logging.getLogger("ipheron.devstack")
 
@@ -69,6 +70,10 @@ class Stack:
     admin_url: str = ""
     redis_url: str = ""
     service_urls: dict[str, str] = field(default_factory=dict)
+    # Mutual TLS between every process of the stack, as on a cluster: a development CA and one
+    # certificate per identity under <data_dir>/tls/ (made by start_infra).
+    tls: bool = True
+    tls_dir: Path | None = None
 
     @classmethod
     def for_tests(cls, data_dir: Path, **kwargs: object) -> Stack:
@@ -104,6 +109,16 @@ class Stack:
             self.redis_url = self.redis.url
         for spec in self.services:
             self.service_urls[spec.name] = db.provision(self.admin_url, spec.schema)
+        if self.tls:
+            self.tls_dir = generate_dev_pki(self.data_dir / "tls", access.IDENTITIES).resolve()
+            self.progress(f"mutual TLS: development CA and certificates in {self.tls_dir}")
+
+    def channel(self, name: str, identity: str = access.OPERATOR) -> grpc.Channel:
+        """A blocking channel to service `name`, presenting `identity`'s certificate (the operator's:
+        what reconcile and the tests may call) when the stack runs mutual TLS."""
+        if self.tls_dir is None:
+            return grpc.insecure_channel(self.addr(name))
+        return grpc.secure_channel(self.addr(name), TlsIdentity.load(self.tls_dir / identity).channel_credentials())
 
     # -- processes ----------------------------------------------------------
     def base_env(self) -> dict[str, str]:
@@ -124,6 +139,8 @@ class Stack:
         env["DATABASE_URL"] = self.service_urls[spec.name]
         env[f"{spec.prefix}_GRPC_PORT"] = str(self.ports[spec.name])
         env[f"{spec.prefix}_GRPC_HOST"] = "127.0.0.1"
+        if self.tls_dir is not None:  # an extra replica has its own name but its service's identity
+            env["IPHERON_TLS_DIR"] = str(self.tls_dir / spec.module.removesuffix("_service").replace("_", "-"))
         if spec.name in self.metrics_ports:  # extra replicas choose their own
             env[f"{spec.prefix}_METRICS_PORT"] = str(self.metrics_ports[spec.name])
         return env
@@ -146,11 +163,13 @@ class Stack:
         env = self.base_env()
         env["GATEWAY_PORT"] = str(self.ports["gateway"])
         env["GATEWAY_HOST"] = "127.0.0.1"
+        if self.tls_dir is not None:
+            env["IPHERON_TLS_DIR"] = str(self.tls_dir / access.GATEWAY)
         self._spawn("gateway", [sys.executable, "-m", "ipheron_gateway"], env)
 
     def wait_service(self, spec: ServiceSpec, timeout: float = 120.0) -> None:
         deadline = time.monotonic() + timeout
-        with grpc.insecure_channel(self.addr(spec.name)) as ch:
+        with self.channel(spec.name) as ch:
             check = ch.unary_unary("/grpc.health.v1.Health/Check",
                                    request_serializer=health_pb2.HealthCheckRequest.SerializeToString,
                                    response_deserializer=health_pb2.HealthCheckResponse.FromString)

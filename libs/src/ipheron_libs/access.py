@@ -80,7 +80,7 @@ ALLOWED: Mapping[str, Mapping[str, frozenset[str]]] = {
         **_rpcs((AUTH,), "VerifySignature"),
         **_rpcs((ASSETS, STAKING, GATEWAY, OPERATOR), "SubmitRawTransaction", "GetTransaction"),
         **_rpcs((ASSETS, STAKING), "TrackTransaction"),
-        **_rpcs((GATEWAY, STAKING), "GetVault"),
+        **_rpcs((GATEWAY, STAKING, OPERATOR), "GetVault"),
         # The wallet page, development tools (faucet, vault funding) and the chain's status.
         **_rpcs((GATEWAY, OPERATOR), "Faucet", "FundVault", "Withdraw", "PrepareWithdraw", "GetBalance",
                 "GetNetworkStatus", "PrepareFundVault"),

@@ -61,6 +61,24 @@ def peer_identity(context: grpc.aio.ServicerContext) -> str | None:
     return None
 
 
+def operator_tls_dir() -> Path | None:
+    """Where an operator tool's (reconcile, demo import) certificate is: IPHERON_TLS_DIR, else the
+    "operator" one `make run` made under the data folder, else None (a stack without TLS)."""
+    import os
+
+    configured = os.environ.get("IPHERON_TLS_DIR")
+    if configured:
+        return Path(configured)
+    made = Path(os.environ.get("DATA_DIR", ".data")) / "tls" / "operator"
+    return made if (made / CERT_FILE).is_file() else None
+
+
+def operator_identity() -> TlsIdentity | None:
+    """The operator tool's certificate (`operator_tls_dir`), or None."""
+    where = operator_tls_dir()
+    return TlsIdentity.load(where) if where is not None else None
+
+
 def generate_dev_pki(directory: Path | str, names: Iterable[str], *, days: int = 365) -> Path:
     """A CA and one certificate per name under `directory/<name>/` (kept when already there).
 

@@ -22,6 +22,7 @@ from typing import Any
 from ipheron.analytics.v1 import analytics_service_pb2 as pb
 from ipheron.analytics.v1 import analytics_service_pb2_grpc as pb_grpc
 from ipheron_libs.grpc_client import channel
+from ipheron_libs.mtls import TlsIdentity, operator_identity
 from ipheron_libs.wire import to_timestamp
 
 log = logging.getLogger("analytics_service.import_demo")
@@ -49,10 +50,11 @@ def sale_records(folder: Path) -> Iterator[pb.SaleRecord]:
         )
 
 
-async def import_folder(folder: Path, addr: str) -> tuple[int, int]:
-    """Send every sale; returns (recorded, duplicates)."""
+async def import_folder(folder: Path, addr: str, tls: TlsIdentity | None = None) -> tuple[int, int]:
+    """Send every sale; returns (recorded, duplicates). `tls`: the certificate to dial with when the
+    stack runs mutual TLS (the command uses the operator's, ipheron_libs.mtls.operator_identity)."""
     recorded = duplicates = 0
-    async with channel(addr, default_timeout=CALL_TIMEOUT) as ch:
+    async with channel(addr, default_timeout=CALL_TIMEOUT, tls=tls) as ch:
         stub = pb_grpc.AnalyticsServiceStub(ch)
         batch: list[pb.SaleRecord] = []
         records = list(sale_records(folder))
@@ -72,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--addr", default=os.environ.get("ANALYTICS_ADDR", "127.0.0.1:50054"))
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    recorded, duplicates = asyncio.run(import_folder(args.dir, args.addr))
+    recorded, duplicates = asyncio.run(import_folder(args.dir, args.addr, operator_identity()))
     log.info("recorded %d sales (%d already present) into analytics at %s", recorded, duplicates, args.addr)
     return 0
 
