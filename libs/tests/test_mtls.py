@@ -147,3 +147,36 @@ def test_production_refuses_to_start_without_mutual_tls(tmp_path: Path) -> None:
     ok = ServiceSettings(env="production", database_url="postgresql://u@h/db", redis_url="redis://h:6379/0",
                          tls_dir=pki / "auth")
     assert ok.tls_identity() is not None
+
+
+STAKING = "ipheron.staking.v1.StakingService"
+
+
+async def _list_every_users(request: bytes, context: grpc.aio.ServicerContext) -> bytes:
+    # An empty user_id asks for every user's records (as staking's ListStakes does).
+    if not request:
+        access.check_unscoped_read(context, "stakes")
+    return b"listed"
+
+
+async def test_a_read_of_every_users_records_is_the_operators_even_from_an_allowed_caller(pki: Path) -> None:
+    more = generate_dev_pki(pki, ["operator"])
+
+    def register(server: grpc.aio.Server) -> None:
+        handlers = {"ListStakes": grpc.unary_unary_rpc_method_handler(_list_every_users)}
+        server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(STAKING, handlers),))
+
+    server, port, health = grpc_server.build_server("staking", register, [STAKING],
+                                                    tls=TlsIdentity.load(more / "staking"), reflection_enabled=False)
+    await grpc_server.start(server, health, [STAKING])
+    try:
+        async with channel(f"127.0.0.1:{port}", tls=TlsIdentity.load(more / "gateway")) as gw:
+            rpc = gw.unary_unary(f"/{STAKING}/ListStakes")
+            assert await rpc(b"user-1", timeout=5) == b"listed"  # scoped to a user: fine
+            with pytest.raises(grpc.aio.AioRpcError) as err:
+                await rpc(b"", timeout=5)
+            assert err.value.code() == grpc.StatusCode.PERMISSION_DENIED
+        async with channel(f"127.0.0.1:{port}", tls=TlsIdentity.load(more / "operator")) as op:
+            assert await op.unary_unary(f"/{STAKING}/ListStakes")(b"", timeout=5) == b"listed"
+    finally:
+        await server.stop(0)

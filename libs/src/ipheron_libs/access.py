@@ -12,6 +12,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
+import grpc
+
+from ipheron_libs.errors import PermissionDenied
+from ipheron_libs.mtls import peer_identity
+
 GATEWAY = "gateway"
 AUTH = "auth"
 ASSETS = "assets"
@@ -101,3 +106,15 @@ def callers_of(service: str) -> set[str]:
     """Every identity that may call at least one RPC of `service` (a deployable name): its network peers."""
     table = ALLOWED.get(SERVICE_OF[service], {})
     return {who for callers in table.values() for who in callers}
+
+
+def check_unscoped_read(context: grpc.aio.ServicerContext, what: str) -> None:
+    """A read not scoped to a user (an empty `user_id`: every user's records) is the operator's.
+
+    The gateway always scopes reads to the signed-in user; an identified caller other than the
+    operator asking for everyone's records is refused. Without mutual TLS (callers unidentified:
+    development and in-process tests) there is nobody to check.
+    """
+    caller = peer_identity(context)
+    if caller is not None and caller != OPERATOR:
+        raise PermissionDenied(f"{what} of every user are for the operator: name the user_id")

@@ -10,6 +10,7 @@ from ipheron.chain.v1 import chain_service_pb2 as chain_pb
 from ipheron.common.v1 import common_pb2
 from ipheron.staking.v1 import staking_service_pb2 as pb
 from ipheron.staking.v1 import staking_service_pb2_grpc as pb_grpc
+from ipheron_libs import access
 from ipheron_libs.errors import InvalidArgument
 from ipheron_libs.wire import from_wei, money_str, to_timestamp, wei_str
 
@@ -120,11 +121,15 @@ class StakingServicer(pb_grpc.StakingServiceServicer):
         return resp
 
     async def GetStake(self, request: pb.GetStakeRequest, context: grpc.aio.ServicerContext) -> pb.GetStakeResponse:
+        if not request.user_id:
+            access.check_unscoped_read(context, "stakes")
         v = await self.service.get(request.stake_id, request.user_id, request.wallet)
         return pb.GetStakeResponse(stake=self._stake(v))
 
     async def ListStakes(self, request: pb.ListStakesRequest,
                          context: grpc.aio.ServicerContext) -> pb.ListStakesResponse:
+        if not request.user_id:
+            access.check_unscoped_read(context, "stakes")
         status = None
         if request.status:
             if request.status not in _STATUS_FROM_PB:
