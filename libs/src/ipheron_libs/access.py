@@ -76,6 +76,7 @@ ALLOWED: Mapping[str, Mapping[str, frozenset[str]]] = {
     },
     "ipheron.ai_agents.v1.AiAgentsService": {
         **_rpcs(_G, "SuggestPrice", "FindCollaborators", "ProposeSplit", "ForecastMarket", "Analyze"),
+        **_rpcs(_G, "GetAssetAnalysis", "ReanalyzeAsset"),
         **_rpcs((GATEWAY, ASSETS), "AssessAssetRisk", "AssessPurchaseRisk"),
     },
     "ipheron.chain.v1.ChainService": {

@@ -26,17 +26,17 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from ipheron.common.v1 import common_pb2 as ipheron_dot_common_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n,ipheron/ai_agents/v1/ai_agents_service.proto\x12\x14ipheron.ai_agents.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1eipheron/common/v1/common.proto\"c\n\tFiredRule\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06module\x18\x02 \x01(\t\x12\r\n\x05value\x18\x03 \x01(\t\x12\x14\n\x0c\x63ontribution\x18\x04 \x01(\t\x12\x13\n\x0b\x65xplanation\x18\x05 \x01(\t\"\xde\x02\n\rAssetFeatures\x12\x10\n\x08\x61sset_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x12\n\nasset_type\x18\x03 \x01(\t\x12\x0e\n\x06region\x18\x04 \x01(\t\x12\x18\n\x10utility_features\x18\x05 \x03(\t\x12\x13\n\x0b\x63o_creators\x18\x06 \x01(\x05\x12\x1f\n\x12\x63reator_reputation\x18\x07 \x01(\x05H\x00\x88\x01\x01\x12\x14\n\x0c\x61sking_price\x18\x08 \x01(\t\x12\x14\n\x0c\x63ontent_hash\x18\t \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\n \x01(\t\x12\x16\n\x0e\x63reator_wallet\x18\x0b \x01(\t\x12\x1c\n\x0fwallet_age_days\x18\x0c \x01(\x05H\x01\x88\x01\x01\x12\x17\n\x0f\x63reator_user_id\x18\r \x01(\tB\x15\n\x13_creator_reputationB\x12\n\x10_wallet_age_days\"[\n\x13SuggestPriceRequest\x12\x32\n\x05\x61sset\x18\x01 \x01(\x0b\x32#.ipheron.ai_agents.v1.AssetFeatures\x12\x10\n\x08\x63urrency\x18\x02 \x01(\t\"\xed\x01\n\x14SuggestPriceResponse\x12+\n\tsuggested\x18\x01 \x01(\x0b\x32\x18.ipheron.common.v1.Money\x12%\n\x03low\x18\x02 \x01(\x0b\x32\x18.ipheron.common.v1.Money\x12&\n\x04high\x18\x03 \x01(\x0b\x32\x18.ipheron.common.v1.Money\x12.\n\x05rules\x18\x04 \x03(\x0b\x32\x1f.ipheron.ai_agents.v1.FiredRule\x12\x15\n\rmarket_source\x18\x05 \x01(\t\x12\x12\n\nkb_version\x18\x06 \x01(\t\"\x87\x01\n\tCandidate\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x10\n\x08username\x18\x02 \x01(\t\x12\x0e\n\x06region\x18\x03 \x01(\t\x12\x0e\n\x06skills\x18\x04 \x03(\t\x12\x12\n\nreputation\x18\x05 \x01(\x05\x12\x13\n\x0btotal_sales\x18\x06 \x01(\t\x12\x0e\n\x06wallet\x18\x07 \x01(\t\"\xb3\x01\n\x18\x46indCollaboratorsRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x0e\n\x06skills\x18\x02 \x03(\t\x12\x32\n\trequester\x18\x03 \x01(\x0b\x32\x1f.ipheron.ai_agents.v1.Candidate\x12\x33\n\ncandidates\x18\x04 \x03(\x0b\x32\x1f.ipheron.ai_agents.v1.Candidate\x12\r\n\x05limit\x18\x05 \x01(\x05\"\x81\x01\n\x0c\x43ollaborator\x12\x32\n\tcandidate\x18\x01 \x01(\x0b\x32\x1f.ipheron.ai_agents.v1.Candidate\x12\r\n\x05score\x18\x02 \x01(\t\x12.\n\x05rules\x18\x03 \x03(\x0b\x32\x1f.ipheron.ai_agents.v1.FiredRule\"V\n\x19\x46indCollaboratorsResponse\x12\x39\n\rcollaborators\x18\x01 \x03(\x0b\x32\".ipheron.ai_agents.v1.Collaborator\"j\n\x0b\x43ontributor\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x0c\n\x04role\x18\x02 \x01(\t\x12\x0e\n\x06\x65\x66\x66ort\x18\x03 \x01(\t\x12\x18\n\x10owns_original_ip\x18\x04 \x01(\x08\x12\x12\n\nreputation\x18\x05 \x01(\x05\"N\n\x13ProposeSplitRequest\x12\x37\n\x0c\x63ontributors\x18\x01 \x03(\x0b\x32!.ipheron.ai_agents.v1.Contributor\"_\n\x05Share\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x15\n\rshare_percent\x18\x02 \x01(\t\x12.\n\x05rules\x18\x03 \x03(\x0b\x32\x1f.ipheron.ai_agents.v1.FiredRule\"C\n\x14ProposeSplitResponse\x12+\n\x06shares\x18\x01 \x03(\x0b\x32\x1b.ipheron.ai_agents.v1.Share\"\xa3\x01\n\x0eRiskAssessment\x12\r\n\x05score\x18\x01 \x01(\x05\x12.\n\x05level\x18\x02 \x01(\x0e\x32\x1f.ipheron.ai_agents.v1.RiskLevel\x12\r\n\x05\x66lags\x18\x03 \x03(\t\x12\x13\n\x0b\x65xplanation\x18\x04 \x01(\t\x12.\n\x05rules\x18\x05 \x03(\x0b\x32\x1f.ipheron.ai_agents.v1.FiredRule\"\x87\x01\n\x16\x41ssessAssetRiskRequest\x12\x32\n\x05\x61sset\x18\x01 \x01(\x0b\x32#.ipheron.ai_agents.v1.AssetFeatures\x12\x39\n\x0cknown_assets\x18\x02 \x03(\x0b\x32#.ipheron.ai_agents.v1.AssetFeatures\"S\n\x17\x41ssessAssetRiskResponse\x12\x38\n\nassessment\x18\x01 \x01(\x0b\x32$.ipheron.ai_agents.v1.RiskAssessment\"}\n\x05Trade\x12\x10\n\x08\x61sset_id\x18\x01 \x01(\t\x12\x15\n\rseller_wallet\x18\x02 \x01(\t\x12\x14\n\x0c\x62uyer_wallet\x18\x03 \x01(\t\x12\r\n\x05price\x18\x04 \x01(\t\x12&\n\x02\x61t\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"x\n\x19\x41ssessPurchaseRiskRequest\x12-\n\x08purchase\x18\x01 \x01(\x0b\x32\x1b.ipheron.ai_agents.v1.Trade\x12,\n\x07history\x18\x02 \x03(\x0b\x32\x1b.ipheron.ai_agents.v1.Trade\"V\n\x1a\x41ssessPurchaseRiskResponse\x12\x38\n\nassessment\x18\x01 \x01(\x0b\x32$.ipheron.ai_agents.v1.RiskAssessment\"9\n\x15\x46orecastMarketRequest\x12\x12\n\nasset_type\x18\x01 \x01(\t\x12\x0c\n\x04\x64\x61ys\x18\x02 \x01(\x05\"\x98\x01\n\rForecastPoint\x12\x0c\n\x04\x64\x61te\x18\x01 \x01(\t\x12\x0e\n\x06volume\x18\x02 \x01(\t\x12\x12\n\nvolume_low\x18\x03 \x01(\t\x12\x13\n\x0bvolume_high\x18\x04 \x01(\t\x12\x11\n\tavg_price\x18\x05 \x01(\t\x12\x15\n\ravg_price_low\x18\x06 \x01(\t\x12\x16\n\x0e\x61vg_price_high\x18\x07 \x01(\t\"\x99\x03\n\x16\x46orecastMarketResponse\x12\x12\n\nasset_type\x18\x01 \x01(\t\x12\x33\n\x06points\x18\x02 \x03(\x0b\x32#.ipheron.ai_agents.v1.ForecastPoint\x12\x32\n\tsentiment\x18\x03 \x01(\x0e\x32\x1f.ipheron.ai_agents.v1.Sentiment\x12.\n\x05rules\x18\x04 \x03(\x0b\x32\x1f.ipheron.ai_agents.v1.FiredRule\x12\x15\n\rmodel_version\x18\x05 \x01(\t\x12\x1d\n\x15validation_mae_volume\x18\x06 \x01(\t\x12\x1b\n\x13\x62\x61seline_mae_volume\x18\x07 \x01(\t\x12\x1c\n\x14validation_mae_price\x18\x08 \x01(\t\x12\x1a\n\x12\x62\x61seline_mae_price\x18\t \x01(\t\x12.\n\ntrained_at\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x15\n\rmarket_source\x18\x0b \x01(\t\"R\n\x0e\x41nalyzeRequest\x12\x32\n\x05\x61sset\x18\x01 \x01(\x0b\x32#.ipheron.ai_agents.v1.AssetFeatures\x12\x0c\n\x04\x64\x61ys\x18\x02 \x01(\x05\"=\n\x0c\x41gentFailure\x12\r\n\x05\x61gent\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\x12\x0e\n\x06\x64\x65tail\x18\x03 \x01(\t\"\x88\x02\n\x0f\x41nalyzeResponse\x12;\n\x07pricing\x18\x01 \x01(\x0b\x32*.ipheron.ai_agents.v1.SuggestPriceResponse\x12\x32\n\x04risk\x18\x02 \x01(\x0b\x32$.ipheron.ai_agents.v1.RiskAssessment\x12<\n\x06market\x18\x03 \x01(\x0b\x32,.ipheron.ai_agents.v1.ForecastMarketResponse\x12\x34\n\x08\x66\x61ilures\x18\x04 \x03(\x0b\x32\".ipheron.ai_agents.v1.AgentFailure\x12\x10\n\x08\x63omplete\x18\x05 \x01(\x08*g\n\tRiskLevel\x12\x1a\n\x16RISK_LEVEL_UNSPECIFIED\x10\x00\x12\x12\n\x0eRISK_LEVEL_LOW\x10\x01\x12\x15\n\x11RISK_LEVEL_MEDIUM\x10\x02\x12\x13\n\x0fRISK_LEVEL_HIGH\x10\x03*k\n\tSentiment\x12\x19\n\x15SENTIMENT_UNSPECIFIED\x10\x00\x12\x15\n\x11SENTIMENT_BULLISH\x10\x01\x12\x15\n\x11SENTIMENT_NEUTRAL\x10\x02\x12\x15\n\x11SENTIMENT_BEARISH\x10\x03\x32\x83\x06\n\x0f\x41iAgentsService\x12\x65\n\x0cSuggestPrice\x12).ipheron.ai_agents.v1.SuggestPriceRequest\x1a*.ipheron.ai_agents.v1.SuggestPriceResponse\x12t\n\x11\x46indCollaborators\x12..ipheron.ai_agents.v1.FindCollaboratorsRequest\x1a/.ipheron.ai_agents.v1.FindCollaboratorsResponse\x12\x65\n\x0cProposeSplit\x12).ipheron.ai_agents.v1.ProposeSplitRequest\x1a*.ipheron.ai_agents.v1.ProposeSplitResponse\x12n\n\x0f\x41ssessAssetRisk\x12,.ipheron.ai_agents.v1.AssessAssetRiskRequest\x1a-.ipheron.ai_agents.v1.AssessAssetRiskResponse\x12w\n\x12\x41ssessPurchaseRisk\x12/.ipheron.ai_agents.v1.AssessPurchaseRiskRequest\x1a\x30.ipheron.ai_agents.v1.AssessPurchaseRiskResponse\x12k\n\x0e\x46orecastMarket\x12+.ipheron.ai_agents.v1.ForecastMarketRequest\x1a,.ipheron.ai_agents.v1.ForecastMarketResponse\x12V\n\x07\x41nalyze\x12$.ipheron.ai_agents.v1.AnalyzeRequest\x1a%.ipheron.ai_agents.v1.AnalyzeResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n,ipheron/ai_agents/v1/ai_agents_service.proto\x12\x14ipheron.ai_agents.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1eipheron/common/v1/common.proto\"c\n\tFiredRule\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06module\x18\x02 \x01(\t\x12\r\n\x05value\x18\x03 \x01(\t\x12\x14\n\x0c\x63ontribution\x18\x04 \x01(\t\x12\x13\n\x0b\x65xplanation\x18\x05 \x01(\t\"\xde\x02\n\rAssetFeatures\x12\x10\n\x08\x61sset_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x12\n\nasset_type\x18\x03 \x01(\t\x12\x0e\n\x06region\x18\x04 \x01(\t\x12\x18\n\x10utility_features\x18\x05 \x03(\t\x12\x13\n\x0b\x63o_creators\x18\x06 \x01(\x05\x12\x1f\n\x12\x63reator_reputation\x18\x07 \x01(\x05H\x00\x88\x01\x01\x12\x14\n\x0c\x61sking_price\x18\x08 \x01(\t\x12\x14\n\x0c\x63ontent_hash\x18\t \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\n \x01(\t\x12\x16\n\x0e\x63reator_wallet\x18\x0b \x01(\t\x12\x1c\n\x0fwallet_age_days\x18\x0c \x01(\x05H\x01\x88\x01\x01\x12\x17\n\x0f\x63reator_user_id\x18\r \x01(\tB\x15\n\x13_creator_reputationB\x12\n\x10_wallet_age_days\"[\n\x13SuggestPriceRequest\x12\x32\n\x05\x61sset\x18\x01 \x01(\x0b\x32#.ipheron.ai_agents.v1.AssetFeatures\x12\x10\n\x08\x63urrency\x18\x02 \x01(\t\"\x98\x03\n\x14SuggestPriceResponse\x12+\n\tsuggested\x18\x01 \x01(\x0b\x32\x18.ipheron.common.v1.Money\x12%\n\x03low\x18\x02 \x01(\x0b\x32\x18.ipheron.common.v1.Money\x12&\n\x04high\x18\x03 \x01(\x0b\x32\x18.ipheron.common.v1.Money\x12.\n\x05rules\x18\x04 \x03(\x0b\x32\x1f.ipheron.ai_agents.v1.FiredRule\x12\x15\n\rmarket_source\x18\x05 \x01(\t\x12\x12\n\nkb_version\x18\x06 \x01(\t\x12\x12\n\nconfidence\x18\x07 \x01(\t\x12\r\n\x05\x62\x61sis\x18\x08 \x01(\t\x12\x39\n\x0b\x63omparables\x18\t \x03(\x0b\x32$.ipheron.ai_agents.v1.ComparableSale\x12\x19\n\x11\x61sking_percentile\x18\n \x01(\t\x12\x17\n\x0f\x61sking_position\x18\x0b \x01(\t\x12\x17\n\x0finterval_method\x18\x0c \x01(\t\"\x9c\x01\n\x0e\x43omparableSale\x12\x10\n\x08\x61sset_id\x18\x01 \x01(\t\x12\'\n\x05price\x18\x02 \x01(\x0b\x32\x18.ipheron.common.v1.Money\x12+\n\x07sold_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nsimilarity\x18\x04 \x01(\t\x12\x0e\n\x06weight\x18\x05 \x01(\t\"\x87\x01\n\tCandidate\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x10\n\x08username\x18\x02 \x01(\t\x12\x0e\n\x06region\x18\x03 \x01(\t\x12\x0e\n\x06skills\x18\x04 \x03(\t\x12\x12\n\nreputation\x18\x05 \x01(\x05\x12\x13\n\x0btotal_sales\x18\x06 \x01(\t\x12\x0e\n\x06wallet\x18\x07 \x01(\t\"\xb3\x01\n\x18\x46indCollaboratorsRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x0e\n\x06skills\x18\x02 \x03(\t\x12\x32\n\trequester\x18\x03 \x01(\x0b\x32\x1f.ipheron.ai_agents.v1.Candidate\x12\x33\n\ncandidates\x18\x04 \x03(\x0b\x32\x1f.ipheron.ai_agents.v1.Candidate\x12\r\n\x05limit\x18\x05 \x01(\x05\"\x81\x01\n\x0c\x43ollaborator\x12\x32\n\tcandidate\x18\x01 \x01(\x0b\x32\x1f.ipheron.ai_agents.v1.Candidate\x12\r\n\x05score\x18\x02 \x01(\t\x12.\n\x05rules\x18\x03 \x03(\x0b\x32\x1f.ipheron.ai_agents.v1.FiredRule\"V\n\x19\x46indCollaboratorsResponse\x12\x39\n\rcollaborators\x18\x01 \x03(\x0b\x32\".ipheron.ai_agents.v1.Collaborator\"j\n\x0b\x43ontributor\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x0c\n\x04role\x18\x02 \x01(\t\x12\x0e\n\x06\x65\x66\x66ort\x18\x03 \x01(\t\x12\x18\n\x10owns_original_ip\x18\x04 \x01(\x08\x12\x12\n\nreputation\x18\x05 \x01(\x05\"N\n\x13ProposeSplitRequest\x12\x37\n\x0c\x63ontributors\x18\x01 \x03(\x0b\x32!.ipheron.ai_agents.v1.Contributor\"_\n\x05Share\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x15\n\rshare_percent\x18\x02 \x01(\t\x12.\n\x05rules\x18\x03 \x03(\x0b\x32\x1f.ipheron.ai_agents.v1.FiredRule\"C\n\x14ProposeSplitResponse\x12+\n\x06shares\x18\x01 \x03(\x0b\x32\x1b.ipheron.ai_agents.v1.Share\"\xa3\x01\n\x0eRiskAssessment\x12\r\n\x05score\x18\x01 \x01(\x05\x12.\n\x05level\x18\x02 \x01(\x0e\x32\x1f.ipheron.ai_agents.v1.RiskLevel\x12\r\n\x05\x66lags\x18\x03 \x03(\t\x12\x13\n\x0b\x65xplanation\x18\x04 \x01(\t\x12.\n\x05rules\x18\x05 \x03(\x0b\x32\x1f.ipheron.ai_agents.v1.FiredRule\"\x87\x01\n\x16\x41ssessAssetRiskRequest\x12\x32\n\x05\x61sset\x18\x01 \x01(\x0b\x32#.ipheron.ai_agents.v1.AssetFeatures\x12\x39\n\x0cknown_assets\x18\x02 \x03(\x0b\x32#.ipheron.ai_agents.v1.AssetFeatures\"S\n\x17\x41ssessAssetRiskResponse\x12\x38\n\nassessment\x18\x01 \x01(\x0b\x32$.ipheron.ai_agents.v1.RiskAssessment\"}\n\x05Trade\x12\x10\n\x08\x61sset_id\x18\x01 \x01(\t\x12\x15\n\rseller_wallet\x18\x02 \x01(\t\x12\x14\n\x0c\x62uyer_wallet\x18\x03 \x01(\t\x12\r\n\x05price\x18\x04 \x01(\t\x12&\n\x02\x61t\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"x\n\x19\x41ssessPurchaseRiskRequest\x12-\n\x08purchase\x18\x01 \x01(\x0b\x32\x1b.ipheron.ai_agents.v1.Trade\x12,\n\x07history\x18\x02 \x03(\x0b\x32\x1b.ipheron.ai_agents.v1.Trade\"V\n\x1a\x41ssessPurchaseRiskResponse\x12\x38\n\nassessment\x18\x01 \x01(\x0b\x32$.ipheron.ai_agents.v1.RiskAssessment\"9\n\x15\x46orecastMarketRequest\x12\x12\n\nasset_type\x18\x01 \x01(\t\x12\x0c\n\x04\x64\x61ys\x18\x02 \x01(\x05\"\x98\x01\n\rForecastPoint\x12\x0c\n\x04\x64\x61te\x18\x01 \x01(\t\x12\x0e\n\x06volume\x18\x02 \x01(\t\x12\x12\n\nvolume_low\x18\x03 \x01(\t\x12\x13\n\x0bvolume_high\x18\x04 \x01(\t\x12\x11\n\tavg_price\x18\x05 \x01(\t\x12\x15\n\ravg_price_low\x18\x06 \x01(\t\x12\x16\n\x0e\x61vg_price_high\x18\x07 \x01(\t\"\xe6\x03\n\x16\x46orecastMarketResponse\x12\x12\n\nasset_type\x18\x01 \x01(\t\x12\x33\n\x06points\x18\x02 \x03(\x0b\x32#.ipheron.ai_agents.v1.ForecastPoint\x12\x32\n\tsentiment\x18\x03 \x01(\x0e\x32\x1f.ipheron.ai_agents.v1.Sentiment\x12.\n\x05rules\x18\x04 \x03(\x0b\x32\x1f.ipheron.ai_agents.v1.FiredRule\x12\x15\n\rmodel_version\x18\x05 \x01(\t\x12\x1d\n\x15validation_mae_volume\x18\x06 \x01(\t\x12\x1b\n\x13\x62\x61seline_mae_volume\x18\x07 \x01(\t\x12\x1c\n\x14validation_mae_price\x18\x08 \x01(\t\x12\x1a\n\x12\x62\x61seline_mae_price\x18\t \x01(\t\x12.\n\ntrained_at\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x15\n\rmarket_source\x18\x0b \x01(\t\x12\x1c\n\x14insufficient_history\x18\x0c \x01(\x08\x12\x14\n\x0chistory_days\x18\r \x01(\x05\x12\x17\n\x0finterval_method\x18\x0e \x01(\t\"R\n\x0e\x41nalyzeRequest\x12\x32\n\x05\x61sset\x18\x01 \x01(\x0b\x32#.ipheron.ai_agents.v1.AssetFeatures\x12\x0c\n\x04\x64\x61ys\x18\x02 \x01(\x05\"=\n\x0c\x41gentFailure\x12\r\n\x05\x61gent\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\x12\x0e\n\x06\x64\x65tail\x18\x03 \x01(\t\"\x88\x02\n\x0f\x41nalyzeResponse\x12;\n\x07pricing\x18\x01 \x01(\x0b\x32*.ipheron.ai_agents.v1.SuggestPriceResponse\x12\x32\n\x04risk\x18\x02 \x01(\x0b\x32$.ipheron.ai_agents.v1.RiskAssessment\x12<\n\x06market\x18\x03 \x01(\x0b\x32,.ipheron.ai_agents.v1.ForecastMarketResponse\x12\x34\n\x08\x66\x61ilures\x18\x04 \x03(\x0b\x32\".ipheron.ai_agents.v1.AgentFailure\x12\x10\n\x08\x63omplete\x18\x05 \x01(\x08\"\x9d\x01\n\x0eStoredAnalysis\x12\x10\n\x08\x61sset_id\x18\x01 \x01(\t\x12/\n\x0b\x61nalyzed_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07trigger\x18\x03 \x01(\t\x12\x37\n\x08\x61nalysis\x18\x04 \x01(\x0b\x32%.ipheron.ai_agents.v1.AnalyzeResponse\"+\n\x17GetAssetAnalysisRequest\x12\x10\n\x08\x61sset_id\x18\x01 \x01(\t\"`\n\x18GetAssetAnalysisResponse\x12\x36\n\x08\x61nalysis\x18\x01 \x01(\x0b\x32$.ipheron.ai_agents.v1.StoredAnalysis\x12\x0c\n\x04runs\x18\x02 \x01(\x05\"R\n\x15ReanalyzeAssetRequest\x12\x10\n\x08\x61sset_id\x18\x01 \x01(\t\x12\x19\n\x11requester_user_id\x18\x02 \x01(\t\x12\x0c\n\x04\x64\x61ys\x18\x03 \x01(\x05\"P\n\x16ReanalyzeAssetResponse\x12\x36\n\x08\x61nalysis\x18\x01 \x01(\x0b\x32$.ipheron.ai_agents.v1.StoredAnalysis*g\n\tRiskLevel\x12\x1a\n\x16RISK_LEVEL_UNSPECIFIED\x10\x00\x12\x12\n\x0eRISK_LEVEL_LOW\x10\x01\x12\x15\n\x11RISK_LEVEL_MEDIUM\x10\x02\x12\x13\n\x0fRISK_LEVEL_HIGH\x10\x03*k\n\tSentiment\x12\x19\n\x15SENTIMENT_UNSPECIFIED\x10\x00\x12\x15\n\x11SENTIMENT_BULLISH\x10\x01\x12\x15\n\x11SENTIMENT_NEUTRAL\x10\x02\x12\x15\n\x11SENTIMENT_BEARISH\x10\x03\x32\xe3\x07\n\x0f\x41iAgentsService\x12\x65\n\x0cSuggestPrice\x12).ipheron.ai_agents.v1.SuggestPriceRequest\x1a*.ipheron.ai_agents.v1.SuggestPriceResponse\x12t\n\x11\x46indCollaborators\x12..ipheron.ai_agents.v1.FindCollaboratorsRequest\x1a/.ipheron.ai_agents.v1.FindCollaboratorsResponse\x12\x65\n\x0cProposeSplit\x12).ipheron.ai_agents.v1.ProposeSplitRequest\x1a*.ipheron.ai_agents.v1.ProposeSplitResponse\x12n\n\x0f\x41ssessAssetRisk\x12,.ipheron.ai_agents.v1.AssessAssetRiskRequest\x1a-.ipheron.ai_agents.v1.AssessAssetRiskResponse\x12w\n\x12\x41ssessPurchaseRisk\x12/.ipheron.ai_agents.v1.AssessPurchaseRiskRequest\x1a\x30.ipheron.ai_agents.v1.AssessPurchaseRiskResponse\x12k\n\x0e\x46orecastMarket\x12+.ipheron.ai_agents.v1.ForecastMarketRequest\x1a,.ipheron.ai_agents.v1.ForecastMarketResponse\x12V\n\x07\x41nalyze\x12$.ipheron.ai_agents.v1.AnalyzeRequest\x1a%.ipheron.ai_agents.v1.AnalyzeResponse\x12q\n\x10GetAssetAnalysis\x12-.ipheron.ai_agents.v1.GetAssetAnalysisRequest\x1a..ipheron.ai_agents.v1.GetAssetAnalysisResponse\x12k\n\x0eReanalyzeAsset\x12+.ipheron.ai_agents.v1.ReanalyzeAssetRequest\x1a,.ipheron.ai_agents.v1.ReanalyzeAssetResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'ipheron.ai_agents.v1.ai_agents_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_RISKLEVEL']._serialized_start=3582
-  _globals['_RISKLEVEL']._serialized_end=3685
-  _globals['_SENTIMENT']._serialized_start=3687
-  _globals['_SENTIMENT']._serialized_end=3794
+  _globals['_RISKLEVEL']._serialized_start=4458
+  _globals['_RISKLEVEL']._serialized_end=4561
+  _globals['_SENTIMENT']._serialized_start=4563
+  _globals['_SENTIMENT']._serialized_end=4670
   _globals['_FIREDRULE']._serialized_start=135
   _globals['_FIREDRULE']._serialized_end=234
   _globals['_ASSETFEATURES']._serialized_start=237
@@ -44,47 +44,59 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_SUGGESTPRICEREQUEST']._serialized_start=589
   _globals['_SUGGESTPRICEREQUEST']._serialized_end=680
   _globals['_SUGGESTPRICERESPONSE']._serialized_start=683
-  _globals['_SUGGESTPRICERESPONSE']._serialized_end=920
-  _globals['_CANDIDATE']._serialized_start=923
-  _globals['_CANDIDATE']._serialized_end=1058
-  _globals['_FINDCOLLABORATORSREQUEST']._serialized_start=1061
-  _globals['_FINDCOLLABORATORSREQUEST']._serialized_end=1240
-  _globals['_COLLABORATOR']._serialized_start=1243
-  _globals['_COLLABORATOR']._serialized_end=1372
-  _globals['_FINDCOLLABORATORSRESPONSE']._serialized_start=1374
-  _globals['_FINDCOLLABORATORSRESPONSE']._serialized_end=1460
-  _globals['_CONTRIBUTOR']._serialized_start=1462
-  _globals['_CONTRIBUTOR']._serialized_end=1568
-  _globals['_PROPOSESPLITREQUEST']._serialized_start=1570
-  _globals['_PROPOSESPLITREQUEST']._serialized_end=1648
-  _globals['_SHARE']._serialized_start=1650
-  _globals['_SHARE']._serialized_end=1745
-  _globals['_PROPOSESPLITRESPONSE']._serialized_start=1747
-  _globals['_PROPOSESPLITRESPONSE']._serialized_end=1814
-  _globals['_RISKASSESSMENT']._serialized_start=1817
-  _globals['_RISKASSESSMENT']._serialized_end=1980
-  _globals['_ASSESSASSETRISKREQUEST']._serialized_start=1983
-  _globals['_ASSESSASSETRISKREQUEST']._serialized_end=2118
-  _globals['_ASSESSASSETRISKRESPONSE']._serialized_start=2120
-  _globals['_ASSESSASSETRISKRESPONSE']._serialized_end=2203
-  _globals['_TRADE']._serialized_start=2205
-  _globals['_TRADE']._serialized_end=2330
-  _globals['_ASSESSPURCHASERISKREQUEST']._serialized_start=2332
-  _globals['_ASSESSPURCHASERISKREQUEST']._serialized_end=2452
-  _globals['_ASSESSPURCHASERISKRESPONSE']._serialized_start=2454
-  _globals['_ASSESSPURCHASERISKRESPONSE']._serialized_end=2540
-  _globals['_FORECASTMARKETREQUEST']._serialized_start=2542
-  _globals['_FORECASTMARKETREQUEST']._serialized_end=2599
-  _globals['_FORECASTPOINT']._serialized_start=2602
-  _globals['_FORECASTPOINT']._serialized_end=2754
-  _globals['_FORECASTMARKETRESPONSE']._serialized_start=2757
-  _globals['_FORECASTMARKETRESPONSE']._serialized_end=3166
-  _globals['_ANALYZEREQUEST']._serialized_start=3168
-  _globals['_ANALYZEREQUEST']._serialized_end=3250
-  _globals['_AGENTFAILURE']._serialized_start=3252
-  _globals['_AGENTFAILURE']._serialized_end=3313
-  _globals['_ANALYZERESPONSE']._serialized_start=3316
-  _globals['_ANALYZERESPONSE']._serialized_end=3580
-  _globals['_AIAGENTSSERVICE']._serialized_start=3797
-  _globals['_AIAGENTSSERVICE']._serialized_end=4568
+  _globals['_SUGGESTPRICERESPONSE']._serialized_end=1091
+  _globals['_COMPARABLESALE']._serialized_start=1094
+  _globals['_COMPARABLESALE']._serialized_end=1250
+  _globals['_CANDIDATE']._serialized_start=1253
+  _globals['_CANDIDATE']._serialized_end=1388
+  _globals['_FINDCOLLABORATORSREQUEST']._serialized_start=1391
+  _globals['_FINDCOLLABORATORSREQUEST']._serialized_end=1570
+  _globals['_COLLABORATOR']._serialized_start=1573
+  _globals['_COLLABORATOR']._serialized_end=1702
+  _globals['_FINDCOLLABORATORSRESPONSE']._serialized_start=1704
+  _globals['_FINDCOLLABORATORSRESPONSE']._serialized_end=1790
+  _globals['_CONTRIBUTOR']._serialized_start=1792
+  _globals['_CONTRIBUTOR']._serialized_end=1898
+  _globals['_PROPOSESPLITREQUEST']._serialized_start=1900
+  _globals['_PROPOSESPLITREQUEST']._serialized_end=1978
+  _globals['_SHARE']._serialized_start=1980
+  _globals['_SHARE']._serialized_end=2075
+  _globals['_PROPOSESPLITRESPONSE']._serialized_start=2077
+  _globals['_PROPOSESPLITRESPONSE']._serialized_end=2144
+  _globals['_RISKASSESSMENT']._serialized_start=2147
+  _globals['_RISKASSESSMENT']._serialized_end=2310
+  _globals['_ASSESSASSETRISKREQUEST']._serialized_start=2313
+  _globals['_ASSESSASSETRISKREQUEST']._serialized_end=2448
+  _globals['_ASSESSASSETRISKRESPONSE']._serialized_start=2450
+  _globals['_ASSESSASSETRISKRESPONSE']._serialized_end=2533
+  _globals['_TRADE']._serialized_start=2535
+  _globals['_TRADE']._serialized_end=2660
+  _globals['_ASSESSPURCHASERISKREQUEST']._serialized_start=2662
+  _globals['_ASSESSPURCHASERISKREQUEST']._serialized_end=2782
+  _globals['_ASSESSPURCHASERISKRESPONSE']._serialized_start=2784
+  _globals['_ASSESSPURCHASERISKRESPONSE']._serialized_end=2870
+  _globals['_FORECASTMARKETREQUEST']._serialized_start=2872
+  _globals['_FORECASTMARKETREQUEST']._serialized_end=2929
+  _globals['_FORECASTPOINT']._serialized_start=2932
+  _globals['_FORECASTPOINT']._serialized_end=3084
+  _globals['_FORECASTMARKETRESPONSE']._serialized_start=3087
+  _globals['_FORECASTMARKETRESPONSE']._serialized_end=3573
+  _globals['_ANALYZEREQUEST']._serialized_start=3575
+  _globals['_ANALYZEREQUEST']._serialized_end=3657
+  _globals['_AGENTFAILURE']._serialized_start=3659
+  _globals['_AGENTFAILURE']._serialized_end=3720
+  _globals['_ANALYZERESPONSE']._serialized_start=3723
+  _globals['_ANALYZERESPONSE']._serialized_end=3987
+  _globals['_STOREDANALYSIS']._serialized_start=3990
+  _globals['_STOREDANALYSIS']._serialized_end=4147
+  _globals['_GETASSETANALYSISREQUEST']._serialized_start=4149
+  _globals['_GETASSETANALYSISREQUEST']._serialized_end=4192
+  _globals['_GETASSETANALYSISRESPONSE']._serialized_start=4194
+  _globals['_GETASSETANALYSISRESPONSE']._serialized_end=4290
+  _globals['_REANALYZEASSETREQUEST']._serialized_start=4292
+  _globals['_REANALYZEASSETREQUEST']._serialized_end=4374
+  _globals['_REANALYZEASSETRESPONSE']._serialized_start=4376
+  _globals['_REANALYZEASSETRESPONSE']._serialized_end=4456
+  _globals['_AIAGENTSSERVICE']._serialized_start=4673
+  _globals['_AIAGENTSSERVICE']._serialized_end=5668
 # @@protoc_insertion_point(module_scope)

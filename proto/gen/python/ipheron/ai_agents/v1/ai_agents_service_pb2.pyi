@@ -86,20 +86,46 @@ class SuggestPriceRequest(_message.Message):
     def __init__(self, asset: _Optional[_Union[AssetFeatures, _Mapping]] = ..., currency: _Optional[str] = ...) -> None: ...
 
 class SuggestPriceResponse(_message.Message):
-    __slots__ = ("suggested", "low", "high", "rules", "market_source", "kb_version")
+    __slots__ = ("suggested", "low", "high", "rules", "market_source", "kb_version", "confidence", "basis", "comparables", "asking_percentile", "asking_position", "interval_method")
     SUGGESTED_FIELD_NUMBER: _ClassVar[int]
     LOW_FIELD_NUMBER: _ClassVar[int]
     HIGH_FIELD_NUMBER: _ClassVar[int]
     RULES_FIELD_NUMBER: _ClassVar[int]
     MARKET_SOURCE_FIELD_NUMBER: _ClassVar[int]
     KB_VERSION_FIELD_NUMBER: _ClassVar[int]
+    CONFIDENCE_FIELD_NUMBER: _ClassVar[int]
+    BASIS_FIELD_NUMBER: _ClassVar[int]
+    COMPARABLES_FIELD_NUMBER: _ClassVar[int]
+    ASKING_PERCENTILE_FIELD_NUMBER: _ClassVar[int]
+    ASKING_POSITION_FIELD_NUMBER: _ClassVar[int]
+    INTERVAL_METHOD_FIELD_NUMBER: _ClassVar[int]
     suggested: _common_pb2.Money
     low: _common_pb2.Money
     high: _common_pb2.Money
     rules: _containers.RepeatedCompositeFieldContainer[FiredRule]
     market_source: str
     kb_version: str
-    def __init__(self, suggested: _Optional[_Union[_common_pb2.Money, _Mapping]] = ..., low: _Optional[_Union[_common_pb2.Money, _Mapping]] = ..., high: _Optional[_Union[_common_pb2.Money, _Mapping]] = ..., rules: _Optional[_Iterable[_Union[FiredRule, _Mapping]]] = ..., market_source: _Optional[str] = ..., kb_version: _Optional[str] = ...) -> None: ...
+    confidence: str
+    basis: str
+    comparables: _containers.RepeatedCompositeFieldContainer[ComparableSale]
+    asking_percentile: str
+    asking_position: str
+    interval_method: str
+    def __init__(self, suggested: _Optional[_Union[_common_pb2.Money, _Mapping]] = ..., low: _Optional[_Union[_common_pb2.Money, _Mapping]] = ..., high: _Optional[_Union[_common_pb2.Money, _Mapping]] = ..., rules: _Optional[_Iterable[_Union[FiredRule, _Mapping]]] = ..., market_source: _Optional[str] = ..., kb_version: _Optional[str] = ..., confidence: _Optional[str] = ..., basis: _Optional[str] = ..., comparables: _Optional[_Iterable[_Union[ComparableSale, _Mapping]]] = ..., asking_percentile: _Optional[str] = ..., asking_position: _Optional[str] = ..., interval_method: _Optional[str] = ...) -> None: ...
+
+class ComparableSale(_message.Message):
+    __slots__ = ("asset_id", "price", "sold_at", "similarity", "weight")
+    ASSET_ID_FIELD_NUMBER: _ClassVar[int]
+    PRICE_FIELD_NUMBER: _ClassVar[int]
+    SOLD_AT_FIELD_NUMBER: _ClassVar[int]
+    SIMILARITY_FIELD_NUMBER: _ClassVar[int]
+    WEIGHT_FIELD_NUMBER: _ClassVar[int]
+    asset_id: str
+    price: _common_pb2.Money
+    sold_at: _timestamp_pb2.Timestamp
+    similarity: str
+    weight: str
+    def __init__(self, asset_id: _Optional[str] = ..., price: _Optional[_Union[_common_pb2.Money, _Mapping]] = ..., sold_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., similarity: _Optional[str] = ..., weight: _Optional[str] = ...) -> None: ...
 
 class Candidate(_message.Message):
     __slots__ = ("user_id", "username", "region", "skills", "reputation", "total_sales", "wallet")
@@ -268,7 +294,7 @@ class ForecastPoint(_message.Message):
     def __init__(self, date: _Optional[str] = ..., volume: _Optional[str] = ..., volume_low: _Optional[str] = ..., volume_high: _Optional[str] = ..., avg_price: _Optional[str] = ..., avg_price_low: _Optional[str] = ..., avg_price_high: _Optional[str] = ...) -> None: ...
 
 class ForecastMarketResponse(_message.Message):
-    __slots__ = ("asset_type", "points", "sentiment", "rules", "model_version", "validation_mae_volume", "baseline_mae_volume", "validation_mae_price", "baseline_mae_price", "trained_at", "market_source")
+    __slots__ = ("asset_type", "points", "sentiment", "rules", "model_version", "validation_mae_volume", "baseline_mae_volume", "validation_mae_price", "baseline_mae_price", "trained_at", "market_source", "insufficient_history", "history_days", "interval_method")
     ASSET_TYPE_FIELD_NUMBER: _ClassVar[int]
     POINTS_FIELD_NUMBER: _ClassVar[int]
     SENTIMENT_FIELD_NUMBER: _ClassVar[int]
@@ -280,6 +306,9 @@ class ForecastMarketResponse(_message.Message):
     BASELINE_MAE_PRICE_FIELD_NUMBER: _ClassVar[int]
     TRAINED_AT_FIELD_NUMBER: _ClassVar[int]
     MARKET_SOURCE_FIELD_NUMBER: _ClassVar[int]
+    INSUFFICIENT_HISTORY_FIELD_NUMBER: _ClassVar[int]
+    HISTORY_DAYS_FIELD_NUMBER: _ClassVar[int]
+    INTERVAL_METHOD_FIELD_NUMBER: _ClassVar[int]
     asset_type: str
     points: _containers.RepeatedCompositeFieldContainer[ForecastPoint]
     sentiment: Sentiment
@@ -291,7 +320,10 @@ class ForecastMarketResponse(_message.Message):
     baseline_mae_price: str
     trained_at: _timestamp_pb2.Timestamp
     market_source: str
-    def __init__(self, asset_type: _Optional[str] = ..., points: _Optional[_Iterable[_Union[ForecastPoint, _Mapping]]] = ..., sentiment: _Optional[_Union[Sentiment, str]] = ..., rules: _Optional[_Iterable[_Union[FiredRule, _Mapping]]] = ..., model_version: _Optional[str] = ..., validation_mae_volume: _Optional[str] = ..., baseline_mae_volume: _Optional[str] = ..., validation_mae_price: _Optional[str] = ..., baseline_mae_price: _Optional[str] = ..., trained_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., market_source: _Optional[str] = ...) -> None: ...
+    insufficient_history: bool
+    history_days: int
+    interval_method: str
+    def __init__(self, asset_type: _Optional[str] = ..., points: _Optional[_Iterable[_Union[ForecastPoint, _Mapping]]] = ..., sentiment: _Optional[_Union[Sentiment, str]] = ..., rules: _Optional[_Iterable[_Union[FiredRule, _Mapping]]] = ..., model_version: _Optional[str] = ..., validation_mae_volume: _Optional[str] = ..., baseline_mae_volume: _Optional[str] = ..., validation_mae_price: _Optional[str] = ..., baseline_mae_price: _Optional[str] = ..., trained_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., market_source: _Optional[str] = ..., insufficient_history: _Optional[bool] = ..., history_days: _Optional[int] = ..., interval_method: _Optional[str] = ...) -> None: ...
 
 class AnalyzeRequest(_message.Message):
     __slots__ = ("asset", "days")
@@ -324,3 +356,45 @@ class AnalyzeResponse(_message.Message):
     failures: _containers.RepeatedCompositeFieldContainer[AgentFailure]
     complete: bool
     def __init__(self, pricing: _Optional[_Union[SuggestPriceResponse, _Mapping]] = ..., risk: _Optional[_Union[RiskAssessment, _Mapping]] = ..., market: _Optional[_Union[ForecastMarketResponse, _Mapping]] = ..., failures: _Optional[_Iterable[_Union[AgentFailure, _Mapping]]] = ..., complete: _Optional[bool] = ...) -> None: ...
+
+class StoredAnalysis(_message.Message):
+    __slots__ = ("asset_id", "analyzed_at", "trigger", "analysis")
+    ASSET_ID_FIELD_NUMBER: _ClassVar[int]
+    ANALYZED_AT_FIELD_NUMBER: _ClassVar[int]
+    TRIGGER_FIELD_NUMBER: _ClassVar[int]
+    ANALYSIS_FIELD_NUMBER: _ClassVar[int]
+    asset_id: str
+    analyzed_at: _timestamp_pb2.Timestamp
+    trigger: str
+    analysis: AnalyzeResponse
+    def __init__(self, asset_id: _Optional[str] = ..., analyzed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., trigger: _Optional[str] = ..., analysis: _Optional[_Union[AnalyzeResponse, _Mapping]] = ...) -> None: ...
+
+class GetAssetAnalysisRequest(_message.Message):
+    __slots__ = ("asset_id",)
+    ASSET_ID_FIELD_NUMBER: _ClassVar[int]
+    asset_id: str
+    def __init__(self, asset_id: _Optional[str] = ...) -> None: ...
+
+class GetAssetAnalysisResponse(_message.Message):
+    __slots__ = ("analysis", "runs")
+    ANALYSIS_FIELD_NUMBER: _ClassVar[int]
+    RUNS_FIELD_NUMBER: _ClassVar[int]
+    analysis: StoredAnalysis
+    runs: int
+    def __init__(self, analysis: _Optional[_Union[StoredAnalysis, _Mapping]] = ..., runs: _Optional[int] = ...) -> None: ...
+
+class ReanalyzeAssetRequest(_message.Message):
+    __slots__ = ("asset_id", "requester_user_id", "days")
+    ASSET_ID_FIELD_NUMBER: _ClassVar[int]
+    REQUESTER_USER_ID_FIELD_NUMBER: _ClassVar[int]
+    DAYS_FIELD_NUMBER: _ClassVar[int]
+    asset_id: str
+    requester_user_id: str
+    days: int
+    def __init__(self, asset_id: _Optional[str] = ..., requester_user_id: _Optional[str] = ..., days: _Optional[int] = ...) -> None: ...
+
+class ReanalyzeAssetResponse(_message.Message):
+    __slots__ = ("analysis",)
+    ANALYSIS_FIELD_NUMBER: _ClassVar[int]
+    analysis: StoredAnalysis
+    def __init__(self, analysis: _Optional[_Union[StoredAnalysis, _Mapping]] = ...) -> None: ...

@@ -70,6 +70,16 @@ class AiAgentsServiceStub:
                 request_serializer=ipheron_dot_ai__agents_dot_v1_dot_ai__agents__service__pb2.AnalyzeRequest.SerializeToString,
                 response_deserializer=ipheron_dot_ai__agents_dot_v1_dot_ai__agents__service__pb2.AnalyzeResponse.FromString,
                 _registered_method=True)
+        self.GetAssetAnalysis = channel.unary_unary(
+                '/ipheron.ai_agents.v1.AiAgentsService/GetAssetAnalysis',
+                request_serializer=ipheron_dot_ai__agents_dot_v1_dot_ai__agents__service__pb2.GetAssetAnalysisRequest.SerializeToString,
+                response_deserializer=ipheron_dot_ai__agents_dot_v1_dot_ai__agents__service__pb2.GetAssetAnalysisResponse.FromString,
+                _registered_method=True)
+        self.ReanalyzeAsset = channel.unary_unary(
+                '/ipheron.ai_agents.v1.AiAgentsService/ReanalyzeAsset',
+                request_serializer=ipheron_dot_ai__agents_dot_v1_dot_ai__agents__service__pb2.ReanalyzeAssetRequest.SerializeToString,
+                response_deserializer=ipheron_dot_ai__agents_dot_v1_dot_ai__agents__service__pb2.ReanalyzeAssetResponse.FromString,
+                _registered_method=True)
 
 
 class AiAgentsServiceServicer:
@@ -125,6 +135,23 @@ class AiAgentsServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetAssetAnalysis(self, request, context):
+        """GetAssetAnalysis returns the newest stored analysis of a registered asset (made when
+        asset.created arrived, or on its owner's request); NOT_FOUND when there is none.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ReanalyzeAsset(self, request, context):
+        """ReanalyzeAsset runs the orchestrator again on a registered asset and stores the result;
+        only the asset's owner of record may ask (PERMISSION_DENIED otherwise, NOT_FOUND when the
+        agents never saw the asset).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AiAgentsServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -162,6 +189,16 @@ def add_AiAgentsServiceServicer_to_server(servicer, server):
                     servicer.Analyze,
                     request_deserializer=ipheron_dot_ai__agents_dot_v1_dot_ai__agents__service__pb2.AnalyzeRequest.FromString,
                     response_serializer=ipheron_dot_ai__agents_dot_v1_dot_ai__agents__service__pb2.AnalyzeResponse.SerializeToString,
+            ),
+            'GetAssetAnalysis': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetAssetAnalysis,
+                    request_deserializer=ipheron_dot_ai__agents_dot_v1_dot_ai__agents__service__pb2.GetAssetAnalysisRequest.FromString,
+                    response_serializer=ipheron_dot_ai__agents_dot_v1_dot_ai__agents__service__pb2.GetAssetAnalysisResponse.SerializeToString,
+            ),
+            'ReanalyzeAsset': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReanalyzeAsset,
+                    request_deserializer=ipheron_dot_ai__agents_dot_v1_dot_ai__agents__service__pb2.ReanalyzeAssetRequest.FromString,
+                    response_serializer=ipheron_dot_ai__agents_dot_v1_dot_ai__agents__service__pb2.ReanalyzeAssetResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -354,6 +391,60 @@ class AiAgentsService:
             '/ipheron.ai_agents.v1.AiAgentsService/Analyze',
             ipheron_dot_ai__agents_dot_v1_dot_ai__agents__service__pb2.AnalyzeRequest.SerializeToString,
             ipheron_dot_ai__agents_dot_v1_dot_ai__agents__service__pb2.AnalyzeResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetAssetAnalysis(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ipheron.ai_agents.v1.AiAgentsService/GetAssetAnalysis',
+            ipheron_dot_ai__agents_dot_v1_dot_ai__agents__service__pb2.GetAssetAnalysisRequest.SerializeToString,
+            ipheron_dot_ai__agents_dot_v1_dot_ai__agents__service__pb2.GetAssetAnalysisResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReanalyzeAsset(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ipheron.ai_agents.v1.AiAgentsService/ReanalyzeAsset',
+            ipheron_dot_ai__agents_dot_v1_dot_ai__agents__service__pb2.ReanalyzeAssetRequest.SerializeToString,
+            ipheron_dot_ai__agents_dot_v1_dot_ai__agents__service__pb2.ReanalyzeAssetResponse.FromString,
             options,
             channel_credentials,
             insecure,

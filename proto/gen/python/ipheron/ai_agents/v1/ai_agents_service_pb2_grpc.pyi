@@ -50,6 +50,15 @@ class AiAgentsServiceStub:
     """ForecastMarket forecasts daily volume and average price for an asset type."""
     Analyze: _grpc.UnaryUnaryMultiCallable[_ai_agents_service_pb2.AnalyzeRequest, _ai_agents_service_pb2.AnalyzeResponse]
     """Analyze runs the pricing, risk and market agents concurrently, each with a timeout."""
+    GetAssetAnalysis: _grpc.UnaryUnaryMultiCallable[_ai_agents_service_pb2.GetAssetAnalysisRequest, _ai_agents_service_pb2.GetAssetAnalysisResponse]
+    """GetAssetAnalysis returns the newest stored analysis of a registered asset (made when
+    asset.created arrived, or on its owner's request); NOT_FOUND when there is none.
+    """
+    ReanalyzeAsset: _grpc.UnaryUnaryMultiCallable[_ai_agents_service_pb2.ReanalyzeAssetRequest, _ai_agents_service_pb2.ReanalyzeAssetResponse]
+    """ReanalyzeAsset runs the orchestrator again on a registered asset and stores the result;
+    only the asset's owner of record may ask (PERMISSION_DENIED otherwise, NOT_FOUND when the
+    agents never saw the asset).
+    """
 
 @_typing.type_check_only
 class AiAgentsServiceAsyncStub(AiAgentsServiceStub):
@@ -70,6 +79,15 @@ class AiAgentsServiceAsyncStub(AiAgentsServiceStub):
     """ForecastMarket forecasts daily volume and average price for an asset type."""
     Analyze: _aio.UnaryUnaryMultiCallable[_ai_agents_service_pb2.AnalyzeRequest, _ai_agents_service_pb2.AnalyzeResponse]  # type: ignore[assignment]
     """Analyze runs the pricing, risk and market agents concurrently, each with a timeout."""
+    GetAssetAnalysis: _aio.UnaryUnaryMultiCallable[_ai_agents_service_pb2.GetAssetAnalysisRequest, _ai_agents_service_pb2.GetAssetAnalysisResponse]  # type: ignore[assignment]
+    """GetAssetAnalysis returns the newest stored analysis of a registered asset (made when
+    asset.created arrived, or on its owner's request); NOT_FOUND when there is none.
+    """
+    ReanalyzeAsset: _aio.UnaryUnaryMultiCallable[_ai_agents_service_pb2.ReanalyzeAssetRequest, _ai_agents_service_pb2.ReanalyzeAssetResponse]  # type: ignore[assignment]
+    """ReanalyzeAsset runs the orchestrator again on a registered asset and stores the result;
+    only the asset's owner of record may ask (PERMISSION_DENIED otherwise, NOT_FOUND when the
+    agents never saw the asset).
+    """
 
 class AiAgentsServiceServicer(metaclass=_abc_1.ABCMeta):
     """AiAgentsService answers with decisions and their explanations."""
@@ -129,5 +147,26 @@ class AiAgentsServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_ai_agents_service_pb2.AnalyzeResponse, _abc.Awaitable[_ai_agents_service_pb2.AnalyzeResponse]]:
         """Analyze runs the pricing, risk and market agents concurrently, each with a timeout."""
+
+    @_abc_1.abstractmethod
+    def GetAssetAnalysis(
+        self,
+        request: _ai_agents_service_pb2.GetAssetAnalysisRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_ai_agents_service_pb2.GetAssetAnalysisResponse, _abc.Awaitable[_ai_agents_service_pb2.GetAssetAnalysisResponse]]:
+        """GetAssetAnalysis returns the newest stored analysis of a registered asset (made when
+        asset.created arrived, or on its owner's request); NOT_FOUND when there is none.
+        """
+
+    @_abc_1.abstractmethod
+    def ReanalyzeAsset(
+        self,
+        request: _ai_agents_service_pb2.ReanalyzeAssetRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_ai_agents_service_pb2.ReanalyzeAssetResponse, _abc.Awaitable[_ai_agents_service_pb2.ReanalyzeAssetResponse]]:
+        """ReanalyzeAsset runs the orchestrator again on a registered asset and stores the result;
+        only the asset's owner of record may ask (PERMISSION_DENIED otherwise, NOT_FOUND when the
+        agents never saw the asset).
+        """
 
 def add_AiAgentsServiceServicer_to_server(servicer: AiAgentsServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
