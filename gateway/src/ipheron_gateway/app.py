@@ -16,7 +16,7 @@ from fastapi.routing import _IncludedRouter
 from starlette.routing import Match, get_route_path
 from starlette.types import Scope
 
-from ipheron_gateway import health, problems
+from ipheron_gateway import console, health, problems, ws
 from ipheron_gateway.clients import Upstreams
 from ipheron_gateway.config import GatewaySettings
 from ipheron_gateway.middleware import BodyLimitMiddleware, RefuseNulMiddleware, TelemetryMiddleware
@@ -74,6 +74,8 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         if area.development_only and settings.env == "production":
             continue
         _include(app, area.router, area.prefix)
+    ws.install(app)  # WS /ws: live updates from the domain event stream
+    console.install(app)  # the web console at / and /static (with its Content-Security-Policy)
     # Inside the rate limiter (added by _install_security), so NUL probes are counted too.
     app.add_middleware(RefuseNulMiddleware)
     _install_security(app, settings)
