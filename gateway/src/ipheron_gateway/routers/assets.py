@@ -20,7 +20,7 @@ from typing import Annotated, Any, Literal
 
 import grpc
 import orjson
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Query, Request, Response, status
 from ipheron.ai_agents.v1 import ai_agents_service_pb2 as ai_pb
 from ipheron.assets.v1 import assets_service_pb2 as pb
 from ipheron.auth.v1 import auth_service_pb2 as auth_pb
@@ -28,12 +28,16 @@ from ipheron.common.v1 import common_pb2
 from ipheron_libs.vocab import ASSET_TYPES, DEFAULT_REPUTATION
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from ipheron_gateway import catalog_cache
 from ipheron_gateway.bounds import METADATA_DESCRIPTION, Page, PathId, PerPage, check_metadata
 from ipheron_gateway.deps import CurrentUser, IdempotencyKey, Stubs, User
 from ipheron_gateway.prepared import Tx, eth, opt_tx_out
 from ipheron_gateway.problems import UPSTREAM, Problem, precondition_as, problem_responses
 from ipheron_gateway.responses import fast_json, opt_stamp, stamp
 from ipheron_gateway.routers.ai import RuleOut
+
+MAX_OFFSET = 1_000  # the assets service's bound on page x per_page (assets_service.domain.MAX_OFFSET)
+TOTAL_CAP = 1_000  # exact totals up to this many matches (assets_service.domain.TOTAL_CAP)
 
 router = APIRouter(prefix="/assets", tags=["assets"])
 
@@ -314,7 +318,11 @@ class AssetPage(BaseModel):
     items: list[AssetOut]
     page: int
     per_page: int
-    total: int
+    total: int = Field(description=f"matching assets: exact up to {TOTAL_CAP:,}; above that, or when the "
+                                   "database expects far more, its planner's estimate, and total_estimated is true")
+    total_estimated: bool = Field(default=False, description="true when total is an estimate")
+    next_cursor: str | None = Field(default=None, description="pass as `cursor` for the next page (same filters "
+                                                              "and sort); null on the last page")
 
 
 class PurchaseOut(BaseModel):
@@ -426,19 +434,25 @@ def purchase_out(p: pb.Purchase, replayed: bool = False) -> dict[str, Any]:
 @router.post("", response_model=AssetOut, status_code=status.HTTP_201_CREATED,
              responses=problem_responses(400, 401, 409, 413, 422, *UPSTREAM),
              summary="Register an asset; it is minted on chain (status pending -> active, or pending_review)")
-async def create_asset(body: AssetCreate, user: CurrentUser, stubs: Stubs) -> dict[str, Any]:
+async def create_asset(body: AssetCreate, user: CurrentUser, stubs: Stubs, request: Request) -> dict[str, Any]:
     r = await stubs.assets.CreateAsset(pb.CreateAssetRequest(
         actor=_actor(user), name=body.name, asset_type=_TYPE_PB[body.asset_type], price=body.price,
         royalty_rate=body.royalty_rate, metadata_json=orjson.dumps(body.metadata).decode(),
         utility_features=body.utility_features, region=body.region, ipfs_hash=body.ipfs_hash,
         creators=[pb.CreatorShare(user_id=c.user_id or "", wallet=c.wallet or "", share_percent=c.share_percent)
                   for c in body.creators]))
+    _changed(request, r.asset.id)
     return asset_out(r.asset)
 
 
 @router.get("", response_model=AssetPage, responses=problem_responses(400, 422, *UPSTREAM),
-            summary="Browse and search the catalog")
+            summary="Browse and search the catalog",
+            description=f"Pages: `page`/`per_page` reach at most {MAX_OFFSET:,} rows deep (400 beyond); deeper, "
+                        "follow `next_cursor` (keyset paging: any depth costs one page). `total` is exact up to "
+                        f"{TOTAL_CAP:,} matches, an estimate above (`total_estimated`). Responses may be served "
+                        "from a cache that every change of the catalog invalidates.")
 async def list_assets(
+    request: Request,
     stubs: Stubs,
     asset_type: AssetType | None = None,
     status_: Annotated[AssetStatus | None, Query(alias="status")] = None,
@@ -454,7 +468,18 @@ async def list_assets(
                     Query(description="field, '-' prefix for descending; default newest first")] = "-created",
     page: Page = 1,
     per_page: PerPage = 20,
-) -> dict[str, Any]:
+    cursor: Annotated[str | None, Query(max_length=1024, pattern=r"^[A-Za-z0-9_-]+$",
+                                        description="the next_cursor of the previous page")] = None,
+) -> Response:
+    cache = catalog_cache.of(request.app.state)
+    # The normalised query: equal decimals are one key ("1.50" = "1.5"), wallets any case.
+    key = (asset_type, status_, region, _who(creator), _who(owner), _dec(min_price), _dec(max_price),
+           " ".join(q.split()) if q else None, for_sale, sort, page, per_page, cursor)
+    if cache is not None:
+        body = cache.page(key)
+        if body is not None:
+            return Response(body, media_type="application/json")
+        generation = cache.generation
     field = sort.lstrip("-")
     r = await stubs.assets.ListAssets(pb.ListAssetsRequest(
         asset_type=_TYPE_PB[asset_type] if asset_type else pb.ASSET_TYPE_UNSPECIFIED,
@@ -462,22 +487,52 @@ async def list_assets(
         region=region or "", creator=creator or "", owner=owner or "", min_price=min_price or "",
         max_price=max_price or "", q=q or "", sort_field=_SORT[field],
         sort_direction=pb.SORT_DIRECTION_DESC if sort.startswith("-") else pb.SORT_DIRECTION_ASC,
-        page=common_pb2.PageRequest(page=page, per_page=per_page), for_sale=for_sale))
-    return {"items": [asset_out(a) for a in r.assets], "page": r.page.page, "per_page": r.page.per_page,
-            "total": r.page.total}
+        page=common_pb2.PageRequest(page=page, per_page=per_page), for_sale=for_sale, cursor=cursor or ""))
+    body = orjson.dumps({"items": [asset_out(a) for a in r.assets], "page": r.page.page,
+                         "per_page": r.page.per_page, "total": r.page.total, "total_estimated": r.total_estimated,
+                         "next_cursor": r.next_cursor or None})
+    if cache is not None:
+        cache.put_page(key, body, generation)
+    return Response(body, media_type="application/json")
+
+
+def _changed(request: Request, asset_id: str) -> None:
+    """A write through this process: drop its cached copies now (read-your-writes here; the
+    assets service's invalidation message reaches every other gateway process)."""
+    cache = catalog_cache.of(request.app.state)
+    if cache is not None:
+        cache.invalidate(asset_id)
+
+
+def _who(value: str | None) -> str | None:
+    return value.lower() if value and value.lower().startswith("0x") else value
+
+
+def _dec(value: str | None) -> str | None:
+    return None if value is None else str(Decimal(value).normalize())
 
 
 @router.get("/{asset_id}", response_model=AssetOut, responses=problem_responses(404, 422, *UPSTREAM),
             summary="One asset")
-async def get_asset(asset_id: PathId, stubs: Stubs) -> Response:
-    return fast_json(asset_out((await stubs.assets.GetAsset(pb.GetAssetRequest(asset_id=asset_id))).asset))
+async def get_asset(asset_id: PathId, request: Request, stubs: Stubs) -> Response:
+    cache = catalog_cache.of(request.app.state)
+    if cache is not None:
+        body = cache.detail(asset_id)
+        if body is not None:
+            return Response(body, media_type="application/json")
+        generation = cache.generation
+    body = orjson.dumps(asset_out((await stubs.assets.GetAsset(pb.GetAssetRequest(asset_id=asset_id))).asset))
+    if cache is not None:
+        cache.put_detail(asset_id, body, generation)
+    return Response(body, media_type="application/json")
 
 
 @router.patch("/{asset_id}", response_model=AssetOut,
               responses=problem_responses(400, 401, 403, 404, 409, 413, 422, *UPSTREAM),
               summary="Edit the asking price or the metadata (owner only); listing is by signed order only "
                       "(PUT /assets/{id}/listing), so \"listed\" is not writable")
-async def update_asset(asset_id: PathId, body: AssetPatch, user: CurrentUser, stubs: Stubs) -> dict[str, Any]:
+async def update_asset(asset_id: PathId, body: AssetPatch, user: CurrentUser, stubs: Stubs,
+                       request: Request) -> dict[str, Any]:
     fields = body.model_fields_set
     if not fields:
         raise Problem(400, "nothing to change: send price or metadata")
@@ -488,14 +543,16 @@ async def update_asset(asset_id: PathId, body: AssetPatch, user: CurrentUser, st
         actor=_actor(user), asset_id=asset_id, price=body.price or "",
         metadata_json=orjson.dumps(body.metadata).decode() if body.metadata is not None else "",
         update_mask={"paths": paths}))
+    _changed(request, asset_id)
     return asset_out(r.asset)
 
 
 @router.delete("/{asset_id}", response_model=AssetOut,
                responses=problem_responses(400, 401, 403, 404, 409, 422, *UPSTREAM),
                summary="Archive an asset (owner only); assets are never deleted, their history stays")
-async def archive_asset(asset_id: PathId, user: CurrentUser, stubs: Stubs) -> dict[str, Any]:
+async def archive_asset(asset_id: PathId, user: CurrentUser, stubs: Stubs, request: Request) -> dict[str, Any]:
     r = await stubs.assets.ArchiveAsset(pb.ArchiveAssetRequest(actor=_actor(user), asset_id=asset_id))
+    _changed(request, asset_id)
     return asset_out(r.asset)
 
 
@@ -523,11 +580,13 @@ async def listing_typed_data(
             responses=problem_responses(400, 401, 403, 404, 409, 413, 422, *UPSTREAM),
             summary="List your asset under the order you signed (400 bad signature; 403 not the owner's order; "
                     "409 not fillable); it replaces an active listing, whose cancel transaction is answered")
-async def put_listing(asset_id: PathId, body: ListingIn, user: CurrentUser, stubs: Stubs) -> dict[str, Any]:
+async def put_listing(asset_id: PathId, body: ListingIn, user: CurrentUser, stubs: Stubs,
+                      request: Request) -> dict[str, Any]:
     with precondition_as(409):
         r = await stubs.assets.PutListing(pb.PutListingRequest(
             actor=_wallet_actor(user, "list"), asset_id=asset_id,
             order_json=orjson.dumps(body.order.model_dump()).decode(), signature=body.signature))
+    _changed(request, asset_id)
     return {"listing": listing_out(r.listing), "cancel_transaction": opt_tx_out(r, "cancel_transaction")}
 
 
@@ -542,10 +601,11 @@ async def get_listing(asset_id: PathId, stubs: Stubs) -> Response:
                responses=problem_responses(400, 401, 403, 404, 409, 422, *UPSTREAM),
                summary="Take your asset off sale at once (owner only); sign and send the answered cancel "
                        "transaction to make the order unfillable on chain for good")
-async def cancel_listing(asset_id: PathId, user: CurrentUser, stubs: Stubs) -> dict[str, Any]:
+async def cancel_listing(asset_id: PathId, user: CurrentUser, stubs: Stubs, request: Request) -> dict[str, Any]:
     with precondition_as(409):
         r = await stubs.assets.CancelListing(pb.CancelListingRequest(actor=_wallet_actor(user, "cancel a listing"),
                                                                      asset_id=asset_id))
+    _changed(request, asset_id)
     return {"listing": listing_out(r.listing), "cancel_transaction": opt_tx_out(r, "cancel_transaction")}
 
 

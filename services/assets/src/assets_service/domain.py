@@ -9,11 +9,13 @@ returns is written. So the rule lives here and the SQL in repository.py.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import html
 import math
 import re
 import unicodedata
+import uuid
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal, InvalidOperation
 from typing import Any
@@ -367,6 +369,79 @@ class AssetFilter:
     descending: bool = True
     page: int = 1
     per_page: int = 20
+    # Keyset position (the last row of the previous page: its sort value and id); when set,
+    # the page starts after it and `page` is not used for an offset.
+    after: tuple[Any, str] | None = None
+
+
+# Browsing at a million assets: an OFFSET costs a walk over every skipped row, and an exact
+# count over a broad filter a walk over every match, on each page (measured at 1,000,000:
+# offset 10,000 ~46 ms, counting 10,001 text matches ~100 ms). So offsets stop at
+# MAX_OFFSET rows (deeper pages follow `next_cursor`, a keyset position, at the cost of one
+# page whatever the depth), and totals are exact up to TOTAL_CAP; above it, or when the
+# planner expects more than ESTIMATE_ONLY_ABOVE matches (then nothing is counted), they are
+# the planner's estimate, flagged as estimated.
+MAX_OFFSET = 1_000
+TOTAL_CAP = 1_000
+ESTIMATE_ONLY_ABOVE = 4 * TOTAL_CAP
+SORT_FIELDS = ("created", "price", "name")
+
+
+@dataclass(frozen=True)
+class AssetPage:
+    """One page of ListAssets: the assets, the total (exact, or estimated above TOTAL_CAP),
+    and the cursor of the next page ("" on the last one)."""
+
+    assets: list[Asset]
+    total: int
+    total_estimated: bool = False
+    next_cursor: str = ""
+
+
+def check_offset(page: int, per_page: int) -> None:
+    """Refuse a page whose offset would pass MAX_OFFSET rows (follow next_cursor instead)."""
+    if (page - 1) * per_page > MAX_OFFSET:
+        raise InvalidArgument(f"page x per_page reaches past row {MAX_OFFSET}: follow next_cursor for deeper pages",
+                              field="page")
+
+
+def encode_cursor(sort: str, descending: bool, value: Any, row_id: str) -> str:
+    """An opaque keyset cursor: the sort it belongs to and the last row's (value, id)."""
+    if isinstance(value, dt.datetime):
+        raw = value.isoformat()
+    elif isinstance(value, Decimal):
+        raw = wire.money_str(value)
+    else:
+        raw = str(value)
+    doc = orjson.dumps([sort, "d" if descending else "a", raw, row_id])
+    return base64.urlsafe_b64encode(doc).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, sort: str, descending: bool) -> tuple[Any, str]:
+    """The (sort value, id) a cursor of this sort and direction carries; InvalidArgument otherwise."""
+    bad = InvalidArgument("cursor is not a next_cursor of this sort and direction", field="cursor")
+    if len(cursor) > 1024:
+        raise bad
+    try:
+        doc = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        c_sort, c_dir, raw, row_id = doc
+        if c_sort != sort or c_dir != ("d" if descending else "a") or not isinstance(raw, str):
+            raise bad
+        row_id = str(uuid.UUID(row_id))
+        value: Any
+        if sort == "created":
+            value = dt.datetime.fromisoformat(raw)
+            if value.tzinfo is None:
+                raise bad
+        elif sort == "price":
+            value = Decimal(raw)
+            if not value.is_finite():
+                raise bad
+        else:
+            value = raw
+    except (ValueError, TypeError, InvalidOperation, orjson.JSONDecodeError, AttributeError) as exc:
+        raise bad from exc
+    return value, row_id
 
 
 @dataclass(frozen=True)

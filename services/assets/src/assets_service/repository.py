@@ -19,6 +19,7 @@ from dataclasses import replace
 from decimal import Decimal
 from typing import Any, cast
 
+import orjson
 from ipheron_libs import events
 from ipheron_libs.errors import Aborted, Conflict, NotFound
 from ipheron_libs.wire import money_str
@@ -39,9 +40,11 @@ from sqlalchemy import (
     desc,
     exists,
     func,
+    literal,
     or_,
     select,
     text,
+    tuple_,
     update,
 )
 from sqlalchemy.dialects.postgresql import JSONB, TSVECTOR, UUID, insert
@@ -54,6 +57,7 @@ from assets_service.domain import (
     Actor,
     Asset,
     AssetFilter,
+    AssetPage,
     Creator,
     Edit,
     Listing,
@@ -214,6 +218,7 @@ _FILE_COLUMNS = [c for c in files_t.c if c.name != "content"]
 # Columns a read returns (never the tsvector).
 _ASSET_COLUMNS = [c for c in assets_t.c if c.name not in ("search_vector", "content_key")]
 _ZERO_WALLET = "0x" + "0" * 40
+_SORT_COLUMN = {"price": assets_t.c.price, "name": assets_t.c.name, "created": assets_t.c.created_at}
 
 
 # ---------------------------------------------------------------- rows <-> records
@@ -391,17 +396,46 @@ class Repository:
         with self.engine.connect() as conn:
             return self._read(conn, asset_id)
 
-    def list_assets(self, f: AssetFilter) -> tuple[list[Asset], int]:
-        """One page of assets matching the filter, and the total number matching."""
+    def list_assets(self, f: AssetFilter) -> AssetPage:
+        """One page of assets matching the filter, the total matching (exact up to
+        domain.TOTAL_CAP, the planner's estimate above it) and the next page's cursor."""
         page_q, count_q = self.list_queries(f)
         with self.engine.connect() as conn:
             rows = conn.execute(page_q).mappings().all()
-            total = conn.execute(count_q).scalar_one()
-            return self._assets(conn, rows), int(total)
+            if f.after is None and f.page == 1 and len(rows) < f.per_page:
+                total, estimated = len(rows), False  # the whole match is on this page: no count
+            else:
+                # The planner's estimate first (no scan): a broad match is not counted at all,
+                # a narrow one is counted up to the cap.
+                guess = self._estimate(conn, f)
+                if guess > domain.ESTIMATE_ONLY_ABOVE:
+                    total, estimated = guess, True
+                else:
+                    total, estimated = int(conn.execute(count_q).scalar_one()), False
+                    if total > domain.TOTAL_CAP:
+                        total, estimated = max(total, guess), True
+            next_cursor = ""
+            if len(rows) == f.per_page:
+                last = rows[-1]
+                next_cursor = domain.encode_cursor(f.sort, f.descending, last[_SORT_COLUMN[f.sort].name],
+                                                   str(last["id"]))
+            return AssetPage(self._assets(conn, rows), total, estimated, next_cursor)
 
     @staticmethod
-    def list_queries(f: AssetFilter) -> tuple[Select[Any], Select[Any]]:
-        """The page and count statements of ListAssets (tests EXPLAIN exactly these)."""
+    def _estimate(conn: Connection, f: AssetFilter) -> int:
+        """The planner's row estimate of the whole match (no scan: EXPLAIN only)."""
+        where = Repository._where(f)
+        stmt = select(assets_t.c.id)
+        if where is not None:
+            stmt = stmt.where(where)
+        compiled = stmt.compile(dialect=conn.dialect)
+        plan = conn.exec_driver_sql("EXPLAIN (FORMAT JSON) " + str(compiled), compiled.params).scalar_one()
+        if isinstance(plan, str):
+            plan = orjson.loads(plan)
+        return int(plan[0]["Plan"]["Plan Rows"])
+
+    @staticmethod
+    def _where(f: AssetFilter) -> Any:
         conds: list[Any] = []
         if f.asset_type:
             conds.append(assets_t.c.asset_type == f.asset_type)
@@ -424,15 +458,30 @@ class Repository:
             conds.append(assets_t.c.listed.is_(f.for_sale))
         if f.q:
             conds.append(assets_t.c.search_vector.op("@@")(func.websearch_to_tsquery(text("'english'"), f.q)))
-        where = and_(*conds) if conds else None
-        order_col = {"price": assets_t.c.price, "name": assets_t.c.name, "created": assets_t.c.created_at}[f.sort]
+        return and_(*conds) if conds else None
+
+    @staticmethod
+    def list_queries(f: AssetFilter) -> tuple[Select[Any], Select[Any]]:
+        """The page and the capped count statements of ListAssets (tests EXPLAIN exactly these).
+
+        The page is keyset-paged when `f.after` is set ((sort value, id) past the last row
+        seen, which the sort's index serves directly at any depth), offset-paged otherwise
+        (bounded by domain.MAX_OFFSET). The count stops at TOTAL_CAP + 1 matches."""
+        where = Repository._where(f)
+        order_col = _SORT_COLUMN[f.sort]
         direction = desc if f.descending else asc
         page_q = select(*_ASSET_COLUMNS).order_by(direction(order_col), direction(assets_t.c.id))
-        count_q = select(func.count()).select_from(assets_t)
+        matching = select(assets_t.c.id)
         if where is not None:
             page_q = page_q.where(where)
-            count_q = count_q.where(where)
-        return page_q.limit(f.per_page).offset((f.page - 1) * f.per_page), count_q
+            matching = matching.where(where)
+        if f.after is not None:
+            position = tuple_(order_col, assets_t.c.id)
+            after = tuple_(literal(f.after[0], order_col.type), literal(f.after[1], assets_t.c.id.type))
+            page_q = page_q.where(position < after if f.descending else position > after)
+        count_q = select(func.count()).select_from(matching.limit(domain.TOTAL_CAP + 1).subquery())
+        offset = 0 if f.after is not None else (f.page - 1) * f.per_page
+        return page_q.limit(f.per_page).offset(offset), count_q
 
     def provenance(self, asset_id: str) -> list[ProvenanceEntry]:
         """Mint, sales and transfers of an asset, oldest first; NotFound for an unknown asset."""

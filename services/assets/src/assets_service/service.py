@@ -51,6 +51,7 @@ from assets_service.domain import (
     Actor,
     Asset,
     AssetFilter,
+    AssetPage,
     Creator,
     InsufficientFunds,
     Listing,
@@ -117,6 +118,7 @@ class AssetsService:
             raise Conflict(f"this content is already registered as asset {existing}", field="ipfs_hash")
         creators, lead = await self._resolve_creators(actor, new)  # layer 2: business rules
         asset, saga = await run_db(self.repo.create_asset, new, creators, Actor(lead.id, lead.wallet))
+        await self.cache.invalidate(asset.id)  # a new asset is on catalog pages: their caches drop them
         await self.drive(saga)  # layer 4 (AI risk) and the mint
         return await self.get_asset(asset.id, fresh=True)
 
@@ -166,7 +168,8 @@ class AssetsService:
             raise NotFound(f"asset {asset_id} not found")
         return asset
 
-    async def list_assets(self, f: AssetFilter) -> tuple[list[Asset], int]:
+    async def list_assets(self, f: AssetFilter) -> AssetPage:
+        """One page of the catalog (see Repository.list_assets)."""
         return await run_db(self.repo.list_assets, f)
 
     async def provenance(self, asset_id: str) -> list[ProvenanceEntry]:

@@ -159,17 +159,22 @@ class AssetsServicer(pb_grpc.AssetsServiceServicer):
         else:
             descending = request.sort_direction == pb.SORT_DIRECTION_DESC
         q = domain.sanitize_text(request.q)[:200] if request.q else None
+        cursor = domain.refuse_nul(request.cursor, "cursor")
+        after = domain.decode_cursor(cursor, sort, descending) if cursor else None
+        if after is None:
+            domain.check_offset(page, per_page)
         f = AssetFilter(
             asset_type=_TYPE_FROM_PB.get(request.asset_type), status=_STATUS_FROM_PB.get(request.status),
             region=_text(request.region, "region"), creator=_text(request.creator, "creator"),
             owner=_text(request.owner, "owner"),
             min_price=_bound(request.min_price, "min_price"), max_price=_bound(request.max_price, "max_price"),
             q=q or None, sort=sort, descending=descending, page=page, per_page=per_page,
-            for_sale=request.for_sale if request.HasField("for_sale") else None,
+            for_sale=request.for_sale if request.HasField("for_sale") else None, after=after,
         )
-        assets, total = await self.service.list_assets(f)
-        return pb.ListAssetsResponse(assets=[asset_pb(a) for a in assets],
-                                     page=common_pb2.PageInfo(page=page, per_page=per_page, total=total))
+        found = await self.service.list_assets(f)
+        return pb.ListAssetsResponse(assets=[asset_pb(a) for a in found.assets],
+                                     page=common_pb2.PageInfo(page=page, per_page=per_page, total=found.total),
+                                     next_cursor=found.next_cursor, total_estimated=found.total_estimated)
 
     async def UpdateAsset(self, request: pb.UpdateAssetRequest,
                           context: grpc.aio.ServicerContext) -> pb.UpdateAssetResponse:

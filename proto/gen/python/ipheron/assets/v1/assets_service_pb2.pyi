@@ -231,7 +231,7 @@ class GetAssetResponse(_message.Message):
     def __init__(self, asset: _Optional[_Union[Asset, _Mapping]] = ...) -> None: ...
 
 class ListAssetsRequest(_message.Message):
-    __slots__ = ("asset_type", "status", "region", "creator", "owner", "min_price", "max_price", "q", "sort_field", "sort_direction", "page", "for_sale")
+    __slots__ = ("asset_type", "status", "region", "creator", "owner", "min_price", "max_price", "q", "sort_field", "sort_direction", "page", "for_sale", "cursor")
     ASSET_TYPE_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
     REGION_FIELD_NUMBER: _ClassVar[int]
@@ -244,6 +244,7 @@ class ListAssetsRequest(_message.Message):
     SORT_DIRECTION_FIELD_NUMBER: _ClassVar[int]
     PAGE_FIELD_NUMBER: _ClassVar[int]
     FOR_SALE_FIELD_NUMBER: _ClassVar[int]
+    CURSOR_FIELD_NUMBER: _ClassVar[int]
     asset_type: AssetType
     status: AssetStatus
     region: str
@@ -256,15 +257,20 @@ class ListAssetsRequest(_message.Message):
     sort_direction: SortDirection
     page: _common_pb2.PageRequest
     for_sale: bool
-    def __init__(self, asset_type: _Optional[_Union[AssetType, str]] = ..., status: _Optional[_Union[AssetStatus, str]] = ..., region: _Optional[str] = ..., creator: _Optional[str] = ..., owner: _Optional[str] = ..., min_price: _Optional[str] = ..., max_price: _Optional[str] = ..., q: _Optional[str] = ..., sort_field: _Optional[_Union[AssetSortField, str]] = ..., sort_direction: _Optional[_Union[SortDirection, str]] = ..., page: _Optional[_Union[_common_pb2.PageRequest, _Mapping]] = ..., for_sale: _Optional[bool] = ...) -> None: ...
+    cursor: str
+    def __init__(self, asset_type: _Optional[_Union[AssetType, str]] = ..., status: _Optional[_Union[AssetStatus, str]] = ..., region: _Optional[str] = ..., creator: _Optional[str] = ..., owner: _Optional[str] = ..., min_price: _Optional[str] = ..., max_price: _Optional[str] = ..., q: _Optional[str] = ..., sort_field: _Optional[_Union[AssetSortField, str]] = ..., sort_direction: _Optional[_Union[SortDirection, str]] = ..., page: _Optional[_Union[_common_pb2.PageRequest, _Mapping]] = ..., for_sale: _Optional[bool] = ..., cursor: _Optional[str] = ...) -> None: ...
 
 class ListAssetsResponse(_message.Message):
-    __slots__ = ("assets", "page")
+    __slots__ = ("assets", "page", "next_cursor", "total_estimated")
     ASSETS_FIELD_NUMBER: _ClassVar[int]
     PAGE_FIELD_NUMBER: _ClassVar[int]
+    NEXT_CURSOR_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_ESTIMATED_FIELD_NUMBER: _ClassVar[int]
     assets: _containers.RepeatedCompositeFieldContainer[Asset]
     page: _common_pb2.PageInfo
-    def __init__(self, assets: _Optional[_Iterable[_Union[Asset, _Mapping]]] = ..., page: _Optional[_Union[_common_pb2.PageInfo, _Mapping]] = ...) -> None: ...
+    next_cursor: str
+    total_estimated: bool
+    def __init__(self, assets: _Optional[_Iterable[_Union[Asset, _Mapping]]] = ..., page: _Optional[_Union[_common_pb2.PageInfo, _Mapping]] = ..., next_cursor: _Optional[str] = ..., total_estimated: _Optional[bool] = ...) -> None: ...
 
 class UpdateAssetRequest(_message.Message):
     __slots__ = ("actor", "asset_id", "price", "listed", "metadata_json", "update_mask")
