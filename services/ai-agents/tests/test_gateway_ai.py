@@ -41,8 +41,12 @@ async def test_pricing_route_returns_price_range_and_rules(api: httpx.AsyncClien
         "asset_type": "patent", "region": "north-america", "creator_reputation": 95, "co_creators": 4,
         "utility_features": ["commercial-license"]}))
     assert Decimal(body["low"]) < Decimal(body["suggested"]) < Decimal(body["high"]) and body["currency"] == "ETH"
-    assert [r["name"] for r in body["rules"]][:2] == ["base-patent", "region-north-america"]
-    assert body["rules"][0]["contribution"] == "5.000000"
+    assert [r["name"] for r in body["rules"]][:2] == ["basis-comparables", "region-north-america"]
+    assert body["basis"] == "comparables" and body["confidence"] in ("high", "medium", "low")
+    assert body["comparables"] and all(Decimal(c["price"]) > 0 and c["asset_id"] and c["sold_at"]
+                                       for c in body["comparables"])
+    priced = _ok(await api.post("/api/v1/ai/pricing", json={"asset_type": "patent", "asking_price": "5.5"}))
+    assert priced["asking_percentile"] is not None and "percentile of" in priced["asking_position"]
 
 
 async def test_bad_pricing_input_is_problem_json(api: httpx.AsyncClient) -> None:

@@ -46,7 +46,7 @@ async def test_forecast_has_n_days_with_intervals_and_sentiment_rules(market_age
     first, tenth = forecast.points[0], forecast.points[-1]
     assert tenth.volume_high - tenth.volume_low > first.volume_high - first.volume_low
     assert forecast.sentiment in ("bullish", "neutral", "bearish")
-    assert [r.name.split("-")[0] for r in forecast.rules] == ["volume", "price", "outlook", "sentiment"]
+    assert [r.name.split("-")[0] for r in forecast.rules] == ["history", "volume", "price", "outlook", "sentiment"]
     assert forecast.rules[-1].value == forecast.sentiment
 
 
@@ -64,7 +64,7 @@ async def test_sentiment_follows_the_indicators(pool: object) -> None:
     agent.train()
     forecast = await agent.forecast("video", 7)
     assert forecast.sentiment == "bullish"
-    assert [r.value for r in forecast.rules[:3]] == ["1", "1", "1"]
+    assert [r.value for r in forecast.rules[1:4]] == ["1", "1", "1"]
 
 
 async def test_bad_forecast_requests(market_agent: MarketAgent) -> None:

@@ -32,10 +32,15 @@ async def test_suggest_price_answers_decimal_strings_and_fired_rules(stub: Stub)
     low, mid, high = (Decimal(m.amount) for m in (resp.low, resp.suggested, resp.high))
     assert low < mid < high and mid.as_tuple().exponent == -6
     names = [r.name for r in resp.rules]
-    assert names[0] == "base-software" and "region-europe" in names and "reputation-elite" in names
-    assert "utility-rich" in names and "cocreators-team" in names
+    assert names[0] == "basis-comparables" and "region-europe" in names and "reputation-elite" in names
+    assert "utility-rich" in names and "cocreators-team" in names and "spread-validated" in names
     assert all(r.module == "pricing" and r.explanation for r in resp.rules)
     assert resp.market_source == "synthetic" and resp.kb_version
+    # The bootstrap market's software sales are the comparables, listed with ids, prices and dates.
+    assert resp.basis == "comparables" and resp.confidence in ("high", "medium", "low")
+    assert 5 <= len(resp.comparables) <= 25 and all(c.asset_id and Decimal(c.price.amount) > 0
+                                                    and c.sold_at.seconds > 0 for c in resp.comparables)
+    assert 0 < Decimal(resp.comparables[0].similarity) <= 1 and resp.interval_method
 
 
 @pytest.mark.parametrize("features, field", [

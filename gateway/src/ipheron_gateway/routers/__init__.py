@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from fastapi import APIRouter
 
-from ipheron_gateway.routers import ai, analytics, assets, auth, chain, dev, files, staking, users
+from ipheron_gateway.routers import ai, analytics, asset_analysis, assets, auth, chain, dev, files, staking, users
 
 API_PREFIX = "/api/v1"
 
@@ -30,6 +30,7 @@ class Area:
 AREAS: tuple[Area, ...] = (
     Area("ai", ai.router),
     Area("analytics", analytics.router),
+    Area("asset_analysis", asset_analysis.router),
     Area("assets", assets.router),
     Area("auth", auth.router, prefix=""),
     Area("chain", chain.router),

@@ -9,6 +9,7 @@ clients cannot probe the fraud rules; the other routes are open.
 
 from __future__ import annotations
 
+from datetime import UTC
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
@@ -72,14 +73,29 @@ class PricingIn(PricingAssetIn):
     currency: Literal["ETH"] = "ETH"
 
 
+class ComparableOut(BaseModel):
+    asset_id: str
+    price: str = Field(description="decimal string, ETH")
+    sold_at: str = Field(description="RFC 3339 time of the sale")
+    similarity: str = Field(description="feature similarity 0..1 to the priced asset")
+    weight: str = Field(description="similarity x time decay: its say in the weighted median")
+
+
 class PricingOut(BaseModel):
     suggested: str
-    low: str
+    low: str = Field(description="80% range from validated errors (or the wide prior spread in a thin market)")
     high: str
     currency: str
     rules: list[RuleOut]
     market_source: str
     kb_version: str
+    basis: str = Field(description='"comparables", or "prior" when too few comparable sales exist')
+    confidence: str = Field(description="high, medium or low")
+    comparables: list[ComparableOut]
+    asking_percentile: str | None = Field(description="mid-rank percentile 0..100 of the asking price among "
+                                                      "the comparables' prices; null without either")
+    asking_position: str
+    interval_method: str
 
 
 class CandidateOut(BaseModel):
@@ -173,6 +189,9 @@ class ForecastOut(BaseModel):
     validation_mae_price: str
     baseline_mae_price: str
     market_source: str
+    insufficient_history: bool = Field(description="too few days for a model: the recent mean, a wide interval")
+    history_days: int
+    interval_method: str
 
 
 def _rules(rules: Any) -> list[dict[str, str]]:
@@ -180,13 +199,41 @@ def _rules(rules: Any) -> list[dict[str, str]]:
              "explanation": r.explanation} for r in rules]
 
 
+def pricing_out(r: pb.SuggestPriceResponse) -> dict[str, Any]:
+    """A SuggestPriceResponse as the API answers it (also inside a stored asset analysis)."""
+    return {"suggested": r.suggested.amount, "low": r.low.amount, "high": r.high.amount,
+            "currency": r.suggested.currency, "rules": _rules(r.rules), "market_source": r.market_source,
+            "kb_version": r.kb_version, "basis": r.basis, "confidence": r.confidence,
+            "comparables": [{"asset_id": c.asset_id, "price": c.price.amount,
+                             "sold_at": c.sold_at.ToDatetime(tzinfo=UTC).isoformat(), "similarity": c.similarity,
+                             "weight": c.weight} for c in r.comparables],
+            "asking_percentile": r.asking_percentile or None, "asking_position": r.asking_position,
+            "interval_method": r.interval_method}
+
+
+def risk_out(kind: str, a: pb.RiskAssessment) -> dict[str, Any]:
+    return {"kind": kind, "score": a.score, "level": _RISK_LEVEL.get(a.level, "unknown"), "flags": list(a.flags),
+            "explanation": a.explanation, "rules": _rules(a.rules)}
+
+
+def forecast_out(r: pb.ForecastMarketResponse) -> dict[str, Any]:
+    return {"asset_type": r.asset_type, "points": [
+        {"date": p.date, "volume": p.volume, "volume_low": p.volume_low, "volume_high": p.volume_high,
+         "avg_price": p.avg_price, "avg_price_low": p.avg_price_low, "avg_price_high": p.avg_price_high}
+        for p in r.points],
+        "sentiment": _SENTIMENT.get(r.sentiment, "unknown"), "rules": _rules(r.rules),
+        "model_version": r.model_version, "validation_mae_volume": r.validation_mae_volume,
+        "baseline_mae_volume": r.baseline_mae_volume, "validation_mae_price": r.validation_mae_price,
+        "baseline_mae_price": r.baseline_mae_price, "market_source": r.market_source,
+        "insufficient_history": r.insufficient_history, "history_days": r.history_days,
+        "interval_method": r.interval_method}
+
+
 @router.post("/pricing", response_model=PricingOut, responses=problem_responses(400, 413, 422, *UPSTREAM),
              summary="Suggested price and range, with the rules that fired")
 async def pricing(body: PricingIn, stubs: Stubs) -> dict[str, Any]:
     r = await stubs.ai_agents.SuggestPrice(pb.SuggestPriceRequest(asset=body.to_pb(), currency=body.currency))
-    return {"suggested": r.suggested.amount, "low": r.low.amount, "high": r.high.amount,
-            "currency": r.suggested.currency, "rules": _rules(r.rules), "market_source": r.market_source,
-            "kb_version": r.kb_version}
+    return pricing_out(r)
 
 
 @router.get("/collaborators", response_model=CollaboratorsOut,
@@ -242,8 +289,7 @@ async def risk(body: RiskIn, stubs: Stubs, user: CurrentUser) -> dict[str, Any]:
 
         a = (await stubs.ai_agents.AssessPurchaseRisk(pb.AssessPurchaseRiskRequest(
             purchase=trade(body.purchase), history=[trade(t) for t in body.history]))).assessment
-    return {"kind": body.kind, "score": a.score, "level": _RISK_LEVEL.get(a.level, "unknown"), "flags": list(a.flags),
-            "explanation": a.explanation, "rules": _rules(a.rules)}
+    return risk_out(body.kind, a)
 
 
 @router.get("/market/forecast", response_model=ForecastOut, responses=problem_responses(400, 422, *UPSTREAM),
@@ -254,11 +300,4 @@ async def forecast(
     days: Annotated[int, Query(ge=1, le=90)] = 7,
 ) -> dict[str, Any]:
     r = await stubs.ai_agents.ForecastMarket(pb.ForecastMarketRequest(asset_type=asset_type, days=days))
-    return {"asset_type": r.asset_type, "points": [
-        {"date": p.date, "volume": p.volume, "volume_low": p.volume_low, "volume_high": p.volume_high,
-         "avg_price": p.avg_price, "avg_price_low": p.avg_price_low, "avg_price_high": p.avg_price_high}
-        for p in r.points],
-        "sentiment": _SENTIMENT.get(r.sentiment, "unknown"), "rules": _rules(r.rules),
-        "model_version": r.model_version, "validation_mae_volume": r.validation_mae_volume,
-        "baseline_mae_volume": r.baseline_mae_volume, "validation_mae_price": r.validation_mae_price,
-        "baseline_mae_price": r.baseline_mae_price, "market_source": r.market_source}
+    return forecast_out(r)

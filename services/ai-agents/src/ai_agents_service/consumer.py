@@ -4,8 +4,10 @@
   assets (duplicate detection), and the analysis is stored once per event
   (`Repository.record_analysis` uses `events.first_delivery` in its transaction).
 - asset.sold: the sale joins the market's trade history (wash-trading and velocity
-  rules). That history lives in memory, so duplicates of an event id delivered again
-  (at-least-once) are recognised in memory too.
+  rules) and the comparable sales (pricing), with the features remembered from the
+  asset's asset.created; the buyer becomes the owner of record of the stored
+  analyses (who may re-run them). That history lives in memory, so duplicates of an
+  event id delivered again (at-least-once) are recognised in memory too.
 
 `ipheron_libs.events.Consumer` has already checked each event against its schema. A
 payload the agents still cannot read raises `events.UnreadableEvent` (dead-lettered
@@ -18,15 +20,19 @@ from __future__ import annotations
 import logging
 from collections import OrderedDict
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from ipheron_libs import events
 from ipheron_libs.db import run_db
 from ipheron_libs.errors import DomainError
+from ipheron_libs.vocab import DEFAULT_REPUTATION
 
+from ai_agents_service.comparables import SaleRecord
 from ai_agents_service.domain import AssetInput, asset_type_of, decimal_of, region_of
-from ai_agents_service.market_data import MarketData, TradeFact
-from ai_agents_service.orchestrator import Orchestrator
-from ai_agents_service.repository import Repository
+from ai_agents_service.market_data import AssetFeatures, MarketData, TradeFact
+
+if TYPE_CHECKING:
+    from ai_agents_service.service import AiAgentsService
 
 log = logging.getLogger("ai_agents_service.consumer")
 
@@ -75,10 +81,11 @@ def _unreadable(event: events.Event, why: str) -> events.UnreadableEvent:
 class EventHandler:
     """What the event consumer calls for each event (idempotent per event id)."""
 
-    def __init__(self, orchestrator: Orchestrator, market: MarketData, repo: Repository) -> None:
-        self.orchestrator = orchestrator
-        self.market = market
-        self.repo = repo
+    def __init__(self, service: AiAgentsService) -> None:
+        self.service = service
+        self.orchestrator = service.orchestrator
+        self.market: MarketData = service.market
+        self.repo = service.repo
         self._seen_trades: OrderedDict[str, None] = OrderedDict()
 
     # What `handle` applies; its consumer group reads only these types.
@@ -88,27 +95,41 @@ class EventHandler:
         if event.type == "asset.created":
             await self.on_asset_created(event)
         elif event.type == "asset.sold":
-            self.on_asset_sold(event)
+            await self.on_asset_sold(event)
 
     async def on_asset_created(self, event: events.Event) -> None:
         """Analyse and remember the asset; the analysis is stored once per event."""
         asset = asset_of(event)
         analysis = await self.orchestrator.analyze(asset)
         self.market.add_assets([(asset.asset_id, asset.name, asset.content_hash)])
-        pricing, risk, market = (analysis.results.get(k) for k in ("pricing", "risk", "market"))
-        failures = [{"agent": f.agent, "reason": f.reason, "detail": f.detail} for f in analysis.failures]
-        stored = await run_db(self.repo.record_analysis, asset.asset_id, event.id, datetime.now(UTC),
-                              pricing.suggested if pricing else None, risk.score if risk else None,
-                              market.sentiment if market else "", failures, CONSUMER_GROUP)
+        self.market.remember_features(asset.asset_id, AssetFeatures(
+            asset.region or "other", len(set(asset.utility_features)), asset.co_creators, asset.creator_reputation))
+        stored = await self.service.store_analysis(asset, analysis, event_id=event.id,
+                                                   owner_user_id=str(event.payload.get("owner_user_id") or ""),
+                                                   consumer=CONSUMER_GROUP)
         if not stored:
             log.debug("asset.created %s was already analysed", event.id)
 
-    def on_asset_sold(self, event: events.Event) -> None:
-        """Remember the trade (once per event id)."""
+    async def on_asset_sold(self, event: events.Event) -> None:
+        """Remember the trade and the comparable sale (once per event id); the buyer owns the asset now."""
         trade = trade_of(event)
         if event.id in self._seen_trades:
             return
         self.market.add_trades([trade])
+        p = event.payload
+        try:
+            asset_type = asset_type_of(str(p.get("asset_type") or "other"))
+        except DomainError as exc:
+            raise _unreadable(event, exc.message) from exc
+        known = self.market.features_of(trade.asset_id)
+        co_creators = max(1, len(p.get("creators") or ()))
+        self.market.add_sales([SaleRecord(
+            trade.asset_id, asset_type, trade.price, trade.at or datetime.now(UTC),
+            known.region if known else "other", known.utility_count if known else 0, co_creators,
+            known.creator_reputation if known else DEFAULT_REPUTATION)])
+        buyer = str(p.get("buyer_user_id") or "")
+        if buyer:
+            await run_db(self.repo.set_owner, trade.asset_id, buyer)
         self._seen_trades[event.id] = None
         if len(self._seen_trades) > SEEN_TRADES:
             self._seen_trades.popitem(last=False)

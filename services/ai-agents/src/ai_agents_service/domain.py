@@ -3,9 +3,10 @@ decimal inputs). Pure: no gRPC, no SQL, no I/O."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
 from ipheron_libs.errors import InvalidArgument
 from ipheron_libs.vocab import ASSET_TYPES, DEFAULT_REPUTATION, MAX_REPUTATION, MIN_REPUTATION
@@ -122,6 +123,24 @@ class HistoryPoint:
     sales: int
     volume: str
     avg_price: str
+
+
+def asset_to_json(asset: AssetInput) -> dict[str, Any]:
+    """An asset as stored with its analysis (money as a decimal string)."""
+    out: dict[str, Any] = {k: v for k, v in asdict(asset).items() if k != "asking_price"}
+    out["utility_features"] = list(asset.utility_features)
+    out["asking_price"] = str(asset.asking_price) if asset.asking_price is not None else None
+    return out
+
+
+def asset_from_json(data: dict[str, Any]) -> AssetInput:
+    """The stored asset back (fields of newer versions ignored)."""
+    known = {f.name for f in fields(AssetInput)}
+    values = {k: v for k, v in data.items() if k in known}
+    values["utility_features"] = tuple(values.get("utility_features") or ())
+    price = values.get("asking_price")
+    values["asking_price"] = Decimal(price) if price else None
+    return AssetInput(**values)
 
 
 def factor(value: float | str) -> Decimal:

@@ -6,8 +6,17 @@ means, day of week (one-hot) and a time index. One ridge regression per type and
 target, forecasting recursively day by day. Validation: the model is fitted
 without the last `holdout` days and forecasts them; its MAE is stored beside the
 MAE of the naive last-value forecast. The deployed model is then refitted on all
-days. The interval is the validation's 90th-percentile absolute error, widened
-with the horizon.
+days.
+
+The interval is an 80 % interval from validated errors: a rolling-origin backtest
+(ORIGINS origins a week apart, the last one `holdout` days before the end, each
+model fitted only on the days before its origin) gives signed errors e(h) at each
+horizon h = 1..holdout. Scaled by s(h) = sqrt(1 + (h - 1) / holdout), their 10th
+and 90th percentiles q10, q90 give [f + q10 s(h), f + q90 s(h)]: wider with the
+horizon by construction, and never narrower than MIN_HALF (a floor, so an interval
+never claims certainty). With fewer days than the KB's `(level-bounds history
+sufficient N)` there is no model: the forecast is the recent mean, the rule
+`insufficient-history` fires and its value sets a wide interval.
 """
 
 from __future__ import annotations
@@ -38,6 +47,24 @@ WARMUP = 28
 HOLDOUT_DAYS = 14
 MAX_DAYS = 90
 TARGETS = ("sales", "avg_price")
+ORIGINS = 4
+INTERVAL = (0.1, 0.9)
+# Smallest interval half-width: sales (count) and price (fraction of the forecast).
+MIN_HALF = {"sales": 0.5, "avg_price": 0.01}
+MIN_DAYS = WARMUP + HOLDOUT_DAYS + 14
+
+
+def horizon_scale(h: int, holdout: int = HOLDOUT_DAYS) -> float:
+    """s(h): how much wider the interval is h days ahead than one day ahead."""
+    return math.sqrt(1 + (h - 1) / holdout)
+
+
+def interval(value: float, h: int, q10: float, q90: float, target: str) -> tuple[float, float]:
+    """The 80 % interval around a forecast `value` h days ahead (see the module docstring)."""
+    s = horizon_scale(h)
+    floor = MIN_HALF[target] * (value if target == "avg_price" else 1.0) * s
+    floor = max(floor, 1e-6)
+    return value + min(q10 * s, -floor), value + max(q90 * s, floor)
 
 
 def _row(past: np.ndarray, day: pd.Timestamp, index: int) -> np.ndarray:
@@ -74,7 +101,10 @@ class TargetModel:
     model: Pipeline
     mae: float
     baseline_mae: float
-    error_q90: float
+    # 10th and 90th percentiles of the backtest's scaled signed errors, and how many there were.
+    q10: float
+    q90: float
+    errors: int
 
 
 @dataclass
@@ -93,6 +123,8 @@ def validate_and_fit(asset_type: str, history: pd.DataFrame, holdout: int = HOLD
     """Validate on the last `holdout` days against the naive forecast, then refit on everything."""
     if len(history) < WARMUP + holdout + 14:
         raise FailedPrecondition(f"not enough history for {asset_type}: {len(history)} days")
+    origins = [len(history) - holdout - 7 * k for k in range(ORIGINS)]
+    origins = [o for o in origins if o >= WARMUP + 14]
     digest = hashlib.sha256(pd.util.hash_pandas_object(history).to_numpy().tobytes()).hexdigest()[:8]
     trained_at = datetime.now(UTC)
     result = TypeModel(asset_type, f"{trained_at:%Y%m%dT%H%M%S%f}-{asset_type}-{digest}", trained_at, len(history),
@@ -104,9 +136,17 @@ def validate_and_fit(asset_type: str, history: pd.DataFrame, holdout: int = HOLD
         predicted = forecast(model, train, history.index[:-holdout], holdout)
         errors = np.abs(predicted - test)
         naive = np.abs(np.full(holdout, train[-1]) - test)
+        scaled = list((test - predicted) / [horizon_scale(h + 1, holdout) for h in range(holdout)])
+        for origin in origins[1:]:
+            past = values[:origin]
+            m = fit(past, history.index[:origin])
+            ahead = forecast(m, past, history.index[:origin], holdout)
+            actual = values[origin:origin + holdout]
+            scaled += list((actual - ahead) / [horizon_scale(h + 1, holdout) for h in range(holdout)])
         final = fit(values, history.index)
         result.targets[target] = TargetModel(final, float(errors.mean()), float(naive.mean()),
-                                             float(np.quantile(errors, 0.9)))
+                                             float(np.quantile(scaled, INTERVAL[0])),
+                                             float(np.quantile(scaled, INTERVAL[1])), len(scaled))
     return result
 
 
@@ -127,8 +167,11 @@ class MarketForecast:
     points: list[ForecastPoint]
     sentiment: str
     rules: list[FiredRule]
-    model: TypeModel
+    model: TypeModel | None  # None: insufficient history, the forecast is the recent mean
     market_source: str
+    history_days: int = 0
+    insufficient_history: bool = False
+    interval_method: str = ""
 
 
 def _d(value: float, places: str) -> Decimal:
@@ -163,26 +206,65 @@ class MarketAgent:
     async def forecast(self, asset_type: str, days: int = 7) -> MarketForecast:
         if not 1 <= days <= MAX_DAYS:
             raise InvalidArgument(f"days must be 1..{MAX_DAYS}", field="days")
-        model = self.models.get(asset_type)
-        if model is None:
-            raise FailedPrecondition(f"no market model for {asset_type} yet (not enough history)")
+        kb = self.pool.kb
+        assert kb is not None
         history = self.market.history(asset_type)
+        if history.empty:
+            raise FailedPrecondition(f"no market model for {asset_type} yet (no history at all)")
+        model = self.models.get(asset_type)
+        (basis,) = await self.pool.evaluate((f"(history-basis {kb.level('history', len(history))})",))
+        if model is None or basis.name == "insufficient-history":
+            return await self._insufficient(asset_type, history, days, basis.name, basis.value)
         predictions = {}
         for target in TARGETS:
             values = history[target].astype(float).to_numpy()
             predictions[target] = forecast(model.targets[target].model, values, history.index, days)
         points = []
         start = history.index[-1].date()
+        ts, tp = model.targets["sales"], model.targets["avg_price"]
         for h in range(days):
-            widen = math.sqrt(1 + h / HOLDOUT_DAYS)
             v, p = predictions["sales"][h], predictions["avg_price"][h]
-            ev = model.targets["sales"].error_q90 * widen
-            ep = model.targets["avg_price"].error_q90 * widen
-            points.append(ForecastPoint(start + timedelta(days=h + 1), _d(v, "0.01"), _d(v - ev, "0.01"),
-                                        _d(v + ev, "0.01"), _d(p, "0.000001"), _d(p - ep, "0.000001"),
-                                        _d(p + ep, "0.000001")))
+            v_lo, v_hi = interval(v, h + 1, ts.q10, ts.q90, "sales")
+            p_lo, p_hi = interval(p, h + 1, tp.q10, tp.q90, "avg_price")
+            points.append(ForecastPoint(start + timedelta(days=h + 1), _d(v, "0.01"), _d(v_lo, "0.01"),
+                                        _d(v_hi, "0.01"), _d(p, "0.000001"), _d(p_lo, "0.000001"),
+                                        _d(p_hi, "0.000001")))
+        method = (f"80% interval from the 10th/90th percentiles of {ts.errors} back-tested errors "
+                  f"({ORIGINS} origins), scaled by sqrt(1 + (h-1)/{HOLDOUT_DAYS})")
+        history_rule = FiredRule(basis.name, MODULE, str(basis.value), "",
+                                 f"{len(history)} days of history: a validated model; {method}")
         sentiment, rules = await self.sentiment(asset_type, predictions["sales"])
-        return MarketForecast(asset_type, points, sentiment, rules, model, self.market.source)
+        return MarketForecast(asset_type, points, sentiment, [history_rule, *rules], model, self.market.source,
+                              len(history), False, method)
+
+    async def _insufficient(self, asset_type: str, history: pd.DataFrame, days: int, rule: str,
+                            value: float | int | str) -> MarketForecast:
+        """Too few days for a model: the recent mean with a wide interval, said so by the rule."""
+        half = float(factor(value))
+        recent = history.iloc[-7:]
+        v = float(recent["sales"].astype(float).mean())
+        priced = recent["avg_price"].astype(float)
+        p = float(priced[recent["sales"] > 0].mean()) if (recent["sales"] > 0).any() else float(priced.mean())
+        p = 0.0 if math.isnan(p) else p
+        start = history.index[-1].date()
+        points = []
+        for h in range(days):
+            s = horizon_scale(h + 1)
+            hv = max(half * v * s, MIN_HALF["sales"] * s)
+            hp = max(half * p * s, 1e-6)
+            points.append(ForecastPoint(start + timedelta(days=h + 1), _d(v, "0.01"), _d(v - hv, "0.01"),
+                                        _d(v + hv, "0.01"), _d(p, "0.000001"), _d(p - hp, "0.000001"),
+                                        _d(p + hp, "0.000001")))
+        kb = self.pool.kb
+        assert kb is not None
+        need = int(next(b for b, name in kb.bounds["history"] if name == "sufficient"))
+        method = f"insufficient history: +/-{half:.0%} of the recent mean, widening with the horizon"
+        rules = [FiredRule(rule, MODULE, str(value), "",
+                           f"insufficient history: {len(history)} days of {asset_type} data, a model needs {need}; "
+                           f"the forecast is the last {len(recent)} days' mean, the interval +/-{half:.0%}")]
+        sentiment, signals = await self.sentiment(asset_type, np.full(days, v))
+        return MarketForecast(asset_type, points, sentiment, rules + signals, None, self.market.source,
+                              len(history), True, method)
 
     async def sentiment(self, asset_type: str, volume_forecast: np.ndarray) -> tuple[str, list[FiredRule]]:
         """Bullish / neutral / bearish from the rules over three indicators."""

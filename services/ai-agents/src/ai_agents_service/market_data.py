@@ -1,7 +1,9 @@
 """The facts the agents decide on: market history, recent trades and known assets.
 
 History comes from the analytics service's GetMarketHistory RPC when it answers,
-and from the synthetic market until then. Recent trades (for wash-trading and
+and from the synthetic market until then. Comparable sales (each sale with the
+sold asset's features, for the pricing agent) come from asset.sold events, with
+the features remembered from asset.created, and from the synthetic bootstrap. Recent trades (for wash-trading and
 velocity checks) and known assets (for duplicate checks) arrive through events,
 requests and the synthetic bootstrap; all stores are bounded. Every change bumps
 `generation`, which invalidates the caches built on these facts.
@@ -24,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from ai_agents_service import synthetic
+from ai_agents_service.comparables import SaleRecord, SalesArrays
 from ai_agents_service.domain import HistoryPoint
 
 log = logging.getLogger(__name__)
@@ -31,6 +34,17 @@ log = logging.getLogger(__name__)
 MAX_TRADES_PER_ASSET = 64
 MAX_TRADE_ASSETS = 200_000
 MAX_KNOWN_ASSETS = 200_000
+MAX_SALES_PER_TYPE = 5_000
+
+
+@dataclass(frozen=True)
+class AssetFeatures:
+    """What the pricing agent's similarity needs of a sold asset (remembered from asset.created)."""
+
+    region: str
+    utility_count: int
+    co_creators: int
+    creator_reputation: int
 
 
 @dataclass(frozen=True)
@@ -134,6 +148,45 @@ class MarketData:
         self._phashes: OrderedDict[str, tuple[int, str]] = OrderedDict()
         self._names: OrderedDict[str, str] = OrderedDict()
         self._name_prefix: dict[str, dict[str, str]] = {}
+        self._sales: dict[str, deque[SaleRecord]] = {}
+        self._sales_arrays: dict[str, tuple[int, SalesArrays]] = {}
+        self._features: OrderedDict[str, AssetFeatures] = OrderedDict()
+
+    # -- comparable sales
+
+    def add_sales(self, sales: Iterable[SaleRecord]) -> None:
+        """Remember sales with their assets' features (bounded per type; duplicates ignored)."""
+        with self._lock:
+            for sale in sales:
+                log_ = self._sales.get(sale.asset_type)
+                if log_ is None:
+                    log_ = self._sales[sale.asset_type] = deque(maxlen=MAX_SALES_PER_TYPE)
+                log_.append(sale)
+            self.generation += 1
+
+    def sales_arrays(self, asset_type: str) -> SalesArrays:
+        """The type's sales as columns, built once per facts generation."""
+        with self._lock:
+            generation = self.generation
+            cached = self._sales_arrays.get(asset_type)
+            if cached is not None and cached[0] == generation:
+                return cached[1]
+            sales = list(self._sales.get(asset_type, ()))
+        arrays = SalesArrays(sales)
+        with self._lock:
+            self._sales_arrays[asset_type] = (generation, arrays)
+        return arrays
+
+    def remember_features(self, asset_id: str, features: AssetFeatures) -> None:
+        with self._lock:
+            self._features[asset_id] = features
+            self._features.move_to_end(asset_id)
+            while len(self._features) > MAX_KNOWN_ASSETS:
+                self._features.popitem(last=False)
+
+    def features_of(self, asset_id: str) -> AssetFeatures | None:
+        with self._lock:
+            return self._features.get(asset_id)
 
     # -- history
 
@@ -260,6 +313,19 @@ class MarketData:
         self.set_history(market.history_rows(), "synthetic")
         self.add_trades(TradeFact(s.asset_id, s.seller_wallet, s.buyer_wallet, s.price, s.at) for s in market.sales)
         self.add_assets((a.id, a.name, a.content_hash) for a in market.assets)
+        self.add_sales(synthetic_sales(market))
+
+
+def synthetic_sales(market: synthetic.Market) -> list[SaleRecord]:
+    """A synthetic market's sales with their assets' features (creator reputation from its users)."""
+    reputation = {u.id: u.reputation for u in market.users}
+    assets = {a.id: a for a in market.assets}
+    out = []
+    for s in market.sales:
+        a = assets[s.asset_id]
+        out.append(SaleRecord(s.asset_id, s.asset_type, s.price, s.at, a.region, len(a.utility_features),
+                              a.co_creators, reputation.get(a.creator_id, 50)))
+    return out
 
 
 def now() -> datetime:

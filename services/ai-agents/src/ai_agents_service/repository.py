@@ -11,10 +11,11 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from ipheron_libs import events
-from sqlalchemy import JSON, DateTime, Engine, Integer, Numeric, String, Uuid, insert, select
+from sqlalchemy import JSON, DateTime, Engine, Integer, Numeric, String, Uuid, func, insert, select, update
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from ai_agents_service.config import SCHEMA
+from ai_agents_service.domain import AssetInput, asset_from_json, asset_to_json
 
 if TYPE_CHECKING:
     from ai_agents_service.market import TypeModel
@@ -59,6 +60,24 @@ class AnalysisRow(Base):
     risk_score: Mapped[int | None] = mapped_column(Integer, nullable=True)
     sentiment: Mapped[str] = mapped_column(String(16), default="")
     failures: Mapped[Any] = mapped_column(JSON, default=list)
+    # The AnalyzeResponse as protobuf JSON (convert.analysis_document): what the API reads back.
+    detail: Mapped[Any] = mapped_column(JSON, nullable=True)
+    # The asset as analysed (domain.asset_to_json), to re-run it.
+    features: Mapped[Any] = mapped_column(JSON, nullable=True)
+    owner_user_id: Mapped[str] = mapped_column(String(128), default="")
+    trigger: Mapped[str] = mapped_column(String(32), default="asset.created")
+
+
+@dataclass(frozen=True)
+class StoredAnalysis:
+    """One stored orchestrator run on a registered asset."""
+
+    asset_id: str
+    created_at: datetime
+    trigger: str
+    owner_user_id: str
+    asset: AssetInput | None
+    detail: dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -113,15 +132,40 @@ class Repository:
 
     def record_analysis(self, asset_id: str, event_id: str, at: datetime, suggested: Decimal | None,
                         risk_score: int | None, sentiment: str, failures: list[dict[str, str]],
-                        consumer: str | None = None) -> bool:
+                        consumer: str | None = None, *, detail: dict[str, Any] | None = None,
+                        asset: AssetInput | None = None, owner_user_id: str = "",
+                        trigger: str = "asset.created") -> bool:
         """Store one analysis; with `consumer`, only on the event's first delivery (same transaction)."""
         with self.engine.begin() as conn:
             if consumer is not None and not events.first_delivery(conn, consumer, event_id):
                 return False
             conn.execute(insert(AnalysisRow).values(
                 id=uuid.uuid4(), asset_id=asset_id, event_id=event_id, created_at=at, suggested_price=suggested,
-                risk_score=risk_score, sentiment=sentiment, failures=failures))
+                risk_score=risk_score, sentiment=sentiment, failures=failures, detail=detail,
+                features=asset_to_json(asset) if asset is not None else None, owner_user_id=owner_user_id,
+                trigger=trigger))
         return True
+
+    def latest_analysis(self, asset_id: str) -> tuple[StoredAnalysis | None, int]:
+        """The newest stored analysis of an asset with its full answer, and how many runs are stored."""
+        table = AnalysisRow.__table__
+        with self.engine.connect() as conn:
+            runs = conn.execute(select(func.count()).select_from(table)
+                                .where(AnalysisRow.asset_id == asset_id)).scalar_one()
+            row = conn.execute(select(table).where(AnalysisRow.asset_id == asset_id, AnalysisRow.detail.is_not(None))
+                               .order_by(AnalysisRow.created_at.desc()).limit(1)).mappings().first()
+        if row is None:
+            return None, int(runs)
+        asset = asset_from_json(row["features"]) if row["features"] else None
+        return StoredAnalysis(row["asset_id"], row["created_at"], row["trigger"], row["owner_user_id"], asset,
+                              row["detail"]), int(runs)
+
+    def set_owner(self, asset_id: str, owner_user_id: str) -> int:
+        """Record a new owner (asset.sold) on the asset's stored analyses; returns the rows changed."""
+        with self.engine.begin() as conn:
+            result = conn.execute(update(AnalysisRow).where(AnalysisRow.asset_id == asset_id)
+                                  .values(owner_user_id=owner_user_id))
+        return int(result.rowcount)
 
     def analyses_of(self, asset_id: str) -> list[dict[str, Any]]:
         with self.engine.connect() as conn:

@@ -50,7 +50,7 @@ class AiAgentsApp(ServiceApp):
             self.on_close(analytics.close)
         self.service = AiAgentsService(settings, self.pool, self.market, self.repo, self.directory, analytics)
         self.servicer = AiAgentsServicer(self.service)
-        self.event_handler = EventHandler(self.service.orchestrator, self.market, self.repo)
+        self.event_handler = EventHandler(self.service)
         if settings.consume_events:
             self.consume(CONSUMER_GROUP, self.event_handler.handle, types=self.event_handler.EVENT_TYPES)
         self.every("retrain", settings.retrain_interval, self.service.retrain, delay=settings.retrain_interval)

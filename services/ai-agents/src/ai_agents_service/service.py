@@ -12,19 +12,20 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from ipheron_libs.db import run_db
-from ipheron_libs.errors import DomainError, InvalidArgument
+from ipheron_libs.errors import DomainError, InvalidArgument, NotFound, PermissionDenied
 
 from ai_agents_service import synthetic
 from ai_agents_service.clients import AnalyticsClient, Directory
 from ai_agents_service.collaboration import CollaborationAgent, ContributorInput, Profile, RankedCandidate, ShareResult
 from ai_agents_service.config import Settings
+from ai_agents_service.convert import analysis_document
 from ai_agents_service.domain import AssetInput, RiskResult, Trade
 from ai_agents_service.engine import RulePool
 from ai_agents_service.market import HOLDOUT_DAYS, WARMUP, MarketAgent, MarketForecast
 from ai_agents_service.market_data import MarketData
 from ai_agents_service.orchestrator import Analysis, Orchestrator
 from ai_agents_service.pricing import PriceSuggestion, PricingAgent
-from ai_agents_service.repository import Repository
+from ai_agents_service.repository import Repository, StoredAnalysis
 from ai_agents_service.risk import RiskAgent
 
 log = logging.getLogger("ai_agents_service")
@@ -87,6 +88,36 @@ class AiAgentsService:
 
     async def analyze(self, asset: AssetInput, days: int) -> Analysis:
         return await self.orchestrator.analyze(asset, days)
+
+    async def store_analysis(self, asset: AssetInput, analysis: Analysis, *, event_id: str = "",
+                             owner_user_id: str = "", trigger: str = "asset.created",
+                             consumer: str | None = None) -> bool:
+        """Store an analysis of a registered asset (once per event with `consumer`)."""
+        pricing, risk, market = analysis.pricing, analysis.risk, analysis.market
+        failures = [{"agent": f.agent, "reason": f.reason, "detail": f.detail} for f in analysis.failures]
+        return await run_db(self.repo.record_analysis, asset.asset_id, event_id, datetime.now(UTC),
+                            pricing.suggested if pricing else None, risk.score if risk else None,
+                            market.sentiment if market else "", failures, consumer,
+                            detail=analysis_document(analysis), asset=asset, owner_user_id=owner_user_id,
+                            trigger=trigger)
+
+    async def asset_analysis(self, asset_id: str) -> tuple[StoredAnalysis, int]:
+        """The newest stored analysis of an asset and the number of runs; NotFound when none."""
+        stored, runs = await run_db(self.repo.latest_analysis, asset_id)
+        if stored is None:
+            raise NotFound(f"no analysis of asset {asset_id} (the agents analyse assets when they are created)",
+                           field="asset_id")
+        return stored, runs
+
+    async def reanalyze(self, asset_id: str, requester_user_id: str, days: int = 7) -> StoredAnalysis:
+        """Run the orchestrator again on an asset for its owner of record, and store the run."""
+        stored, _ = await self.asset_analysis(asset_id)
+        if not requester_user_id or requester_user_id != stored.owner_user_id or stored.asset is None:
+            raise PermissionDenied("only the asset's owner may re-run its analysis")
+        analysis = await self.orchestrator.analyze(stored.asset, days)
+        await self.store_analysis(stored.asset, analysis, owner_user_id=stored.owner_user_id, trigger="owner")
+        fresh, _ = await self.asset_analysis(asset_id)
+        return fresh
 
     def metta_ready(self) -> bool:
         """At least one interpreter worker is up."""

@@ -10,30 +10,24 @@ from decimal import Decimal
 import grpc
 from ipheron.ai_agents.v1 import ai_agents_service_pb2 as pb
 from ipheron.ai_agents.v1 import ai_agents_service_pb2_grpc as pb_grpc
-from ipheron.common.v1 import common_pb2
 from ipheron_libs.errors import InvalidArgument
 from ipheron_libs.metrics import AI_PREDICTIONS
 from ipheron_libs.vocab import DEFAULT_REPUTATION, MAX_REPUTATION, MIN_REPUTATION
-from ipheron_libs.wire import from_timestamp, money_fixed, to_timestamp
+from ipheron_libs.wire import from_timestamp, to_timestamp
 
 from ai_agents_service.collaboration import ContributorInput, Profile
+from ai_agents_service.convert import analysis_from_document, analyze_pb, forecast_pb, price_pb, risk_pb, rules_pb
 from ai_agents_service.domain import (
-    PRICE_PLACES,
     AssetInput,
-    FiredRule,
-    RiskResult,
     Trade,
     asset_type_of,
     clamp_reputation,
     decimal_of,
     region_of,
 )
-from ai_agents_service.market import MarketForecast
-from ai_agents_service.pricing import PriceSuggestion
+from ai_agents_service.repository import StoredAnalysis
 from ai_agents_service.service import AiAgentsService
 
-RISK_LEVELS = {"low": pb.RISK_LEVEL_LOW, "medium": pb.RISK_LEVEL_MEDIUM, "high": pb.RISK_LEVEL_HIGH}
-SENTIMENTS = {"bullish": pb.SENTIMENT_BULLISH, "neutral": pb.SENTIMENT_NEUTRAL, "bearish": pb.SENTIMENT_BEARISH}
 MAX_LIST = 500
 
 
@@ -80,42 +74,6 @@ def profile_from_pb(msg: pb.Candidate) -> Profile:
 
 
 # ---------------------------------------------------------------- to protobuf
-
-
-def rules_pb(rules: list[FiredRule]) -> list[pb.FiredRule]:
-    return [pb.FiredRule(name=r.name, module=r.module, value=r.value, contribution=r.contribution,
-                         explanation=r.explanation) for r in rules]
-
-
-def price_pb(s: PriceSuggestion) -> pb.SuggestPriceResponse:
-    return pb.SuggestPriceResponse(
-        suggested=common_pb2.Money(amount=money_fixed(s.suggested, PRICE_PLACES), currency=s.currency),
-        low=common_pb2.Money(amount=money_fixed(s.low, PRICE_PLACES), currency=s.currency),
-        high=common_pb2.Money(amount=money_fixed(s.high, PRICE_PLACES), currency=s.currency),
-        rules=rules_pb(s.rules), market_source=s.market_source, kb_version=s.kb_version,
-    )
-
-
-def risk_pb(r: RiskResult) -> pb.RiskAssessment:
-    return pb.RiskAssessment(score=r.score, level=RISK_LEVELS.get(r.level, pb.RISK_LEVEL_UNSPECIFIED),
-                             flags=r.flags, explanation=r.explanation, rules=rules_pb(r.rules))
-
-
-def forecast_pb(f: MarketForecast) -> pb.ForecastMarketResponse:
-    t = f.model.targets
-    return pb.ForecastMarketResponse(
-        asset_type=f.asset_type,
-        points=[pb.ForecastPoint(date=p.date.isoformat(), volume=str(p.volume), volume_low=str(p.volume_low),
-                                 volume_high=str(p.volume_high), avg_price=str(p.avg_price),
-                                 avg_price_low=str(p.avg_price_low), avg_price_high=str(p.avg_price_high))
-                for p in f.points],
-        sentiment=SENTIMENTS.get(f.sentiment, pb.SENTIMENT_UNSPECIFIED),
-        rules=rules_pb(f.rules),
-        model_version=f.model.version,
-        validation_mae_volume=f"{t['sales'].mae:.4f}", baseline_mae_volume=f"{t['sales'].baseline_mae:.4f}",
-        validation_mae_price=f"{t['avg_price'].mae:.6f}", baseline_mae_price=f"{t['avg_price'].baseline_mae:.6f}",
-        trained_at=to_timestamp(f.model.trained_at), market_source=f.market_source,
-    )
 
 
 class AiAgentsServicer(pb_grpc.AiAgentsServiceServicer):
@@ -193,15 +151,26 @@ class AiAgentsServicer(pb_grpc.AiAgentsServiceServicer):
 
     async def Analyze(self, request: pb.AnalyzeRequest, context: grpc.aio.ServicerContext) -> pb.AnalyzeResponse:
         AI_PREDICTIONS.labels(agent="orchestrator").inc()
-        analysis = await self.service.analyze(asset_from_pb(request.asset), request.days or 7)
-        response = pb.AnalyzeResponse(
-            failures=[pb.AgentFailure(agent=f.agent, reason=f.reason, detail=f.detail) for f in analysis.failures],
-            complete=analysis.complete,
-        )
-        if analysis.pricing is not None:
-            response.pricing.CopyFrom(price_pb(analysis.pricing))
-        if analysis.risk is not None:
-            response.risk.CopyFrom(risk_pb(analysis.risk))
-        if analysis.market is not None:
-            response.market.CopyFrom(forecast_pb(analysis.market))
-        return response
+        return analyze_pb(await self.service.analyze(asset_from_pb(request.asset), request.days or 7))
+
+    async def GetAssetAnalysis(self, request: pb.GetAssetAnalysisRequest,
+                               context: grpc.aio.ServicerContext) -> pb.GetAssetAnalysisResponse:
+        if not request.asset_id:
+            raise InvalidArgument("asset_id is required", field="asset_id")
+        stored, runs = await self.service.asset_analysis(request.asset_id)
+        return pb.GetAssetAnalysisResponse(analysis=stored_pb(stored), runs=runs)
+
+    async def ReanalyzeAsset(self, request: pb.ReanalyzeAssetRequest,
+                             context: grpc.aio.ServicerContext) -> pb.ReanalyzeAssetResponse:
+        AI_PREDICTIONS.labels(agent="orchestrator").inc()
+        if not request.asset_id:
+            raise InvalidArgument("asset_id is required", field="asset_id")
+        if not 0 <= request.days <= 90:
+            raise InvalidArgument("days must be 1..90", field="days")
+        stored = await self.service.reanalyze(request.asset_id, request.requester_user_id, request.days or 7)
+        return pb.ReanalyzeAssetResponse(analysis=stored_pb(stored))
+
+
+def stored_pb(stored: StoredAnalysis) -> pb.StoredAnalysis:
+    return pb.StoredAnalysis(asset_id=stored.asset_id, analyzed_at=to_timestamp(stored.created_at),
+                             trigger=stored.trigger, analysis=analysis_from_document(stored.detail))

@@ -1,10 +1,28 @@
 """A deterministic, seeded synthetic market: users, assets, sales and stakes.
 
 It bootstraps the market model before real history exists, feeds demos
-(`make demo-data`) and benchmarks, and gives tests known answers: daily demand
-has a weekly rhythm and a slow trend (so a model can beat a naive forecast), and
-a few wash-trading rings are planted — one asset cycling among the same three
-wallets within days at rising prices — with every planted sale marked `wash`.
+(`make demo-data`) and benchmarks, and gives tests and `make eval-agents` known
+answers. The generating process:
+
+- Users: region uniform over REGIONS, 1-4 skills, reputation ~ N(55, 22) clipped
+  to 0..100.
+- Assets: types in turn; region = the creator's; 0-3 utility features; 1-4
+  co-creators. Each asset has a fixed *value* multiplier (`asset_value`) from its
+  features: region (REGION_VALUE, 0.88..1.12), +7 % per utility feature, +4 %
+  per extra co-creator (up to three), and the creator's reputation
+  (0.8 + 0.4 x reputation/100). These numbers are the world's, deliberately not
+  the knowledge base's factors.
+- Sales per type and day ~ Poisson(DAILY_SALES[type] x WEEKLY_VOLUME[weekday] x
+  (1 + 0.003 d)), d = day index: a weekly rhythm and a slow trend, so a model
+  can beat a naive forecast. The asset sold is uniform among the type's assets.
+- Sale price = MEAN_PRICE[type] x asset_value x WEEKLY_PRICE[weekday] x
+  (1 + 0.002 d) x LogNormal(0, 0.12): comparable assets sell for comparable
+  prices, recent sales say more than old ones, and no price is certain.
+- Wash-trading rings (`wash_rings`): one asset cycling among the same three fresh
+  wallets, 9 sales in 3 days at +12 % each; every planted sale is marked `wash`.
+- Collaboration pairs (`collab_pairs`, default none): a requester whose `needs`
+  (two skills it lacks) are exactly covered by one planted partner in the same
+  region; decoys hold one of the two skills.
 
     python -m ai_agents_service.synthetic --out .data/demo --seed 7 --days 120
 """
@@ -12,6 +30,7 @@ wallets within days at rising prices — with every planted sale marked `wash`.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import hashlib
 import json
 import logging
@@ -43,6 +62,9 @@ MEAN_PRICE = {"art": 0.6, "music": 0.25, "video": 0.35, "literature": 0.12, "sof
 # Monday..Sunday: weekends sell more, and a little dearer.
 WEEKLY_VOLUME = (0.75, 0.8, 0.9, 1.0, 1.15, 1.45, 1.35)
 WEEKLY_PRICE = (0.96, 0.97, 0.99, 1.0, 1.02, 1.05, 1.03)
+# The world's regional price level (see the module docstring; not the KB's factors).
+REGION_VALUE = {"north-america": 1.12, "europe": 1.08, "asia": 1.0, "oceania": 1.04, "middle-east": 1.0,
+                "latin-america": 0.92, "africa": 0.88}
 DEFAULT_END = date(2026, 10, 31)
 
 
@@ -95,6 +117,15 @@ class Stake:
 
 
 @dataclass(frozen=True)
+class CollabPair:
+    """A planted collaboration: `partner_id` covers exactly the `needs` of `requester_id`."""
+
+    requester_id: str
+    partner_id: str
+    needs: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class WashRing:
     asset_id: str
     wallets: tuple[str, ...]
@@ -113,6 +144,7 @@ class Market:
     sales: list[Sale] = field(default_factory=list)
     stakes: list[Stake] = field(default_factory=list)
     wash_rings: list[WashRing] = field(default_factory=list)
+    collab_pairs: list[CollabPair] = field(default_factory=list)
 
     def user_by_wallet(self) -> dict[str, User]:
         return {u.wallet: u for u in self.users}
@@ -157,8 +189,14 @@ def _money(value: float) -> Decimal:
     return Decimal(str(round(max(value, 0.001), 6)))
 
 
+def asset_value(region: str, utility_features: int, co_creators: int, reputation: int) -> float:
+    """The fixed price multiplier of an asset from its features (the world's rule, see above)."""
+    return (REGION_VALUE.get(region, 1.0) * (1 + 0.07 * utility_features) * (1 + 0.04 * min(3, co_creators - 1))
+            * (0.8 + 0.4 * reputation / 100))
+
+
 def generate(seed: int = 7, days: int = 120, n_users: int = 60, n_assets: int = 180,
-             end: date = DEFAULT_END, wash_rings: int = 2) -> Market:
+             end: date = DEFAULT_END, wash_rings: int = 2, collab_pairs: int = 0) -> Market:
     """Generate a market of `days` days ending on `end` (inclusive)."""
     if not 28 <= days <= 730:
         raise ValueError("days must be 28..730")
@@ -177,6 +215,7 @@ def generate(seed: int = 7, days: int = 120, n_users: int = 60, n_assets: int = 
     owners: dict[str, str] = {}
     previous: dict[str, str] = {}
     by_type: dict[str, list[Asset]] = {t: [] for t in ASSET_TYPES}
+    value: dict[str, float] = {}
     for i in range(n_assets):
         creator = rng.choice(market.users)
         asset_type = ASSET_TYPES[i % len(ASSET_TYPES)]
@@ -189,6 +228,9 @@ def generate(seed: int = 7, days: int = 120, n_users: int = 60, n_assets: int = 
             content_hash=hashlib.sha256(f"{seed}:{i}".encode()).hexdigest(),
             created_at=t0 - timedelta(days=rng.randint(1, 60)),
         )
+        value[asset.id] = asset_value(asset.region, len(asset.utility_features), asset.co_creators,
+                                      creator.reputation)
+        asset = dataclasses.replace(asset, price=_money(float(asset.price) * value[asset.id]))
         market.assets.append(asset)
         by_type[asset_type].append(asset)
         owners[asset.id] = creator.wallet
@@ -207,7 +249,7 @@ def generate(seed: int = 7, days: int = 120, n_users: int = 60, n_assets: int = 
                 # round-trip pattern the risk rules look for, planted only in the rings.
                 while buyer in (seller, previous.get(asset.id)):
                     buyer = rng.choice(wallets)
-                price = _money(MEAN_PRICE[asset_type] * WEEKLY_PRICE[day.weekday()] * (1 + 0.002 * d)
+                price = _money(MEAN_PRICE[asset_type] * value[asset.id] * WEEKLY_PRICE[day.weekday()] * (1 + 0.002 * d)
                                * rng.lognormvariate(0, 0.12))
                 at = datetime.combine(day, datetime.min.time(), tzinfo=UTC) + timedelta(seconds=rng.randint(0, 86399))
                 market.sales.append(Sale(_id(rng, "sal"), asset.id, asset_type, seller, buyer, price, at))
@@ -251,8 +293,23 @@ def generate(seed: int = 7, days: int = 120, n_users: int = 60, n_assets: int = 
             amount=_money(float(asset.price) * rng.uniform(0.1, 2.0)), duration_days=rng.choice((30, 90, 180, 365)),
             at=t0 + timedelta(days=rng.randint(0, days - 1)),
         ))
+    _plant_collaborations(rng, market, collab_pairs, t0)
     market.sales.sort(key=lambda s: s.at)
     return market
+
+
+def _plant_collaborations(rng: random.Random, market: Market, pairs: int, t0: datetime) -> None:
+    """Requesters whose two needed skills one planted partner covers; decoys cover one (see above)."""
+    for p in range(pairs):
+        own, *needs = rng.sample(SKILLS, 3)
+        region = rng.choice(REGIONS)
+        requester = User(_id(rng, "usr"), f"seeker{p:02d}", _wallet(rng), region, (own,), 50, t0)
+        partner = User(_id(rng, "usr"), f"partner{p:02d}", _wallet(rng), region, tuple(sorted(needs)),
+                       rng.randint(40, 80), t0)
+        decoys = [User(_id(rng, "usr"), f"decoy{p:02d}-{k}", _wallet(rng), rng.choice(REGIONS),
+                       tuple(sorted({needs[k % 2], rng.choice(SKILLS)})), rng.randint(40, 95), t0) for k in range(3)]
+        market.users.extend([requester, partner, *decoys])
+        market.collab_pairs.append(CollabPair(requester.id, partner.id, tuple(sorted(needs))))
 
 
 def _jsonable(obj: Any) -> Any:
