@@ -12,7 +12,7 @@ PIP := $(VENV)/bin/pip
 SERVICES := auth assets staking analytics ai-agents chain
 PACKAGES := -e "proto[gen]" -e "libs[testing]" -e "devstack[test]" -e "gateway[test]" $(foreach s,$(SERVICES),-e "services/$(s)[test]")
 
-.PHONY: help install install-wrk run test proto proto-check contracts bench catalog explain-1m demo-data reconcile lint typecheck clean
+.PHONY: help install install-wrk install-chromium web run test proto proto-check contracts bench catalog explain-1m demo-data reconcile lint typecheck clean
 
 help:
 	@echo "make install   create .venv and install every package (+ build-time node tools)"
@@ -35,7 +35,9 @@ install:
 	$(PIP) install -q $(PACKAGES)
 	npm ci --no-audit --no-fund --ignore-scripts
 	npm ci --prefix services/chain/devnode --no-audit --no-fund --ignore-scripts
+	@$(MAKE) --no-print-directory web
 	@$(MAKE) --no-print-directory install-wrk
+	@$(MAKE) --no-print-directory install-chromium
 	@echo "installed: run 'make run' or 'make test'"
 
 # `make bench` drives its HTTP load with wrk (a system package, not a Python one).
@@ -49,6 +51,25 @@ install-wrk:
 	else \
 	  echo "NOTE: 'make bench' needs wrk, which 'make install' installs only as root with apt-get:"; \
 	  echo "      install it with your package manager (e.g. 'sudo apt-get install -y wrk' or 'brew install wrk')"; \
+	fi
+
+# The web console's libraries from npm (pinned in package-lock.json), copied beside its
+# modules so the gateway serves them from its own origin (the page's CSP allows nothing else).
+web:
+	@mkdir -p gateway/web/vendor
+	cp node_modules/ethers/dist/ethers.min.js node_modules/chart.js/dist/chart.umd.min.js gateway/web/vendor/
+
+# The browser end-to-end tests (tests/browser) drive Debian's chromium with playwright-core.
+install-chromium:
+	@if command -v chromium >/dev/null 2>&1; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  echo "installing chromium (the browser of tests/browser) with apt-get"; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get install -y -q chromium >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null; } \
+	    || echo "WARNING: apt-get could not install chromium; tests/browser needs it (apt-get install -y chromium)"; \
+	else \
+	  echo "NOTE: tests/browser needs chromium, which 'make install' installs only as root with apt-get:"; \
+	  echo "      install it with your package manager (e.g. 'sudo apt-get install -y chromium'), or set CHROMIUM_PATH"; \
 	fi
 
 run:
