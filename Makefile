@@ -12,7 +12,7 @@ PIP := $(VENV)/bin/pip
 SERVICES := auth assets staking analytics ai-agents chain
 PACKAGES := -e "proto[gen]" -e "libs[testing]" -e "devstack[test]" -e "gateway[test]" $(foreach s,$(SERVICES),-e "services/$(s)[test]")
 
-.PHONY: help install install-wrk install-chromium web run test proto proto-check contracts bench catalog explain-1m demo-data reconcile lint typecheck clean
+.PHONY: help install install-wrk install-chromium web run test proto proto-check contracts bench catalog explain-1m demo-data eval-agents reconcile lint typecheck clean
 
 help:
 	@echo "make install   create .venv and install every package (+ build-time node tools)"
@@ -25,6 +25,7 @@ help:
 	@echo "make explain-1m  the query-plan test (every browse/search plan uses an index) at 1,000,000 assets"
 	@echo "make demo-data synthetic market data, and (with 'make run' up) creators, listings and real purchases"
 	@echo "make reconcile compare the chain with the services' records of a running stack; exit 1 on a difference"
+	@echo "make eval-agents  measured agent quality on the synthetic market (writes bench/AGENTS.md)"
 	@echo "make proto     regenerate the gRPC stubs from proto/"
 	@echo "make contracts recompile the Solidity contracts"
 
@@ -120,6 +121,12 @@ explain-1m:
 demo-data:
 	$(PY) -m ai_agents_service.synthetic --out .data/demo
 	$(PY) -m ipheron_devstack.demo
+
+# The agents' measured quality (pricing MdAPE vs baselines, forecast MASE and interval coverage,
+# wash-ring precision/recall, collaboration NDCG@10) on the synthetic market, time-ordered split;
+# ~2 minutes on one core. The suite runs the same harness on a small market.
+eval-agents:
+	$(PY) -m ai_agents_service.evaluation --out bench/AGENTS.md
 
 # Against a running stack (`make run`; CHAIN_ADDR / ASSETS_ADDR name other gRPC addresses).
 reconcile:
