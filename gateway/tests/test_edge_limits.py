@@ -157,3 +157,16 @@ def test_the_dev_faucet_does_not_exist_in_production(tmp_path: Path) -> None:
     with TestClient(prod, raise_server_exceptions=False) as c:
         resp = c.post("/api/v1/dev/faucet", json={"address": "0x" + "1" * 40, "amount": "1"})
     assert resp.status_code == 404 and resp.headers["content-type"] == "application/problem+json"
+
+
+def test_production_refuses_a_disabled_rate_limiter(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from ipheron_libs.mtls import generate_dev_pki
+    from ipheron_libs.settings import InsecureSettingError
+
+    dead = {f"{s}_addr": f"127.0.0.1:{free_port()}" for s in SERVICES}
+    tls_dir = generate_dev_pki(tmp_path, ["gateway"]) / "gateway"
+    monkeypatch.setenv("GATEWAY_RATELIMIT_ENABLED", "false")
+    with pytest.raises(InsecureSettingError, match="GATEWAY_RATELIMIT_ENABLED"):
+        create_app(GatewaySettings(env="production", redis_url="redis://127.0.0.1:1/0",  # type: ignore[arg-type]
+                                   tls_dir=tls_dir, **dead))
+    assert create_app(GatewaySettings(**dead))  # type: ignore[arg-type]  # development may switch it off

@@ -99,6 +99,8 @@ def _without(values: dict[str, Any], dotted: str) -> dict[str, Any]:
     "services.chain.signer.existingSecret",
     "services.chain.rpc.existingSecret",
     "services.staking.quoteSigner.existingSecret",
+    "services.auth.siwe.domain",
+    "services.auth.siwe.uri",
 ])
 def test_production_without_a_secret_name_refuses_to_render(missing: str) -> None:
     values = _without(production_values(), missing)

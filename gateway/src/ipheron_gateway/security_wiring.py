@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import FastAPI
+from ipheron_libs.settings import InsecureSettingError
 from starlette.types import Scope
 
 from ipheron_gateway.config import GatewaySettings
@@ -34,6 +35,9 @@ def install(app: FastAPI, settings: GatewaySettings) -> None:
     verifier = JwksVerifier(fetch_jwks, issuer=settings.jwt_issuer, audience=settings.jwt_audience)
     app.state.verifier = verifier
     rl_settings = RateLimitSettings()
+    if settings.env == "production" and not rl_settings.enabled:
+        # Without limits one client can exhaust sign-in nonces and upstream capacity for everyone.
+        raise InsecureSettingError("GATEWAY_RATELIMIT_ENABLED=false is refused when IPHERON_ENV=production")
     limiter = RateLimiter.from_settings(rl_settings, settings.redis_url)
     app.state.limiter = limiter
 

@@ -1,5 +1,6 @@
 """Settings refuse what would be unsafe: no signer key, or the public development key, in
-production; no signer key for a JSON-RPC node."""
+production; the embedded chain in production; no signer key for a JSON-RPC node; and the key
+never shows in a repr, a log line or a validation error."""
 
 from __future__ import annotations
 
@@ -29,3 +30,18 @@ def test_production_accepts_a_real_key_and_development_defaults_to_the_embedded_
     assert prod.effective_signer_key == real and not prod.embedded
     dev = ChainSettings()
     assert dev.embedded and dev.effective_signer_key == DEV_SIGNER_KEY and dev.grpc_port == 50056
+
+
+def test_production_refuses_the_embedded_development_chain() -> None:
+    with pytest.raises(ValidationError, match="WEB3_PROVIDER_URI"):
+        ChainSettings(**PROD, signer_key="0x" + "ab" * 32, vault_quote_signer="0x" + "cd" * 20)
+
+
+def test_the_signer_key_never_shows_in_a_repr_or_an_error() -> None:
+    real = "0x" + "ab" * 32
+    prod = ChainSettings(**PROD, signer_key=real, web3_provider_uri="https://rpc.example",
+                         vault_quote_signer="0x" + "cd" * 20)
+    assert "ab" * 32 not in repr(prod) and "ab" * 32 not in str(prod.model_dump())
+    with pytest.raises(ValidationError) as err:  # another field wrong: the message lists the input
+        ChainSettings(**PROD, signer_key=real, web3_provider_uri="https://rpc.example", confirmations=0)
+    assert "ab" * 32 not in str(err.value)

@@ -131,6 +131,9 @@ server's own drain time.
 {{- end -}}
 {{- if eq $key "auth" -}}
 {{- $_ := required "services.auth.jwt.existingSecret is required when environment=production (the JWT signing keys)" $svc.jwt.existingSecret -}}
+{{- $_ := required "services.auth.siwe.domain is required when environment=production (AUTH_SIWE_DOMAIN: the public host users sign in to)" $svc.siwe.domain -}}
+{{- $_ := required "services.auth.siwe.uri is required when environment=production (AUTH_SIWE_URI: the public origin)" $svc.siwe.uri -}}
+{{- $_ := required "services.auth.siwe.chainId is required when environment=production (AUTH_SIWE_CHAIN_ID)" $svc.siwe.chainId -}}
 {{- end -}}
 {{- if eq $key "staking" -}}
 {{- $_ := required "services.staking.quoteSigner.existingSecret is required when environment=production (STAKING_QUOTE_SIGNER_KEY)" $svc.quoteSigner.existingSecret -}}

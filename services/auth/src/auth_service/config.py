@@ -10,6 +10,8 @@ from pydantic_settings import SettingsConfigDict
 
 # eth-tester's py-evm chain, which the embedded chain service runs by default.
 EMBEDDED_CHAIN_ID = 131277322940537
+DEV_SIWE_DOMAIN = "localhost:8000"
+DEV_SIWE_URI = "http://localhost:8000"
 
 
 class Settings(ServiceSettings):
@@ -19,8 +21,8 @@ class Settings(ServiceSettings):
 
     grpc_port: int = 50051
     # What a SIWE message must name: the gateway's public host and origin.
-    siwe_domain: str = "localhost:8000"
-    siwe_uri: str = "http://localhost:8000"
+    siwe_domain: str = DEV_SIWE_DOMAIN
+    siwe_uri: str = DEV_SIWE_URI
     siwe_chain_id: int = EMBEDDED_CHAIN_ID
     siwe_statement: str = "Sign in to IPheron."
     nonce_ttl_seconds: int = 600
@@ -42,6 +44,16 @@ class Settings(ServiceSettings):
         has_keys = bool(self.jwt_private_keys or self.jwt_private_keys_file)
         if self.env not in ("development", "test") and not has_keys:
             raise InsecureSettingError("AUTH_JWT_PRIVATE_KEYS or AUTH_JWT_PRIVATE_KEYS_FILE is required in production")
+        if self.env == "production":
+            # The development defaults would let a message signed for a local page (or another
+            # network) sign in here: production names its own public origin and chain.
+            defaults = {"AUTH_SIWE_DOMAIN": self.siwe_domain == DEV_SIWE_DOMAIN,
+                        "AUTH_SIWE_URI": self.siwe_uri == DEV_SIWE_URI,
+                        "AUTH_SIWE_CHAIN_ID": self.siwe_chain_id == EMBEDDED_CHAIN_ID}
+            if any(defaults.values()):
+                names = ", ".join(k for k, v in defaults.items() if v)
+                raise InsecureSettingError(f"{names}: set the public origin and chain id when IPHERON_ENV=production "
+                                           "(the development defaults are refused)")
         return self
 
     @property

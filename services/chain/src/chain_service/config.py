@@ -6,7 +6,7 @@ from pathlib import Path
 
 from ipheron_libs.devkeys import DEV_QUOTE_SIGNER_ADDRESS
 from ipheron_libs.settings import InsecureSettingError, ServiceSettings
-from pydantic import AliasChoices, Field, model_validator
+from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
 # eth-tester's first funded development account (private key 0x…01). Public knowledge, so
@@ -28,7 +28,8 @@ class ChainSettings(ServiceSettings):
     web3_provider_uri: str | None = Field(
         default=None, validation_alias=AliasChoices("WEB3_PROVIDER_URI", "CHAIN_WEB3_PROVIDER_URI")
     )
-    signer_key: str | None = Field(default=None, validation_alias=AliasChoices("CHAIN_SIGNER_KEY"))
+    # A secret: its repr is '**********', so neither a log line nor an error message shows it.
+    signer_key: SecretStr | None = Field(default=None, validation_alias=AliasChoices("CHAIN_SIGNER_KEY"))
     # Locate contracts deployed elsewhere instead of deploying ours (JSON-RPC networks).
     token_address: str | None = None
     marketplace_address: str | None = None
@@ -98,7 +99,7 @@ class ChainSettings(ServiceSettings):
     @property
     def effective_signer_key(self) -> str:
         """The signer key; the development key only for the embedded chain outside production."""
-        return self.signer_key or DEV_SIGNER_KEY
+        return self.signer_key.get_secret_value() if self.signer_key else DEV_SIGNER_KEY
 
     @property
     def effective_vault_quote_signer(self) -> str:
@@ -114,8 +115,12 @@ class ChainSettings(ServiceSettings):
 
     @model_validator(mode="after")
     def _production_needs_a_real_key(self) -> ChainSettings:
+        key = self.signer_key.get_secret_value() if self.signer_key else ""
         if self.env == "production":
-            if not self.signer_key or self.signer_key.lower().removeprefix("0x") == DEV_SIGNER_KEY[2:]:
+            if self.embedded:
+                raise InsecureSettingError("WEB3_PROVIDER_URI (a JSON-RPC node) is required when "
+                                           "IPHERON_ENV=production: the embedded development chain is not a network")
+            if not key or key.lower().removeprefix("0x") == DEV_SIGNER_KEY[2:]:
                 raise InsecureSettingError("CHAIN_SIGNER_KEY must be set to a real key when IPHERON_ENV=production")
             signer = (self.vault_quote_signer or "").lower()
             if not signer or signer == DEV_QUOTE_SIGNER_ADDRESS.lower():
