@@ -54,7 +54,7 @@ def install(app: FastAPI) -> None:
         return
     router = APIRouter(include_in_schema=False)
 
-    @router.get("/")
+    @router.api_route("/", methods=["GET", "HEAD"])
     async def console() -> FileResponse:
         return FileResponse(index, headers={**HEADERS, "Cache-Control": "no-cache"})
 

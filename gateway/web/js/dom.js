@@ -33,7 +33,8 @@ export function notice(message, kind = "error") {
 
 export const short = (addr) => (addr && addr.length > 14 ? `${addr.slice(0, 6)}…${addr.slice(-4)}` : addr || "");
 
-export const eth = (amount) => `${amount} ETH`;
+// "0.485000000000000000" -> "0.485 ETH": the API's decimals are exact; only the zeros go.
+export const eth = (amount) => `${String(amount).includes(".") ? String(amount).replace(/\.?0+$/, "") : amount} ETH`;
 
 // A list of named steps whose marks follow a flow (purchase, mint, withdraw).
 export function progress(labels) {
@@ -51,8 +52,9 @@ export function field(label, input, hint) {
   const id = input.id || `f-${Math.random().toString(36).slice(2, 9)}`;
   input.id = id;
   const err = h("span", { class: "field-error", id: `${id}-err`, "aria-live": "polite" });
-  input.setAttribute("aria-describedby", `${id}-err`);
-  const wrap = h("label", { for: id }, label, input, hint ? h("span", { class: "muted" }, hint) : null, err);
+  const note = hint ? h("span", { class: "muted", id: `${id}-hint` }, hint) : null;
+  input.setAttribute("aria-describedby", hint ? `${id}-hint ${id}-err` : `${id}-err`);
+  const wrap = h("div", { class: "field" }, h("label", { for: id }, label), input, note, err);
   wrap.setError = (msg) => { err.textContent = msg || ""; input.setAttribute("aria-invalid", msg ? "true" : "false"); };
   return wrap;
 }

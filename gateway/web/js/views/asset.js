@@ -58,7 +58,7 @@ export async function render(main, [id]) {
           h("dt", {}, "Region"), h("dd", {}, asset.region),
           h("dt", {}, "Royalty to co-creators"), h("dd", {}, `${asset.royalty_rate} %`),
           h("dt", {}, "Token"), h("dd", {}, asset.token_id ? `#${asset.token_id}` : "not minted yet", " ", txLink(asset.mint_tx_hash)),
-          h("dt", {}, "Content (IPFS)"), h("dd", { class: "mono" }, asset.ipfs_hash),
+          h("dt", {}, "Content (IPFS)"), h("dd", {}, h("a", { class: "mono", href: `/api/v1/files/${asset.ipfs_hash}` }, asset.ipfs_hash)),
           asset.utility_features.length ? [h("dt", {}, "Utility"), h("dd", {}, asset.utility_features.join(", "))] : null),
         meta.length ? h("table", {}, h("caption", { class: "visually-hidden" }, "Metadata"),
           h("tbody", {}, meta.filter(([k]) => k !== "description").map(([k, v]) =>

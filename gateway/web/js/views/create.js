@@ -135,6 +135,8 @@ export async function render(main) {
       asset = await until(() => request("GET", `/assets/${asset.id}`),
         (a) => (a.status === "active" && a.token_id) || ["failed", "archived"].includes(a.status) || (a.status === "pending_review" && a.risk_score !== null));
       if (asset.status !== "active") throw new Error(`The asset was not minted: it is ${asset.status.replace("_", " ")} (${asset.review_reasons.join("; ") || "no reason given"}).`);
+      // The uploaded file becomes one of the asset's files (it is also its content hash).
+      await request("POST", `/assets/${asset.id}/files`, { body: { cid } }).catch((err) => notice(`The file was not attached: ${err.message}`, "info"));
       steps.at(++at);
       await listForSale(asset, body.price);
       steps.done();

@@ -64,6 +64,7 @@ export async function render(main) {
         await walletTx(p.transaction, (signed) => request("POST", "/chain/withdraw/transaction", { body: signed }), steps, ++at);
         steps.done();
         earnings.append(h("p", { role: "status", id: "withdrawn" }, `Withdrawn ${eth(p.pending_withdrawal)} to your wallet.`));
+        setTimeout(() => { if (main.contains(earnings)) render(main); }, 1500);
       } catch (err) { steps.fail(at, err.message); notice(err.message); button.disabled = false; } finally { delete earnings.dataset.busy; }
     });
     earnings.append(button);
@@ -104,7 +105,7 @@ export async function render(main) {
   const interval = setInterval(tick, 1000);
 
   replace(main, h("h1", {}, "Portfolio"), earnings,
-    h("section", { "aria-labelledby": "owned-h" }, h("h2", { id: "owned-h" }, "My assets"),
+    h("section", { "aria-labelledby": "owned-h" }, h("h2", { id: "owned-h" }, "My works"),
       created.items.length ? h("ul", { class: "grid" }, created.items.map(card)) : h("p", { class: "muted" }, "You have not registered an asset yet.")),
     h("section", { "aria-labelledby": "bought-h" }, h("h2", { id: "bought-h" }, "Purchases"),
       bought.length ? h("ul", { class: "grid" }, bought.map(card)) : h("p", { class: "muted" }, "Nothing bought yet.")),
