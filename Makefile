@@ -12,7 +12,7 @@ PIP := $(VENV)/bin/pip
 SERVICES := auth assets staking analytics ai-agents chain
 PACKAGES := -e "proto[gen]" -e "libs[testing]" -e "devstack[test]" -e "gateway[test]" $(foreach s,$(SERVICES),-e "services/$(s)[test]")
 
-.PHONY: help install install-wrk install-chromium web run test proto proto-check contracts bench catalog explain-1m demo-data eval-agents reconcile lint typecheck clean
+.PHONY: help install install-wrk install-chromium web run test proto proto-check contracts bench catalog explain-1m demo-data eval-agents images test-containers reconcile lint typecheck clean
 
 help:
 	@echo "make install   create .venv and install every package (+ build-time node tools)"
@@ -26,6 +26,8 @@ help:
 	@echo "make demo-data synthetic market data, and (with 'make run' up) creators, listings and real purchases"
 	@echo "make reconcile compare the chain with the services' records of a running stack; exit 1 on a difference"
 	@echo "make eval-agents  measured agent quality on the synthetic market (writes bench/AGENTS.md)"
+	@echo "make images   build the seven deployables' container images offline (Docker; installs docker.io when root)"
+	@echo "make test-containers  each image on its own, then the whole system from images (after make images)"
 	@echo "make proto     regenerate the gRPC stubs from proto/"
 	@echo "make contracts recompile the Solidity contracts"
 
@@ -100,6 +102,18 @@ test:
 	@failed=""; for check in proto-check lint typecheck; do \
 	  echo "=== make $$check"; $(MAKE) --no-print-directory $$check || failed="$$failed $$check"; done; \
 	  PY=$(PY) FAILED_CHECKS="$$failed" scripts/run-tests.sh
+
+# Per-deployable images (ipheron/<name>:0.1.0) built offline from a wheelhouse; installs Debian's
+# docker.io and mmdebstrap and starts dockerd when missing (infra/docker/README.md).
+images:
+	bash infra/docker/images.sh
+
+# Each image on its own (health, a real call over mTLS, non-root, read-only root, SIGTERM, refusal of
+# development secrets), then the whole system from images with compose (infra/compose.yaml).
+test-containers:
+	@command -v docker-compose >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && DEBIAN_FRONTEND=noninteractive \
+	  apt-get install -y -q docker-compose >/dev/null; } || echo "WARNING: docker-compose is needed (apt-get install docker-compose)"
+	$(PY) -m pytest infra/tests -q -p no:cacheprovider --timeout=900 -o testpaths=infra/tests
 
 bench: install-wrk
 	$(PY) bench/run.py
