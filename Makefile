@@ -127,7 +127,7 @@ catalog:
 # The EXPLAIN test of every browse and search query on a generated catalog of 1,000,000 assets
 # (the suite runs it at 10,000); ~5 minutes, most of it loading the catalog. Not in `make test`.
 explain-1m:
-	ASSETS_EXPLAIN_ROWS=1000000 $(PY) -m pytest services/assets/tests/test_browse.py -q -p no:cacheprovider \
+	ASSETS_EXPLAIN_ROWS=1000000 $(PY) -m pytest services/assets/tests/test_browse.py -q -p no:cacheprovider --timeout 1800 \
 	  -k every_browse_and_search_plan
 
 # The synthetic market data first; then, when a stack answers on GATEWAY_URL (default the

@@ -3,7 +3,9 @@
   (b) a minimal reference pipeline: bare FastAPI -> bare grpc.aio -> one PK SELECT,
   (c) the real path: gateway (JWT check, rate limit, telemetry, error mapping)
       -> auth service -> PostgreSQL, for GET /api/v1/users/{id},
-then prints c/a and c/b; then purchases per second end to end (bench/purchases.py: prepare →
+then prints c/a and c/b; then the user paths (bench/user_paths.py: asset detail, browse, search,
+deep pages, sign-in, 2 gateway processes vs 1, each beside its ceiling, at 10,000 and 1,000,000
+assets); then purchases per second end to end (bench/purchases.py: prepare →
 sign → submit → recorded, from 32 funded wallets, on the embedded chain through the gateway,
 with a catalog-read baseline and the chain's own native-transfer rate in the same run), and
 writes bench/RESULTS.md. Load: wrk, 1 thread, 32 connections, time-bounded; every server runs
@@ -115,6 +117,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--profile", type=float, default=float(os.environ.get("BENCH_PROFILE", "0")),
                         help="py-spy (if installed) the chain, assets and gateway for N seconds of the purchases "
                              "(BENCH_PROFILE)")
+    parser.add_argument("--catalog-rows", default=os.environ.get("BENCH_CATALOG_ROWS", "10000,1000000"),
+                        help="catalog sizes of the user-path bench (bench/user_paths.py), comma-separated; 0 skips "
+                             "it (BENCH_CATALOG_ROWS, default %(default)s)")
     parser.add_argument("--no-write", action="store_true", help="print only; do not add an entry to bench/RESULTS.md")
     return parser.parse_args(argv)
 
@@ -194,6 +199,14 @@ def main(argv: list[str] | None = None) -> int:
                               f"purchases/s (best mode) = {best:.1f}  (target >= 50: {verdict})",
                               *purchases.notes(), *(["", "```", profile, "```"] if profile else [])])
     print(buy_text)
+    paths_text = "skipped (--catalog-rows 0)"
+    sizes = [int(n) for n in args.catalog_rows.split(",") if int(n) > 0]
+    if sizes:
+        from bench import user_paths
+
+        paths_text = "\n\n".join(user_paths.run(n, max(3, DURATION // 2), ROUNDS, CONNECTIONS, args.profile)
+                                   for n in sizes)
+    print(paths_text)
     a, b, c = results
     lines = [f"| {r.name} | {r.rps:,.0f} | {r.p50_ms:.2f} | {r.p99_ms:.2f} | {r.non2xx} |" for r in results]
     ratio = (f"c/a = {c.rps / a.rps:.2f}  c/b = {c.rps / b.rps:.2f}  "
@@ -202,11 +215,12 @@ def main(argv: list[str] | None = None) -> int:
     print(table)
     print(ratio)
     if not args.no_write:
-        write_results(table, ratio, ai_text, buy_text, args)
+        write_results(table, ratio, ai_text, buy_text, paths_text, args)
     return 0 if all(r.non2xx == 0 for r in results) and buy_ok else 1
 
 
-def write_results(table: str, ratio: str, ai_text: str, buy_text: str, args: argparse.Namespace) -> None:
+def write_results(table: str, ratio: str, ai_text: str, buy_text: str, paths_text: str,
+                  args: argparse.Namespace) -> None:
     path = ROOT / "bench" / "RESULTS.md"
     head = path.read_text() if path.exists() else "# Benchmark results\n\nNewest first. Command: `make bench`.\n"
     head_lines = head.split("\n## ", 1)
@@ -217,7 +231,9 @@ def write_results(table: str, ratio: str, ai_text: str, buy_text: str, args: arg
              f"{table}\n\n{ratio}\n\nAI agents (`bench/ai_bench.py --seconds 3`, real MeTTa worker pool):\n\n"
              f"```\n{ai_text}\n```\n\n"
              f"Purchases end to end (`bench/purchases.py`, {args.wallets} wallets x {args.per_wallet} purchases "
-             f"per mode; load average before: {os.getloadavg()[0]:.1f}):\n\n{buy_text}\n")
+             f"per mode; load average before: {os.getloadavg()[0]:.1f}):\n\n{buy_text}\n\n"
+             f"User paths beside their ceilings (`bench/user_paths.py --rows {args.catalog_rows}`, catalogs "
+             f"loaded by COPY; load average now: {os.getloadavg()[0]:.1f}):\n\n{paths_text}\n")
     rest = ("\n## " + head_lines[1]) if len(head_lines) > 1 else ""
     path.write_text(head_lines[0].rstrip() + "\n\n" + entry + rest)
 

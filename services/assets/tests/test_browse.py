@@ -168,7 +168,10 @@ def test_every_browse_and_search_plan_uses_an_index(clean_assets: str) -> None:
             if not any(i in plan for i in indexes) or "Seq Scan on assets" in plan:
                 wrong.append(f"{_describe(f)}: expected one of {indexes}, no Seq Scan on assets, in\n{plan}")
             # The capped count runs only when the planner expects few matches (see list_assets).
-            if Repository._estimate(conn, f) <= domain.ESTIMATE_ONLY_ABOVE:
+            result = conn.execute(page_q)  # as list_assets sends it, to EXPLAIN it the same way
+            result.all()
+            if Repository._estimate(conn, result.context.statement,
+                                    result.context.parameters[0]) <= domain.ESTIMATE_ONLY_ABOVE:
                 count_plan = _plan(conn, count_q)
                 report.append(f"-- count: {_describe(f)}\n{count_plan}\n")
                 if "Seq Scan on assets" in count_plan:

@@ -14,6 +14,7 @@ signature. A purchase answers the transaction the buyer's own wallet signs and p
 
 from __future__ import annotations
 
+from collections.abc import Callable, Coroutine
 from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any, Literal
@@ -21,6 +22,7 @@ from typing import Annotated, Any, Literal
 import grpc
 import orjson
 from fastapi import APIRouter, Query, Request, Response, status
+from fastapi.routing import APIRoute
 from ipheron.ai_agents.v1 import ai_agents_service_pb2 as ai_pb
 from ipheron.assets.v1 import assets_service_pb2 as pb
 from ipheron.auth.v1 import auth_service_pb2 as auth_pb
@@ -39,7 +41,41 @@ from ipheron_gateway.routers.ai import RuleOut
 MAX_OFFSET = 1_000  # the assets service's bound on page x per_page (assets_service.domain.MAX_OFFSET)
 TOTAL_CAP = 1_000  # exact totals up to this many matches (assets_service.domain.TOTAL_CAP)
 
+
+class CatalogCachedRoute(APIRoute):
+    """A GET route answered from the catalog cache before FastAPI validates its parameters
+    (14 query parameters cost ~40 % of a cached page's CPU in the profile): a body is stored
+    under the raw query only after that very query was validated and answered, so a hit is
+    a query known valid. A miss runs the route as usual."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def route(request: Request) -> Response:
+            cache = catalog_cache.of(request.app.state)
+            if cache is not None:
+                asset_id = request.scope.get("path_params", {}).get("asset_id")
+                body = cache.detail(asset_id) if asset_id is not None else cache.page(_raw_key(request))
+                if body is not None:
+                    return Response(body, media_type="application/json")
+            return await handler(request)
+
+        return route
+
+
+def _raw_key(request: Request) -> tuple[str, bytes]:
+    return ("raw", request.scope.get("query_string", b""))
+
+
 router = APIRouter(prefix="/assets", tags=["assets"])
+
+
+def _cached_get(path: str, **kwargs: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """`@router.get(path, ...)`, the route answered from the catalog cache first (CatalogCachedRoute)."""
+    def register(endpoint: Callable[..., Any]) -> Callable[..., Any]:
+        router.add_api_route(path, endpoint, methods=["GET"], route_class_override=CatalogCachedRoute, **kwargs)
+        return endpoint
+    return register
 
 AssetType = StrEnum("AssetType", [(t.upper(), t) for t in ASSET_TYPES])  # type: ignore[misc]
 AssetStatus = Literal["pending", "pending_review", "active", "archived", "failed"]
@@ -445,12 +481,12 @@ async def create_asset(body: AssetCreate, user: CurrentUser, stubs: Stubs, reque
     return asset_out(r.asset)
 
 
-@router.get("", response_model=AssetPage, responses=problem_responses(400, 422, *UPSTREAM),
-            summary="Browse and search the catalog",
-            description=f"Pages: `page`/`per_page` reach at most {MAX_OFFSET:,} rows deep (400 beyond); deeper, "
-                        "follow `next_cursor` (keyset paging: any depth costs one page). `total` is exact up to "
-                        f"{TOTAL_CAP:,} matches, an estimate above (`total_estimated`). Responses may be served "
-                        "from a cache that every change of the catalog invalidates.")
+@_cached_get("", response_model=AssetPage, responses=problem_responses(400, 422, *UPSTREAM),
+             summary="Browse and search the catalog",
+             description=f"Pages: `page`/`per_page` reach at most {MAX_OFFSET:,} rows deep (400 beyond); deeper, "
+                         "follow `next_cursor` (keyset paging: any depth costs one page). `total` is exact "
+                         f"up to {TOTAL_CAP:,} matches, an estimate above (`total_estimated`). Responses may "
+                         "be served from a cache that every change of the catalog invalidates.")
 async def list_assets(
     request: Request,
     stubs: Stubs,
@@ -493,6 +529,7 @@ async def list_assets(
                          "next_cursor": r.next_cursor or None})
     if cache is not None:
         cache.put_page(key, body, generation)
+        cache.put_page(_raw_key(request), body, generation)
     return Response(body, media_type="application/json")
 
 
@@ -512,8 +549,8 @@ def _dec(value: str | None) -> str | None:
     return None if value is None else str(Decimal(value).normalize())
 
 
-@router.get("/{asset_id}", response_model=AssetOut, responses=problem_responses(404, 422, *UPSTREAM),
-            summary="One asset")
+@_cached_get("/{asset_id}", response_model=AssetOut, responses=problem_responses(404, 422, *UPSTREAM),
+             summary="One asset")
 async def get_asset(asset_id: PathId, request: Request, stubs: Stubs) -> Response:
     cache = catalog_cache.of(request.app.state)
     if cache is not None:

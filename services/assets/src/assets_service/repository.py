@@ -13,6 +13,7 @@ libs outbox in the same transaction.
 from __future__ import annotations
 
 import datetime as dt
+import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
@@ -20,7 +21,7 @@ from decimal import Decimal
 from typing import Any, cast
 
 import orjson
-from ipheron_libs import events
+from ipheron_libs import db, events
 from ipheron_libs.errors import Aborted, Conflict, NotFound
 from ipheron_libs.wire import money_str
 from sqlalchemy import (
@@ -41,13 +42,15 @@ from sqlalchemy import (
     exists,
     func,
     literal,
+    literal_column,
     or_,
     select,
     text,
     tuple_,
     update,
 )
-from sqlalchemy.dialects.postgresql import JSONB, TSVECTOR, UUID, insert
+from sqlalchemy import cast as cast_
+from sqlalchemy.dialects.postgresql import JSONB, TSVECTOR, UUID, aggregate_order_by, insert
 from sqlalchemy.engine import Connection, RowMapping
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -218,6 +221,7 @@ _FILE_COLUMNS = [c for c in files_t.c if c.name != "content"]
 # Columns a read returns (never the tsvector).
 _ASSET_COLUMNS = [c for c in assets_t.c if c.name not in ("search_vector", "content_key")]
 _ZERO_WALLET = "0x" + "0" * 40
+ESTIMATE_TTL_S = 30.0
 _SORT_COLUMN = {"price": assets_t.c.price, "name": assets_t.c.name, "created": assets_t.c.created_at}
 
 
@@ -321,9 +325,13 @@ class Repository:
 
     def __init__(self, engine: Engine, *, owner: str, lease_seconds: float) -> None:
         self.engine = engine
+        self.reader = db.autocommit(engine)  # ListAssets' reads
         # Saga claims are leases named after this replica (see claim_own_leftovers).
         self.owner = owner
         self.lease = dt.timedelta(seconds=lease_seconds)
+        # ListAssets' planner estimates per filter: (expires, rows); read and written from the
+        # DB threads (a dict's single get/set is atomic; a lost update only re-plans once).
+        self._estimates: dict[AssetFilter, tuple[float, int]] = {}
 
     # ---------------------------------------------------------------- reads
 
@@ -400,14 +408,19 @@ class Repository:
         """One page of assets matching the filter, the total matching (exact up to
         domain.TOTAL_CAP, the planner's estimate above it) and the next page's cursor."""
         page_q, count_q = self.list_queries(f)
-        with self.engine.connect() as conn:
-            rows = conn.execute(page_q).mappings().all()
+        # Autocommit: no BEGIN/ROLLBACK round trips. The page (with its creators and files) is one
+        # statement; the total beside it is a count or an estimate, exact snapshots not needed.
+        with self.reader.connect() as conn:
+            result = conn.execute(page_q)
+            rows = result.mappings().all()
+            # The statement as sent (compiled once per shape by SQLAlchemy's cache), to EXPLAIN.
+            sent = (result.context.statement, result.context.parameters[0])
             if f.after is None and f.page == 1 and len(rows) < f.per_page:
                 total, estimated = len(rows), False  # the whole match is on this page: no count
             else:
                 # The planner's estimate first (no scan): a broad match is not counted at all,
                 # a narrow one is counted up to the cap.
-                guess = self._estimate(conn, f)
+                guess = self._cached_estimate(conn, f, sent)
                 if guess > domain.ESTIMATE_ONLY_ABOVE:
                     total, estimated = guess, True
                 else:
@@ -419,20 +432,38 @@ class Repository:
                 last = rows[-1]
                 next_cursor = domain.encode_cursor(f.sort, f.descending, last[_SORT_COLUMN[f.sort].name],
                                                    str(last["id"]))
-            return AssetPage(self._assets(conn, rows), total, estimated, next_cursor)
+            listed = [r["id"] for r in rows if r["listed"]]
+            listings = self._active_listings(conn, listed) if listed else {}
+            assets = [_asset(r, [Creator(u, w, Decimal(share)) for u, w, share in r["creators_j"]], r["files_j"],
+                             listings.get(str(r["id"]))) for r in rows]
+            return AssetPage(assets, total, estimated, next_cursor)
+
+    def _cached_estimate(self, conn: Connection, f: AssetFilter, sent: tuple[Any, Any]) -> int:
+        """The estimate of a filter, remembered for ESTIMATE_TTL_S per filter (the pages of one
+        browse share it; an estimate need not be fresh)."""
+        key = replace(f, page=1, after=None, sort="created", descending=True)
+        now = time.monotonic()
+        hit = self._estimates.get(key)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        value = self._estimate(conn, *sent)
+        if len(self._estimates) >= 4096:
+            self._estimates.clear()  # bounded; refilled by the next pages
+        self._estimates[key] = (now + ESTIMATE_TTL_S, value)
+        return value
 
     @staticmethod
-    def _estimate(conn: Connection, f: AssetFilter) -> int:
-        """The planner's row estimate of the whole match (no scan: EXPLAIN only)."""
-        where = Repository._where(f)
-        stmt = select(assets_t.c.id)
-        if where is not None:
-            stmt = stmt.where(where)
-        compiled = stmt.compile(dialect=conn.dialect)
-        plan = conn.exec_driver_sql("EXPLAIN (FORMAT JSON) " + str(compiled), compiled.params).scalar_one()
+    def _estimate(conn: Connection, statement: str, parameters: Any) -> int:
+        """The planner's estimate of the whole match of a page statement (EXPLAIN only, no scan):
+        the rows expected under its LIMIT (the page itself is the LIMIT's output)."""
+        plan = conn.exec_driver_sql("EXPLAIN (FORMAT JSON) " + statement, parameters).scalar_one()
         if isinstance(plan, str):
             plan = orjson.loads(plan)
-        return int(plan[0]["Plan"]["Plan Rows"])
+        node = plan[0]["Plan"]
+        while node.get("Node Type") != "Limit" and node.get("Plans"):
+            node = node["Plans"][0]
+        below = node.get("Plans") or [node]
+        return int(below[0]["Plan Rows"])
 
     @staticmethod
     def _where(f: AssetFilter) -> Any:
@@ -481,7 +512,20 @@ class Repository:
             page_q = page_q.where(position < after if f.descending else position > after)
         count_q = select(func.count()).select_from(matching.limit(domain.TOTAL_CAP + 1).subquery())
         offset = 0 if f.after is not None else (f.page - 1) * f.per_page
-        return page_q.limit(f.per_page).offset(offset), count_q
+        # The page's creators and files come in the same statement (one round trip, not three),
+        # aggregated per row after the LIMIT: 20 index probes, whatever the plan of the page.
+        p = page_q.limit(f.per_page).offset(offset).subquery("p")
+        creators_j = select(func.coalesce(func.json_agg(aggregate_order_by(
+            func.json_build_array(creators_t.c.user_id, creators_t.c.wallet, cast_(creators_t.c.share_percent, Text)),
+            creators_t.c.position)), literal_column("'[]'::json"))).where(
+            creators_t.c.asset_id == p.c.id).scalar_subquery()
+        files_j = select(func.coalesce(func.json_agg(aggregate_order_by(asset_files_t.c.cid,
+                                                                        asset_files_t.c.attached_seq)),
+                                       literal_column("'[]'::json"))).where(
+            asset_files_t.c.asset_id == p.c.id).scalar_subquery()
+        outer = select(p, creators_j.label("creators_j"), files_j.label("files_j")).order_by(
+            direction(p.c[order_col.name]), direction(p.c.id))
+        return outer, count_q
 
     def provenance(self, asset_id: str) -> list[ProvenanceEntry]:
         """Mint, sales and transfers of an asset, oldest first; NotFound for an unknown asset."""
