@@ -165,7 +165,8 @@ async def eval_pricing(market: synthetic.Market, data: MarketData, pool: RulePoo
         Metric("pricing", "MdAPE, baseline last sale", last_mdape),
         Metric("pricing", "error reduction vs type median", gain, ">= 0.20", gain >= 0.20),
         Metric("pricing", "error reduction vs last sale", 1 - mdape / last_mdape),
-        Metric("pricing", "80% range coverage", covered / len(tests), "0.75-0.85", 0.75 <= covered / len(tests) <= 0.85),
+        Metric("pricing", "80% range coverage", covered / len(tests), "0.75-0.85",
+               0.75 <= covered / len(tests) <= 0.85),
     ]
     report.counts["priced test sales"] = len(tests)
     report.counts["of them from the KB prior (thin market)"] = prior
@@ -173,7 +174,8 @@ async def eval_pricing(market: synthetic.Market, data: MarketData, pool: RulePoo
 
 def eval_forecast(data: MarketData, report: Report) -> None:
     ratios: dict[tuple[str, str], list[float]] = {}
-    inside = total = 0
+    inside = {t: 0 for t in TARGETS}
+    total = {t: 0 for t in TARGETS}
     origins_used = 0
     for asset_type in data.asset_types():
         history = data.history(asset_type)
@@ -196,8 +198,8 @@ def eval_forecast(data: MarketData, report: Report) -> None:
                 errs["seasonal"] += [abs(past[-7 + h % 7] - actual[h]) for h in range(HORIZON)]
                 for h in range(HORIZON):
                     lo, hi = interval(float(predicted[h]), h + 1, fitted.q10, fitted.q90, target)
-                    inside += int(lo <= actual[h] <= hi)
-                    total += 1
+                    inside[target] += int(lo <= actual[h] <= hi)
+                    total[target] += 1
                 origins_used += target == TARGETS[0]
             mae = float(np.mean(errs["model"]))
             ratios.setdefault(("naive", target), []).append(mae / float(np.mean(errs["naive"])))
@@ -215,11 +217,13 @@ def eval_forecast(data: MarketData, report: Report) -> None:
             Metric("forecast", f"classic MASE (in-sample seasonal scale), {label}",
                    float(np.mean(ratios[("classic7", target)]))),
         ]
-    coverage = inside / total
+    coverage = sum(inside.values()) / sum(total.values())
     report.metrics.append(Metric("forecast", "80% interval coverage (volume and price, days 1-7)", coverage,
                                  "0.75-0.85", 0.75 <= coverage <= 0.85))
+    for target, label in (("sales", "volume"), ("avg_price", "avg price")):
+        report.metrics.append(Metric("forecast", f"80% interval coverage, {label}", inside[target] / total[target]))
     report.counts["forecast origins (type x week)"] = origins_used
-    report.counts["forecast days scored"] = total
+    report.counts["forecast days scored (per target)"] = total[TARGETS[0]]
 
 
 async def eval_risk(market: synthetic.Market, data: MarketData, pool: RulePool, report: Report,

@@ -11,12 +11,15 @@ days.
 The interval is an 80 % interval from validated errors: a rolling-origin backtest
 (ORIGINS origins a week apart, the last one `holdout` days before the end, each
 model fitted only on the days before its origin) gives signed errors e(h) at each
-horizon h = 1..holdout. Scaled by s(h) = sqrt(1 + (h - 1) / holdout), their 10th
-and 90th percentiles q10, q90 give [f + q10 s(h), f + q90 s(h)]: wider with the
-horizon by construction, and never narrower than MIN_HALF (a floor, so an interval
-never claims certainty). With fewer days than the KB's `(level-bounds history
-sufficient N)` there is no model: the forecast is the recent mean, the rule
-`insufficient-history` fires and its value sets a wide interval.
+horizon h = 1..holdout. Each is scaled by s(h) = sqrt(1 + (h - 1) / holdout) and by
+the forecast's level, l(f) = sqrt(max(f, 1)) for sales (counts vary like a Poisson
+count) and f for prices (errors are relative), so a growing market keeps its
+interval honest. The scaled errors' conformal 10th/90th percentiles q10, q90 give
+[f + q10 s(h) l(f), f + q90 s(h) l(f)]: wider with the horizon by construction,
+and never narrower than MIN_HALF (a floor, so an interval never claims certainty).
+With fewer days than the KB's `(level-bounds history sufficient N)` there is no
+model: the forecast is the recent mean, the rule `insufficient-history` fires and
+its value sets a wide interval.
 """
 
 from __future__ import annotations
@@ -47,7 +50,7 @@ WARMUP = 28
 HOLDOUT_DAYS = 14
 MAX_DAYS = 90
 TARGETS = ("sales", "avg_price")
-ORIGINS = 4
+ORIGINS = 6
 INTERVAL = (0.1, 0.9)
 # Smallest interval half-width: sales (count) and price (fraction of the forecast).
 MIN_HALF = {"sales": 0.5, "avg_price": 0.01}
@@ -59,12 +62,24 @@ def horizon_scale(h: int, holdout: int = HOLDOUT_DAYS) -> float:
     return math.sqrt(1 + (h - 1) / holdout)
 
 
+def level_scale(value: float, target: str) -> float:
+    """l(f): how errors grow with the forecast's level (see the module docstring)."""
+    return math.sqrt(max(value, 1.0)) if target == "sales" else max(value, 1e-9)
+
+
 def interval(value: float, h: int, q10: float, q90: float, target: str) -> tuple[float, float]:
     """The 80 % interval around a forecast `value` h days ahead (see the module docstring)."""
-    s = horizon_scale(h)
-    floor = MIN_HALF[target] * (value if target == "avg_price" else 1.0) * s
+    s = horizon_scale(h) * level_scale(value, target)
+    floor = MIN_HALF[target] * (value if target == "avg_price" else 1.0) * horizon_scale(h)
     floor = max(floor, 1e-6)
     return value + min(q10 * s, -floor), value + max(q90 * s, floor)
+
+
+def conformal_quantiles(scaled: list[float]) -> tuple[float, float]:
+    """The 10th/90th percentiles with the split-conformal finite-sample correction (ceil((n+1)p)/n)."""
+    n = len(scaled)
+    hi = min(1.0, math.ceil((n + 1) * INTERVAL[1]) / n)
+    return float(np.quantile(scaled, 1 - hi)), float(np.quantile(scaled, hi))
 
 
 def _row(past: np.ndarray, day: pd.Timestamp, index: int) -> np.ndarray:
@@ -136,17 +151,19 @@ def validate_and_fit(asset_type: str, history: pd.DataFrame, holdout: int = HOLD
         predicted = forecast(model, train, history.index[:-holdout], holdout)
         errors = np.abs(predicted - test)
         naive = np.abs(np.full(holdout, train[-1]) - test)
-        scaled = list((test - predicted) / [horizon_scale(h + 1, holdout) for h in range(holdout)])
+        scaled = [(test[h] - predicted[h]) / (horizon_scale(h + 1, holdout) * level_scale(predicted[h], target))
+                  for h in range(holdout)]
         for origin in origins[1:]:
             past = values[:origin]
             m = fit(past, history.index[:origin])
             ahead = forecast(m, past, history.index[:origin], holdout)
             actual = values[origin:origin + holdout]
-            scaled += list((actual - ahead) / [horizon_scale(h + 1, holdout) for h in range(holdout)])
+            scaled += [(actual[h] - ahead[h]) / (horizon_scale(h + 1, holdout) * level_scale(ahead[h], target))
+                       for h in range(holdout)]
         final = fit(values, history.index)
-        result.targets[target] = TargetModel(final, float(errors.mean()), float(naive.mean()),
-                                             float(np.quantile(scaled, INTERVAL[0])),
-                                             float(np.quantile(scaled, INTERVAL[1])), len(scaled))
+        q10, q90 = conformal_quantiles(scaled)
+        result.targets[target] = TargetModel(final, float(errors.mean()), float(naive.mean()), q10, q90,
+                                             len(scaled))
     return result
 
 
