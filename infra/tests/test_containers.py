@@ -14,7 +14,9 @@ from dataclasses import dataclass
 
 import grpc
 import pytest
+from chain_service.config import DEV_SIGNER_KEY
 from containers import UID, Infra, docker, logs, published_port, wait_healthy
+from ipheron_libs.devkeys import DEV_QUOTE_SIGNER_KEY
 from ipheron_libs.devsecrets import DevSecrets as Secrets
 from ipheron_libs.mtls import TlsIdentity
 
@@ -28,7 +30,8 @@ class Deployable:
     schema: str | None  # None: holds no data (the gateway)
     # Extra environment of a healthy production start, from the fixtures.
     env: Callable[[Infra, Secrets], dict[str, str]] = lambda infra, secrets: {}
-    # A development default in place of a secret, and the words of the refusal.
+    # The environment of a start with a development default in place of a secret, and the words
+    # of the refusal.
     insecure: Callable[[Infra, Secrets], dict[str, str]] = lambda infra, secrets: {}
     refusal: str = ""
     mounts: Callable[[Secrets], list[str]] = lambda secrets: []
@@ -54,14 +57,14 @@ DEPLOYABLES = {
     "assets": Deployable("assets", 50052, "assets", insecure=lambda i, s: {"IPHERON_TLS_DIR": "/nonexistent"},
                          refusal="lacks tls.crt"),
     "staking": Deployable("staking", 50053, "staking", env=lambda i, s: {"STAKING_QUOTE_SIGNER_KEY": s.quote_key},
-                          insecure=lambda i, s: {"STAKING_QUOTE_SIGNER_KEY": "0x" + "00" * 31 + "02"},
+                          insecure=lambda i, s: {"STAKING_QUOTE_SIGNER_KEY": DEV_QUOTE_SIGNER_KEY},
                           refusal="STAKING_QUOTE_SIGNER_KEY"),
     "analytics": Deployable("analytics", 50054, "analytics", insecure=lambda i, s: {"IPHERON_TLS_DIR": "/nonexistent"},
                             refusal="lacks tls.crt"),
     "ai-agents": Deployable("ai-agents", 50055, "ai_agents", env=lambda i, s: {"AI_AGENTS_WORKERS": "1"},
                             insecure=lambda i, s: {"IPHERON_TLS_DIR": "/nonexistent"}, refusal="lacks tls.crt"),
     "chain": Deployable("chain", 50056, "chain", env=_chain_env,
-                        insecure=lambda i, s: {**_chain_env(i, s), "CHAIN_SIGNER_KEY": "0x" + "00" * 31 + "01"},
+                        insecure=lambda i, s: {**_chain_env(i, s), "CHAIN_SIGNER_KEY": DEV_SIGNER_KEY},
                         refusal="CHAIN_SIGNER_KEY must be set to a real key"),
     "gateway": Deployable("gateway", 8000, None, insecure=lambda i, s: {"REDIS_URL": ""},
                           refusal="REDIS_URL is required when IPHERON_ENV=production"),
@@ -176,10 +179,10 @@ def test_production_refuses_a_development_default_in_place_of_a_secret(name: str
                                                                         images: dict[str, str]) -> None:
     d = DEPLOYABLES[name]
     cname = f"ct-insecure-{d.name}-{uuid.uuid4().hex[:6]}"
-    env = {**d.env(infra, secrets), **d.insecure(infra, secrets)}
+    env = d.insecure(infra, secrets)  # the whole environment of that start
     try:
         docker(*_run_args(d, infra, secrets, cname, env), f"ipheron/{d.name}:{images['IMAGE_TAG']}")
-        code = int(docker("wait", cname, timeout=120).stdout.strip())
+        code = int(docker("wait", cname, timeout=90).stdout.strip())
         out = logs(cname)
         assert code != 0, out
         assert d.refusal in out, out

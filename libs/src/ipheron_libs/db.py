@@ -114,7 +114,12 @@ def provision(admin_url: str, schema: str, password: str | None = None) -> str:
                 if not exists:
                     conn.execute(text(f'CREATE ROLE "{role}" LOGIN'))
                 if password:
-                    conn.execute(text(f'ALTER ROLE "{role}" PASSWORD :p'), {"p": password})
+                    # Utility statements take no bind parameters: a string literal, quotes doubled
+                    # (standard_conforming_strings is on, so backslashes are literal).
+                    if "\x00" in password:
+                        raise ValueError("a role password cannot contain NUL")
+                    literal = "'" + password.replace("'", "''") + "'"
+                    conn.exec_driver_sql(f'ALTER ROLE "{role}" PASSWORD {literal}')
                 conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}" AUTHORIZATION "{role}"'))
                 conn.execute(text(f'GRANT ALL ON SCHEMA "{schema}" TO "{role}"'))
                 conn.execute(text("REVOKE CREATE ON SCHEMA public FROM PUBLIC"))
