@@ -98,3 +98,64 @@ async def test_forecast_route(api: httpx.AsyncClient) -> None:
     assert len(body["points"]) == 5 and body["sentiment"] in ("bullish", "neutral", "bearish")
     assert body["model_version"] and Decimal(body["baseline_mae_volume"]) > 0
     _problem(await api.get("/api/v1/ai/market/forecast", params={"asset_type": "design", "days": 0}), 422)
+
+
+def _asset_event(type_: str, payload: dict[str, Any]) -> Any:
+    import uuid
+    from datetime import UTC, datetime
+
+    from ipheron_libs import events
+
+    ev = events.Event(id=str(uuid.uuid4()), type=type_, version=1, occurred_at=datetime.now(UTC).isoformat(),
+                      actor="u-1", payload=payload)
+    events.check(ev)
+    return ev
+
+
+async def test_asset_analysis_is_readable_and_rerun_by_its_owner_only(
+        api: httpx.AsyncClient, app: AgentsApp, creators: dict[str, Any]) -> None:
+    import uuid
+
+    anna, anna_token = creators["anna"]
+    boris, boris_token = creators["boris"]
+    asset_id = str(uuid.uuid4())
+    wallet, buyer_wallet = "0x" + "a" * 40, "0x" + "b" * 40
+    creators_list = [{"user_id": anna, "wallet": wallet, "share_percent": "100"}]
+    await app.handle_event(_asset_event("asset.created", {
+        "asset_id": asset_id, "name": "Harbour lights", "asset_type": "music", "price": "0.3", "royalty_rate": "10",
+        "status": "pending", "region": "europe", "owner_user_id": anna, "owner_wallet": wallet,
+        "creator_user_id": anna, "creators": creators_list, "ipfs_hash": f"bafy{asset_id}",
+        "utility_features": ["streaming-rights"]}))
+    as_anna = {"Authorization": f"Bearer {anna_token}"}
+    as_boris = {"Authorization": f"Bearer {boris_token}"}
+
+    body = _ok(await api.get(f"/api/v1/assets/{asset_id}/analysis", headers=as_anna))
+    assert body["asset_id"] == asset_id and body["trigger"] == "asset.created" and body["runs"] == 1
+    assert body["complete"] and body["failures"] == []
+    pricing = body["pricing"]
+    assert pricing["basis"] == "comparables" and pricing["comparables"] and pricing["confidence"]
+    assert Decimal(pricing["low"]) < Decimal(pricing["suggested"]) < Decimal(pricing["high"])
+    assert "percentile of" in pricing["asking_position"]  # the event's price is the asking price
+    assert body["risk"]["level"] in ("low", "medium", "high") and body["market"]["points"]
+
+    _problem(await api.get(f"/api/v1/assets/{asset_id}/analysis"), 401)
+    _problem(await api.get(f"/api/v1/assets/{uuid.uuid4()}/analysis", headers=as_anna), 404)
+    denied = _problem(await api.post(f"/api/v1/assets/{asset_id}/analysis", headers=as_boris), 403)
+    assert "owner" in denied["detail"]
+    _problem(await api.post(f"/api/v1/assets/{asset_id}/analysis", headers=as_anna, params={"days": 0}), 422)
+
+    again = _ok(await api.post(f"/api/v1/assets/{asset_id}/analysis", headers=as_anna, params={"days": 3}))
+    assert again["trigger"] == "owner" and again["runs"] == 2 and len(again["market"]["points"]) == 3
+    assert _ok(await api.get(f"/api/v1/assets/{asset_id}/analysis", headers=as_boris))["trigger"] == "owner"
+
+    # Sold to boris: he is the owner of record now, anna no longer is.
+    await app.handle_event(_asset_event("asset.sold", {
+        "asset_id": asset_id, "asset_type": "music", "purchase_id": str(uuid.uuid4()), "price": "0.31",
+        "currency": "ETH", "seller_user_id": anna, "seller_wallet": wallet, "buyer_user_id": boris,
+        "buyer_wallet": buyer_wallet, "tx_hash": "0x" + "cd" * 32, "block_number": 7, "token_id": "3",
+        "creators": creators_list}))
+    _problem(await api.post(f"/api/v1/assets/{asset_id}/analysis", headers=as_anna), 403)
+    assert _ok(await api.post(f"/api/v1/assets/{asset_id}/analysis", headers=as_boris))["runs"] == 3
+    # the sale joined the comparables with the features remembered from asset.created
+    sold = [s for s in app.market.sales_arrays("music").sales if s.asset_id == asset_id]
+    assert len(sold) == 1 and sold[0].region == "europe" and sold[0].utility_count == 1
