@@ -163,8 +163,8 @@ class PricingAgent:
     def __init__(self, pool: RulePool, market: MarketData) -> None:
         self.pool = pool
         self.market = market
-        # (asset type, facts generation, kb version, day) -> (q10, q90, n) of back-tested log errors
-        self._errors: dict[tuple[str, int, str, date], tuple[float, float, int]] = {}
+        # (asset type, sales count, newest sale, kb version, day) -> (q10, q90, n) of back-tested log errors
+        self._errors: dict[tuple[str, int, float, str, date], tuple[float, float, int]] = {}
 
     async def factor_table(self) -> FactorTable:
         """Every level's factor for each dimension the comparables are adjusted on."""
@@ -184,7 +184,9 @@ class PricingAgent:
 
         Each is priced only from the sales before it (a time-ordered holdout); cached per day.
         """
-        key = (asset_type, self.market.generation, kb.version, at.date())
+        # Keyed on the type's sales (count, newest), not the facts generation: an asset.created
+        # or another type's sale must not redo this type's backtest.
+        key = (asset_type, len(sales), float(sales.t[-1]) if len(sales) else 0.0, kb.version, at.date())
         cached = self._errors.get(key)
         if cached is not None:
             return cached
