@@ -20,7 +20,9 @@ const CO_CREATOR = process.env.CO_CREATOR_WALLET;
 const STEP_MS = Number(process.env.STEP_TIMEOUT_MS || 90000);
 const PHONE = { width: 390, height: 844 };
 const DESKTOP = { width: 1280, height: 900 };
-const results = { steps: [], timings_ms: {}, screenshots: [], console_errors: [] };
+// console_errors: everything the pages logged as an error (a refused request included);
+// page_errors: uncaught exceptions; server_errors: 5xx answers. The last two must stay empty.
+const results = { steps: [], timings_ms: {}, screenshots: [], console_errors: [], page_errors: [], server_errors: [] };
 mkdirSync(ARTIFACTS, { recursive: true });
 
 async function api(method, path, body) {
@@ -78,7 +80,12 @@ async function person(browser, name, wallet) {
   const page = await context.newPage();
   page.setDefaultTimeout(STEP_MS);
   page.on("console", (m) => { if (m.type() === "error") results.console_errors.push(`${name}: ${m.text()}`); });
-  page.on("pageerror", (e) => results.console_errors.push(`${name}: ${e.message}`));
+  page.on("pageerror", (e) => results.page_errors.push(`${name}: ${e.message}`));
+  page.on("response", async (r) => {
+    if (r.status() < 400) return;
+    const line = `${name}: ${r.request().method()} ${new URL(r.url()).pathname} -> ${r.status()} ${(await r.text().catch(() => "")).slice(0, 200)}`;
+    (r.status() >= 500 ? results.server_errors : results.console_errors).push(line);
+  });
   return { name, wallet, context, page };
 }
 
@@ -108,9 +115,11 @@ async function signIn(p) {
 const browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH || "/usr/bin/chromium", headless: true,
   args: ["--no-sandbox", "--disable-dev-shm-usage"] });
 let failed = null;
+const people = [];
 try {
   const seller = await person(browser, "seller", Wallet.createRandom());
   const buyer = await person(browser, "buyer", Wallet.createRandom());
+  people.push(seller, buyer);
   results.seller_wallet = seller.wallet.address;
   results.buyer_wallet = buyer.wallet.address;
   await api("POST", "/dev/faucet", { address: seller.wallet.address, amount: "2" });
@@ -168,6 +177,23 @@ try {
     await shots(seller.page, "asset-sold");
   });
 
+  // Unstake, not claim: the embedded chain's clock moves only with its blocks, so a stake a
+  // second old has accrued nothing on the vault yet (a claim is refused in words: 409).
+  await step("buyer stakes on the asset and unstakes early", async () => {
+    const page = buyer.page;
+    await page.goto(BASE + "/" + assetUrl);
+    await page.getByLabel("Amount (ETH)").fill("0.1");
+    await page.getByRole("button", { name: "Get a quote" }).click();
+    await page.getByRole("button", { name: /^Stake 0\.1 ETH at/ }).click();
+    await page.locator("#staked").waitFor();
+    await page.goto(BASE + "/#/portfolio");
+    await page.getByRole("heading", { name: "Purchases" }).waitFor();
+    await page.getByRole("button", { name: "Unstake" }).click();
+    await page.locator("#notice", { hasText: "Unstaked:" }).waitFor();
+    await page.getByRole("cell", { name: "closed" }).waitFor();
+    await shots(page, "portfolio-stakes");
+  });
+
   await step("seller withdraws", async () => {
     await seller.page.goto(BASE + "/#/portfolio");
     await seller.page.locator("#withdraw").click();
@@ -191,6 +217,13 @@ try {
   });
 } catch (err) {
   failed = String(err && err.stack || err);
+  // What each page showed when it failed: the notice in words, and a screenshot.
+  for (const p of people) {
+    try {
+      results[`${p.name}_notice`] = await p.page.locator("#notice").textContent({ timeout: 1000 });
+      await p.page.screenshot({ path: join(ARTIFACTS, `failure-${p.name}.png`), fullPage: true });
+    } catch { /* the page is gone */ }
+  }
 } finally {
   await browser.close();
 }

@@ -2,7 +2,7 @@
 // active creators), top assets, the market agent's forecast with its interval, sentiment and insights.
 
 import { request } from "../api.js";
-import { eth, h, notice, replace } from "../dom.js";
+import { eth, h, replace } from "../dom.js";
 import { TYPES } from "./market.js";
 
 const charts = [];
@@ -21,7 +21,6 @@ function canvas(label) {
 const iso = (d) => d.toISOString().slice(0, 10);
 
 export async function render(main) {
-  const typeSelect = h("select", { name: "asset_type", "aria-label": "Asset type for the forecast" }, TYPES.map((t) => h("option", { value: t }, t)));
   const to = new Date(), from = new Date(Date.now() - 89 * 86400000);
   const [overview, market, top, insights] = await Promise.all([
     request("GET", "/analytics/overview"),
@@ -29,6 +28,10 @@ export async function render(main) {
     request("GET", "/analytics/top", { query: { by: "volume", period: "30d", limit: 10 } }),
     request("GET", "/analytics/insights").catch(() => ({ insights: [] })),
   ]);
+  // The forecast starts with the type that traded most this week (a type without history has no model).
+  const first = overview.top_asset_type_7d || "art";
+  const typeSelect = h("select", { name: "asset_type", "aria-label": "Asset type for the forecast" },
+    TYPES.map((t) => h("option", { value: t, selected: t === first }, t)));
   // The market answer is per asset type and day: sum the days across types.
   const byDay = new Map();
   for (const d of market.days) {
@@ -85,7 +88,11 @@ export async function render(main) {
       forecastChart = charts[charts.length - 1];
       replace(forecastBox, h("p", {}, `Sentiment: ${f.sentiment}. `, h("span", { class: "muted" }, `Model ${f.model_version}`)),
         h("ul", {}, f.rules.map((r) => h("li", {}, `${r.name}: ${r.explanation || r.value}`))));
-    } catch (err) { notice(err.message); }
+    } catch (err) {
+      if (forecastChart) { forecastChart.destroy(); charts.splice(charts.indexOf(forecastChart), 1); forecastChart = null; }
+      replace(forecastBox, h("p", { role: "status" }, err.status === 400
+        ? `No forecast for ${typeSelect.value} yet: ${err.problem.detail || "not enough market history"}.` : err.message));
+    }
   }
   typeSelect.addEventListener("change", forecast);
   await forecast();

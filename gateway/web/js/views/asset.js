@@ -209,6 +209,8 @@ function stakePanel(asset) {
           const s = await until(() => request("GET", `/stakes/${opened.stake.id}`), (x) => x.status !== "pending");
           if (s.status !== "active") throw new Error(`The stake did not open: ${s.failure_reason || s.status}.`);
           steps.done();
+          out.append(h("p", { role: "status", id: "staked" }, `Staked ${eth(s.amount)} until ${new Date(s.end_time).toLocaleDateString()}. `,
+            h("a", { href: "#/portfolio" }, "See it in your portfolio")));
         } catch (err) { steps.fail(at, err.message); notice(err.message); go.disabled = false; } finally { delete box.dataset.busy; }
       });
     } catch (err) { notice(err.message); }

@@ -80,6 +80,7 @@ export async function render(main) {
       for (const [what, label] of [["claim", "Claim"], ["unstake", "Unstake"]]) {
         act.append(h("button", { type: "button", class: "secondary", onclick: async (e) => {
           e.target.disabled = true;
+          act.dataset.busy = "1";
           const steps = progress([`Prepare ${what}`, "Sign in your wallet", "Hand in", "Recorded"]);
           act.append(steps.el);
           let at = 0;
@@ -91,9 +92,13 @@ export async function render(main) {
             await request("POST", `/stakes/${s.id}/${what}/transaction`, { body: signed });
             steps.at(++at);
             const before = JSON.stringify([s.status, s.claimed_wei]);
-            await until(() => request("GET", `/stakes/${s.id}`), (x) => JSON.stringify([x.status, x.claimed_wei]) !== before);
+            const after = await until(() => request("GET", `/stakes/${s.id}`), (x) => JSON.stringify([x.status, x.claimed_wei]) !== before);
             steps.done();
-          } catch (err) { steps.fail(at, err.message); notice(err.message); e.target.disabled = false; }
+            // The page re-renders with the new figures; the notice stays above it.
+            notice(what === "claim" ? `Claimed: ${eth(after.rewards_claimed)} of rewards paid to your wallet so far.`
+              : `Unstaked: ${eth(after.payout || after.amount)} paid to your wallet.`, "info");
+            setTimeout(() => { if (main.contains(act)) render(main); }, 300);
+          } catch (err) { steps.fail(at, err.message); notice(err.message); e.target.disabled = false; } finally { delete act.dataset.busy; }
         } }, label), " ");
       }
     }
