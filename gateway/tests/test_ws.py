@@ -422,3 +422,24 @@ async def test_heartbeats_are_sent_and_a_silent_client_is_closed(replicas: tuple
         assert closed.value.rcvd is not None and closed.value.rcvd.code == 1001
     finally:
         await ws.close()
+
+
+async def test_a_user_room_ends_with_its_token_and_a_fresh_token_rejoins(
+        replicas: tuple[Replica, Replica], issuer: TokenIssuer, redis_url: str) -> None:
+    _, b = replicas
+    ws = await client(b.ws, f"user:{BUYER}", token=issuer.token(BUYER, ttl=1))
+    try:
+        await asyncio.sleep(1.5)
+        await ws.send('{"op": "pong"}')  # alive (the idle timeout of B is 3 s)
+        ev = sale()
+        publish(redis_url, ev)
+        answer = await recv(ws)
+        assert answer["type"] == "error" and answer["code"] == "token_expired"
+        await ws.send(orjson.dumps({"op": "subscribe", "room": f"user:{BUYER}",
+                                    "token": issuer.token(BUYER)}).decode())
+        assert (await recv(ws))["type"] == "subscribed"
+        again = sale()
+        publish(redis_url, again)
+        assert (await next_event(ws, again.id))["data"]["buyer_user_id"] == BUYER
+    finally:
+        await ws.close()
