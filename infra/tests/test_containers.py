@@ -7,6 +7,7 @@ to start with a development default in place of a secret."""
 from __future__ import annotations
 
 import json
+import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
@@ -152,12 +153,18 @@ def test_the_image_turns_healthy_and_answers_a_real_call_over_mutual_tls(started
         assert reply.chain_id == 31337 and reply.marketplace_address.startswith("0x")  # type: ignore[attr-defined]
 
 
-def test_without_a_client_certificate_the_service_refuses_the_call(started: tuple[Deployable, str],
+def test_without_a_client_certificate_or_token_the_call_is_refused(started: tuple[Deployable, str],
                                                                     secrets: Secrets) -> None:
     d, name = started
-    if d.name == "gateway":
-        pytest.skip("the gateway serves HTTP to end users; its callers are authenticated by access tokens")
     port = published_port(name, d.port)
+    if d.name == "gateway":  # end users authenticate with access tokens: none (or a forged one) is refused
+        for headers in ({}, {"Authorization": "Bearer forged.token.value"}):
+            req = urllib.request.Request(f"http://127.0.0.1:{port}/api/v1/users/me", headers=headers)
+            with pytest.raises(urllib.error.HTTPError) as refused:
+                urllib.request.urlopen(req, timeout=10)  # noqa: S310
+            assert refused.value.code == 401
+            assert refused.value.headers["content-type"] == "application/problem+json"
+        return
     ca = (secrets.tls / "gateway" / "ca.crt").read_bytes()
     with grpc.secure_channel(f"127.0.0.1:{port}", grpc.ssl_channel_credentials(root_certificates=ca)) as ch:
         with pytest.raises(grpc.RpcError) as err:
