@@ -45,16 +45,7 @@ install:
 
 # `make bench` drives its HTTP load with wrk (a system package, not a Python one).
 install-wrk:
-	@if command -v wrk >/dev/null 2>&1; then exit 0; fi; \
-	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	  echo "installing wrk (the load generator of 'make bench') with apt-get"; \
-	  export DEBIAN_FRONTEND=noninteractive; \
-	  apt-get install -y -q wrk >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get install -y -q wrk >/dev/null; } \
-	    || echo "WARNING: apt-get could not install wrk; 'make bench' needs it (apt-get install -y wrk)"; \
-	else \
-	  echo "NOTE: 'make bench' needs wrk, which 'make install' installs only as root with apt-get:"; \
-	  echo "      install it with your package manager (e.g. 'sudo apt-get install -y wrk' or 'brew install wrk')"; \
-	fi
+	@scripts/apt-install.sh wrk wrk "the load generator of 'make bench'"
 
 # The web console's libraries from npm (pinned in package-lock.json), copied beside its
 # modules so the gateway serves them from its own origin (the page's CSP allows nothing else).
@@ -64,16 +55,7 @@ web:
 
 # The browser end-to-end tests (tests/browser) drive Debian's chromium with playwright-core.
 install-chromium:
-	@if command -v chromium >/dev/null 2>&1; then exit 0; fi; \
-	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	  echo "installing chromium (the browser of tests/browser) with apt-get"; \
-	  export DEBIAN_FRONTEND=noninteractive; \
-	  apt-get install -y -q chromium >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null; } \
-	    || echo "WARNING: apt-get could not install chromium; tests/browser needs it (apt-get install -y chromium)"; \
-	else \
-	  echo "NOTE: tests/browser needs chromium, which 'make install' installs only as root with apt-get:"; \
-	  echo "      install it with your package manager (e.g. 'sudo apt-get install -y chromium'), or set CHROMIUM_PATH"; \
-	fi
+	@scripts/apt-install.sh chromium chromium "the browser of tests/browser" "or set CHROMIUM_PATH"
 
 run:
 	$(PY) -m ipheron_devstack
@@ -111,8 +93,7 @@ images:
 # Each image on its own (health, a real call over mTLS, non-root, read-only root, SIGTERM, refusal of
 # development secrets), then the whole system from images with compose (infra/compose.yaml).
 test-containers:
-	@command -v docker-compose >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && DEBIAN_FRONTEND=noninteractive \
-	  apt-get install -y -q docker-compose >/dev/null; } || echo "WARNING: docker-compose is needed (apt-get install docker-compose)"
+	@STRICT=1 scripts/apt-install.sh docker-compose docker-compose "make test-containers (the compose stack)"
 	$(PY) -m pytest infra/tests -q -p no:cacheprovider --timeout=900 -o testpaths=infra/tests
 
 bench: install-wrk

@@ -31,15 +31,7 @@ log() { echo "images: $*"; }
 
 ensure_docker() {
   if docker info >/dev/null 2>&1; then return; fi
-  if ! command -v dockerd >/dev/null 2>&1; then
-    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-      log "installing Debian's docker.io"
-      export DEBIAN_FRONTEND=noninteractive
-      apt-get install -y -q docker.io >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get install -y -q docker.io >/dev/null; }
-    else
-      echo "images: no Docker engine; install one (e.g. 'sudo apt-get install docker.io')" >&2; exit 1
-    fi
-  fi
+  STRICT=1 scripts/apt-install.sh dockerd docker.io "make images (the Docker engine)" || exit 1
   if ! docker info >/dev/null 2>&1; then
     log "starting dockerd (log: /tmp/ipheron-dockerd.log)"
     nohup dockerd >/tmp/ipheron-dockerd.log 2>&1 &
@@ -57,10 +49,7 @@ quiet() {
 have_image() { docker image inspect "$1" >/dev/null 2>&1; }
 
 ensure_mmdebstrap() {
-  command -v mmdebstrap >/dev/null 2>&1 && return
-  [ "$(id -u)" = 0 ] || { echo "images: mmdebstrap is needed for a stand-in base image (apt-get install mmdebstrap)" >&2; exit 1; }
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get install -y -q mmdebstrap >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get install -y -q mmdebstrap >/dev/null; }
+  STRICT=1 scripts/apt-install.sh mmdebstrap mmdebstrap "a stand-in base image (no registry reachable)" || exit 1
 }
 
 # A Debian bookworm root filesystem from Debian's packages, imported as an image.
