@@ -246,7 +246,7 @@ def run(rows: int, seconds: int, rounds: int, connections: int, profile_s: float
         for name, url, script in plan:
             if "uncached" in name or "deep" in name:
                 one_conn[name] = _wrk(name, url, seconds, 1, script)
-        scale = {
+        scale: dict[str, list[Result]] = {
             "browse, cached: 1 gateway": [], "browse, cached: 2 gateways": [],
             "browse, uncached: 1 gateway": [], "browse, uncached: 2 gateways": [],
         }

@@ -14,24 +14,18 @@ import os
 import socket
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
 import redis
 from ipheron_gateway.config import SERVICES
+from ipheron_gateway.testing import GatewayProcess
 from ipheron_libs.devstack_ports import free_port
 
-
-@dataclass
-class Gateway:
-    url: str
-    proc: subprocess.Popen[bytes]
-    log: Path
+Gateway = GatewayProcess
 
 
 def _env(tmp: Path, **extra: str) -> dict[str, str]:
@@ -46,30 +40,11 @@ def _env(tmp: Path, **extra: str) -> dict[str, str]:
 
 def _start(tmp: Path, **extra: str) -> Gateway:
     port = free_port()
-    log = tmp / f"gateway-{port}.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "ipheron_gateway"],
-                                env=_env(tmp, GATEWAY_PORT=str(port), **extra),
-                                stdout=out, stderr=subprocess.STDOUT)
-    gw = Gateway(f"http://127.0.0.1:{port}", proc, log)
-    deadline = time.monotonic() + 60
-    while True:
-        assert proc.poll() is None, f"gateway exited: {log.read_text()[-2000:]}"
-        try:
-            if httpx.get(f"{gw.url}/health/live", timeout=1).status_code == 200:
-                return gw
-        except httpx.HTTPError:
-            pass
-        assert time.monotonic() < deadline, "gateway did not start"
-        time.sleep(0.1)
+    return GatewayProcess.start(port, _env(tmp, **extra), tmp / f"gateway-{port}.log")
 
 
 def _stop(gw: Gateway) -> None:
-    gw.proc.terminate()
-    try:
-        gw.proc.wait(10)
-    except subprocess.TimeoutExpired:
-        gw.proc.kill()
+    gw.stop()
 
 
 @pytest.fixture(scope="module")

@@ -128,7 +128,7 @@ async def test_a_failed_call_is_an_upstream_error_naming_the_service(auth_server
 
 def test_routers_are_an_explicit_list_mounted_as_listed() -> None:
     names = [a.name for a in routers.AREAS]
-    assert names == ["ai", "analytics", "assets", "auth", "chain", "dev", "files", "staking", "users"]
+    assert names == ["ai", "analytics", "asset_analysis", "assets", "auth", "chain", "dev", "files", "staking", "users"]
     app = create_app(GatewaySettings())
     paths = set(app.openapi()["paths"])
     assert "/api/v1/users/{user_id}" in paths and "/.well-known/jwks.json" in paths and "/api/v1/files" in paths

@@ -15,13 +15,10 @@ import logging
 import os
 import secrets
 import socket
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
 from concurrent import futures
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +32,7 @@ from ipheron.auth.v1 import auth_service_pb2 as pb
 from ipheron.auth.v1 import auth_service_pb2_grpc as pb_grpc
 from ipheron_gateway.config import SERVICES
 from ipheron_gateway.live import routes
-from ipheron_gateway.testing import TokenIssuer
+from ipheron_gateway.testing import GatewayProcess, TokenIssuer
 from ipheron_libs import events
 from ipheron_libs.devstack_ports import free_port
 from websockets.asyncio.client import ClientConnection, connect
@@ -44,13 +41,7 @@ log = logging.getLogger("test_ws")
 SELLER, BUYER, CO_CREATOR = "user-seller-1", "user-buyer-1", "user-co-1"
 
 
-@dataclass
-class Replica:
-    url: str
-    ws: str
-    port: int
-    proc: subprocess.Popen[bytes]
-    log: Path
+Replica = GatewayProcess
 
 
 class _Jwks(pb_grpc.AuthServiceServicer):
@@ -84,29 +75,11 @@ def _start(tmp: Path, redis_url: str, auth_addr: str, **extra: str) -> Replica:
     env.update({"DATA_DIR": str(tmp), "REDIS_URL": redis_url, "AUTH_ADDR": auth_addr, "GATEWAY_PORT": str(port),
                 "LOG_LEVEL": "WARNING", "GATEWAY_UPSTREAM_TIMEOUT": "0.5"})
     env.update(extra)
-    out_path = tmp / f"gateway-{port}.log"
-    with out_path.open("wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "ipheron_gateway"], env=env, stdout=out,
-                                stderr=subprocess.STDOUT)
-    rep = Replica(f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}/ws", port, proc, out_path)
-    deadline = time.monotonic() + 60
-    while True:
-        assert proc.poll() is None, f"gateway exited: {out_path.read_text()[-2000:]}"
-        try:
-            if httpx.get(f"{rep.url}/health/live", timeout=1).status_code == 200:
-                return rep
-        except httpx.HTTPError:
-            pass
-        assert time.monotonic() < deadline, "gateway did not start"
-        time.sleep(0.1)
+    return GatewayProcess.start(port, env, tmp / f"gateway-{port}.log")
 
 
 def _stop(rep: Replica) -> None:
-    rep.proc.terminate()
-    try:
-        rep.proc.wait(10)
-    except subprocess.TimeoutExpired:
-        rep.proc.kill()
+    rep.stop()
 
 
 @pytest.fixture(scope="module")

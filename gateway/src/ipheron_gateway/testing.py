@@ -11,13 +11,17 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import grpc
+import httpx
 import jwt
 import orjson
 from cryptography.hazmat.primitives import serialization
@@ -77,3 +81,49 @@ async def serve_jwks(issuer: TokenIssuer) -> AsyncIterator[str]:
         yield f"127.0.0.1:{port}"
     finally:
         await server.stop(0)
+
+
+@dataclass
+class GatewayProcess:
+    """`python -m ipheron_gateway` in its own process (uvicorn, as deployed), its output in `log`."""
+
+    port: int
+    proc: subprocess.Popen[bytes]
+    log: Path
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/ws"
+
+    @classmethod
+    def start(cls, port: int, env: dict[str, str], log: Path, timeout: float = 60) -> GatewayProcess:
+        """Start it with exactly `env` (GATEWAY_PORT set to `port`) and wait for /health/live."""
+        with log.open("wb") as out:
+            proc = subprocess.Popen([sys.executable, "-m", "ipheron_gateway"], env={**env, "GATEWAY_PORT": str(port)},
+                                    stdout=out, stderr=subprocess.STDOUT)
+        gw = cls(port, proc, log)
+        deadline = time.monotonic() + timeout
+        while True:
+            if proc.poll() is not None:
+                raise AssertionError(f"gateway exited: {log.read_text()[-2000:]}")
+            try:
+                if httpx.get(f"{gw.url}/health/live", timeout=1).status_code == 200:
+                    return gw
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                gw.stop()
+                raise AssertionError("gateway did not start")
+            time.sleep(0.1)
+
+    def stop(self) -> None:
+        """SIGTERM, then SIGKILL after 10 s."""
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
