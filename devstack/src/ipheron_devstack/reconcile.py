@@ -230,16 +230,25 @@ def _pages(fetch: Callable[[int], tuple[list[T], int]]) -> Iterator[T]:
         page += 1
 
 
-def read_assets(stub: assets_grpc.AssetsServiceStub) -> list[AssetRecord]:
-    """Every asset (oldest first) with its owner and, for minted ones, its sale provenance."""
-    def fetch(page: int) -> tuple[list[assets_pb.Asset], int]:
+def _asset_pages(stub: assets_grpc.AssetsServiceStub) -> Iterator[assets_pb.Asset]:
+    """Every asset, oldest first, following `next_cursor` (offsets are bounded; a cursor is not),
+    bounded by MAX_ITEMS."""
+    cursor, seen = "", 0
+    while seen < MAX_ITEMS:
         r = stub.ListAssets(assets_pb.ListAssetsRequest(
             sort_field=assets_pb.ASSET_SORT_FIELD_CREATED, sort_direction=assets_pb.SORT_DIRECTION_ASC,
-            page=common_pb2.PageRequest(page=page, per_page=PER_PAGE)), timeout=DEADLINE_S)
-        return list(r.assets), r.page.total
+            page=common_pb2.PageRequest(page=1, per_page=PER_PAGE), cursor=cursor), timeout=DEADLINE_S)
+        yield from r.assets
+        seen += len(r.assets)
+        if not r.assets or not r.next_cursor:
+            return
+        cursor = r.next_cursor
 
+
+def read_assets(stub: assets_grpc.AssetsServiceStub) -> list[AssetRecord]:
+    """Every asset (oldest first) with its owner and, for minted ones, its sale provenance."""
     records = []
-    for a in _pages(fetch):
+    for a in _asset_pages(stub):
         token_id = int(a.token_id) if a.token_id else None
         sales: tuple[str, ...] = ()
         if token_id is not None:
