@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -65,12 +66,12 @@ def wait_healthy(container: str, timeout: float = 180) -> None:
     raise AssertionError(f"{container} not healthy after {timeout}s:\n{logs(container)}")
 
 
-def wait_for(predicate: object, what: str, timeout: float = 90) -> None:
+def wait_for(predicate: Callable[[], object], what: str, timeout: float = 90) -> None:
     deadline = time.monotonic() + timeout
     last: Exception | None = None
     while time.monotonic() < deadline:
         try:
-            if predicate():  # type: ignore[operator]
+            if predicate():
                 return
         except Exception as exc:  # noqa: BLE001 - retried until the deadline
             last = exc

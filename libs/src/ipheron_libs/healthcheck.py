@@ -3,10 +3,8 @@
 A gRPC service is asked `grpc.health.v1.Health/Check` on its plaintext health-only port
 (`<SVC>_HEALTH_PORT`, the port kubelet's native gRPC probe uses; it serves nothing else), so the
 check needs no client certificate. The gateway is asked `GET /health/live` over HTTP. Which of the
-two, and where, comes from the image's environment:
-
-- `IPHERON_HEALTHCHECK=grpc:<port>` or `http:<port><path>` (set in each Dockerfile);
-- otherwise the first `*_HEALTH_PORT` found.
+two, and where, comes from the image's environment: `IPHERON_HEALTHCHECK=grpc:<port>` or
+`http:<port><path>` (set in each Dockerfile).
 """
 
 from __future__ import annotations
@@ -42,11 +40,6 @@ def _http_ok(port: int, path: str) -> bool:
 def target(env: dict[str, str]) -> tuple[str, int, str]:
     """(kind, port, path) the check asks; ValueError when the environment names none."""
     spec = env.get("IPHERON_HEALTHCHECK", "")
-    if not spec:
-        ports = [v for k, v in sorted(env.items()) if k.endswith("_HEALTH_PORT") and v]
-        if not ports:
-            raise ValueError("set IPHERON_HEALTHCHECK=grpc:<port> | http:<port>/<path>, or <SVC>_HEALTH_PORT")
-        spec = f"grpc:{ports[0]}"
     kind, _, rest = spec.partition(":")
     port, slash, path = rest.partition("/")
     if kind not in ("grpc", "http") or not port.isdigit():
