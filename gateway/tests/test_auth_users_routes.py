@@ -19,9 +19,9 @@ from fastapi import FastAPI
 from ipheron_gateway.app import create_app
 from ipheron_gateway.config import SERVICES, GatewaySettings
 from ipheron_gateway.ratelimit import RateLimiter
-from ipheron_gateway.security import JwksVerifier
 from ipheron_libs import db, grpc_server
 from ipheron_libs.devstack_ports import free_port
+from ipheron_libs.tokens import JwksVerifier
 
 auth_service = pytest.importorskip("auth_service")
 from auth_service.config import Settings as AuthSettings  # noqa: E402

@@ -6,10 +6,12 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from ipheron.staking.v1 import staking_service_pb2 as staking_pb
 from ipheron_libs import access, grpc_server
 from ipheron_libs.grpc_client import channel
 from ipheron_libs.mtls import TlsIdentity, generate_dev_pki
@@ -152,31 +154,40 @@ def test_production_refuses_to_start_without_mutual_tls(tmp_path: Path) -> None:
 STAKING = "ipheron.staking.v1.StakingService"
 
 
-async def _list_every_users(request: bytes, context: grpc.aio.ServicerContext) -> bytes:
+async def _list_every_users(request: staking_pb.ListStakesRequest,
+                            context: grpc.aio.ServicerContext) -> staking_pb.ListStakesResponse:
     # An empty user_id asks for every user's records (as staking's ListStakes does).
-    if not request:
+    if not request.user_id:
         access.check_unscoped_read(context, "stakes")
-    return b"listed"
+    return staking_pb.ListStakesResponse(stakes=[staking_pb.Stake(id="listed")])
 
 
 async def test_a_read_of_every_users_records_is_the_operators_even_from_an_allowed_caller(pki: Path) -> None:
     more = generate_dev_pki(pki, ["operator"])
 
     def register(server: grpc.aio.Server) -> None:
-        handlers = {"ListStakes": grpc.unary_unary_rpc_method_handler(_list_every_users)}
+        handlers = {"ListStakes": grpc.unary_unary_rpc_method_handler(
+            _list_every_users, request_deserializer=staking_pb.ListStakesRequest.FromString,
+            response_serializer=staking_pb.ListStakesResponse.SerializeToString)}
         server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(STAKING, handlers),))
+
+    def list_stakes(ch: grpc.aio.Channel) -> Any:
+        return ch.unary_unary(f"/{STAKING}/ListStakes",
+                              request_serializer=staking_pb.ListStakesRequest.SerializeToString,
+                              response_deserializer=staking_pb.ListStakesResponse.FromString)
 
     server, port, health = grpc_server.build_server("staking", register, [STAKING],
                                                     tls=TlsIdentity.load(more / "staking"), reflection_enabled=False)
     await grpc_server.start(server, health, [STAKING])
     try:
+        # (A read scoped to a user needs that user's token from the gateway: test_user_tokens.py.)
         async with channel(f"127.0.0.1:{port}", tls=TlsIdentity.load(more / "gateway")) as gw:
-            rpc = gw.unary_unary(f"/{STAKING}/ListStakes")
-            assert await rpc(b"user-1", timeout=5) == b"listed"  # scoped to a user: fine
             with pytest.raises(grpc.aio.AioRpcError) as err:
-                await rpc(b"", timeout=5)
+                await list_stakes(gw)(staking_pb.ListStakesRequest(), timeout=5)
             assert err.value.code() == grpc.StatusCode.PERMISSION_DENIED
+            assert "for the operator" in (err.value.details() or "")
         async with channel(f"127.0.0.1:{port}", tls=TlsIdentity.load(more / "operator")) as op:
-            assert await op.unary_unary(f"/{STAKING}/ListStakes")(b"", timeout=5) == b"listed"
+            resp = await list_stakes(op)(staking_pb.ListStakesRequest(), timeout=5)
+            assert [s.id for s in resp.stakes] == ["listed"]
     finally:
         await server.stop(0)

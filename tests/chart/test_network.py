@@ -16,7 +16,7 @@ from chart_render import CHART, Manifest, of_kind, production_values, render
 CALLS = {
     "gateway": {"auth", "assets", "staking", "analytics", "ai-agents", "chain"},
     "assets": {"auth", "chain", "ai-agents"},
-    "staking": {"assets", "chain"},
+    "staking": {"assets", "chain", "auth"},
     "ai-agents": {"auth", "analytics"},
     "auth": {"chain"},
     "analytics": set(),
@@ -172,4 +172,5 @@ def test_an_ingress_only_edge_is_not_a_connection() -> None:
                                 if "podSelector" not in r["to"][0] or "namespaceSelector" in r["to"][0]]
     edges = allowed_edges(docs, values)
     assert ("staking", "assets", 50052) not in edges
-    assert expected_edges(values) - edges == {("staking", "assets", 50052), ("staking", "chain", 50056)}
+    assert expected_edges(values) - edges == {("staking", "assets", 50052), ("staking", "chain", 50056),
+                                              ("staking", "auth", 50051)}

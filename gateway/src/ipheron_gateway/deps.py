@@ -8,21 +8,23 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request
+from ipheron_libs.grpc_client import user_token_var
+from ipheron_libs.tokens import TokenError
 
 from ipheron_gateway.clients import Upstreams
 from ipheron_gateway.problems import Problem
-from ipheron_gateway.security.jwt import TokenError
 
 _IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_\-:.]{8,128}$")
 
 
 @dataclass(frozen=True)
 class User:
-    """The caller, from a verified access token."""
+    """The caller, from a verified access token (kept to carry to the services, never shown)."""
 
     id: str
     wallet: str | None
     claims: dict[str, Any] = field(default_factory=dict)
+    token: str = field(default="", repr=False)
 
 
 async def _upstreams(request: Request) -> Upstreams:
@@ -49,10 +51,13 @@ async def user_from_request(request: Request) -> User | None:
 
     The rate-limit middleware usually verified it already and left the user on
     the request; otherwise verify here (waiting for one JWKS refetch on an
-    unknown key id, as after a key rotation).
+    unknown key id, as after a key rotation). The verified token then rides on
+    every gRPC call this request makes (`user_token_var`): the services verify
+    it themselves before acting for the user.
     """
     cached = getattr(request.state, "user", None)
     if cached is not None:
+        user_token_var.set(cached.token)
         return cached
     token = bearer_token(request)
     if token is None:
@@ -65,8 +70,9 @@ async def user_from_request(request: Request) -> User | None:
     except TokenError as exc:  # its reason is safe to show
         raise Problem(401, f"invalid access token: {exc.reason}",
                       headers={"WWW-Authenticate": 'Bearer error="invalid_token"'}) from None
-    user = User(id=str(claims.sub), wallet=claims.wallet, claims=dict(claims.raw))
+    user = User(id=str(claims.sub), wallet=claims.wallet, claims=dict(claims.raw), token=token)
     request.state.user = user
+    user_token_var.set(token)
     return user
 
 

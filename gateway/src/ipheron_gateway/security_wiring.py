@@ -12,16 +12,16 @@ from typing import Any
 
 from fastapi import FastAPI
 from ipheron_libs.settings import InsecureSettingError
+from ipheron_libs.tokens import JwksVerifier, TokenError
 from starlette.types import Scope
 
 from ipheron_gateway.config import GatewaySettings
 from ipheron_gateway.deps import User
 from ipheron_gateway.ratelimit import RateLimiter, RateLimitMiddleware, RateLimitSettings
-from ipheron_gateway.security.jwt import JwksVerifier, TokenError
 
 
-def _user(claims: Any) -> User:
-    return User(id=claims.sub, wallet=claims.wallet, claims=dict(claims.raw))
+def _user(claims: Any, token: str) -> User:
+    return User(id=claims.sub, wallet=claims.wallet, claims=dict(claims.raw), token=token)
 
 
 def install(app: FastAPI, settings: GatewaySettings) -> None:
@@ -47,8 +47,9 @@ def install(app: FastAPI, settings: GatewaySettings) -> None:
                 scheme, _, token = v.decode("latin-1").partition(" ")
                 if scheme.lower() != "bearer" or not token:
                     return None
+                token = token.strip()
                 try:
-                    user = _user(verifier.verify(token.strip()))
+                    user = _user(verifier.verify(token), token)
                 except TokenError:
                     return None  # the route answers 401; until then it counts against the IP
                 scope.setdefault("state", {})["user"] = user

@@ -36,12 +36,12 @@ from typing import Any
 
 import orjson
 from fastapi import APIRouter, FastAPI, WebSocket, WebSocketDisconnect
+from ipheron_libs.tokens import JwksVerifier, TokenError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from starlette.websockets import WebSocketState
 
 from ipheron_gateway.live import ROOM, WS_CONNECTIONS, WS_DROPPED, Hub
 from ipheron_gateway.ratelimit import client_ip
-from ipheron_gateway.security.jwt import JwksVerifier, TokenError
 
 log = logging.getLogger("ipheron.gateway.ws")
 router = APIRouter()

@@ -51,7 +51,8 @@ _GO = (GATEWAY, OPERATOR)
 ALLOWED: Mapping[str, Mapping[str, frozenset[str]]] = {
     "ipheron.auth.v1.AuthService": {
         **_rpcs(_G, "CreateNonce", "Login", "Refresh", "Logout", "UpdateProfile"),
-        **_rpcs(_G, "GetJwks"),
+        # The gateway verifies tokens at the edge; the services that act for users verify them again.
+        **_rpcs((GATEWAY, ASSETS, STAKING, AI_AGENTS), "GetJwks"),
         **_rpcs((GATEWAY, ASSETS, AI_AGENTS, OPERATOR), "GetUser"),
         **_rpcs((GATEWAY, AI_AGENTS, OPERATOR), "ListUsers"),
         **_rpcs((ASSETS, OPERATOR), "GetUserByWallet"),
@@ -73,6 +74,8 @@ ALLOWED: Mapping[str, Mapping[str, frozenset[str]]] = {
                 "GetInsights"),
         **_rpcs((GATEWAY, AI_AGENTS), "GetMarketHistory"),
         **_rpcs((AI_AGENTS, OPERATOR), "RecordSales"),
+        # The sales of record the pricing agent takes its comparables from.
+        **_rpcs((AI_AGENTS,), "ListSales"),
     },
     "ipheron.ai_agents.v1.AiAgentsService": {
         **_rpcs(_G, "SuggestPrice", "FindCollaborators", "ProposeSplit", "ForecastMarket", "Analyze"),
@@ -95,6 +98,46 @@ ALLOWED: Mapping[str, Mapping[str, frozenset[str]]] = {
         **_rpcs((OPERATOR,), "ListChainEvents", "Reconcile", "GetVaultStake", "PrepareTransaction"),
     },
 }
+
+
+# --- the end user behind a call --------------------------------------------------------
+# The RPCs the gateway calls *for a signed-in user*, each with the request fields that name that
+# user and the access-token claim each must equal. With mutual TLS a gateway call that fills one
+# of these fields must carry the user's access token (`authorization` metadata, put there by
+# `ipheron_libs.grpc_client.user_token_var`), which the service verifies itself against the auth
+# service's JWKS (`ipheron_libs.grpc_server`): the gateway's certificate alone cannot act for a
+# user. An empty field names nobody; the service's own rules refuse or scope it (an unscoped
+# read is the operator's, `check_unscoped_read`). Other callers' calls (a service, the operator)
+# carry no user and are admitted by the allow-list above alone.
+SUBJECT = "sub"
+WALLET = "wallet"
+UserField = tuple[str, str]  # (dotted request field path, claim it must equal)
+
+_ACTOR: tuple[UserField, ...] = (("actor.user_id", SUBJECT), ("actor.wallet", WALLET))
+_STAKER: tuple[UserField, ...] = (("user_id", SUBJECT), ("wallet", WALLET))
+
+ON_BEHALF: Mapping[str, Mapping[str, tuple[UserField, ...]]] = {
+    "ipheron.auth.v1.AuthService": {"UpdateProfile": (("user_id", SUBJECT),)},
+    "ipheron.assets.v1.AssetsService": {
+        rpc: _ACTOR for rpc in ("CreateAsset", "UpdateAsset", "ArchiveAsset", "PurchaseAsset", "UploadFile",
+                                "AttachFile", "GetListingTypedData", "PutListing", "CancelListing",
+                                "SubmitPurchaseTransaction")},
+    "ipheron.staking.v1.StakingService": {
+        rpc: _STAKER for rpc in ("OpenStake", "GetStake", "ListStakes", "ClaimRewards", "Unstake",
+                                 "SubmitStakeTransaction")},
+    "ipheron.ai_agents.v1.AiAgentsService": {"ReanalyzeAsset": (("requester_user_id", SUBJECT),)},
+}
+
+
+def user_fields(method: str) -> tuple[UserField, ...]:
+    """The fields of `method`'s request ("/pkg.Service/Rpc") that name the user it acts for; () if none."""
+    service, _, rpc = method.lstrip("/").partition("/")
+    return ON_BEHALF.get(service, {}).get(rpc, ())
+
+
+def acts_for_users(service: str) -> bool:
+    """Whether `service` (a deployable name) has RPCs that act for a user (it then verifies their tokens)."""
+    return bool(ON_BEHALF.get(SERVICE_OF.get(service, ""), {}))
 
 
 def allowed_callers(method: str) -> frozenset[str]:

@@ -3,19 +3,26 @@ a default deadline for every call, and this deployable's client certificate.
 
 `use_identity` sets the process's TLS identity once at start-up (a service's
 `ServiceApp`, the gateway); every channel opened afterwards dials with mutual TLS
-under it, so no client code chooses between secure and plaintext itself."""
+under it, so no client code chooses between secure and plaintext itself.
+
+`user_token_var` holds the end user's verified access token while the gateway serves
+that user's request; every call made meanwhile carries it as `authorization`
+metadata, and the service verifies it itself (`ipheron_libs.grpc_server`)."""
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from typing import Any
 
 import grpc
 
 from ipheron_libs import telemetry
-from ipheron_libs.grpc_server import REQUEST_ID_KEY
+from ipheron_libs.grpc_server import REQUEST_ID_KEY, USER_TOKEN_KEY
 from ipheron_libs.mtls import TlsIdentity
 
 DEFAULT_TIMEOUT = 5.0
+# The access token of the user the current request acts for (set by the gateway once verified).
+user_token_var: ContextVar[str | None] = ContextVar("ipheron_user_token", default=None)
 _identity: list[TlsIdentity | None] = [None]
 
 
@@ -25,12 +32,15 @@ def use_identity(identity: TlsIdentity | None) -> None:
 
 
 def context_metadata(metadata: Any = ()) -> list[tuple[str, Any]]:
-    """`metadata` plus the current trace context (traceparent) and request id."""
+    """`metadata` plus the current trace context (traceparent), request id and user's access token."""
     md: list[tuple[str, Any]] = list(metadata or ())
     telemetry.inject_metadata(md)
     rid = telemetry.request_id_var.get()
     if rid and not any(k == REQUEST_ID_KEY for k, _ in md):
         md.append((REQUEST_ID_KEY, rid))
+    token = user_token_var.get()
+    if token and not any(k == USER_TOKEN_KEY for k, _ in md):
+        md.append((USER_TOKEN_KEY, f"Bearer {token}"))
     return md
 
 

@@ -1,7 +1,12 @@
 """grpc.aio server bootstrap shared by every service: health (SERVING only after
 start, NOT_SERVING on shutdown), reflection, graceful stop, and one interceptor
 that gives every RPC a request id, a server span continuing the caller's trace,
-a log line, a metric, and the mapping from typed domain errors to gRPC status."""
+a log line, a metric, and the mapping from typed domain errors to gRPC status.
+
+With mutual TLS the same interceptor admits each RPC's allow-listed callers only
+(`ipheron_libs.access`), and on an RPC that acts for a user it verifies that user's
+access token from the call's `authorization` metadata: the gateway's certificate
+alone cannot act for anyone."""
 
 from __future__ import annotations
 
@@ -23,9 +28,12 @@ from ipheron_libs import access, telemetry
 from ipheron_libs.errors import FIELD_METADATA_KEY, DomainError
 from ipheron_libs.metrics import GRPC_REQUESTS
 from ipheron_libs.mtls import TlsIdentity, peer_identity
+from ipheron_libs.tokens import JwksVerifier, TokenError
 
 log = logging.getLogger("ipheron.grpc")
 REQUEST_ID_KEY = "x-request-id"
+# The end user's access token on a call made for them ("Bearer <token>"; ipheron_libs.grpc_client).
+USER_TOKEN_KEY = "authorization"
 SLOW_RPC_SECONDS = 1.0
 
 
@@ -39,12 +47,15 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
     service makes continue the caller's trace.
     """
 
-    def __init__(self, service: str, *, enforce_access: bool = False) -> None:
+    def __init__(self, service: str, *, enforce_access: bool = False,
+                 user_tokens: JwksVerifier | None = None) -> None:
         self.tracer = telemetry.tracer("ipheron.grpc")
         self.service = service
         # With mutual TLS every caller has a verified identity; each RPC then admits only the
-        # identities ipheron_libs.access names (health stays open for probes).
+        # identities ipheron_libs.access names (health stays open for probes), and the gateway's
+        # calls for a user must carry that user's access token, verified with `user_tokens`.
         self.enforce_access = enforce_access
+        self.user_tokens = user_tokens
         self._handlers: dict[str, grpc.RpcMethodHandler[Any, Any]] = {}
         self._counters: dict[tuple[str, grpc.StatusCode], Any] = {}
 
@@ -72,7 +83,9 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
                 response_serializer=handler.response_serializer,
             )
         else:
-            return handler
+            # Streaming-request RPCs are not wrapped, so they could not be checked: refused
+            # (UNIMPLEMENTED) when access is enforced, rather than served unchecked.
+            return None if self.enforce_access else handler
         self._handlers[method] = wrapped
         return wrapped
 
@@ -127,16 +140,49 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
         await context.abort(grpc.StatusCode.INTERNAL, "internal error")
         raise AssertionError("unreachable")  # abort always raises
 
-    async def _admit(self, method: str, allowed: frozenset[str], context: grpc.aio.ServicerContext) -> None:
+    async def _admit(self, method: str, allowed: frozenset[str], context: grpc.aio.ServicerContext) -> str:
         caller = peer_identity(context)
         if caller is None:
             await context.abort(grpc.StatusCode.UNAUTHENTICATED, "a client certificate is required")
+            raise AssertionError("unreachable")  # abort always raises
         if caller not in allowed:
             log.warning("rpc %s refused to caller %s (not on its allow-list)", method, caller)
             await context.abort(grpc.StatusCode.PERMISSION_DENIED, f"{caller} may not call {method}")
+        return caller
+
+    async def _check_user(self, method: str, fields: tuple[access.UserField, ...], request: Any,
+                          context: grpc.aio.ServicerContext) -> None:
+        """The gateway acts for the user its request names only with that user's valid access token."""
+        try:
+            named = [(path, claim, value) for path, claim in fields if (value := _field(request, path))]
+        except AttributeError:  # not the contract's message: nothing can be checked, so nothing is done
+            await context.abort(grpc.StatusCode.PERMISSION_DENIED, "the request names no user it can be checked for")
+            raise AssertionError("unreachable") from None  # abort always raises
+        if not named:
+            return
+        header = next((v for k, v in context.invocation_metadata() or () if k == USER_TOKEN_KEY), None)
+        scheme, _, token = header.partition(" ") if isinstance(header, str) else ("", "", "")
+        if scheme.lower() != "bearer" or not token:
+            await context.abort(grpc.StatusCode.UNAUTHENTICATED,
+                                "a call for a user must carry that user's access token")
+        if self.user_tokens is None:
+            await context.abort(grpc.StatusCode.UNAUTHENTICATED, "this service cannot verify access tokens")
+            raise AssertionError("unreachable")  # abort always raises
+        try:
+            claims = await self.user_tokens.averify(token)
+        except TokenError as exc:
+            await context.abort(grpc.StatusCode.UNAUTHENTICATED, f"invalid access token: {exc.reason}")
+            raise AssertionError("unreachable") from None  # abort always raises
+        for path, claim, value in named:
+            held = claims.sub if claim == access.SUBJECT else (claims.wallet or "").lower()
+            if held != (value if claim == access.SUBJECT else value.lower()):
+                log.warning("rpc %s refused: %s is not the token's %s", method, path, claim)
+                await context.abort(grpc.StatusCode.PERMISSION_DENIED,
+                                    f"{path} is not the user of the access token")
 
     def _wrap_unary(self, behavior: Callable[..., Any], method: str) -> Callable[..., Any]:
         allowed = access.allowed_callers(method) if self.enforce_access else None
+        user_fields = access.user_fields(method)
 
         async def wrapper(request: Any, context: grpc.aio.ServicerContext) -> Any:
             started = time.perf_counter()
@@ -144,7 +190,9 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
             code = grpc.StatusCode.OK
             try:
                 if allowed is not None:
-                    await self._admit(method, allowed, context)
+                    caller = await self._admit(method, allowed, context)
+                    if user_fields and caller == access.GATEWAY:
+                        await self._check_user(method, user_fields, request, context)
                 return await behavior(request, context)
             except asyncio.CancelledError:
                 code = grpc.StatusCode.CANCELLED
@@ -184,6 +232,14 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
         return wrapper
 
 
+def _field(message: Any, path: str) -> str:
+    """The string at a dotted field path of a protobuf message ("actor.user_id")."""
+    value = message
+    for name in path.split("."):
+        value = getattr(value, name)
+    return value if isinstance(value, str) else ""
+
+
 def _is_abort(exc: BaseException) -> bool:
     # grpc.aio raises this internal exception type from context.abort().
     return type(exc).__name__ == "AbortError"
@@ -201,16 +257,19 @@ class _Health(health.aio.HealthServicer):
 
 def build_server(name: str, register: Callable[[grpc.aio.Server], None], service_full_names: Iterable[str],
                  *, host: str = "127.0.0.1", port: int = 0, tls: TlsIdentity | None = None,
-                 reflection_enabled: bool = True) -> tuple[grpc.aio.Server, int, health.aio.HealthServicer]:
+                 reflection_enabled: bool = True, user_tokens: JwksVerifier | None = None,
+                 ) -> tuple[grpc.aio.Server, int, health.aio.HealthServicer]:
     """A configured, not yet started server; returns (server, bound port, health servicer).
 
     Health starts NOT_SERVING and is flipped by `start`, so nothing routes traffic
     to a server that is not ready. With `tls` the port requires a client certificate
-    signed by its CA and every RPC admits only its allow-listed callers
-    (`ipheron_libs.access`); reflection is for development only.
+    signed by its CA, every RPC admits only its allow-listed callers
+    (`ipheron_libs.access`), and the gateway's calls for a user are admitted only with
+    that user's access token, verified with `user_tokens` (refused without a verifier);
+    reflection is for development only.
     """
     server = grpc.aio.server(
-        interceptors=[ServiceInterceptor(name, enforce_access=tls is not None)],
+        interceptors=[ServiceInterceptor(name, enforce_access=tls is not None, user_tokens=user_tokens)],
         options=[("grpc.so_reuseport", 0), ("grpc.max_receive_message_length", 8 * 1024 * 1024)],
     )
     register(server)

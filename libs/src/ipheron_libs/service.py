@@ -32,9 +32,10 @@ from typing import ClassVar, TypeVar
 import grpc
 from grpc_health.v1 import health
 
-from ipheron_libs import db, embedded, events, grpc_client, grpc_server, telemetry
+from ipheron_libs import access, db, embedded, events, grpc_client, grpc_server, telemetry
 from ipheron_libs.grpc_server import DependencyCheck, engine_check
-from ipheron_libs.settings import ServiceSettings
+from ipheron_libs.settings import InsecureSettingError, ServiceSettings
+from ipheron_libs.tokens import JwksSource, JwksVerifier, grpc_jwks_source
 
 log = logging.getLogger("ipheron.service")
 
@@ -76,6 +77,8 @@ class ServiceApp(ABC):
         self.tls = settings.tls_identity()
         if self.tls is not None:
             grpc_client.use_identity(self.tls)
+        # Verifies the access tokens of the users the gateway's calls act for (started with mTLS).
+        self.user_tokens: JwksVerifier | None = None
         self.server: grpc.aio.Server | None = None
         self.health_server: grpc.aio.Server | None = None
         self.health_port = 0
@@ -126,6 +129,18 @@ class ServiceApp(ABC):
         """After migrations, before serving: e.g. warm a cache, finish what a crash left."""
         return None
 
+    def jwks_source(self) -> JwksSource:
+        """Where the verifier of users' access tokens gets the signing keys: the auth service's
+        GetJwks, over mutual TLS (the auth service overrides this with its own key set)."""
+        from ipheron.auth.v1 import auth_service_pb2_grpc
+
+        addr = getattr(self.settings, "auth_addr", None)
+        if not addr:
+            raise InsecureSettingError(f"{self.name} acts for users and needs AUTH_ADDR to verify their tokens")
+        chan = grpc_client.channel(addr)
+        self.on_close(chan.close)
+        return grpc_jwks_source(auth_service_pb2_grpc.AuthServiceStub(chan))
+
     async def cleanup(self) -> None:
         """After the server and background work stopped, before clients close."""
         return None
@@ -144,11 +159,15 @@ class ServiceApp(ABC):
     async def start(self, *, host: str | None = None, port: int | None = None) -> int:
         """Migrate, start background work, serve, then report SERVING; returns the bound port."""
         await self.migrate()
+        if self.tls is not None and access.acts_for_users(self.name):
+            self.user_tokens = JwksVerifier(self.jwks_source(), issuer=self.settings.jwt_issuer,
+                                            audience=self.settings.jwt_audience)
+            await self.user_tokens.start()  # tolerates an auth service that is not up yet
         self.server, self.port, self.health = grpc_server.build_server(
             self.name, self.register, self.grpc_services,
             host=host if host is not None else self.settings.grpc_host,
             port=port if port is not None else self.settings.grpc_port,
-            tls=self.tls, reflection_enabled=self.settings.env == "development")
+            tls=self.tls, reflection_enabled=self.settings.env == "development", user_tokens=self.user_tokens)
         await self.prepare()
         if self._relay_interval is not None and self.redis_url:
             self._relay = events.OutboxRelay(self.engine, self.schema, self.redis_url, interval=self._relay_interval)
@@ -185,6 +204,9 @@ class ServiceApp(ABC):
         self._tasks.clear()
         for consumer in self._consumers:
             await consumer.stop()
+        if self.user_tokens is not None:
+            await self.user_tokens.stop()
+            self.user_tokens = None
         if self._relay is not None:
             await self._relay.stop()
         await self.cleanup()

@@ -72,6 +72,11 @@ class ServiceSettings(CommonSettings):
     grace_seconds: float = 5.0
     db_pool_size: int = 8
     db_max_overflow: int = 8
+    # With mutual TLS a service whose RPCs act for users (ipheron_libs.access.ON_BEHALF) verifies
+    # each user's access token itself, with the auth service's keys (GetJwks at its AUTH_ADDR
+    # setting) and the issuer and audience the auth service signs with (JWT_ISSUER, JWT_AUDIENCE).
+    jwt_issuer: str = _shared("JWT_ISSUER", "ipheron-auth")  # type: ignore[assignment]
+    jwt_audience: str = _shared("JWT_AUDIENCE", "ipheron-api")  # type: ignore[assignment]
 
     @model_validator(mode="after")
     def _production_needs_real_servers(self) -> ServiceSettings:

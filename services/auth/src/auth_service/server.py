@@ -4,10 +4,12 @@ chain client for EIP-1271 wallets, `AuthService`, the servicer and the outbox re
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import grpc
 from ipheron.auth.v1 import auth_service_pb2, auth_service_pb2_grpc
 from ipheron_libs.service import ServiceApp
+from ipheron_libs.tokens import JwksSource
 
 from auth_service.clients import ChainClient
 from auth_service.config import Settings
@@ -49,6 +51,13 @@ class AuthApp(ServiceApp):
                                    contract_verifier=verifier, clock=clock)
         self.servicer = AuthServicer(self.service)
         self.relay_outbox()
+
+    def jwks_source(self) -> JwksSource:
+        """The auth service verifies its own tokens (UpdateProfile) with its own key set."""
+        async def own_keys() -> dict[str, Any]:
+            return self.service.jwks()
+
+        return own_keys
 
     def register(self, server: grpc.aio.Server) -> None:
         auth_service_pb2_grpc.add_AuthServiceServicer_to_server(self.servicer, server)

@@ -33,6 +33,8 @@ class Settings(ServiceSettings):
     assets_addr: str | None = Field(default=None, validation_alias=AliasChoices("ASSETS_ADDR", "assets_addr"))
     # Where the chain service answers (CHAIN_ADDR): the vault's domain, prepared transactions.
     chain_addr: str = Field("127.0.0.1:50056", validation_alias=AliasChoices("CHAIN_ADDR", "chain_addr"))
+    # Where the auth service answers (AUTH_ADDR): its JWKS verifies the users the gateway's calls act for.
+    auth_addr: str = Field("127.0.0.1:50051", validation_alias=AliasChoices("AUTH_ADDR", "auth_addr"))
     # Deadline for each call to another service, seconds; the chain's get more (it may mine).
     call_timeout: float = 3.0
     chain_timeout: float = 15.0

@@ -1,5 +1,10 @@
 """Local verification of the auth service's access tokens against a cached JWKS.
 
+The gateway verifies every request's bearer token with it, and each service that acts
+for a user verifies the same token again, carried in the gateway's call metadata
+(`ipheron_libs.grpc_client.user_token_var`, checked by `ipheron_libs.grpc_server`), so
+no service trusts a bare `user_id`.
+
 `verify` is synchronous and, for a token seen before, one dict lookup: verified
 tokens are kept in a bounded LRU until they expire (keyed by the whole token
 string, so a tampered token never hits). Only the asymmetric algorithm the keys
@@ -22,7 +27,7 @@ from typing import Any
 
 import jwt as pyjwt
 
-log = logging.getLogger("ipheron.gateway.jwt")
+log = logging.getLogger("ipheron.tokens")
 
 ACCESS_TOKEN_TYPE = "at+jwt"
 ALLOWED_ALGORITHMS = frozenset({"EdDSA", "RS256"})
@@ -41,7 +46,7 @@ class TokenError(Exception):
 
 @dataclass
 class Claims:
-    """The verified claims the gateway uses (plus the full claim set)."""
+    """The verified claims (subject, wallet, ...) plus the full claim set."""
 
     sub: str
     wallet: str | None
@@ -156,7 +161,9 @@ class JwksVerifier:
                     pass
 
     def _refetch_allowed(self) -> bool:
-        return self.clock() - self._last_fetch_attempt >= self.unknown_kid_interval
+        # Without any key yet (auth was not up at start) a token may ask again every retry interval.
+        interval = self.unknown_kid_interval if self._keys else self.retry_interval
+        return self.clock() - self._last_fetch_attempt >= interval
 
     def _schedule_refetch(self) -> asyncio.Task[bool] | None:
         if self._pending is not None and not self._pending.done():

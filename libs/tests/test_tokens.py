@@ -1,4 +1,4 @@
-"""The gateway's local access-token verifier: the rejection matrix, caching and key rotation."""
+"""The access-token verifier (gateway and services): the rejection matrix, caching and key rotation."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from ipheron_gateway.security.jwt import JwksVerifier, TokenError
+from ipheron_libs.tokens import JwksVerifier, TokenError
 
 ISS, AUD = "ipheron-auth", "ipheron-api"
 
@@ -196,5 +196,29 @@ async def test_start_tolerates_auth_being_down() -> None:
         assert not v.ready
         with pytest.raises(TokenError, match="not loaded yet"):
             v.verify(Key("k").token())
+    finally:
+        await v.stop()
+
+
+async def test_a_verifier_without_keys_fetches_again_for_a_token_after_the_short_retry_interval() -> None:
+    """A service started before auth: the first token after auth came up waits for one fetch, not 30 s."""
+    key = Key("k")
+    auth_up = [False]
+    now = [time.time()]
+
+    async def source() -> dict[str, Any]:
+        if not auth_up[0]:
+            raise ConnectionError("auth down")
+        return jwks(key)
+
+    v = JwksVerifier(source, ISS, AUD, unknown_kid_interval=30, retry_interval=2, clock=lambda: now[0])
+    await v.start()
+    try:
+        auth_up[0] = True
+        now[0] += 1  # inside the retry interval: no fetch yet
+        with pytest.raises(TokenError, match="not loaded yet"):
+            await v.averify(key.token())
+        now[0] += 2  # past it, though far inside the unknown-kid throttle
+        assert (await v.averify(key.token())).sub == "user-1"
     finally:
         await v.stop()
