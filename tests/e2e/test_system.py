@@ -94,3 +94,40 @@ def test_a_dead_service_is_named_and_recovers_after_restart(stack: Stack, api: h
     # The gateway's channel reconnects within its short backoff (about 2 s at most).
     wait_until(lambda: api.get("/api/v1/stakes", headers=session.headers).status_code == 200, 10, interval=0.2,
                message="GET /api/v1/stakes answering 200 after staking restarted")
+
+
+def test_the_gateways_certificate_alone_cannot_act_for_a_user(stack: Stack, api: httpx.Client) -> None:
+    """Zero trust on the real stack: a direct call with the gateway's own certificate that names a
+    user is refused without that user's access token, and with another user's; with the user's own
+    token it gets through (the services verify it themselves against auth's JWKS)."""
+    import grpc
+    from ipheron.auth.v1 import auth_service_pb2 as auth_pb
+    from ipheron.auth.v1 import auth_service_pb2_grpc as auth_grpc
+    from ipheron.staking.v1 import staking_service_pb2 as staking_pb
+    from ipheron.staking.v1 import staking_service_pb2_grpc as staking_grpc
+
+    alice, mallory = sign_in(api), sign_in(api)
+    wallet = alice.address.lower()
+
+    def as_gateway(call: object, request: object, token: str | None) -> grpc.RpcError | object:
+        md = (("authorization", f"Bearer {token}"),) if token else None
+        try:
+            return call(request, metadata=md, timeout=10)  # type: ignore[operator]
+        except grpc.RpcError as exc:
+            return exc
+
+    with stack.channel("staking", "gateway") as st, stack.channel("auth", "gateway") as au:
+        list_stakes = staking_grpc.StakingServiceStub(st).ListStakes
+        update = auth_grpc.AuthServiceStub(au).UpdateProfile
+        alices_stakes = staking_pb.ListStakesRequest(user_id=alice.id, wallet=wallet)
+        rename = auth_pb.UpdateProfileRequest(user_id=alice.id, username=f"pwned{secrets.token_hex(3)}")
+        for call, request in ((list_stakes, alices_stakes), (update, rename)):
+            missing = as_gateway(call, request, None)
+            assert isinstance(missing, grpc.RpcError) and missing.code() == grpc.StatusCode.UNAUTHENTICATED
+            foreign = as_gateway(call, request, mallory.access_token)
+            assert isinstance(foreign, grpc.RpcError) and foreign.code() == grpc.StatusCode.PERMISSION_DENIED
+        own = as_gateway(list_stakes, alices_stakes, alice.access_token)
+        assert not isinstance(own, grpc.RpcError), own
+    # Nothing was changed by the refused calls.
+    me = api.get("/api/v1/users/me", headers=alice.headers)
+    assert me.status_code == 200 and not str(me.json().get("username") or "").startswith("pwned")
