@@ -228,3 +228,25 @@ async def test_record_sales_is_idempotent_and_validates_each_sale(analytics_url:
         with pytest.raises(grpc.aio.AioRpcError) as exc:
             await r.stub.RecordSales(pb.RecordSalesRequest(sales=bad))
         assert exc.value.code() == grpc.StatusCode.INVALID_ARGUMENT and _field(exc.value) == "sales[1].price"
+
+
+async def test_list_sales_pages_newest_first_with_region_and_creators(analytics_url: str,
+                                                                      clean_engine: Engine) -> None:
+    _seed(clean_engine)
+    async with running(analytics_url) as r:
+        first = await r.stub.ListSales(pb.ListSalesRequest(limit=4))
+        assert [(x.sale.asset_id, x.sale.price) for x in first.sales] == [
+            ("a1", "4"), ("m1", "1"), ("a2", "3"), ("a1", "2")]
+        assert first.sales[0].creators == 2 and first.sales[2].creators == 1
+        assert first.sales[0].region == "Global" and first.sales[0].sale.asset_type == "art"
+        assert first.next_cursor
+        rest = await r.stub.ListSales(pb.ListSalesRequest(limit=4, cursor=first.next_cursor))
+        assert [(x.sale.asset_id, x.sale.price) for x in rest.sales] == [("m1", "2"), ("a1", "1")]
+        assert rest.next_cursor == ""
+        art = await r.stub.ListSales(pb.ListSalesRequest(asset_type="art", since=to_timestamp(days_ago(6))))
+        assert [x.sale.price for x in art.sales] == ["4", "3", "2"] and art.next_cursor == ""
+        for bad, field in ((pb.ListSalesRequest(limit=5000), "limit"), (pb.ListSalesRequest(cursor="%%"), "cursor"),
+                           (pb.ListSalesRequest(asset_type="Art!"), "asset_type")):
+            with pytest.raises(grpc.aio.AioRpcError) as exc:
+                await r.stub.ListSales(bad)
+            assert exc.value.code() == grpc.StatusCode.INVALID_ARGUMENT and _field(exc.value) == field

@@ -7,6 +7,7 @@ decimals only for display.
 
 from __future__ import annotations
 
+import base64
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -799,3 +800,48 @@ def sales_batch(items: Sequence[SaleInput], now: datetime) -> tuple[list[Sale], 
             creators[sale.asset_id] = [(c, share) for c in dict.fromkeys(ids)]
     unique = list({sale.sale_id: sale for sale, _ in parsed}.values())
     return unique, creators, len(parsed)
+
+
+# -- ListSales: recorded sales, newest first, keyset-paged ----------------------------
+
+MAX_SALES_PAGE = 1000
+DEFAULT_SALES_PAGE = 500
+DEFAULT_SALES_DAYS = 180
+
+
+@dataclass(frozen=True)
+class ListedSale:
+    """A recorded sale with what analytics knows of the sold asset (its region, its creators)."""
+
+    sale: Sale
+    region: str
+    creators: int
+
+
+def check_sales_page(limit: int) -> int:
+    if limit == 0:
+        return DEFAULT_SALES_PAGE
+    if not 1 <= limit <= MAX_SALES_PAGE:
+        raise InvalidArgument(f"limit must be between 1 and {MAX_SALES_PAGE}", field="limit")
+    return limit
+
+
+def sales_cursor(sale: Sale) -> str:
+    """The cursor of the page after `sale` (opaque to callers: time and id of the last sale)."""
+    raw = f"{sale.occurred_at.astimezone(UTC).isoformat()}|{sale.sale_id}"
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def parse_sales_cursor(cursor: str) -> tuple[datetime, str] | None:
+    """The (time, sale id) a cursor continues after; None for the first page; InvalidArgument if forged."""
+    if not cursor:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        at, sale_id = raw.split("|", 1)
+        when = datetime.fromisoformat(at)
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidArgument("cursor is not one this service returned", field="cursor") from None
+    if when.tzinfo is None or not _ID_RE.match(sale_id):
+        raise InvalidArgument("cursor is not one this service returned", field="cursor")
+    return when, sale_id

@@ -40,6 +40,7 @@ from sqlalchemy import (
     func,
     select,
     text,
+    tuple_,
     update,
 )
 from sqlalchemy.dialects.postgresql import insert
@@ -804,3 +805,21 @@ class AnalyticsRepository:
             days = insert_sales(conn, batch, creators)
             roll_up(conn, days, [], now)
         return len(days)
+
+    def list_sales(self, asset_type: str | None, since: datetime, after: tuple[datetime, str] | None,
+                   limit: int) -> list[domain.ListedSale]:
+        """Sales at or after `since`, newest first, after the cursor's (time, id); with the
+        asset's region and creator count (one statement, idx_sales_time)."""
+        creators = (select(func.count()).select_from(asset_creators)
+                    .where(asset_creators.c.asset_id == sales.c.asset_id).scalar_subquery())
+        q = (select(sales, assets.c.region, creators.label("creators"))
+             .select_from(sales.outerjoin(assets, assets.c.asset_id == sales.c.asset_id))
+             .where(sales.c.occurred_at >= since))
+        if asset_type:
+            q = q.where(sales.c.asset_type == asset_type)
+        if after is not None:
+            q = q.where(tuple_(sales.c.occurred_at, sales.c.sale_id) < tuple_(after[0], after[1]))
+        q = q.order_by(sales.c.occurred_at.desc(), sales.c.sale_id.desc()).limit(limit)
+        with self.engine.connect() as conn:
+            rows = conn.execute(q).all()
+        return [domain.ListedSale(_sale(r), r.region or "", int(r.creators or 0)) for r in rows]

@@ -79,6 +79,17 @@ class AnalyticsService:
         stored = await run_db(self.repo.history, None if asset_type == ALL else asset_type, first, last)
         return domain.history_series(asset_type, first, last, stored)
 
+    async def list_sales(self, asset_type_raw: str, since: datetime | None, limit_raw: int,
+                         cursor: str) -> tuple[list[domain.ListedSale], str]:
+        """Recorded sales newest first (of one type or all) since a time (default 180 days ago),
+        one page; returns the page and the cursor of the next ("" on the last page)."""
+        asset_type = domain.check_asset_type(asset_type_raw)
+        limit = domain.check_sales_page(limit_raw)
+        after = domain.parse_sales_cursor(cursor)
+        start = since if since is not None else self.clock() - timedelta(days=domain.DEFAULT_SALES_DAYS)
+        page = await run_db(self.repo.list_sales, None if asset_type == ALL else asset_type, start, after, limit)
+        return page, domain.sales_cursor(page[-1].sale) if len(page) == limit else ""
+
     async def record_sales(self, items: Sequence[SaleInput]) -> tuple[int, int]:
         """Ingest sales directly, idempotent by sale_id; the whole batch or nothing: (recorded, duplicates)."""
         now = self.clock()

@@ -204,6 +204,30 @@ class AnalyticsServicer(pb_grpc.AnalyticsServiceServicer):
             ]
         )
 
+    async def ListSales(self, request: pb.ListSalesRequest, context: grpc.aio.ServicerContext) -> pb.ListSalesResponse:
+        since = from_timestamp(request.since) if request.HasField("since") else None
+        page, cursor = await self.service.list_sales(request.asset_type, since, request.limit, request.cursor)
+        return pb.ListSalesResponse(
+            sales=[
+                pb.ListedSale(
+                    sale=pb.SaleRecord(
+                        sale_id=x.sale.sale_id,
+                        asset_id=x.sale.asset_id,
+                        asset_type=x.sale.asset_type or "",
+                        price=money_str(x.sale.price),
+                        currency=x.sale.currency,
+                        buyer_id=x.sale.buyer_id or "",
+                        seller_id=x.sale.seller_id or "",
+                        occurred_at=to_timestamp(x.sale.occurred_at),
+                    ),
+                    region=x.region,
+                    creators=x.creators,
+                )
+                for x in page
+            ],
+            next_cursor=cursor,
+        )
+
     async def RecordSales(
         self, request: pb.RecordSalesRequest, context: grpc.aio.ServicerContext
     ) -> pb.RecordSalesResponse:

@@ -357,3 +357,33 @@ class RecordSalesResponse(_message.Message):
     recorded: int
     duplicates: int
     def __init__(self, recorded: _Optional[int] = ..., duplicates: _Optional[int] = ...) -> None: ...
+
+class ListSalesRequest(_message.Message):
+    __slots__ = ("asset_type", "since", "limit", "cursor")
+    ASSET_TYPE_FIELD_NUMBER: _ClassVar[int]
+    SINCE_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    CURSOR_FIELD_NUMBER: _ClassVar[int]
+    asset_type: str
+    since: _timestamp_pb2.Timestamp
+    limit: int
+    cursor: str
+    def __init__(self, asset_type: _Optional[str] = ..., since: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., limit: _Optional[int] = ..., cursor: _Optional[str] = ...) -> None: ...
+
+class ListedSale(_message.Message):
+    __slots__ = ("sale", "region", "creators")
+    SALE_FIELD_NUMBER: _ClassVar[int]
+    REGION_FIELD_NUMBER: _ClassVar[int]
+    CREATORS_FIELD_NUMBER: _ClassVar[int]
+    sale: SaleRecord
+    region: str
+    creators: int
+    def __init__(self, sale: _Optional[_Union[SaleRecord, _Mapping]] = ..., region: _Optional[str] = ..., creators: _Optional[int] = ...) -> None: ...
+
+class ListSalesResponse(_message.Message):
+    __slots__ = ("sales", "next_cursor")
+    SALES_FIELD_NUMBER: _ClassVar[int]
+    NEXT_CURSOR_FIELD_NUMBER: _ClassVar[int]
+    sales: _containers.RepeatedCompositeFieldContainer[ListedSale]
+    next_cursor: str
+    def __init__(self, sales: _Optional[_Iterable[_Union[ListedSale, _Mapping]]] = ..., next_cursor: _Optional[str] = ...) -> None: ...

@@ -76,6 +76,11 @@ class AnalyticsServiceStub:
                 request_serializer=ipheron_dot_analytics_dot_v1_dot_analytics__service__pb2.RecordSalesRequest.SerializeToString,
                 response_deserializer=ipheron_dot_analytics_dot_v1_dot_analytics__service__pb2.RecordSalesResponse.FromString,
                 _registered_method=True)
+        self.ListSales = channel.unary_unary(
+                '/ipheron.analytics.v1.AnalyticsService/ListSales',
+                request_serializer=ipheron_dot_analytics_dot_v1_dot_analytics__service__pb2.ListSalesRequest.SerializeToString,
+                response_deserializer=ipheron_dot_analytics_dot_v1_dot_analytics__service__pb2.ListSalesResponse.FromString,
+                _registered_method=True)
 
 
 class AnalyticsServiceServicer:
@@ -142,6 +147,15 @@ class AnalyticsServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListSales(self, request, context):
+        """ListSales returns the recorded sales, newest first, each with the sold
+        asset's region and creator count — the pricing agent's comparable sales
+        after a restart. Keyset-paged (next_cursor), at most 1000 per page.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AnalyticsServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -184,6 +198,11 @@ def add_AnalyticsServiceServicer_to_server(servicer, server):
                     servicer.RecordSales,
                     request_deserializer=ipheron_dot_analytics_dot_v1_dot_analytics__service__pb2.RecordSalesRequest.FromString,
                     response_serializer=ipheron_dot_analytics_dot_v1_dot_analytics__service__pb2.RecordSalesResponse.SerializeToString,
+            ),
+            'ListSales': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListSales,
+                    request_deserializer=ipheron_dot_analytics_dot_v1_dot_analytics__service__pb2.ListSalesRequest.FromString,
+                    response_serializer=ipheron_dot_analytics_dot_v1_dot_analytics__service__pb2.ListSalesResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -404,6 +423,33 @@ class AnalyticsService:
             '/ipheron.analytics.v1.AnalyticsService/RecordSales',
             ipheron_dot_analytics_dot_v1_dot_analytics__service__pb2.RecordSalesRequest.SerializeToString,
             ipheron_dot_analytics_dot_v1_dot_analytics__service__pb2.RecordSalesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListSales(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ipheron.analytics.v1.AnalyticsService/ListSales',
+            ipheron_dot_analytics_dot_v1_dot_analytics__service__pb2.ListSalesRequest.SerializeToString,
+            ipheron_dot_analytics_dot_v1_dot_analytics__service__pb2.ListSalesResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -61,6 +61,11 @@ class AnalyticsServiceStub:
     """RecordSales ingests sales directly (bootstrapping from the synthetic
     market); idempotent by sale id.
     """
+    ListSales: _grpc.UnaryUnaryMultiCallable[_analytics_service_pb2.ListSalesRequest, _analytics_service_pb2.ListSalesResponse]
+    """ListSales returns the recorded sales, newest first, each with the sold
+    asset's region and creator count — the pricing agent's comparable sales
+    after a restart. Keyset-paged (next_cursor), at most 1000 per page.
+    """
 
 @_typing.type_check_only
 class AnalyticsServiceAsyncStub(AnalyticsServiceStub):
@@ -90,6 +95,11 @@ class AnalyticsServiceAsyncStub(AnalyticsServiceStub):
     RecordSales: _aio.UnaryUnaryMultiCallable[_analytics_service_pb2.RecordSalesRequest, _analytics_service_pb2.RecordSalesResponse]  # type: ignore[assignment]
     """RecordSales ingests sales directly (bootstrapping from the synthetic
     market); idempotent by sale id.
+    """
+    ListSales: _aio.UnaryUnaryMultiCallable[_analytics_service_pb2.ListSalesRequest, _analytics_service_pb2.ListSalesResponse]  # type: ignore[assignment]
+    """ListSales returns the recorded sales, newest first, each with the sold
+    asset's region and creator count — the pricing agent's comparable sales
+    after a restart. Keyset-paged (next_cursor), at most 1000 per page.
     """
 
 class AnalyticsServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -165,6 +175,17 @@ class AnalyticsServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_analytics_service_pb2.RecordSalesResponse, _abc.Awaitable[_analytics_service_pb2.RecordSalesResponse]]:
         """RecordSales ingests sales directly (bootstrapping from the synthetic
         market); idempotent by sale id.
+        """
+
+    @_abc_1.abstractmethod
+    def ListSales(
+        self,
+        request: _analytics_service_pb2.ListSalesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_analytics_service_pb2.ListSalesResponse, _abc.Awaitable[_analytics_service_pb2.ListSalesResponse]]:
+        """ListSales returns the recorded sales, newest first, each with the sold
+        asset's region and creator count — the pricing agent's comparable sales
+        after a restart. Keyset-paged (next_cursor), at most 1000 per page.
         """
 
 def add_AnalyticsServiceServicer_to_server(servicer: AnalyticsServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
