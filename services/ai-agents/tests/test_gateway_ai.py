@@ -159,3 +159,40 @@ async def test_asset_analysis_is_readable_and_rerun_by_its_owner_only(
     # the sale joined the comparables with the features remembered from asset.created
     sold = [s for s in app.market.sales_arrays("music").sales if s.asset_id == asset_id]
     assert len(sold) == 1 and sold[0].region == "europe" and sold[0].utility_count == 1
+
+
+async def test_asset_analysis_shows_the_sale_flags_a_closed_ring_stored_later(
+        api: httpx.AsyncClient, app: AgentsApp, creators: dict[str, Any]) -> None:
+    import uuid
+    from datetime import UTC, datetime, timedelta
+
+    from ipheron_libs import events
+
+    anna, anna_token = creators["anna"]
+    asset_id = str(uuid.uuid4())
+    ring = ["0x" + c * 40 for c in "123"]
+    creators_list = [{"user_id": anna, "wallet": ring[0], "share_percent": "100"}]
+    await app.handle_event(_asset_event("asset.created", {
+        "asset_id": asset_id, "name": "Loop", "asset_type": "video", "price": "0.4", "royalty_rate": "10",
+        "status": "pending", "region": "asia", "owner_user_id": anna, "owner_wallet": ring[0],
+        "creator_user_id": anna, "creators": creators_list, "ipfs_hash": f"bafy{asset_id}", "utility_features": []}))
+    start = datetime.now(UTC) - timedelta(hours=20)
+    purchases = [str(uuid.uuid4()) for _ in range(4)]
+    for i, purchase in enumerate(purchases):  # A->B, B->C, C->A, A->B within a day
+        ev = events.Event(str(uuid.uuid4()), "asset.sold", 1, (start + timedelta(hours=4 * i)).isoformat(), "u-1", {
+            "asset_id": asset_id, "asset_type": "video", "purchase_id": purchase, "price": "0.4", "currency": "ETH",
+            "seller_user_id": anna, "seller_wallet": ring[i % 3], "buyer_user_id": anna,
+            "buyer_wallet": ring[(i + 1) % 3], "tx_hash": "0x" + "ef" * 32, "block_number": 9 + i,
+            "token_id": "5", "creators": creators_list})
+        events.check(ev)
+        await app.handle_event(ev)
+    body = _ok(await api.get(f"/api/v1/assets/{asset_id}/analysis",
+                             headers={"Authorization": f"Bearer {anna_token}"}))
+    wash = {f["sale_id"]: f for f in body["sale_flags"] if f["rule"].startswith("wash")}
+    assert [wash[p]["rule"] for p in purchases] == ["wash-cycle-closed-later"] * 3 + ["wash-trading-ring"]
+    first = wash[purchases[0]]
+    assert first["retroactive"] and first["revealed_by_sale_id"] == purchases[3] and first["points"] == 70
+    assert first["cycle_wallets"] == sorted(ring) and first["price"] == "0.4"
+    assert first["seller_wallet"] == ring[0] and first["buyer_wallet"] == ring[1]
+    assert "closed the wash-trading cycle" in first["explanation"]
+    assert datetime.fromisoformat(first["sold_at"]) < datetime.fromisoformat(first["decided_at"])

@@ -1,12 +1,13 @@
 """Outbound calls of the ai-agents service, typed and each with a deadline: creators
-from auth (GetUser/ListUsers), market history from analytics (GetMarketHistory) and,
-for the synthetic market's seeding, RecordSales. A failed call is read once, by
+from auth (GetUser/ListUsers), market history and recorded sales from analytics
+(GetMarketHistory, ListSales) and, for the synthetic market's seeding, RecordSales. A failed call is read once, by
 `ipheron_libs.wire.classify_rpc_error`: a refusal keeps its status, a passing
 condition (unavailable, slow, busy) is `Unavailable` to our callers."""
 
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
 import grpc
@@ -27,6 +28,7 @@ log = logging.getLogger(__name__)
 
 MAX_PAGES = 5
 PER_PAGE = 100
+SALES_PAGE = 1000
 
 
 def call_failure(exc: grpc.aio.AioRpcError, service: str) -> DomainError:
@@ -106,6 +108,23 @@ class AnalyticsClient:
         return [HistoryPoint(date=p.date, asset_type=series.asset_type, sales=p.sales, volume=p.volume or "0",
                              avg_price=p.avg_price or "0")
                 for series in resp.series if series.asset_type not in ("", "all") for p in series.points]
+
+    async def sales(self, asset_type: str, since: datetime, max_sales: int) -> list[analytics_pb.ListedSale]:
+        """The type's recorded sales since `since`, newest first, at most `max_sales` (ListSales pages)."""
+        out: list[analytics_pb.ListedSale] = []
+        cursor = ""
+        while len(out) < max_sales:
+            request = analytics_pb.ListSalesRequest(asset_type=asset_type, since=to_timestamp(since),
+                                                    limit=min(SALES_PAGE, max_sales - len(out)), cursor=cursor)
+            try:
+                resp = await self.stub.ListSales(request, timeout=self.timeout)
+            except grpc.aio.AioRpcError as exc:
+                raise call_failure(exc, "analytics") from None
+            out.extend(resp.sales)
+            cursor = resp.next_cursor
+            if not cursor or not resp.sales:
+                break
+        return out
 
     async def record_sales(self, market: synthetic.Market, batch: int = 500) -> int:
         """Record every sale of a synthetic market (RecordSales is idempotent by sale id); returns the new ones."""

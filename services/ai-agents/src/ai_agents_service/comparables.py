@@ -45,6 +45,9 @@ class SaleRecord:
     utility_count: int = 0
     co_creators: int = 1
     creator_reputation: int = 50
+    # The recorded sale's id (the purchase id) when known: the same sale from the analytics
+    # service and from an asset.sold event is counted once.
+    sale_id: str = ""
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,9 @@ class Settings(ServiceSettings):
     history_days: int = 120
     # Seed of the synthetic market used until the analytics service has history.
     synthetic_seed: int = 7
+    # Also seed the comparable sales, trade log and known assets from the synthetic market
+    # (None: everywhere but production, which only borrows its daily history).
+    synthetic_sales: bool | None = None
     # Other services (host:port); empty disables the call.
     auth_addr: str = Field("127.0.0.1:50051", validation_alias=AliasChoices("AUTH_ADDR", "AI_AGENTS_AUTH_ADDR"))
     analytics_addr: str = Field("127.0.0.1:50054",

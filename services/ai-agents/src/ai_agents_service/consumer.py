@@ -5,9 +5,14 @@
   (`Repository.record_analysis` uses `events.first_delivery` in its transaction).
 - asset.sold: the sale joins the market's trade history (wash-trading and velocity
   rules) and the comparable sales (pricing), with the features remembered from the
-  asset's asset.created; the buyer becomes the owner of record of the stored
-  analyses (who may re-run them). That history lives in memory, so duplicates of an
-  event id delivered again (at-least-once) are recognised in memory too.
+  asset's asset.created (or stored with its analysis); the risk agent scores the
+  recorded sale and stores its flags, and when the sale closes a wash cycle also
+  flags the earlier sales of that cycle (`AiAgentsService.record_sales`, idempotent);
+  the buyer becomes the owner of record of the stored analyses (who may re-run
+  them). That history lives in memory, so duplicates of an event id delivered again
+  (at-least-once) are recognised in memory too.
+- asset.transferred: the receiving user becomes the owner of record (a transfer
+  without a sale moves the right to re-run the analysis too).
 
 `ipheron_libs.events.Consumer` has already checked each event against its schema. A
 payload the agents still cannot read raises `events.UnreadableEvent` (dead-lettered
@@ -70,7 +75,7 @@ def trade_of(event: events.Event) -> TradeFact:
         raise _unreadable(event, f"occurred_at: {exc}") from exc
     assert price is not None
     return TradeFact(str(p.get("asset_id", "")), str(p.get("seller_wallet") or "").lower(),
-                     str(p.get("buyer_wallet") or "").lower(), price, at)
+                     str(p.get("buyer_wallet") or "").lower(), price, at, str(p.get("purchase_id") or event.id))
 
 
 def _unreadable(event: events.Event, why: str) -> events.UnreadableEvent:
@@ -89,13 +94,24 @@ class EventHandler:
         self._seen_trades: OrderedDict[str, None] = OrderedDict()
 
     # What `handle` applies; its consumer group reads only these types.
-    EVENT_TYPES = frozenset({"asset.created", "asset.sold"})
+    EVENT_TYPES = frozenset({"asset.created", "asset.sold", "asset.transferred"})
 
     async def handle(self, event: events.Event) -> None:
         if event.type == "asset.created":
             await self.on_asset_created(event)
         elif event.type == "asset.sold":
             await self.on_asset_sold(event)
+        elif event.type == "asset.transferred":
+            await self.on_asset_transferred(event)
+
+    async def on_asset_transferred(self, event: events.Event) -> None:
+        """The receiving user is the owner of record now (idempotent: setting the same owner again)."""
+        p = event.payload
+        asset_id, to_user = str(p.get("asset_id") or ""), str(p.get("to_user_id") or "")
+        if not asset_id:
+            raise _unreadable(event, "asset_id is missing")
+        if to_user:
+            await run_db(self.repo.set_owner, asset_id, to_user)
 
     async def on_asset_created(self, event: events.Event) -> None:
         """Analyse and remember the asset; the analysis is stored once per event."""
@@ -121,12 +137,15 @@ class EventHandler:
             asset_type = asset_type_of(str(p.get("asset_type") or "other"))
         except DomainError as exc:
             raise _unreadable(event, exc.message) from exc
-        known = self.market.features_of(trade.asset_id)
+        known = self.market.features_of(trade.asset_id) or await self.service.stored_features(trade.asset_id)
         co_creators = max(1, len(p.get("creators") or ()))
         self.market.add_sales([SaleRecord(
             trade.asset_id, asset_type, trade.price, trade.at or datetime.now(UTC),
             known.region if known else "other", known.utility_count if known else 0, co_creators,
-            known.creator_reputation if known else DEFAULT_REPUTATION)])
+            known.creator_reputation if known else DEFAULT_REPUTATION, trade.sale_id)])
+        # Stored before the owner and the seen mark: a failure leaves the event pending, and a
+        # retry stores nothing twice.
+        await self.service.record_sales([trade])
         buyer = str(p.get("buyer_user_id") or "")
         if buyer:
             await run_db(self.repo.set_owner, trade.asset_id, buyer)

@@ -9,9 +9,9 @@ from typing import Any
 from google.protobuf import json_format
 from ipheron.ai_agents.v1 import ai_agents_service_pb2 as pb
 from ipheron.common.v1 import common_pb2
-from ipheron_libs.wire import money_fixed, to_timestamp
+from ipheron_libs.wire import money_fixed, money_str, to_timestamp
 
-from ai_agents_service.domain import PRICE_PLACES, FiredRule, RiskResult
+from ai_agents_service.domain import PRICE_PLACES, FiredRule, RiskResult, SaleFlag
 from ai_agents_service.market import MarketForecast
 from ai_agents_service.orchestrator import Analysis
 from ai_agents_service.pricing import PriceSuggestion
@@ -45,6 +45,13 @@ def price_pb(s: PriceSuggestion) -> pb.SuggestPriceResponse:
 def risk_pb(r: RiskResult) -> pb.RiskAssessment:
     return pb.RiskAssessment(score=r.score, level=RISK_LEVELS.get(r.level, pb.RISK_LEVEL_UNSPECIFIED),
                              flags=r.flags, explanation=r.explanation, rules=rules_pb(r.rules))
+
+
+def sale_flag_pb(f: SaleFlag) -> pb.SaleFlag:
+    return pb.SaleFlag(sale_id=f.sale_id, seller_wallet=f.seller, buyer_wallet=f.buyer, price=money_str(f.price),
+                       sold_at=to_timestamp(f.sold_at), rule=f.rule, points=f.points, explanation=f.explanation,
+                       retroactive=f.retroactive, revealed_by_sale_id=f.revealed_by,
+                       decided_at=to_timestamp(f.decided_at), cycle_wallets=list(f.wallets), kb_version=f.kb_version)
 
 
 def forecast_pb(f: MarketForecast) -> pb.ForecastMarketResponse:

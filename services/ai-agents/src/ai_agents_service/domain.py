@@ -76,6 +76,29 @@ class RiskResult:
     rules: list[FiredRule] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class SaleFlag:
+    """A risk flag on one recorded sale, as stored: decided when the sale was recorded, or
+    later (`retroactive`) when the recording of another sale revealed the pattern it is part of."""
+
+    sale_id: str
+    asset_id: str
+    seller: str
+    buyer: str
+    price: Decimal
+    sold_at: datetime
+    rule: str
+    points: int
+    explanation: str
+    retroactive: bool
+    # The sale whose recording decided the flag (the sale itself unless retroactive).
+    revealed_by: str
+    decided_at: datetime
+    # The wallets of the cycle (ring or round trip) the rule saw; empty for other rules.
+    wallets: tuple[str, ...] = ()
+    kb_version: str = ""
+
+
 def asset_type_of(value: str) -> str:
     """Normalise an asset type ("ART", "ASSET_TYPE_ART", "art"); InvalidArgument if unknown."""
     key = value.strip().lower().removeprefix("asset_type_")

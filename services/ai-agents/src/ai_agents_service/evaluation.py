@@ -13,10 +13,15 @@ are the past, the agents are scored on the last 25 %.
   for the naive (last value) and seasonal-naive (same weekday last week)
   forecasts, averaged over types; the classic in-sample-scaled MASE is shown too.
   Coverage of the 80 % interval over every forecast day.
-- Risk: every test sale scored as a purchase (trades before it only). A sale is
-  flagged when a wash-trading rule fires; precision and recall against the planted
+- Risk: every test sale is recorded in time order the way the asset.sold consumer
+  records it (`RiskAgent.assess_sales`, trades before it only): its own flags, and,
+  when it closes a wash cycle, retroactive flags on the cycle's earlier sales, all
+  stored in a real `ai_agents.sale_flags` table (an embedded PostgreSQL). A sale
+  counts as flagged when the table holds a wash-trading flag on it at the end of
+  the test period (at purchase or later); precision and recall against the planted
   ring sales, ring-level recall (a ring is caught when any of its sales is), and
-  the false-flag rate on honest sales and honest traders.
+  the false-flag rate on honest sales and honest traders. The purchase-time scores
+  (each sale scored as a purchase, nothing revised later) are their own rows.
 - Collaboration: for each planted pair the requester's needs are the wanted skills;
   NDCG@10 of the ranking of every user, relevance = needs a candidate covers (0-2),
   and the planted partner's hit rate in the top 10.
@@ -31,23 +36,30 @@ import asyncio
 import logging
 import math
 import statistics
+import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import numpy as np
+from ipheron_libs.db import run_db
 
 from ai_agents_service import synthetic
 from ai_agents_service.collaboration import CollaborationAgent, Profile
+from ai_agents_service.config import SCHEMA
 from ai_agents_service.domain import AssetInput, Trade
 from ai_agents_service.engine import RulePool
 from ai_agents_service.market import TARGETS, forecast, interval, validate_and_fit
-from ai_agents_service.market_data import MarketData
+from ai_agents_service.market_data import MarketData, TradeFact
 from ai_agents_service.pricing import PricingAgent
+from ai_agents_service.repository import Repository
 from ai_agents_service.risk import RiskAgent
+
+MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
 
 log = logging.getLogger(__name__)
 
@@ -55,9 +67,16 @@ HORIZON = 7
 TRAIN_SHARE = 0.75
 NOTES = """Notes:
 
-- Sale-level recall of the wash flags is bounded at purchase time: a ring's first sales
-  (A->B, B->C, C->A) show no cycle among <= 3 wallets yet, so 6 of each ring's 9 sales can be
-  flagged (0.667). Every ring is caught (ring-level recall), with no honest sale flagged.
+- At purchase time a ring's first sales (A->B, B->C, C->A) show no cycle among <= 3 wallets
+  yet, so 6 of each ring's 9 sales can be flagged then. When the 4th sale closes the cycle,
+  the risk agent stores `wash-cycle-closed-later` flags on the earlier sales of the cycle
+  inside the 14-day window (the `(wash-retro ...)` rules of kb/risk.metta decide); the
+  stored recall counts those. A ring whose closing sale falls after the test period would
+  stay unflagged; none does here.
+- The synthetic honest traders never buy back what they just sold (no honest A->B->A), so the
+  round-trip rule and its first-leg flag (`wash-round-trip-closed-later`) meet no honest
+  round trips here; the honest false-flag rates test the ring rule's window and wallet bound
+  against chance cycles among 80 traders, not deliberate honest round trips.
 - The forecast interval's coverage is near the low end of the target (volume under-covers
   slightly: the market grows through the test period); `--seed 8` and `--seed 9` gave
   0.790 and 0.780 overall when this harness was written.
@@ -239,42 +258,73 @@ def eval_forecast(data: MarketData, report: Report) -> None:
     report.counts["forecast days scored (per target)"] = total[TARGETS[0]]
 
 
+def _flag_rates(tests: Sequence[synthetic.Sale], flagged: Sequence[bool], market: synthetic.Market
+                ) -> dict[str, float]:
+    """Precision, recall and false-flag rates of wash flags over the test sales."""
+    tp = sum(1 for s, f in zip(tests, flagged, strict=True) if f and s.wash)
+    fp = sum(1 for s, f in zip(tests, flagged, strict=True) if f and not s.wash)
+    positives = sum(1 for s in tests if s.wash)
+    honest = len(tests) - positives
+    ring_wallets = {w for r in market.wash_rings for w in r.wallets}
+    honest_wallets = {w for s in tests if not s.wash for w in (s.buyer_wallet, s.seller_wallet)} - ring_wallets
+    flagged_wallets = {w for s, f in zip(tests, flagged, strict=True) if f and not s.wash
+                       for w in (s.buyer_wallet, s.seller_wallet)} - ring_wallets
+    return {
+        "precision": tp / (tp + fp) if tp + fp else 1.0,
+        "recall": tp / positives if positives else 1.0,
+        "false sales": fp / honest if honest else 0.0,
+        "false traders": len(flagged_wallets) / len(honest_wallets) if honest_wallets else 0.0,
+    }
+
+
 async def eval_risk(market: synthetic.Market, data: MarketData, pool: RulePool, report: Report,
-                    split: datetime) -> None:
+                    split: datetime, repo: Repository) -> None:
     agent = RiskAgent(pool, data, PricingAgent(pool, data))
     tests = [s for s in market.sales if s.at >= split]
+    # At purchase time: each test sale scored from the trades before it.
     results = []
     for start in range(0, len(tests), 250):
         batch = tests[start:start + 250]
         results += await agent.assess_purchases(
             [(Trade(s.asset_id, s.seller_wallet, s.buyer_wallet, s.price, s.at), []) for s in batch])
-    flagged = [any(f.startswith("wash") for f in r.flags) for r in results]
-    tp = sum(1 for s, f in zip(tests, flagged, strict=True) if f and s.wash)
-    fp = sum(1 for s, f in zip(tests, flagged, strict=True) if f and not s.wash)
-    positives = sum(1 for s in tests if s.wash)
-    honest = len(tests) - positives
-    precision = tp / (tp + fp) if tp + fp else 1.0
-    recall = tp / positives if positives else 1.0
-    caught = {s.asset_id for s, f in zip(tests, flagged, strict=True) if f and s.wash}
+    at_purchase = [any(f.startswith("wash") for f in r.flags) for r in results]
+    # What the system stores: every test sale recorded in time order, the way the asset.sold
+    # consumer records it (its own flags, and the earlier sales it reveals), into the real
+    # ai_agents.sale_flags table; scored on what the table holds at the end of the test period.
+    for start in range(0, len(tests), 250):
+        batch = tests[start:start + 250]
+        assessed = await agent.assess_sales([TradeFact(s.asset_id, s.seller_wallet, s.buyer_wallet, s.price, s.at,
+                                                       s.id) for s in batch])
+        await run_db(repo.record_sale_flags, [f for a in assessed for f in (*a.flags, *a.retroactive)])
+    stored = await run_db(repo.all_sale_flags)
+    wash_ids = {f.sale_id for f in stored if f.rule.startswith("wash")}
+    later_ids = {f.sale_id for f in stored if f.rule.startswith("wash") and f.retroactive}
+    persisted = [s.id in wash_ids for s in tests]
+    now, then = _flag_rates(tests, persisted, market), _flag_rates(tests, at_purchase, market)
+    caught = {s.asset_id for s, f in zip(tests, persisted, strict=True) if f and s.wash}
     rings = [r for r in market.wash_rings if any(s.asset_id == r.asset_id and s.at >= split for s in tests)]
     ring_recall = sum(1 for r in rings if r.asset_id in caught) / len(rings) if rings else 1.0
-    ring_wallets = {w for r in market.wash_rings for w in r.wallets}
-    honest_wallets = {w for s in tests if not s.wash for w in (s.buyer_wallet, s.seller_wallet)} - ring_wallets
-    flagged_wallets = {w for s, f in zip(tests, flagged, strict=True) if f and not s.wash
-                       for w in (s.buyer_wallet, s.seller_wallet)} - ring_wallets
     elevated = sum(1 for s, r in zip(tests, results, strict=True) if not s.wash and r.level != "low")
+    honest = sum(1 for s in tests if not s.wash)
     report.metrics += [
-        Metric("risk", "precision of wash flags (sales)", precision, ">= 0.80", precision >= 0.8),
-        Metric("risk", "recall of wash flags (sales)", recall, ">= 0.90", recall >= 0.9,
-               "a ring's first three sales cannot show a cycle yet"),
+        Metric("risk", "precision of wash flags (sales, stored by the end of the test period)", now["precision"],
+               ">= 0.80", now["precision"] >= 0.8),
+        Metric("risk", "recall of wash flags (sales, stored by the end of the test period)", now["recall"],
+               ">= 0.90", now["recall"] >= 0.9, "flagged at purchase or later, when the ring closed"),
+        Metric("risk", "recall of wash flags at purchase time (sales)", then["recall"], note=(
+            "a ring's first three sales cannot show a cycle yet")),
+        Metric("risk", "precision of wash flags at purchase time (sales)", then["precision"]),
         Metric("risk", "recall of planted rings (any sale flagged)", ring_recall, ">= 0.90", ring_recall >= 0.9),
-        Metric("risk", "false-flag rate, honest sales", fp / honest if honest else 0.0),
-        Metric("risk", "false-flag rate, honest traders", len(flagged_wallets) / len(honest_wallets)
-               if honest_wallets else 0.0),
-        Metric("risk", "honest sales scored medium/high risk", elevated / honest if honest else 0.0),
+        Metric("risk", "false-flag rate, honest sales (stored)", now["false sales"]),
+        Metric("risk", "false-flag rate, honest traders (stored)", now["false traders"]),
+        Metric("risk", "false-flag rate, honest sales at purchase time", then["false sales"]),
+        Metric("risk", "honest sales scored medium/high risk at purchase time", elevated / honest if honest else 0.0),
     ]
     report.counts["risk-scored test sales"] = len(tests)
-    report.counts["planted wash sales in the test period"] = positives
+    report.counts["planted wash sales in the test period"] = sum(1 for s in tests if s.wash)
+    report.counts["test sales flagged only later (retroactive)"] = sum(
+        1 for s in tests if s.id in later_ids and s.id in wash_ids)
+    report.counts["stored sale flags (all rules, both periods)"] = len(stored)
 
 
 def _dcg(relevances: Sequence[int]) -> float:
@@ -308,8 +358,9 @@ async def eval_collaboration(market: synthetic.Market, pool: RulePool, report: R
     report.counts["collaboration queries"] = len(market.collab_pairs)
 
 
-async def evaluate(config: EvalConfig, pool: RulePool) -> Report:
-    """Score every agent on one synthetic market (see the module docstring)."""
+async def evaluate(config: EvalConfig, pool: RulePool, repo: Repository) -> Report:
+    """Score every agent on one synthetic market (see the module docstring); the risk agent's
+    flags are stored through `repo` (an empty, migrated ai_agents schema) and scored from there."""
     started = time.perf_counter()
     end = synthetic.DEFAULT_END
     market = synthetic.generate(config.seed, config.days, config.n_users, config.n_assets, end=end,
@@ -321,16 +372,46 @@ async def evaluate(config: EvalConfig, pool: RulePool) -> Report:
     report = Report(config)
     await eval_pricing(market, data, pool, report, split, config.max_test_sales)
     eval_forecast(data, report)
-    await eval_risk(market, data, pool, report, split)
+    await eval_risk(market, data, pool, report, split, repo)
     await eval_collaboration(market, pool, report)
     report.seconds = time.perf_counter() - started
     return report
 
 
+@contextmanager
+def flag_store(admin_url: str | None = None) -> Iterator[Repository]:
+    """A Repository on an empty, migrated ai_agents schema: at `admin_url` (the superuser URL
+    of a scratch database made for this; its ai_agents schema is dropped first), else on an
+    embedded PostgreSQL of its own, removed afterwards."""
+    from ipheron_libs import db, embedded
+
+    tmp = None
+    pg = None
+    if admin_url is None:
+        tmp = Path(tempfile.mkdtemp(prefix="ipheron-eval-"))
+        pg = embedded.start_postgres(tmp / "pg", delete_on_stop=True)
+        admin_url = pg.admin_url
+    engine = None
+    try:
+        db.drop_schema(admin_url, SCHEMA)
+        url = db.provision(admin_url, SCHEMA)
+        db.migrate(url, SCHEMA, MIGRATIONS_DIR)
+        engine = db.make_engine(url, SCHEMA, pool_size=2, max_overflow=2)
+        yield Repository(engine)
+    finally:
+        if engine is not None:
+            engine.dispose()
+        if pg is not None:
+            pg.stop()
+        if tmp is not None:
+            embedded.remove_tree(tmp)
+
+
 async def _main(args: argparse.Namespace) -> None:
     config = EvalConfig.small() if args.small else EvalConfig(seed=args.seed)
-    async with RulePool(size=1) as pool:
-        report = await evaluate(config, pool)
+    with flag_store() as repo:
+        async with RulePool(size=1) as pool:
+            report = await evaluate(config, pool, repo)
     command = "make eval-agents" + ("" if not args.small else " (small)")
     text = report.markdown(f"{command}  # python -m ai_agents_service.evaluation --out {args.out}")
     if args.out:
@@ -346,6 +427,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--small", action="store_true", help="the small market of the test suite")
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    for noisy in ("pgserver", "alembic"):  # the scratch database's start-up and migration chatter
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     asyncio.run(_main(parser.parse_args()))
 
 

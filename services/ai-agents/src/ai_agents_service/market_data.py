@@ -35,6 +35,7 @@ MAX_TRADES_PER_ASSET = 64
 MAX_TRADE_ASSETS = 200_000
 MAX_KNOWN_ASSETS = 200_000
 MAX_SALES_PER_TYPE = 5_000
+MAX_SALE_IDS = 100_000
 
 
 @dataclass(frozen=True)
@@ -49,13 +50,21 @@ class AssetFeatures:
 
 @dataclass(frozen=True)
 class TradeFact:
-    """One sale as the risk agent sees it."""
+    """One sale as the risk agent sees it; `sale_id` names a recorded sale (the purchase id)."""
 
     asset_id: str
     seller: str
     buyer: str
     price: Decimal
     at: datetime | None
+    sale_id: str = ""
+
+    @property
+    def key(self) -> str:
+        """The sale's identity: its id, or (asset, seller, buyer, time) for a sale without one."""
+        if self.sale_id:
+            return self.sale_id
+        return f"{self.asset_id}:{self.seller}:{self.buyer}:{self.at.isoformat() if self.at else ''}"
 
 
 @dataclass(frozen=True)
@@ -151,18 +160,37 @@ class MarketData:
         self._sales: dict[str, deque[SaleRecord]] = {}
         self._sales_arrays: dict[str, tuple[int, SalesArrays]] = {}
         self._features: OrderedDict[str, AssetFeatures] = OrderedDict()
+        self._sale_ids: OrderedDict[str, None] = OrderedDict()
+        self.sales_source = ""
 
     # -- comparable sales
 
-    def add_sales(self, sales: Iterable[SaleRecord]) -> None:
-        """Remember sales with their assets' features (bounded per type; duplicates ignored)."""
+    def add_sales(self, sales: Iterable[SaleRecord]) -> int:
+        """Remember sales with their assets' features (bounded per type; a sale id seen
+        before is ignored); returns how many were new."""
+        added = 0
         with self._lock:
             for sale in sales:
+                if sale.sale_id:
+                    if sale.sale_id in self._sale_ids:
+                        continue
+                    self._sale_ids[sale.sale_id] = None
+                    if len(self._sale_ids) > MAX_SALE_IDS:
+                        self._sale_ids.popitem(last=False)
                 log_ = self._sales.get(sale.asset_type)
                 if log_ is None:
                     log_ = self._sales[sale.asset_type] = deque(maxlen=MAX_SALES_PER_TYPE)
                 log_.append(sale)
+                added += 1
             self.generation += 1
+        return added
+
+    def sales_count(self, asset_type: str | None = None) -> int:
+        """Comparable sales held (of one type, or all)."""
+        with self._lock:
+            if asset_type is not None:
+                return len(self._sales.get(asset_type, ()))
+            return sum(len(v) for v in self._sales.values())
 
     def sales_arrays(self, asset_type: str) -> SalesArrays:
         """The type's sales as columns, built once per facts generation."""
@@ -311,7 +339,8 @@ class MarketData:
     def load_synthetic(self, market: synthetic.Market) -> None:
         """Bootstrap every store from a synthetic market."""
         self.set_history(market.history_rows(), "synthetic")
-        self.add_trades(TradeFact(s.asset_id, s.seller_wallet, s.buyer_wallet, s.price, s.at) for s in market.sales)
+        self.add_trades(TradeFact(s.asset_id, s.seller_wallet, s.buyer_wallet, s.price, s.at, s.id)
+                        for s in market.sales)
         self.add_assets((a.id, a.name, a.content_hash) for a in market.assets)
         self.add_sales(synthetic_sales(market))
 
@@ -324,7 +353,7 @@ def synthetic_sales(market: synthetic.Market) -> list[SaleRecord]:
     for s in market.sales:
         a = assets[s.asset_id]
         out.append(SaleRecord(s.asset_id, s.asset_type, s.price, s.at, a.region, len(a.utility_features),
-                              a.co_creators, reputation.get(a.creator_id, 50)))
+                              a.co_creators, reputation.get(a.creator_id, 50), s.id))
     return out
 
 

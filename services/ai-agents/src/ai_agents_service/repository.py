@@ -11,11 +11,29 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from ipheron_libs import events
-from sqlalchemy import JSON, DateTime, Engine, Integer, Numeric, String, Uuid, func, insert, select, update
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Engine,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+    Uuid,
+    and_,
+    exists,
+    func,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from ai_agents_service.config import SCHEMA
-from ai_agents_service.domain import AssetInput, asset_from_json, asset_to_json
+from ai_agents_service.domain import AssetInput, SaleFlag, asset_from_json, asset_to_json
 
 if TYPE_CHECKING:
     from ai_agents_service.market import TypeModel
@@ -66,6 +84,29 @@ class AnalysisRow(Base):
     features: Mapped[Any] = mapped_column(JSON, nullable=True)
     owner_user_id: Mapped[str] = mapped_column(String(128), default="")
     trigger: Mapped[str] = mapped_column(String(32), default="asset.created")
+
+
+class SaleFlagRow(Base):
+    """A risk flag on one recorded sale: its own (at recording) or a later sale's retroactive one."""
+
+    __tablename__ = "sale_flags"
+    __table_args__ = (UniqueConstraint("sale_id", "rule", name="uq_sale_flags_sale_rule"), {"schema": SCHEMA})
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    sale_id: Mapped[str] = mapped_column(String(200))
+    asset_id: Mapped[str] = mapped_column(String(128))
+    seller_wallet: Mapped[str] = mapped_column(String(64))
+    buyer_wallet: Mapped[str] = mapped_column(String(64))
+    price: Mapped[Decimal] = mapped_column(Numeric(36, 18))
+    sold_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    rule: Mapped[str] = mapped_column(String(64))
+    points: Mapped[int] = mapped_column(Integer)
+    explanation: Mapped[str] = mapped_column(Text)
+    retroactive: Mapped[bool] = mapped_column(Boolean)
+    revealed_by: Mapped[str] = mapped_column(String(200))
+    decided_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    cycle_wallets: Mapped[Any] = mapped_column(JSON)
+    kb_version: Mapped[str] = mapped_column(String(64), default="")
 
 
 @dataclass(frozen=True)
@@ -160,6 +201,20 @@ class Repository:
         return StoredAnalysis(row["asset_id"], row["created_at"], row["trigger"], row["owner_user_id"], asset,
                               row["detail"]), int(runs)
 
+    def features_of(self, asset_ids: Sequence[str]) -> dict[str, AssetInput]:
+        """The asset as last analysed, for each of the ids that has a stored analysis."""
+        out: dict[str, AssetInput] = {}
+        ids = sorted(set(asset_ids))
+        with self.engine.connect() as conn:
+            for start in range(0, len(ids), 1000):
+                rows = conn.execute(select(AnalysisRow.asset_id, AnalysisRow.features)
+                                    .where(AnalysisRow.asset_id.in_(ids[start:start + 1000]),
+                                           AnalysisRow.features.is_not(None))
+                                    .order_by(AnalysisRow.asset_id, AnalysisRow.created_at.desc())
+                                    .distinct(AnalysisRow.asset_id)).all()
+                out.update({r.asset_id: asset_from_json(r.features) for r in rows})
+        return out
+
     def set_owner(self, asset_id: str, owner_user_id: str) -> int:
         """Record a new owner (asset.sold) on the asset's stored analyses; returns the rows changed."""
         with self.engine.begin() as conn:
@@ -172,3 +227,51 @@ class Repository:
             rows = conn.execute(select(AnalysisRow.__table__).where(AnalysisRow.asset_id == asset_id)
                                 .order_by(AnalysisRow.created_at)).mappings().all()
         return [dict(r) for r in rows]
+
+    # -- sale flags
+
+    def record_sale_flags(self, flags: Sequence[SaleFlag]) -> list[SaleFlag]:
+        """Store flags once (idempotent per sale and rule); returns the ones newly stored.
+
+        A retroactive wash flag is not added to a sale that already holds a wash flag (its
+        own from when it was recorded, or an earlier retroactive one): the ring was already
+        seen on that sale.
+        """
+        stored: list[SaleFlag] = []
+        with self.engine.begin() as conn:
+            for f in flags:
+                values = {
+                    "id": uuid.uuid4(), "sale_id": f.sale_id, "asset_id": f.asset_id, "seller_wallet": f.seller,
+                    "buyer_wallet": f.buyer, "price": f.price, "sold_at": f.sold_at, "rule": f.rule,
+                    "points": f.points, "explanation": f.explanation, "retroactive": f.retroactive,
+                    "revealed_by": f.revealed_by, "decided_at": f.decided_at, "cycle_wallets": list(f.wallets),
+                    "kb_version": f.kb_version,
+                }
+                if f.retroactive and f.rule.startswith("wash") and conn.execute(select(exists().where(and_(
+                        SaleFlagRow.sale_id == f.sale_id, SaleFlagRow.rule.like("wash%"))))).scalar_one():
+                    continue
+                inserted = conn.execute(pg_insert(SaleFlagRow).values(**values)
+                                        .on_conflict_do_nothing(constraint="uq_sale_flags_sale_rule")
+                                        .returning(SaleFlagRow.id)).first()
+                if inserted is not None:
+                    stored.append(f)
+        return stored
+
+    def sale_flags_of(self, asset_id: str, limit: int = 200) -> list[SaleFlag]:
+        """The flags stored on an asset's sales, oldest sale first (at most `limit`)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(SaleFlagRow.__table__).where(SaleFlagRow.asset_id == asset_id)
+                                .order_by(SaleFlagRow.sold_at, SaleFlagRow.rule).limit(limit)).mappings().all()
+        return [_sale_flag(r) for r in rows]
+
+    def all_sale_flags(self) -> list[SaleFlag]:
+        """Every stored flag (the evaluation reads what the system persisted)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(SaleFlagRow.__table__).order_by(SaleFlagRow.sold_at)).mappings().all()
+        return [_sale_flag(r) for r in rows]
+
+
+def _sale_flag(r: Any) -> SaleFlag:
+    return SaleFlag(r["sale_id"], r["asset_id"], r["seller_wallet"], r["buyer_wallet"], Decimal(r["price"]),
+                    r["sold_at"], r["rule"], r["points"], r["explanation"], r["retroactive"], r["revealed_by"],
+                    r["decided_at"], tuple(r["cycle_wallets"] or ()), r["kb_version"])

@@ -9,20 +9,23 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from ipheron_libs.db import run_db
 from ipheron_libs.errors import DomainError, InvalidArgument, NotFound, PermissionDenied
+from ipheron_libs.vocab import ASSET_TYPES, DEFAULT_REPUTATION
+from ipheron_libs.wire import from_timestamp
 
 from ai_agents_service import synthetic
 from ai_agents_service.clients import AnalyticsClient, Directory
 from ai_agents_service.collaboration import CollaborationAgent, ContributorInput, Profile, RankedCandidate, ShareResult
+from ai_agents_service.comparables import LOOKBACK_DAYS, SaleRecord
 from ai_agents_service.config import Settings
 from ai_agents_service.convert import analysis_document
-from ai_agents_service.domain import AssetInput, RiskResult, Trade
+from ai_agents_service.domain import AssetInput, RiskResult, SaleFlag, Trade, decimal_of, region_of
 from ai_agents_service.engine import RulePool
 from ai_agents_service.market import HOLDOUT_DAYS, WARMUP, MarketAgent, MarketForecast
-from ai_agents_service.market_data import MarketData
+from ai_agents_service.market_data import MAX_SALES_PER_TYPE, AssetFeatures, MarketData, TradeFact
 from ai_agents_service.orchestrator import Analysis, Orchestrator
 from ai_agents_service.pricing import PriceSuggestion, PricingAgent
 from ai_agents_service.repository import Repository, StoredAnalysis
@@ -33,6 +36,12 @@ log = logging.getLogger("ai_agents_service")
 # Analytics history replaces the current one once it covers this many days with sales.
 MIN_HISTORY_DAYS = WARMUP + HOLDOUT_DAYS + 14
 DEFAULT_COLLABORATORS = 10
+
+
+def features_of(asset: AssetInput) -> AssetFeatures:
+    """What comparable-sale similarity needs of an asset."""
+    return AssetFeatures(asset.region or "other", len(set(asset.utility_features)), asset.co_creators,
+                         asset.creator_reputation)
 
 
 class AiAgentsService:
@@ -47,6 +56,7 @@ class AiAgentsService:
         self.directory = directory
         self.analytics = analytics
         self.pricing = PricingAgent(pool, market)
+        self.sales_loaded = False
         self.risk = RiskAgent(pool, market, self.pricing)
         self.collaboration = CollaborationAgent(pool)
         self.market_agent = MarketAgent(pool, market)
@@ -82,6 +92,25 @@ class AiAgentsService:
 
     async def assess_purchase_risk(self, purchase: Trade, history: Sequence[Trade] = ()) -> RiskResult:
         return await self.risk.assess_purchase(purchase, history)
+
+    async def record_sales(self, sales: Sequence[TradeFact]) -> list[SaleFlag]:
+        """Decide and store the risk flags of recorded sales (already in the trade log): each
+        sale's own, and the earlier sales a sale reveals as part of its wash cycle. Idempotent:
+        recording the same sales again stores nothing new. Returns the newly stored flags."""
+        assessed = await self.risk.assess_sales(sales)
+        flags = [f for a in assessed for f in (*a.flags, *a.retroactive)]
+        if not flags:
+            return []
+        stored = await run_db(self.repo.record_sale_flags, flags)
+        for f in stored:
+            if f.retroactive:
+                log.info("sale %s of asset %s flagged %s later, revealed by sale %s", f.sale_id, f.asset_id, f.rule,
+                         f.revealed_by)
+        return stored
+
+    async def sale_flags(self, asset_id: str) -> list[SaleFlag]:
+        """The risk flags stored on an asset's recorded sales (at recording or later)."""
+        return await run_db(self.repo.sale_flags_of, asset_id)
 
     async def forecast_market(self, asset_type: str, days: int) -> MarketForecast:
         return await self.market_agent.forecast(asset_type, days)
@@ -126,23 +155,71 @@ class AiAgentsService:
     # ------------------------------------------------------------ facts and models
 
     async def warm_up(self) -> None:
-        """Before serving: the synthetic market, then models trained on the best history."""
+        """Before serving: the synthetic market, the recorded sales, then models trained on the best history."""
         await asyncio.to_thread(self.load_synthetic)
+        await self.load_sales()
         await self.retrain()
 
     def load_synthetic(self) -> None:
-        """The synthetic market ending today: the history until analytics has its own."""
+        """The synthetic market ending today: the history until analytics has its own (and,
+        outside production, its sales as comparables and trades)."""
         market = synthetic.generate(self.settings.synthetic_seed, self.settings.history_days,
                                     end=datetime.now(UTC).date())
-        if self.settings.env == "production":
+        sales = self.settings.synthetic_sales
+        if sales is False or (sales is None and self.settings.env == "production"):
             self.market.set_history(market.history_rows(), "synthetic")
         else:
             self.market.load_synthetic(market)
 
+    async def stored_features(self, asset_id: str) -> AssetFeatures | None:
+        """A sold asset's features from its stored analysis (after a restart the memory is empty)."""
+        stored = await run_db(self.repo.features_of, [asset_id])
+        return features_of(stored[asset_id]) if asset_id in stored else None
+
+    async def load_sales(self) -> int:
+        """The comparable sales from the market of record: every type's recorded sales of the
+        last LOOKBACK_DAYS from the analytics service (ListSales), newest first, at most
+        MAX_SALES_PER_TYPE per type, with the features stored with each asset's analysis
+        (else analytics' region and creator count). Sales already held (same sale id) are
+        skipped. Returns how many were new; `sales_loaded` says whether every type answered."""
+        if self.analytics is None:
+            return 0
+        since = datetime.now(UTC) - timedelta(days=LOOKBACK_DAYS)
+        added = 0
+        try:
+            for asset_type in ASSET_TYPES:
+                listed = await self.analytics.sales(asset_type, since, MAX_SALES_PER_TYPE)
+                if not listed:
+                    continue
+                stored = await run_db(self.repo.features_of, [x.sale.asset_id for x in listed])
+                records = []
+                for x in reversed(listed):  # oldest first: the bounded log keeps the newest
+                    price = decimal_of(x.sale.price, "price", allow_empty=False)
+                    assert price is not None
+                    known = (features_of(stored[x.sale.asset_id]) if x.sale.asset_id in stored
+                             else self.market.features_of(x.sale.asset_id))
+                    records.append(SaleRecord(
+                        x.sale.asset_id, asset_type, price, from_timestamp(x.sale.occurred_at) or datetime.now(UTC),
+                        known.region if known else region_of(x.region),
+                        known.utility_count if known else 0,
+                        known.co_creators if known else max(1, x.creators),
+                        known.creator_reputation if known else DEFAULT_REPUTATION, x.sale.sale_id))
+                added += self.market.add_sales(records)
+        except DomainError as exc:
+            log.warning("recorded sales unavailable from analytics (%s); %d loaded, retried at the next refresh",
+                        exc.message, added)
+            return added
+        self.sales_loaded = True
+        log.info("comparable sales: %d loaded from analytics", added)
+        return added
+
     async def refresh_history(self) -> str:
-        """Use the analytics history when it covers enough days; keep the current one otherwise."""
+        """Use the analytics history when it covers enough days; keep the current one otherwise.
+        Recorded sales that could not be loaded at start are tried again here."""
         if self.analytics is None:
             return self.market.source
+        if not self.sales_loaded:
+            await self.load_sales()
         try:
             points = await self.analytics.history(self.settings.history_days)
         except DomainError as exc:

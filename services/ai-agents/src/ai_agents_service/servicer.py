@@ -16,7 +16,15 @@ from ipheron_libs.vocab import DEFAULT_REPUTATION, MAX_REPUTATION, MIN_REPUTATIO
 from ipheron_libs.wire import from_timestamp, to_timestamp
 
 from ai_agents_service.collaboration import ContributorInput, Profile
-from ai_agents_service.convert import analysis_from_document, analyze_pb, forecast_pb, price_pb, risk_pb, rules_pb
+from ai_agents_service.convert import (
+    analysis_from_document,
+    analyze_pb,
+    forecast_pb,
+    price_pb,
+    risk_pb,
+    rules_pb,
+    sale_flag_pb,
+)
 from ai_agents_service.domain import (
     AssetInput,
     Trade,
@@ -158,7 +166,9 @@ class AiAgentsServicer(pb_grpc.AiAgentsServiceServicer):
         if not request.asset_id:
             raise InvalidArgument("asset_id is required", field="asset_id")
         stored, runs = await self.service.asset_analysis(request.asset_id)
-        return pb.GetAssetAnalysisResponse(analysis=stored_pb(stored), runs=runs)
+        flags = await self.service.sale_flags(request.asset_id)
+        return pb.GetAssetAnalysisResponse(analysis=stored_pb(stored), runs=runs,
+                                           sale_flags=[sale_flag_pb(f) for f in flags])
 
     async def ReanalyzeAsset(self, request: pb.ReanalyzeAssetRequest,
                              context: grpc.aio.ServicerContext) -> pb.ReanalyzeAssetResponse:

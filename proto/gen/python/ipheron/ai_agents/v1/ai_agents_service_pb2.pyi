@@ -376,12 +376,44 @@ class GetAssetAnalysisRequest(_message.Message):
     def __init__(self, asset_id: _Optional[str] = ...) -> None: ...
 
 class GetAssetAnalysisResponse(_message.Message):
-    __slots__ = ("analysis", "runs")
+    __slots__ = ("analysis", "runs", "sale_flags")
     ANALYSIS_FIELD_NUMBER: _ClassVar[int]
     RUNS_FIELD_NUMBER: _ClassVar[int]
+    SALE_FLAGS_FIELD_NUMBER: _ClassVar[int]
     analysis: StoredAnalysis
     runs: int
-    def __init__(self, analysis: _Optional[_Union[StoredAnalysis, _Mapping]] = ..., runs: _Optional[int] = ...) -> None: ...
+    sale_flags: _containers.RepeatedCompositeFieldContainer[SaleFlag]
+    def __init__(self, analysis: _Optional[_Union[StoredAnalysis, _Mapping]] = ..., runs: _Optional[int] = ..., sale_flags: _Optional[_Iterable[_Union[SaleFlag, _Mapping]]] = ...) -> None: ...
+
+class SaleFlag(_message.Message):
+    __slots__ = ("sale_id", "seller_wallet", "buyer_wallet", "price", "sold_at", "rule", "points", "explanation", "retroactive", "revealed_by_sale_id", "decided_at", "cycle_wallets", "kb_version")
+    SALE_ID_FIELD_NUMBER: _ClassVar[int]
+    SELLER_WALLET_FIELD_NUMBER: _ClassVar[int]
+    BUYER_WALLET_FIELD_NUMBER: _ClassVar[int]
+    PRICE_FIELD_NUMBER: _ClassVar[int]
+    SOLD_AT_FIELD_NUMBER: _ClassVar[int]
+    RULE_FIELD_NUMBER: _ClassVar[int]
+    POINTS_FIELD_NUMBER: _ClassVar[int]
+    EXPLANATION_FIELD_NUMBER: _ClassVar[int]
+    RETROACTIVE_FIELD_NUMBER: _ClassVar[int]
+    REVEALED_BY_SALE_ID_FIELD_NUMBER: _ClassVar[int]
+    DECIDED_AT_FIELD_NUMBER: _ClassVar[int]
+    CYCLE_WALLETS_FIELD_NUMBER: _ClassVar[int]
+    KB_VERSION_FIELD_NUMBER: _ClassVar[int]
+    sale_id: str
+    seller_wallet: str
+    buyer_wallet: str
+    price: str
+    sold_at: _timestamp_pb2.Timestamp
+    rule: str
+    points: int
+    explanation: str
+    retroactive: bool
+    revealed_by_sale_id: str
+    decided_at: _timestamp_pb2.Timestamp
+    cycle_wallets: _containers.RepeatedScalarFieldContainer[str]
+    kb_version: str
+    def __init__(self, sale_id: _Optional[str] = ..., seller_wallet: _Optional[str] = ..., buyer_wallet: _Optional[str] = ..., price: _Optional[str] = ..., sold_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., rule: _Optional[str] = ..., points: _Optional[int] = ..., explanation: _Optional[str] = ..., retroactive: _Optional[bool] = ..., revealed_by_sale_id: _Optional[str] = ..., decided_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., cycle_wallets: _Optional[_Iterable[str]] = ..., kb_version: _Optional[str] = ...) -> None: ...
 
 class ReanalyzeAssetRequest(_message.Message):
     __slots__ = ("asset_id", "requester_user_id", "days")
