@@ -172,3 +172,43 @@ async def test_a_transfer_makes_the_receiver_the_owner_of_record(
     assert denied.value.code() == grpc.StatusCode.PERMISSION_DENIED
     again = await stub.ReanalyzeAsset(pb.ReanalyzeAssetRequest(asset_id=asset_id, requester_user_id="u-9", days=3))
     assert again.analysis.trigger == "owner"
+
+
+async def test_a_ring_half_way_round_at_a_restart_is_still_caught(pg_admin_url: str) -> None:
+    """The trade log lived only in memory: after a restart the ring's first sales were
+    forgotten, so its closing sale looked clean. Recorded sales are stored and reloaded."""
+    from ai_agents_service.config import Settings
+    from ai_agents_service.server import MIGRATIONS_DIR
+    from ipheron_libs.testing import drop_database, fresh_database, fresh_schema
+
+    scratch = fresh_database(pg_admin_url, "ai_agents_ring_restart")
+    url = fresh_schema(scratch, SCHEMA, MIGRATIONS_DIR)
+
+    def agents() -> AgentsApp:
+        return AgentsApp(Settings(database_url=url, workers=1, kb_reload=False, retrain_interval=0,
+                                  consume_events=False, auth_addr="127.0.0.1:1", analytics_addr="",
+                                  synthetic_sales=False), url, redis_url="")
+
+    asset_id, start = str(uuid.uuid4()), datetime.now(UTC) - timedelta(days=2)
+    purchases = [str(uuid.uuid4()) for _ in range(4)]
+    hops = [(A, B), (B, C), (C, A), (A, B)]
+    try:
+        first = agents()
+        await first.start(host="127.0.0.1", port=0)
+        try:
+            for i in range(3):
+                await first.handle_event(_sold(asset_id, *hops[i], start + timedelta(hours=6 * i), purchases[i]))
+        finally:
+            await first.stop(grace=0)
+        second = agents()
+        await second.start(host="127.0.0.1", port=0)
+        try:
+            assert [t.sale_id for t in second.market.trades_of(asset_id)] == purchases[:3]
+            await second.handle_event(_sold(asset_id, *hops[3], start + timedelta(hours=18), purchases[3]))
+            flags = {f.sale_id: f.rule for f in await second.service.sale_flags(asset_id)
+                     if f.rule.startswith("wash")}
+        finally:
+            await second.stop(grace=0)
+        assert flags == {**{p: "wash-cycle-closed-later" for p in purchases[:3]}, purchases[3]: "wash-trading-ring"}
+    finally:
+        drop_database(pg_admin_url, "ai_agents_ring_restart")

@@ -295,9 +295,9 @@ async def eval_risk(market: synthetic.Market, data: MarketData, pool: RulePool, 
     # ai_agents.sale_flags table; scored on what the table holds at the end of the test period.
     for start in range(0, len(tests), 250):
         batch = tests[start:start + 250]
-        assessed = await agent.assess_sales([TradeFact(s.asset_id, s.seller_wallet, s.buyer_wallet, s.price, s.at,
-                                                       s.id) for s in batch])
-        await run_db(repo.record_sale_flags, [f for a in assessed for f in (*a.flags, *a.retroactive)])
+        recorded = [TradeFact(s.asset_id, s.seller_wallet, s.buyer_wallet, s.price, s.at, s.id) for s in batch]
+        assessed = await agent.assess_sales(recorded)
+        await run_db(repo.record_sales, recorded, [f for a in assessed for f in (*a.flags, *a.retroactive)])
     stored = await run_db(repo.all_sale_flags)
     wash_ids = {f.sale_id for f in stored if f.rule.startswith("wash")}
     later_ids = {f.sale_id for f in stored if f.rule.startswith("wash") and f.retroactive}

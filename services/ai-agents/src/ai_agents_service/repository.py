@@ -30,10 +30,12 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from ai_agents_service.config import SCHEMA
 from ai_agents_service.domain import AssetInput, SaleFlag, asset_from_json, asset_to_json
+from ai_agents_service.market_data import TradeFact
 
 if TYPE_CHECKING:
     from ai_agents_service.market import TypeModel
@@ -107,6 +109,20 @@ class SaleFlagRow(Base):
     decided_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     cycle_wallets: Mapped[Any] = mapped_column(JSON)
     kb_version: Mapped[str] = mapped_column(String(64), default="")
+
+
+class TradeRow(Base):
+    """A recorded sale (asset.sold) as the wash-trading and velocity rules see it."""
+
+    __tablename__ = "trades"
+    __table_args__ = {"schema": SCHEMA}
+
+    sale_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    asset_id: Mapped[str] = mapped_column(String(128))
+    seller_wallet: Mapped[str] = mapped_column(String(64))
+    buyer_wallet: Mapped[str] = mapped_column(String(64))
+    price: Mapped[Decimal] = mapped_column(Numeric(36, 18))
+    sold_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
 
 
 @dataclass(frozen=True)
@@ -230,6 +246,16 @@ class Repository:
 
     # -- sale flags
 
+    def record_sales(self, trades: Sequence[TradeFact], flags: Sequence[SaleFlag]) -> list[SaleFlag]:
+        """Store recorded sales (once per sale id) and their flags in one transaction; returns
+        the flags newly stored (see `record_sale_flags`)."""
+        with self.engine.begin() as conn:
+            rows = [{"sale_id": t.key, "asset_id": t.asset_id, "seller_wallet": t.seller, "buyer_wallet": t.buyer,
+                     "price": t.price, "sold_at": t.at} for t in trades if t.at is not None]
+            if rows:
+                conn.execute(pg_insert(TradeRow).on_conflict_do_nothing(index_elements=["sale_id"]), rows)
+            return _record_flags(conn, flags)
+
     def record_sale_flags(self, flags: Sequence[SaleFlag]) -> list[SaleFlag]:
         """Store flags once (idempotent per sale and rule); returns the ones newly stored.
 
@@ -237,25 +263,16 @@ class Repository:
         own from when it was recorded, or an earlier retroactive one): the ring was already
         seen on that sale.
         """
-        stored: list[SaleFlag] = []
         with self.engine.begin() as conn:
-            for f in flags:
-                values = {
-                    "id": uuid.uuid4(), "sale_id": f.sale_id, "asset_id": f.asset_id, "seller_wallet": f.seller,
-                    "buyer_wallet": f.buyer, "price": f.price, "sold_at": f.sold_at, "rule": f.rule,
-                    "points": f.points, "explanation": f.explanation, "retroactive": f.retroactive,
-                    "revealed_by": f.revealed_by, "decided_at": f.decided_at, "cycle_wallets": list(f.wallets),
-                    "kb_version": f.kb_version,
-                }
-                if f.retroactive and f.rule.startswith("wash") and conn.execute(select(exists().where(and_(
-                        SaleFlagRow.sale_id == f.sale_id, SaleFlagRow.rule.like("wash%"))))).scalar_one():
-                    continue
-                inserted = conn.execute(pg_insert(SaleFlagRow).values(**values)
-                                        .on_conflict_do_nothing(constraint="uq_sale_flags_sale_rule")
-                                        .returning(SaleFlagRow.id)).first()
-                if inserted is not None:
-                    stored.append(f)
-        return stored
+            return _record_flags(conn, flags)
+
+    def recent_trades(self, since: datetime, limit: int) -> list[TradeFact]:
+        """The recorded sales since `since`, oldest first (the newest `limit` of them)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(TradeRow.__table__).where(TradeRow.sold_at >= since)
+                                .order_by(TradeRow.sold_at.desc(), TradeRow.sale_id.desc()).limit(limit)).all()
+        return [TradeFact(r.asset_id, r.seller_wallet, r.buyer_wallet, Decimal(r.price), r.sold_at, r.sale_id)
+                for r in reversed(rows)]
 
     def sale_flags_of(self, asset_id: str, limit: int = 200) -> list[SaleFlag]:
         """The flags stored on an asset's sales, oldest sale first (at most `limit`)."""
@@ -275,3 +292,21 @@ def _sale_flag(r: Any) -> SaleFlag:
     return SaleFlag(r["sale_id"], r["asset_id"], r["seller_wallet"], r["buyer_wallet"], Decimal(r["price"]),
                     r["sold_at"], r["rule"], r["points"], r["explanation"], r["retroactive"], r["revealed_by"],
                     r["decided_at"], tuple(r["cycle_wallets"] or ()), r["kb_version"])
+
+
+def _record_flags(conn: Connection, flags: Sequence[SaleFlag]) -> list[SaleFlag]:
+    """Insert flags not stored yet (see `Repository.record_sale_flags`); returns the new ones."""
+    stored: list[SaleFlag] = []
+    for f in flags:
+        if f.retroactive and f.rule.startswith("wash") and conn.execute(select(exists().where(and_(
+                SaleFlagRow.sale_id == f.sale_id, SaleFlagRow.rule.like("wash%"))))).scalar_one():
+            continue
+        inserted = conn.execute(pg_insert(SaleFlagRow).values(
+            id=uuid.uuid4(), sale_id=f.sale_id, asset_id=f.asset_id, seller_wallet=f.seller, buyer_wallet=f.buyer,
+            price=f.price, sold_at=f.sold_at, rule=f.rule, points=f.points, explanation=f.explanation,
+            retroactive=f.retroactive, revealed_by=f.revealed_by, decided_at=f.decided_at,
+            cycle_wallets=list(f.wallets), kb_version=f.kb_version,
+        ).on_conflict_do_nothing(constraint="uq_sale_flags_sale_rule").returning(SaleFlagRow.id)).first()
+        if inserted is not None:
+            stored.append(f)
+    return stored

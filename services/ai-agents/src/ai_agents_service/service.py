@@ -29,13 +29,14 @@ from ai_agents_service.market_data import MAX_SALES_PER_TYPE, AssetFeatures, Mar
 from ai_agents_service.orchestrator import Analysis, Orchestrator
 from ai_agents_service.pricing import PriceSuggestion, PricingAgent
 from ai_agents_service.repository import Repository, StoredAnalysis
-from ai_agents_service.risk import RiskAgent
+from ai_agents_service.risk import RING_WINDOW, RiskAgent
 
 log = logging.getLogger("ai_agents_service")
 
 # Analytics history replaces the current one once it covers this many days with sales.
 MIN_HISTORY_DAYS = WARMUP + HOLDOUT_DAYS + 14
 DEFAULT_COLLABORATORS = 10
+MAX_RELOADED_TRADES = 200_000
 
 
 def features_of(asset: AssetInput) -> AssetFeatures:
@@ -95,13 +96,13 @@ class AiAgentsService:
 
     async def record_sales(self, sales: Sequence[TradeFact]) -> list[SaleFlag]:
         """Decide and store the risk flags of recorded sales (already in the trade log): each
-        sale's own, and the earlier sales a sale reveals as part of its wash cycle. Idempotent:
-        recording the same sales again stores nothing new. Returns the newly stored flags."""
+        sale's own, and the earlier sales a sale reveals as part of its wash cycle; the sales
+        are stored with them (`ai_agents.trades`). Idempotent: recording the same sales again
+        stores nothing new. Returns the newly stored flags."""
         assessed = await self.risk.assess_sales(sales)
         flags = [f for a in assessed for f in (*a.flags, *a.retroactive)]
-        if not flags:
-            return []
-        stored = await run_db(self.repo.record_sale_flags, flags)
+        # The sales too, so that a restart still knows the trades a ring is made of.
+        stored = await run_db(self.repo.record_sales, sales, flags)
         for f in stored:
             if f.retroactive:
                 log.info("sale %s of asset %s flagged %s later, revealed by sale %s", f.sale_id, f.asset_id, f.rule,
@@ -155,10 +156,22 @@ class AiAgentsService:
     # ------------------------------------------------------------ facts and models
 
     async def warm_up(self) -> None:
-        """Before serving: the synthetic market, the recorded sales, then models trained on the best history."""
+        """Before serving: the synthetic market, the recorded sales (comparables from analytics,
+        the trade log from our own table), then models trained on the best history."""
         await asyncio.to_thread(self.load_synthetic)
         await self.load_sales()
+        await self.load_trades()
         await self.retrain()
+
+    async def load_trades(self) -> int:
+        """The trade log of the wash-trading and velocity rules back from `ai_agents.trades`:
+        the sales recorded in the rules' longest look-back window (14 days), at most
+        MAX_RELOADED_TRADES. Returns how many."""
+        trades = await run_db(self.repo.recent_trades, datetime.now(UTC) - RING_WINDOW, MAX_RELOADED_TRADES)
+        self.market.add_trades(trades)
+        if trades:
+            log.info("trade log: %d recorded sales of the last %d days reloaded", len(trades), RING_WINDOW.days)
+        return len(trades)
 
     def load_synthetic(self) -> None:
         """The synthetic market ending today: the history until analytics has its own (and,
