@@ -204,6 +204,35 @@ async def test_the_periodic_reconciliation_checks_a_bounded_window_and_still_fin
     assert (await service.reconcile()).differences == ()
 
 
+async def test_the_embedded_chains_block_logs_are_exactly_eth_get_logs(service: ChainService,
+                                                                        users: list[LocalAccount]) -> None:
+    """The indexer reads the embedded chain's logs from each block's receipts once instead of
+    eth-tester's eth_getLogs (which rebuilds every receipt per transaction): the same logs, the
+    same numbering (a log's index within its transaction), the same order."""
+    sales = await asyncio.gather(direct_sale(service, users[3], users[4], users[5]),
+                                 direct_sale(service, users[6], users[7], users[8]))
+    indexer = indexer_for(service)
+    topics = indexer._subscribe(service.ledger)
+    network = service.network
+    last = await service.ledger.block_number()
+
+    def both() -> tuple[list[Any], list[Any]]:
+        fast = network.get_logs(0, last, indexer._addresses, topics.keys())
+        assert network.tester is not None
+        slow = network.w3.eth.get_logs({"fromBlock": 0, "toBlock": last, "address": indexer._addresses,
+                                        "topics": [["0x" + t.hex() for t in topics]]})
+        return fast, list(slow)
+
+    fast, slow = await network.run(both)
+    keys = ("logIndex", "transactionIndex", "transactionHash", "blockHash", "blockNumber", "address",
+            "data", "topics")
+    assert [{k: e[k] for k in keys} for e in fast] == [{k: slow_e[k] for k in keys} for slow_e in slow]
+    assert not any(e["removed"] or slow_e.get("removed") for e, slow_e in zip(fast, slow, strict=True))
+    assert {"0x" + bytes(e["transactionHash"]).hex() for e in fast} >= {tx for _, tx in sales}
+    # A range past the head and an empty range read nothing more.
+    assert await network.run(network.get_logs, last + 1, last + 5, indexer._addresses, topics.keys()) == []
+
+
 async def test_a_restart_resumes_from_the_checkpoint_without_losing_or_doubling(
         indexer_url: str, service: ChainService, users: list[LocalAccount]) -> None:
     seller, buyer, co = users[3], users[4], users[5]
@@ -290,3 +319,4 @@ async def test_the_running_app_indexes_a_direct_sale_onto_the_stream_and_reports
     finally:
         await channel.close()
         await app.stop(grace=0.5)
+

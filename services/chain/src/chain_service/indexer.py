@@ -118,9 +118,9 @@ class Indexer:
         return out
 
     def _logs(self, first: int, last: int, topics: Mapping[bytes, tuple[str, ABIEvent]]) -> list[ChainLog]:
-        w3 = self.source.ledger.network.w3
-        raw = w3.eth.get_logs({"fromBlock": first, "toBlock": last, "address": cast(Any, self._addresses),
-                               "topics": [["0x" + t.hex() for t in topics]]})
+        network = self.source.ledger.network
+        w3 = network.w3
+        raw = network.get_logs(first, last, self._addresses, topics.keys())
         out: list[ChainLog] = []
         for entry in raw:
             if entry.get("removed") or not entry["topics"]:
