@@ -13,6 +13,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from ipheron_libs import db
 from sqlalchemy import (
     BigInteger,
     DateTime,
@@ -166,10 +167,14 @@ class ChainRepository:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        # Read-only methods read through the same pool in autocommit: at READ COMMITTED each
+        # statement takes its own snapshot inside a transaction too, so a read-only transaction
+        # only added its BEGIN and ROLLBACK round trips.
+        self.reader = db.autocommit(engine)
 
     # --- metadata -------------------------------------------------------------------
     def get_meta(self, key: str) -> str | None:
-        with Session(self.engine) as s:
+        with Session(self.reader) as s:
             row = s.get(Meta, key)
             return row.value if row else None
 
@@ -182,7 +187,7 @@ class ChainRepository:
     # --- deployments ----------------------------------------------------------------
     def find_deployment(self, chain_id: int, name: str, code_hash: str) -> str | None:
         """The address of the newest deployment of this code on this chain."""
-        with Session(self.engine) as s:
+        with Session(self.reader) as s:
             return s.execute(
                 select(Deployment.address)
                 .where(Deployment.chain_id == chain_id, Deployment.name == name, Deployment.code_hash == code_hash)
@@ -271,18 +276,18 @@ class ChainRepository:
 
     # --- transactions: reads --------------------------------------------------------
     def get_tx(self, tx_hash: str) -> Transaction | None:
-        with Session(self.engine) as s:
+        with Session(self.reader) as s:
             row = s.execute(select(TxRecord).where(TxRecord.tx_hash == tx_hash.lower())).scalar_one_or_none()
             return None if row is None else transaction_of(row)
 
     def get_by_idempotency_key(self, key: str) -> Transaction | None:
-        with Session(self.engine) as s:
+        with Session(self.reader) as s:
             row = s.execute(select(TxRecord).where(TxRecord.idempotency_key == key)).scalar_one_or_none()
             return None if row is None else transaction_of(row)
 
     def find_asset_tx(self, asset_id: uuid.UUID, type_: str) -> Transaction | None:
         """The confirmed transaction of a type for an asset (e.g. its mint)."""
-        with Session(self.engine) as s:
+        with Session(self.reader) as s:
             row = s.execute(
                 select(TxRecord)
                 .where(TxRecord.asset_id == asset_id, TxRecord.type == type_, TxRecord.status == "confirmed")
@@ -306,7 +311,7 @@ class ChainRepository:
         if address is not None:
             cond.append(or_(TxRecord.from_address == address, TxRecord.to_address == address,
                             TxRecord.counterparty == address))
-        with Session(self.engine) as s:
+        with Session(self.reader) as s:
             total = s.execute(select(func.count()).select_from(TxRecord).where(*cond)).scalar_one()
             rows = s.execute(
                 select(TxRecord).where(*cond)
