@@ -337,8 +337,9 @@ class AssetsService:
         except FailedPrecondition as exc:
             raise Aborted(f"the transaction was not accepted: {exc.message}") from exc
         self._crash_point("purchase.after_broadcast")
-        await run_db(self.repo.mark_submitted, saga.id, sent, self.settings.submitted_poll_s)
-        return domain.purchase_of(await self._purchase_saga(purchase_id))
+        submitted = await run_db(self.repo.mark_submitted, saga.id, sent, self.settings.submitted_poll_s)
+        # The row as the update left it; read again only when the purchase had moved on meanwhile.
+        return domain.purchase_of(submitted if submitted is not None else await self._purchase_saga(purchase_id))
 
     async def get_purchase(self, purchase_id: str) -> Purchase:
         return domain.purchase_of(await self._purchase_saga(purchase_id))
