@@ -7,6 +7,7 @@ replaced in a real mempool (automine off)."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import subprocess
@@ -22,6 +23,7 @@ from chain_service.service import ChainService
 from chain_service.txmanager import TransactionManager, TxRequest
 from conftest import chain_database
 from eth_account import Account
+from eth_utils import to_checksum_address
 from ipheron_libs import db
 from ipheron_libs.devstack_ports import free_port
 from ipheron_libs.errors import FailedPrecondition
@@ -102,6 +104,56 @@ async def test_sale_on_a_json_rpc_node_splits_royalty_exactly(rpc_chain: ChainSe
     rpc(node_uri, "hardhat_setBalance", [USERS[1].address, hex(10**18)])
     with pytest.raises(FailedPrecondition, match="already been filled"):
         await rpc_chain.prepare_transaction(USERS[1].address, rpc_chain.market.address, fulfill, "7771")
+
+
+async def test_order_checks_and_prepared_calls_read_in_batches_as_the_node_answers_each_read(
+        rpc_chain: ChainService, node_uri: str) -> None:
+    """On a JSON-RPC node VerifyOrder's five reads go in one batch and a prepared call's nonce,
+    balance and fees in another: the same facts as the node answers each read alone, for a
+    fillable order, a filled one whose token moved to the buyer, and a token that does not exist."""
+    import dataclasses
+
+    from chain_helpers import send_as, signed_order
+    from chain_service import orders
+
+    seller, buyer = USERS[2], USERS[3]
+    rpc(node_uri, "hardhat_setBalance", [buyer.address, hex(10**18)])
+    minted = await rpc_chain.mint(str(uuid.uuid4()), seller.address, "ipfs://batch", [(seller.address, 10_000)], 0)
+    order, signature = await signed_order(rpc_chain, seller, minted.token_id, 5000)
+    ledger, network = rpc_chain.ledger, rpc_chain.network
+
+    def one_by_one(o: orders.Order) -> tuple[int, int, object, bool]:
+        view = ledger._raw_view
+        token, market = ledger.token.address, ledger.market.address
+        order_hash = rpc_chain._order_hash(o)
+        try:
+            owner = to_checksum_address(view(token, "ownerOf(uint256)", [o.token_id], ["address"])[0])
+        except Exception:  # noqa: BLE001 - no such token
+            owner = None
+        approved = owner is not None and bool(view(token, "isApprovedForAll(address,address)", [owner, market],
+                                                   ["bool"])[0])
+        return (int(view(market, "orderStatus(bytes32)", [order_hash], ["uint8"])[0]),
+                int(view(market, "counterOf(address)", [o.seller], ["uint256"])[0]), owner, approved)
+
+    async def both(o: orders.Order) -> None:
+        batched = await ledger.order_on_chain(o, rpc_chain._order_hash(o))
+        assert (batched.status, batched.counter, batched.owner, batched.approved) == \
+            await network.run(one_by_one, o)
+        assert batched.next_block_time >= await ledger.head_timestamp()
+
+    await both(order)
+    assert (await rpc_chain.verify_order(json.dumps(order.message()), "0x" + signature.hex())).verdict.fillable
+    call, _ = await rpc_chain.prepare_fulfill(json.dumps(order.message()), "0x" + signature.hex(), buyer.address)
+    w3 = network.w3
+    assert call.tx.nonce == w3.eth.get_transaction_count(buyer.address, "pending")
+    base = int(w3.eth.get_block("latest")["baseFeePerGas"])
+    assert call.tx.max_priority_fee_per_gas == int(w3.eth.max_priority_fee)
+    assert call.tx.max_fee_per_gas == 2 * base + call.tx.max_priority_fee_per_gas
+    receipt = await send_as(rpc_chain, buyer, rpc_chain.market.address,
+                            rpc_chain.market.encode_abi("fulfill", args=[order.as_tuple(), signature]), 5000)
+    assert receipt["status"] == 1
+    await both(order)  # filled; the owner (the buyer) is not the seller: its approval read apart
+    await both(dataclasses.replace(order, token_id=minted.token_id + 10_000))  # no such token: no owner
 
 
 async def test_concurrent_submissions_on_a_json_rpc_node_get_gap_free_nonces(rpc_chain: ChainService) -> None:

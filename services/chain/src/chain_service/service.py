@@ -465,7 +465,7 @@ class ChainService:
         margin = self.settings.gas_margin_percent
         tx_fields: dict[str, Any] = {"from": sender, "to": to, "data": call_data, "value": value}
 
-        def read() -> tuple[int, bool, int, int, int]:
+        def read() -> tuple[int, bool, int, int, int, int]:
             without_funds = False
             if fixed_gas is not None:
                 # The caller checked the call's preconditions itself (VerifyOrder does what
@@ -479,12 +479,12 @@ class ChainService:
                         raise _clear(node_error(exc, sender)) from exc
                     # The node will not run the call for a sender who cannot pay: size the shortfall instead.
                     gas, without_funds = domain.UNFUNDED_GAS_ESTIMATE, True
-            nonce, balance = network.pending_account(sender)
-            return gas, without_funds, network.head_base_fee(), nonce, balance
+            nonce, balance, base, tip = network.account_and_fees(sender)  # one batch on a JSON-RPC node
+            # The embedded chain (no market) and a node without a suggestion: the configured priority fee.
+            return gas, without_funds, base, nonce, balance, self.settings.priority_fee_wei if tip is None else tip
 
-        gas, without_funds, base, nonce, balance = await network.run(read)
-        max_fee, priority = await self.tm.fees() if not network.embedded else domain.fees_for(
-            base, self.settings.priority_fee_wei)
+        gas, without_funds, base, nonce, balance, tip = await network.run(read)
+        max_fee, priority = domain.fees_for(base, tip)
         tx = domain.Prepared(domain.parse_address(sender, "from_address"), domain.parse_address(to, "to_address"),
                              call_data, value, self.chain_id, gas, max_fee, priority, nonce)
         return PreparedCall(tx, domain.affordability(balance, value, gas, max_fee), without_funds)
