@@ -119,8 +119,8 @@ _STAKER: tuple[UserField, ...] = (("user_id", SUBJECT), ("wallet", WALLET))
 ON_BEHALF: Mapping[str, Mapping[str, tuple[UserField, ...]]] = {
     "ipheron.auth.v1.AuthService": {"UpdateProfile": (("user_id", SUBJECT),)},
     "ipheron.assets.v1.AssetsService": {
-        rpc: _ACTOR for rpc in ("CreateAsset", "UpdateAsset", "ArchiveAsset", "PurchaseAsset", "UploadFile",
-                                "AttachFile", "GetListingTypedData", "PutListing", "CancelListing",
+        rpc: _ACTOR for rpc in ("CreateAsset", "UpdateAsset", "ArchiveAsset", "PurchaseAsset", "GetPurchase",
+                                "UploadFile", "AttachFile", "GetListingTypedData", "PutListing", "CancelListing",
                                 "SubmitPurchaseTransaction")},
     "ipheron.staking.v1.StakingService": {
         rpc: _STAKER for rpc in ("OpenStake", "GetStake", "ListStakes", "ClaimRewards", "Unstake",

@@ -276,6 +276,13 @@ async def test_a_sale_made_directly_on_the_contract_is_recorded_as_owner_change_
         (sent.tx_hash.lower(), alice.wallet, buyer.wallet, "1.25")]
     purchase = (await replica.stub.GetPurchase(pb.GetPurchaseRequest(purchase_id=sale[0].purchase_id))).purchase
     assert (purchase.buyer_user_id, purchase.tx_hash) == (buyer.id, sent.tx_hash.lower())
+    # Asked for by a user, the purchase is its buyer's and seller's only: anyone else is told it does not exist.
+    for who in (buyer, alice):
+        mine = await replica.stub.GetPurchase(pb.GetPurchaseRequest(purchase_id=purchase.id, actor=who.actor))
+        assert mine.purchase.id == purchase.id
+    stranger = await new_user()
+    err = await rejected(replica.stub.GetPurchase(pb.GetPurchaseRequest(purchase_id=purchase.id, actor=stranger.actor)))
+    assert err.code() == grpc.StatusCode.NOT_FOUND
 
 
 async def test_a_transaction_the_buyer_broadcast_itself_is_handed_in_by_hash(replica, new_user, risk,

@@ -684,7 +684,7 @@ async def submit_purchase_transaction(asset_id: PathId, purchase_id: PathId, bod
                                       stubs: Stubs) -> dict[str, Any]:
     actor = _wallet_actor(user, "pay")
     # The path names the asset too: a purchase of another asset is not found here (and nothing is sent).
-    p = (await stubs.assets.GetPurchase(pb.GetPurchaseRequest(purchase_id=purchase_id))).purchase
+    p = (await stubs.assets.GetPurchase(pb.GetPurchaseRequest(purchase_id=purchase_id, actor=actor))).purchase
     if p.asset_id != asset_id:
         raise Problem(404, f"purchase {purchase_id} not found")
     payment = {"raw_transaction": body.raw_transaction} if body.raw_transaction else {"tx_hash": body.tx_hash}
@@ -699,7 +699,8 @@ async def submit_purchase_transaction(asset_id: PathId, purchase_id: PathId, bod
             summary="A purchase's state (its buyer or seller only): awaiting_payment, submitted, completed "
                     "or failed")
 async def get_purchase(asset_id: PathId, purchase_id: PathId, user: CurrentUser, stubs: Stubs) -> dict[str, Any]:
-    p = (await stubs.assets.GetPurchase(pb.GetPurchaseRequest(purchase_id=purchase_id))).purchase
+    # The assets service answers only the buyer or seller the actor names (and the token proves).
+    p = (await stubs.assets.GetPurchase(pb.GetPurchaseRequest(purchase_id=purchase_id, actor=_actor(user)))).purchase
     if p.asset_id != asset_id or user.id not in (p.buyer_user_id, p.seller_user_id):
         raise Problem(404, f"purchase {purchase_id} not found")
     return purchase_out(p)

@@ -341,8 +341,12 @@ class AssetsService:
         # The row as the update left it; read again only when the purchase had moved on meanwhile.
         return domain.purchase_of(submitted if submitted is not None else await self._purchase_saga(purchase_id))
 
-    async def get_purchase(self, purchase_id: str) -> Purchase:
-        return domain.purchase_of(await self._purchase_saga(purchase_id))
+    async def get_purchase(self, purchase_id: str, user_id: str = "") -> Purchase:
+        """A purchase; when `user_id` names who asks, only to its buyer or seller (NotFound to anyone else)."""
+        purchase = domain.purchase_of(await self._purchase_saga(purchase_id))
+        if user_id and user_id not in (purchase.buyer_user_id, purchase.seller_user_id):
+            raise NotFound(f"purchase {purchase_id} not found")
+        return purchase
 
     async def _purchase_saga(self, purchase_id: str) -> Saga:
         saga = await run_db(self.repo.get_saga, purchase_id)

@@ -11,6 +11,7 @@ from ipheron.assets.v1 import assets_service_pb2 as pb
 from ipheron.assets.v1 import assets_service_pb2_grpc as pb_grpc
 from ipheron.chain.v1 import chain_service_pb2 as chain_pb
 from ipheron.common.v1 import common_pb2
+from ipheron_libs import access
 from ipheron_libs.errors import InvalidArgument
 from ipheron_libs.wire import money_str, to_timestamp, wei_str
 
@@ -202,7 +203,10 @@ class AssetsServicer(pb_grpc.AssetsServiceServicer):
 
     async def GetPurchase(self, request: pb.GetPurchaseRequest,
                           context: grpc.aio.ServicerContext) -> pb.GetPurchaseResponse:
-        return pb.GetPurchaseResponse(purchase=purchase_pb(await self.service.get_purchase(request.purchase_id)))
+        if not request.actor.user_id:
+            access.check_unscoped_read(context, "purchases")
+        purchase = await self.service.get_purchase(request.purchase_id, request.actor.user_id)
+        return pb.GetPurchaseResponse(purchase=purchase_pb(purchase))
 
     async def GetProvenance(self, request: pb.GetProvenanceRequest,
                             context: grpc.aio.ServicerContext) -> pb.GetProvenanceResponse:

@@ -383,10 +383,12 @@ class InsufficientFunds(_message.Message):
     def __init__(self, required_wei: _Optional[str] = ..., available_wei: _Optional[str] = ..., shortfall_wei: _Optional[str] = ..., price_wei: _Optional[str] = ...) -> None: ...
 
 class GetPurchaseRequest(_message.Message):
-    __slots__ = ("purchase_id",)
+    __slots__ = ("purchase_id", "actor")
     PURCHASE_ID_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_FIELD_NUMBER: _ClassVar[int]
     purchase_id: str
-    def __init__(self, purchase_id: _Optional[str] = ...) -> None: ...
+    actor: Actor
+    def __init__(self, purchase_id: _Optional[str] = ..., actor: _Optional[_Union[Actor, _Mapping]] = ...) -> None: ...
 
 class GetPurchaseResponse(_message.Message):
     __slots__ = ("purchase",)
