@@ -57,7 +57,8 @@ def test_sign_in_create_list_buy_see_the_sale_live_withdraw_and_chart(stack: Sta
     assert lines, f"no result from the browser run (exit {run.returncode}): {run.stderr[-3000:]}"
     result = json.loads(lines[-1])
     log.warning("browser journey: %s", json.dumps(result["timings_ms"]))
-    assert result["ok"], f"{result.get('error')}\nsteps done: {result['steps']}\n{run.stderr[-2000:]}"
+    seen = {k: v for k, v in result.items() if k.endswith(("_notice", "_errors")) and v}
+    assert result["ok"], f"{result.get('error')}\nsteps done: {result['steps']}\nseen: {seen}\n{run.stderr[-2000:]}"
     assert result["steps"] == STEPS
     assert result["page_errors"] == [] and result["server_errors"] == []
     assert result["volume_charted"] > 0 and result["charts"] >= 4
