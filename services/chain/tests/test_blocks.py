@@ -7,7 +7,9 @@ same state root)."""
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
+import pytest
 from chain_helpers import mined_receipt
 from chain_service.config import ChainSettings
 from chain_service.txmanager import TxRequest
@@ -113,3 +115,65 @@ def test_the_chain_service_hashes_with_the_c_keccak_backend() -> None:
 
     keccak(b"")
     assert type(keccak.hasher.__self__).__name__ == "PySha3Backend"
+
+
+def test_a_block_run_on_one_state_is_the_block_py_evms_own_import_computes() -> None:
+    """The open block's transactions run one after another on one VM state, merkleized once
+    when the block is sealed (as py-evm's block import runs them): a fresh chain from the same
+    genesis imports every sealed block with py-evm's validation (state root, receipts root, gas
+    used, bloom), including a contract created and called in its own block and one slot written
+    twice in one block (EIP-2200 prices the second write from the first one's value)."""
+    import time
+
+    from chain_service.network import make_embedded_tester
+    from eth_utils import keccak, to_checksum_address
+
+    genesis = int(time.time()) - 600
+    built = make_embedded_tester(genesis, None, block_interval_ms=200)
+    keys = ["0x" + f"{i:064x}" for i in range(1, 5)]
+    accounts = [Account.from_key(k) for k in keys]
+    nonces = {a.address: 0 for a in accounts}
+    # Runtime `PUSH0 CALLDATALOAD CALLER SSTORE STOP` (stores the first call word at slot = caller).
+    init = bytes.fromhex("645f353355005f526005601bf3")
+    creator = bytes.fromhex(accounts[0].address[2:])
+    store = to_checksum_address("0x" + keccak(b"\xd6\x94" + creator + b"\x80")[12:].hex())  # its nonce-0 address
+
+    def send(account: Any, to: str | None, data: bytes, value: int = 0) -> None:
+        tx = {"type": 2, "chainId": 131277322940537, "nonce": nonces[account.address], "value": value,
+              "gas": 200_000, "maxFeePerGas": 10**11, "maxPriorityFeePerGas": 10**9, "data": data}
+        if to is not None:
+            tx["to"] = to
+        nonces[account.address] += 1
+        built.send_raw_transaction("0x" + bytes(account.sign_transaction(tx).raw_transaction).hex())
+
+    def word(n: int) -> bytes:
+        return n.to_bytes(32, "big")
+
+    send(accounts[0], None, init)  # created in the block that also calls it
+    for i, account in enumerate(accounts):
+        send(account, store, word(i + 1))
+    send(accounts[1], store, word(0))  # the same slot again, back to zero (a refund)
+    send(accounts[2], SINK, b"", 5)
+    nonces[accounts[2].address] -= 1  # a nonce already used in this block: refused, nothing changes
+    with pytest.raises(Exception, match="nonce"):
+        send(accounts[2], SINK, b"", 6)  # (send counted the nonce again: back where it was)
+    assert built.pending_count == 7
+    # Pending reads see the unsealed transactions.
+    assert built.get_nonce(accounts[1].address, "pending") == 2
+    built.mine_pending()
+    send(accounts[3], store, word(7))
+    send(accounts[3], store, word(8))
+    built.mine_pending()
+
+    chain = built.backend.chain
+    head = int(chain.get_canonical_head().block_number)
+    assert head >= 2
+    slot = int(accounts[3].address, 16)
+    assert chain.get_vm().state.get_storage(bytes.fromhex(store[2:]), slot) == 8
+    fresh = make_embedded_tester(genesis, None, block_interval_ms=200).backend.chain
+    for number in range(1, head + 1):
+        block = chain.get_canonical_block_by_number(number)
+        fresh.import_block(block)  # raises if any root, gas figure or bloom differs
+    assert fresh.get_canonical_head().hash == chain.get_canonical_head().hash
+    receipts = chain.get_canonical_block_by_number(head - 1).get_receipts(chain.chaindb)
+    assert len(receipts) == 7 and all(r.state_root == b"\x01" for r in receipts)

@@ -86,24 +86,33 @@ class JournalingEthereumTester(EthereumTester):
         # The open block as py-evm built it after the last transaction (see `_install_block_cache`).
         self._pending_block: Any = None
         self._pending_receipts: tuple[Any, ...] = ()
-        # The open block's transaction/receipt roots lag its transactions (see `_apply`).
+        # The open block's VM: its state holds the block's transactions so far, merkleized into a
+        # state root only when the block is sealed (see `_apply`).
+        self._pending_vm: Any = None
+        # The open block's transaction/receipt roots and state root lag its transactions (see `_apply`).
         self._roots_stale = False
+        self._state_unsealed = False
         self._install_block_cache()
 
     def _install_block_cache(self) -> None:
         """py-evm rebuilds the pending block from its tries (every transaction and receipt
         decoded) on each `get_vm()`, so applying the n-th transaction of a block cost O(n).
-        The block it built after the last transaction is handed to the VM instead while the
-        chain's header is still that block's header (any other header: rebuilt as before)."""
+        While the chain's header is still the open block's header, the open block's own VM (its
+        block as built after the last transaction, its state with every transaction so far) is
+        handed out instead, so pending reads (nonces, balances, calls) see the unsealed
+        transactions; any other header: a VM built as before."""
         chain = self.backend.chain
         plain = type(chain).get_vm
 
         def get_vm(at_header: Any = None) -> Any:
-            vm = plain(chain, at_header)
             block = self._pending_block
             if block is not None and block.header is (chain.header if at_header is None else at_header):
+                if self._pending_vm is not None:
+                    return self._pending_vm
+                vm = plain(chain, at_header)
                 vm._block = block
-            return vm
+                return vm
+            return plain(chain, at_header)
 
         chain.get_vm = get_vm
         chaindb = chain.chaindb
@@ -125,6 +134,7 @@ class JournalingEthereumTester(EthereumTester):
         chain = self.backend.chain
         chain.header = chain.header.copy(timestamp=timestamp)
         self._pending_block = None
+        self._pending_vm = None
 
     def _open_block(self, timestamp: int | None = None, key: object = None) -> tuple[int, int]:
         if self._open is None:
@@ -141,26 +151,39 @@ class JournalingEthereumTester(EthereumTester):
         if not raw or raw[0] == 3:  # a blob transaction: eth-tester's own path
             inner = EthereumTester.send_raw_transaction.__wrapped__
             return str(inner(self, raw_transaction_hex))
-        # `Chain.apply_transaction`, less its last step: py-evm rebuilds the block's transaction
-        # and receipt tries from every transaction so far after each one (O(n²) in a block);
-        # here the open block carries its transactions and receipts, and `_seal_roots` builds
-        # the two tries once, when the block is sealed.
-        vm = chain.get_vm(chain.header)
+        # `Chain.apply_transaction`, less its last steps: py-evm merkleizes and persists the whole
+        # state after each transaction and rebuilds the block's transaction and receipt tries
+        # from every transaction so far (O(n²) in a block). Since Byzantium a receipt carries no
+        # state root, so here, as py-evm's own block import does (`VM.apply_all_transactions`),
+        # the open block's transactions run one after another on one VM state, and
+        # `_seal_roots` computes the state root and the two tries once, when the block is sealed.
+        vm = chain.get_vm(chain.header)  # the open block's VM once it holds a transaction
         base_block = vm.get_block()
         tx = vm.get_transaction_builder().decode(raw)
         if self._pending_block is not None and base_block is self._pending_block:
             before = self._pending_receipts
         else:
             before = tuple(base_block.get_receipts(chain.chaindb))
-        receipt, _ = vm.apply_transaction(base_block.header, tx)
+        # `VM.apply_transaction`, with a snapshot after its `lock_changes` (which drops older
+        # checkpoints): a transaction refused (nonce, funds) leaves the open block's state as it was.
+        vm.validate_transaction_against_header(base_block.header, tx)
+        vm.state.lock_changes()
+        snapshot = vm.state.snapshot()
+        try:
+            computation = vm.state.apply_transaction(tx)
+            receipt = vm.make_receipt(base_block.header, tx, computation, vm.state)
+            vm.validate_receipt(receipt)
+        except Exception:
+            vm.state.revert(snapshot)
+            raise
         header = vm.add_receipt_to_header(base_block.header, receipt)
-        vm.state.persist()
-        header = header.copy(state_root=vm.state.state_root)
         block = base_block.copy(header=header, transactions=base_block.transactions + (tx,))
+        vm._block = block
         chain.header = header
+        self._pending_vm = vm
         self._pending_receipts = before + (receipt,)
         self._pending_block = block
-        self._roots_stale = True
+        self._roots_stale = self._state_unsealed = True
         return "0x" + bytes(tx.hash).hex()
 
     def mine_blocks(self, num_blocks: int = 1, coinbase: str = "0x" + "00" * 20) -> Any:
@@ -170,19 +193,24 @@ class JournalingEthereumTester(EthereumTester):
         return super().mine_blocks(num_blocks, coinbase)
 
     def _seal_roots(self) -> None:
-        """Give the open block its transaction and receipt roots (deferred by `_apply`)."""
+        """Give the open block its state root and its transaction and receipt roots (deferred by
+        `_apply`): py-evm's miner then builds the block from this header."""
         if not self._roots_stale or self._pending_block is None:
             return
         chain = self.backend.chain
         block = self._pending_block
         if block.header is not chain.header:
-            return  # rebuilt elsewhere (eth-tester's own path): its roots are its own
+            return  # rebuilt elsewhere (eth-tester's own path, which persisted the state): its own roots
         vm = chain.get_vm(chain.header)
-        block = vm.set_block_transactions_and_withdrawals(block, block.header, block.transactions,
-                                                          self._pending_receipts)
+        header = block.header
+        if self._state_unsealed:
+            vm.state.persist()
+            header = header.copy(state_root=vm.state.state_root)
+        block = vm.set_block_transactions_and_withdrawals(block, header, block.transactions, self._pending_receipts)
+        vm._block = block
         chain.header = block.header
         self._pending_block = block
-        self._roots_stale = False
+        self._roots_stale = self._state_unsealed = False
 
     def send_raw_transaction(self, raw_transaction_hex: str) -> str:
         if not self.auto_mine_transactions:
@@ -233,8 +261,8 @@ class JournalingEthereumTester(EthereumTester):
             self._unjournaled = []
         self._open = None
         self.mine_blocks(1)
-        self._pending_block = None
-        self._roots_stale = False
+        self._pending_block = self._pending_vm = None
+        self._roots_stale = self._state_unsealed = False
         self.pending_hashes = set()
         return 1
 
@@ -316,7 +344,8 @@ class JournalingEthereumTester(EthereumTester):
         self.backend.chain = chain_class(AtomicDB(MemoryDB(kv)))
         self.applied_seq = journal_seq
         self._open = None
-        self._pending_block = None
+        self._pending_block = self._pending_vm = None
+        self._roots_stale = self._state_unsealed = False
         self._install_block_cache()
         return self.head()
 
