@@ -114,6 +114,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="funded buyer wallets of the purchases benchmark (BENCH_WALLETS, default %(default)s)")
     parser.add_argument("--per-wallet", type=int, default=int(os.environ.get("BENCH_PER_WALLET", "4")),
                         help="purchases per wallet and mode (BENCH_PER_WALLET, default %(default)s)")
+    parser.add_argument("--chain", choices=("embedded", "devnode", "both"),
+                        default=os.environ.get("BENCH_CHAIN", "both"),
+                        help="the purchases benchmark's chain: the embedded py-evm chain, the hardhat devnode behind "
+                             "WEB3_PROVIDER_URI, or both in turn (BENCH_CHAIN, default %(default)s)")
+    parser.add_argument("--baseline-ref", default=os.environ.get("BENCH_BASELINE_REF", ""),
+                        help="run the purchases first on the services of this commit, same client, same run "
+                             "(BENCH_BASELINE_REF)")
     parser.add_argument("--profile", type=float, default=float(os.environ.get("BENCH_PROFILE", "0")),
                         help="py-spy (if installed) the chain, assets and gateway for N seconds of the purchases "
                              "(BENCH_PROFILE)")
@@ -191,12 +198,11 @@ def main(argv: list[str] | None = None) -> int:
     if not args.skip_purchases:
         from bench import purchases
 
-        rates, profile = purchases.run(args.wallets, args.per_wallet, ["pipelined", "sequential"], 5, args.profile)
+        chains = purchases.CHAINS if args.chain == "both" else (args.chain,)
+        rates, profile = purchases.run_chains(chains, args.wallets, args.per_wallet, ["pipelined", "sequential"], 5,
+                                              args.profile, args.baseline_ref)
         buy_ok = all(r.failures == 0 for r in rates)
-        best = max((r.per_second for r in rates if r.name.startswith("purchases")), default=0.0)
-        verdict = "met" if best >= 50 else "NOT met"
-        buy_text = "\n".join([purchases.HEADER, *(r.row() for r in rates), "",
-                              f"purchases/s (best mode) = {best:.1f}  (target >= 50: {verdict})",
+        buy_text = "\n".join([purchases.HEADER, *(r.row() for r in rates), "", *purchases.summary(rates),
                               *purchases.notes(), *(["", "```", profile, "```"] if profile else [])])
     print(buy_text)
     paths_text = "skipped (--catalog-rows 0)"
@@ -230,8 +236,9 @@ def write_results(table: str, ratio: str, ai_text: str, buy_text: str, paths_tex
              f"round shown; one process per server.\n\n"
              f"{table}\n\n{ratio}\n\nAI agents (`bench/ai_bench.py --seconds 3`, real MeTTa worker pool):\n\n"
              f"```\n{ai_text}\n```\n\n"
-             f"Purchases end to end (`bench/purchases.py`, {args.wallets} wallets x {args.per_wallet} purchases "
-             f"per mode; load average before: {os.getloadavg()[0]:.1f}):\n\n{buy_text}\n\n"
+             f"Purchases end to end (`bench/purchases.py --chain {args.chain}`, {args.wallets} wallets x "
+             f"{args.per_wallet} purchases per mode{', baseline ' + args.baseline_ref if args.baseline_ref else ''}; "
+             f"each run's load average is in its notes):\n\n{buy_text}\n\n"
              f"User paths beside their ceilings (`bench/user_paths.py --rows {args.catalog_rows}`, catalogs "
              f"loaded by COPY; load average now: {os.getloadavg()[0]:.1f}):\n\n{paths_text}\n")
     rest = ("\n## " + head_lines[1]) if len(head_lines) > 1 else ""
