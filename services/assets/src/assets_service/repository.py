@@ -320,6 +320,18 @@ def _file(row: RowMapping) -> StoredFile:
                       sha256=row["sha256"], uploader_user_id=row["uploader_user_id"], created_at=row["created_at"])
 
 
+# An event to write to the outbox with others of the same transaction: (type, actor, payload).
+Emitted = tuple[str, str, dict[str, Any]]
+
+
+def _emit(conn: Connection, emitted: list[Emitted] | None, type_: str, actor: str, payload: dict[str, Any]) -> None:
+    """Write the event now, or keep it in `emitted` for the caller's one `events.emit_many`."""
+    if emitted is None:
+        events.emit(conn, type_, actor, payload)
+    else:
+        emitted.append((type_, actor, payload))
+
+
 class Repository:
     """All SQL of the service; sync, each method one transaction, called through `ipheron_libs.db.run_db`."""
 
@@ -861,15 +873,17 @@ class Repository:
             state=state, reason=reason, updated_at=func.now()).returning(*listings_t.c)).mappings().first()
         return _listing(row) if row is not None else None
 
-    def _sync_listed(self, conn: Connection, asset: Asset, actor: str) -> Asset:
-        """`assets.listed` and `price` follow the active listing; asset.updated when they change."""
+    def _sync_listed(self, conn: Connection, asset: Asset, actor: str, *,
+                     emitted: list[Emitted] | None = None) -> Asset:
+        """`assets.listed` and `price` follow the active listing; asset.updated when they change
+        (added to `emitted` when given, for the caller to write with its other events)."""
         active = self._active_listings(conn, [asset.id]).get(asset.id)
         listed, price = active is not None, active.price if active is not None else asset.price
         if listed == asset.listed and price == asset.price:
             return replace(asset, listing=active)
         changed = ["listed"] + (["price"] if price != asset.price else [])
         new = self._write(conn, asset, listed=listed, price=price)
-        events.emit(conn, "asset.updated", actor, {
+        _emit(conn, emitted, "asset.updated", actor, {
             "asset_id": asset.id, "changed": changed, "price": money_str(new.price), "listed": new.listed,
             "status": new.status, "version": new.version,
         })
@@ -971,8 +985,9 @@ class Repository:
             effect.setdefault("provenance", []).append(int(row[0]))
 
     def _move_owner(self, conn: Connection, asset: Asset, effect: dict[str, Any], *, to_user_id: str,
-                    to_wallet: str, tx_hash: str, actor: str) -> Asset:
-        """The asset now belongs to `to_wallet` (asset.transferred once, when the owner really changes)."""
+                    to_wallet: str, tx_hash: str, actor: str, emitted: list[Emitted] | None = None) -> Asset:
+        """The asset now belongs to `to_wallet` (asset.transferred once, when the owner really
+        changes; added to `emitted` when given)."""
         if asset.owner_wallet.lower() == to_wallet and asset.owner_user_id == to_user_id:
             return asset
         changed_wallet = asset.owner_wallet.lower() != to_wallet
@@ -980,7 +995,7 @@ class Repository:
                       prev_owner_wallet=asset.owner_wallet, new_owner_wallet=to_wallet)
         new = self._write(conn, asset, owner_user_id=to_user_id, owner_wallet=to_wallet)
         if changed_wallet:
-            events.emit(conn, "asset.transferred", actor, {
+            _emit(conn, emitted, "asset.transferred", actor, {
                 "asset_id": asset.id, "from_wallet": asset.owner_wallet, "to_wallet": to_wallet,
                 "from_user_id": domain.event_user_id(asset.owner_user_id, asset.owner_wallet),
                 "to_user_id": domain.event_user_id(to_user_id, to_wallet), "tx_hash": tx_hash,
@@ -1031,8 +1046,10 @@ class Repository:
                           sagas_t.c.created_at).limit(1).with_for_update()).mappings().first()
             purchase = _saga(row) if row is not None else None
             owner_user_id = purchase.actor_user_id if purchase is not None else buyer_user_id
+            # asset.transferred, asset.updated and asset.sold are written together, in this order.
+            emitted: list[Emitted] = []
             asset = self._move_owner(conn, asset, effect, to_user_id=owner_user_id, to_wallet=sale.buyer,
-                                     tx_hash=sale.tx_hash, actor=owner_user_id)
+                                     tx_hash=sale.tx_hash, actor=owner_user_id, emitted=emitted)
             if sale.order_hash:
                 self._mark_listings(conn, effect, listings_t.c.order_hash == sale.order_hash,
                                     state=domain.LISTING_FILLED, reason="")
@@ -1071,9 +1088,9 @@ class Repository:
                 self._provenance(conn, effect, asset_id=asset.id, kind=kind, tx_hash=sale.tx_hash,
                                  block_number=sale.block_number, from_wallet=sale.seller, to_wallet=sale.buyer,
                                  price=sale.price if kind == "sale" else None, purchase_id=recorded.id)
-            self._sync_listed(conn, asset, owner_user_id)
+            self._sync_listed(conn, asset, owner_user_id, emitted=emitted)
             creators = asset.creators  # read with the asset's row, locked since: nobody changed them
-            events.emit(conn, "asset.sold", domain.event_user_id(owner_user_id, sale.buyer), {
+            _emit(conn, emitted, "asset.sold", domain.event_user_id(owner_user_id, sale.buyer), {
                 "asset_id": asset.id, "asset_type": asset.asset_type, "purchase_id": recorded.id,
                 "price": money_str(sale.price), "currency": "ETH",
                 "seller_user_id": domain.event_user_id(seller_user_id, sale.seller), "seller_wallet": sale.seller,
@@ -1081,6 +1098,7 @@ class Repository:
                 "tx_hash": sale.tx_hash, "block_number": sale.block_number, "token_id": sale.token_id,
                 "creators": [_creator_json(c) for c in creators],
             })
+            events.emit_many(conn, [(type_, actor, payload, str(uuid.uuid4())) for type_, actor, payload in emitted])
             self._set_effect(conn, sale.event_id, asset.id, effect)
             return asset.id, recorded
 
