@@ -236,7 +236,6 @@ def setup(api: httpx.Client, wallets: int, per_wallet: int,
 
 def purchases(api: httpx.Client, buyers: list[market.User], plan: list[list[str]], mode: str) -> Rate:
     """The timed part: every buyer buys its assets; ends when the last sale is recorded."""
-    submitted: list[tuple[market.User, dict[str, Any], float]] = []
     lock = threading.Lock()
     failures = 0
     latencies: list[float] = []
@@ -249,8 +248,21 @@ def purchases(api: httpx.Client, buyers: list[market.User], plan: list[list[str]
             REASONS[f"{stage}: {resp.status_code} {detail[:100]}"] = REASONS.get(
                 f"{stage}: {resp.status_code} {detail[:100]}", 0) + 1
 
-    def wallet_loop(buyer: market.User, asset_ids: list[str]) -> None:
+    def settled(done: dict[str, Any], t0: float) -> None:
         nonlocal failures
+        with lock:
+            if done["state"] == "completed":
+                latencies.append((time.monotonic() - t0) * 1000)
+            else:
+                failures += 1
+                key = f"recorded failed: {done.get('failure_code')} {str(done.get('failure_reason'))[:100]}"
+                REASONS[key] = REASONS.get(key, 0) + 1
+
+    def wallet_loop(buyer: market.User, asset_ids: list[str]) -> None:
+        """Sequential: each purchase waited for before the next; pipelined: all of this wallet's
+        purchases handed in, then each waited for. Waiting is a long poll (`Prefer: wait`)."""
+        nonlocal failures
+        handed_in: list[tuple[dict[str, Any], float]] = []
         for asset_id in asset_ids:
             t0 = time.monotonic()
             start = market.start_purchase(api, buyer, asset_id)
@@ -266,38 +278,19 @@ def purchases(api: httpx.Client, buyers: list[market.User], plan: list[list[str]
                 failed("hand-in", paid)
                 continue
             if mode == "sequential":
-                done = market.wait_purchase(api, buyer, paid.json(), interval=0.05)
-                with lock:
-                    if done["state"] == "completed":
-                        latencies.append((time.monotonic() - t0) * 1000)
-                    else:
-                        failures += 1
+                settled(market.wait_purchase(api, buyer, paid.json(), timeout=300), t0)
             else:
+                handed_in.append((paid.json(), t0))
+        for p, t0 in handed_in:
+            try:
+                settled(market.wait_purchase(api, buyer, p, timeout=300), t0)
+            except TimeoutError:
                 with lock:
-                    submitted.append((buyer, paid.json(), t0))
+                    failures += 1
 
     begin = time.monotonic()
     with ThreadPoolExecutor(max_workers=len(buyers)) as pool:
         list(pool.map(wallet_loop, buyers, plan))
-    # Pipelined: wait for every handed-in purchase to be recorded (polled in turn).
-    waiting = list(submitted)
-    deadline = time.monotonic() + 300
-    while waiting and time.monotonic() < deadline:
-        still = []
-        for buyer, p, t0 in waiting:
-            p = p if p["state"] in ("completed", "failed") else market.get_purchase(api, buyer, p)
-            if p["state"] == "completed":
-                latencies.append((time.monotonic() - t0) * 1000)
-            elif p["state"] == "failed":
-                failures += 1
-                key = f"recorded failed: {p.get('failure_code')} {str(p.get('failure_reason'))[:100]}"
-                REASONS[key] = REASONS.get(key, 0) + 1
-            else:
-                still.append((buyer, p, t0))
-        waiting = still
-        if waiting:
-            time.sleep(0.05)
-    failures += len(waiting)
     elapsed = time.monotonic() - begin
     return Rate.of(f"purchases, {mode} (prepare → sign → submit → recorded), {len(buyers)} wallets",
                    latencies, elapsed, failures)

@@ -31,7 +31,7 @@ import websockets
 from ipheron.auth.v1 import auth_service_pb2 as pb
 from ipheron.auth.v1 import auth_service_pb2_grpc as pb_grpc
 from ipheron_gateway.config import SERVICES
-from ipheron_gateway.live import routes
+from ipheron_gateway.live import MAX_WAIT_S, Hub, preferred_wait, routes
 from ipheron_gateway.testing import GatewayProcess, TokenIssuer
 from ipheron_libs import events
 from ipheron_libs.devstack_ports import free_port
@@ -184,6 +184,24 @@ def test_a_user_room_shows_the_whole_payload_and_the_market_only_public_facts() 
     assert by_room["market"]["data"]["price"] == "1.25" and "creators" not in by_room["market"]["data"]
     assert by_room[f"user:{CO_CREATOR}"]["data"]["creators"] == ev.payload["creators"]
     assert routes(events.Event("x", "user.created", 1, "", "", {})) == []
+
+
+@pytest.mark.parametrize(("header", "seconds"), [
+    (None, 0), ("", 0), ("wait=5", 5), ("Wait = 7", 7), ("respond-async, wait=10", 10), ('wait="3"', 3),
+    ("wait=5; x=y", 5), (f"wait={MAX_WAIT_S * 100}", MAX_WAIT_S), ("wait=abc", 0), ("wait=-1", 0), ("wait=1.5", 0),
+    ("wait=\u0663", 0), ("handling=strict", 0), ("wait", 0), ("wait=0", 0)])
+def test_prefer_wait_is_read_as_rfc_7240_says_and_anything_else_is_ignored(header: str | None, seconds: int) -> None:
+    assert preferred_wait(header) == seconds
+
+
+async def test_a_long_poll_waiter_is_woken_by_an_event_of_its_room_only_and_leaves_with_its_block() -> None:
+    hub = Hub(redis_url=None)
+    ev = sale()
+    with hub.watching(f"asset:{ev.payload['asset_id']}") as mine, hub.watching("asset:another") as other:
+        assert hub.publish(ev) == 0  # a waiter is not counted as a WebSocket delivery
+        await asyncio.wait_for(mine.woken.wait(), 1)
+        assert not other.woken.is_set()
+    assert hub.rooms == {}
 
 
 async def test_a_recorded_sale_reaches_its_subscribers_within_a_second(

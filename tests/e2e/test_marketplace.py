@@ -495,6 +495,33 @@ def test_two_buyers_racing_for_one_order_make_one_sale_and_the_other_is_refused(
     assert spent == gas, (spent, gas, lost)
 
 
+def test_a_long_poll_answers_once_the_sale_is_recorded_and_an_unpaid_purchase_when_its_wait_ends(
+        client: httpx.Client) -> None:
+    seller, buyer = funded(client, 2, "2")
+    asset = listed_asset(client, seller, "0.25")
+    start = purchase(client, buyer, asset["id"], f"long-poll-{uuid.uuid4().hex}")
+    assert start.status_code == 201, start.text
+    url = f"/api/v1/assets/{asset['id']}/purchases/{start.json()['id']}"
+    # Unpaid, nothing changes: answered as it is once the wait is over, the preference echoed.
+    t0 = time.monotonic()
+    unpaid = client.get(url, headers={**buyer.headers, "Prefer": "wait=1"})
+    assert unpaid.status_code == 200 and unpaid.json()["state"] == "awaiting_payment", unpaid.text
+    assert unpaid.headers["Preference-Applied"] == "wait=1" and time.monotonic() - t0 >= 0.9
+    # Without the preference (or with one the gateway does not understand) it answers at once.
+    for headers in (buyer.headers, {**buyer.headers, "Prefer": "wait=soon"}):
+        plain = client.get(url, headers=headers)
+        assert plain.status_code == 200 and "Preference-Applied" not in plain.headers, plain.headers
+    # Paid: one long poll is answered with the recorded sale.
+    paid = market.submit_payment(client, buyer, start.json())
+    assert paid.status_code == 202, paid.text
+    done = client.get(url, headers={**buyer.headers, "Prefer": f"wait={int(DEADLINE_S)}"}, timeout=DEADLINE_S + 30)
+    assert done.status_code == 200 and done.json()["state"] == "completed", done.text
+    assert done.json()["tx_hash"] == paid.json()["tx_hash"]
+    # Someone else still gets a 404, waiting or not.
+    stranger = sign_in(client)
+    is_problem(client.get(url, headers={**stranger.headers, "Prefer": "wait=5"}), 404)
+
+
 # ------------------------------------------------------------------ a crash between broadcast and record
 
 

@@ -220,20 +220,27 @@ def submit_payment(api: httpx.Client, buyer: Account, purchase: dict[str, Any]) 
                     json={"raw_transaction": raw}, headers=buyer.headers)
 
 
-def get_purchase(api: httpx.Client, buyer: Account, purchase: dict[str, Any]) -> dict[str, Any]:
-    return expect(api.get(f"{API}/assets/{purchase['asset_id']}/purchases/{purchase['id']}", headers=buyer.headers),
+def get_purchase(api: httpx.Client, buyer: Account, purchase: dict[str, Any], wait: int = 0) -> dict[str, Any]:
+    """`GET .../purchases/{id}`; with `wait` (seconds) a long poll (`Prefer: wait=N`), answered
+    once the purchase is completed or failed, or when it changed, or after `wait` seconds."""
+    headers = {**buyer.headers, "Prefer": f"wait={wait}"} if wait else buyer.headers
+    return expect(api.get(f"{API}/assets/{purchase['asset_id']}/purchases/{purchase['id']}", headers=headers,
+                          timeout=wait + 30 if wait else httpx.USE_CLIENT_DEFAULT),
                   f"purchase {purchase['id']}")
 
 
 def wait_purchase(api: httpx.Client, buyer: Account, purchase: dict[str, Any],
-                  timeout: float = DEFAULT_TIMEOUT_S, interval: float = 0.2) -> dict[str, Any]:
-    """Poll the purchase until it is completed or failed (the chain's indexer records the sale)."""
+                  timeout: float = DEFAULT_TIMEOUT_S, interval: float = 0.2, long_poll: int = 10) -> dict[str, Any]:
+    """Wait until the purchase is completed or failed (the chain's indexer records the sale): long
+    polls of up to `long_poll` seconds each, or (long_poll=0) a plain poll every `interval`."""
     deadline = time.monotonic() + timeout
     while purchase["state"] not in ("completed", "failed"):
-        if time.monotonic() > deadline:
+        left = deadline - time.monotonic()
+        if left <= 0:
             raise TimeoutError(f"purchase {purchase['id']} still {purchase['state']} after {timeout:.0f}s")
-        time.sleep(interval)
-        purchase = get_purchase(api, buyer, purchase)
+        if not long_poll:
+            time.sleep(interval)
+        purchase = get_purchase(api, buyer, purchase, wait=max(1, min(long_poll, int(left))) if long_poll else 0)
     return purchase
 
 

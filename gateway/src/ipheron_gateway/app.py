@@ -86,8 +86,8 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         allow_origins=settings.cors_origins,
         allow_credentials=settings.cors_allow_credentials,
         allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
-        allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "X-Request-ID"],
-        expose_headers=["X-Request-ID", "Retry-After", "Idempotent-Replayed", "RateLimit-Limit",
+        allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "X-Request-ID", "Prefer"],
+        expose_headers=["X-Request-ID", "Retry-After", "Idempotent-Replayed", "Preference-Applied", "RateLimit-Limit",
                         "RateLimit-Remaining", "RateLimit-Reset"],
     )
     app.add_middleware(TelemetryMiddleware, api_prefix=API_PREFIX, propagate_incoming=not _exporting(settings))

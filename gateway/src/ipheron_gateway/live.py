@@ -16,9 +16,10 @@ keeps no state in Redis at all.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, cast
 
@@ -104,6 +105,35 @@ class Subscriber(Protocol):
         """Queue `message` without waiting; False when the client is too far behind (it is then dropped)."""
 
 
+MAX_WAIT_S = 30  # the longest `Prefer: wait=N` honoured (a longer one is cut to this)
+RECHECK_S = 2.0  # a long poll re-reads at least this often, for a change no event announces
+
+
+def preferred_wait(prefer: str | None) -> int:
+    """The seconds of an RFC 7240 `Prefer` header's `wait=N` preference, at most MAX_WAIT_S;
+    0 when absent or not a whole number (a preference a server does not understand is ignored,
+    never an error). `Prefer: respond-async, wait=10` gives 10."""
+    for pref in (prefer or "")[:256].split(","):
+        name, _, value = pref.split(";", 1)[0].partition("=")
+        if name.strip().lower() == "wait":
+            value = value.strip().strip('"')
+            return min(int(value), MAX_WAIT_S) if value.isascii() and value.isdigit() else 0
+    return 0
+
+
+class Waiter:
+    """A request waiting for the next event of a room (long polling, `Prefer: wait=N`): the
+    hub's fan-out sets `woken`. It takes no message, so it is never counted as a WebSocket
+    delivery and can never fall behind."""
+
+    def __init__(self) -> None:
+        self.woken = asyncio.Event()
+
+    def offer(self, message: bytes) -> bool:
+        self.woken.set()
+        return False
+
+
 @dataclass
 class Hub:
     """The rooms of this replica and the task tailing the event stream into them."""
@@ -131,6 +161,17 @@ class Hub:
     def leave_all(self, sub: Subscriber, rooms: Iterable[str]) -> None:
         for room in list(rooms):
             self.leave(sub, room)
+
+    @contextlib.contextmanager
+    def watching(self, room: str) -> Iterator[Waiter]:
+        """A `Waiter` in `room` while the block runs: join before reading the state it waits on,
+        so an event published between the read and the wait is not missed."""
+        waiter = Waiter()
+        self.join(waiter, room)
+        try:
+            yield waiter
+        finally:
+            self.leave(waiter, room)
 
     def publish(self, event: events.Event) -> int:
         """Queue `event` to every subscriber of every room it reaches; returns how many were queued.

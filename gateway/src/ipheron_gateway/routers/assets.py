@@ -14,6 +14,8 @@ signature. A purchase answers the transaction the buyer's own wallet signs and p
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import Callable, Coroutine
 from decimal import Decimal
 from enum import StrEnum
@@ -21,7 +23,7 @@ from typing import Annotated, Any, Literal
 
 import grpc
 import orjson
-from fastapi import APIRouter, Query, Request, Response, status
+from fastapi import APIRouter, Header, Query, Request, Response, status
 from fastapi.routing import APIRoute
 from ipheron.ai_agents.v1 import ai_agents_service_pb2 as ai_pb
 from ipheron.assets.v1 import assets_service_pb2 as pb
@@ -30,7 +32,7 @@ from ipheron.common.v1 import common_pb2
 from ipheron_libs.vocab import ASSET_TYPES, DEFAULT_REPUTATION
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from ipheron_gateway import catalog_cache
+from ipheron_gateway import catalog_cache, live
 from ipheron_gateway.bounds import METADATA_DESCRIPTION, Page, PathId, PerPage, check_metadata
 from ipheron_gateway.deps import CurrentUser, IdempotencyKey, Stubs, User
 from ipheron_gateway.prepared import Tx, eth, opt_tx_out
@@ -91,6 +93,7 @@ _PURCHASE_STATE: dict[int, PurchaseState] = {
     pb.PURCHASE_STATE_COMPLETED: "completed", pb.PURCHASE_STATE_FAILED: "failed",
     pb.PURCHASE_STATE_RESERVED: "awaiting_payment", pb.PURCHASE_STATE_BUYING: "submitted",
     pb.PURCHASE_STATE_BOUGHT: "submitted"}
+_OPEN_PURCHASE = frozenset({"awaiting_payment", "submitted"})  # what `Prefer: wait` waits out
 ListingState = Literal["active", "cancelled", "superseded", "filled", "invalid"]
 _LISTING_STATE: dict[int, ListingState] = {
     pb.LISTING_STATE_ACTIVE: "active", pb.LISTING_STATE_CANCELLED: "cancelled",
@@ -694,16 +697,43 @@ async def submit_purchase_transaction(asset_id: PathId, purchase_id: PathId, bod
     return purchase_out(r.purchase)
 
 
+PreferHeader = Annotated[str | None, Header(
+    description="`wait=N` (RFC 7240): while the purchase is awaiting payment or submitted, answer when it "
+                "changes (an event of the asset) or after N seconds (at most "
+                f"{live.MAX_WAIT_S}); `Preference-Applied` then echoes it. Other preferences are ignored.")]
+
+
 @router.get("/{asset_id}/purchases/{purchase_id}", response_model=PurchaseOut,
             responses=problem_responses(401, 404, 422, *UPSTREAM),
             summary="A purchase's state (its buyer or seller only): awaiting_payment, submitted, completed "
-                    "or failed")
-async def get_purchase(asset_id: PathId, purchase_id: PathId, user: CurrentUser, stubs: Stubs) -> dict[str, Any]:
-    # The assets service answers only the buyer or seller the actor names (and the token proves).
-    p = (await stubs.assets.GetPurchase(pb.GetPurchaseRequest(purchase_id=purchase_id, actor=_actor(user)))).purchase
-    if p.asset_id != asset_id or user.id not in (p.buyer_user_id, p.seller_user_id):
-        raise Problem(404, f"purchase {purchase_id} not found")
-    return purchase_out(p)
+                    "or failed; with `Prefer: wait=N`, answered once it is settled or N seconds passed")
+async def get_purchase(asset_id: PathId, purchase_id: PathId, user: CurrentUser, stubs: Stubs, request: Request,
+                       response: Response, prefer: PreferHeader = None) -> dict[str, Any]:
+    async def read() -> dict[str, Any]:
+        # The assets service answers only the buyer or seller the actor names (and the token proves).
+        p = (await stubs.assets.GetPurchase(pb.GetPurchaseRequest(purchase_id=purchase_id,
+                                                                  actor=_actor(user)))).purchase
+        if p.asset_id != asset_id or user.id not in (p.buyer_user_id, p.seller_user_id):
+            raise Problem(404, f"purchase {purchase_id} not found")
+        return purchase_out(p)
+
+    wait = live.preferred_wait(prefer)
+    if not wait:
+        return await read()
+    # Long polling: every change of a purchase comes with an event of its asset (the sale, the
+    # token's transfer, the listing's end), which the gateway's event tail already receives; a
+    # state no event announces is still seen by a re-read every RECHECK_S.
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + wait
+    with request.app.state.hub.watching(f"asset:{asset_id}") as waiter:
+        out = await read()
+        while out["state"] in _OPEN_PURCHASE and (left := deadline - loop.time()) > 0:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(waiter.woken.wait(), timeout=min(left, live.RECHECK_S))
+            waiter.woken.clear()
+            out = await read()
+    response.headers["Preference-Applied"] = f"wait={wait}"
+    return out
 
 
 @router.get("/{asset_id}/provenance", response_model=ProvenanceOut,
