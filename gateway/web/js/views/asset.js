@@ -122,7 +122,9 @@ function buyPanel(box, asset, listing) {
       steps.at(++at);
       await request("POST", `/assets/${asset.id}/purchases/${p.id}/transaction`, { body: signed });
       steps.at(++at);
-      const done = await until(() => request("GET", `/assets/${asset.id}/purchases/${p.id}`), (x) => ["completed", "failed"].includes(x.state));
+      // A long poll (Prefer: wait): the gateway answers as soon as the sale is recorded.
+      const done = await until(() => request("GET", `/assets/${asset.id}/purchases/${p.id}`, { headers: { Prefer: "wait=20" } }),
+        (x) => ["completed", "failed"].includes(x.state), { interval: 100 });
       if (done.state !== "completed") throw new Error(`The purchase failed: ${done.failure_reason || "the chain refused it"}.`);
       steps.done();
       box.append(h("p", { role: "status", id: "bought" }, "Purchased — the asset is yours. ", txLink(done.tx_hash)));
