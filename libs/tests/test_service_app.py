@@ -11,6 +11,7 @@ from pathlib import Path
 import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from ipheron_libs import service
 from ipheron_libs.grpc_client import channel
 from ipheron_libs.service import ServiceApp
 from ipheron_libs.settings import ServiceSettings
@@ -106,7 +107,8 @@ async def test_with_mutual_tls_the_app_refuses_plaintext_and_unlisted_rpcs_and_p
         port = await app.start(port=0)
         # Probes (kubelet, HEALTHCHECK) have no client certificate: the health-only port answers them.
         async with grpc.aio.insecure_channel(f"127.0.0.1:{app.health_port}") as probe:
-            reply = await health_pb2_grpc.HealthStub(probe).Check(health_pb2.HealthCheckRequest(service=""))
+            reply = await health_pb2_grpc.HealthStub(probe).Check(health_pb2.HealthCheckRequest(service=""),
+                                                                  timeout=10)
             assert reply.status == health_pb2.HealthCheckResponse.SERVING
             # ...and serves nothing else.
             with pytest.raises(grpc.aio.AioRpcError) as err:
@@ -124,3 +126,19 @@ async def test_with_mutual_tls_the_app_refuses_plaintext_and_unlisted_rpcs_and_p
     finally:
         await app.stop()
         grpc_client.use_identity(None)
+
+
+async def test_a_stop_step_that_hangs_is_cut_short_and_the_rest_of_the_stop_still_runs(
+        service_db_url, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:  # type: ignore[no-untyped-def]
+    class _Stuck(_App):
+        async def cleanup(self) -> None:
+            self.events.append("cleanup")
+            await asyncio.Event().wait()  # never ends
+
+    monkeypatch.setattr(service, "STOP_STEP_S", 0.3)
+    app = _Stuck(ServiceSettings(grace_seconds=0.1), service_db_url("libtest_skeleton"))
+    await app.start(port=0)
+    await asyncio.wait_for(app.stop(), timeout=10)
+    assert app.events == ["prepare", "cleanup", "close"], "the clients were still closed"
+    assert not app._started
+    assert any("cleanup did not end" in r.getMessage() for r in caplog.records), caplog.text

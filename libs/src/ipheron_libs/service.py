@@ -27,7 +27,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import grpc
 from grpc_health.v1 import health
@@ -42,6 +42,8 @@ log = logging.getLogger("ipheron.service")
 Job = Callable[[], Awaitable[object]]
 Closer = Callable[[], Awaitable[object]]
 S = TypeVar("S", bound=ServiceSettings)
+# How long one step of `ServiceApp.stop` may take (past the drain grace) before it is cut short.
+STOP_STEP_S = 10.0
 
 
 @dataclass(frozen=True)
@@ -189,34 +191,46 @@ class ServiceApp(ABC):
         return self.port
 
     async def stop(self, grace: float | None = None) -> None:
-        """NOT_SERVING, drain, stop background work, close clients, dispose the engine."""
+        """NOT_SERVING, drain, stop background work, close clients, dispose the engine.
+
+        Every step is bounded (STOP_STEP_S past the grace): a step that hangs (a server's stop
+        waiting on a connection that never closes) is logged by name and the rest still runs,
+        so a stop always ends and the database engine is always disposed."""
         grace = self.settings.grace_seconds if grace is None else grace
         if self.server is not None and self.health is not None:
-            await grpc_server.stop(self.server, self.health, grace)
+            await self._bounded("the gRPC server's stop", grpc_server.stop(self.server, self.health, grace),
+                                grace + STOP_STEP_S)
         if self.health_server is not None:
-            await self.health_server.stop(0)
+            await self._bounded("the health port's stop", self.health_server.stop(0), STOP_STEP_S)
             self.health_server = None
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+                await self._bounded(f"the task {task.get_name()}", task, STOP_STEP_S)
         self._tasks.clear()
         for consumer in self._consumers:
-            await consumer.stop()
+            await self._bounded("an event consumer's stop", consumer.stop(), STOP_STEP_S)
         if self.user_tokens is not None:
-            await self.user_tokens.stop()
+            await self._bounded("the token verifier's stop", self.user_tokens.stop(), STOP_STEP_S)
             self.user_tokens = None
         if self._relay is not None:
-            await self._relay.stop()
-        await self.cleanup()
+            await self._bounded("the outbox relay's stop", self._relay.stop(), STOP_STEP_S)
+        await self._bounded("cleanup", self.cleanup(), STOP_STEP_S)
         for closer in reversed(self._closers):
             try:
-                await closer()
+                await self._bounded("closing a client", closer(), STOP_STEP_S)
             except Exception:  # noqa: BLE001 - one failing close must not keep the rest open
                 log.warning("%s: closing a client failed", self.name, exc_info=True)
         self.engine.dispose()
         self._started = False
+
+    async def _bounded(self, what: str, step: Awaitable[Any], seconds: float) -> None:
+        """Await `step` for at most `seconds`; past that it is cancelled and logged, and the stop goes on."""
+        try:
+            await asyncio.wait_for(step, timeout=seconds)
+        except TimeoutError:
+            log.warning("%s: %s did not end within %.1fs; cancelled, the stop goes on", self.name, what, seconds)
 
     async def _run_periodic(self, p: Periodic) -> None:
         if p.delay > 0:
