@@ -387,9 +387,10 @@ def run(wallets: int, per_wallet: int, modes: list[str], baseline_seconds: int,
                 for mode, (buyers, plan) in zip(modes, plans, strict=True):
                     spy = start_profile(stack, profile_s) if profile_s and mode == modes[0] else None
                     extra = {"devnode": devnode.proc.pid} if devnode else {}
-                    before = cpu_snapshot(stack, extra)
+                    before, counted = cpu_snapshot(stack, extra), work_counts(stack)
                     rates.append(purchases(api, buyers, plan, mode))
                     CPU.append(cpu_line(f"{label}, {mode}", before, cpu_snapshot(stack, extra), rates[-1].count))
+                    CPU.append(work_line(f"{label}, {mode}", counted, work_counts(stack), rates[-1].count))
                     if spy:
                         profile = finish_profile(spy)
         finally:
@@ -560,6 +561,44 @@ def cpu_line(mode: str, before: dict[str, float], after: dict[str, float], purch
     parts = ", ".join(f"{name} {ms:.0f}" for name, ms in sorted(per.items(), key=lambda kv: -kv[1]))
     rest = machine - sum(per.values())
     return f"CPU per purchase, {mode} (ms): {parts}; whole machine {machine:.0f} (other processes {rest:.0f})"
+
+
+_COUNTED = (("grpc_server_requests_total{", "rpc"), ("database_queries_total{", "sql"),
+            ("api_requests_total{", "http"))
+
+
+def work_counts(stack: Stack) -> dict[tuple[str, str], float]:
+    """(process, kind) -> count so far, from each process's /metrics: gRPC calls served, SQL
+    statements sent, API requests answered. A process that does not answer counts nothing."""
+    counts: dict[tuple[str, str], float] = {}
+    urls = {name: f"http://127.0.0.1:{port}/metrics" for name, port in stack.metrics_ports.items()}
+    urls["gateway"] = f"{stack.gateway_url}/metrics"
+    for name, url in urls.items():
+        try:
+            text = httpx.get(url, timeout=5).text
+        except httpx.HTTPError:
+            continue
+        for line in text.splitlines():
+            for prefix, kind in _COUNTED:
+                if line.startswith(prefix[:-1]) and not line.startswith(prefix[:-1] + "_"):
+                    if kind == "http" and 'endpoint="/metrics"' in line:
+                        continue
+                    counts[(name, kind)] = counts.get((name, kind), 0.0) + float(line.rpartition(" ")[2])
+    return counts
+
+
+def work_line(mode: str, before: dict[tuple[str, str], float], after: dict[tuple[str, str], float],
+              purchases_done: int) -> str:
+    """Per recorded purchase: the API requests, and per process the gRPC calls it served and the
+    SQL statements it sent (counted by the services' own metrics)."""
+    per = {k: (v - before.get(k, 0.0)) / max(purchases_done, 1) for k, v in after.items()}
+    http = sum(v for (_, kind), v in per.items() if kind == "http")
+    rpc = ", ".join(f"{n} {v:.1f}" for (n, kind), v in sorted(per.items(), key=lambda kv: -kv[1])
+                    if kind == "rpc" and v >= 0.05)
+    sql = ", ".join(f"{n} {v:.1f}" for (n, kind), v in sorted(per.items(), key=lambda kv: -kv[1])
+                    if kind == "sql" and v >= 0.05)
+    return (f"work per purchase, {mode}: API requests {http:.1f}; gRPC calls served: {rpc}; "
+            f"SQL statements: {sql}")
 
 
 def summary(rates: Sequence[Rate]) -> list[str]:
