@@ -328,6 +328,21 @@ def first_delivery(conn: Connection | Session, consumer: str, event_id: str) -> 
     return row is not None
 
 
+def first_deliveries(conn: Connection | Session, consumer: str, event_ids: Sequence[str]) -> set[str]:
+    """`first_delivery` for several events in one statement: the ids among `event_ids` that
+    `consumer` sees for the first time (each id once, however often it is listed); run it in
+    the same transaction as their effects."""
+    ids = list(dict.fromkeys(event_ids))
+    if not ids:
+        return set()
+    rows = conn.execute(
+        text("INSERT INTO processed_events (consumer, event_id) SELECT :c, e FROM unnest(CAST(:ids AS text[])) AS e "
+             "ON CONFLICT DO NOTHING RETURNING event_id"),
+        {"c": consumer, "ids": ids},
+    )
+    return {r[0] for r in rows}
+
+
 def redis_client(url: str) -> redis.Redis:
     return redis.Redis.from_url(url)
 
@@ -433,16 +448,25 @@ class Consumer:
     What cannot be read (see the module docstring) is dead-lettered, counted and
     alerted, then acknowledged; any other failure leaves the entry pending, and
     `poll_once` reclaims entries pending for `retry_idle_ms` and tries them again.
+
+    With `batch_handler` (opt-in), the events of one read that meet their contract go to it
+    together, in stream order, in one call (e.g. one database transaction for them all,
+    deduplicated with `first_deliveries`); it must apply all of them or none. When it raises,
+    each of those events is handled again alone by `handler`, in order, so a poison event is
+    still dead-lettered by itself and the others applied, and a transient failure leaves only
+    what fails alone pending.
     """
 
     def __init__(self, redis_url: str, group: str, handler: Callable[[Event], Awaitable[None]], *,
                  stream: str = STREAM, name: str | None = None, block_ms: int = 1000, count: int = 100,
                  dead_stream: str = DEAD_STREAM, retry_idle_ms: int = RETRY_IDLE_MS,
-                 contract: Contracts | None = None, types: Iterable[str] | None = None) -> None:
+                 contract: Contracts | None = None, types: Iterable[str] | None = None,
+                 batch_handler: Callable[[Sequence[Event]], Awaitable[None]] | None = None) -> None:
         self.redis = async_redis_client(redis_url)
         self.group = group
         self.types = frozenset(types) if types is not None else None
         self.handler = handler
+        self.batch_handler = batch_handler
         self.stream = stream
         self.name = name or f"{socket.gethostname()}-{uuid.uuid4().hex[:8]}"
         self.block_ms = block_ms
@@ -462,6 +486,9 @@ class Consumer:
     async def _handle(self, entries: list[Any]) -> None:
         done: list[Any] = []
         try:
+            if self.batch_handler is not None:
+                await self._handle_batch(entries, done)
+                return
             for msg_id, fields in entries:
                 if await self._handle_one(msg_id, fields):
                     done.append(msg_id)
@@ -469,18 +496,34 @@ class Consumer:
             if done:
                 await self.redis.xack(self.stream, self.group, *done)
 
-    async def _handle_one(self, msg_id: Any, fields: Mapping[Any, Any] | None) -> bool:
-        """Handle one entry; True when it is to be acknowledged with the batch."""
+    async def _read(self, msg_id: Any, fields: Mapping[Any, Any] | None) -> tuple[Event | None, bool]:
+        """(the entry's event if this group is to handle it, else None; whether to acknowledge it with
+        the batch). Trimmed entries and other types are acknowledged unread; what does not meet the
+        contract is dead-lettered here (which acknowledges it)."""
         if fields is None:  # trimmed from the stream while pending: nothing left to read or keep
             log.warning("event %s of %s was trimmed before %s handled it", msg_id, self.stream, self.group)
-            return True
+            return None, True
         if self.types is not None:
             kind = fields.get(b"type", fields.get("type"))
             if (kind.decode() if isinstance(kind, bytes) else kind) not in self.types:
-                return True
+                return None, True
         try:
             event = Event.from_fields(fields)
             self.contract.check(event)
+        except EventError as exc:
+            await self._dead_letter(msg_id, fields, exc)
+            return None, False
+        return event, False
+
+    async def _handle_one(self, msg_id: Any, fields: Mapping[Any, Any] | None) -> bool:
+        """Handle one entry; True when it is to be acknowledged with the batch."""
+        event, ack = await self._read(msg_id, fields)
+        if event is None or fields is None:
+            return ack
+        return await self._apply_one(msg_id, fields, event)
+
+    async def _apply_one(self, msg_id: Any, fields: Mapping[Any, Any], event: Event) -> bool:
+        try:
             await self.handler(event)
         except EventError as exc:
             await self._dead_letter(msg_id, fields, exc)
@@ -489,6 +532,29 @@ class Consumer:
             log.exception("event handler of %s failed for %s; it stays pending and is retried", self.group, msg_id)
             return False
         return True
+
+    async def _handle_batch(self, entries: list[Any], done: list[Any]) -> None:
+        """The readable events of `entries` to `batch_handler` at once; alone to `handler` if it raises."""
+        assert self.batch_handler is not None
+        ready: list[tuple[Any, Mapping[Any, Any], Event]] = []
+        for msg_id, fields in entries:
+            event, ack = await self._read(msg_id, fields)
+            if event is not None and fields is not None:
+                ready.append((msg_id, fields, event))
+            elif ack:
+                done.append(msg_id)
+        if not ready:
+            return
+        try:
+            await self.batch_handler([event for _, _, event in ready])
+        except Exception as exc:  # noqa: BLE001 - one event may be poison: find it by handling each alone
+            log.warning("batch of %d event(s) failed for %s (%r); handling them one by one", len(ready),
+                        self.group, exc)
+            for msg_id, fields, event in ready:
+                if await self._apply_one(msg_id, fields, event):
+                    done.append(msg_id)
+            return
+        done.extend(msg_id for msg_id, _, _ in ready)
 
     async def _dead_letter(self, msg_id: Any, fields: Mapping[Any, Any], exc: EventError) -> None:
         """Copy the entry to the dead-letter stream with why, then acknowledge it (one MULTI)."""
