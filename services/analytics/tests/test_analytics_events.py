@@ -14,7 +14,14 @@ from typing import Any
 
 import pytest
 import redis
-from analytics_service.consumer import HANDLERS, apply_event, apply_in_transaction, roll_up_queued
+from analytics_service.consumer import (
+    HANDLERS,
+    apply_batch_in_transaction,
+    apply_event,
+    apply_events,
+    apply_in_transaction,
+    roll_up_queued,
+)
 from conftest import NOW, created, days_ago, event, sold
 from ipheron_libs import events
 from ipheron_libs.testing import wait_until_async
@@ -392,3 +399,110 @@ def test_the_stream_path_queues_the_days_and_the_roll_up_job_rebuilds_each_once(
     assert roll_up_queued(clean_engine, NOW) == 0
     with clean_engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM rollup_pending")).scalar_one() == 0
+
+
+def _facts(engine: Engine) -> dict[str, Any]:
+    """Every table the events feed (the roll-up included), comparable across databases."""
+    with engine.connect() as conn:
+        return {
+            "assets": conn.execute(text("SELECT asset_id, asset_type, status, list_price FROM assets ORDER BY 1"))
+            .all(),
+            "creators": conn.execute(text("SELECT * FROM asset_creators ORDER BY 1, 2")).all(),
+            "sales": conn.execute(text("SELECT sale_id, asset_type, price, day FROM sales ORDER BY 1")).all(),
+            "transfers": conn.execute(text("SELECT count(*) FROM transfers")).scalar_one(),
+            "stakes": conn.execute(text("SELECT stake_id, status FROM stakes ORDER BY 1")).all(),
+            "market": conn.execute(text("SELECT date, asset_type, total_volume, total_transactions, active_assets, "
+                                        "active_creators, market_sentiment FROM market_analytics ORDER BY 1, 2")).all(),
+        }
+
+
+def test_a_batch_in_one_transaction_applies_what_one_event_at_a_time_does(clean_engine: Engine) -> None:
+    """apply_events (the consumer's batch mode): same effects as apply_event per event, in order
+    (a sale before its asset.created moves to the asset's type), each event once even when the
+    read holds it twice, and nothing new when the batch is delivered again."""
+    stake = {"stake_id": "s1", "user_id": "u1", "asset_id": "b1", "amount": "25", "duration_days": 30,
+             "start_time": days_ago(3).isoformat()}
+    early_sale = sold("b2", "4", days_ago(2))
+    batch = [
+        created("b1", "art", days_ago(3), creators=[("c1", "60"), ("c2", "40")]),
+        sold("b1", "1.000000000000000001", days_ago(2)),
+        early_sale,
+        early_sale,  # the same event twice in one read
+        created("b2", "music", days_ago(3)),
+        event("asset.updated", {"asset_id": "b1", "status": "sold", "price": "9"}, days_ago(2)),
+        event("asset.transferred", {"asset_id": "b1"}, days_ago(2)),
+        event("stake.opened", stake, days_ago(3)),
+        event("stake.closed", {**stake, "payout": "25"}, days_ago(1)),
+        event("user.created", {"user_id": "u"}, NOW),
+    ]
+    # The stream path one event at a time: a transaction each, the days queued, then rebuilt.
+    assert [apply_in_transaction(clean_engine, ev, defer_roll_up=True) for ev in batch] == \
+        [True, True, True, False, True, True, True, True, True, True]
+    assert roll_up_queued(clean_engine, NOW) == 2
+    one_at_a_time = _facts(clean_engine)
+    with clean_engine.begin() as conn:
+        conn.execute(text("TRUNCATE assets, asset_creators, sales, transfers, stakes, market_analytics, "
+                          "processed_events, rollup_pending"))
+    assert apply_batch_in_transaction(clean_engine, batch, defer_roll_up=True) == 9
+    assert roll_up_queued(clean_engine, NOW) == 2
+    assert _facts(clean_engine) == one_at_a_time
+    assert {price: type_ for _, type_, price, _ in one_at_a_time["sales"]}[D("4")] == "music"
+    assert one_at_a_time["transfers"] == 1 and one_at_a_time["market"]
+    assert apply_batch_in_transaction(clean_engine, batch) == 0
+    assert _facts(clean_engine) == one_at_a_time
+    with clean_engine.begin() as conn:  # rebuilt at once when not deferred: the same rows
+        conn.execute(text("TRUNCATE market_analytics"))
+        assert apply_events(conn, [sold("b1", "2", days_ago(2))], NOW) == 1
+    assert _day(clean_engine, days_ago(2).date(), "art")["total_transactions"] == 2
+
+
+def test_a_batch_with_a_poison_event_keeps_nothing_and_the_consumer_isolates_it(
+    clean_engine: Engine, redis_url: str
+) -> None:
+    """An event that meets its contract but that analytics cannot read (an occurred_at in month 13)
+    fails its whole batch, whose transaction keeps nothing; the stream consumer then applies each
+    event alone: the poison one is dead-lettered and the sales around it are applied, in one pass."""
+    asset = str(uuid.uuid4())
+    good = [contract_created(asset, "art", days_ago(2)), contract_sold(asset, "2", days_ago(1), "art")]
+    poison = contract_sold(asset, "5", days_ago(1), "art")
+    poison = events.Event(poison.id, poison.type, 1, "2026-13-01T00:00:00Z", poison.actor, poison.payload)
+    events.check(poison)  # the contract cannot tell
+    late = contract_sold(asset, "3", days_ago(1), "art")
+    with pytest.raises(events.UnreadableEvent, match="occurred_at"):
+        apply_batch_in_transaction(clean_engine, [*good, poison, late], defer_roll_up=True)
+    with clean_engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM processed_events")).scalar_one() == 0
+        assert conn.execute(text("SELECT count(*) FROM sales")).scalar_one() == 0
+
+    stream, dead_stream = f"test:analytics:{uuid.uuid4().hex[:6]}", f"test:analytics-dead:{uuid.uuid4().hex[:6]}"
+    r = redis.Redis.from_url(redis_url)
+    for ev in (*good, poison, late):
+        r.xadd(stream, ev.to_fields())
+    batches: list[int] = []
+
+    async def run() -> int:
+        async def one(ev: events.Event) -> None:
+            await asyncio.to_thread(apply_in_transaction, clean_engine, ev, defer_roll_up=True)
+
+        async def many(evs: Any) -> None:
+            batches.append(len(evs))
+            await asyncio.to_thread(apply_batch_in_transaction, clean_engine, evs, defer_roll_up=True)
+
+        consumer = events.Consumer(redis_url, "analytics-batch", one, batch_handler=many, stream=stream,
+                                   dead_stream=dead_stream, block_ms=50)
+        await consumer._ensure_group()
+        try:
+            return await consumer.poll_once()
+        finally:
+            await consumer.stop()
+
+    assert asyncio.run(run()) == 4
+    assert batches == [4]
+    [(_, fields)] = r.xrange(dead_stream)
+    assert fields[b"dead_reason"] == b"unreadable" and fields[b"id"] == poison.id.encode()
+    assert r.xpending(stream, "analytics-batch")["pending"] == 0
+    with clean_engine.connect() as conn:
+        prices = conn.execute(text("SELECT price FROM sales WHERE asset_id = :a ORDER BY price"), {"a": asset}).all()
+        assert [p for (p,) in prices] == [D("2"), D("3")]
+        assert conn.execute(text("SELECT count(*) FROM processed_events")).scalar_one() == 3
+    r.delete(stream, dead_stream)

@@ -5,7 +5,7 @@ on ipheron:events) whose handler consumer.py provides."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 
@@ -43,7 +43,9 @@ class AnalyticsApp(ServiceApp):
         self.defer_roll_up = settings.rollup_interval_s > 0
         if settings.consume_events:
             # Only the types it applies: the rest of the stream is acknowledged unread.
-            self.consume(settings.consumer_group, self.handle, types=consumer.HANDLERS)
+            # The events of one read in one transaction (`handle` alone, should that batch fail).
+            self.consume(settings.consumer_group, self.handle, types=consumer.HANDLERS,
+                         batch_handler=self.handle_batch)
             self.every("market roll-up", settings.rollup_interval_s, self.roll_up)
 
     def register(self, server: grpc.aio.Server) -> None:
@@ -53,6 +55,13 @@ class AnalyticsApp(ServiceApp):
         """One event from the stream, applied by consumer.py in its own transaction."""
         if not await run_db(consumer.apply_in_transaction, self.engine, event, defer_roll_up=self.defer_roll_up):
             log.debug("event %s already applied", event.id)
+
+    async def handle_batch(self, batch: Sequence[events.Event]) -> None:
+        """The events of one stream read, applied by consumer.py in one transaction."""
+        applied = await run_db(consumer.apply_batch_in_transaction, self.engine, batch,
+                               defer_roll_up=self.defer_roll_up)
+        if applied < len(batch):
+            log.debug("%d of %d events already applied", len(batch) - applied, len(batch))
 
     async def roll_up(self) -> None:
         """The market rows of the days the consumer queued (a crash leaves them queued)."""
