@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+from decimal import Decimal
+
 import grpc
 import pytest
 from eth_account import Account
@@ -134,3 +137,23 @@ async def test_record_sale_and_assets_created_are_idempotent_per_operation(stub:
     a = await stub.IncrementAssetsCreated(pb.IncrementAssetsCreatedRequest(user_id=user.id, operation_id="asset-1"))
     b = await stub.IncrementAssetsCreated(pb.IncrementAssetsCreatedRequest(user_id=user.id, operation_id="asset-1"))
     assert (a.applied, b.applied, b.user.total_assets_created) == (True, False, 1)
+
+
+async def test_record_sale_for_an_unknown_user_is_not_found_and_records_no_operation(stub: AuthServiceStub) -> None:
+    err = await rejected(stub.RecordSale(pb.RecordSaleRequest(user_id="00000000-0000-4000-8000-000000000000",
+                                                              amount="5", operation_id="sale-nobody")))
+    assert err.code() == grpc.StatusCode.NOT_FOUND
+    user = (await login(stub, Account.create())).user
+    # The operation id was not taken by the refused call: it applies to a real user.
+    done = await stub.RecordSale(pb.RecordSaleRequest(user_id=user.id, amount="5", operation_id="sale-nobody"))
+    assert done.applied and Decimal(done.user.total_sales) == 5
+
+
+async def test_concurrent_sales_of_one_user_add_up_exactly(stub: AuthServiceStub) -> None:
+    user = (await login(stub, Account.create())).user
+    replies = await asyncio.gather(*(
+        stub.RecordSale(pb.RecordSaleRequest(user_id=user.id, amount="0.000001", operation_id=f"par-{i % 20}"))
+        for i in range(40)))  # every operation twice, at the same time
+    assert sum(r.applied for r in replies) == 20
+    again = await stub.RecordSale(pb.RecordSaleRequest(user_id=user.id, amount="0.000001", operation_id="par-0"))
+    assert not again.applied and Decimal(again.user.total_sales) == Decimal("0.00002")

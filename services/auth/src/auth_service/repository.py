@@ -30,12 +30,15 @@ from sqlalchemy import (
     Text,
     and_,
     bindparam,
+    exists,
     func,
     insert,
+    literal,
     select,
     text,
     update,
 )
+from sqlalchemy import cast as cast_
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
@@ -122,6 +125,23 @@ USER_COLUMNS = [c for c in users.c]  # noqa: C416 - a list, reused in every SELE
 # Built once: the hot reads then skip statement construction and cache-key generation.
 USER_BY_ID = select(*USER_COLUMNS).where(users.c.id == bindparam("id"))
 USER_BY_WALLET = select(*USER_COLUMNS).where(users.c.wallet_address == bindparam("wallet"))
+
+
+def _apply_operation(kind: OperationKind) -> Any:
+    """WITH op AS (INSERT the operation FROM the user's row, ON CONFLICT DO NOTHING) UPDATE the
+    user's total only if op inserted, RETURNING the user: no row for a replay or a missing user."""
+    amount = operations.c.amount.type
+    source = select(bindparam("op_id", type_=String()), users.c.id, literal(kind.value, String()),
+                    cast_(bindparam("op_amount", type_=amount), amount)).where(users.c.id == bindparam("uid"))
+    op = (pg_insert(operations).from_select(["operation_id", "user_id", "kind", "amount"], source)
+          .on_conflict_do_nothing(index_elements=["operation_id"]).returning(operations.c.operation_id).cte("op"))
+    total = ({"total_sales": users.c.total_sales + bindparam("op_amount")} if kind is OperationKind.SALE
+             else {"total_assets_created": users.c.total_assets_created + 1})
+    return (update(users).where(users.c.id == bindparam("uid"), exists(select(op.c.operation_id)))
+            .values(updated_at=func.now(), **total).returning(*USER_COLUMNS))
+
+
+_APPLY_OPERATION = {kind: _apply_operation(kind) for kind in OperationKind}
 
 
 def user_of(row: Any) -> User:
@@ -318,24 +338,17 @@ class Repository:
         returns applied=False."""
         uid = _parse_uuid(user_id, "user_id")
         with self.engine.begin() as conn:
-            exists = conn.execute(select(users.c.id).where(users.c.id == uid).with_for_update()).first()
-            if exists is None:
+            # One statement records the operation (only for a user that exists) and moves the
+            # total (the UPDATE's row lock orders concurrent changes of one user).
+            row = conn.execute(_APPLY_OPERATION[op.kind], {"op_id": op.operation_id, "uid": uid,
+                                                           "op_amount": op.amount}).first()
+            if row is not None:
+                return user_of(row), True
+            # Nothing applied: a replay of the operation, or no such user.
+            row = conn.execute(USER_BY_ID, {"id": uid}).first()
+            prev = conn.execute(select(operations).where(operations.c.operation_id == op.operation_id)).first()
+            if row is None or prev is None:
                 raise NotFound(f"user {user_id} not found")
-            inserted = conn.execute(
-                pg_insert(operations).values(operation_id=op.operation_id, user_id=uid, kind=op.kind.value,
-                                             amount=op.amount)
-                .on_conflict_do_nothing(index_elements=["operation_id"]).returning(operations.c.operation_id)
-            ).first()
-            if inserted is None:
-                prev = conn.execute(select(operations).where(operations.c.operation_id == op.operation_id)).one()
-                check_replay(Operation(prev.operation_id, OperationKind(prev.kind), prev.amount), str(uid),
-                             str(prev.user_id), op)
-                row = conn.execute(USER_BY_ID, {"id": uid}).one()
-                return user_of(row), False
-            values: dict[str, Any] = {"updated_at": func.now()}
-            if op.kind is OperationKind.SALE:
-                values["total_sales"] = users.c.total_sales + op.amount
-            else:
-                values["total_assets_created"] = users.c.total_assets_created + 1
-            row = conn.execute(update(users).where(users.c.id == uid).values(**values).returning(*USER_COLUMNS)).one()
-            return user_of(row), True
+            check_replay(Operation(prev.operation_id, OperationKind(prev.kind), prev.amount), str(uid),
+                         str(prev.user_id), op)
+            return user_of(row), False
