@@ -62,6 +62,8 @@ class RiskScript:
     asset_calls: int = 0
     purchase_calls: int = 0
     fail_asset: bool = False
+    # The earlier sales (seller, buyer, price) the last AssessPurchaseRisk was given.
+    purchase_history: list[tuple[str, str, str]] = field(default_factory=list)
 
 
 class ScriptedAiAgents(ai_grpc.AiAgentsServiceServicer):
@@ -100,6 +102,7 @@ class ScriptedAiAgents(ai_grpc.AiAgentsServiceServicer):
     async def AssessPurchaseRisk(self, request: ai_pb.AssessPurchaseRiskRequest,
                                  context: grpc.aio.ServicerContext) -> ai_pb.AssessPurchaseRiskResponse:
         self.script.purchase_calls += 1
+        self.script.purchase_history = [(t.seller_wallet, t.buyer_wallet, t.price) for t in request.history]
         flags = ["wash_trading"] if self.script.purchase_score >= 70 else []
         return ai_pb.AssessPurchaseRiskResponse(assessment=self._assessment(self.script.purchase_score, flags))
 
@@ -119,6 +122,7 @@ async def ai_server() -> AsyncIterator[tuple[str, RiskScript]]:
 def risk(ai_server: tuple[str, RiskScript]) -> RiskScript:
     script = ai_server[1]
     script.asset_score, script.asset_flags, script.purchase_score, script.fail_asset = 10, [], 5, False
+    script.purchase_history = []
     return script
 
 

@@ -140,6 +140,26 @@ async def test_a_sale_straight_on_the_contract_is_recorded_once_with_owner_prove
     assert len(sold) == 1 and sold[0][0]["buyer_user_id"] == buyer.id and sold[0][0]["price"] == "2"
 
 
+async def test_the_purchase_risk_check_is_given_the_assets_earlier_sales_oldest_first(
+        start_replica, new_user, risk) -> None:  # type: ignore[no-untyped-def]
+    replica = await start_replica(consume_chain_events=False)
+    alice, bob, carol, dave = await new_user(), await new_user(), await new_user(), await new_user()
+    asset = (await replica.stub.CreateAsset(create_request([(alice, "100")], alice))).asset
+    first = await _listing(replica, alice, asset, price="2")
+    await replica.app.service.on_chain_event(sale_event(asset, alice.wallet, bob.wallet, first.price_wei,
+                                                        first.order_hash, _hex32()))
+    second = await _listing(replica, bob, await _get(replica, asset.id), price="3.000000000000000001")
+    await replica.app.service.on_chain_event(sale_event(asset, bob.wallet, carol.wallet, second.price_wei,
+                                                        second.order_hash, _hex32()))
+    await _listing(replica, carol, await _get(replica, asset.id), price="4")
+
+    # The listing was never signed on chain: PrepareFulfill refuses it, after the risk check.
+    await rejected(replica.stub.PurchaseAsset(pb.PurchaseAssetRequest(actor=dave.actor, asset_id=asset.id,
+                                                                      idempotency_key="k")))
+    assert risk.purchase_history == [(alice.wallet, bob.wallet, "2"), (bob.wallet, carol.wallet,
+                                                                       "3.000000000000000001")]
+
+
 async def test_the_buyers_open_purchase_completes_and_every_other_offer_of_the_order_fails_aborted(
         start_replica, new_user, risk, clean_assets) -> None:  # type: ignore[no-untyped-def]
     replica = await start_replica(consume_chain_events=False)

@@ -315,6 +315,16 @@ class Saga:
 
 
 @dataclass(frozen=True)
+class PurchaseContext:
+    """What a purchase request is decided on: the buyer's purchase under its key (a replay), the
+    asset (None when unknown) and the asset's latest sales (the risk check's history)."""
+
+    existing: Saga | None
+    asset: Asset | None
+    sales: tuple[ProvenanceEntry, ...]
+
+
+@dataclass(frozen=True)
 class Purchase:
     """A purchase as its buyer and seller see it."""
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from decimal import Decimal
 from typing import Any, cast
@@ -38,6 +38,7 @@ from sqlalchemy import (
     Text,
     and_,
     asc,
+    bindparam,
     desc,
     exists,
     func,
@@ -224,16 +225,64 @@ _ZERO_WALLET = "0x" + "0" * 40
 ESTIMATE_TTL_S = 30.0
 _SORT_COLUMN = {"price": assets_t.c.price, "name": assets_t.c.name, "created": assets_t.c.created_at}
 
+# One asset in one statement: its row, its creators and files aggregated beside it (share as
+# text: exact), and its active listing joined (at most one per asset, uq_listings_one_active),
+# its columns prefixed "l_". Built once here: SQLAlchemy memoizes a statement object's cache
+# key, so the hot reads skip statement construction and cache-key generation per call.
+_L_PREFIX = "l_"
+_CREATORS_J = select(func.coalesce(func.json_agg(aggregate_order_by(
+    func.json_build_array(creators_t.c.user_id, creators_t.c.wallet, cast_(creators_t.c.share_percent, Text)),
+    creators_t.c.position)), literal_column("'[]'::json"))).where(
+    creators_t.c.asset_id == assets_t.c.id).scalar_subquery().label("creators_j")
+_FILES_J = select(func.coalesce(func.json_agg(aggregate_order_by(asset_files_t.c.cid, asset_files_t.c.attached_seq)),
+                                literal_column("'[]'::json"))).where(
+    asset_files_t.c.asset_id == assets_t.c.id).scalar_subquery().label("files_j")
+_WHOLE_ASSET = select(*_ASSET_COLUMNS, _CREATORS_J, _FILES_J,
+                      *[c.label(_L_PREFIX + c.name) for c in listings_t.c]).select_from(
+    assets_t.outerjoin(listings_t, and_(listings_t.c.asset_id == assets_t.c.id,
+                                        listings_t.c.state == domain.LISTING_ACTIVE)))
+_READ_ASSET = _WHOLE_ASSET.where(assets_t.c.id == bindparam("asset_id"))
+_LOCK_ASSET = _READ_ASSET.with_for_update(of=assets_t)
+# A purchase's one read: the whole asset, the buyer's purchase under the same key (columns
+# prefixed "s_"; at most one, uq_sagas_idempotency) and the asset's latest sales (the risk
+# check's history, oldest first; exact text for price and ids).
+_S_PREFIX = "s_"
+_recent_sales = select(provenance_t).where(
+    provenance_t.c.asset_id == bindparam("asset_id"), provenance_t.c.kind == "sale").order_by(
+    provenance_t.c.id.desc()).limit(bindparam("history")).subquery("recent")
+_SALES_J = select(func.coalesce(func.json_agg(aggregate_order_by(func.json_build_array(
+    _recent_sales.c.tx_hash, _recent_sales.c.block_number, _recent_sales.c.from_wallet, _recent_sales.c.to_wallet,
+    cast_(_recent_sales.c.price, Text), cast_(_recent_sales.c.purchase_id, Text), _recent_sales.c.occurred_at),
+    _recent_sales.c.id)), literal_column("'[]'::json"))).scalar_subquery().label("sales_j")
+_PURCHASE_CONTEXT = _WHOLE_ASSET.add_columns(_SALES_J, *[c.label(_S_PREFIX + c.name) for c in sagas_t.c]).outerjoin(
+    sagas_t, and_(sagas_t.c.kind == domain.PURCHASE, sagas_t.c.actor_user_id == bindparam("buyer"),
+                  sagas_t.c.idempotency_key == bindparam("key"))).where(assets_t.c.id == bindparam("asset_id"))
+_FIND_PURCHASE = select(sagas_t).where(sagas_t.c.kind == domain.PURCHASE, sagas_t.c.actor_user_id == bindparam("buyer"),
+                                       sagas_t.c.idempotency_key == bindparam("key"))
+# The catalogued asset of a token, locked: the one the event names first, else any with the token.
+_LOCK_TOKEN_ASSET = _WHOLE_ASSET.where(assets_t.c.token_id == bindparam("token_id")).order_by(
+    func.coalesce(assets_t.c.id == bindparam("asset_id", type_=UUID(as_uuid=True)), False).desc()
+).limit(1).with_for_update(of=assets_t)
+
 
 # ---------------------------------------------------------------- rows <-> records
 
 
-def _listing(row: RowMapping) -> Listing:
+def _listing(row: Mapping[str, Any] | RowMapping) -> Listing:
     return Listing(
         id=str(row["id"]), asset_id=str(row["asset_id"]), state=row["state"], order=row["order_json"],
         signature=row["signature"], order_hash=row["order_hash"], seller_wallet=row["seller_wallet"],
         price=row["price"], price_wei=int(row["price_wei"]), start_time=row["start_time"], end_time=row["end_time"],
         counter=int(row["counter"]), reason=row["reason"], created_at=row["created_at"], updated_at=row["updated_at"])
+
+
+def _whole_asset(row: RowMapping) -> Asset:
+    """An asset from a `_WHOLE_ASSET` row (its listing only while the asset is listed, as always)."""
+    listing = None
+    if row["listed"] and row[_L_PREFIX + "id"] is not None:
+        listing = _listing({c.name: row[_L_PREFIX + c.name] for c in listings_t.c})
+    return _asset(row, [Creator(u, w, Decimal(share)) for u, w, share in row["creators_j"]], row["files_j"],
+                  listing)
 
 
 def _asset(row: RowMapping, creators: Sequence[Creator] = (), files: Sequence[str] = (),
@@ -307,7 +356,7 @@ def saga_data(kind: str, raw: dict[str, Any] | None) -> SagaData:
         block_number=int(d.get("block_number") or 0), auth_error=d.get("auth_error") or "")
 
 
-def _saga(row: RowMapping) -> Saga:
+def _saga(row: Mapping[str, Any] | RowMapping) -> Saga:
     return Saga(id=str(row["id"]), kind=row["kind"], asset_id=str(row["asset_id"]),
                 actor_user_id=row["actor_user_id"], actor_wallet=row["actor_wallet"],
                 idempotency_key=row["idempotency_key"], state=row["state"], data=saga_data(row["kind"], row["data"]),
@@ -372,17 +421,6 @@ class Repository:
             out.setdefault(str(asset_id), []).append(cid)
         return out
 
-    def _assets(self, conn: Connection, rows: Sequence[RowMapping]) -> list[Asset]:
-        """Rows with their creators and files (two queries for any number of rows)."""
-        if not rows:
-            return []
-        ids = [r["id"] for r in rows]
-        creators, files = self._creators(conn, ids), self._files(conn, ids)
-        listed = [r["id"] for r in rows if r["listed"]]
-        listings = self._active_listings(conn, listed) if listed else {}
-        return [_asset(r, creators.get(str(r["id"]), ()), files.get(str(r["id"]), ()), listings.get(str(r["id"])))
-                for r in rows]
-
     @staticmethod
     def _active_listings(conn: Connection, ids: Iterable[Any]) -> dict[str, Listing]:
         rows = conn.execute(select(listings_t).where(listings_t.c.asset_id.in_(list(ids)),
@@ -390,13 +428,11 @@ class Repository:
         return {str(r["asset_id"]): _listing(r) for r in rows}
 
     def _read(self, conn: Connection, asset_id: str, *, lock: bool = False) -> Asset | None:
+        """The whole asset (creators, files, active listing) in one statement; locked when `lock`."""
         if not _is_uuid(asset_id):
             return None
-        stmt = select(*_ASSET_COLUMNS).where(assets_t.c.id == asset_id)
-        if lock:
-            stmt = stmt.with_for_update()
-        row = conn.execute(stmt).mappings().first()
-        return self._assets(conn, [row])[0] if row is not None else None
+        row = conn.execute(_LOCK_ASSET if lock else _READ_ASSET, {"asset_id": asset_id}).mappings().first()
+        return _whole_asset(row) if row is not None else None
 
     def _lock(self, conn: Connection, asset_id: str) -> Asset:
         """The asset, its row locked until the transaction ends; NotFound if there is none."""
@@ -894,10 +930,30 @@ class Repository:
     def find_purchase(self, buyer_user_id: str, key: str) -> Saga | None:
         """The purchase saga a buyer started with this idempotency key, if any."""
         with self.reader.connect() as conn:
-            row = conn.execute(select(sagas_t).where(
-                sagas_t.c.kind == domain.PURCHASE, sagas_t.c.actor_user_id == buyer_user_id,
-                sagas_t.c.idempotency_key == key)).mappings().first()
+            row = conn.execute(_FIND_PURCHASE, {"buyer": buyer_user_id, "key": key}).mappings().first()
         return _saga(row) if row else None
+
+    def purchase_context(self, asset_id: str, buyer_user_id: str, key: str, *,
+                         history: int) -> domain.PurchaseContext:
+        """What PurchaseAsset decides on, in one statement: the buyer's purchase under `key` (if
+        any), the whole asset (None if unknown) and its latest `history` sales, oldest first."""
+        with self.reader.connect() as conn:
+            row = None
+            if _is_uuid(asset_id):
+                row = conn.execute(_PURCHASE_CONTEXT, {"asset_id": asset_id, "buyer": buyer_user_id, "key": key,
+                                                       "history": history}).mappings().first()
+            if row is None:  # no such asset: the key may still name a purchase of another one
+                found = conn.execute(_FIND_PURCHASE, {"buyer": buyer_user_id, "key": key}).mappings().first()
+                return domain.PurchaseContext(_saga(found) if found else None, None, ())
+        existing = None
+        if row[_S_PREFIX + "id"] is not None:
+            existing = _saga({c.name: row[_S_PREFIX + c.name] for c in sagas_t.c})
+        sales = tuple(ProvenanceEntry(
+            kind="sale", tx_hash=tx, block_number=block, from_wallet=seller, to_wallet=buyer,
+            price=Decimal(price) if price is not None else None, purchase_id=purchase_id,
+            occurred_at=dt.datetime.fromisoformat(at) if at else None)
+            for tx, block, seller, buyer, price, purchase_id, at in row["sales_j"])
+        return domain.PurchaseContext(existing, _whole_asset(row), sales)
 
     def start_purchase(self, asset_id: str, buyer: Actor, key: str, data: PurchaseData) -> tuple[Saga, bool]:
         """Store a prepared purchase AWAITING_PAYMENT, due (for expiry) at its deadline; the same
@@ -957,14 +1013,14 @@ class Repository:
         conn.execute(update(applied_t).where(applied_t.c.event_id == event_id).values(asset_id=asset_id,
                                                                                      effect=effect))
 
-    def _asset_of_token(self, conn: Connection, asset_id: str | None, token_id: str) -> Asset | None:
-        """The catalogued asset of a token (locked), or None for a token this catalog does not hold."""
-        if asset_id and _is_uuid(asset_id):
-            asset = self._read(conn, asset_id, lock=True)
-            if asset is not None and asset.token_id == token_id:
-                return asset
-        found = conn.execute(select(assets_t.c.id).where(assets_t.c.token_id == token_id)).first()
-        return self._read(conn, str(found[0]), lock=True) if found is not None else None
+    @staticmethod
+    def _asset_of_token(conn: Connection, asset_id: str | None, token_id: str) -> Asset | None:
+        """The catalogued asset of a token (locked; the one named `asset_id` when it holds the
+        token), or None for a token this catalog does not hold. One statement."""
+        row = conn.execute(_LOCK_TOKEN_ASSET, {
+            "token_id": token_id, "asset_id": asset_id if asset_id and _is_uuid(asset_id) else None,
+        }).mappings().first()
+        return _whole_asset(row) if row is not None else None
 
     def _mark_listings(self, conn: Connection, effect: dict[str, Any], *conds: Any, state: str,
                        reason: str) -> None:

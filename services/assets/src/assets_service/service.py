@@ -273,13 +273,16 @@ class AssetsService:
             raise InvalidArgument("the buyer's user id and wallet are required", field="actor")
         buyer = Actor(actor.user_id, domain.check_wallet(actor.wallet, "actor.wallet"))
         limit = domain.check_price(max_price, "max_price") if max_price else None
-        existing = await run_db(self.repo.find_purchase, buyer.user_id, key)
+        # The replayed purchase, the asset and its sales history: one read.
+        context = await run_db(self.repo.purchase_context, asset_id, buyer.user_id, key, history=RISK_HISTORY)
+        existing, asset = context.existing, context.asset
         if existing is not None:
-            replayed = await run_db(self.repo.get_asset, asset_id) if existing.asset_id == asset_id else None
+            replayed = asset if existing.asset_id == asset_id else None
             return domain.purchase_of(domain.check_replay(existing, asset_id, replayed)), True, None
-        asset = await self.get_asset(asset_id, fresh=True)
+        if asset is None:
+            raise NotFound(f"asset {asset_id} not found")
         listing = domain.decide_purchase(asset, buyer, limit, _now())
-        risk_score = await self._purchase_risk(asset, listing, buyer)
+        risk_score = await self._purchase_risk(asset, listing, buyer, context.sales)
         try:
             prepared = await self.chain.prepare_fulfill(listing.order_json, listing.signature, buyer.wallet)
         except Transient as exc:
@@ -295,10 +298,11 @@ class AssetsService:
         saga, created = await run_db(self.repo.start_purchase, asset_id, buyer, key, data)
         return domain.purchase_of(domain.check_replay(saga, asset_id)), not created, None
 
-    async def _purchase_risk(self, asset: Asset, listing: Listing, buyer: Actor) -> int:
-        """The AI check before any money is asked for: refused (PERMISSION_DENIED) when risky,
-        UNAVAILABLE (retry) when the agent cannot answer — money never moves unchecked."""
-        history = [e for e in await run_db(self.repo.provenance, asset.id) if e.kind == "sale"][-RISK_HISTORY:]
+    async def _purchase_risk(self, asset: Asset, listing: Listing, buyer: Actor,
+                             history: Sequence[ProvenanceEntry]) -> int:
+        """The AI check before any money is asked for, given the asset's latest sales: refused
+        (PERMISSION_DENIED) when risky, UNAVAILABLE (retry) when the agent cannot answer —
+        money never moves unchecked."""
         try:
             risk = await self.risk.assess_purchase(asset_id=asset.id, seller=asset.owner_wallet, buyer=buyer.wallet,
                                                    price=listing.price, history=history)
