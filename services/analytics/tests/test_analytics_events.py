@@ -506,3 +506,18 @@ def test_a_batch_with_a_poison_event_keeps_nothing_and_the_consumer_isolates_it(
         assert [p for (p,) in prices] == [D("2"), D("3")]
         assert conn.execute(text("SELECT count(*) FROM processed_events")).scalar_one() == 3
     r.delete(stream, dead_stream)
+
+
+def test_a_sale_takes_its_assets_known_type_else_its_own_as_a_placeholder(clean_engine: Engine) -> None:
+    def sale_typed(asset_id: str, asset_type: str | None) -> events.Event:
+        ev = sold(asset_id, "1", days_ago(1))
+        return event("asset.sold", {**ev.payload, **({"asset_type": asset_type} if asset_type else {})}, days_ago(1))
+
+    _apply(clean_engine, created("k1", "art", days_ago(2)))
+    _apply(clean_engine, sale_typed("k1", "music"), sale_typed("n1", "video"), sale_typed("u1", None),
+           sale_typed("u1", "design"))
+    with clean_engine.connect() as conn:
+        assets = dict(conn.execute(text("SELECT asset_id, asset_type FROM assets")).all())
+        sales = sorted(conn.execute(text("SELECT asset_id, asset_type FROM sales")).all())
+    assert assets == {"k1": "art", "n1": "video", "u1": "design"}
+    assert sales == [("k1", "art"), ("n1", "video"), ("u1", "design"), ("u1", "unknown")]

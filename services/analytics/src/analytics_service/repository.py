@@ -184,10 +184,6 @@ rollup_pending = cast(Table, RollupPendingRow.__table__)
 # -- writes ---------------------------------------------------------------------
 
 
-def asset_type_of(conn: Connection, asset_id: str) -> str | None:
-    return conn.execute(select(assets.c.asset_type).where(assets.c.asset_id == asset_id)).scalar_one_or_none()
-
-
 def upsert_asset(
     conn: Connection,
     asset_id: str,
@@ -237,20 +233,6 @@ def upsert_asset(
     return sorted(days)
 
 
-def ensure_asset(conn: Connection, asset_id: str, asset_type: str | None) -> str:
-    """The asset's known type, creating a placeholder row when the asset is new to us."""
-    known = asset_type_of(conn, asset_id)
-    if known is not None and known != UNKNOWN_TYPE:
-        return known
-    chosen = asset_type or UNKNOWN_TYPE
-    conn.execute(
-        insert(assets)
-        .values(asset_id=asset_id, asset_type=chosen)
-        .on_conflict_do_update(index_elements=[assets.c.asset_id], set_={"asset_type": chosen})
-    )
-    return chosen
-
-
 def set_creators(conn: Connection, asset_id: str, creators: Iterable[tuple[str, Decimal]]) -> None:
     """Record creators and shares for an asset (first writer wins per creator)."""
     rows = [{"asset_id": asset_id, "creator_id": cid, "share_percent": share} for cid, share in creators]
@@ -268,26 +250,34 @@ def update_asset_status(conn: Connection, asset_id: str, status: str | None, pri
         conn.execute(update(assets).where(assets.c.asset_id == asset_id).values(**values))
 
 
+# A sale takes its asset's known type; for an asset not seen yet (or still 'unknown') the sale's
+# own type, recorded as a placeholder asset row. One statement: the asset row and the sale.
+_INSERT_SALE = text("""
+    WITH known AS (SELECT asset_type FROM assets WHERE asset_id = :asset_id),
+    placed AS (
+        INSERT INTO assets (asset_id, asset_type)
+        SELECT :asset_id, :chosen WHERE NOT EXISTS (SELECT 1 FROM known WHERE asset_type <> :unknown)
+        ON CONFLICT (asset_id) DO UPDATE SET asset_type = excluded.asset_type
+        RETURNING asset_type
+    )
+    INSERT INTO sales (sale_id, asset_id, asset_type, price, currency, buyer_id, seller_id, occurred_at, day)
+    SELECT :sale_id, :asset_id, COALESCE((SELECT asset_type FROM placed), (SELECT asset_type FROM known)),
+           CAST(:price AS numeric), :currency, :buyer_id, :seller_id, CAST(:occurred_at AS timestamptz),
+           CAST(:day AS date)
+    ON CONFLICT DO NOTHING
+    RETURNING day
+""")
+
+
 def insert_sale(conn: Connection, sale: Sale) -> date | None:
-    """Record a sale once (by sale_id); returns its day, or None for a duplicate."""
-    asset_type = ensure_asset(conn, sale.asset_id, sale.asset_type)
+    """Record a sale once (by sale_id), typed as `_INSERT_SALE` says; returns its day, or None
+    for a duplicate."""
     day = sale.occurred_at.date()
-    row = conn.execute(
-        insert(sales)
-        .values(
-            sale_id=sale.sale_id,
-            asset_id=sale.asset_id,
-            asset_type=asset_type,
-            price=sale.price,
-            currency=sale.currency,
-            buyer_id=sale.buyer_id,
-            seller_id=sale.seller_id,
-            occurred_at=sale.occurred_at,
-            day=day,
-        )
-        .on_conflict_do_nothing()
-        .returning(sales.c.day)
-    ).first()
+    row = conn.execute(_INSERT_SALE, {
+        "asset_id": sale.asset_id, "chosen": sale.asset_type or UNKNOWN_TYPE, "unknown": UNKNOWN_TYPE,
+        "sale_id": sale.sale_id, "price": sale.price, "currency": sale.currency, "buyer_id": sale.buyer_id,
+        "seller_id": sale.seller_id, "occurred_at": sale.occurred_at, "day": day,
+    }).first()
     return row.day if row else None
 
 
