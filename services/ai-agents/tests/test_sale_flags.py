@@ -167,6 +167,8 @@ async def test_a_transfer_makes_the_receiver_the_owner_of_record(
         "tx_hash": "0x" + "cd" * 32, "token_id": "4"}, T0 + timedelta(hours=1))
     await app.handle_event(transfer)
     await app.handle_event(transfer)  # delivered twice: the same owner
+    # The owner written once: naming the same owner again (the sale's asset.sold does) writes no row.
+    assert app.service.repo.set_owner(asset_id, "u-9") == 0
     with pytest.raises(grpc.aio.AioRpcError) as denied:
         await stub.ReanalyzeAsset(pb.ReanalyzeAssetRequest(asset_id=asset_id, requester_user_id="u-1", days=3))
     assert denied.value.code() == grpc.StatusCode.PERMISSION_DENIED

@@ -8,9 +8,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
-from ipheron_libs import events
+from ipheron_libs import db, events
 from sqlalchemy import (
     JSON,
     Boolean,
@@ -19,10 +19,12 @@ from sqlalchemy import (
     Integer,
     Numeric,
     String,
+    Table,
     Text,
     UniqueConstraint,
     Uuid,
     and_,
+    bindparam,
     exists,
     func,
     insert,
@@ -162,6 +164,8 @@ class Repository:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        # Single-statement writes need no BEGIN/COMMIT round trips (one statement is atomic).
+        self.autocommit = db.autocommit(engine)
 
     def record_models(self, models: Sequence[TypeModel], source: str, holdout_days: int) -> int:
         if not models:
@@ -232,10 +236,10 @@ class Repository:
         return out
 
     def set_owner(self, asset_id: str, owner_user_id: str) -> int:
-        """Record a new owner (asset.sold) on the asset's stored analyses; returns the rows changed."""
-        with self.engine.begin() as conn:
-            result = conn.execute(update(AnalysisRow).where(AnalysisRow.asset_id == asset_id)
-                                  .values(owner_user_id=owner_user_id))
+        """Record a new owner (asset.sold, asset.transferred) on the asset's stored analyses; returns
+        the rows changed (a sale's two events name the same owner: the second writes nothing)."""
+        with self.autocommit.connect() as conn:
+            result = conn.execute(_SET_OWNER, {"b_asset_id": asset_id, "owner": owner_user_id})
         return int(result.rowcount)
 
     def analyses_of(self, asset_id: str) -> list[dict[str, Any]]:
@@ -249,11 +253,12 @@ class Repository:
     def record_sales(self, trades: Sequence[TradeFact], flags: Sequence[SaleFlag]) -> list[SaleFlag]:
         """Store recorded sales (once per sale id) and their flags in one transaction; returns
         the flags newly stored (see `record_sale_flags`)."""
-        with self.engine.begin() as conn:
-            rows = [{"sale_id": t.key, "asset_id": t.asset_id, "seller_wallet": t.seller, "buyer_wallet": t.buyer,
-                     "price": t.price, "sold_at": t.at} for t in trades if t.at is not None]
+        rows = [{"sale_id": t.key, "asset_id": t.asset_id, "seller_wallet": t.seller, "buyer_wallet": t.buyer,
+                 "price": t.price, "sold_at": t.at} for t in trades if t.at is not None]
+        # Without flags it is one statement, atomic by itself (most sales carry none).
+        with (self.engine.begin() if flags else self.autocommit.connect()) as conn:
             if rows:
-                conn.execute(pg_insert(TradeRow).on_conflict_do_nothing(index_elements=["sale_id"]), rows)
+                conn.execute(_INSERT_TRADES, rows)
             return _record_flags(conn, flags)
 
     def record_sale_flags(self, flags: Sequence[SaleFlag]) -> list[SaleFlag]:
@@ -292,6 +297,15 @@ def _sale_flag(r: Any) -> SaleFlag:
     return SaleFlag(r["sale_id"], r["asset_id"], r["seller_wallet"], r["buyer_wallet"], Decimal(r["price"]),
                     r["sold_at"], r["rule"], r["points"], r["explanation"], r["retroactive"], r["revealed_by"],
                     r["decided_at"], tuple(r["cycle_wallets"] or ()), r["kb_version"])
+
+
+_analyses, _trades = cast(Table, AnalysisRow.__table__), cast(Table, TradeRow.__table__)
+# Built once (statement construction and cache keys are a share of a sale's handling).
+_SET_OWNER = (update(_analyses)
+              .where(_analyses.c.asset_id == bindparam("b_asset_id"),
+                     _analyses.c.owner_user_id.is_distinct_from(bindparam("owner")))
+              .values(owner_user_id=bindparam("owner")))
+_INSERT_TRADES = pg_insert(_trades).on_conflict_do_nothing(index_elements=["sale_id"])
 
 
 def _record_flags(conn: Connection, flags: Sequence[SaleFlag]) -> list[SaleFlag]:
