@@ -319,3 +319,17 @@ def json_order_tuple(order_json: str) -> tuple:
     from chain_service import orders
 
     return orders.Order.from_message(json.loads(order_json)).as_tuple()
+
+
+async def test_fulfill_call_data_is_what_the_marketplace_abi_encodes(chain) -> None:
+    from chain_service.orders import Order
+
+    order = Order(token=chain.token.address, token_id=7, seller="0x" + "ab" * 20, price=10**18 + 1, counter=3,
+                  salt=2**255 + 5, start_time=1_700_000_000, end_time=1_700_086_400)
+    signature = bytes(range(65))
+    recipient = "0x" + "cd" * 20
+    ledger = chain.ledger
+    assert ledger.fulfill_data(order, signature, None) == chain.market.encode_abi(
+        "fulfill", args=[order.as_tuple(), signature])
+    assert ledger.fulfill_data(order, signature, recipient) == chain.market.encode_abi(
+        "fulfillFor", args=[order.as_tuple(), signature, chain.network.w3.to_checksum_address(recipient)])

@@ -42,6 +42,8 @@ async def test_a_funded_wallet_prepares_signs_submits_and_is_mined(chain) -> Non
     # Recorded as the user's transaction, not the platform signer's.
     assert record.from_address == wallet.address != chain.tm.address and record.type == "user_call"
     assert record.details.get("sent_by") == "user" and record.amount_wei == ETH // 2
+    # The answer is the row as stored (the INSERT's RETURNING), not the record before it.
+    assert record.created_at is not None and record == chain.repo.get_tx(record.tx_hash)
     receipt = await mined_receipt(chain, record.tx_hash)
     assert int(receipt["status"]) == 1
     view = await chain.get_transaction(record.tx_hash)

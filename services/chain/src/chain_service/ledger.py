@@ -9,6 +9,7 @@ a view call that reverts becomes the typed error `domain.revert_to_error` names.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 import uuid
@@ -43,6 +44,29 @@ WIRING_EXECUTE_GAS = 200_000
 _EIP1271_ABI = [{"type": "function", "name": "isValidSignature", "stateMutability": "view",
                  "inputs": [{"name": "hash", "type": "bytes32"}, {"name": "signature", "type": "bytes"}],
                  "outputs": [{"name": "", "type": "bytes4"}]}]
+
+
+# MarketplaceV2's fulfill entry points (the Order struct's field order, as `Order.as_tuple`).
+ORDER_TUPLE = "(address,uint256,address,uint256,address,uint256,uint256,uint256,uint256)"
+FULFILL = f"fulfill({ORDER_TUPLE},bytes)"
+FULFILL_FOR = f"fulfillFor({ORDER_TUPLE},bytes,address)"
+
+
+@functools.lru_cache(maxsize=256)
+def _signature_parts(signature: str) -> tuple[bytes, tuple[str, ...]]:
+    """(4-byte selector, ABI input types) of a function signature such as `f((address,uint256),bytes)`
+    (top-level commas only split: a tuple type stays one type)."""
+    inner = signature[signature.index("(") + 1:-1]
+    types: list[str] = []
+    depth = start = 0
+    for i, ch in enumerate(inner):
+        depth += (ch == "(") - (ch == ")")
+        if ch == "," and depth == 0:
+            types.append(inner[start:i])
+            start = i + 1
+    if inner:
+        types.append(inner[start:])
+    return function_signature_to_4byte_selector(signature), tuple(types)
 
 
 class Ledger:
@@ -247,9 +271,8 @@ class Ledger:
 
     @staticmethod
     def _call_data(signature: str, args: Sequence[Any]) -> bytes:
-        in_types = signature[signature.index("(") + 1:-1]
-        return function_signature_to_4byte_selector(signature) + (
-            abi_encode(in_types.split(","), list(args)) if in_types else b"")
+        selector, in_types = _signature_parts(signature)
+        return selector + (abi_encode(in_types, list(args)) if in_types else b"")
 
     def _raw_view(self, to: str, signature: str, args: Sequence[Any], out_types: Sequence[str],
                   block: int | str = "latest") -> tuple[Any, ...]:
@@ -387,9 +410,12 @@ class Ledger:
             [s.bps for s in order.co_creators], order.royalty_bps])
 
     def fulfill_data(self, order: Order, signature: bytes, recipient: str | None) -> str:
+        """`fulfill(order, signature)` / `fulfillFor(order, signature, recipient)` call data, encoded
+        here: web3's `encode_abi` (ABI lookup, argument normalising) cost a twentieth of PrepareFulfill's
+        chain time for the same bytes."""
         if recipient is None:
-            return self.market.encode_abi("fulfill", args=[order.as_tuple(), signature])
-        return self.market.encode_abi("fulfillFor", args=[order.as_tuple(), signature, recipient])
+            return "0x" + self._call_data(FULFILL, [order.as_tuple(), signature]).hex()
+        return "0x" + self._call_data(FULFILL_FOR, [order.as_tuple(), signature, recipient]).hex()
 
     def cancel_data(self, cancelled: Sequence[Order]) -> str:
         return self.market.encode_abi("cancel", args=[[o.as_tuple() for o in cancelled]])

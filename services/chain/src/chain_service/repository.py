@@ -228,9 +228,10 @@ class ChainRepository:
                                                   WithdrawRelay.last_relay_at == stamped))
 
     # --- transactions: writes -------------------------------------------------------
-    def insert_tx(self, tx: Transaction) -> None:
-        """Record a transaction (before it is sent)."""
-        row = TxRecord(
+    def insert_tx(self, tx: Transaction) -> Transaction:
+        """Record a transaction (before it is sent); the row as stored (its `created_at`), from
+        the INSERT's RETURNING (no read after it)."""
+        row = dict(
             tx_hash=tx.tx_hash, chain_id=tx.chain_id, from_address=tx.from_address, to_address=tx.to_address,
             nonce=tx.nonce, type=tx.type, status=tx.status, asset_id=tx.asset_id, token_id=tx.token_id,
             counterparty=tx.counterparty, amount_wei=Decimal(tx.amount_wei), gas_limit=tx.gas_limit,
@@ -241,7 +242,7 @@ class ChainRepository:
             details=dict(tx.details),
         )
         with Session(self.engine) as s, s.begin():
-            s.add(row)
+            return transaction_of(s.scalars(insert(TxRecord).values(**row).returning(TxRecord)).one())
 
     def _update(self, tx_hash: str, **values: object) -> None:
         with Session(self.engine) as s, s.begin():

@@ -508,7 +508,7 @@ class ChainService:
             existing = await run_db(self.repo.get_tx, raw.tx_hash)
             if existing is not None:
                 return Submitted(await self._view_of(existing), already_submitted=True)
-            await run_db(self.repo.insert_tx, record)
+            stored = await run_db(self.repo.insert_tx, record)
             try:
                 await network.run(network.w3.eth.send_raw_transaction, raw_transaction)
             except Exception as exc:
@@ -520,8 +520,7 @@ class ChainService:
                                                  f"{raw.sender}: {str(exc)[:200]}") from exc
                     raise _clear(node_error(exc, raw.sender)) from exc
         log.info("user transaction %s from %s (%s) broadcast", raw.tx_hash, raw.sender, record.type)
-        stored = await run_db(self.repo.get_tx, raw.tx_hash)
-        return Submitted(TxView(record=stored or record), already_submitted=False)
+        return Submitted(TxView(record=stored), already_submitted=False)
 
     # --- signed orders (MarketplaceV2) -------------------------------------------------
     def _order_hash(self, order: orders.Order) -> bytes:
