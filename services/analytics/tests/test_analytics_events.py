@@ -431,23 +431,27 @@ def test_a_batch_in_one_transaction_applies_what_one_event_at_a_time_does(clean_
         created("b2", "music", days_ago(3)),
         event("asset.updated", {"asset_id": "b1", "status": "sold", "price": "9"}, days_ago(2)),
         event("asset.transferred", {"asset_id": "b1"}, days_ago(2)),
+        event("asset.sold", {**sold("b2", "6", days_ago(2)).payload,
+                             "creators": [{"user_id": "c9", "share_percent": "100"}]}, days_ago(2)),
+        event("asset.transferred", {"asset_id": "b2"}, days_ago(2)),
         event("stake.opened", stake, days_ago(3)),
         event("stake.closed", {**stake, "payout": "25"}, days_ago(1)),
         event("user.created", {"user_id": "u"}, NOW),
     ]
     # The stream path one event at a time: a transaction each, the days queued, then rebuilt.
     assert [apply_in_transaction(clean_engine, ev, defer_roll_up=True) for ev in batch] == \
-        [True, True, True, False, True, True, True, True, True, True]
+        [True, True, True, False, True, True, True, True, True, True, True, True]
     assert roll_up_queued(clean_engine, NOW) == 2
     one_at_a_time = _facts(clean_engine)
     with clean_engine.begin() as conn:
         conn.execute(text("TRUNCATE assets, asset_creators, sales, transfers, stakes, market_analytics, "
                           "processed_events, rollup_pending"))
-    assert apply_batch_in_transaction(clean_engine, batch, defer_roll_up=True) == 9
+    assert apply_batch_in_transaction(clean_engine, batch, defer_roll_up=True) == 11
     assert roll_up_queued(clean_engine, NOW) == 2
     assert _facts(clean_engine) == one_at_a_time
     assert {price: type_ for _, type_, price, _ in one_at_a_time["sales"]}[D("4")] == "music"
-    assert one_at_a_time["transfers"] == 1 and one_at_a_time["market"]
+    assert one_at_a_time["transfers"] == 2 and one_at_a_time["market"]
+    assert ("b2", "c9", D("100")) in one_at_a_time["creators"]
     assert apply_batch_in_transaction(clean_engine, batch) == 0
     assert _facts(clean_engine) == one_at_a_time
     with clean_engine.begin() as conn:  # rebuilt at once when not deferred: the same rows

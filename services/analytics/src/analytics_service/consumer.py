@@ -113,14 +113,16 @@ def _on_asset_sold(conn: Connection, ev: Event, at: datetime) -> tuple[list[Any]
         seller_id=_text(p, "seller_user_id", "seller_id", "seller_wallet"),
         occurred_at=at,
     )
-    day = repository.insert_sale(conn, sale)
-    repository.set_creators(conn, asset_id, _creators(p))
+    day = repository.insert_sale(conn, sale, _creators(p))
     return ([day] if day else []), [asset_id]
 
 
+def _transfer_of(ev: Event, at: datetime) -> tuple[str, str, datetime]:
+    return ev.id, domain.check_id(_text(ev.payload, "asset_id") or "", "asset_id"), at
+
+
 def _on_asset_transferred(conn: Connection, ev: Event, at: datetime) -> tuple[list[Any], list[str]]:
-    asset_id = domain.check_id(_text(ev.payload, "asset_id") or "", "asset_id")
-    repository.insert_transfer(conn, ev.id, asset_id, at)
+    repository.insert_transfers(conn, [_transfer_of(ev, at)])
     return [], []
 
 
@@ -196,15 +198,23 @@ def apply_events(conn: Connection, evs: Sequence[Event], now: datetime | None = 
     applied = 0
     days: list[Any] = []
     asset_ids: list[str] = []
+    # Transfers touch nothing another event reads: recorded together, after the loop.
+    moved: list[tuple[str, str, datetime]] = []
     for ev in evs:
         if ev.id not in fresh:
             continue
         fresh.discard(ev.id)  # the same event twice in one read is applied once
         applied += 1
-        if ev.type in HANDLERS:
+        if ev.type == "asset.transferred":
+            try:
+                moved.append(_transfer_of(ev, domain.parse_time(ev.occurred_at)))
+            except _UNREADABLE as exc:
+                raise _unreadable(ev, exc) from exc
+        elif ev.type in HANDLERS:
             touched, assets = _apply(conn, ev)
             days += touched
             asset_ids += assets
+    repository.insert_transfers(conn, moved)
     _roll_up(conn, days, asset_ids, now, defer_roll_up)
     return applied
 

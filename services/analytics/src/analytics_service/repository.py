@@ -251,7 +251,8 @@ def update_asset_status(conn: Connection, asset_id: str, status: str | None, pri
 
 
 # A sale takes its asset's known type; for an asset not seen yet (or still 'unknown') the sale's
-# own type, recorded as a placeholder asset row. One statement: the asset row and the sale.
+# own type, recorded as a placeholder asset row. One statement: the asset row, the creators it
+# names (as `set_creators`: first writer wins per creator) and the sale.
 _INSERT_SALE = text("""
     WITH known AS (SELECT asset_type FROM assets WHERE asset_id = :asset_id),
     placed AS (
@@ -259,6 +260,11 @@ _INSERT_SALE = text("""
         SELECT :asset_id, :chosen WHERE NOT EXISTS (SELECT 1 FROM known WHERE asset_type <> :unknown)
         ON CONFLICT (asset_id) DO UPDATE SET asset_type = excluded.asset_type
         RETURNING asset_type
+    ),
+    named AS (
+        INSERT INTO asset_creators (asset_id, creator_id, share_percent)
+        SELECT :asset_id, c, s FROM unnest(CAST(:creator_ids AS text[]), CAST(:shares AS numeric[])) AS t(c, s)
+        ON CONFLICT DO NOTHING
     )
     INSERT INTO sales (sale_id, asset_id, asset_type, price, currency, buyer_id, seller_id, occurred_at, day)
     SELECT :sale_id, :asset_id, COALESCE((SELECT asset_type FROM placed), (SELECT asset_type FROM known)),
@@ -269,11 +275,12 @@ _INSERT_SALE = text("""
 """)
 
 
-def insert_sale(conn: Connection, sale: Sale) -> date | None:
-    """Record a sale once (by sale_id), typed as `_INSERT_SALE` says; returns its day, or None
-    for a duplicate."""
+def insert_sale(conn: Connection, sale: Sale, creators: Sequence[tuple[str, Decimal]] = ()) -> date | None:
+    """Record a sale once (by sale_id), typed as `_INSERT_SALE` says, and the asset's `creators`;
+    returns its day, or None for a duplicate."""
     day = sale.occurred_at.date()
     row = conn.execute(_INSERT_SALE, {
+        "creator_ids": [c for c, _ in creators], "shares": [share for _, share in creators],
         "asset_id": sale.asset_id, "chosen": sale.asset_type or UNKNOWN_TYPE, "unknown": UNKNOWN_TYPE,
         "sale_id": sale.sale_id, "price": sale.price, "currency": sale.currency, "buyer_id": sale.buyer_id,
         "seller_id": sale.seller_id, "occurred_at": sale.occurred_at, "day": day,
@@ -323,10 +330,11 @@ def insert_sales(conn: Connection, batch: Sequence[Sale], creators: Creators) ->
     return list(conn.execute(insert(sales).values(rows).on_conflict_do_nothing().returning(sales.c.day)).scalars())
 
 
-def insert_transfer(conn: Connection, event_id: str, asset_id: str, occurred_at: datetime) -> None:
-    conn.execute(
-        insert(transfers).values(event_id=event_id, asset_id=asset_id, occurred_at=occurred_at).on_conflict_do_nothing()
-    )
+def insert_transfers(conn: Connection, moved: Sequence[tuple[str, str, datetime]]) -> None:
+    """Record transfers once each, (event id, asset id, when), in one statement."""
+    if moved:
+        conn.execute(insert(transfers).values([{"event_id": e, "asset_id": a, "occurred_at": at} for e, a, at in moved])
+                     .on_conflict_do_nothing())
 
 
 def upsert_stake(
