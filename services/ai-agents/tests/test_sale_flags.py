@@ -214,3 +214,35 @@ async def test_a_ring_half_way_round_at_a_restart_is_still_caught(pg_admin_url: 
         assert flags == {**{p: "wash-cycle-closed-later" for p in purchases[:3]}, purchases[3]: "wash-trading-ring"}
     finally:
         drop_database(pg_admin_url, "ai_agents_ring_restart")
+
+
+async def test_a_sales_transfer_and_sold_events_write_the_owner_once(
+        app: AgentsApp, stub: pb_grpc.AiAgentsServiceStub, monkeypatch: pytest.MonkeyPatch) -> None:
+    asset_id = str(uuid.uuid4())
+    await app.handle_event(_event("asset.created", {
+        "asset_id": asset_id, "name": "Sold score", "asset_type": "music", "price": "0.5", "royalty_rate": "10",
+        "status": "pending", "region": "europe", "owner_user_id": "u-1", "owner_wallet": A, "creator_user_id": "u-1",
+        "creators": [{"user_id": "u-1", "wallet": A, "share_percent": "100"}], "ipfs_hash": f"bafy{asset_id}",
+        "utility_features": []}, T0))
+    writes: list[tuple[str, str]] = []
+    set_owner = app.service.repo.set_owner
+
+    def counted(asset: str, owner: str) -> int:
+        writes.append((asset, owner))
+        return set_owner(asset, owner)
+
+    monkeypatch.setattr(app.service.repo, "set_owner", counted)
+    sale = _sold(asset_id, A, B, T0 + timedelta(hours=1), str(uuid.uuid4()))
+    transfer = _event("asset.transferred", {
+        "asset_id": asset_id, "from_wallet": A, "to_wallet": B, "from_user_id": "u-1", "to_user_id": "u-b",
+        "tx_hash": sale.payload["tx_hash"], "token_id": "9"}, T0 + timedelta(hours=1))
+    await app.handle_event(transfer)
+    await app.handle_event(sale)  # the same transaction, the same buyer: nothing to write again
+    assert writes == [(asset_id, "u-b")]
+    again = await stub.ReanalyzeAsset(pb.ReanalyzeAssetRequest(asset_id=asset_id, requester_user_id="u-b", days=3))
+    assert again.analysis.trigger == "owner"
+    # Another sale (another transaction) naming the same buyer is written.
+    later = _sold(asset_id, A, B, T0 + timedelta(hours=2), str(uuid.uuid4()))
+    await app.handle_event(events.Event(later.id, later.type, 1, later.occurred_at, later.actor,
+                                        {**later.payload, "tx_hash": "0x" + "12" * 32}))
+    assert writes == [(asset_id, "u-b"), (asset_id, "u-b")]

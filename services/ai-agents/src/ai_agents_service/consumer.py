@@ -12,7 +12,8 @@
   them). That history lives in memory, so duplicates of an event id delivered again
   (at-least-once) are recognised in memory too.
 - asset.transferred: the receiving user becomes the owner of record (a transfer
-  without a sale moves the right to re-run the analysis too).
+  without a sale moves the right to re-run the analysis too). A sale's asset.transferred
+  and asset.sold name the same owner in the same transaction: it is written once.
 
 `ipheron_libs.events.Consumer` has already checked each event against its schema. A
 payload the agents still cannot read raises `events.UnreadableEvent` (dead-lettered
@@ -92,6 +93,9 @@ class EventHandler:
         self.market: MarketData = service.market
         self.repo = service.repo
         self._seen_trades: OrderedDict[str, None] = OrderedDict()
+        # The owner write this handler made last, as (asset, owner, transaction): a sale's
+        # asset.transferred and asset.sold describe one transaction and name the same owner.
+        self._last_owner: tuple[str, str, str] | None = None
 
     # What `handle` applies; its consumer group reads only these types.
     EVENT_TYPES = frozenset({"asset.created", "asset.sold", "asset.transferred"})
@@ -111,11 +115,22 @@ class EventHandler:
         if not asset_id:
             raise _unreadable(event, "asset_id is missing")
         if to_user:
-            await run_db(self.repo.set_owner, asset_id, to_user)
+            await self._set_owner(asset_id, to_user, str(p.get("tx_hash") or ""))
+
+    async def _set_owner(self, asset_id: str, owner: str, tx_hash: str) -> None:
+        """The owner of record, unless this handler's last write already said so for the same
+        transaction (the other event of the same sale): writing it again changes nothing."""
+        key = (asset_id, owner, tx_hash)
+        if tx_hash and key == self._last_owner:
+            return
+        await run_db(self.repo.set_owner, asset_id, owner)
+        self._last_owner = key
 
     async def on_asset_created(self, event: events.Event) -> None:
         """Analyse and remember the asset; the analysis is stored once per event."""
         asset = asset_of(event)
+        if self._last_owner is not None and self._last_owner[0] == asset.asset_id:
+            self._last_owner = None  # its stored analysis names its own owner
         analysis = await self.orchestrator.analyze(asset)
         self.market.add_assets([(asset.asset_id, asset.name, asset.content_hash)])
         self.market.remember_features(asset.asset_id, AssetFeatures(
@@ -148,7 +163,7 @@ class EventHandler:
         await self.service.record_sales([trade])
         buyer = str(p.get("buyer_user_id") or "")
         if buyer:
-            await run_db(self.repo.set_owner, trade.asset_id, buyer)
+            await self._set_owner(trade.asset_id, buyer, str(p.get("tx_hash") or ""))
         self._seen_trades[event.id] = None
         if len(self._seen_trades) > SEEN_TRADES:
             self._seen_trades.popitem(last=False)
