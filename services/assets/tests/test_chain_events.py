@@ -12,6 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 import grpc
+import sqlalchemy
 from assets_service import domain
 from assets_service.domain import Actor, Listing, PreparedTx, PurchaseData
 from conftest import create_request, rejected
@@ -234,6 +235,43 @@ async def test_the_sale_and_its_transfer_record_the_same_in_either_order(
                                 "AND payload->>'asset_id' = :a", a=asset.id) == [(alice.id,)]))
     assert outcomes[0] == outcomes[1]
     assert outcomes[0][0] is True and outcomes[0][3] == [("filled",)] and outcomes[0][4] == 1 and outcomes[0][5]
+
+
+async def test_a_sale_of_a_paid_purchase_and_its_transfer_are_recorded_in_nine_statements(
+        start_replica, new_user, risk, clean_assets) -> None:  # type: ignore[no-untyped-def]
+    replica = await start_replica(consume_chain_events=False)
+    alice, buyer = await new_user(), await new_user()
+    asset = (await replica.stub.CreateAsset(create_request([(alice, "60"), (buyer, "40")], alice))).asset
+    listing = await _listing(replica, alice, asset)
+    purchase_id, tx = await _offer(replica, buyer, asset, listing, "k"), _hex32()
+    assert await run_db(replica.app.repo.mark_submitted, purchase_id, tx, 60.0) is not None
+    statements: list[str] = []
+
+    def seen(conn, cursor, statement, *_: object) -> None:  # type: ignore[no-untyped-def]
+        statements.append(statement)
+
+    sqlalchemy.event.listen(replica.app.repo.engine, "after_cursor_execute", seen)
+    try:
+        await replica.app.service.on_chain_event(sale_event(asset, alice.wallet, buyer.wallet, listing.price_wei,
+                                                            listing.order_hash, tx))
+        await replica.app.service.on_chain_event(transfer_event(asset, alice.wallet, buyer.wallet, tx))
+        await replica.app.service.idle()
+    finally:
+        sqlalchemy.event.remove(replica.app.repo.engine, "after_cursor_execute", seen)
+
+    # Lock the asset, lock the open purchases, end the listings, move the owner, record the purchase,
+    # provenance, outbox, claim the event; claim the transfer; complete after the credits.
+    assert len(statements) == 10, statements
+    assert (await _purchase(replica, purchase_id)).state == pb.PURCHASE_STATE_COMPLETED
+    got = await _get(replica, asset.id)
+    assert (got.owner_user_id, got.listed) == (buyer.id, False)
+    assert _rows(clean_assets, "SELECT state FROM listings WHERE id = :id", id=listing.id) == [("filled",)]
+    assert sorted(r[0] for r in _rows(clean_assets, "SELECT type FROM outbox WHERE payload->>'asset_id' = :a "
+                                                    "AND type IN ('asset.transferred', 'asset.sold')", a=asset.id)) \
+        == ["asset.sold", "asset.transferred"]
+    assert _rows(clean_assets, "SELECT payload->>'listed' FROM outbox WHERE type = 'asset.updated' "
+                               "AND payload->>'asset_id' = :a AND payload->'changed' = '[\"listed\"]'::jsonb "
+                               "AND payload->>'listed' = 'false'", a=asset.id) == [("false",)]
 
 
 async def test_orders_cancelled_or_invalidated_by_counter_on_chain_are_off_sale(

@@ -124,6 +124,25 @@ def _purchase_saga(state: str, **data: object) -> Saga:
                 actor_wallet=BUYER.wallet, idempotency_key="k", state=state, data=d, error="why")
 
 
+def test_a_sale_completes_the_purchase_of_its_transaction_else_the_buyers_submitted_then_oldest_offer() -> None:
+    tx, order = "0x" + "ab" * 32, "0x" + "0d" * 32
+    sale = domain.ChainSale(event_id="e", asset_id="a", token_id="7", seller=OWNER.wallet, buyer=BUYER.wallet,
+                            price_wei=10**18, order_hash=order, tx_hash=tx, block_number=1)
+
+    def offer(id_: str, state: str, minutes: int, tx_hash: str = "", wallet: str = BUYER.wallet) -> Saga:
+        return dataclasses.replace(_purchase_saga(state, order_hash=order, tx_hash=tx_hash), id=id_,
+                                   actor_wallet=wallet, created_at=NOW + dt.timedelta(minutes=minutes))
+
+    older_unpaid = offer("unpaid", domain.AWAITING_PAYMENT, 0)
+    paid = offer("paid", domain.SUBMITTED, 1, tx_hash=tx)
+    other_tx = offer("other-tx", domain.SUBMITTED, 2, tx_hash="0x" + "ee" * 32)
+    someone_else = offer("else", domain.SUBMITTED, -1, wallet="0x" + "99" * 20)
+    assert domain.sale_purchase([older_unpaid, someone_else, other_tx, paid], sale) is paid
+    assert domain.sale_purchase([older_unpaid, someone_else, other_tx], sale) is other_tx
+    assert domain.sale_purchase([offer("newer", domain.AWAITING_PAYMENT, 5), older_unpaid], sale) is older_unpaid
+    assert domain.sale_purchase([someone_else], sale) is None
+
+
 def test_who_may_hand_in_a_purchase_transaction_and_when() -> None:
     tx = "0x" + "cd" * 32
     assert domain.decide_submit(_purchase_saga(domain.AWAITING_PAYMENT), BUYER, tx, NOW) is True

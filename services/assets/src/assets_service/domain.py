@@ -16,6 +16,7 @@ import math
 import re
 import unicodedata
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal, InvalidOperation
 from typing import Any
@@ -1038,6 +1039,19 @@ class ChainTransfer:
     kind: str
     tx_hash: str
     block_number: int
+
+
+def sale_purchase(open_purchases: Sequence[Saga], sale: ChainSale) -> Saga | None:
+    """The open purchase a sale completes: the one of its transaction, else the buyer's offer of
+    the order (a submitted one before one still awaiting payment, then the oldest)."""
+    mine = [s for s in open_purchases
+            if s.purchase.tx_hash == sale.tx_hash or (sale.order_hash and s.purchase.order_hash == sale.order_hash
+                                                       and s.actor_wallet.lower() == sale.buyer)]
+    if not mine:
+        return None
+    oldest = dt.datetime.min.replace(tzinfo=dt.UTC)
+    return min(mine, key=lambda s: (s.purchase.tx_hash != sale.tx_hash, s.state != SUBMITTED,
+                                    s.created_at or oldest))
 
 
 def sale_of(event_id: str, p: JsonObject) -> ChainSale:

@@ -16,9 +16,9 @@ import datetime as dt
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from decimal import Decimal
-from typing import Any, cast
+from typing import Any, Final, Literal, cast
 
 import orjson
 from ipheron_libs import db, events
@@ -29,6 +29,7 @@ from sqlalchemy import (
     Boolean,
     Engine,
     Integer,
+    Interval,
     LargeBinary,
     Numeric,
     Select,
@@ -381,6 +382,82 @@ def _emit(conn: Connection, emitted: list[Emitted] | None, type_: str, actor: st
         emitted.append((type_, actor, payload))
 
 
+@dataclass(frozen=True)
+class AppliedSale:
+    """What recording a sale did: the asset, its recorded purchase, the asset's creators, and
+    the effect kept for a reorg."""
+
+    asset_id: str
+    saga: Saga
+    creators: tuple[Creator, ...]
+    effect: dict[str, Any]
+
+
+class _BuyerNeeded(Exception):
+    """The sale completes no open purchase and its buyer's user id is not known yet."""
+
+
+class _AppliedBefore(Exception):
+    """The event was applied before (redelivery): roll its transaction back."""
+
+
+# apply_sale's answer when the buyer's user id must be looked up first (nothing was written).
+BUYER_NEEDED: Final[Literal["buyer-needed"]] = "buyer-needed"
+
+_GET_SAGA = select(sagas_t).where(sagas_t.c.id == bindparam("saga_id"))
+# AWAITING_PAYMENT -> SUBMITTED in one statement: the state guard is the lock, the data's
+# tx_hash set in place (the other keys as stored).
+_MARK_SUBMITTED = update(sagas_t).where(
+    sagas_t.c.id == bindparam("saga_id"), sagas_t.c.state == domain.AWAITING_PAYMENT).values(
+    state=domain.SUBMITTED,
+    data=func.jsonb_set(sagas_t.c.data, literal_column("'{tx_hash}'"), func.to_jsonb(cast_(bindparam("new_tx"), Text))),
+    tx_hash=bindparam("new_tx"), lease_until=None, lease_owner=None,
+    next_attempt_at=func.now() + bindparam("poll_in", type_=Interval), updated_at=func.now(),
+).returning(*sagas_t.c)
+
+# The statements of a recorded sale (built once; see _READ_ASSET).
+_TRANSFER_EFFECT = select(applied_t.c.effect).where(
+    applied_t.c.tx_hash == bindparam("tx"), applied_t.c.event_type == "chain.transfer")
+_OPEN_PURCHASES_OF_SALE = select(sagas_t).where(
+    sagas_t.c.kind == domain.PURCHASE, sagas_t.c.state.in_(domain.OPEN_PURCHASE_STATES),
+    or_(sagas_t.c.tx_hash == bindparam("tx"), sagas_t.c.order_hash == bindparam("oh", type_=String))
+).order_by(sagas_t.c.created_at, sagas_t.c.id).with_for_update()
+_END_SOLD_LISTINGS = text("""
+    WITH old AS (
+        SELECT id, state, reason, coalesce(order_hash = :oh, false) AS filled FROM listings
+        WHERE order_hash = :oh OR (asset_id = :asset_id AND state = :active)
+        FOR UPDATE
+    )
+    UPDATE listings AS l
+    SET state = CASE WHEN old.filled THEN :filled ELSE :invalid END,
+        reason = CASE WHEN old.filled THEN '' ELSE :sold END, updated_at = now()
+    FROM old
+    WHERE l.id = old.id AND old.state <> CASE WHEN old.filled THEN :filled ELSE :invalid END
+    RETURNING l.id, old.state, old.reason, old.filled
+""").bindparams(bindparam("oh", type_=String), bindparam("asset_id", type_=UUID(as_uuid=True)),
+                active=domain.LISTING_ACTIVE, filled=domain.LISTING_FILLED, invalid=domain.LISTING_INVALID,
+                sold="the token was sold")
+_FAIL_LOST_PURCHASES = update(sagas_t).where(sagas_t.c.id.in_(bindparam("ids", expanding=True))).values(
+    state=domain.SAGA_FAILED, error_code=domain.LOST_RACE[0], error=domain.LOST_RACE[1], lease_until=None,
+    updated_at=func.now())
+_SALE_PROVENANCE = insert(provenance_t).values([
+    {"asset_id": bindparam("p_asset"), "kind": kind, "tx_hash": bindparam("p_tx"), "block_number": bindparam("p_block"),
+     "from_wallet": bindparam("p_from"), "to_wallet": bindparam("p_to"),
+     "price": bindparam("p_price") if kind == "sale" else None, "purchase_id": bindparam("p_purchase")}
+    for kind in ("sale", "transfer")]).on_conflict_do_nothing().returning(provenance_t.c.id)
+_CLAIM_SOLD_TRANSFER = text("""
+    WITH sold AS (
+        SELECT 1 FROM applied_chain_events
+        WHERE tx_hash = :tx AND event_type = 'chain.sale.recorded' AND NOT reverted LIMIT 1
+    ), claimed AS (
+        INSERT INTO applied_chain_events (event_id, event_type, tx_hash, asset_id, effect)
+        SELECT CAST(:event_id AS uuid), 'chain.transfer', CAST(:tx AS varchar), NULL::uuid, '{}'::jsonb FROM sold
+        ON CONFLICT DO NOTHING
+    )
+    SELECT EXISTS (SELECT 1 FROM sold)
+""").bindparams(bindparam("event_id", type_=UUID(as_uuid=False)), bindparam("tx", type_=String))
+
+
 class Repository:
     """All SQL of the service; sync, each method one transaction, called through `ipheron_libs.db.run_db`."""
 
@@ -390,6 +467,8 @@ class Repository:
         # statement takes its own snapshot inside a transaction too, so a read-only transaction
         # only added its BEGIN and ROLLBACK round trips (a third of a purchase's statements).
         self.reader = db.autocommit(engine)
+        # The same for a write that is one statement (atomic on its own): no BEGIN/COMMIT trips.
+        self.writer = self.reader
         # Saga claims are leases named after this replica (see claim_own_leftovers).
         self.owner = owner
         self.lease = dt.timedelta(seconds=lease_seconds)
@@ -698,7 +777,7 @@ class Repository:
         if not _is_uuid(saga_id):
             return None
         with self.reader.connect() as conn:
-            row = conn.execute(select(sagas_t).where(sagas_t.c.id == saga_id)).mappings().first()
+            row = conn.execute(_GET_SAGA, {"saga_id": saga_id}).mappings().first()
         return _saga(row) if row else None
 
     def claim_due(self, limit: int) -> list[Saga]:
@@ -733,7 +812,7 @@ class Repository:
 
     def advance(self, saga_id: str, expected: str, new_state: str, data: SagaData | None = None) -> Saga:
         """Move a saga from `expected` to `new_state` (with its new data); Aborted if someone moved it first."""
-        with self.engine.begin() as conn:
+        with self.writer.connect() as conn:
             return self._advance(conn, saga_id, expected, new_state, data)
 
     def _advance(self, conn: Connection, saga_id: str, expected: str, new_state: str,
@@ -756,7 +835,7 @@ class Repository:
 
     def retry_later(self, saga_id: str, delay_seconds: float, reason: str) -> None:
         """Release the lease and schedule the saga's next attempt (transient failure)."""
-        with self.engine.begin() as conn:
+        with self.writer.connect() as conn:
             conn.execute(update(sagas_t).where(sagas_t.c.id == saga_id).values(
                 lease_until=None, lease_owner=None, next_attempt_at=func.now() + dt.timedelta(seconds=delay_seconds),
                 error=reason, updated_at=func.now()))
@@ -959,7 +1038,7 @@ class Repository:
         """Store a prepared purchase AWAITING_PAYMENT, due (for expiry) at its deadline; the same
         (buyer, key) answers the purchase stored first. Returns (saga, created)."""
         try:
-            with self.engine.begin() as conn:
+            with self.writer.connect() as conn:
                 row = conn.execute(sagas_t.insert().values(
                     id=uuid.uuid4(), kind=domain.PURCHASE, asset_id=asset_id, actor_user_id=buyer.user_id,
                     actor_wallet=buyer.wallet, idempotency_key=key, state=domain.AWAITING_PAYMENT,
@@ -978,21 +1057,14 @@ class Repository:
     def mark_submitted(self, saga_id: str, tx_hash: str, poll_in: float) -> Saga | None:
         """AWAITING_PAYMENT → SUBMITTED with the buyer's transaction, polled from `poll_in` seconds on.
         None when it moved on meanwhile (e.g. the chain's sale event already completed it)."""
-        with self.engine.begin() as conn:
-            row = conn.execute(select(sagas_t).where(sagas_t.c.id == saga_id).with_for_update()).mappings().one()
-            saga = _saga(row)
-            if saga.state != domain.AWAITING_PAYMENT:
-                return None
-            data = replace(saga.purchase, tx_hash=tx_hash)
-            row = conn.execute(update(sagas_t).where(sagas_t.c.id == saga_id).values(
-                state=domain.SUBMITTED, data=saga_data_json(data), tx_hash=tx_hash, lease_until=None,
-                lease_owner=None, next_attempt_at=func.now() + dt.timedelta(seconds=poll_in), updated_at=func.now(),
-            ).returning(*sagas_t.c)).mappings().one()
-            return _saga(row)
+        with self.writer.connect() as conn:
+            row = conn.execute(_MARK_SUBMITTED, {"saga_id": saga_id, "new_tx": tx_hash,
+                                                 "poll_in": dt.timedelta(seconds=poll_in)}).mappings().first()
+        return _saga(row) if row is not None else None
 
     def fail_purchase(self, saga_id: str, expected: Sequence[str], code: str, reason: str) -> Saga | None:
         """An open purchase ends FAILED with its status name and reason; None if it was not open."""
-        with self.engine.begin() as conn:
+        with self.writer.connect() as conn:
             row = conn.execute(update(sagas_t).where(sagas_t.c.id == saga_id, sagas_t.c.state.in_(list(expected)))
                                .values(state=domain.SAGA_FAILED, error_code=code, error=reason, lease_until=None,
                                        updated_at=func.now()).returning(*sagas_t.c)).mappings().first()
@@ -1006,6 +1078,15 @@ class Repository:
         """Claim an event id in this transaction: False when it was applied before (redelivery)."""
         return conn.execute(insert(applied_t).values(
             event_id=event_id, event_type=event_type, tx_hash=tx_hash, asset_id=asset_id, effect={},
+        ).on_conflict_do_nothing().returning(applied_t.c.event_id)).first() is not None
+
+    @staticmethod
+    def _claim_application(conn: Connection, event_id: str, event_type: str, tx_hash: str | None,
+                           asset_id: str | None, effect: dict[str, Any]) -> bool:
+        """Claim an event id with what it did, at the end of its transaction: False when it was
+        applied before (redelivery; the caller rolls back)."""
+        return conn.execute(insert(applied_t).values(
+            event_id=event_id, event_type=event_type, tx_hash=tx_hash, asset_id=asset_id, effect=effect,
         ).on_conflict_do_nothing().returning(applied_t.c.event_id)).first() is not None
 
     @staticmethod
@@ -1059,111 +1140,131 @@ class Repository:
             })
         return new
 
-    def open_purchase_buyer(self, order_hash: str | None, buyer_wallet: str, tx_hash: str) -> str | None:
-        """The user id of the buyer whose open purchase a sale completes, if there is one."""
-        conds = [sagas_t.c.tx_hash == tx_hash]
-        if order_hash:
-            conds.append(and_(sagas_t.c.order_hash == order_hash, func.lower(sagas_t.c.actor_wallet) == buyer_wallet))
-        with self.reader.connect() as conn:
-            row = conn.execute(select(sagas_t.c.actor_user_id).where(
-                sagas_t.c.kind == domain.PURCHASE, sagas_t.c.state.in_(domain.OPEN_PURCHASE_STATES), or_(*conds))
-                .limit(1)).first()
-        return row[0] if row is not None else None
-
-    def apply_sale(self, sale: domain.ChainSale, buyer_user_id: str) -> tuple[str, Saga | None] | None:
+    def apply_sale(self, sale: domain.ChainSale,
+                   buyer_user_id: str | None = None) -> AppliedSale | Literal["buyer-needed"] | None:
         """Record a sale the chain made, once per event, in one transaction: the owner is the
         buyer; provenance gets the sale (and its transfer); the order's listing is FILLED (any
         other active one INVALID); the buyer's open purchase of the order is RECORDED (or a
-        purchase row is made for a sale straight on the contract); every other open purchase of
-        the order FAILED (another buyer won); asset.sold. Returns (asset id, the recorded
-        purchase saga, leased to this replica for the creators' credits), or None when the event
-        was applied before or concerns no catalogued asset."""
-        with self.engine.begin() as conn:
-            if not self._first_application(conn, sale.event_id, "chain.sale.recorded", sale.tx_hash):
-                return None
-            asset = self._asset_of_token(conn, sale.asset_id, sale.token_id)
-            if asset is None:
-                return None
-            effect: dict[str, Any] = {"asset_id": asset.id}
-            seller_user_id = asset.owner_user_id if asset.owner_wallet.lower() == sale.seller else ""
-            if not seller_user_id:
-                # The token's transfer was applied first (events of one transaction out of order).
-                earlier = conn.execute(select(applied_t.c.effect).where(
-                    applied_t.c.tx_hash == sale.tx_hash, applied_t.c.event_type == "chain.transfer")).first()
-                if earlier is not None and earlier[0].get("prev_owner_wallet", "").lower() == sale.seller:
-                    seller_user_id = earlier[0].get("prev_owner_user_id", "")
-            match = [sagas_t.c.tx_hash == sale.tx_hash]
-            if sale.order_hash:
-                match.append(and_(sagas_t.c.order_hash == sale.order_hash,
-                                  func.lower(sagas_t.c.actor_wallet) == sale.buyer))
-            row = conn.execute(select(sagas_t).where(
-                sagas_t.c.kind == domain.PURCHASE, sagas_t.c.state.in_(domain.OPEN_PURCHASE_STATES), or_(*match))
-                .order_by(desc(sagas_t.c.tx_hash == sale.tx_hash), desc(sagas_t.c.state == domain.SUBMITTED),
-                          sagas_t.c.created_at).limit(1).with_for_update()).mappings().first()
-            purchase = _saga(row) if row is not None else None
-            owner_user_id = purchase.actor_user_id if purchase is not None else buyer_user_id
-            # asset.transferred, asset.updated and asset.sold are written together, in this order.
-            emitted: list[Emitted] = []
-            asset = self._move_owner(conn, asset, effect, to_user_id=owner_user_id, to_wallet=sale.buyer,
-                                     tx_hash=sale.tx_hash, actor=owner_user_id, emitted=emitted)
-            if sale.order_hash:
-                self._mark_listings(conn, effect, listings_t.c.order_hash == sale.order_hash,
-                                    state=domain.LISTING_FILLED, reason="")
-            self._mark_listings(conn, effect, listings_t.c.asset_id == asset.id,
-                                listings_t.c.state == domain.LISTING_ACTIVE,
-                                state=domain.LISTING_INVALID, reason="the token was sold")
-            lease = {"lease_until": func.now() + self.lease, "lease_owner": self.owner}
-            if purchase is not None:
-                data = replace(purchase.purchase, tx_hash=sale.tx_hash, block_number=sale.block_number,
-                               sale_event_id=sale.event_id)
-                saga_row = conn.execute(update(sagas_t).where(sagas_t.c.id == purchase.id).values(
-                    state=domain.RECORDED, data=saga_data_json(data), tx_hash=sale.tx_hash, updated_at=func.now(),
-                    **lease).returning(*sagas_t.c)).mappings().one()
-                effect["purchase"] = {"id": purchase.id, "prev_state": purchase.state, "created": False}
-            else:
-                data = PurchaseData(
-                    price=sale.price, seller_user_id=seller_user_id, seller_wallet=sale.seller,
-                    token_id=sale.token_id, asset_type=asset.asset_type, asset_version=asset.version,
-                    tx_hash=sale.tx_hash, block_number=sale.block_number, price_wei=sale.price_wei,
-                    order_hash=sale.order_hash or "", sale_event_id=sale.event_id)
-                saga_row = conn.execute(sagas_t.insert().values(
-                    id=uuid.uuid4(), kind=domain.PURCHASE, asset_id=asset.id, actor_user_id=buyer_user_id,
-                    actor_wallet=sale.buyer, idempotency_key=None, state=domain.RECORDED,
-                    data=saga_data_json(data), order_hash=sale.order_hash, tx_hash=sale.tx_hash, **lease,
-                ).returning(*sagas_t.c)).mappings().one()
-                effect["purchase"] = {"id": str(saga_row["id"]), "prev_state": "", "created": True}
-            recorded = _saga(saga_row)
-            if sale.order_hash:
-                lost = conn.execute(update(sagas_t).where(
-                    sagas_t.c.kind == domain.PURCHASE, sagas_t.c.order_hash == sale.order_hash,
-                    sagas_t.c.state.in_(domain.OPEN_PURCHASE_STATES), sagas_t.c.id != recorded.id).values(
-                    state=domain.SAGA_FAILED, error_code=domain.LOST_RACE[0], error=domain.LOST_RACE[1],
-                    lease_until=None, updated_at=func.now()).returning(sagas_t.c.id)).all()
-                effect["failed_purchases"] = [str(r[0]) for r in lost]
-            for kind in ("sale", "transfer"):
-                self._provenance(conn, effect, asset_id=asset.id, kind=kind, tx_hash=sale.tx_hash,
-                                 block_number=sale.block_number, from_wallet=sale.seller, to_wallet=sale.buyer,
-                                 price=sale.price if kind == "sale" else None, purchase_id=recorded.id)
-            self._sync_listed(conn, asset, owner_user_id, emitted=emitted)
-            creators = asset.creators  # read with the asset's row, locked since: nobody changed them
-            _emit(conn, emitted, "asset.sold", domain.event_user_id(owner_user_id, sale.buyer), {
-                "asset_id": asset.id, "asset_type": asset.asset_type, "purchase_id": recorded.id,
-                "price": money_str(sale.price), "currency": "ETH",
-                "seller_user_id": domain.event_user_id(seller_user_id, sale.seller), "seller_wallet": sale.seller,
-                "buyer_user_id": domain.event_user_id(owner_user_id, sale.buyer), "buyer_wallet": sale.buyer,
-                "tx_hash": sale.tx_hash, "block_number": sale.block_number, "token_id": sale.token_id,
-                "creators": [_creator_json(c) for c in creators],
-            })
-            events.emit_many(conn, [(type_, actor, payload, str(uuid.uuid4())) for type_, actor, payload in emitted])
-            self._set_effect(conn, sale.event_id, asset.id, effect)
-            return asset.id, recorded
+        purchase row is made for a sale straight on the contract, owned by `buyer_user_id`);
+        every other open purchase of the order FAILED (another buyer won); asset.sold. Returns
+        the asset, the recorded purchase saga (leased to this replica for the creators' credits)
+        and the asset's creators; None when the event was applied before or concerns no
+        catalogued asset; `BUYER_NEEDED` (nothing written) when the sale completes no open
+        purchase and `buyer_user_id` was not given: the caller looks the buyer up and calls again.
 
-    def sale_recorded(self, tx_hash: str) -> bool:
-        """Whether a sale of this transaction was recorded (and not undone)."""
-        with self.reader.connect() as conn:
-            return conn.execute(select(applied_t.c.event_id).where(
-                applied_t.c.tx_hash == tx_hash, applied_t.c.event_type == "chain.sale.recorded",
-                applied_t.c.reverted.is_(False))).first() is not None
+        The event is claimed last, with its effect, in the statement that records it: a
+        redelivered event is found applied there and everything it did again is rolled back."""
+        try:
+            with self.engine.begin() as conn:
+                applied = self._apply_sale(conn, sale, buyer_user_id)
+                if not self._claim_application(conn, sale.event_id, "chain.sale.recorded", sale.tx_hash,
+                                               applied.asset_id if applied else None,
+                                               applied.effect if applied else {}):
+                    raise _AppliedBefore
+                return applied
+        except _AppliedBefore:
+            return None
+        except _BuyerNeeded:
+            return BUYER_NEEDED
+
+    def _apply_sale(self, conn: Connection, sale: domain.ChainSale, buyer_user_id: str | None) -> AppliedSale | None:
+        asset = self._asset_of_token(conn, sale.asset_id, sale.token_id)
+        if asset is None:
+            return None
+        effect: dict[str, Any] = {"asset_id": asset.id}
+        seller_user_id = asset.owner_user_id if asset.owner_wallet.lower() == sale.seller else ""
+        if not seller_user_id:
+            # The token's transfer was applied first (events of one transaction out of order).
+            earlier = conn.execute(_TRANSFER_EFFECT, {"tx": sale.tx_hash}).first()
+            if earlier is not None and earlier[0].get("prev_owner_wallet", "").lower() == sale.seller:
+                seller_user_id = earlier[0].get("prev_owner_user_id", "")
+        # Every open purchase the sale settles, locked: the buyer's (by its transaction, or by the
+        # order and the buyer's wallet) wins; every other offer of the order lost the race.
+        order_hash = sale.order_hash or None
+        open_rows = conn.execute(_OPEN_PURCHASES_OF_SALE, {"tx": sale.tx_hash, "oh": order_hash}).mappings().all()
+        purchase = domain.sale_purchase([_saga(r) for r in open_rows], sale)
+        if purchase is None and buyer_user_id is None:
+            raise _BuyerNeeded
+        owner_user_id = purchase.actor_user_id if purchase is not None else (buyer_user_id or "")
+        # The order's listing FILLED and any other active one INVALID, in one statement; each
+        # listing's previous state kept in the effect (the filled one first) for a reorg.
+        ended = sorted(conn.execute(_END_SOLD_LISTINGS, {"oh": order_hash, "asset_id": asset.id}).all(),
+                       key=lambda r: not r[3])
+        for lid, old_state, old_reason, _filled in ended:
+            effect.setdefault("listings", []).append([str(lid), old_state, old_reason])
+        # No listing of the asset is active now: the owner moves and the asset is off sale in one
+        # write; asset.transferred, asset.updated and asset.sold are written together, in this order.
+        emitted: list[Emitted] = []
+        values: dict[str, Any] = {}
+        moved = not (asset.owner_wallet.lower() == sale.buyer and asset.owner_user_id == owner_user_id)
+        if moved:
+            effect.update(owner_changed=True, prev_owner_user_id=asset.owner_user_id,
+                          prev_owner_wallet=asset.owner_wallet, new_owner_wallet=sale.buyer)
+            values.update(owner_user_id=owner_user_id, owner_wallet=sale.buyer)
+        if asset.listed:
+            values.update(listed=False)
+        new = self._write(conn, replace(asset, listing=None), **values) if values else asset
+        if moved and asset.owner_wallet.lower() != sale.buyer:
+            emitted.append(("asset.transferred", owner_user_id, {
+                "asset_id": asset.id, "from_wallet": asset.owner_wallet, "to_wallet": sale.buyer,
+                "from_user_id": domain.event_user_id(asset.owner_user_id, asset.owner_wallet),
+                "to_user_id": domain.event_user_id(owner_user_id, sale.buyer), "tx_hash": sale.tx_hash,
+                "token_id": asset.token_id,
+            }))
+        if asset.listed:
+            emitted.append(("asset.updated", owner_user_id, {
+                "asset_id": asset.id, "changed": ["listed"], "price": money_str(new.price), "listed": False,
+                "status": new.status, "version": new.version,
+            }))
+        lease = {"lease_until": func.now() + self.lease, "lease_owner": self.owner}
+        if purchase is not None:
+            data = replace(purchase.purchase, tx_hash=sale.tx_hash, block_number=sale.block_number,
+                           sale_event_id=sale.event_id)
+            saga_row = conn.execute(update(sagas_t).where(sagas_t.c.id == purchase.id).values(
+                state=domain.RECORDED, data=saga_data_json(data), tx_hash=sale.tx_hash, updated_at=func.now(),
+                **lease).returning(*sagas_t.c)).mappings().one()
+            effect["purchase"] = {"id": purchase.id, "prev_state": purchase.state, "created": False}
+        else:
+            data = PurchaseData(
+                price=sale.price, seller_user_id=seller_user_id, seller_wallet=sale.seller,
+                token_id=sale.token_id, asset_type=asset.asset_type, asset_version=asset.version,
+                tx_hash=sale.tx_hash, block_number=sale.block_number, price_wei=sale.price_wei,
+                order_hash=sale.order_hash or "", sale_event_id=sale.event_id)
+            saga_row = conn.execute(sagas_t.insert().values(
+                id=uuid.uuid4(), kind=domain.PURCHASE, asset_id=asset.id, actor_user_id=owner_user_id,
+                actor_wallet=sale.buyer, idempotency_key=None, state=domain.RECORDED,
+                data=saga_data_json(data), order_hash=sale.order_hash, tx_hash=sale.tx_hash, **lease,
+            ).returning(*sagas_t.c)).mappings().one()
+            effect["purchase"] = {"id": str(saga_row["id"]), "prev_state": "", "created": True}
+        recorded = _saga(saga_row)
+        if order_hash:
+            lost = [r["id"] for r in open_rows if r["order_hash"] == order_hash and str(r["id"]) != recorded.id]
+            if lost:
+                conn.execute(_FAIL_LOST_PURCHASES, {"ids": lost})
+            effect["failed_purchases"] = [str(i) for i in lost]
+        for (entry_id,) in conn.execute(_SALE_PROVENANCE, {
+                "p_asset": asset.id, "p_tx": sale.tx_hash, "p_block": sale.block_number, "p_from": sale.seller,
+                "p_to": sale.buyer, "p_price": sale.price, "p_purchase": recorded.id}).all():
+            effect.setdefault("provenance", []).append(int(entry_id))
+        creators = asset.creators  # read with the asset's row, locked since: nobody changed them
+        emitted.append(("asset.sold", domain.event_user_id(owner_user_id, sale.buyer), {
+            "asset_id": asset.id, "asset_type": asset.asset_type, "purchase_id": recorded.id,
+            "price": money_str(sale.price), "currency": "ETH",
+            "seller_user_id": domain.event_user_id(seller_user_id, sale.seller), "seller_wallet": sale.seller,
+            "buyer_user_id": domain.event_user_id(owner_user_id, sale.buyer), "buyer_wallet": sale.buyer,
+            "tx_hash": sale.tx_hash, "block_number": sale.block_number, "token_id": sale.token_id,
+            "creators": [_creator_json(c) for c in creators],
+        }))
+        events.emit_many(conn, [(type_, actor, payload, str(uuid.uuid4())) for type_, actor, payload in emitted])
+        return AppliedSale(asset.id, recorded, creators, effect)
+
+    def record_sold_transfer(self, event_id: str, tx_hash: str) -> bool:
+        """A transfer event whose transaction's sale was recorded (its own Transfer log): claimed
+        as applied, changing nothing else (the sale did it). False when no sale of the
+        transaction is recorded: then it is a transfer of its own (see apply_transfer). One
+        statement."""
+        with self.reader.connect() as conn:  # one statement: its own transaction
+            return bool(conn.execute(_CLAIM_SOLD_TRANSFER, {"event_id": event_id, "tx": tx_hash}).scalar_one())
 
     def apply_transfer(self, transfer: domain.ChainTransfer, to_user_id: str) -> str | None:
         """A token moved outside a sale (a gift, a transfer straight on the token contract): the

@@ -61,7 +61,7 @@ from assets_service.domain import (
     Saga,
     StoredFile,
 )
-from assets_service.repository import Repository
+from assets_service.repository import BUYER_NEEDED, AppliedSale, Repository
 
 log = logging.getLogger("assets.service")
 RECOVERY_BATCH = 20
@@ -90,6 +90,8 @@ class AssetsService:
         # Creators' credits of recorded sales, run beside the event consumer so it is never held up
         # by auth (each saga is leased to this replica; a crash leaves it to recovery).
         self._background: set[asyncio.Task[None]] = set()
+        # The creators of purchases being credited right after their sale was recorded (by saga id).
+        self._sale_creators: dict[str, Sequence[Creator]] = {}
         # The sagas as tables: (kind, state) -> the step that leaves that state.
         self._steps: dict[tuple[str, str], Step] = {
             (domain.MINT, domain.ASSESSING): self._assess,
@@ -374,18 +376,25 @@ class AssetsService:
 
     async def _on_sale(self, event: events.Event) -> None:
         sale = domain.sale_of(event.id, event.payload)
-        buyer_id = await run_db(self.repo.open_purchase_buyer, sale.order_hash, sale.buyer, sale.tx_hash)
-        if buyer_id is None:
-            buyer_id = await self._user_of_wallet(sale.buyer)
-        applied = await run_db(self.repo.apply_sale, sale, buyer_id)
-        if applied is None:
+        applied = await run_db(self.repo.apply_sale, sale)
+        if applied == BUYER_NEEDED:  # a sale straight on the contract: its buyer's user, if any
+            applied = await run_db(self.repo.apply_sale, sale, await self._user_of_wallet(sale.buyer))
+        if not isinstance(applied, AppliedSale):
             return
-        asset_id, saga = applied
-        await self.cache.invalidate(asset_id)
-        if saga is not None:
-            task = asyncio.get_running_loop().create_task(self.drive(saga), name=f"credit-sale:{saga.id}")
-            self._background.add(task)
-            task.add_done_callback(self._background.discard)
+        await self.cache.invalidate(applied.asset_id)
+        # The creators credited are those read with the sale (an asset's creators never change).
+        task = asyncio.get_running_loop().create_task(self._credit_recorded(applied.saga, applied.creators),
+                                                      name=f"credit-sale:{applied.saga.id}")
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _credit_recorded(self, saga: Saga, creators: Sequence[Creator]) -> None:
+        """Drive a just-recorded purchase, its creators already known (no read again)."""
+        self._sale_creators[saga.id] = creators
+        try:
+            await self.drive(saga)
+        finally:
+            self._sale_creators.pop(saga.id, None)
 
     async def idle(self) -> None:
         """Wait for the background work started so far (the creators' credits of recorded sales)."""
@@ -402,10 +411,11 @@ class AssetsService:
         transfer = domain.transfer_of(event.id, event.payload)
         if transfer.kind != "transfer":
             return  # mints are the mint saga's; burns do not happen on this token
-        # A sale's own Transfer (it follows the Sold log) needs no user lookup: the sale recorded it.
-        user_id = "" if await run_db(self.repo.sale_recorded, transfer.tx_hash) else \
-            await self._user_of_wallet(transfer.to_wallet)
-        asset_id = await run_db(self.repo.apply_transfer, transfer, user_id)
+        # A sale's own Transfer (it follows the Sold log) is claimed in one statement: the sale
+        # recorded it, so it needs no user lookup and changes nothing more.
+        if await run_db(self.repo.record_sold_transfer, transfer.event_id, transfer.tx_hash):
+            return
+        asset_id = await run_db(self.repo.apply_transfer, transfer, await self._user_of_wallet(transfer.to_wallet))
         if asset_id:
             await self.cache.invalidate(asset_id)
 
@@ -635,7 +645,9 @@ class AssetsService:
 
     async def _credit_sales(self, saga: Saga) -> None:
         """Each creator's share of the sale added to their total in auth, keyed by the sale event."""
-        creators = await run_db(self.repo.asset_creators, saga.asset_id)
+        creators = self._sale_creators.get(saga.id)
+        if creators is None:  # resumed by recovery or the worker
+            creators = await run_db(self.repo.asset_creators, saga.asset_id)
         amounts = domain.creator_attribution(saga.purchase.price, [c.share_percent for c in creators])
         key = saga.purchase.sale_event_id or saga.id
         await self._credit_creators(saga, "creator sales", [
