@@ -335,12 +335,14 @@ def first_deliveries(conn: Connection | Session, consumer: str, event_ids: Seque
     ids = list(dict.fromkeys(event_ids))
     if not ids:
         return set()
-    rows = conn.execute(
-        text("INSERT INTO processed_events (consumer, event_id) SELECT :c, e FROM unnest(CAST(:ids AS text[])) AS e "
-             "ON CONFLICT DO NOTHING RETURNING event_id"),
-        {"c": consumer, "ids": ids},
-    )
+    # The ids as one JSON text parameter: psycopg's list adaptation costs more than the statement.
+    rows = conn.execute(_FIRST_DELIVERIES, {"c": consumer, "ids": orjson.dumps(ids).decode()})
     return {r[0] for r in rows}
+
+
+_FIRST_DELIVERIES = text(
+    "INSERT INTO processed_events (consumer, event_id) "
+    "SELECT :c, e FROM jsonb_array_elements_text(CAST(:ids AS jsonb)) AS e ON CONFLICT DO NOTHING RETURNING event_id")
 
 
 def redis_client(url: str) -> redis.Redis:
