@@ -525,3 +525,13 @@ def test_a_sale_takes_its_assets_known_type_else_its_own_as_a_placeholder(clean_
         sales = sorted(conn.execute(text("SELECT asset_id, asset_type FROM sales")).all())
     assert assets == {"k1": "art", "n1": "video", "u1": "design"}
     assert sales == [("k1", "art"), ("n1", "video"), ("u1", "design"), ("u1", "unknown")]
+
+
+def test_an_update_changes_what_it_names_and_keeps_the_rest(clean_engine: Engine) -> None:
+    _apply(clean_engine, created("p1", "art", days_ago(2)))  # list price 1.5, status pending
+    _apply(clean_engine, event("asset.updated", {"asset_id": "p1", "status": "listed"}, days_ago(1)))
+    _apply(clean_engine, event("asset.updated", {"asset_id": "p1", "price": "2.000000000000000001"}, days_ago(1)))
+    _apply(clean_engine, event("asset.updated", {"asset_id": "p1", "changed": ["files"]}, days_ago(1)))
+    with clean_engine.connect() as conn:
+        row = conn.execute(text("SELECT status, list_price FROM assets WHERE asset_id = 'p1'")).one()
+    assert (row.status, row.list_price) == ("listed", D("2.000000000000000001"))

@@ -19,6 +19,7 @@ Tables are unqualified: the connection's search_path is the service's schema.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -240,14 +241,17 @@ def set_creators(conn: Connection, asset_id: str, creators: Iterable[tuple[str, 
         conn.execute(insert(asset_creators).values(rows).on_conflict_do_nothing())
 
 
+# Built once, like the statements below: the consumer runs them for every sale, and building
+# a statement (and its cache key) cost more than executing it.
+_UPDATE_ASSET_STATUS = text(
+    "UPDATE assets SET status = COALESCE(:status, status), list_price = COALESCE(CAST(:price AS numeric), list_price) "
+    "WHERE asset_id = :asset_id")
+
+
 def update_asset_status(conn: Connection, asset_id: str, status: str | None, price: Decimal | None) -> None:
-    values: dict[str, Any] = {}
-    if status:
-        values["status"] = status
-    if price is not None:
-        values["list_price"] = price
-    if values:
-        conn.execute(update(assets).where(assets.c.asset_id == asset_id).values(**values))
+    """Record what an asset.updated changed: a status and/or a list price (what is not given stays)."""
+    if status or price is not None:
+        conn.execute(_UPDATE_ASSET_STATUS, {"asset_id": asset_id, "status": status or None, "price": price})
 
 
 # A sale takes its asset's known type; for an asset not seen yet (or still 'unknown') the sale's
@@ -263,7 +267,7 @@ _INSERT_SALE = text("""
     ),
     named AS (
         INSERT INTO asset_creators (asset_id, creator_id, share_percent)
-        SELECT :asset_id, c, s FROM unnest(CAST(:creator_ids AS text[]), CAST(:shares AS numeric[])) AS t(c, s)
+        SELECT :asset_id, c.id, c.share FROM jsonb_to_recordset(CAST(:creators AS jsonb)) AS c(id text, share numeric)
         ON CONFLICT DO NOTHING
     )
     INSERT INTO sales (sale_id, asset_id, asset_type, price, currency, buyer_id, seller_id, occurred_at, day)
@@ -280,7 +284,8 @@ def insert_sale(conn: Connection, sale: Sale, creators: Sequence[tuple[str, Deci
     returns its day, or None for a duplicate."""
     day = sale.occurred_at.date()
     row = conn.execute(_INSERT_SALE, {
-        "creator_ids": [c for c, _ in creators], "shares": [share for _, share in creators],
+        # As JSON text (shares as decimal strings, exact): cheaper to bind than two arrays.
+        "creators": json.dumps([{"id": c, "share": str(share)} for c, share in creators]),
         "asset_id": sale.asset_id, "chosen": sale.asset_type or UNKNOWN_TYPE, "unknown": UNKNOWN_TYPE,
         "sale_id": sale.sale_id, "price": sale.price, "currency": sale.currency, "buyer_id": sale.buyer_id,
         "seller_id": sale.seller_id, "occurred_at": sale.occurred_at, "day": day,
@@ -330,11 +335,19 @@ def insert_sales(conn: Connection, batch: Sequence[Sale], creators: Creators) ->
     return list(conn.execute(insert(sales).values(rows).on_conflict_do_nothing().returning(sales.c.day)).scalars())
 
 
+_INSERT_TRANSFERS = text("""
+    INSERT INTO transfers (event_id, asset_id, occurred_at)
+    SELECT event_id, asset_id, occurred_at
+    FROM jsonb_to_recordset(CAST(:moved AS jsonb)) AS t(event_id text, asset_id text, occurred_at timestamptz)
+    ON CONFLICT DO NOTHING
+""")
+
+
 def insert_transfers(conn: Connection, moved: Sequence[tuple[str, str, datetime]]) -> None:
     """Record transfers once each, (event id, asset id, when), in one statement."""
     if moved:
-        conn.execute(insert(transfers).values([{"event_id": e, "asset_id": a, "occurred_at": at} for e, a, at in moved])
-                     .on_conflict_do_nothing())
+        conn.execute(_INSERT_TRANSFERS, {"moved": json.dumps(
+            [{"event_id": e, "asset_id": a, "occurred_at": at.isoformat()} for e, a, at in moved])})
 
 
 def upsert_stake(
@@ -405,12 +418,15 @@ _CREATOR_FACTS = text(
 )
 
 
+_QUEUE_ROLL_UP = text("INSERT INTO rollup_pending (day) SELECT CAST(d AS date) "
+                      "FROM jsonb_array_elements_text(CAST(:days AS jsonb)) AS d ON CONFLICT (day) DO NOTHING")
+
+
 def queue_roll_up(conn: Connection, days: Iterable[date]) -> None:
     """Queue days for the roll-up job, in the caller's transaction (each day once)."""
     touched = sorted(set(days))
     if touched:
-        conn.execute(insert(rollup_pending).values([{"day": d} for d in touched])
-                     .on_conflict_do_nothing(index_elements=["day"]))
+        conn.execute(_QUEUE_ROLL_UP, {"days": json.dumps([d.isoformat() for d in touched])})
 
 
 def roll_up_queued(conn: Connection, now: datetime, limit: int = 366) -> int:
