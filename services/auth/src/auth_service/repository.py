@@ -162,7 +162,7 @@ def _parse_uuid(value: str, field: str = "id") -> uuid.UUID:
 
 
 class Repository:
-    """All SQL of the auth service; each method is one transaction (or one autocommit read)."""
+    """All SQL of the auth service; each method is one transaction (or one autocommit statement)."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -337,7 +337,9 @@ class Repository:
         """Apply a totals change once per operation id; a replay (judged by `check_replay`)
         returns applied=False."""
         uid = _parse_uuid(user_id, "user_id")
-        with self.engine.begin() as conn:
+        # Autocommit: the change is one statement, atomic by itself (no BEGIN/COMMIT round trips);
+        # a replay only reads rows that no longer change (its operation) and the user as it is now.
+        with self.reader.connect() as conn:
             # One statement records the operation (only for a user that exists) and moves the
             # total (the UPDATE's row lock orders concurrent changes of one user).
             row = conn.execute(_APPLY_OPERATION[op.kind], {"op_id": op.operation_id, "uid": uid,
