@@ -215,3 +215,32 @@ async def test_a_transaction_reverted_in_a_block_records_its_decoded_reason(chai
     record = chain.repo.get_tx(outcome.tx_hash)
     assert record is not None and record.status == "failed" and "NothingToWithdraw" in (record.error or "")
     assert record.gas_used and record.block_number
+
+
+async def test_head_view_calls_answer_what_eth_call_answers_and_revert_alike(chain, users, new_asset) -> None:
+    from chain_service.network import VIEW_GAS
+    from eth_abi import encode as abi_encode
+    from eth_utils import function_signature_to_4byte_selector as selector
+
+    token_id = await mint3(chain, users[:4], new_asset())
+    network, tester = chain.network, chain.network.tester
+    market, token = chain.market.address, chain.token.address
+    calls = [(token, selector("ownerOf(uint256)") + abi_encode(["uint256"], [token_id])),
+             (token, selector("royaltyInfo(uint256,uint256)") + abi_encode(["uint256", "uint256"], [token_id, 10**18])),
+             (token, selector("tokenURI(uint256)") + abi_encode(["uint256"], [token_id])),
+             (market, selector("counterOf(address)") + abi_encode(["address"], [users[0].address])),
+             (market, selector("totalPending()")), (users[5].address, b"")]
+    caller = tester.get_accounts()[0]
+
+    def compare() -> None:
+        for to, data in calls:
+            expected = tester.call({"from": caller, "to": to, "data": "0x" + data.hex(), "gas": VIEW_GAS}, "latest")
+            assert network.call_raw(to, data) == bytes.fromhex(str(expected)[2:]), (to, data.hex())
+        missing = selector("ownerOf(uint256)") + abi_encode(["uint256"], [2**200])
+        with pytest.raises(Exception) as ours:
+            network.call_raw(token, missing)
+        with pytest.raises(Exception) as theirs:
+            tester.call({"from": caller, "to": token, "data": "0x" + missing.hex(), "gas": VIEW_GAS}, "latest")
+        assert decode_revert(ours.value) == decode_revert(theirs.value) and decode_revert(ours.value) is not None
+
+    await network.run(compare)

@@ -233,6 +233,35 @@ async def test_the_embedded_chains_block_logs_are_exactly_eth_get_logs(service: 
     assert await network.run(network.get_logs, last + 1, last + 5, indexer._addresses, topics.keys()) == []
 
 
+async def test_logs_decode_to_the_arguments_web3s_event_decoder_gives(service: ChainService,
+                                                                       users: list[LocalAccount]) -> None:
+    """The indexer's own decoder (one pass over topics and data) against web3's get_event_data, on
+    every subscribed event the chain holds (mints, transfers, sales, credits); a log with another
+    number of topics is refused, as web3 refuses it."""
+    from chain_service.indexer import event_args, event_shape
+    from web3._utils.events import get_event_data
+
+    await direct_sale(service, users[3], users[4], users[5])
+    indexer = indexer_for(service)
+    topics = indexer._subscribe(service.ledger)
+    network = service.network
+    last = await service.ledger.block_number()
+    logs = await network.run(network.get_logs, 0, last, indexer._addresses, topics.keys())
+    seen = set()
+    for entry in logs:
+        name, abi = topics[bytes(entry["topics"][0])]
+        shape = event_shape(abi)
+        assert shape is not None
+        ours = event_args(network.w3.codec, abi, entry, shape)
+        assert ours == dict(get_event_data(network.w3.codec, abi, entry)["args"]), name
+        seen.add(name)
+        short = {**entry, "topics": entry["topics"][:-1]}
+        if len(entry["topics"]) > 1:
+            with pytest.raises(ValueError, match="log topics"):
+                event_args(network.w3.codec, abi, short, shape)
+    assert {"AssetMinted", "Transfer", "Sold", "SellerCredited", "RoyaltyCredited", "OrderFulfilled"} <= seen
+
+
 async def test_a_restart_resumes_from_the_checkpoint_without_losing_or_doubling(
         indexer_url: str, service: ChainService, users: list[LocalAccount]) -> None:
     seller, buyer, co = users[3], users[4], users[5]

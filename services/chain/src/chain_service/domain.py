@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import functools
 import hashlib
 import json
 import uuid
@@ -406,6 +407,13 @@ def parse_amount_wei(value: str, field_name: str, *, positive: bool = True) -> i
     if positive and amount == 0:
         raise InvalidArgument(f"{field_name} must be greater than zero", field=field_name)
     return amount
+
+
+@functools.lru_cache(maxsize=8192)
+def checksum_address(value: str | bytes) -> ChecksumAddress:
+    """`to_checksum_address`, remembered: the platform's addresses recur in every purchase's
+    logs and calls, and each checksum is a keccak and a pass over the hex digits."""
+    return to_checksum_address(value)
 
 
 def parse_address(value: str, field_name: str) -> ChecksumAddress:

@@ -17,6 +17,7 @@ base-10 string (`ipheron_libs.wire.wei_str`).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -252,7 +253,12 @@ def _asset_uuid(raw: Any) -> uuid.UUID:
 
 
 def _addr(value: Any) -> str:
-    text = str(value)
+    return _address_of(str(value))
+
+
+@functools.lru_cache(maxsize=8192)
+def _address_of(text: str) -> str:
+    # Remembered: the same few addresses recur in every sale's events (a keccak per checksum).
     return to_checksum_address(text) if is_address(text) else ZERO_ADDRESS
 
 

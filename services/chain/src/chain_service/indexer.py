@@ -21,11 +21,13 @@ Every web3 call runs on the network's executor; the rules are in `index_rules`, 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol, cast
 
 from eth_typing import ABIEvent
-from eth_utils import event_abi_to_log_topic, to_checksum_address
+from eth_utils import event_abi_to_log_topic
 from ipheron_libs.db import run_db
 from ipheron_libs.errors import DomainError
 from prometheus_client import Counter, Gauge
@@ -35,6 +37,7 @@ from web3.exceptions import BlockNotFound
 
 from chain_service import index_rules as rules
 from chain_service.config import ChainSettings
+from chain_service.domain import checksum_address
 from chain_service.index_repository import IndexRepository
 from chain_service.index_rules import BlockContext, BlockHeader, BlockRef, ChainLog, Checkpoint
 from chain_service.ledger import Ledger
@@ -51,6 +54,53 @@ INDEXER_REORGS = Counter("chain_indexer_reorgs_total", "Reorgs the chain event i
 # this re-indexes from the newest stored block the node still has, or from the start).
 RETAIN_BLOCKS = 1024
 WALK_BATCH = 32
+
+
+@dataclass(frozen=True)
+class _EventShape:
+    """An event's inputs split as its logs carry them: indexed ones in topics 1.., the rest in data."""
+
+    topic_names: tuple[str, ...]
+    topic_types: tuple[str, ...]
+    data_names: tuple[str, ...]
+    data_types: tuple[str, ...]
+
+
+_ELEMENTARY = re.compile(r"^(address|bool|string|bytes\d*|u?int\d*)$")
+
+
+def event_shape(event: ABIEvent) -> _EventShape | None:
+    """The event's shape, or None when an input is not an elementary type (arrays, tuples:
+    those take web3's general decoder)."""
+    inputs = list(event.get("inputs", ()))
+    if event.get("anonymous") or not all(_ELEMENTARY.match(str(i["type"])) for i in inputs):
+        return None
+    indexed = [i for i in inputs if i.get("indexed")]
+    data = [i for i in inputs if not i.get("indexed")]
+    # An indexed string or bytes is stored as its keccak: a topic holds 32 bytes of hash.
+    return _EventShape(tuple(str(i["name"]) for i in indexed),
+                       tuple("bytes32" if i["type"] in ("string", "bytes") else str(i["type"]) for i in indexed),
+                       tuple(str(i["name"]) for i in data), tuple(str(i["type"]) for i in data))
+
+
+def event_args(codec: Any, event: ABIEvent, entry: Mapping[str, Any], shape: _EventShape | None) -> dict[str, Any]:
+    """A log's arguments by name, as web3's `get_event_data(...)["args"]` gives them (addresses
+    checksummed; same codec), decoded in one pass over the topics and one over the data: web3's
+    general decoder (ABI normalising, recursive maps, a checksum per address) was most of the
+    indexer's time. `shape` is `event_shape(event)`. Raises when the log does not have it."""
+    if shape is None:
+        return dict(get_event_data(codec, event, cast(Any, entry))["args"])
+    topics = entry["topics"][1:]
+    if len(topics) != len(shape.topic_types):
+        raise ValueError(f"expected {len(shape.topic_types)} log topics, got {len(topics)}")
+    args: dict[str, Any] = {}
+    for names, types, blob in ((shape.topic_names, shape.topic_types, b"".join(bytes(t) for t in topics)),
+                               (shape.data_names, shape.data_types, bytes(entry["data"]))):
+        if not types:
+            continue
+        for name, type_, value in zip(names, types, codec.decode(types, blob), strict=True):
+            args[name] = checksum_address(value) if type_ == "address" else value
+    return args
 
 
 class ChainSource(Protocol):
@@ -77,6 +127,7 @@ class Indexer:
         self.repo = repo
         self.source = source
         self._topics: dict[bytes, tuple[str, ABIEvent]] | None = None
+        self._shapes: dict[bytes, _EventShape | None] = {}
         self._addresses: list[str] = []
         self._start_block: int | None = None
         self._assets: dict[int, Any] = {}
@@ -92,7 +143,9 @@ class Indexer:
             for contract, names in pairs:
                 for item in rules.subscribed(cast(Sequence[Mapping[str, Any]], contract.abi), names):
                     abi = cast(ABIEvent, item)
-                    topics[event_abi_to_log_topic(abi)] = (str(item["name"]), abi)
+                    topic = event_abi_to_log_topic(abi)
+                    topics[topic] = (str(item["name"]), abi)
+                    self._shapes[topic] = event_shape(abi)
             self._topics = topics
             self._addresses = [ledger.token.address, ledger.market.address, vault.address]
         return self._topics
@@ -119,23 +172,24 @@ class Indexer:
 
     def _logs(self, first: int, last: int, topics: Mapping[bytes, tuple[str, ABIEvent]]) -> list[ChainLog]:
         network = self.source.ledger.network
-        w3 = network.w3
+        codec = network.w3.codec
         raw = network.get_logs(first, last, self._addresses, topics.keys())
         out: list[ChainLog] = []
         for entry in raw:
             if entry.get("removed") or not entry["topics"]:
                 continue
-            found = topics.get(bytes(entry["topics"][0]))
+            topic = bytes(entry["topics"][0])
+            found = topics.get(topic)
             if found is None:
                 continue
             try:
-                data = get_event_data(w3.codec, found[1], entry)
+                args = event_args(codec, found[1], entry, self._shapes.get(topic))
             except Exception:  # noqa: BLE001 - same topic, another shape (not our event): skip it
                 log.warning("log %s:%s matches %s but does not decode; skipped", entry["transactionHash"].hex(),
                             entry["logIndex"], found[0])
                 continue
-            out.append(ChainLog(contract=to_checksum_address(entry["address"]), event=found[0],
-                                args=dict(data["args"]), block_number=int(entry["blockNumber"]),
+            out.append(ChainLog(contract=checksum_address(entry["address"]), event=found[0],
+                                args=args, block_number=int(entry["blockNumber"]),
                                 block_hash="0x" + bytes(entry["blockHash"]).hex(),
                                 tx_hash="0x" + bytes(entry["transactionHash"]).hex(),
                                 log_index=int(entry["logIndex"])))

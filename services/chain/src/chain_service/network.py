@@ -22,15 +22,18 @@ from collections.abc import Callable, Collection, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol, TypeVar, cast
 
+from eth._utils.state import code_is_delegation_designation
 from eth.db.atomic import AtomicDB
 from eth.db.backends.memory import MemoryDB
+from eth.vm.message import Message
 from eth.vm.spoof import SpoofTransaction
 from eth_tester import EthereumTester, PyEVMBackend
-from eth_typing import ChecksumAddress
-from eth_utils import keccak, to_checksum_address
+from eth_typing import Address, ChecksumAddress
+from eth_utils import keccak
 from hexbytes import HexBytes
 from web3 import EthereumTesterProvider, Web3
 
+from chain_service.domain import checksum_address as checksum
 from chain_service.evm_backend import DeterministicPyEVMBackend, share_jump_analysis
 
 log = logging.getLogger("ipheron.chain.network")
@@ -311,7 +314,7 @@ class JournalingEthereumTester(EthereumTester):
                         continue
                     out.append({"removed": False, "logIndex": log_index, "transactionIndex": tx_index,
                                 "transactionHash": HexBytes(tx.hash), "blockHash": block_hash,
-                                "blockNumber": number, "address": to_checksum_address(entry.address),
+                                "blockNumber": number, "address": checksum(entry.address),
                                 "data": HexBytes(entry.data), "topics": entry_topics})
         return out
 
@@ -474,6 +477,26 @@ class Network:
         caller = bytes.fromhex(self.tester.get_accounts()[0][2:]) if self._view_caller_bytes is None \
             else self._view_caller_bytes
         self._view_caller_bytes = caller
+        target = bytes.fromhex(to[2:])
+        code = state.get_code(target)
+        if not code_is_delegation_designation(code):
+            # The message an eth_call transaction would carry (same code, call data, caller, origin,
+            # gas price and block), run without the transaction around it: a view's output does not
+            # depend on the gas purchase, nonce bump, refund and coinbase payment eth_call performs
+            # and then reverts (two fifths of a view call's time).
+            context = state.get_transaction_context_class()(gas_price=int(getattr(head, "base_fee_per_gas", 0) or 0),
+                                                             origin=caller)
+            message = Message(gas=VIEW_GAS, to=Address(target), sender=Address(caller), value=0, data=data, code=code)
+            snapshot = state.snapshot()
+            try:
+                state.mark_address_warm(caller)
+                state.mark_address_warm(target)
+                computation = state.computation_class.apply_message(state, message, context)
+            finally:
+                state.revert(snapshot)
+            if computation.is_error:
+                raise computation.error
+            return bytes(computation.output)
         unsigned = vm.create_unsigned_transaction(nonce=state.get_nonce(caller),
                                                   gas_price=int(getattr(head, "base_fee_per_gas", 0) or 0),
                                                   gas=VIEW_GAS, to=bytes.fromhex(to[2:]), value=0, data=data)
