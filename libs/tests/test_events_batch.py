@@ -6,6 +6,8 @@ PostgreSQL)."""
 
 from __future__ import annotations
 
+import asyncio
+import time
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
@@ -130,3 +132,45 @@ def test_first_deliveries_marks_a_batch_once_per_consumer_in_one_statement(servi
         assert events.first_deliveries(conn, "analytics", []) == set()
         assert events.first_delivery(conn, "analytics", "ev-3") is False
     engine.dispose()
+
+
+async def test_filtered_in_redis_only_the_wanted_types_are_sent_and_the_others_acknowledged(bus: Bus) -> None:
+    wanted = [event("asset.sold", sold_payload()) for _ in range(3)]
+    drifted = event("asset.sold", sold_payload(price=1.5))
+    bus.publish(event("user.created", {"user_id": "u-1"}), wanted[0], drifted, wanted[1])
+    bus.r.xadd(bus.stream, {"id": "x", "type": "chain.transfer", "payload": "{not json"})  # never parsed
+    bus.publish(wanted[2])
+    consumer = bus.consumer(types={"asset.sold"}, filter_in_redis=True)
+    assert await _poll(consumer) == 6
+    assert bus.batches == [[ev.id for ev in wanted]]
+    assert bus.dead_ids() == [drifted.id]  # a wanted type is still checked against its contract
+    assert bus.pending_ids() == []
+
+
+async def test_filtered_in_redis_a_consumer_waits_for_new_entries_and_reads_them_next(bus: Bus) -> None:
+    consumer = bus.consumer(types={"asset.sold"}, filter_in_redis=True)
+    consumer.block_ms = 3000
+    await consumer._ensure_group()
+    try:
+        sold = event("asset.sold", sold_payload())
+        waiting = asyncio.create_task(consumer.poll_once())
+        await asyncio.sleep(0.3)
+        assert not waiting.done()  # blocked: nothing new
+        started = time.monotonic()
+        bus.publish(sold)
+        assert await asyncio.wait_for(waiting, 2) == 0  # woken by the entry, not by the timeout
+        assert time.monotonic() - started < 2
+        assert await consumer.poll_once() == 1
+        assert bus.batches == [[sold.id]] and bus.pending_ids() == []
+    finally:
+        await consumer.redis.aclose()
+
+
+async def test_filtered_in_redis_a_pending_entry_is_still_reclaimed_and_retried(bus: Bus) -> None:
+    sold = event("asset.sold", sold_payload())
+    bus.publish(sold)
+    assert await _poll(bus.consumer(down=sold.id, types={"asset.sold"}, filter_in_redis=True,
+                                    retry_idle_ms=60_000)) == 1
+    assert len(bus.pending_ids()) == 1
+    assert await _poll(bus.consumer(types={"asset.sold"}, filter_in_redis=True, retry_idle_ms=0)) == 1
+    assert bus.batches == [[sold.id]] and bus.pending_ids() == []

@@ -439,6 +439,32 @@ def replay_dead(redis_url: str, group: str, *, dead_stream: str = DEAD_STREAM, l
     return replayed
 
 
+# XREADGROUP inside Redis, acknowledging there what the group does not use (by the entry's
+# type), so that only the wanted entries travel and are parsed. KEYS[1] stream; ARGV group,
+# consumer, count, then the wanted types. Returns {entries read, wanted entries, the stream's
+# last id when nothing was read}. Scripts cannot block: `Consumer` waits with XREAD instead.
+_READ_WANTED = """
+local reply = redis.call('XREADGROUP', 'GROUP', ARGV[1], ARGV[2], 'COUNT', ARGV[3], 'STREAMS', KEYS[1], '>')
+if not reply then
+    local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
+    if #last == 0 then return {0, {}, '0-0'} end
+    return {0, {}, last[1][1]}
+end
+local wanted = {}
+for i = 4, #ARGV do wanted[ARGV[i]] = true end
+local entries, keep, skip = reply[1][2], {}, {}
+for _, entry in ipairs(entries) do
+    local fields, kind = entry[2], nil
+    for i = 1, #fields, 2 do
+        if fields[i] == 'type' then kind = fields[i + 1] break end
+    end
+    if kind and wanted[kind] then keep[#keep + 1] = entry else skip[#skip + 1] = entry[1] end
+end
+if #skip > 0 then redis.call('XACK', KEYS[1], ARGV[1], unpack(skip)) end
+return {#entries, keep, ''}
+"""
+
+
 class Consumer:
     """Reads the stream in a consumer group and calls `handler` for each event that meets its contract.
 
@@ -457,13 +483,19 @@ class Consumer:
     each of those events is handled again alone by `handler`, in order, so a poison event is
     still dead-lettered by itself and the others applied, and a transient failure leaves only
     what fails alone pending.
+
+    With `types` and `filter_in_redis` (opt-in), new entries are read by a script inside Redis
+    that acknowledges the other types there (as this class does unread otherwise): they are
+    neither sent nor parsed here. A script cannot block, so when nothing is new the consumer
+    waits with XREAD BLOCK from the stream's last id, then reads again through the script.
     """
 
     def __init__(self, redis_url: str, group: str, handler: Callable[[Event], Awaitable[None]], *,
                  stream: str = STREAM, name: str | None = None, block_ms: int = 1000, count: int = 100,
                  dead_stream: str = DEAD_STREAM, retry_idle_ms: int = RETRY_IDLE_MS,
                  contract: Contracts | None = None, types: Iterable[str] | None = None,
-                 batch_handler: Callable[[Sequence[Event]], Awaitable[None]] | None = None) -> None:
+                 batch_handler: Callable[[Sequence[Event]], Awaitable[None]] | None = None,
+                 filter_in_redis: bool = False) -> None:
         self.redis = async_redis_client(redis_url)
         self.group = group
         self.types = frozenset(types) if types is not None else None
@@ -476,6 +508,8 @@ class Consumer:
         self.dead_stream = dead_stream
         self.retry_idle_ms = retry_idle_ms
         self.contract = contract or contracts()
+        self._read_wanted = (self.redis.register_script(_READ_WANTED)
+                             if filter_in_redis and self.types is not None else None)
         self._task: asyncio.Task[None] | None = None
 
     async def _ensure_group(self) -> None:
@@ -592,12 +626,28 @@ class Consumer:
         if claimed:
             await self._handle(claimed)
             handled += len(claimed)
+        if self._read_wanted is not None:
+            return handled + await self._read_filtered()
         resp = cast(list[Any] | None, await self.redis.xreadgroup(self.group, self.name, {self.stream: ">"},
                                                                     count=self.count, block=self.block_ms))
         for _, entries in resp or []:
             await self._handle(entries)
             handled += len(entries)
         return handled
+
+    async def _read_filtered(self) -> int:
+        """New entries through the `_READ_WANTED` script; the others were acknowledged in Redis."""
+        assert self._read_wanted is not None and self.types is not None
+        read, kept, last = await self._read_wanted(keys=[self.stream],
+                                                   args=[self.group, self.name, self.count, *sorted(self.types)])
+        if read:
+            entries = [(msg_id, dict(zip(flat[::2], flat[1::2], strict=True))) for msg_id, flat in kept]
+            if entries:
+                await self._handle(entries)
+            return int(read)
+        # Nothing new: wait (without reading for the group) until the stream grows past its last id.
+        await self.redis.xread({self.stream: last}, count=1, block=self.block_ms)
+        return 0
 
     async def run(self) -> None:
         await self._ensure_group()
