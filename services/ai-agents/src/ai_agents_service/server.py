@@ -52,7 +52,9 @@ class AiAgentsApp(ServiceApp):
         self.servicer = AiAgentsServicer(self.service)
         self.event_handler = EventHandler(self.service)
         if settings.consume_events:
-            self.consume(CONSUMER_GROUP, self.event_handler.handle, types=self.event_handler.EVENT_TYPES)
+            # The other types are acknowledged inside Redis, never sent here (most of the stream).
+            self.consume(CONSUMER_GROUP, self.event_handler.handle, types=self.event_handler.EVENT_TYPES,
+                         filter_in_redis=True)
         self.every("retrain", settings.retrain_interval, self.service.retrain, delay=settings.retrain_interval)
         if analytics is not None:
             self.every("market-history", settings.history_refresh_interval, self.service.refresh_history,

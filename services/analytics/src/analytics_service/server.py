@@ -42,10 +42,10 @@ class AnalyticsApp(ServiceApp):
         self.servicer = AnalyticsServicer(self.service)
         self.defer_roll_up = settings.rollup_interval_s > 0
         if settings.consume_events:
-            # Only the types it applies: the rest of the stream is acknowledged unread.
+            # Only the types it applies: the rest of the stream is acknowledged inside Redis, unsent.
             # The events of one read in one transaction (`handle` alone, should that batch fail).
             self.consume(settings.consumer_group, self.handle, types=consumer.HANDLERS,
-                         batch_handler=self.handle_batch)
+                         batch_handler=self.handle_batch, filter_in_redis=True)
             self.every("market roll-up", settings.rollup_interval_s, self.roll_up)
 
     def register(self, server: grpc.aio.Server) -> None:

@@ -47,8 +47,9 @@ class StakingApp(ServiceApp):
         if settings.relay_events:
             self.relay_outbox()
         if settings.consume_chain_events and chain is not None:
+            # Only the vault's events reach this process: Redis acknowledges the rest of the stream.
             self.consume("staking", self.service.on_chain_event, retry_idle_ms=settings.event_retry_idle_ms,
-                         types=self.service.event_types)
+                         types=self.service.event_types, filter_in_redis=True)
         retention = timedelta(hours=settings.idempotency_retention_hours)
         self.every("maturity-sweep", settings.maturity_interval_seconds, self.service.mature_due)
         self.every("idempotency-purge", settings.maturity_interval_seconds,
