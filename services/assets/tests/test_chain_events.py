@@ -263,6 +263,7 @@ async def test_a_sale_of_a_paid_purchase_and_its_transfer_are_recorded_in_nine_s
     # provenance, outbox, claim the event; claim the transfer; complete after the credits.
     assert len(statements) == 10, statements
     assert (await _purchase(replica, purchase_id)).state == pb.PURCHASE_STATE_COMPLETED
+    assert _rows(clean_assets, "SELECT lease_until FROM sagas WHERE id = :id", id=purchase_id) == [(None,)]
     got = await _get(replica, asset.id)
     assert (got.owner_user_id, got.listed) == (buyer.id, False)
     assert _rows(clean_assets, "SELECT state FROM listings WHERE id = :id", id=listing.id) == [("filled",)]

@@ -13,6 +13,7 @@ libs outbox in the same transaction.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -405,6 +406,35 @@ class _AppliedBefore(Exception):
 BUYER_NEEDED: Final[Literal["buyer-needed"]] = "buyer-needed"
 
 _GET_SAGA = select(sagas_t).where(sagas_t.c.id == bindparam("saga_id"))
+_INSERT_SAGA = sagas_t.insert().returning(*sagas_t.c)
+# The open purchase states written into the SQL (constants: no IN-list expanded per execution).
+_OPEN_PURCHASE = sagas_t.c.state.in_([literal_column(f"'{s}'") for s in domain.OPEN_PURCHASE_STATES])
+# A saga from `expected` to `new_state`; "lease" NULL releases the lease, an interval renews it.
+_advance_where = update(sagas_t).where(sagas_t.c.id == bindparam("saga_id"), sagas_t.c.state == bindparam("expected"))
+_advance_values: dict[str, Any] = {"state": bindparam("new_state"), "updated_at": func.now(),
+                                   "lease_until": func.now() + bindparam("lease", type_=Interval)}
+_ADVANCE = _advance_where.values(**_advance_values).returning(*sagas_t.c)
+_ADVANCE_WITH_DATA = _advance_where.values(**_advance_values, data=bindparam("new_data", type_=JSONB)).returning(
+    *sagas_t.c)
+_RETRY_LATER = update(sagas_t).where(sagas_t.c.id == bindparam("saga_id")).values(
+    lease_until=None, lease_owner=None, next_attempt_at=func.now() + bindparam("delay", type_=Interval),
+    error=bindparam("reason"), updated_at=func.now())
+# The buyer's purchase RECORDED by the chain's sale, leased to this replica for the creators' credits.
+_RECORD_PURCHASE = update(sagas_t).where(sagas_t.c.id == bindparam("saga_id")).values(
+    state=domain.RECORDED, data=bindparam("new_data", type_=JSONB), tx_hash=bindparam("new_tx"),
+    updated_at=func.now(), lease_until=func.now() + bindparam("lease", type_=Interval),
+    lease_owner=bindparam("owner")).returning(*sagas_t.c)
+_CLAIM_EVENT = insert(applied_t).on_conflict_do_nothing().returning(applied_t.c.event_id)
+# An asset write of given columns (bumping its version), one statement per set of columns.
+_V_PREFIX = "v_"
+
+
+@functools.lru_cache(maxsize=32)
+def _asset_write(columns: frozenset[str]) -> Any:
+    return update(assets_t).where(assets_t.c.id == bindparam("asset_id")).values(
+        **{c: bindparam(_V_PREFIX + c, type_=assets_t.c[c].type) for c in sorted(columns)},
+        version=assets_t.c.version + 1, updated_at=func.now()).returning(*_ASSET_COLUMNS)
+
 # AWAITING_PAYMENT -> SUBMITTED in one statement: the state guard is the lock, the data's
 # tx_hash set in place (the other keys as stored).
 _MARK_SUBMITTED = update(sagas_t).where(
@@ -419,7 +449,7 @@ _MARK_SUBMITTED = update(sagas_t).where(
 _TRANSFER_EFFECT = select(applied_t.c.effect).where(
     applied_t.c.tx_hash == bindparam("tx"), applied_t.c.event_type == "chain.transfer")
 _OPEN_PURCHASES_OF_SALE = select(sagas_t).where(
-    sagas_t.c.kind == domain.PURCHASE, sagas_t.c.state.in_(domain.OPEN_PURCHASE_STATES),
+    sagas_t.c.kind == domain.PURCHASE, _OPEN_PURCHASE,
     or_(sagas_t.c.tx_hash == bindparam("tx"), sagas_t.c.order_hash == bindparam("oh", type_=String))
 ).order_by(sagas_t.c.created_at, sagas_t.c.id).with_for_update()
 _END_SOLD_LISTINGS = text("""
@@ -440,11 +470,18 @@ _END_SOLD_LISTINGS = text("""
 _FAIL_LOST_PURCHASES = update(sagas_t).where(sagas_t.c.id.in_(bindparam("ids", expanding=True))).values(
     state=domain.SAGA_FAILED, error_code=domain.LOST_RACE[0], error=domain.LOST_RACE[1], lease_until=None,
     updated_at=func.now())
-_SALE_PROVENANCE = insert(provenance_t).values([
-    {"asset_id": bindparam("p_asset"), "kind": kind, "tx_hash": bindparam("p_tx"), "block_number": bindparam("p_block"),
-     "from_wallet": bindparam("p_from"), "to_wallet": bindparam("p_to"),
-     "price": bindparam("p_price") if kind == "sale" else None, "purchase_id": bindparam("p_purchase")}
-    for kind in ("sale", "transfer")]).on_conflict_do_nothing().returning(provenance_t.c.id)
+# The sale and its transfer in provenance, one statement (SQL text: SQLAlchemy compiles a
+# multi-row VALUES insert again for every execution).
+_SALE_PROVENANCE = text("""
+    INSERT INTO provenance (asset_id, kind, tx_hash, block_number, from_wallet, to_wallet, price, purchase_id)
+    VALUES (CAST(:p_asset AS uuid), 'sale', :p_tx, :p_block, :p_from, :p_to, CAST(:p_price AS numeric),
+            CAST(:p_purchase AS uuid)),
+           (CAST(:p_asset AS uuid), 'transfer', :p_tx, :p_block, :p_from, :p_to, NULL, CAST(:p_purchase AS uuid))
+    ON CONFLICT DO NOTHING
+    RETURNING id
+""").bindparams(bindparam("p_tx", type_=String), bindparam("p_block", type_=BigInteger),
+                bindparam("p_from", type_=String), bindparam("p_to", type_=String),
+                bindparam("p_price", type_=Numeric(36, 18)))
 _CLAIM_SOLD_TRANSFER = text("""
     WITH sold AS (
         SELECT 1 FROM applied_chain_events
@@ -523,9 +560,8 @@ class Repository:
     @staticmethod
     def _write(conn: Connection, asset: Asset, **values: Any) -> Asset:
         """Update the asset's row (bumping its version); the record as it is now."""
-        row = conn.execute(update(assets_t).where(assets_t.c.id == asset.id).values(
-            **values, version=assets_t.c.version + 1, updated_at=func.now()).returning(*_ASSET_COLUMNS)
-        ).mappings().one()
+        row = conn.execute(_asset_write(frozenset(values)), {"asset_id": asset.id, **{
+            _V_PREFIX + k: v for k, v in values.items()}}).mappings().one()
         listing = Repository._active_listings(conn, [asset.id]).get(asset.id) if row["listed"] else None
         return _asset(row, asset.creators, asset.file_cids, listing)
 
@@ -817,18 +853,13 @@ class Repository:
 
     def _advance(self, conn: Connection, saga_id: str, expected: str, new_state: str,
                  data: SagaData | None = None) -> Saga:
-        values: dict[str, Any] = {"state": new_state, "updated_at": func.now()}
+        # A terminal state releases the lease; any other renews it (the next step may take a full deadline).
+        params: dict[str, Any] = {"saga_id": saga_id, "expected": expected, "new_state": new_state,
+                                  "lease": None if new_state in domain.TERMINAL_STATES else self.lease}
         if data is not None:
-            # Whole-value write is safe: the state guard below makes this the only writer of the step.
-            values["data"] = saga_data_json(data)
-        if new_state in domain.TERMINAL_STATES:
-            values["lease_until"] = None
-        else:
-            values["lease_until"] = func.now() + self.lease  # renew: the next step may take a full deadline
-        row = conn.execute(
-            update(sagas_t).where(sagas_t.c.id == saga_id, sagas_t.c.state == expected).values(**values)
-            .returning(*sagas_t.c)
-        ).mappings().first()
+            # Whole-value write is safe: the state guard makes this the only writer of the step.
+            params["new_data"] = saga_data_json(data)
+        row = conn.execute(_ADVANCE_WITH_DATA if data is not None else _ADVANCE, params).mappings().first()
         if row is None:
             raise Aborted(f"saga {saga_id} is no longer in state {expected}")
         return _saga(row)
@@ -836,9 +867,8 @@ class Repository:
     def retry_later(self, saga_id: str, delay_seconds: float, reason: str) -> None:
         """Release the lease and schedule the saga's next attempt (transient failure)."""
         with self.writer.connect() as conn:
-            conn.execute(update(sagas_t).where(sagas_t.c.id == saga_id).values(
-                lease_until=None, lease_owner=None, next_attempt_at=func.now() + dt.timedelta(seconds=delay_seconds),
-                error=reason, updated_at=func.now()))
+            conn.execute(_RETRY_LATER, {"saga_id": saga_id, "delay": dt.timedelta(seconds=delay_seconds),
+                                        "reason": reason})
 
     # ---------------------------------------------------------------- mint saga steps
 
@@ -1039,12 +1069,12 @@ class Repository:
         (buyer, key) answers the purchase stored first. Returns (saga, created)."""
         try:
             with self.writer.connect() as conn:
-                row = conn.execute(sagas_t.insert().values(
-                    id=uuid.uuid4(), kind=domain.PURCHASE, asset_id=asset_id, actor_user_id=buyer.user_id,
-                    actor_wallet=buyer.wallet, idempotency_key=key, state=domain.AWAITING_PAYMENT,
-                    data=saga_data_json(data), order_hash=data.order_hash, expires_at=data.expires_at,
-                    next_attempt_at=data.expires_at, lease_until=None, lease_owner=None,
-                ).returning(*sagas_t.c)).mappings().one()
+                row = conn.execute(_INSERT_SAGA, {
+                    "id": uuid.uuid4(), "kind": domain.PURCHASE, "asset_id": asset_id, "actor_user_id": buyer.user_id,
+                    "actor_wallet": buyer.wallet, "idempotency_key": key, "state": domain.AWAITING_PAYMENT,
+                    "data": saga_data_json(data), "order_hash": data.order_hash, "expires_at": data.expires_at,
+                    "next_attempt_at": data.expires_at, "lease_until": None, "lease_owner": None,
+                }).mappings().one()
         except IntegrityError as exc:
             # The same buyer sent the same key twice at once: the other request stored it.
             if "uq_sagas_idempotency" not in str(exc.orig):
@@ -1085,9 +1115,8 @@ class Repository:
                            asset_id: str | None, effect: dict[str, Any]) -> bool:
         """Claim an event id with what it did, at the end of its transaction: False when it was
         applied before (redelivery; the caller rolls back)."""
-        return conn.execute(insert(applied_t).values(
-            event_id=event_id, event_type=event_type, tx_hash=tx_hash, asset_id=asset_id, effect=effect,
-        ).on_conflict_do_nothing().returning(applied_t.c.event_id)).first() is not None
+        return conn.execute(_CLAIM_EVENT, {"event_id": event_id, "event_type": event_type, "tx_hash": tx_hash,
+                                           "asset_id": asset_id, "effect": effect}).first() is not None
 
     @staticmethod
     def _set_effect(conn: Connection, event_id: str, asset_id: str | None, effect: dict[str, Any]) -> None:
@@ -1220,9 +1249,9 @@ class Repository:
         if purchase is not None:
             data = replace(purchase.purchase, tx_hash=sale.tx_hash, block_number=sale.block_number,
                            sale_event_id=sale.event_id)
-            saga_row = conn.execute(update(sagas_t).where(sagas_t.c.id == purchase.id).values(
-                state=domain.RECORDED, data=saga_data_json(data), tx_hash=sale.tx_hash, updated_at=func.now(),
-                **lease).returning(*sagas_t.c)).mappings().one()
+            saga_row = conn.execute(_RECORD_PURCHASE, {
+                "saga_id": purchase.id, "new_data": saga_data_json(data), "new_tx": sale.tx_hash, "lease": self.lease,
+                "owner": self.owner}).mappings().one()
             effect["purchase"] = {"id": purchase.id, "prev_state": purchase.state, "created": False}
         else:
             data = PurchaseData(
