@@ -439,19 +439,22 @@ def replay_dead(redis_url: str, group: str, *, dead_stream: str = DEAD_STREAM, l
     return replayed
 
 
-# XREADGROUP inside Redis, acknowledging there what the group does not use (by the entry's
-# type), so that only the wanted entries travel and are parsed. KEYS[1] stream; ARGV group,
-# consumer, count, then the wanted types. Returns {entries read, wanted entries, the stream's
-# last id when nothing was read}. Scripts cannot block: `Consumer` waits with XREAD instead.
+# One round trip per read for a `Consumer` with `filter_in_redis`: XAUTOCLAIM (entries pending
+# too long), then XREADGROUP of new entries, acknowledging there those of the types the group
+# does not use, so that only the wanted entries travel and are parsed. KEYS[1] stream; ARGV
+# group, consumer, count, min idle ms, then the wanted types. Returns {claimed entries, new
+# entries read, the wanted ones among them, the id to wait after (the last read, else the
+# stream's last)}. A script cannot block: the consumer waits with XREAD BLOCK from that id.
 _READ_WANTED = """
+local claimed = redis.call('XAUTOCLAIM', KEYS[1], ARGV[1], ARGV[2], ARGV[4], '0-0', 'COUNT', ARGV[3])[2]
 local reply = redis.call('XREADGROUP', 'GROUP', ARGV[1], ARGV[2], 'COUNT', ARGV[3], 'STREAMS', KEYS[1], '>')
 if not reply then
     local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
-    if #last == 0 then return {0, {}, '0-0'} end
-    return {0, {}, last[1][1]}
+    if #last == 0 then return {claimed, 0, {}, '0-0'} end
+    return {claimed, 0, {}, last[1][1]}
 end
 local wanted = {}
-for i = 4, #ARGV do wanted[ARGV[i]] = true end
+for i = 5, #ARGV do wanted[ARGV[i]] = true end
 local entries, keep, skip = reply[1][2], {}, {}
 for _, entry in ipairs(entries) do
     local fields, kind = entry[2], nil
@@ -461,7 +464,7 @@ for _, entry in ipairs(entries) do
     if kind and wanted[kind] then keep[#keep + 1] = entry else skip[#skip + 1] = entry[1] end
 end
 if #skip > 0 then redis.call('XACK', KEYS[1], ARGV[1], unpack(skip)) end
-return {#entries, keep, ''}
+return {claimed, #entries, keep, entries[#entries][1]}
 """
 
 
@@ -484,10 +487,10 @@ class Consumer:
     still dead-lettered by itself and the others applied, and a transient failure leaves only
     what fails alone pending.
 
-    With `types` and `filter_in_redis` (opt-in), new entries are read by a script inside Redis
-    that acknowledges the other types there (as this class does unread otherwise): they are
-    neither sent nor parsed here. A script cannot block, so when nothing is new the consumer
-    waits with XREAD BLOCK from the stream's last id, then reads again through the script.
+    With `types` and `filter_in_redis` (opt-in), a script inside Redis reclaims and reads in one
+    round trip and acknowledges the other types there (as this class does unread otherwise):
+    they are neither sent nor parsed here. A script cannot block, so each later poll first
+    waits with XREAD BLOCK (COUNT 1) until the stream holds an entry after the last one read.
     """
 
     def __init__(self, redis_url: str, group: str, handler: Callable[[Event], Awaitable[None]], *,
@@ -510,6 +513,7 @@ class Consumer:
         self.contract = contract or contracts()
         self._read_wanted = (self.redis.register_script(_READ_WANTED)
                              if filter_in_redis and self.types is not None else None)
+        self._read_after: bytes | None = None  # with `filter_in_redis`: the id a poll waits after
         self._task: asyncio.Task[None] | None = None
 
     async def _ensure_group(self) -> None:
@@ -618,6 +622,8 @@ class Consumer:
 
     async def poll_once(self) -> int:
         """Reclaim entries pending too long, then read new ones; returns how many were handled."""
+        if self._read_wanted is not None:
+            return await self._poll_filtered()
         handled = 0
         reply = await self.redis.xautoclaim(self.stream, self.group, self.name, min_idle_time=self.retry_idle_ms,
                                             start_id="0-0", count=self.count)
@@ -626,8 +632,6 @@ class Consumer:
         if claimed:
             await self._handle(claimed)
             handled += len(claimed)
-        if self._read_wanted is not None:
-            return handled + await self._read_filtered()
         resp = cast(list[Any] | None, await self.redis.xreadgroup(self.group, self.name, {self.stream: ">"},
                                                                     count=self.count, block=self.block_ms))
         for _, entries in resp or []:
@@ -635,19 +639,23 @@ class Consumer:
             handled += len(entries)
         return handled
 
-    async def _read_filtered(self) -> int:
-        """New entries through the `_READ_WANTED` script; the others were acknowledged in Redis."""
+    async def _poll_filtered(self) -> int:
+        """`poll_once` through the `_READ_WANTED` script (the other types acknowledged in Redis)."""
         assert self._read_wanted is not None and self.types is not None
-        read, kept, last = await self._read_wanted(keys=[self.stream],
-                                                   args=[self.group, self.name, self.count, *sorted(self.types)])
-        if read:
-            entries = [(msg_id, dict(zip(flat[::2], flat[1::2], strict=True))) for msg_id, flat in kept]
+        if self._read_after is not None:  # block until the stream grows past what was read
+            await self.redis.xread({self.stream: self._read_after}, count=1, block=self.block_ms)
+        claimed, read, kept, self._read_after = await self._read_wanted(
+            keys=[self.stream], args=[self.group, self.name, self.count, self.retry_idle_ms, *sorted(self.types)])
+        for batch in (claimed, kept):
+            # Redis 6.2 answers an entry deleted while pending as nil, without its id (Redis 7 drops it).
+            entries = [(entry[0], None if entry[1] is None else dict(zip(entry[1][::2], entry[1][1::2], strict=True)))
+                       for entry in batch if entry is not None]
+            if len(entries) < len(batch):
+                log.warning("%d pending event(s) of %s were trimmed before %s handled them", len(batch) - len(entries),
+                            self.stream, self.group)
             if entries:
                 await self._handle(entries)
-            return int(read)
-        # Nothing new: wait (without reading for the group) until the stream grows past its last id.
-        await self.redis.xread({self.stream: last}, count=1, block=self.block_ms)
-        return 0
+        return len(claimed) + int(read)
 
     async def run(self) -> None:
         await self._ensure_group()
