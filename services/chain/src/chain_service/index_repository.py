@@ -13,10 +13,22 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from ipheron_libs import events
-from sqlalchemy import BigInteger, Boolean, DateTime, Engine, Index, String, UniqueConstraint, delete, func, select
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    Engine,
+    Index,
+    String,
+    Table,
+    UniqueConstraint,
+    delete,
+    func,
+    select,
+)
 from sqlalchemy.dialects.postgresql import JSONB, UUID, insert
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -83,6 +95,11 @@ class IndexedEventRow(Base):
     removed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     reverted_event_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     indexed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+_EVENTS = cast(Table, IndexedEventRow.__table__)
+_INSERT_EVENTS = (insert(_EVENTS).on_conflict_do_nothing(constraint="uq_indexed_events_position")
+                  .returning(_EVENTS.c.block_hash, _EVENTS.c.tx_hash, _EVENTS.c.log_index))
 
 
 @dataclass(frozen=True)
@@ -247,19 +264,19 @@ class IndexRepository:
             if row is None:
                 return Applied(advanced=False)
             # One statement for the range's events and one for their domain events: each event's
-            # domain event id is chosen up front, and only the rows that were new get one.
+            # domain event id is chosen up front, and only the rows that were new get one. The
+            # rows go as the parameters of one fixed statement (SQLAlchemy's insertmanyvalues
+            # sends them as one multi-row INSERT), whose compilation is cached: a VALUES clause
+            # built from the rows was compiled anew for every range.
             published: list[str] = []
             if items:
                 ids = {item.key: str(uuid.uuid4()) for item in items}
-                new = {EventKey(r.block_hash, r.tx_hash, r.log_index) for r in s.execute(
-                    insert(IndexedEventRow).values([dict(
-                        chain_id=chain_id, block_number=item.block_number, block_hash=item.key.block_hash.lower(),
-                        tx_hash=item.key.tx_hash.lower(), log_index=item.key.log_index, contract=item.contract,
-                        event=item.event, args=dict(item.args), domain_type=item.domain_type,
-                        payload=dict(item.payload), removed=False, domain_event_id=uuid.UUID(ids[item.key]))
-                        for item in items])
-                    .on_conflict_do_nothing(constraint="uq_indexed_events_position")
-                    .returning(IndexedEventRow.block_hash, IndexedEventRow.tx_hash, IndexedEventRow.log_index))}
+                new = {EventKey(r.block_hash, r.tx_hash, r.log_index) for r in s.execute(_INSERT_EVENTS, [dict(
+                    chain_id=chain_id, block_number=item.block_number, block_hash=item.key.block_hash.lower(),
+                    tx_hash=item.key.tx_hash.lower(), log_index=item.key.log_index, contract=item.contract,
+                    event=item.event, args=dict(item.args), domain_type=item.domain_type,
+                    payload=dict(item.payload), removed=False, domain_event_id=uuid.UUID(ids[item.key]))
+                    for item in items])}
                 fresh = []
                 for item in items:  # in order, each new position once
                     key = _lower(item.key)

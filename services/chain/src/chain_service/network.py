@@ -34,7 +34,12 @@ from hexbytes import HexBytes
 from web3 import EthereumTesterProvider, Web3
 
 from chain_service.domain import checksum_address as checksum
-from chain_service.evm_backend import DeterministicPyEVMBackend, share_jump_analysis
+from chain_service.evm_backend import (
+    DeterministicPyEVMBackend,
+    remember_trie_nodes,
+    share_jump_analysis,
+    speed_up_interpreter,
+)
 
 log = logging.getLogger("ipheron.chain.network")
 T = TypeVar("T")
@@ -363,6 +368,8 @@ def make_embedded_tester(genesis_timestamp: int, journal: Journal | None, funded
     """A fresh in-process chain with eth-tester's funded development accounts, plus `funded`
     addresses (e.g. a configured signer) holding the same development balance at genesis."""
     share_jump_analysis()
+    speed_up_interpreter()
+    remember_trie_nodes()
     params = PyEVMBackend.generate_genesis_params(overrides={"timestamp": genesis_timestamp})
     state = dict(PyEVMBackend.generate_genesis_state(num_accounts=10))
     for address in funded:
