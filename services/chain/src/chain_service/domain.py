@@ -741,8 +741,10 @@ def decode_raw_transaction(raw: str) -> RawTx:
     if blob[0] != 2:
         raise InvalidArgument("raw_transaction must be an EIP-1559 (type 2) transaction", field="raw_transaction")
     try:
-        fields = TypedTransaction.from_bytes(blob).as_dict()
-        sender = to_checksum_address(Account.recover_transaction(blob))
+        # Decoded once: `Account.recover_transaction` would decode the same bytes again.
+        typed = TypedTransaction.from_bytes(blob)
+        fields = typed.as_dict()
+        sender = to_checksum_address(Account._recover_hash(typed.hash(), vrs=typed.vrs()))
     except Exception:  # noqa: BLE001 - any decoding failure is the caller's bad input
         raise InvalidArgument("raw_transaction is not a valid signed transaction", field="raw_transaction") from None
     to_raw = fields.get("to") or b""

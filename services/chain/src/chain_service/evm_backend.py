@@ -9,11 +9,13 @@ the same transactions in the same blocks give the same block hashes after a rest
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections import OrderedDict
 from typing import Any
 
 import trie.hexary
+import trie.utils.nodes
 from eth.exceptions import InsufficientStack
 from eth.vm.code_stream import CodeStream
 from eth.vm.forks import ParisVM, PragueVM
@@ -146,7 +148,22 @@ def _remembered_decode_node(encoded: Any) -> Any:
     return node
 
 
+# A trie key's nibbles and a node's hex-prefix decoding: pure functions of bytes whose answers
+# (tuples) cannot be edited, so they are remembered as they are. A storage read converts its
+# 32-byte key, and each node on its path its prefix, again in every block.
+_plain_bytes_to_nibbles = trie.hexary.bytes_to_nibbles
+_plain_decode_nibbles = trie.hexary.decode_nibbles
+_remembered_bytes_to_nibbles = functools.lru_cache(maxsize=REMEMBERED_NODES)(_plain_bytes_to_nibbles)
+_remembered_decode_nibbles = functools.lru_cache(maxsize=REMEMBERED_NODES)(_plain_decode_nibbles)
+
+
 def remember_trie_nodes(enabled: bool = True) -> None:
-    """Install (or remove) `_remembered_decode_node` as the hexary trie's node decoder."""
+    """Install (or remove) `_remembered_decode_node` as the hexary trie's node decoder, and the
+    remembered nibble conversions."""
     trie.hexary.decode_node = _remembered_decode_node if enabled else _plain_decode_node  # type: ignore[assignment]
+    to_nibbles = _remembered_bytes_to_nibbles if enabled else _plain_bytes_to_nibbles
+    from_prefix = _remembered_decode_nibbles if enabled else _plain_decode_nibbles
+    trie.hexary.bytes_to_nibbles = to_nibbles
+    trie.hexary.decode_nibbles = from_prefix
+    trie.utils.nodes.decode_nibbles = from_prefix
     _nodes.clear()

@@ -516,6 +516,16 @@ class Network:
             raise computation.error
         return bytes(computation.output)
 
+    def send_raw_transaction(self, raw_transaction: str) -> None:
+        """eth_sendRawTransaction of a 0x-hex signed transaction (call on the chain thread). The
+        embedded chain takes it directly: web3's middleware stack and eth-tester's request
+        formatting around it cost more than decoding it. A refusal (nonce, funds, a known
+        transaction) raises the chain's own exception, as web3's eth-tester provider passes it on."""
+        if self.tester is not None:
+            self.tester.send_raw_transaction(raw_transaction)
+        else:
+            self.w3.eth.send_raw_transaction(cast(Any, raw_transaction))
+
     def get_logs(self, first: int, last: int, addresses: Sequence[str], topics: Collection[bytes]) -> list[Any]:
         """The logs of `addresses` with a first topic in `topics` in blocks first..last (call on the
         chain thread): the embedded chain reads its blocks' receipts directly (`block_logs`)."""

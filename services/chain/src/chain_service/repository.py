@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from ipheron_libs import db
 from sqlalchemy import (
@@ -23,6 +24,7 @@ from sqlalchemy import (
     MetaData,
     Numeric,
     String,
+    Table,
     Text,
     UniqueConstraint,
     delete,
@@ -229,8 +231,8 @@ class ChainRepository:
 
     # --- transactions: writes -------------------------------------------------------
     def insert_tx(self, tx: Transaction) -> Transaction:
-        """Record a transaction (before it is sent); the row as stored (its `created_at`), from
-        the INSERT's RETURNING (no read after it)."""
+        """Record a transaction (before it is sent); the record as stored, its `created_at` from the
+        INSERT's RETURNING (no read after it; returning the whole row cost more than the insert)."""
         row = dict(
             tx_hash=tx.tx_hash, chain_id=tx.chain_id, from_address=tx.from_address, to_address=tx.to_address,
             nonce=tx.nonce, type=tx.type, status=tx.status, asset_id=tx.asset_id, token_id=tx.token_id,
@@ -242,7 +244,9 @@ class ChainRepository:
             details=dict(tx.details),
         )
         with Session(self.engine) as s, s.begin():
-            return transaction_of(s.scalars(insert(TxRecord).values(**row).returning(TxRecord)).one())
+            table = cast(Table, TxRecord.__table__)
+            created = s.execute(insert(table).values(**row).returning(table.c.created_at)).scalar_one()
+        return replace(tx, created_at=created)
 
     def _update(self, tx_hash: str, **values: object) -> None:
         with Session(self.engine) as s, s.begin():

@@ -510,7 +510,7 @@ class ChainService:
                 return Submitted(await self._view_of(existing), already_submitted=True)
             stored = await run_db(self.repo.insert_tx, record)
             try:
-                await network.run(network.w3.eth.send_raw_transaction, raw_transaction)
+                await network.run(network.send_raw_transaction, raw_transaction)
             except Exception as exc:
                 if "already known" not in str(exc).lower():
                     await run_db(self.repo.mark_failed, raw.tx_hash, f"rejected: {str(exc)[:400]}")
