@@ -364,3 +364,26 @@ async def test_the_new_owner_lists_at_a_new_price_and_resells_with_the_royalty(
     assert await pending_withdrawal(chain_stub, alice.wallet) - before_alice == 3 * WEI // 10
     kinds = [e.kind for e in (await replica.stub.GetProvenance(pb.GetProvenanceRequest(asset_id=asset.id))).entries]
     assert kinds == [pb.PROVENANCE_KIND_MINT] + [pb.PROVENANCE_KIND_SALE, pb.PROVENANCE_KIND_TRANSFER] * 2
+
+
+async def test_a_mined_purchase_waiting_for_its_sale_event_is_polled_again_only_at_the_longest_interval(
+        start_replica, new_user, risk, chain_stub, clean_assets) -> None:  # type: ignore[no-untyped-def]
+    # No chain events consumed: the poll alone follows the transaction.
+    replica = await start_replica(start_worker=True, consume_chain_events=False, submitted_poll_max_s=120.0)
+    alice, buyer = await new_user(), await new_user()
+    asset = (await replica.stub.CreateAsset(create_request([(alice, "100")], alice))).asset
+    await list_for_sale(replica.stub, alice, asset.id, "1")
+    await fund(chain_stub, buyer, 5)
+    purchase = (await _buy(replica, buyer, asset.id, "poll-1")).purchase
+    await pay(replica.stub, buyer, purchase)
+
+    async def polled() -> int | None:  # seconds to the next poll, once a poll found it mined
+        wait = count_rows(clean_assets, "SELECT coalesce(max(extract(epoch FROM next_attempt_at - now())), -1) "
+                                        f"FROM sagas WHERE id = '{purchase.id}' AND error = 'transaction confirmed'")
+        return wait if wait > 0 else None
+
+    wait = await wait_until_async(polled, 20.0, interval=0.1, message="the mined transaction was not polled")
+    # Mined: the sale event records it; the fallback poll is two minutes away, not seconds.
+    assert wait > 100
+    got = (await replica.stub.GetPurchase(pb.GetPurchaseRequest(purchase_id=purchase.id))).purchase
+    assert got.state == pb.PURCHASE_STATE_SUBMITTED

@@ -52,8 +52,9 @@ class Settings(ServiceSettings):
     # A prepared purchase lapses unless its transaction is handed in within this many seconds.
     payment_window_s: float = Field(600.0, gt=0, le=86_400)
     # A submitted purchase's transaction is polled from this many seconds on, backing off to the cap
-    # (the chain's sale event normally records it first).
-    submitted_poll_s: float = Field(2.0, gt=0)
+    # (the chain's sale event normally records it first: under load that takes a few seconds, so
+    # an earlier first poll mostly finds a mined transaction and only costs two RPCs and writes).
+    submitted_poll_s: float = Field(5.0, gt=0)
     submitted_poll_max_s: float = Field(60.0, gt=0)
     # The chain's events (consumer group "assets"): off only for tests that drive events by hand.
     consume_chain_events: bool = True

@@ -64,6 +64,8 @@ from assets_service.domain import (
 from assets_service.repository import BUYER_NEEDED, AppliedSale, Repository
 
 log = logging.getLogger("assets.service")
+# eth_utils picks and imports its keccak backend on the first hash: at import, not in the first hand-in.
+keccak(b"")
 RECOVERY_BATCH = 20
 # How many earlier sales the purchase risk check sees.
 RISK_HISTORY = 20
@@ -633,6 +635,10 @@ class AssetsService:
             await self._fail(saga, *domain.failure_of(tx.error))
         elif tx.status == "REPLACED":
             await self._fail(saga, "ABORTED", "the purchase transaction was replaced by another one")
+        elif tx.status == "CONFIRMED":
+            # Mined: its sale event is on its way and records it; the poll stays only as the rare
+            # fallback (a reorg that drops or replaces it), at the longest interval.
+            await run_db(self.repo.retry_later, saga.id, self.settings.submitted_poll_max_s, "transaction confirmed")
         else:
             await run_db(self.repo.retry_later, saga.id, self._poll_backoff(saga), f"transaction {tx.status.lower()}")
 
