@@ -419,11 +419,21 @@ _ADVANCE_WITH_DATA = _advance_where.values(**_advance_values, data=bindparam("ne
 _RETRY_LATER = update(sagas_t).where(sagas_t.c.id == bindparam("saga_id")).values(
     lease_until=None, lease_owner=None, next_attempt_at=func.now() + bindparam("delay", type_=Interval),
     error=bindparam("reason"), updated_at=func.now())
-# The buyer's purchase RECORDED by the chain's sale, leased to this replica for the creators' credits.
-_RECORD_PURCHASE = update(sagas_t).where(sagas_t.c.id == bindparam("saga_id")).values(
-    state=domain.RECORDED, data=bindparam("new_data", type_=JSONB), tx_hash=bindparam("new_tx"),
-    updated_at=func.now(), lease_until=func.now() + bindparam("lease", type_=Interval),
-    lease_owner=bindparam("owner")).returning(*sagas_t.c)
+# A sale event claimed as applied (with its effect) and the buyer's purchase RECORDED, leased to
+# this replica for the creators' credits, in one statement: no row when the event was applied before.
+_CLAIM_SALE_AND_RECORD = text("""
+    WITH claimed AS (
+        INSERT INTO applied_chain_events (event_id, event_type, tx_hash, asset_id, effect)
+        VALUES (CAST(:event_id AS uuid), 'chain.sale.recorded', :tx, CAST(:asset_id AS uuid), :effect)
+        ON CONFLICT DO NOTHING
+        RETURNING event_id
+    )
+    UPDATE sagas SET state = :recorded, data = :new_data, tx_hash = :tx, updated_at = now(),
+                     lease_until = now() + :lease, lease_owner = :owner
+    WHERE id = CAST(:saga_id AS uuid) AND EXISTS (SELECT 1 FROM claimed)
+    RETURNING sagas.*
+""").bindparams(bindparam("tx", type_=String), bindparam("effect", type_=JSONB), bindparam("new_data", type_=JSONB),
+                bindparam("lease", type_=Interval), bindparam("owner", type_=String), recorded=domain.RECORDED)
 _CLAIM_EVENT = insert(applied_t).on_conflict_do_nothing().returning(applied_t.c.event_id)
 # An asset write of given columns (bumping its version), one statement per set of columns.
 _V_PREFIX = "v_"
@@ -1181,14 +1191,14 @@ class Repository:
         catalogued asset; `BUYER_NEEDED` (nothing written) when the sale completes no open
         purchase and `buyer_user_id` was not given: the caller looks the buyer up and calls again.
 
-        The event is claimed last, with its effect, in the statement that records it: a
-        redelivered event is found applied there and everything it did again is rolled back."""
+        The event is claimed last, with its effect (for the buyer's purchase in the statement
+        that records it): a redelivered event is found applied there and everything it did
+        again is rolled back."""
         try:
             with self.engine.begin() as conn:
                 applied = self._apply_sale(conn, sale, buyer_user_id)
-                if not self._claim_application(conn, sale.event_id, "chain.sale.recorded", sale.tx_hash,
-                                               applied.asset_id if applied else None,
-                                               applied.effect if applied else {}):
+                if applied is None and not self._claim_application(conn, sale.event_id, "chain.sale.recorded",
+                                                                   sale.tx_hash, None, {}):
                     raise _AppliedBefore
                 return applied
         except _AppliedBefore:
@@ -1245,39 +1255,20 @@ class Repository:
                 "asset_id": asset.id, "changed": ["listed"], "price": money_str(new.price), "listed": False,
                 "status": new.status, "version": new.version,
             }))
-        lease = {"lease_until": func.now() + self.lease, "lease_owner": self.owner}
-        if purchase is not None:
-            data = replace(purchase.purchase, tx_hash=sale.tx_hash, block_number=sale.block_number,
-                           sale_event_id=sale.event_id)
-            saga_row = conn.execute(_RECORD_PURCHASE, {
-                "saga_id": purchase.id, "new_data": saga_data_json(data), "new_tx": sale.tx_hash, "lease": self.lease,
-                "owner": self.owner}).mappings().one()
-            effect["purchase"] = {"id": purchase.id, "prev_state": purchase.state, "created": False}
-        else:
-            data = PurchaseData(
-                price=sale.price, seller_user_id=seller_user_id, seller_wallet=sale.seller,
-                token_id=sale.token_id, asset_type=asset.asset_type, asset_version=asset.version,
-                tx_hash=sale.tx_hash, block_number=sale.block_number, price_wei=sale.price_wei,
-                order_hash=sale.order_hash or "", sale_event_id=sale.event_id)
-            saga_row = conn.execute(sagas_t.insert().values(
-                id=uuid.uuid4(), kind=domain.PURCHASE, asset_id=asset.id, actor_user_id=owner_user_id,
-                actor_wallet=sale.buyer, idempotency_key=None, state=domain.RECORDED,
-                data=saga_data_json(data), order_hash=sale.order_hash, tx_hash=sale.tx_hash, **lease,
-            ).returning(*sagas_t.c)).mappings().one()
-            effect["purchase"] = {"id": str(saga_row["id"]), "prev_state": "", "created": True}
-        recorded = _saga(saga_row)
+        # The purchase the sale records: the buyer's own, else one made for a sale straight on the contract.
+        recorded_id = purchase.id if purchase is not None else str(uuid.uuid4())
         if order_hash:
-            lost = [r["id"] for r in open_rows if r["order_hash"] == order_hash and str(r["id"]) != recorded.id]
+            lost = [r["id"] for r in open_rows if r["order_hash"] == order_hash and str(r["id"]) != recorded_id]
             if lost:
                 conn.execute(_FAIL_LOST_PURCHASES, {"ids": lost})
             effect["failed_purchases"] = [str(i) for i in lost]
         for (entry_id,) in conn.execute(_SALE_PROVENANCE, {
                 "p_asset": asset.id, "p_tx": sale.tx_hash, "p_block": sale.block_number, "p_from": sale.seller,
-                "p_to": sale.buyer, "p_price": sale.price, "p_purchase": recorded.id}).all():
+                "p_to": sale.buyer, "p_price": sale.price, "p_purchase": recorded_id}).all():
             effect.setdefault("provenance", []).append(int(entry_id))
         creators = asset.creators  # read with the asset's row, locked since: nobody changed them
         emitted.append(("asset.sold", domain.event_user_id(owner_user_id, sale.buyer), {
-            "asset_id": asset.id, "asset_type": asset.asset_type, "purchase_id": recorded.id,
+            "asset_id": asset.id, "asset_type": asset.asset_type, "purchase_id": recorded_id,
             "price": money_str(sale.price), "currency": "ETH",
             "seller_user_id": domain.event_user_id(seller_user_id, sale.seller), "seller_wallet": sale.seller,
             "buyer_user_id": domain.event_user_id(owner_user_id, sale.buyer), "buyer_wallet": sale.buyer,
@@ -1285,7 +1276,35 @@ class Repository:
             "creators": [_creator_json(c) for c in creators],
         }))
         events.emit_many(conn, [(type_, actor, payload, str(uuid.uuid4())) for type_, actor, payload in emitted])
-        return AppliedSale(asset.id, recorded, creators, effect)
+        if purchase is not None:
+            effect["purchase"] = {"id": purchase.id, "prev_state": purchase.state, "created": False}
+            data = replace(purchase.purchase, tx_hash=sale.tx_hash, block_number=sale.block_number,
+                           sale_event_id=sale.event_id)
+            # The event claimed (with its whole effect) and the purchase RECORDED in one statement;
+            # no row when the event was applied before.
+            saga_row = conn.execute(_CLAIM_SALE_AND_RECORD, {
+                "event_id": sale.event_id, "tx": sale.tx_hash, "asset_id": asset.id, "effect": effect,
+                "saga_id": purchase.id, "new_data": saga_data_json(data), "lease": self.lease,
+                "owner": self.owner}).mappings().first()
+            if saga_row is None:
+                raise _AppliedBefore
+        else:
+            effect["purchase"] = {"id": recorded_id, "prev_state": "", "created": True}
+            data = PurchaseData(
+                price=sale.price, seller_user_id=seller_user_id, seller_wallet=sale.seller,
+                token_id=sale.token_id, asset_type=asset.asset_type, asset_version=asset.version,
+                tx_hash=sale.tx_hash, block_number=sale.block_number, price_wei=sale.price_wei,
+                order_hash=sale.order_hash or "", sale_event_id=sale.event_id)
+            saga_row = conn.execute(sagas_t.insert().values(
+                id=recorded_id, kind=domain.PURCHASE, asset_id=asset.id, actor_user_id=owner_user_id,
+                actor_wallet=sale.buyer, idempotency_key=None, state=domain.RECORDED,
+                data=saga_data_json(data), order_hash=sale.order_hash, tx_hash=sale.tx_hash,
+                lease_until=func.now() + self.lease, lease_owner=self.owner,
+            ).returning(*sagas_t.c)).mappings().one()
+            if not self._claim_application(conn, sale.event_id, "chain.sale.recorded", sale.tx_hash, asset.id,
+                                           effect):
+                raise _AppliedBefore
+        return AppliedSale(asset.id, _saga(saga_row), creators, effect)
 
     def record_sold_transfer(self, event_id: str, tx_hash: str) -> bool:
         """A transfer event whose transaction's sale was recorded (its own Transfer log): claimed
