@@ -396,6 +396,29 @@ async def test_a_buyer_that_broadcast_itself_reports_the_hash(api, chain_stub, r
     assert (await api.get(f"/api/v1/assets/{asset['id']}")).json()["owner_user_id"] == buyer.id
 
 
+async def test_a_payment_under_another_assets_path_or_from_anyone_but_the_buyer_sends_nothing(  # type: ignore[no-untyped-def]
+        api, risk) -> None:
+    alice, buyer, stranger = await sign_in(api), await sign_in(api), await sign_in(api)
+    asset = await register(api, [(alice, "100")])
+    other = await register(api, [(alice, "100")])
+    await list_for_sale(api, alice, asset["id"], "0.1")
+    await fund(api, buyer, "1")
+    purchase = (await start_purchase(api, buyer, asset["id"], "pay-guard-1")).json()
+    raw = buyer.wallet.sign_transaction(purchase["transaction"])
+    # The right purchase id under another asset's path: not found, whoever asks.
+    problem(await api.post(f"/api/v1/assets/{other['id']}/purchases/{purchase['id']}/transaction",
+                           json={"raw_transaction": raw}, headers=buyer.headers), 404)
+    # Somebody else's purchase: not found (its existence is not told); the seller's hand-in: 403.
+    problem(await pay(api, stranger, purchase, raw_transaction=raw), 404)
+    problem(await pay(api, alice, purchase, raw_transaction=raw), 403)
+    still = await api.get(f"/api/v1/assets/{asset['id']}/purchases/{purchase['id']}", headers=buyer.headers)
+    assert still.json()["state"] == "awaiting_payment" and not still.json()["tx_hash"], still.text
+    # Nothing was broadcast: the buyer's own hand-in of the same transaction is the first.
+    paid = await pay(api, buyer, purchase, raw_transaction=raw)
+    assert paid.status_code == 202, paid.text
+    assert (await settled(api, buyer, paid.json()))["state"] == "completed"
+
+
 async def test_two_buyers_for_one_order_one_sale_and_one_409(api, risk) -> None:  # type: ignore[no-untyped-def]
     alice, first, second = await sign_in(api), await sign_in(api), await sign_in(api)
     asset = await register(api, [(alice, "100")])

@@ -6,6 +6,7 @@ chain services (embedded EVM), real wallets (ipheron_libs.wallet)."""
 from __future__ import annotations
 
 import asyncio
+import uuid
 from decimal import Decimal
 
 import grpc
@@ -295,11 +296,18 @@ async def test_a_transaction_the_buyer_broadcast_itself_is_handed_in_by_hash(rep
     raw = buyer.signer.sign_transaction(tx_dict(offer.transaction))
     sent = await chain_stub.SubmitRawTransaction(chain_pb.SubmitRawTransactionRequest(
         raw_transaction=raw, expected=offer.transaction))
-    # Someone else cannot hand it in.
+    # Someone else cannot hand it in: to a stranger the purchase does not exist (as GetPurchase
+    # answers), the seller may see it but not pay it, and under another asset it is not found.
     stranger = await new_user()
     err = await rejected(replica.stub.SubmitPurchaseTransaction(pb.SubmitPurchaseTransactionRequest(
         actor=stranger.actor, purchase_id=offer.id, tx_hash=sent.tx_hash)))
+    assert err.code() == grpc.StatusCode.NOT_FOUND
+    err = await rejected(replica.stub.SubmitPurchaseTransaction(pb.SubmitPurchaseTransactionRequest(
+        actor=alice.actor, purchase_id=offer.id, tx_hash=sent.tx_hash)))
     assert err.code() == grpc.StatusCode.PERMISSION_DENIED
+    err = await rejected(replica.stub.SubmitPurchaseTransaction(pb.SubmitPurchaseTransactionRequest(
+        actor=buyer.actor, purchase_id=offer.id, tx_hash=sent.tx_hash, asset_id=str(uuid.uuid4()))))
+    assert err.code() == grpc.StatusCode.NOT_FOUND
     handed = (await replica.stub.SubmitPurchaseTransaction(pb.SubmitPurchaseTransactionRequest(
         actor=buyer.actor, purchase_id=offer.id, tx_hash=sent.tx_hash))).purchase
     assert handed.tx_hash == sent.tx_hash.lower()

@@ -686,14 +686,12 @@ async def purchase_asset(asset_id: PathId, user: CurrentUser, key: IdempotencyKe
 async def submit_purchase_transaction(asset_id: PathId, purchase_id: PathId, body: PaymentIn, user: CurrentUser,
                                       stubs: Stubs) -> dict[str, Any]:
     actor = _wallet_actor(user, "pay")
-    # The path names the asset too: a purchase of another asset is not found here (and nothing is sent).
-    p = (await stubs.assets.GetPurchase(pb.GetPurchaseRequest(purchase_id=purchase_id, actor=actor))).purchase
-    if p.asset_id != asset_id:
-        raise Problem(404, f"purchase {purchase_id} not found")
     payment = {"raw_transaction": body.raw_transaction} if body.raw_transaction else {"tx_hash": body.tx_hash}
+    # The path names the asset too: the assets service answers a purchase of another asset (or
+    # one of somebody else's) NOT_FOUND, and nothing is sent.
     with precondition_as(409):
         r = await stubs.assets.SubmitPurchaseTransaction(pb.SubmitPurchaseTransactionRequest(
-            actor=actor, purchase_id=purchase_id, **payment))
+            actor=actor, purchase_id=purchase_id, asset_id=asset_id, **payment))
     return purchase_out(r.purchase)
 
 

@@ -913,6 +913,14 @@ def expired(saga: Saga, now: dt.datetime) -> bool:
     return saga.state == AWAITING_PAYMENT and d.expires_at is not None and now >= d.expires_at
 
 
+def purchase_visible(saga: Saga, user_id: str, asset_id: str = "") -> bool:
+    """Whether `user_id` may see the purchase: only its buyer or seller; and, when `asset_id` is
+    given (the path it was asked under), only as a purchase of that asset."""
+    if asset_id and saga.asset_id != asset_id:
+        return False
+    return user_id in (saga.actor_user_id, saga.purchase.seller_user_id)
+
+
 def decide_submit(saga: Saga, actor: Actor, tx_hash: str, now: dt.datetime) -> bool:
     """Whether a handed-in transaction should be sent on (True) or the purchase answered as it is
     (False: the same transaction was handed in before). Only the buyer submits; a failed or

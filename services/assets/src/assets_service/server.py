@@ -54,7 +54,7 @@ class AssetsApp(ServiceApp):
         self.relay_outbox(settings.outbox_poll_interval)
         if settings.consume_chain_events:
             self.consume("assets", self.service.on_chain_event, retry_idle_ms=settings.event_retry_idle_ms,
-                         types=self.service.event_types)
+                         types=self.service.event_types, filter_in_redis=True)
         if settings.saga_worker:
             self.every("saga-recovery", settings.saga_poll_interval, self.service.recover_once,
                        delay=settings.saga_poll_interval)

@@ -318,16 +318,19 @@ class AssetsService:
         return risk.score
 
     async def submit_transaction(self, actor: Actor, purchase_id: str, *, raw_transaction: str = "",
-                                 tx_hash: str = "") -> Purchase:
+                                 tx_hash: str = "", asset_id: str = "") -> Purchase:
         """The buyer hands in the signed `fulfill` (the chain checks it is exactly the prepared call
         and broadcasts it) or the hash of one it broadcast itself; the purchase is then SUBMITTED
         and completes when the chain records the sale. The same transaction again answers the
-        purchase as it is."""
+        purchase as it is. Anyone but its buyer or seller, or a purchase of another asset than
+        `asset_id` (when given), is NotFound before anything else is looked at."""
         if bool(raw_transaction) == bool(tx_hash):
             raise InvalidArgument("give exactly one of raw_transaction and tx_hash", field="payment")
+        saga = await self._purchase_saga(purchase_id)
+        if not domain.purchase_visible(saga, actor.user_id, asset_id):
+            raise NotFound(f"purchase {purchase_id} not found")
         raw = domain.check_raw_transaction(raw_transaction) if raw_transaction else ""
         given_hash = domain.check_tx_hash(tx_hash) if tx_hash else "0x" + keccak(hexstr=raw).hex().removeprefix("0x")
-        saga = await self._purchase_saga(purchase_id)
         if domain.expired(saga, _now()):
             await self._fail(saga, *domain.OFFER_EXPIRED)
             saga = await self._purchase_saga(purchase_id)
@@ -351,10 +354,10 @@ class AssetsService:
 
     async def get_purchase(self, purchase_id: str, user_id: str = "") -> Purchase:
         """A purchase; when `user_id` names who asks, only to its buyer or seller (NotFound to anyone else)."""
-        purchase = domain.purchase_of(await self._purchase_saga(purchase_id))
-        if user_id and user_id not in (purchase.buyer_user_id, purchase.seller_user_id):
+        saga = await self._purchase_saga(purchase_id)
+        if user_id and not domain.purchase_visible(saga, user_id):
             raise NotFound(f"purchase {purchase_id} not found")
-        return purchase
+        return domain.purchase_of(saga)
 
     async def _purchase_saga(self, purchase_id: str) -> Saga:
         saga = await run_db(self.repo.get_saga, purchase_id)

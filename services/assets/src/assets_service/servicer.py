@@ -259,5 +259,6 @@ class AssetsServicer(pb_grpc.AssetsServiceServicer):
         actor = _require_actor(request.actor)
         purchase = await self.service.submit_transaction(
             actor, request.purchase_id, raw_transaction=domain.refuse_nul(request.raw_transaction, "raw_transaction"),
-            tx_hash=domain.refuse_nul(request.tx_hash, "tx_hash"))
+            tx_hash=domain.refuse_nul(request.tx_hash, "tx_hash"),
+            asset_id=domain.refuse_nul(request.asset_id, "asset_id"))
         return pb.SubmitPurchaseTransactionResponse(purchase=purchase_pb(purchase))

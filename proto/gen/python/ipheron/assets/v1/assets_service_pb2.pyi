@@ -593,16 +593,18 @@ class CancelListingResponse(_message.Message):
     def __init__(self, listing: _Optional[_Union[Listing, _Mapping]] = ..., cancel_transaction: _Optional[_Union[_chain_service_pb2.PreparedTransaction, _Mapping]] = ...) -> None: ...
 
 class SubmitPurchaseTransactionRequest(_message.Message):
-    __slots__ = ("actor", "purchase_id", "raw_transaction", "tx_hash")
+    __slots__ = ("actor", "purchase_id", "raw_transaction", "tx_hash", "asset_id")
     ACTOR_FIELD_NUMBER: _ClassVar[int]
     PURCHASE_ID_FIELD_NUMBER: _ClassVar[int]
     RAW_TRANSACTION_FIELD_NUMBER: _ClassVar[int]
     TX_HASH_FIELD_NUMBER: _ClassVar[int]
+    ASSET_ID_FIELD_NUMBER: _ClassVar[int]
     actor: Actor
     purchase_id: str
     raw_transaction: str
     tx_hash: str
-    def __init__(self, actor: _Optional[_Union[Actor, _Mapping]] = ..., purchase_id: _Optional[str] = ..., raw_transaction: _Optional[str] = ..., tx_hash: _Optional[str] = ...) -> None: ...
+    asset_id: str
+    def __init__(self, actor: _Optional[_Union[Actor, _Mapping]] = ..., purchase_id: _Optional[str] = ..., raw_transaction: _Optional[str] = ..., tx_hash: _Optional[str] = ..., asset_id: _Optional[str] = ...) -> None: ...
 
 class SubmitPurchaseTransactionResponse(_message.Message):
     __slots__ = ("purchase",)
