@@ -3,6 +3,8 @@ and the outbox publishes committed events once and never rolled-back ones."""
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 import redis
 from event_samples import event, sold_payload, stake_payload
@@ -58,6 +60,26 @@ def test_outbox_relays_committed_events_once_and_drops_rolled_back_ones(service_
     assert (got.id, got.type, got.payload) == (ev.id, "asset.sold", payload)
     assert got.payload["price"] == "1.5"  # money stays an exact decimal string end to end
     events.check(got)  # what the relay publishes still meets the contract
+    engine.dispose()
+
+
+def test_several_events_are_written_in_one_statement_and_relayed_in_their_order(  # type: ignore[no-untyped-def]
+        service_db_url, redis_url) -> None:
+    engine = _with_outbox(service_db_url("libtest_evm"), "libtest_evm")
+    stream = "test:events:relay-many"
+    r = redis.Redis.from_url(redis_url)
+    r.delete(stream)
+    items = [("asset.sold", f"user-{i}", sold_payload(price=f"1.{i + 1}"), str(uuid.uuid4())) for i in range(3)]
+    with pytest.raises(events.EventContractError), engine.begin() as conn:
+        events.emit_many(conn, [*items, ("asset.sold", "user-x", {"price": "no"}, str(uuid.uuid4()))])
+    with engine.begin() as conn:
+        written = events.emit_many(conn, items)
+    relay = events.OutboxRelay(engine, "libtest_evm", redis_url, stream=stream)
+    assert relay.publish_pending() == 3, "the refused batch wrote nothing"
+    got = [events.Event.from_fields(fields) for _, fields in r.xrange(stream)]
+    assert [(e.id, e.actor, e.payload) for e in got] == [(i[3], i[1], i[2]) for i in items]
+    assert [e.id for e in written] == [i[3] for i in items]
+    assert [e.payload["price"] for e in got] == ["1.1", "1.2", "1.3"]  # exact decimal strings, in order
     engine.dispose()
 
 

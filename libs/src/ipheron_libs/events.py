@@ -310,13 +310,26 @@ def emit_many(conn: Connection | Session, items: Sequence[tuple[str, str, dict[s
                    actor=actor, payload=payload)
         check(ev)
         evs.append(ev)
-    if evs:
-        rows = [{"id": ev.id, "type": ev.type, "version": ev.version, "actor": ev.actor,
-                 "payload": orjson.dumps(ev.payload).decode(), "occurred_at": ev.occurred_at} for ev in evs]
-        conn.execute(text("INSERT INTO outbox (id, type, version, actor, payload, occurred_at) "
-                          "VALUES (:id, :type, :version, :actor, CAST(:payload AS jsonb), :occurred_at)"),
-                     rows[0] if len(rows) == 1 else rows)
+    if len(evs) == 1:
+        ev = evs[0]
+        conn.execute(_EMIT_ONE, {"id": ev.id, "type": ev.type, "version": ev.version, "actor": ev.actor,
+                                 "payload": orjson.dumps(ev.payload).decode(), "occurred_at": ev.occurred_at})
+    elif evs:
+        # The rows as one JSON text parameter, in order: one statement, however many events.
+        rows = [{"id": ev.id, "type": ev.type, "version": ev.version, "actor": ev.actor, "payload": ev.payload,
+                 "occurred_at": ev.occurred_at} for ev in evs]
+        conn.execute(_EMIT_MANY, {"rows": orjson.dumps(rows).decode()})
     return evs
+
+
+# Built once (a text() made per call is built and keyed again each time).
+_EMIT_ONE = text("INSERT INTO outbox (id, type, version, actor, payload, occurred_at) "
+                 "VALUES (:id, :type, :version, :actor, CAST(:payload AS jsonb), :occurred_at)")
+_EMIT_MANY = text(
+    "INSERT INTO outbox (id, type, version, actor, payload, occurred_at) "
+    "SELECT r.id, r.type, r.version, r.actor, r.payload, r.occurred_at "
+    "FROM jsonb_to_recordset(CAST(:rows AS jsonb)) "
+    "AS r(id uuid, type text, version integer, actor text, payload jsonb, occurred_at timestamptz)")
 
 
 def first_delivery(conn: Connection | Session, consumer: str, event_id: str) -> bool:
