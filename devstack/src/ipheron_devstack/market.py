@@ -223,24 +223,33 @@ def submit_payment(api: httpx.Client, buyer: Account, purchase: dict[str, Any]) 
 def get_purchase(api: httpx.Client, buyer: Account, purchase: dict[str, Any], wait: int = 0) -> dict[str, Any]:
     """`GET .../purchases/{id}`; with `wait` (seconds) a long poll (`Prefer: wait=N`), answered
     once the purchase is completed or failed, or when it changed, or after `wait` seconds."""
+    return _read_purchase(api, buyer, purchase, wait)[0]
+
+
+def _read_purchase(api: httpx.Client, buyer: Account, purchase: dict[str, Any],
+                   wait: int) -> tuple[dict[str, Any], bool]:
+    """The purchase, and whether the server honoured the `wait` (a server that does not know
+    the preference answers at once, without Preference-Applied)."""
     headers = {**buyer.headers, "Prefer": f"wait={wait}"} if wait else buyer.headers
-    return expect(api.get(f"{API}/assets/{purchase['asset_id']}/purchases/{purchase['id']}", headers=headers,
-                          timeout=wait + 30 if wait else httpx.USE_CLIENT_DEFAULT),
-                  f"purchase {purchase['id']}")
+    resp = api.get(f"{API}/assets/{purchase['asset_id']}/purchases/{purchase['id']}", headers=headers,
+                   timeout=wait + 30 if wait else httpx.USE_CLIENT_DEFAULT)
+    return expect(resp, f"purchase {purchase['id']}"), "Preference-Applied" in resp.headers
 
 
 def wait_purchase(api: httpx.Client, buyer: Account, purchase: dict[str, Any],
                   timeout: float = DEFAULT_TIMEOUT_S, interval: float = 0.2, long_poll: int = 10) -> dict[str, Any]:
     """Wait until the purchase is completed or failed (the chain's indexer records the sale): long
-    polls of up to `long_poll` seconds each, or (long_poll=0) a plain poll every `interval`."""
+    polls of up to `long_poll` seconds each, or (long_poll=0, or a server that does not wait) a
+    plain poll every `interval`."""
     deadline = time.monotonic() + timeout
+    waited = bool(long_poll)
     while purchase["state"] not in ("completed", "failed"):
         left = deadline - time.monotonic()
         if left <= 0:
             raise TimeoutError(f"purchase {purchase['id']} still {purchase['state']} after {timeout:.0f}s")
-        if not long_poll:
+        if not waited:
             time.sleep(interval)
-        purchase = get_purchase(api, buyer, purchase, wait=max(1, min(long_poll, int(left))) if long_poll else 0)
+        purchase, waited = _read_purchase(api, buyer, purchase, max(1, min(long_poll, int(left))) if long_poll else 0)
     return purchase
 
 
