@@ -278,12 +278,12 @@ def purchases(api: httpx.Client, buyers: list[market.User], plan: list[list[str]
                 failed("hand-in", paid)
                 continue
             if mode == "sequential":
-                settled(market.wait_purchase(api, buyer, paid.json(), timeout=300, interval=0.05), t0)
+                settled(market.wait_purchase(api, buyer, paid.json(), timeout=300, interval=0.25), t0)
             else:
                 handed_in.append((paid.json(), t0))
         for p, t0 in handed_in:
             try:
-                settled(market.wait_purchase(api, buyer, p, timeout=300, interval=0.05), t0)
+                settled(market.wait_purchase(api, buyer, p, timeout=300, interval=0.25), t0)
             except TimeoutError:
                 with lock:
                     failures += 1
