@@ -42,3 +42,12 @@ def stake_payload(**overrides: Any) -> dict[str, Any]:
 def event(type_: str, payload: dict[str, Any], *, version: int = 1, event_id: str | None = None) -> events.Event:
     return events.Event(id=event_id or str(uuid.uuid4()), type=type_, version=version, occurred_at=now(),
                         actor="seller-1", payload=payload)
+
+
+async def poll_once(consumer: events.Consumer) -> int:
+    """One `poll_once` of a fresh consumer (its group ensured), its Redis client closed after."""
+    await consumer._ensure_group()
+    try:
+        return await consumer.poll_once()
+    finally:
+        await consumer.redis.aclose()

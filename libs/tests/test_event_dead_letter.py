@@ -13,6 +13,7 @@ import orjson
 import pytest
 import redis
 from event_samples import event, sold_payload
+from event_samples import poll_once as _poll
 from ipheron_libs import events
 from prometheus_client import REGISTRY
 
@@ -60,14 +61,6 @@ async def bus(redis_url: str) -> AsyncIterator[Bus]:
     yield b
     b.r.delete(b.stream, b.dead)
     b.r.close()
-
-
-async def _poll(consumer: events.Consumer) -> int:
-    await consumer._ensure_group()
-    try:
-        return await consumer.poll_once()
-    finally:
-        await consumer.redis.aclose()
 
 
 async def test_a_payload_that_fails_its_schema_is_dead_lettered_counted_and_alerted_never_silently_acked(

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 import redis
 from event_samples import event, sold_payload
+from event_samples import poll_once as _poll
 from ipheron_libs import db, events
 from sqlalchemy import event as sa_event
 from sqlalchemy import text
@@ -68,14 +69,6 @@ async def bus(redis_url: str) -> AsyncIterator[Bus]:
     yield b
     b.r.delete(b.stream, b.dead)
     b.r.close()
-
-
-async def _poll(consumer: events.Consumer) -> int:
-    await consumer._ensure_group()
-    try:
-        return await consumer.poll_once()
-    finally:
-        await consumer.redis.aclose()
 
 
 async def test_the_events_of_one_read_go_to_the_batch_handler_together_in_stream_order(bus: Bus) -> None:
