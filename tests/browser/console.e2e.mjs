@@ -81,12 +81,17 @@ async function person(browser, name, wallet) {
   page.setDefaultTimeout(STEP_MS);
   page.on("console", (m) => { if (m.type() === "error") results.console_errors.push(`${name}: ${m.text()}`); });
   page.on("pageerror", (e) => results.page_errors.push(`${name}: ${e.message}`));
+  // What the page asks of WS /ws (subscribe / unsubscribe), to check that a view it left stops listening.
+  const sent = [];
+  page.on("websocket", (ws) => ws.on("framesent", (f) => {
+    try { const doc = JSON.parse(f.payload); if (doc.op !== "pong") sent.push(doc); } catch { /* not ours */ }
+  }));
   page.on("response", async (r) => {
     if (r.status() < 400) return;
     const line = `${name}: ${r.request().method()} ${new URL(r.url()).pathname} -> ${r.status()} ${(await r.text().catch(() => "")).slice(0, 200)}`;
     (r.status() >= 500 ? results.server_errors : results.console_errors).push(line);
   });
-  return { name, wallet, context, page };
+  return { name, wallet, context, page, sent };
 }
 
 async function step(name, fn) {
@@ -195,7 +200,16 @@ try {
   });
 
   await step("seller withdraws", async () => {
+    // The asset page re-rendered live (the sale); leaving it must still end its subscription, or a
+    // late event for the asset draws the asset page over the portfolio.
+    const before = seller.sent.length;
     await seller.page.goto(BASE + "/#/portfolio");
+    const room = `asset:${results.asset_id}`;
+    const left = () => seller.sent.slice(before).some((d) => d.op === "unsubscribe" && d.room === room);
+    for (let waited = 0; !left(); waited += 100) {
+      if (waited >= 10000) throw new Error(`the seller left the asset page but it still listens to ${room}`);
+      await seller.page.waitForTimeout(100);
+    }
     await seller.page.locator("#withdraw").click();
     await seller.page.locator("#withdrawn").waitFor();
     await shots(seller.page, "portfolio");

@@ -13,23 +13,47 @@ import * as tx from "./views/tx.js";
 
 const routes = { market, asset, create, portfolio, analytics, tx };
 const main = document.getElementById("main");
+// Each render of a view gets a number; only the newest one is shown. A view draws into its
+// own element inside main, so a render that finishes after the user moved on draws nowhere, and
+// its subscriptions are ended at once. A view redraws itself (live data) through `redraw`,
+// which renders it anew off-screen and swaps it in, ending the old render's subscriptions.
+let showing = 0;
 let cleanup = null;
 
-async function route() {
+async function show(view, params, quiet) {
+  const mine = ++showing;
+  const root = h("div", { class: "view" });
+  const redraw = () => { if (showing === mine) show(view, params, true); };
+  if (!quiet) {
+    if (cleanup) { cleanup(); cleanup = null; }
+    notice(null);
+    replace(root, h("p", { class: "muted" }, "Loading…"));
+    replace(main, root);
+  }
+  let done = null;
+  try {
+    done = (await view.render(root, params, redraw)) || null;
+  } catch (err) {
+    if (showing !== mine) return;
+    if (quiet) { notice(err.message); showing = mine - 1; return; } // keep the page as it was
+    replace(root, h("h1", {}, "Something went wrong"), h("p", {}, err.message));
+  }
+  if (showing !== mine) { if (done) done(); return; }
+  if (quiet) {
+    if (cleanup) cleanup();
+    replace(main, root);
+  }
+  cleanup = done;
+  if (!quiet) main.focus({ preventScroll: true });
+}
+
+function route() {
   const [name = "market", ...params] = location.hash.replace(/^#\/?/, "").split("/").map(decodeURIComponent);
   const view = routes[name] || market;
   for (const a of document.querySelectorAll("nav a")) {
     if (a.dataset.nav === name) a.setAttribute("aria-current", "page"); else a.removeAttribute("aria-current");
   }
-  if (cleanup) { cleanup(); cleanup = null; }
-  notice(null);
-  replace(main, h("p", { class: "muted" }, "Loading…"));
-  try {
-    cleanup = (await view.render(main, params)) || null;
-  } catch (err) {
-    replace(main, h("h1", {}, "Something went wrong"), h("p", {}, err.message));
-  }
-  main.focus({ preventScroll: true });
+  return show(view, params, false);
 }
 
 function showSession(user) {

@@ -28,7 +28,7 @@ function rules(list) {
     r.contribution ? h("span", { class: "muted" }, ` (${r.contribution})`) : "")));
 }
 
-export async function render(main, [id]) {
+export async function render(main, [id], redraw) {
   const [asset, provenance, suggestion] = await Promise.all([
     request("GET", `/assets/${id}`),
     request("GET", `/assets/${id}/provenance`).catch(() => ({ entries: [] })),
@@ -93,7 +93,7 @@ export async function render(main, [id]) {
   const off = subscribe(`asset:${id}`, () => {
     if (main.querySelector("[data-busy]")) return;
     clearTimeout(timer);
-    timer = setTimeout(() => render(main, [id]), 300);
+    timer = setTimeout(redraw, 300);
   });
   return () => { off(); clearTimeout(timer); };
 }

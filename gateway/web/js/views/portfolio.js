@@ -30,7 +30,7 @@ async function walletTx(prepared, handIn, steps, start) {
   return tx;
 }
 
-export async function render(main) {
+export async function render(main, _params, redraw) {
   const me = currentUser();
   if (!me) { replace(main, h("h1", {}, "Portfolio"), h("p", {}, "Sign in with your wallet to see your portfolio.")); return; }
   const [owned, created, bal, stakes, perf] = await Promise.all([
@@ -64,7 +64,7 @@ export async function render(main) {
         await walletTx(p.transaction, (signed) => request("POST", "/chain/withdraw/transaction", { body: signed }), steps, ++at);
         steps.done();
         earnings.append(h("p", { role: "status", id: "withdrawn" }, `Withdrawn ${eth(p.pending_withdrawal)} to your wallet.`));
-        setTimeout(() => { if (main.contains(earnings)) render(main); }, 1500);
+        setTimeout(redraw, 1500);
       } catch (err) { steps.fail(at, err.message); notice(err.message); button.disabled = false; } finally { delete earnings.dataset.busy; }
     });
     earnings.append(button);
@@ -97,7 +97,7 @@ export async function render(main) {
             // The page re-renders with the new figures; the notice stays above it.
             notice(what === "claim" ? `Claimed: ${eth(after.rewards_claimed)} of rewards paid to your wallet so far.`
               : `Unstaked: ${eth(after.payout || after.amount)} paid to your wallet.`, "info");
-            setTimeout(() => { if (main.contains(act)) render(main); }, 300);
+            setTimeout(redraw, 300);
           } catch (err) { steps.fail(at, err.message); notice(err.message); e.target.disabled = false; } finally { delete act.dataset.busy; }
         } }, label), " ");
       }
@@ -122,7 +122,7 @@ export async function render(main) {
   const off = subscribe(`user:${me.id}`, () => {
     if (main.querySelector("[data-busy]")) return;
     clearTimeout(timer);
-    timer = setTimeout(() => render(main), 500);
+    timer = setTimeout(redraw, 500);
   });
   return () => { clearInterval(interval); off(); clearTimeout(timer); };
 }
