@@ -142,3 +142,27 @@ async def test_a_stop_step_that_hangs_is_cut_short_and_the_rest_of_the_stop_stil
     assert app.events == ["prepare", "cleanup", "close"], "the clients were still closed"
     assert not app._started
     assert any("cleanup did not end" in r.getMessage() for r in caplog.records), caplog.text
+
+
+class _Stop(Exception):
+    pass
+
+
+def _settings_that_stop() -> ServiceSettings:
+    raise _Stop
+
+
+def test_every_service_process_collects_garbage_less_often_and_not_its_imports() -> None:
+    """`service.main` (every service's `python -m`) tunes the collector before anything else:
+    the imports frozen out of its sight, generation 0 collected every 50,000 allocations."""
+    import gc
+
+    before = gc.get_threshold()
+    assert before != service.GC_THRESHOLDS
+    try:
+        with pytest.raises(_Stop):
+            service.main(_settings_that_stop, lambda *_: None, name="t", schema="t")  # type: ignore[arg-type]
+        assert gc.get_threshold() == service.GC_THRESHOLDS and gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*before)

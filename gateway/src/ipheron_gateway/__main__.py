@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import uvicorn
 from ipheron_libs import telemetry
+from ipheron_libs.service import tune_gc
 
 from ipheron_gateway.app import create_app
 from ipheron_gateway.config import GatewaySettings
 
 
 def main() -> None:
+    tune_gc()
     settings = GatewaySettings()
     telemetry.setup("gateway", log_level=settings.log_level, trace_file=settings.trace_file,
                     otlp_endpoint=settings.otel_exporter_otlp_endpoint, sample_ratio=settings.trace_sample_ratio)

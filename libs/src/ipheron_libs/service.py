@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import signal
 from abc import ABC, abstractmethod
@@ -261,11 +262,27 @@ async def serve(app: ServiceApp, *, stop_signals: Sequence[signal.Signals] = (si
         telemetry.shutdown()
 
 
+# A request allocates tens of thousands of short-lived objects (protobuf messages, rows, pydantic
+# models; the embedded EVM a few hundred thousand per purchase); at CPython's default threshold
+# (700) the collector ran every few requests and each older-generation pass walked every
+# long-lived object (the imported libraries, caches): 1-2.5 ms of the chain's ~20 ms per purchase.
+# Garbage is freed by reference counting; cycles are still collected, only less often.
+GC_THRESHOLDS = (50_000, 20, 20)
+
+
+def tune_gc() -> None:
+    """Move what the imports made out of the collector's sight and collect less often: every
+    service process (and the gateway) calls it once its modules are imported."""
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
+
+
 def main(settings_cls: type[S], app_factory: Callable[[S, str, str | None], ServiceApp], *,
          name: str, schema: str) -> None:
     """A service's whole `python -m <svc>_service`: settings, telemetry, embedded
     fallbacks (PostgreSQL; Redis only for an app whose `needs_redis` is true, stopped
     again when the service exits), then `serve` on uvloop."""
+    tune_gc()
     settings = settings_cls()
     telemetry.setup_service(name, settings)
     needs_redis = bool(getattr(app_factory, "needs_redis", True))

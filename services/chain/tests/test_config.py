@@ -45,17 +45,3 @@ def test_the_signer_key_never_shows_in_a_repr_or_an_error() -> None:
     with pytest.raises(ValidationError) as err:  # another field wrong: the message lists the input
         ChainSettings(**PROD, signer_key=real, web3_provider_uri="https://rpc.example", confirmations=0)
     assert "ab" * 32 not in str(err.value)
-
-
-def test_the_chain_process_collects_garbage_less_often_and_not_its_imports() -> None:
-    import gc
-
-    from chain_service.__main__ import GC_THRESHOLDS, tune_gc
-
-    before = gc.get_threshold()
-    try:
-        tune_gc()
-        assert gc.get_threshold() == GC_THRESHOLDS and gc.get_freeze_count() > 0
-    finally:
-        gc.unfreeze()
-        gc.set_threshold(*before)
