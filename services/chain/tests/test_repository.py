@@ -8,6 +8,7 @@ import datetime as dt
 import itertools
 import uuid
 from collections.abc import Iterator
+from dataclasses import replace
 
 import pytest
 from chain_service import domain
@@ -49,6 +50,16 @@ def test_a_transaction_round_trips_with_exact_wei_and_its_outcome(repo: ChainRep
     assert mined is not None
     assert (mined.status, mined.gas_used, mined.gas_price_wei, mined.block_number, mined.block_time) == (
         CONFIRMED, 21_000, 7, 42, when)
+
+
+def test_a_transaction_recorded_unless_known_is_written_once_and_a_second_hand_in_changes_nothing(
+        repo: ChainRepository) -> None:
+    tx = record(10**12 + 2, 0, idempotency_key=None)
+    first = repo.insert_tx_unless_known(tx)
+    assert first is not None and first.created_at is not None
+    assert repo.insert_tx_unless_known(replace(tx, nonce=99, details={"n": 1})) is None
+    stored = repo.get_tx(tx.tx_hash)
+    assert stored is not None and (stored.nonce, stored.details, stored.created_at) == (0, {"n": 0}, first.created_at)
 
 
 def test_provenance_lists_exactly_what_the_domain_rule_keeps_oldest_block_first(repo: ChainRepository) -> None:

@@ -233,6 +233,16 @@ class ChainRepository:
     def insert_tx(self, tx: Transaction) -> Transaction:
         """Record a transaction (before it is sent); the record as stored, its `created_at` from the
         INSERT's RETURNING (no read after it; returning the whole row cost more than the insert)."""
+        stored = self._insert_tx(tx, unless_known=False)
+        assert stored is not None
+        return stored
+
+    def insert_tx_unless_known(self, tx: Transaction) -> Transaction | None:
+        """`insert_tx`, or None (nothing written) when a record of the same hash exists: a user's
+        transaction handed in again costs the one statement, and a new one no read before it."""
+        return self._insert_tx(tx, unless_known=True)
+
+    def _insert_tx(self, tx: Transaction, *, unless_known: bool) -> Transaction | None:
         row = dict(
             tx_hash=tx.tx_hash, chain_id=tx.chain_id, from_address=tx.from_address, to_address=tx.to_address,
             nonce=tx.nonce, type=tx.type, status=tx.status, asset_id=tx.asset_id, token_id=tx.token_id,
@@ -243,10 +253,13 @@ class ChainRepository:
             replaced_by=tx.replaced_by, idempotency_key=tx.idempotency_key, request_hash=tx.request_hash,
             details=dict(tx.details),
         )
-        with Session(self.engine) as s, s.begin():
-            table = cast(Table, TxRecord.__table__)
-            created = s.execute(insert(table).values(**row).returning(table.c.created_at)).scalar_one()
-        return replace(tx, created_at=created)
+        table = cast(Table, TxRecord.__table__)
+        statement = insert(table).values(**row)
+        if unless_known:
+            statement = statement.on_conflict_do_nothing(index_elements=[table.c.tx_hash])
+        with self.engine.begin() as conn:
+            created = conn.execute(statement.returning(table.c.created_at)).scalar_one_or_none()
+        return None if created is None else replace(tx, created_at=created)
 
     def _update(self, tx_hash: str, **values: object) -> None:
         with Session(self.engine) as s, s.begin():

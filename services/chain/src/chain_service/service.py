@@ -505,10 +505,11 @@ class ChainService:
                                        domain.parse_asset_id(asset_id) if asset_id else None, token_id or None)
         network = self.network
         async with self._locks.hold(f"raw:{raw.tx_hash}"):
-            existing = await run_db(self.repo.get_tx, raw.tx_hash)
-            if existing is not None:
+            stored = await run_db(self.repo.insert_tx_unless_known, record)
+            if stored is None:
+                existing = await run_db(self.repo.get_tx, raw.tx_hash)
+                assert existing is not None  # records are never deleted
                 return Submitted(await self._view_of(existing), already_submitted=True)
-            stored = await run_db(self.repo.insert_tx, record)
             try:
                 await network.run(network.send_raw_transaction, raw_transaction)
             except Exception as exc:
