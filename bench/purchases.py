@@ -24,8 +24,10 @@ again: bound by the latency of one purchase).
 Every service runs one process, like `make run`. Setup (assets registered and minted, listings
 signed, wallets funded) is not timed. The chain's periodic reconciliation is off during the
 bench (BENCH_CHAIN_RECONCILE_INTERVAL_S=60 measures it on, as deployed).
+`--rounds N` instead measures pipelined purchases on the embedded chain in N alternating rounds
+against the `--baseline-ref` services, both stacks up at once (see `rounds`): medians and ratios.
 Run: .venv/bin/python bench/purchases.py [--wallets 32] [--per-wallet 8] [--mode pipelined]
-     [--chain embedded|devnode|both] [--baseline-ref COMMIT] [--profile SECONDS]
+     [--chain embedded|devnode|both] [--baseline-ref COMMIT] [--profile SECONDS] [--rounds N]
 """
 
 from __future__ import annotations
@@ -66,6 +68,7 @@ REASONS: dict[str, int] = {}  # why purchases failed, counted
 STAGES: dict[str, list[float]] = {}  # ms per step of the purchases
 CPU: list[str] = []  # CPU time per purchase, by process, one line per mode
 LOAD: list[str] = []  # the machine's load average as each run started (other work on the machine)
+ROUNDS: list[str] = []  # --rounds: the medians over the alternating rounds
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 UNLIMITED = "1000000000/minute"
 
@@ -424,6 +427,69 @@ def run_chains(chains: Sequence[str], wallets: int, per_wallet: int, modes: list
     return rates, "\n\n".join(profiles)
 
 
+def rounds(wallets: int, per_wallet: int, n_rounds: int, ref: str = "") -> list[Rate]:
+    """`--rounds N`: pipelined purchases on the embedded chain in N rounds, and with `ref` the
+    services of that commit too, both stacks up at once (each on its own embedded PostgreSQL
+    and Redis) and measured in alternating order (A B, B A, A B, ...) by the same client. A
+    machine that is slower for a minute (this VM's speed changes 2-3x over a day) then slows
+    both alike; one back-to-back pair can differ by a third on the same code. The stack not
+    measured in a round stays idle (its pollers' CPU is in "other processes"). Each round's
+    rate and CPU are listed; `ROUNDS` gets the medians and, with `ref`, their ratios."""
+    for name in ("DATABASE_URL", "REDIS_URL"):
+        os.environ.pop(name, None)
+    tmp = Path(tempfile.mkdtemp(prefix="ipheron-bench-rounds-"))
+    sides: list[tuple[str, Stack, httpx.Client]] = []
+    try:
+        wanted = ([(f"embedded chain, services at {ref}", checkout(ref, tmp / "code"))] if ref else []) + [
+            ("embedded chain", "")]
+        for i, (label, pythonpath) in enumerate(wanted):
+            LOAD.append(f"{label}: load average at start {os.getloadavg()[0]:.2f} (1 min), "
+                        f"{os.getloadavg()[1]:.2f} (5 min)")
+            stack = start_stack(tmp / f"stack{i}", None, pythonpath)
+            sides.append((label, stack, httpx.Client(base_url=stack.gateway_url, timeout=60,
+                                                     limits=httpx.Limits(max_connections=wallets + 8))))
+        plans = [[setup(api, wallets, per_wallet) for _ in range(n_rounds)] for _, _, api in sides]
+        rates: list[Rate] = []
+        measured: dict[str, list[tuple[float, float]]] = {}
+        for r in range(n_rounds):
+            order = range(len(sides)) if r % 2 == 0 else reversed(range(len(sides)))
+            for i in order:
+                label, stack, api = sides[i]
+                buyers, plan = plans[i][r]
+                before, counted = cpu_snapshot(stack), work_counts(stack)
+                rate = purchases(api, buyers, plan, "pipelined")
+                after = cpu_snapshot(stack)
+                rate.name = f"{label}: {rate.name}, round {r + 1}"
+                rates.append(rate)
+                CPU.append(cpu_line(f"{label}, round {r + 1}", before, after, rate.count))
+                CPU.append(work_line(f"{label}, round {r + 1}", counted, work_counts(stack), rate.count))
+                machine_ms = 1000 * (after["whole machine"] - before["whole machine"]) / max(rate.count, 1)
+                measured.setdefault(label, []).append((rate.per_second, machine_ms))
+        ROUNDS.extend(round_summary(measured))
+        return rates
+    finally:
+        for _, stack, api in sides:
+            api.close()
+            stack.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def round_summary(measured: dict[str, list[tuple[float, float]]]) -> list[str]:
+    """Per code: the median purchases/s and machine CPU per purchase over its rounds (each
+    round's figures after them); with two codes, the work tree's medians over the baseline's."""
+    lines, medians = [], []
+    for label, got in measured.items():
+        per_s, cpu_ms = statistics.median(g[0] for g in got), statistics.median(g[1] for g in got)
+        medians.append((per_s, cpu_ms))
+        lines.append(f"{label}: median of {len(got)} rounds {per_s:.1f} purchases/s, {cpu_ms:.0f} ms of machine CPU "
+                     f"per purchase (rounds: {', '.join(f'{a:.1f}/s {b:.0f} ms' for a, b in got)})")
+    if len(medians) == 2:
+        (base_s, base_ms), (tree_s, tree_ms) = medians
+        lines.append(f"work tree / baseline (medians): purchases/s x{tree_s / base_s:.2f}, "
+                     f"CPU per purchase x{tree_ms / base_ms:.2f}")
+    return lines
+
+
 PROFILED = ("chain", "assets", "gateway", "analytics")
 PROFILE_DIR = os.environ.get("BENCH_PROFILE_DIR", "")  # keep py-spy's collapsed stacks there
 
@@ -617,7 +683,7 @@ def notes() -> list[str]:
     lines = [f"{stage}: p50 {statistics.median(ms):.0f} ms, max {max(ms):.0f} ms ({len(ms)})"
              for stage, ms in STAGES.items() if ms]
     lines += [f"failed {n}x  {reason}" for reason, n in sorted(REASONS.items(), key=lambda kv: -kv[1])]
-    return LOAD + lines + CPU
+    return LOAD + ROUNDS + lines + CPU
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -632,11 +698,17 @@ def main(argv: list[str] | None = None) -> int:
                         help="the embedded py-evm chain, the hardhat devnode (WEB3_PROVIDER_URI), or both in turn")
     parser.add_argument("--baseline-ref", default=os.environ.get("BENCH_BASELINE_REF", ""),
                         help="also run the services of this commit first (git archive), same client, same run")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="N > 1: pipelined purchases on the embedded chain in N rounds, alternating with "
+                             "the --baseline-ref services (both stacks up at once); medians and ratios")
     parser.add_argument("--json", action="store_true", help="print the rates as JSON")
     args = parser.parse_args(argv)
     modes = ["pipelined", "sequential"] if args.mode == "both" else [args.mode]
-    rates, profile = run_chains(CHAINS if args.chain == "both" else (args.chain,), args.wallets, args.per_wallet,
-                                modes, args.baseline_seconds, args.profile, args.baseline_ref)
+    if args.rounds > 1:
+        rates, profile = rounds(args.wallets, args.per_wallet, args.rounds, args.baseline_ref), ""
+    else:
+        rates, profile = run_chains(CHAINS if args.chain == "both" else (args.chain,), args.wallets,
+                                    args.per_wallet, modes, args.baseline_seconds, args.profile, args.baseline_ref)
     if args.json:
         sys.stdout.write(json.dumps([{"name": r.name, "count": r.count, "seconds": r.seconds,
                                       "per_second": r.per_second, "failures": r.failures} for r in rates]) + "\n")
