@@ -469,18 +469,24 @@ class Network:
             return bytes.fromhex(str(out).removeprefix("0x"))
         return bytes(self.w3.eth.call({"to": cast(ChecksumAddress, to), "data": HexBytes(data)}, cast(Any, block)))
 
-    def _head_call(self, to: str, data: bytes) -> bytes:
-        """A call on the head's state, kept while the head is the same: eth-tester builds a VM
-        (the block decoded, 256 ancestor hashes read) and a cold state for every call, which
-        grows with the block's size; here consecutive reads share one state and its caches.
-        Each call is reverted to a snapshot, as eth-tester does."""
+    def _head_state(self) -> tuple[Any, Any, Any]:
+        """(head header, VM, state) of the embedded chain's head, kept while the head is the same:
+        eth-tester builds a VM (the block decoded, 256 ancestor hashes read) and a cold state for
+        every read, which grows with the block's size; here consecutive reads share one state
+        and its caches."""
         assert self.tester is not None
         chain = self.tester.backend.chain
         head = chain.get_canonical_head()
         if self._head_view is None or self._head_view[0] != head.hash:
             vm = chain.get_vm(at_header=head)
             self._head_view = (head.hash, vm, vm.state)
-        _, vm, state = self._head_view
+        return head, self._head_view[1], self._head_view[2]
+
+    def _head_call(self, to: str, data: bytes) -> bytes:
+        """A call on the head's state (`_head_state`). Each call is reverted to a snapshot, as
+        eth-tester does."""
+        assert self.tester is not None
+        head, vm, state = self._head_state()
         caller = bytes.fromhex(self.tester.get_accounts()[0][2:]) if self._view_caller_bytes is None \
             else self._view_caller_bytes
         self._view_caller_bytes = caller
@@ -592,7 +598,7 @@ class Network:
 
     def has_code(self, address: str) -> bool:
         if self.tester is not None:
-            return len(bytes.fromhex(str(self.tester.get_code(address)).removeprefix("0x"))) > 0
+            return len(self._head_state()[2].get_code(bytes.fromhex(address.removeprefix("0x")))) > 0
         return len(self.w3.eth.get_code(cast(ChecksumAddress, address))) > 0
 
     async def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
