@@ -144,8 +144,9 @@ async def creators(auth_server: str) -> dict[str, Any]:
 @pytest.fixture(scope="session")
 async def app(ai_url: str, auth_server: str) -> AsyncIterator[AiAgentsApp]:
     """The whole service (its own one-worker pool) started through the service skeleton on
-    port 0 with the real auth service; no consumer."""
-    settings = Settings(database_url=ai_url, workers=1, kb_reload=False, retrain_interval=0,
+    port 0 with the real auth service; no consumer; its synthetic market ends on END, as the
+    other fixtures' do, so what it trains on does not change with the day the suite runs."""
+    settings = Settings(database_url=ai_url, workers=1, kb_reload=False, retrain_interval=0, synthetic_end=END,
                         consume_events=False, auth_addr=auth_server, analytics_addr="", call_timeout=2)
     agents = AiAgentsApp(settings, ai_url, redis_url="")
     await agents.start(host="127.0.0.1", port=0)

@@ -7,6 +7,7 @@ staking replicas built exactly as production builds them."""
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
@@ -25,7 +26,9 @@ from ipheron_gateway.prepared import tx_out
 from ipheron_libs import db
 from ipheron_libs.testing import fresh_schema, wait_until_async
 from ipheron_libs.wallet import Wallet
+from psycopg.errors import DeadlockDetected
 from sqlalchemy import Engine, text
+from sqlalchemy.exc import OperationalError
 from staking_service.config import SCHEMA, Settings
 from staking_service.server import MIGRATIONS_DIR, StakingApp
 
@@ -77,9 +80,19 @@ def engine(staking_url: str) -> Iterator[Engine]:
 
 @pytest.fixture()
 def clean_engine(engine: Engine) -> Engine:
-    with engine.begin() as conn:
-        conn.execute(text("TRUNCATE stakes, prepared_actions, applied_chain_events, idempotency_keys, outbox, "
-                          "processed_events CASCADE"))
+    """The tables emptied. TRUNCATE locks them one by one, so a reader still finishing from the test
+    before (a relay, a consumer) can deadlock with it; PostgreSQL then aborts one side, and the
+    TRUNCATE is tried again (CI saw this once)."""
+    for attempt in range(5):
+        try:
+            with engine.begin() as conn:
+                conn.execute(text("TRUNCATE stakes, prepared_actions, applied_chain_events, idempotency_keys, "
+                                  "outbox, processed_events CASCADE"))
+            return engine
+        except OperationalError as exc:
+            if not isinstance(exc.orig, DeadlockDetected) or attempt == 4:
+                raise
+            time.sleep(0.1)
     return engine
 
 

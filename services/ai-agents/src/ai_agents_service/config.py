@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 from ipheron_libs.settings import ServiceSettings
@@ -40,6 +41,8 @@ class Settings(ServiceSettings):
     history_days: int = 120
     # Seed of the synthetic market used until the analytics service has history.
     synthetic_seed: int = 7
+    # The synthetic market's last day (unset: today); tests pin it so their market is the same every day.
+    synthetic_end: date | None = None
     # Also seed the comparable sales, trade log and known assets from the synthetic market
     # (None: everywhere but production, which only borrows its daily history).
     synthetic_sales: bool | None = None

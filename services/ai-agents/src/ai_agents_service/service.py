@@ -174,10 +174,10 @@ class AiAgentsService:
         return len(trades)
 
     def load_synthetic(self) -> None:
-        """The synthetic market ending today: the history until analytics has its own (and,
-        outside production, its sales as comparables and trades)."""
+        """The synthetic market ending today (or on `synthetic_end`): the history until analytics
+        has its own (and, outside production, its sales as comparables and trades)."""
         market = synthetic.generate(self.settings.synthetic_seed, self.settings.history_days,
-                                    end=datetime.now(UTC).date())
+                                    end=self.settings.synthetic_end or datetime.now(UTC).date())
         sales = self.settings.synthetic_sales
         if sales is False or (sales is None and self.settings.env == "production"):
             self.market.set_history(market.history_rows(), "synthetic")
