@@ -217,6 +217,9 @@ try {
 
   await step("charts render with data", async () => {
     const page = seller.page;
+    // The forecast answers a second late here, as a busy ai-agents does (CI once counted the
+    // charts while it was still on its way, and found three).
+    await page.route("**/api/v1/ai/market/forecast*", async (r) => { await page.waitForTimeout(1000); await r.continue(); });
     await page.goto(BASE + "/#/analytics");
     await page.locator("#overview").waitFor();
     const volume = await page.waitForFunction(() => {
@@ -226,6 +229,10 @@ try {
       return data.some((v) => v > 0) ? data.reduce((a, b) => a + b, 0) : false;
     }, null, { timeout: STEP_MS, polling: 500 });
     results.volume_charted = await volume.jsonValue();
+    // The forecast is asked for after the three series are drawn: its chart is there once its box
+    // is no longer busy (or the box says why there is no forecast).
+    await page.locator('#forecast[aria-busy="false"]').waitFor({ timeout: STEP_MS });
+    results.forecast_text = await page.locator("#forecast").textContent();
     results.charts = await page.evaluate(() => [...document.querySelectorAll("canvas")].filter((c) => window.Chart.getChart(c)).length);
     await shots(page, "analytics");
   });

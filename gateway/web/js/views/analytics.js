@@ -45,7 +45,7 @@ export async function render(main) {
 
   const volume = canvas("Daily volume in ETH"), price = canvas("Daily average price in ETH"), creators = canvas("Active creators per day");
   const forecastCanvas = canvas("Forecast of daily volume with its interval");
-  const forecastBox = h("div", { "aria-live": "polite" });
+  const forecastBox = h("div", { id: "forecast", "aria-live": "polite", "aria-busy": "true" });
   replace(main, h("h1", {}, "Market analytics"),
     h("div", { class: "stats", id: "overview" },
       h("div", {}, "Total volume", h("strong", {}, eth(overview.total_volume))),
@@ -92,9 +92,11 @@ export async function render(main) {
       if (forecastChart) { forecastChart.destroy(); charts.splice(charts.indexOf(forecastChart), 1); forecastChart = null; }
       replace(forecastBox, h("p", { role: "status" }, err.status === 400
         ? `No forecast for ${typeSelect.value} yet: ${err.problem.detail || "not enough market history"}.` : err.message));
+    } finally {
+      forecastBox.setAttribute("aria-busy", "false");
     }
   }
-  typeSelect.addEventListener("change", forecast);
+  typeSelect.addEventListener("change", () => { forecastBox.setAttribute("aria-busy", "true"); forecast(); });
   await forecast();
   return () => { while (charts.length) charts.pop().destroy(); };
 }
