@@ -30,15 +30,40 @@ API = "/api/v1"
 DEFAULT_TIMEOUT_S = 90.0
 
 
+class Answer(Protocol):
+    """What the steps read of an HTTP answer (an `httpx.Response`, or the bench's lean client's)."""
+
+    @property
+    def status_code(self) -> int: ...
+
+    @property
+    def headers(self) -> Any: ...
+
+    @property
+    def text(self) -> str: ...
+
+    def json(self) -> Any: ...
+
+
+class Api(Protocol):
+    """The client the purchase steps send with: an `httpx.Client` with the gateway as its base
+    URL, or `bench/purchases.py`'s lean client (a load generator that spends less of the
+    machine's CPU than the system it measures)."""
+
+    def post(self, url: str, *, json: Any = ..., headers: dict[str, str] = ...) -> Answer: ...
+
+    def get(self, url: str, *, headers: dict[str, str] = ..., timeout: Any = ...) -> Answer: ...
+
+
 class ApiError(RuntimeError):
     """The gateway answered something other than what the step expects."""
 
-    def __init__(self, what: str, response: httpx.Response) -> None:
+    def __init__(self, what: str, response: Answer) -> None:
         super().__init__(f"{what}: {response.status_code} {response.text[:500]}")
         self.response = response
 
 
-def expect(response: httpx.Response, what: str, *statuses: int) -> dict[str, Any]:
+def expect(response: Answer, what: str, *statuses: int) -> dict[str, Any]:
     """The JSON body of an answer with one of `statuses` (default 200), else ApiError."""
     if response.status_code not in (statuses or (200,)):
         raise ApiError(what, response)
@@ -207,26 +232,26 @@ def list_for_sale(api: httpx.Client, owner: Account, asset_id: str, price: str,
     return listing
 
 
-def start_purchase(api: httpx.Client, buyer: Account, asset_id: str, key: str | None = None) -> httpx.Response:
+def start_purchase(api: Api, buyer: Account, asset_id: str, key: str | None = None) -> Answer:
     """`POST /assets/{id}/purchase`: 201 awaiting_payment with the Tx to sign, or a problem (402, 409)."""
     return api.post(f"{API}/assets/{asset_id}/purchase", json={},
                     headers={**buyer.headers, "Idempotency-Key": key or f"buy-{uuid.uuid4().hex}"})
 
 
-def submit_payment(api: httpx.Client, buyer: Account, purchase: dict[str, Any]) -> httpx.Response:
+def submit_payment(api: Api, buyer: Account, purchase: dict[str, Any]) -> Answer:
     """Sign the purchase's prepared transaction with the buyer's wallet and hand in the raw bytes."""
     raw = buyer.wallet.sign_transaction(purchase["transaction"])
     return api.post(f"{API}/assets/{purchase['asset_id']}/purchases/{purchase['id']}/transaction",
                     json={"raw_transaction": raw}, headers=buyer.headers)
 
 
-def get_purchase(api: httpx.Client, buyer: Account, purchase: dict[str, Any], wait: int = 0) -> dict[str, Any]:
+def get_purchase(api: Api, buyer: Account, purchase: dict[str, Any], wait: int = 0) -> dict[str, Any]:
     """`GET .../purchases/{id}`; with `wait` (seconds) a long poll (`Prefer: wait=N`), answered
     once the purchase is completed or failed, or when it changed, or after `wait` seconds."""
     return _read_purchase(api, buyer, purchase, wait)[0]
 
 
-def _read_purchase(api: httpx.Client, buyer: Account, purchase: dict[str, Any],
+def _read_purchase(api: Api, buyer: Account, purchase: dict[str, Any],
                    wait: int) -> tuple[dict[str, Any], bool]:
     """The purchase, and whether the server honoured the `wait` (a server that does not know
     the preference answers at once, without Preference-Applied)."""
@@ -236,7 +261,7 @@ def _read_purchase(api: httpx.Client, buyer: Account, purchase: dict[str, Any],
     return expect(resp, f"purchase {purchase['id']}"), "Preference-Applied" in resp.headers
 
 
-def wait_purchase(api: httpx.Client, buyer: Account, purchase: dict[str, Any],
+def wait_purchase(api: Api, buyer: Account, purchase: dict[str, Any],
                   timeout: float = DEFAULT_TIMEOUT_S, interval: float = 0.2, long_poll: int = 10) -> dict[str, Any]:
     """Wait until the purchase is completed or failed (the chain's indexer records the sale): long
     polls of up to `long_poll` seconds each, or (long_poll=0, or a server that does not wait) a
