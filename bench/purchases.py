@@ -33,7 +33,6 @@ Run: .venv/bin/python bench/purchases.py [--wallets 32] [--per-wallet 8] [--mode
 from __future__ import annotations
 
 import argparse
-import http.client
 import json
 import os
 import shutil
@@ -44,7 +43,6 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.parse
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -53,7 +51,6 @@ from typing import Any, TypeVar
 
 import grpc
 import httpx
-import orjson
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -240,65 +237,11 @@ def setup(api: httpx.Client, wallets: int, per_wallet: int,
     return buyers, [ids[i::wallets] for i in range(wallets)]
 
 
-class LeanAnswer:
-    """An HTTP answer as `market.Answer`: status, headers (case-insensitive), body."""
-
-    __slots__ = ("status_code", "headers", "content")
-
-    def __init__(self, status_code: int, headers: Any, content: bytes) -> None:
-        self.status_code, self.headers, self.content = status_code, headers, content
-
-    @property
-    def text(self) -> str:
-        return self.content.decode("utf-8", "replace")
-
-    def json(self) -> Any:
-        return json.loads(self.content)
-
-
-class LeanClient:
-    """`market.Api` over the standard library's `http.client`, one kept-alive connection per
-    thread. The load generator shares the 2 cores with the system it measures: httpx spent
-    1.3 ms of CPU a request here, this 0.4 ms (bench notes in RESULTS.md, 2026-12-06)."""
-
-    def __init__(self, base_url: str, timeout: float = 60.0) -> None:
-        parsed = urllib.parse.urlsplit(base_url)
-        self.host, self.port, self.timeout = parsed.hostname or "127.0.0.1", parsed.port or 80, timeout
-        self._local = threading.local()
-
-    def _send(self, method: str, url: str, body: bytes | None, headers: dict[str, str],
-              timeout: Any) -> LeanAnswer:
-        wait = timeout if isinstance(timeout, int | float) else self.timeout
-        for attempt in (1, 2):
-            conn = getattr(self._local, "conn", None)
-            if conn is None:
-                conn = self._local.conn = http.client.HTTPConnection(self.host, self.port, timeout=wait)
-            conn.timeout = wait
-            if conn.sock is not None:
-                conn.sock.settimeout(wait)
-            try:
-                conn.request(method, url, body=body, headers=headers)
-                resp = conn.getresponse()
-                return LeanAnswer(resp.status, resp.headers, resp.read())
-            except (ConnectionError, http.client.BadStatusLine):
-                conn.close()  # the server closed a kept-alive connection: once more on a new one
-                self._local.conn = None
-                if attempt == 2:
-                    raise
-        raise AssertionError("unreachable")
-
-    def post(self, url: str, *, json: Any = None, headers: dict[str, str] | None = None) -> LeanAnswer:
-        body = orjson.dumps(json if json is not None else {})
-        return self._send("POST", url, body, {**(headers or {}), "content-type": "application/json"}, None)
-
-    def get(self, url: str, *, headers: dict[str, str] | None = None, timeout: Any = None) -> LeanAnswer:
-        return self._send("GET", url, None, headers or {}, timeout)
-
-
 def purchases(client: httpx.Client, buyers: list[market.User], plan: list[list[str]], mode: str) -> Rate:
     """The timed part: every buyer buys its assets; ends when the last sale is recorded. The
-    requests go by a `LeanClient` to `client`'s gateway."""
-    api = LeanClient(str(client.base_url))
+    requests go by a `market.LeanClient` to `client`'s gateway: the load generator shares the
+    2 cores with the system it measures (httpx 1.3 ms of CPU a request here, it 0.4 ms)."""
+    api = market.LeanClient(str(client.base_url))
     lock = threading.Lock()
     failures = 0
     latencies: list[float] = []

@@ -522,6 +522,23 @@ def test_a_long_poll_answers_once_the_sale_is_recorded_and_an_unpaid_purchase_wh
     is_problem(client.get(url, headers={**stranger.headers, "Prefer": "wait=5"}), 404)
 
 
+def test_the_bench_lean_client_buys_end_to_end_and_reads_problems_like_httpx(
+        client: httpx.Client, stack: Stack) -> None:
+    """`market.LeanClient` (what `make bench` times purchases with) drives the same steps as httpx."""
+    seller, buyer = funded(client, 2, "2")
+    asset = listed_asset(client, seller, "0.15")
+    lean = market.LeanClient(stack.gateway_url)
+    done = market.buy(lean, buyer, asset["id"])
+    assert done["state"] == "completed" and done["tx_hash"].startswith("0x")
+    assert client.get(f"/api/v1/assets/{asset['id']}").json()["owner_wallet"].lower() == buyer.address.lower()
+    # A problem answer: status, case-insensitive headers and JSON body, as httpx gives them.
+    missing = lean.get(f"/api/v1/assets/{asset['id']}/purchases/{uuid.uuid4()}", headers=buyer.headers)
+    assert missing.status_code == 404 and missing.headers["content-type"].startswith("application/problem+json")
+    assert missing.json()["status"] == 404
+    with pytest.raises(market.ApiError, match="404"):
+        market.expect(missing, "an unknown purchase")
+
+
 # ------------------------------------------------------------------ a crash between broadcast and record
 
 
