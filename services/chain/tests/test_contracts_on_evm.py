@@ -244,3 +244,37 @@ async def test_head_view_calls_answer_what_eth_call_answers_and_revert_alike(cha
         assert decode_revert(ours.value) == decode_revert(theirs.value) and decode_revert(ours.value) is not None
 
     await network.run(compare)
+
+
+async def test_ledger_views_skip_web3_on_the_embedded_chain_and_answer_what_web3_answers(chain, users,
+                                                                                           new_asset) -> None:
+    """`Ledger._view` on the embedded chain (`_embedded_view`: no web3 request pipeline) gives
+    web3's `call()` answers: one output or several, structs, strings, bytes16, a hex-string
+    bytes argument (web3's encoding), and a revert decoded alike."""
+    token_id = await mint3(chain, users[:4], new_asset())
+    ledger, token, timelock = chain.ledger, chain.token, chain.ledger.timelock
+
+    def same(value: object) -> object:  # web3 checksums addresses; eth-abi gives them in lower case
+        if isinstance(value, str) and value.startswith("0x") and len(value) == 42:
+            return value.lower()
+        if isinstance(value, list | tuple):
+            return [same(v) for v in value]
+        return value
+
+    calls = [token.functions.coCreatorsOf(token_id), token.functions.royaltyInfo(token_id, 10**18 + 1),
+             token.functions.tokenURI(token_id), token.functions.assetOf(token_id), token.functions.ownerOf(token_id),
+             timelock.functions.hashOperation(token.address, 0, "0x" + "ab" * 36, "0x" + "00" * 32, "0x" + "11" * 32)]
+
+    def compare() -> None:
+        for fn in calls:
+            assert same(ledger._embedded_view(fn)) == same(fn.call()), fn
+        assert len(ledger._embedded_view(calls[0])) == 3  # the three co-creators, as (account, bps) structs
+        with pytest.raises(Exception) as ours:
+            ledger._embedded_view(token.functions.ownerOf(2**200))
+        with pytest.raises(Exception) as theirs:
+            token.functions.ownerOf(2**200).call()
+        assert decode_revert(ours.value) == decode_revert(theirs.value) and decode_revert(ours.value) is not None
+
+    await chain.network.run(compare)
+    with pytest.raises(NotFound):
+        await ledger.token_of_asset(uuid.uuid4())  # a typed error through `_view`, as before

@@ -23,6 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from eth.exceptions import Revert as EVMRevert
 from eth_account.signers.local import LocalAccount
 from eth_typing import ChecksumAddress
 from hexbytes import HexBytes
@@ -54,6 +55,8 @@ def node_error(exc: BaseException, sender: str = "the sender") -> DomainError:
     FailedPrecondition naming the EVM target, and only transport trouble is Unavailable."""
     revert = decode_revert(exc)
     text = str(exc)
+    if isinstance(exc, EVMRevert):  # the embedded chain's own (a view call, `Network.call_raw`)
+        text = "execution reverted" + (f": 0x{bytes(exc.args[0]).hex()}" if exc.args and exc.args[0] else "")
     if revert is not None and revert.name != "UnknownError":
         return ContractRevert(f"contract reverted: {revert}", revert)
     kind = domain.node_error_kind(text)
