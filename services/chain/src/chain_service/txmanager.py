@@ -157,13 +157,12 @@ class TransactionManager:
     async def _fees(self) -> Fees:
         """The fees for the next block (domain.fees_for over the node's base fee)."""
         def read() -> Fees:
-            eth = self.network.w3.eth
-            base = int(eth.get_block("latest").get("baseFeePerGas") or 0)
+            base = self.network.head_base_fee()  # the embedded chain: its head, without web3's block formatting
             if self.network.embedded:
                 prio = self.settings.priority_fee_wei
             else:
                 try:
-                    prio = int(eth.max_priority_fee)
+                    prio = int(self.network.w3.eth.max_priority_fee)
                 except Exception:  # noqa: BLE001 - not every node implements it
                     prio = self.settings.priority_fee_wei
             return domain.fees_for(base, prio)
