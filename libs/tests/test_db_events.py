@@ -63,6 +63,33 @@ def test_outbox_relays_committed_events_once_and_drops_rolled_back_ones(service_
     engine.dispose()
 
 
+def test_an_idle_relay_asks_in_one_statement_and_still_publishes_what_arrives_meanwhile(  # type: ignore[no-untyped-def]
+        service_db_url, redis_url) -> None:
+    """After a pass that found nothing, a pass is one autocommit SELECT (no BEGIN, locking
+    SELECT, COMMIT); an event written meanwhile is published by the next pass all the same."""
+    from sqlalchemy import event as sa_event
+
+    engine = _with_outbox(service_db_url("libtest_evi"), "libtest_evi")
+    stream = "test:events:relay-idle"
+    r = redis.Redis.from_url(redis_url)
+    r.delete(stream)
+    sent: list[str] = []
+    sa_event.listen(engine, "before_cursor_execute", lambda _c, _cur, statement, *_: sent.append(statement))
+    relay = events.OutboxRelay(engine, "libtest_evi", redis_url, stream=stream)
+    assert relay.publish_pending() == 0  # the first pass: the locked batch read, which found nothing
+    sent.clear()
+    assert relay.publish_pending() == 0 and relay.publish_pending() == 0
+    assert len(sent) == 2 and all(s.startswith("SELECT 1 FROM") for s in sent), sent
+    with engine.begin() as conn:
+        ev = events.emit(conn, "asset.sold", "user-1", sold_payload(price="2"))
+    assert relay.publish_pending() == 1
+    assert [events.Event.from_fields(f).id for _, f in r.xrange(stream)] == [ev.id]
+    sent.clear()
+    assert relay.publish_pending() == 0  # right after publishing: the batch read itself, no probe
+    assert not any(s.startswith("SELECT 1 FROM") for s in sent) and any("FOR UPDATE" in s for s in sent)
+    engine.dispose()
+
+
 def test_several_events_are_written_in_one_statement_and_relayed_in_their_order(  # type: ignore[no-untyped-def]
         service_db_url, redis_url) -> None:
     engine = _with_outbox(service_db_url("libtest_evm"), "libtest_evm")

@@ -43,7 +43,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
-from ipheron_libs.db import check_schema_name, run_db
+from ipheron_libs.db import autocommit, check_schema_name, run_db
 from ipheron_libs.metrics import EVENTS_DEAD_LETTERED
 
 log = logging.getLogger("ipheron.events")
@@ -378,10 +378,26 @@ class OutboxRelay:
         self.interval = interval
         self.batch = batch
         self._task: asyncio.Task[None] | None = None
+        # After a pass that found nothing, the next one first asks in one autocommit statement
+        # whether anything is unpublished (the partial index answers it) instead of opening a
+        # transaction (BEGIN, the locking SELECT, COMMIT): an idle service's relay costs a third
+        # of the round trips. After a pass that published, the next goes straight to the batch.
+        self._probe = autocommit(engine)
+        self._any_unpublished = text(f'SELECT 1 FROM "{self.schema}".outbox WHERE published_at IS NULL LIMIT 1')
+        self._idle = False
         contracts()  # a service that relays an outbox emits: compile the schemas now, not on its first write
 
     def publish_pending(self) -> int:
         """One pass: publish up to `batch` rows; returns how many were published."""
+        if self._idle:
+            with self._probe.connect() as probe:
+                if probe.execute(self._any_unpublished).first() is None:
+                    return 0
+        published = self._publish_batch()
+        self._idle = published == 0
+        return published
+
+    def _publish_batch(self) -> int:
         with self.engine.begin() as conn:
             rows = conn.execute(
                 text(f'SELECT id, type, version, actor, payload, occurred_at FROM "{self.schema}".outbox '
