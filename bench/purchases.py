@@ -631,10 +631,11 @@ def cpu_snapshot(stack: Stack, extra: dict[str, int] | None = None) -> dict[str,
     return snap
 
 
-def cpu_line(mode: str, before: dict[str, float], after: dict[str, float], purchases_done: int,
+def cpu_line(mode: str, before: dict[str, float], after: dict[str, float], count: int,
              unit: str = "purchase") -> str:
-    """Milliseconds of CPU per recorded purchase (or other `unit`), by process: where the cost goes."""
-    per = {name: 1000 * (after[name] - before.get(name, 0.0)) / max(purchases_done, 1) for name in after}
+    """Milliseconds of CPU per `unit` (`count` of them: recorded purchases, registered assets), by
+    process: where the cost goes."""
+    per = {name: 1000 * (after[name] - before.get(name, 0.0)) / max(count, 1) for name in after}
     machine = per.pop("whole machine")
     parts = ", ".join(f"{name} {ms:.0f}" for name, ms in sorted(per.items(), key=lambda kv: -kv[1]))
     rest = machine - sum(per.values())

@@ -27,44 +27,40 @@ def chain() -> V2Chain:
     return V2Chain()
 
 
-def _counted(estimator: Callable[[Any, Any], int]) -> Callable[[Any, Any], int]:
-    """`estimator` as the chain's, counting the transactions it runs."""
+def _counted(estimator: Callable[[Any, Any], int], runs: list[int]) -> Callable[[Any, Any], int]:
+    """`estimator` as the chain's, appending to `runs` how many transactions it ran."""
 
     def run(state: Any, tx: Any) -> int:
         plain = CancunState.apply_transaction
-        runs = [0]
+        count = [0]
 
         def counting(self: Any, transaction: Any) -> Any:
-            runs[0] += 1
+            count[0] += 1
             return plain(self, transaction)
 
         CancunState.apply_transaction = counting  # type: ignore[method-assign]
         try:
-            answer = estimator(state, tx)
+            return estimator(state, tx)
         finally:
             CancunState.apply_transaction = plain  # type: ignore[method-assign]
-        RUNS.append(runs[0])
-        return answer
+            runs.append(count[0])
 
     return run
-
-
-RUNS: list[int] = []
 
 
 def _both(chain: V2Chain, tx: dict[str, Any]) -> tuple[int, int, list[int]]:
     """(py-evm's estimate, ours, [py-evm's runs, ours]) of `tx` at the chain's head."""
     assert chain.tester is not None
     py_chain = chain.tester.backend.chain
-    answers = []
-    RUNS.clear()
+    answers: list[int] = []
+    runs: list[int] = []
     for estimator in (binary_gas_search_intrinsic_tolerance, estimate_from_gas_used):
-        py_chain.gas_estimator = _counted(estimator)
+        py_chain.gas_estimator = _counted(estimator, runs)
         try:
             answers.append(int(chain.w3.eth.estimate_gas(tx)))  # type: ignore[arg-type]
         finally:
             py_chain.gas_estimator = binary_gas_search_intrinsic_tolerance
-    return answers[0], answers[1], list(RUNS)
+    return answers[0], answers[1], runs
 
 
 def _fill_tx(chain: V2Chain, buyer: Any, order: Any, signature: bytes) -> dict[str, Any]:
